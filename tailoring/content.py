@@ -1,0 +1,136 @@
+"""Loads the content library from content/ and validates it, naming the file and field of each error."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from tailoring.model.content import (
+    Adaptation,
+    AllianceItem,
+    ContentLibrary,
+    PreferenceItem,
+    Protocol,
+    SocialDomain,
+    Theme,
+)
+
+CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
+
+LIST_FILES: dict[str, type[BaseModel]] = {
+    "themes": Theme,
+    "preferences": PreferenceItem,
+    "social": SocialDomain,
+    "alliance": AllianceItem,
+    "adaptations": Adaptation,
+}
+
+
+class ContentError(Exception):
+    """Content that does not validate; ``problems`` lists 'file: field: message' lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("content does not validate:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def _read_yaml(path: Path, problems: list[str]) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problems.append(f"{path.name}: file is missing")
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        problems.append(f"{path.name}{where}: not valid YAML: {getattr(exc, 'problem', exc)}")
+    except UnicodeDecodeError:
+        problems.append(f"{path.name}: not UTF-8 text")
+    return None
+
+
+def _field_errors(file: str, prefix: str, exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in (prefix, *err["loc"]) if part != "")
+        lines.append(f"{file}: {loc or '(top level)'}: {err['msg']}")
+    return lines
+
+
+def _validate_entries(
+    file: str, raw: Any, model: type[BaseModel], problems: list[str]
+) -> list[BaseModel]:
+    if not isinstance(raw, list):
+        problems.append(f"{file}: expected a list of entries, got {type(raw).__name__}")
+        return []
+    entries = []
+    for index, entry in enumerate(raw):
+        label = entry.get("id", index) if isinstance(entry, dict) else index
+        try:
+            entries.append(model.model_validate(entry))
+        except ValidationError as exc:
+            problems.extend(_field_errors(file, f"[{label}]", exc))
+    return entries
+
+
+def load_content(directory: Path = CONTENT_DIR) -> ContentLibrary:
+    """Read and validate every content file; raise ContentError listing all problems at once."""
+    problems: list[str] = []
+    library = _read_yaml(directory / "library.yaml", problems)
+    parts: dict[str, Any] = {}
+    if library is not None and not isinstance(library, dict):
+        problems.append("library.yaml: expected a mapping with version and importance_labels")
+        library = None
+    for name, model in LIST_FILES.items():
+        raw = _read_yaml(directory / f"{name}.yaml", problems)
+        if raw is not None:
+            parts[name] = _validate_entries(f"{name}.yaml", raw, model, problems)
+    protocols = []
+    protocol_files = sorted((directory / "protocols").glob("*.yaml"))
+    if not protocol_files:
+        problems.append("protocols/: no protocol files")
+    for path in protocol_files:
+        raw = _read_yaml(path, problems)
+        if raw is None:
+            continue
+        file = f"protocols/{path.name}"
+        try:
+            protocol = Protocol.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(_field_errors(file, "", exc))
+            continue
+        if protocol.id != path.stem:
+            problems.append(f"{file}: id: {protocol.id!r} must match the file name {path.stem!r}")
+        protocols.append(protocol)
+    if problems:
+        raise ContentError(problems)
+    try:
+        return ContentLibrary.model_validate({**library, **parts, "protocols": protocols})
+    except ValidationError as exc:
+        raise ContentError(_cross_file_errors(exc)) from None
+
+
+def _cross_file_errors(exc: ValidationError) -> list[str]:
+    """Name the file of each cross-reference error (its message starts with the section)."""
+    lines = []
+    for err in exc.errors():
+        if err["loc"]:
+            lines.append(f"library.yaml: {'.'.join(map(str, err['loc']))}: {err['msg']}")
+            continue
+        for part in str(err["msg"]).removeprefix("Value error, ").split("; "):
+            section, _, rest = part.partition(".")
+            if section == "protocols":
+                file = f"protocols/{rest.split('.')[0].split(':')[0]}.yaml"
+            else:
+                file = f"{section}.yaml" if section in LIST_FILES else "content"
+            lines.append(f"{file}: {part}")
+    return lines
+
+
+@lru_cache(maxsize=4)
+def library(directory: Path = CONTENT_DIR) -> ContentLibrary:
+    """The validated content library, loaded once per process."""
+    return load_content(directory)

@@ -1,0 +1,146 @@
+"""The case file: a pseudonymous case, its planned protocol and the walk-through answers.
+
+A case validates on its own (types and shapes) and against a content library (known item ids,
+values in range) when one is passed as validation context: ``Case.model_validate(data,
+context={"content": library})``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+from tailoring.model.content import ContentLibrary, Importance, PreferenceItem
+
+REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{1,31}$"
+Reference = Annotated[
+    str,
+    Field(
+        pattern=REFERENCE_PATTERN,
+        description="Pseudonymous case reference: 2–32 letters, digits, dots, dashes; no names.",
+    ),
+]
+Tri = Literal["yes", "no", "unsure"]
+WalkStep = Literal["preferences", "social", "alliance", "report"]
+WALK_STEPS: tuple[WalkStep, ...] = ("preferences", "social", "alliance", "report")
+Section = Literal["preferences", "social", "alliance"]
+SECTIONS: tuple[Section, ...] = ("preferences", "social", "alliance")
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PreferenceAnswer(Answer):
+    """The patient's position or choices on one preference item, and how much it matters."""
+
+    value: int | str | list[str] | None = Field(
+        None, description="Scale point 1–5, an option id, or a list of option ids."
+    )
+    importance: Importance | None = None
+
+
+class SocialAnswer(Answer):
+    """Whether a social domain is present, keeps the problem going, and is being helped with."""
+
+    present: Tri | None = None
+    maintains: Tri | None = Field(None, description="Does it keep the difficulties going?")
+    helping: Tri | None = Field(None, description="Is anyone already helping with it?")
+    details: list[str] = Field(default_factory=list)
+    note: str = Field("", max_length=2000)
+
+
+class AllianceAnswer(Answer):
+    """A rating 0–4, or a rupture sign 0 none, 1 some, 2 clear."""
+
+    value: int | None = Field(None, ge=0, le=4)
+
+
+class Answers(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    preferences: dict[str, PreferenceAnswer] = Field(default_factory=dict)
+    social: dict[str, SocialAnswer] = Field(default_factory=dict)
+    alliance: dict[str, AllianceAnswer] = Field(default_factory=dict)
+
+
+class Case(BaseModel):
+    """A case file (format version 1)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format_version: Literal[1] = 1
+    reference: Reference
+    protocol_id: str = Field(description="Id of the current (planned) protocol.")
+    sessions_available: int = Field(ge=1, le=60)
+    step: WalkStep = "preferences"
+    status: Literal["active", "archived"] = "active"
+    answers: Answers = Field(default_factory=Answers)
+
+    @model_validator(mode="after")
+    def _check_against_content(self, info: ValidationInfo) -> Case:
+        content = (info.context or {}).get("content")
+        if content is not None:
+            problems = case_problems(self, content)
+            if problems:
+                raise ValueError("; ".join(problems))
+        return self
+
+
+def case_problems(case: Case, content: ContentLibrary) -> list[str]:
+    """Every way the case disagrees with the content, each naming its field."""
+    problems: list[str] = []
+    protocol_ids = {p.id for p in content.protocols}
+    if case.protocol_id not in protocol_ids:
+        problems.append(f"protocol_id: unknown protocol {case.protocol_id!r}")
+    items = {i.id: i for i in content.preferences}
+    for item_id, answer in case.answers.preferences.items():
+        where = f"answers.preferences.{item_id}"
+        item = items.get(item_id)
+        if item is None:
+            problems.append(f"{where}: unknown preference item")
+            continue
+        problems.extend(f"{where}.value: {p}" for p in preference_value_problems(item, answer.value))
+    domains = {d.id: d for d in content.social}
+    for domain_id, s_answer in case.answers.social.items():
+        domain = domains.get(domain_id)
+        if domain is None:
+            problems.append(f"answers.social.{domain_id}: unknown social domain")
+            continue
+        known = {d.id for d in domain.details}
+        for detail in s_answer.details:
+            if detail not in known:
+                problems.append(f"answers.social.{domain_id}.details: unknown detail {detail!r}")
+    alliance = {a.id: a for a in content.alliance}
+    for item_id, a_answer in case.answers.alliance.items():
+        a_item = alliance.get(item_id)
+        if a_item is None:
+            problems.append(f"answers.alliance.{item_id}: unknown alliance item")
+        elif a_answer.value is not None and a_answer.value > a_item.max_value:
+            problems.append(
+                f"answers.alliance.{item_id}.value: {a_answer.value} is above {a_item.max_value}"
+            )
+    return problems
+
+
+def preference_value_problems(
+    item: PreferenceItem, value: int | str | list[str] | None
+) -> list[str]:
+    """Why a value does not fit a preference item (empty when it fits)."""
+    if value is None:
+        return []
+    if item.kind == "scale":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return [f"expected a scale point 1–5, got {value!r}"]
+        if not 1 <= value <= 5:
+            return [f"{value} is outside 1–5"]
+        return []
+    options = set(item.option_ids())
+    if item.kind == "choice":
+        if not isinstance(value, str):
+            return [f"expected one option id, got {value!r}"]
+        return [] if value in options else [f"unknown option {value!r}"]
+    if not isinstance(value, list):
+        return [f"expected a list of option ids, got {value!r}"]
+    return [f"unknown option {v!r}" for v in value if v not in options]

@@ -1,0 +1,299 @@
+"""Pydantic models of the content library: themes, checklist items, protocols and adaptations."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ThemeId = Literal["personalisation", "alliance", "depth", "skills_agency", "pace", "heard"]
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+Position = Annotated[int, Field(ge=1, le=5, description="A point on a 1–5 preference scale.")]
+Importance = Annotated[int, Field(ge=0, le=3, description="0 doesn't matter … 3 essential.")]
+
+FormatId = Literal["in_person", "video", "phone", "digital", "group"]
+DemandId = Literal["reading", "homework", "digital_access", "group_setting", "daytime", "travel"]
+Step = Literal["step_2", "step_3", "specialist"]
+ActionKind = Literal["adapt_within", "discuss", "review_protocol", "signpost", "local_procedure"]
+
+SCALE_MIN, SCALE_MAX = 1, 5
+
+
+class Strict(BaseModel):
+    """Base for content: unknown keys are errors, so a typo in a file never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Theme(Strict):
+    """One of the six themes of the study, in our words."""
+
+    id: ThemeId
+    title: str
+    summary: str = Field(description="What the theme means for practice.")
+    patients_said: str = Field(description="A paraphrase of what patients in the study reported.")
+
+
+class Option(Strict):
+    """One choice of a choice or multi-choice item."""
+
+    id: Identifier
+    label: str
+    neutral: bool = Field(False, description="Expresses no preference; never raises a flag.")
+    adaptation: Identifier | None = Field(
+        None, description="Adaptation suggested when this option is chosen and it matters."
+    )
+
+
+class PreferenceItem(Strict):
+    """A question about what the patient wants from therapy, with how much it matters."""
+
+    id: Identifier
+    theme: ThemeId
+    title: str = Field(description="Short name of the dimension, used in charts and flags.")
+    question: str
+    why: str = Field(description="Why the question is asked, shown in the content browser.")
+    measures: str | None = Field(None, description="Published construct measured, if any.")
+    kind: Literal["scale", "choice", "multi"]
+    compare: Literal["position", "format", "goals", "allocation"] = Field(
+        description="How the engine compares the answer with a protocol."
+    )
+    labels: list[str] | None = Field(
+        None, min_length=5, max_length=5, description="Labels of scale points 1–5."
+    )
+    options: list[Option] | None = None
+    adapt_within: Identifier | None = Field(
+        None, description="Adaptation suggested when the answer is in range but off the default."
+    )
+    on_mismatch: list[Identifier] = Field(
+        default_factory=list, description="Adaptations suggested when the protocol cannot stretch."
+    )
+
+    @model_validator(mode="after")
+    def _shape_matches_kind(self) -> PreferenceItem:
+        if self.kind == "scale":
+            if self.labels is None or self.options is not None:
+                raise ValueError("a scale item needs five labels and no options")
+            if self.compare != "position":
+                raise ValueError("a scale item is compared by position")
+        else:
+            if not self.options or self.labels is not None:
+                raise ValueError("a choice item needs options and no labels")
+            if self.compare == "position":
+                raise ValueError("only scale items are compared by position")
+        return self
+
+    def option_ids(self) -> list[str]:
+        return [o.id for o in self.options or []]
+
+
+class SocialDetail(Option):
+    """A specific circumstance within a social domain, e.g. damp and mould within housing."""
+
+    conflicts_with: list[DemandId] = Field(
+        default_factory=list, description="Protocol demands this circumstance makes hard to meet."
+    )
+
+
+class SocialDomain(Strict):
+    """An area of the patient's life that can sustain the problem or block a protocol."""
+
+    id: Identifier
+    theme: ThemeId
+    title: str
+    question: str
+    why: str
+    details: list[SocialDetail] = Field(default_factory=list)
+    signpost: list[Identifier] = Field(
+        default_factory=list, description="Adaptations suggested when the domain is unaddressed."
+    )
+    safeguarding: bool = Field(
+        False, description="Presence always points to the local safeguarding procedure."
+    )
+
+
+class AllianceItem(Strict):
+    """An alliance check item: a rating of the working relationship or a rupture sign."""
+
+    id: Identifier
+    theme: ThemeId
+    title: str
+    question: str
+    why: str
+    measures: str = Field(description="The construct measured, e.g. Bordin's bond.")
+    kind: Literal["rating", "rupture"]
+    reverse: bool = Field(False, description="A high rating means a weaker alliance.")
+    labels: list[str] = Field(min_length=3, max_length=5)
+    adaptation: Identifier = Field(description="Suggested when the item signals a problem.")
+
+    @model_validator(mode="after")
+    def _labels_fit_kind(self) -> AllianceItem:
+        expected = 5 if self.kind == "rating" else 3
+        if len(self.labels) != expected:
+            raise ValueError(f"a {self.kind} item needs {expected} labels")
+        return self
+
+    @property
+    def max_value(self) -> int:
+        return len(self.labels) - 1
+
+
+class Adaptation(Strict):
+    """An action a flag can suggest, with its kind."""
+
+    id: Identifier
+    kind: ActionKind
+    title: str
+    description: str
+
+
+class ProfilePoint(Strict):
+    """Where a protocol sits on one preference scale, and how far it can stretch within fidelity."""
+
+    default: Position
+    low: Position
+    high: Position
+
+    @model_validator(mode="after")
+    def _default_in_range(self) -> ProfilePoint:
+        if not self.low <= self.default <= self.high:
+            raise ValueError("need low ≤ default ≤ high")
+        return self
+
+
+class SessionRange(Strict):
+    min: int = Field(ge=1, le=60)
+    max: int = Field(ge=1, le=60)
+    minutes: int = Field(ge=10, le=180, description="Typical length of one session.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SessionRange:
+        if self.min > self.max:
+            raise ValueError("sessions.min is above sessions.max")
+        return self
+
+
+class Protocol(Strict):
+    """A treatment protocol as a service delivers it, profiled on every preference scale."""
+
+    id: Identifier
+    name: str
+    step: Step
+    summary: str
+    sessions: SessionRange
+    formats: list[FormatId] = Field(min_length=1)
+    default_format: FormatId
+    severity: Literal["any", "less_severe", "more_severe"] = "any"
+    profile: dict[Identifier, ProfilePoint]
+    demands: list[DemandId] = Field(default_factory=list)
+    goals: dict[Identifier, Literal[0, 1, 2]] = Field(
+        description="How well it serves each goal: 0 not, 1 partly, 2 a core aim."
+    )
+    addresses_social: list[Identifier] = Field(
+        default_factory=list, description="Social domains the protocol can work on directly."
+    )
+    can_address: list[str]
+    cannot_address: list[str]
+
+    @model_validator(mode="after")
+    def _default_format_offered(self) -> Protocol:
+        if self.default_format not in self.formats:
+            raise ValueError("default_format is not among formats")
+        return self
+
+
+class ContentLibrary(Strict):
+    """All content, cross-checked: every reference between files must resolve."""
+
+    version: str
+    importance_labels: list[str] = Field(min_length=4, max_length=4)
+    themes: list[Theme]
+    preferences: list[PreferenceItem] = Field(min_length=1)
+    social: list[SocialDomain]
+    alliance: list[AllianceItem]
+    adaptations: list[Adaptation]
+    protocols: list[Protocol] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> ContentLibrary:
+        errors: list[str] = []
+        adaptations = {a.id for a in self.adaptations}
+        groups = {
+            "themes": self.themes,
+            "preferences": self.preferences,
+            "social": self.social,
+            "alliance": self.alliance,
+            "adaptations": self.adaptations,
+            "protocols": self.protocols,
+        }
+        for section, group in groups.items():
+            seen: set[str] = set()
+            for entry in group:
+                if entry.id in seen:
+                    errors.append(f"{section}.{entry.id}: duplicate id")
+                seen.add(entry.id)
+
+        def need_adaptation(where: str, ref: str | None) -> None:
+            if ref is not None and ref not in adaptations:
+                errors.append(f"{where}: unknown adaptation {ref!r}")
+
+        for item in self.preferences:
+            need_adaptation(f"preferences.{item.id}.adapt_within", item.adapt_within)
+            for ref in item.on_mismatch:
+                need_adaptation(f"preferences.{item.id}.on_mismatch", ref)
+            for option in item.options or []:
+                need_adaptation(f"preferences.{item.id}.{option.id}.adaptation", option.adaptation)
+        for domain in self.social:
+            for ref in domain.signpost:
+                need_adaptation(f"social.{domain.id}.signpost", ref)
+        for a_item in self.alliance:
+            need_adaptation(f"alliance.{a_item.id}.adaptation", a_item.adaptation)
+
+        scales = {i.id for i in self.preferences if i.kind == "scale"}
+        goal_items = [i for i in self.preferences if i.compare == "goals"]
+        goal_ids = {o for i in goal_items for o in i.option_ids()}
+        domains = {d.id for d in self.social}
+        for p in self.protocols:
+            missing = scales - set(p.profile)
+            extra = set(p.profile) - scales
+            if missing:
+                errors.append(f"protocols.{p.id}.profile: missing {sorted(missing)}")
+            if extra:
+                errors.append(f"protocols.{p.id}.profile: unknown scales {sorted(extra)}")
+            if set(p.goals) != goal_ids:
+                errors.append(f"protocols.{p.id}.goals: must rate exactly {sorted(goal_ids)}")
+            for d in p.addresses_social:
+                if d not in domains:
+                    errors.append(f"protocols.{p.id}.addresses_social: unknown domain {d!r}")
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
+
+    # Look-ups used across the app; content is small, so dictionaries are built on demand.
+    def preference(self, item_id: str) -> PreferenceItem:
+        return _by_id(self.preferences, item_id, "preference item")
+
+    def social_domain(self, domain_id: str) -> SocialDomain:
+        return _by_id(self.social, domain_id, "social domain")
+
+    def alliance_item(self, item_id: str) -> AllianceItem:
+        return _by_id(self.alliance, item_id, "alliance item")
+
+    def adaptation(self, adaptation_id: str) -> Adaptation:
+        return _by_id(self.adaptations, adaptation_id, "adaptation")
+
+    def protocol(self, protocol_id: str) -> Protocol:
+        return _by_id(self.protocols, protocol_id, "protocol")
+
+    def theme(self, theme_id: str) -> Theme:
+        return _by_id(self.themes, theme_id, "theme")
+
+
+T = TypeVar("T", Theme, PreferenceItem, SocialDomain, AllianceItem, Adaptation, Protocol)
+
+
+def _by_id(entries: list[T], entry_id: str, what: str) -> T:
+    for entry in entries:
+        if entry.id == entry_id:
+            return entry
+    raise KeyError(f"unknown {what} {entry_id!r}")
