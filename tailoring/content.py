@@ -1,4 +1,4 @@
-"""Loads the content library from content/ and validates it, naming the file and field of each error."""
+"""Loads and validates content/, naming the file and field of each error."""
 
 from __future__ import annotations
 

@@ -91,37 +91,40 @@ class Case(BaseModel):
 def case_problems(case: Case, content: ContentLibrary) -> list[str]:
     """Every way the case disagrees with the content, each naming its field."""
     problems: list[str] = []
-    protocol_ids = {p.id for p in content.protocols}
-    if case.protocol_id not in protocol_ids:
+    if case.protocol_id not in {p.id for p in content.protocols}:
         problems.append(f"protocol_id: unknown protocol {case.protocol_id!r}")
-    items = {i.id: i for i in content.preferences}
-    for item_id, answer in case.answers.preferences.items():
-        where = f"answers.preferences.{item_id}"
-        item = items.get(item_id)
-        if item is None:
-            problems.append(f"{where}: unknown preference item")
-            continue
-        problems.extend(f"{where}.value: {p}" for p in preference_value_problems(item, answer.value))
-    domains = {d.id: d for d in content.social}
-    for domain_id, s_answer in case.answers.social.items():
-        domain = domains.get(domain_id)
-        if domain is None:
-            problems.append(f"answers.social.{domain_id}: unknown social domain")
-            continue
-        known = {d.id for d in domain.details}
-        for detail in s_answer.details:
-            if detail not in known:
-                problems.append(f"answers.social.{domain_id}.details: unknown detail {detail!r}")
-    alliance = {a.id: a for a in content.alliance}
-    for item_id, a_answer in case.answers.alliance.items():
-        a_item = alliance.get(item_id)
-        if a_item is None:
-            problems.append(f"answers.alliance.{item_id}: unknown alliance item")
-        elif a_answer.value is not None and a_answer.value > a_item.max_value:
-            problems.append(
-                f"answers.alliance.{item_id}.value: {a_answer.value} is above {a_item.max_value}"
-            )
+    for section in SECTIONS:
+        for item_id, answer in getattr(case.answers, section).items():
+            problems.extend(answer_problems(content, section, item_id, answer))
     return problems
+
+
+def answer_problems(
+    content: ContentLibrary,
+    section: Section,
+    item_id: str,
+    answer: PreferenceAnswer | SocialAnswer | AllianceAnswer,
+) -> list[str]:
+    """Why one answer does not fit its checklist item (empty when it fits)."""
+    where = f"answers.{section}.{item_id}"
+    try:
+        if section == "preferences":
+            assert isinstance(answer, PreferenceAnswer)
+            item = content.preference(item_id)
+            return [f"{where}.value: {p}" for p in preference_value_problems(item, answer.value)]
+        if section == "social":
+            assert isinstance(answer, SocialAnswer)
+            known = {d.id for d in content.social_domain(item_id).details}
+            return [
+                f"{where}.details: unknown detail {d!r}" for d in answer.details if d not in known
+            ]
+        assert isinstance(answer, AllianceAnswer)
+        a_item = content.alliance_item(item_id)
+    except KeyError:
+        return [f"{where}: unknown {section} item"]
+    if answer.value is not None and answer.value > a_item.max_value:
+        return [f"{where}.value: {answer.value} is above {a_item.max_value}"]
+    return []
 
 
 def preference_value_problems(

@@ -13,6 +13,14 @@ Importance = Annotated[int, Field(ge=0, le=3, description="0 doesn't matter … 
 
 FormatId = Literal["in_person", "video", "phone", "digital", "group"]
 DemandId = Literal["reading", "homework", "digital_access", "group_setting", "daytime", "travel"]
+DEMAND_LABELS: dict[str, str] = {
+    "reading": "reading workbooks and written materials",
+    "homework": "regular practice between sessions",
+    "digital_access": "a device, data and confidence online",
+    "group_setting": "taking part in a group",
+    "daytime": "attending at fixed daytime hours",
+    "travel": "travelling to a clinic",
+}
 Step = Literal["step_2", "step_3", "specialist"]
 ActionKind = Literal["adapt_within", "discuss", "review_protocol", "signpost", "local_procedure"]
 

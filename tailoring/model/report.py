@@ -58,6 +58,10 @@ class DimensionFit(BaseModel):
     protocol_low: float | None = None
     protocol_high: float | None = None
     explanation: str
+    triggers: list[Trigger] = Field(default_factory=list)
+    actions: list[Action] = Field(
+        default_factory=list, description="Adapt-within suggestions when the answer is in range."
+    )
 
 
 class Completeness(BaseModel):

@@ -1,0 +1,99 @@
+"""Content library: themes → checklist items → protocols, showing why each question is asked."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from tailoring import services
+from tailoring.model.content import DEMAND_LABELS
+from ui.report import ACTION_WORDS, scale_chart
+
+lib = services.content()
+st.title("Content library")
+st.caption(
+    f"Version {lib.version}. Content is data in the content/ folder; services can edit it. "
+    "Every question names the study theme it comes from."
+)
+
+themes_tab, items_tab, protocols_tab, actions_tab = st.tabs(
+    ["Themes", "Checklist items", "Protocols", "Adaptations"]
+)
+
+with themes_tab:
+    for theme in lib.themes:
+        with st.container(border=True):
+            st.markdown(f"**{theme.title}** (`{theme.id}`)")
+            st.write(theme.summary)
+            st.caption(f"What patients said: {theme.patients_said}")
+
+with items_tab:
+    theme_ids = [t.id for t in lib.themes]
+    chosen = st.pills(
+        "Theme",
+        theme_ids,
+        selection_mode="multi",
+        key="library.themes",
+        format_func=lambda t: lib.theme(t).title,
+        default=theme_ids,
+    )
+    sections = [
+        ("Preferences", lib.preferences),
+        ("Social context", lib.social),
+        ("Alliance check", lib.alliance),
+    ]
+    for heading, entries in sections:
+        shown = [e for e in entries if e.theme in (chosen or [])]
+        st.subheader(f"{heading} ({len(shown)})")
+        for entry in shown:
+            with st.expander(f"{entry.title} · {lib.theme(entry.theme).title}"):
+                st.markdown(f"**Question:** {entry.question}")
+                st.markdown(f"**Why we ask:** {entry.why}")
+                measures = getattr(entry, "measures", None)
+                if measures:
+                    st.caption(f"Construct: {measures} (our own wording)")
+
+with protocols_tab:
+    names = {p.id: p.name for p in lib.protocols}
+    protocol = lib.protocol(
+        st.selectbox("Protocol", list(names), format_func=names.__getitem__, key="library.protocol")
+    )
+    st.markdown(
+        f"**{protocol.name}** · {protocol.step.replace('_', ' ')} · "
+        f"{protocol.sessions.min}–{protocol.sessions.max} sessions of about "
+        f"{protocol.sessions.minutes} minutes"
+    )
+    st.write(protocol.summary)
+    scales = [i for i in lib.preferences if i.kind == "scale"]
+    figure = scale_chart(
+        [i.title for i in scales],
+        [protocol.profile[i.id].low for i in scales],
+        [protocol.profile[i.id].high for i in scales],
+        [protocol.profile[i.id].default for i in scales],
+    )
+    st.plotly_chart(figure, width="stretch", key="library.profile")
+    st.dataframe(
+        [
+            {
+                "Scale": i.title,
+                "1 means": (i.labels or [""])[0],
+                "5 means": (i.labels or [""])[-1],
+                "Default": protocol.profile[i.id].default,
+                "Range": f"{protocol.profile[i.id].low}–{protocol.profile[i.id].high}",
+            }
+            for i in scales
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    left, right = st.columns(2)
+    left.markdown("**Can address**\n" + "\n".join(f"- {x}" for x in protocol.can_address))
+    right.markdown("**Cannot address**\n" + "\n".join(f"- {x}" for x in protocol.cannot_address))
+    demands = ", ".join(DEMAND_LABELS[d] for d in protocol.demands) or "none beyond attending"
+    st.markdown(f"**Demands on the patient:** {demands}")
+
+with actions_tab:
+    for kind, words in list(ACTION_WORDS.items())[:5]:
+        entries = [a for a in lib.adaptations if a.kind == kind]
+        st.subheader(f"{words} ({len(entries)})")
+        for adaptation in entries:
+            st.markdown(f"**{adaptation.title}** — {adaptation.description}")

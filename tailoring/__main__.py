@@ -1,0 +1,75 @@
+"""The command line: assess a case file, print the case-file schema, validate the content."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tailoring import services
+from tailoring.content import CONTENT_DIR, ContentError, load_content
+
+EXIT_INVALID = 2
+
+
+def _assess(args: argparse.Namespace) -> int:
+    try:
+        text = Path(args.case_file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"cannot read {args.case_file}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        case = services.parse_case_file(text)
+    except services.CaseFileError as exc:
+        print(f"{args.case_file} is not a valid case file:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    print(services.report_as_json(services.assess_case(case)))
+    return 0
+
+
+def _schema(_: argparse.Namespace) -> int:
+    print(json.dumps(services.case_schema(), indent=2))
+    return 0
+
+
+def _validate_content(args: argparse.Namespace) -> int:
+    try:
+        lib = load_content(Path(args.directory))
+    except ContentError as exc:
+        print(f"content in {args.directory} does not validate:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    print(
+        f"content {lib.version} is valid: {len(lib.themes)} themes, "
+        f"{len(lib.preferences)} preference items, {len(lib.social)} social domains, "
+        f"{len(lib.alliance)} alliance items, {len(lib.adaptations)} adaptations, "
+        f"{len(lib.protocols)} protocols"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tailoring", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    assess = commands.add_parser("assess", help="print the fit report of a case file as JSON")
+    assess.add_argument("case_file")
+    assess.set_defaults(run=_assess)
+    schema = commands.add_parser("schema", help="print the JSON Schema of a case file")
+    schema.set_defaults(run=_schema)
+    validate = commands.add_parser("validate-content", help="check every content file")
+    validate.add_argument("--directory", default=str(CONTENT_DIR))
+    validate.set_defaults(run=_validate_content)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except ContentError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_INVALID
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""Scores how well a protocol fits the patient's preferences, one dimension at a time.
+
+The rules, in words:
+- A scale preference inside the protocol's flexibility range (low…high) fits fully (100). When it
+  is off the protocol's default, the fit carries an "adapt within the protocol" suggestion.
+- Outside the range, the fit falls linearly with the distance to the nearest end of the range:
+  100 × (1 − distance / 3), so one point beyond scores 67, two points 33, three or more 0.
+- Format fits when the protocol's usual format is acceptable (100), is adaptable when another
+  format it offers is acceptable (100, with a suggestion), and misfits when none is (0).
+- Goals score the mean of how well the protocol serves each goal the patient named
+  (core aim 100, partly 50, not 0).
+- The overall fit is the importance-weighted mean of answered dimensions (weights 0, 1, 2, 3 for
+  "doesn't matter" … "essential"; 1 when the value is given without its importance). An importance
+  of 0 removes the dimension. A demand the patient cannot meet caps the overall fit at 40.
+- Unanswered dimensions do not count as agreement: they are left out and shown as incompleteness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tailoring.engine.describe import actions, preference_trigger
+from tailoring.model.case import Answers, PreferenceAnswer
+from tailoring.model.content import (
+    SCALE_MAX,
+    SCALE_MIN,
+    ContentLibrary,
+    PreferenceItem,
+    Protocol,
+)
+from tailoring.model.report import DimensionFit
+
+SPAN = SCALE_MAX - SCALE_MIN
+# Three points beyond what a protocol can stretch to is as far apart as a 1–5 scale allows in
+# practice (a protocol's range is never a single end point in our content), so it scores 0.
+ZERO_FIT_DISTANCE = 3
+DEFAULT_IMPORTANCE = 1
+HARD_MISMATCH_CAP = 40.0
+GOAL_SCORES = {0: 0.0, 1: 50.0, 2: 100.0}
+FORMAT_WORDS = {
+    "in_person": "in person",
+    "video": "by video",
+    "phone": "by phone",
+    "digital": "digital (online programme)",
+    "group": "in a group",
+}
+
+
+@dataclass(frozen=True)
+class RawFit:
+    """A dimension's figures before they are dressed in words."""
+
+    status: str
+    fit: float | None
+    weight: float
+    distance: float = 0.0
+
+
+def weight_of(answer: PreferenceAnswer) -> float:
+    return float(DEFAULT_IMPORTANCE if answer.importance is None else answer.importance)
+
+
+def is_answered(answer: PreferenceAnswer | None) -> bool:
+    return answer is not None and answer.value is not None and answer.value != []
+
+
+def raw_fit(item: PreferenceItem, answer: PreferenceAnswer | None, protocol: Protocol) -> RawFit:
+    """The status, fit 0–100, weight and distance (0–4) of one dimension, or unanswered."""
+    if not is_answered(answer):
+        return RawFit("unanswered", None, 0.0)
+    assert answer is not None
+    weight = weight_of(answer)
+    if item.compare == "position":
+        assert isinstance(answer.value, int)
+        point = protocol.profile[item.id]
+        p = answer.value
+        distance = max(point.low - p, 0) + max(p - point.high, 0)
+        if distance == 0:
+            return RawFit("fit" if p == point.default else "adapt", 100.0, weight)
+        return RawFit(
+            "mismatch", 100.0 * max(0.0, 1 - distance / ZERO_FIT_DISTANCE), weight, float(distance)
+        )
+    chosen = answer.value if isinstance(answer.value, list) else [answer.value]
+    if item.compare == "format":
+        if protocol.default_format in chosen:
+            return RawFit("fit", 100.0, weight)
+        if set(chosen) & set(protocol.formats):
+            return RawFit("adapt", 100.0, weight)
+        return RawFit("mismatch", 0.0, weight, SPAN / 2)
+    # goals
+    fit = sum(GOAL_SCORES[protocol.goals.get(g, 0)] for g in chosen) / len(chosen)
+    status = "fit" if fit == 100 else ("adapt" if fit >= 50 else "mismatch")
+    return RawFit(status, fit, weight, SPAN * (1 - fit / 100) if status == "mismatch" else 0.0)
+
+
+def compared_items(content: ContentLibrary) -> list[PreferenceItem]:
+    """Preference items that are compared with a protocol (allocation items are not)."""
+    return [i for i in content.preferences if i.compare != "allocation"]
+
+
+def dimension_fits(
+    content: ContentLibrary, answers: Answers, protocol: Protocol
+) -> list[DimensionFit]:
+    """Every compared dimension, explained."""
+    return [
+        _explain(content, item, answers.preferences.get(item.id), protocol)
+        for item in compared_items(content)
+    ]
+
+
+def overall_fit(dimensions: list[DimensionFit]) -> float | None:
+    """Importance-weighted mean of answered dimensions; None when none carries weight."""
+    weighted = [(d.fit, d.weight) for d in dimensions if d.fit is not None and d.weight > 0]
+    total = sum(w for _, w in weighted)
+    if not total:
+        return None
+    return round(sum(f * w for f, w in weighted) / total, 1)
+
+
+def _explain(
+    content: ContentLibrary,
+    item: PreferenceItem,
+    answer: PreferenceAnswer | None,
+    protocol: Protocol,
+) -> DimensionFit:
+    raw = raw_fit(item, answer, protocol)
+    point = protocol.profile.get(item.id)
+    common = {
+        "item_id": item.id,
+        "title": item.title,
+        "theme": item.theme,
+        "status": raw.status,
+        "fit": None if raw.fit is None else round(raw.fit, 1),
+        "weight": raw.weight,
+        "protocol_default": point.default if point else None,
+        "protocol_low": point.low if point else None,
+        "protocol_high": point.high if point else None,
+    }
+    if answer is None or raw.status == "unanswered":
+        return DimensionFit(**common, explanation="Not answered yet: left out of the fit.")
+    trigger = preference_trigger(content, item, answer)
+    suggestion = (
+        actions(content, [item.adapt_within])
+        if raw.status == "adapt" and item.adapt_within and raw.weight > 0
+        else []
+    )
+    return DimensionFit(
+        **common,
+        patient=float(answer.value) if isinstance(answer.value, int) else None,
+        explanation=_words(item, answer, protocol, raw),
+        triggers=[trigger],
+        actions=suggestion,
+    )
+
+
+def _words(item: PreferenceItem, answer: PreferenceAnswer, protocol: Protocol, raw: RawFit) -> str:
+    weight_note = (
+        " It carries no weight because it doesn't matter to the patient." if raw.weight == 0 else ""
+    )
+    if item.compare == "position":
+        point = protocol.profile[item.id]
+        where = (
+            f"{protocol.name} sits at {point.default} and can stretch "
+            f"from {point.low} to {point.high}"
+        )
+        if raw.status == "fit":
+            return f"Patient at {answer.value}; {where}. A fit.{weight_note}"
+        if raw.status == "adapt":
+            return (
+                f"Patient at {answer.value}; {where}. Within the protocol's flexibility, "
+                f"so adapt within the protocol.{weight_note}"
+            )
+        return (
+            f"Patient at {answer.value}; {where}. {raw.distance:g} point(s) beyond its range: "
+            f"fit {raw.fit:.0f}.{weight_note}"
+        )
+    if item.compare == "format":
+        offered = ", ".join(FORMAT_WORDS[f] for f in protocol.formats)
+        if raw.status == "fit":
+            return f"The usual format ({FORMAT_WORDS[protocol.default_format]}) suits the patient."
+        if raw.status == "adapt":
+            return f"The usual format does not suit, but the protocol is also offered {offered}."
+        return f"None of the formats the patient can use is offered (offered: {offered})."
+    chosen = answer.value if isinstance(answer.value, list) else [answer.value]
+    labels = {o.id: o.label for o in item.options or []}
+    served = {0: "not served", 1: "partly served", 2: "a core aim"}
+    parts = [f"{labels.get(g, g)}: {served[protocol.goals.get(g, 0)]}" for g in chosen]
+    return f"Goals with {protocol.name}: " + "; ".join(parts) + f". Fit {raw.fit:.0f}.{weight_note}"

@@ -1,0 +1,313 @@
+"""Raises the flags of a case against a protocol: each explained, traced to a theme, with actions.
+
+Rules (documented here because clinicians and the teaching scenarios depend on them):
+- Preference mismatch: severity from distance beyond the protocol's range (0–4) × importance (0–3):
+  6 or more high, 3 or more medium, otherwise low. Importance 0 raises nothing.
+- Hard mismatch: a circumstance the patient named (e.g. no digital access) against a demand of the
+  protocol (e.g. digital access): always high, and it caps the overall fit.
+- Social context: a domain that is present, keeps the difficulties going, and that nobody is known
+  to be helping with, raises a flag even when every preference fits: high when the protocol cannot
+  work on that domain, medium when it can.
+- Safeguarding: any "yes" or "not sure" points to the local procedure; the app does not assess risk.
+- Alliance: a rupture sign raises a flag (clear sign high, some signs medium); a rating at the weak
+  end (0–1 of 4, after reversing "scripted") raises a medium flag; an alliance score below 50 with
+  at least three ratings answered raises a high "weak alliance" flag.
+- Therapist characteristics and language: a preference that matters raises a low flag (medium when
+  essential) to raise with allocation; the protocol does not change it.
+- Sessions: fewer sessions available than the protocol's minimum raises a medium pace flag.
+"""
+
+from __future__ import annotations
+
+from tailoring.engine.describe import (
+    actions,
+    alliance_trigger,
+    preference_trigger,
+    social_trigger,
+)
+from tailoring.engine.fit import weight_of
+from tailoring.model.case import Answers, Case
+from tailoring.model.content import DEMAND_LABELS, ContentLibrary, Protocol
+from tailoring.model.report import AllianceSummary, DimensionFit, Flag, Severity, Trigger
+
+REVIEW = "review_protocol_step"
+SUPERVISION = "discuss_in_supervision"
+REPAIR = "repair_rupture"
+WEAK_ALLIANCE_BELOW = 50.0
+WEAK_RATING_AT_MOST = 1
+MIN_RATINGS_FOR_SCORE = 3
+
+
+def severity_of(score: float) -> Severity:
+    return "high" if score >= 6 else ("medium" if score >= 3 else "low")
+
+
+def preference_flags(
+    content: ContentLibrary, answers: Answers, dimensions: list[DimensionFit]
+) -> list[Flag]:
+    """One flag per mismatched dimension that matters to the patient."""
+    flags = []
+    for dim in dimensions:
+        if dim.status != "mismatch" or dim.weight == 0:
+            continue
+        item = content.preference(dim.item_id)
+        distance = 2 if item.compare == "format" else _distance(dim)
+        flags.append(
+            Flag(
+                id=f"pref.{item.id}",
+                severity=severity_of(distance * dim.weight),
+                theme=item.theme,
+                title=f"{item.title}: the protocol cannot stretch to the patient's preference",
+                explanation=dim.explanation,
+                triggers=dim.triggers,
+                actions=actions(content, item.on_mismatch),
+            )
+        )
+    return flags
+
+
+def _distance(dim: DimensionFit) -> float:
+    """Points beyond the protocol's range (scales), or the goal shortfall on the same 0–4 span."""
+    if dim.patient is not None and dim.protocol_low is not None and dim.protocol_high is not None:
+        return max(dim.protocol_low - dim.patient, 0) + max(dim.patient - dim.protocol_high, 0)
+    return 4 * (1 - (dim.fit or 0) / 100)
+
+
+def allocation_flags(content: ContentLibrary, answers: Answers) -> list[Flag]:
+    """Therapist characteristics and language that matter to the patient."""
+    flags = []
+    for item in content.preferences:
+        answer = answers.preferences.get(item.id)
+        if item.compare != "allocation" or answer is None or not isinstance(answer.value, str):
+            continue
+        option = next(o for o in item.options or [] if o.id == answer.value)
+        weight = weight_of(answer)
+        if option.neutral or weight == 0:
+            continue
+        flags.append(
+            Flag(
+                id=f"pref.{item.id}",
+                severity="medium" if weight >= 3 else "low",
+                theme=item.theme,
+                title=f"{item.title}: {option.label}",
+                explanation="A preference about who delivers therapy; raise it with allocation "
+                "and with the patient. The protocol does not change it.",
+                triggers=[preference_trigger(content, item, answer)],
+                actions=actions(content, [option.adaptation] if option.adaptation else []),
+            )
+        )
+    return flags
+
+
+def demand_flags(content: ContentLibrary, answers: Answers, protocol: Protocol) -> list[Flag]:
+    """Hard mismatches: circumstances that make a protocol's demands hard to meet."""
+    flags = []
+    for domain in content.social:
+        answer = answers.social.get(domain.id)
+        if answer is None or answer.present != "yes":
+            continue
+        for detail in domain.details:
+            clash = [d for d in detail.conflicts_with if d in protocol.demands]
+            if detail.id not in answer.details or not clash:
+                continue
+            needs = " and ".join(DEMAND_LABELS[d] for d in clash)
+            flags.append(
+                Flag(
+                    id=f"demand.{domain.id}.{detail.id}",
+                    severity="high",
+                    theme=domain.theme,
+                    hard=True,
+                    title=f"{detail.label}: {protocol.name} needs {needs}",
+                    explanation=f"{protocol.name} depends on {needs}; the patient's circumstances "
+                    "make that hard to meet, so the protocol as planned may not be usable.",
+                    triggers=[social_trigger(domain, answer)],
+                    actions=actions(
+                        content, [*([detail.adaptation] if detail.adaptation else []), REVIEW]
+                    ),
+                )
+            )
+    return flags
+
+
+def social_flags(content: ContentLibrary, answers: Answers, protocol: Protocol) -> list[Flag]:
+    """Maintaining social problems nobody addresses, and safeguarding concerns."""
+    flags = []
+    for domain in content.social:
+        answer = answers.social.get(domain.id)
+        if answer is None:
+            continue
+        trigger = social_trigger(domain, answer)
+        if domain.safeguarding:
+            if answer.present in ("yes", "unsure"):
+                flags.append(
+                    Flag(
+                        id=f"social.{domain.id}",
+                        severity="high",
+                        theme=domain.theme,
+                        title=f"{domain.title}: follow your local procedure",
+                        explanation="A concern was recorded. This app does not assess risk: "
+                        "follow your service's safeguarding procedure and record it there.",
+                        triggers=[trigger],
+                        actions=actions(content, domain.signpost),
+                    )
+                )
+            continue
+        if answer.present != "yes" or answer.maintains != "yes" or answer.helping == "yes":
+            continue
+        within = domain.id in protocol.addresses_social
+        helping = (
+            "nobody is helping" if answer.helping == "no" else "nobody is known to help"
+        )
+        flags.append(
+            Flag(
+                id=f"social.{domain.id}",
+                severity="medium" if within else "high",
+                theme=domain.theme,
+                title=f"{domain.title}: keeps the difficulties going, not yet addressed",
+                explanation=(
+                    f"{domain.title}: this keeps the difficulties going and {helping}. "
+                    + (
+                        f"{protocol.name} can work on it directly: make it a focus."
+                        if within
+                        else f"{protocol.name} does not work on it: address it first or "
+                        "alongside (signpost), and review whether the protocol fits."
+                    )
+                ),
+                triggers=[trigger],
+                actions=actions(content, [*domain.signpost, *([] if within else [REVIEW])]),
+            )
+        )
+    return flags
+
+
+def alliance_summary(content: ContentLibrary, answers: Answers) -> AllianceSummary:
+    """Alliance score 0–100 from rated items (reversed where a high rating is a weak alliance)."""
+    scores = []
+    ruptures = []
+    for item in content.alliance:
+        answer = answers.alliance.get(item.id)
+        if answer is None or answer.value is None:
+            continue
+        if item.kind == "rupture":
+            if answer.value > 0:
+                ruptures.append(item.title)
+            continue
+        value = item.max_value - answer.value if item.reverse else answer.value
+        scores.append(100 * value / item.max_value)
+    ratings = [i for i in content.alliance if i.kind == "rating"]
+    return AllianceSummary(
+        score=round(sum(scores) / len(scores), 1) if scores else None,
+        answered=len(scores),
+        total=len(ratings),
+        ruptures=ruptures,
+    )
+
+
+def alliance_flags(content: ContentLibrary, answers: Answers) -> list[Flag]:
+    """Rupture signs, weak ratings and a weak overall alliance, whatever the protocol."""
+    flags = []
+    weak: list[Trigger] = []
+    for item in content.alliance:
+        answer = answers.alliance.get(item.id)
+        if answer is None or answer.value is None:
+            continue
+        trigger = alliance_trigger(item, answer)
+        if item.kind == "rupture":
+            if answer.value == 0:
+                continue
+            severity: Severity = "high" if answer.value >= 2 else "medium"
+            title = f"{item.title}: {item.labels[answer.value].lower()}"
+            explanation = "Rupture signs call for open repair: invite the patient's view of "
+            explanation += "what is not working, and take it to supervision."
+            extra = [SUPERVISION]
+        else:
+            value = item.max_value - answer.value if item.reverse else answer.value
+            if value > WEAK_RATING_AT_MOST:
+                continue
+            weak.append(trigger)
+            severity = "high" if value == 0 else "medium"
+            title = f"{item.title}: weak"
+            explanation = f"Rated {item.labels[answer.value].lower()}: a sign the working "
+            explanation += "relationship needs attention before the technique does."
+            extra = []
+        flags.append(
+            Flag(
+                id=f"alliance.{item.id}",
+                severity=severity,
+                theme=item.theme,
+                title=title,
+                explanation=explanation,
+                triggers=[trigger],
+                actions=actions(content, [item.adaptation, *extra]),
+            )
+        )
+    summary = alliance_summary(content, answers)
+    if (
+        summary.score is not None
+        and summary.answered >= MIN_RATINGS_FOR_SCORE
+        and summary.score < WEAK_ALLIANCE_BELOW
+    ):
+        flags.append(
+            Flag(
+                id="alliance.weak",
+                severity="high",
+                theme="alliance",
+                title=f"Weak alliance overall (score {summary.score:.0f} of 100)",
+                explanation=f"The alliance score is below {WEAK_ALLIANCE_BELOW:.0f}. Agreement "
+                "on goals and tasks and the bond come first; repair before pressing on.",
+                triggers=weak,
+                actions=actions(content, [REPAIR, SUPERVISION]),
+            )
+        )
+    return flags
+
+
+def sessions_flag(content: ContentLibrary, case: Case, protocol: Protocol) -> list[Flag]:
+    """Too few sessions available for the protocol as designed."""
+    if case.sessions_available >= protocol.sessions.min:
+        return []
+    return [
+        Flag(
+            id="case.sessions",
+            severity="medium",
+            theme="pace",
+            title=f"{case.sessions_available} sessions available; {protocol.name} needs "
+            f"at least {protocol.sessions.min}",
+            explanation="A course cut short of its design risks a rushed ending, which patients "
+            "in the study described as unhelpful.",
+            triggers=[
+                Trigger(
+                    section="case",
+                    item_id="sessions_available",
+                    question="Sessions available",
+                    answer=str(case.sessions_available),
+                )
+            ],
+            actions=actions(content, [REVIEW]),
+        )
+    ]
+
+
+def protocol_flags(
+    content: ContentLibrary,
+    case: Case,
+    protocol: Protocol,
+    dimensions: list[DimensionFit],
+    planned: bool = True,
+) -> list[Flag]:
+    """Every flag of the case against one protocol, most severe first.
+
+    The sessions available belong to the planned protocol; an alternative is judged on its own
+    session range, so ``planned=False`` leaves the sessions check out.
+    """
+    answers = case.answers
+    flags = [
+        *social_flags(content, answers, protocol),
+        *demand_flags(content, answers, protocol),
+        *alliance_flags(content, answers),
+        *preference_flags(content, answers, dimensions),
+        *(sessions_flag(content, case, protocol) if planned else []),
+        *allocation_flags(content, answers),
+    ]
+    order = {"high": 0, "medium": 1, "low": 2}
+    return sorted(flags, key=lambda f: order[f.severity])

@@ -1,0 +1,522 @@
+"""The one-page session plan PDF that a clinician takes into the next session."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from fpdf import FPDF
+
+from tailoring.model.report import SEVERITIES, AgendaItem, FitReport, Flag
+
+FONT_DIRS = (
+    Path("/usr/share/fonts/truetype/dejavu"),
+    Path("/usr/share/fonts/dejavu"),
+    Path("/usr/local/share/fonts"),
+    Path("/Library/Fonts"),
+)
+FOOTER = (
+    "Supports clinical judgement; it does not assess risk or make a diagnosis. "
+    "Contains no patient identifiers."
+)
+KIND_WORDS = {
+    "adapt_within": "Adapt within the protocol",
+    "discuss": "Discuss with the patient",
+    "review_protocol": "Review the protocol",
+    "review": "Review",
+    "signpost": "Signpost",
+    "local_procedure": "Follow local procedure",
+}
+# The PDF is drawn from the report alone, so it carries short theme names rather than
+# loading the content library.
+THEME_WORDS = {
+    "personalisation": "Personalised care",
+    "alliance": "Therapeutic alliance",
+    "depth": "Depth",
+    "skills_agency": "Life skills and agency",
+    "pace": "Time and pace",
+    "heard": "Being heard",
+}
+
+# Page geometry in millimetres (A4 portrait).
+PAGE_W, PAGE_H = 210.0, 297.0
+MARGIN, TOP = 18.0, 16.0
+WIDTH = PAGE_W - 2 * MARGIN
+FOOTER_Y = PAGE_H - 15.0
+BOTTOM = FOOTER_Y - 4.0
+PT = 0.3528  # millimetres per point
+
+# Body text shrinks in these steps before anything is cut.
+SCALES = (1.0, 0.92, 0.84)
+MAX_FLAG_ROWS_WHEN_FULL = 10
+
+INK = (33, 37, 41)
+MUTED = (98, 106, 116)
+ACCENT = (26, 92, 110)
+RULE = (200, 205, 210)
+PANEL = (238, 243, 245)
+SEVERITY_COLOUR = {"high": (150, 36, 40), "medium": (150, 96, 0), "low": (55, 100, 130)}
+
+# Typographic quotes and dashes have plain equivalents in latin-1; other characters outside it
+# are reduced to their base letter (ő → o) or dropped.
+_ASCII = str.maketrans(
+    {
+        "–": "-",
+        "—": "-",
+        "‑": "-",
+        "−": "-",
+        "‘": "'",
+        "’": "'",
+        "“": '"',
+        "”": '"',
+        "≥": ">=",
+        "≤": "<=",
+        "…": "...",
+        "•": "-",
+    }
+)
+
+
+@functools.cache
+def dejavu_fonts() -> tuple[Path, Path] | None:
+    """Paths of DejaVu Sans regular and bold, or None when the system has no copy."""
+    for folder in FONT_DIRS:
+        regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
+        if regular.is_file() and bold.is_file():
+            return regular, bold
+    return None
+
+
+def to_latin1(text: str) -> str:
+    """Text that the core PDF fonts can print: typographic marks made plain, the rest dropped."""
+    out = []
+    for char in text.translate(_ASCII):
+        if ord(char) < 256:
+            out.append(char)
+        else:
+            decomposed = unicodedata.normalize("NFKD", char)
+            out.append("".join(c for c in decomposed if ord(c) < 128))
+    return "".join(out)
+
+
+def _tidy(text: str) -> str:
+    """One line of printable text: newlines, tabs and control characters become single spaces."""
+    printable = "".join(c if c.isprintable() else " " for c in text)
+    return " ".join(printable.split())
+
+
+class _Page(FPDF):
+    """An A4 page that knows its font and how to make text printable with it."""
+
+    def __init__(self, fonts: tuple[Path, Path] | None) -> None:
+        super().__init__(orientation="portrait", unit="mm", format="A4")
+        self.set_auto_page_break(False)
+        self.set_margins(MARGIN, TOP, MARGIN)
+        self.c_margin = 0
+        self.unicode = fonts is not None
+        if fonts is not None:
+            self.add_font("DejaVu", "", str(fonts[0]))
+            self.add_font("DejaVu", "B", str(fonts[1]))
+            self.family_name, self.ellipsis = "DejaVu", "…"
+        else:
+            self.family_name, self.ellipsis = "helvetica", "..."
+        self._glyph_widths: dict[tuple[str, str], float] = {}
+
+    def clean(self, text: str) -> str:
+        return _tidy(text if self.unicode else to_latin1(text))
+
+    def use(self, size: float, bold: bool = False, colour: tuple[int, int, int] = INK) -> None:
+        self.set_font(self.family_name, "B" if bold else "", size)
+        self.set_text_color(*colour)
+
+    def lines(self, text: str, width: float, max_lines: int) -> list[str]:
+        """Text wrapped to width in the current font, cut with an ellipsis after max_lines."""
+        wrapped = self._wrap(self.clean(text), width, limit=max_lines + 1)
+        if len(wrapped) <= max_lines:
+            return wrapped or [""]
+        rest = " ".join(wrapped[max_lines - 1 :])
+        return [*wrapped[: max_lines - 1], self.clip(rest, width)]
+
+    def line_of(self, text: str, width: float) -> str:
+        return self.clip(self.clean(text), width)
+
+    def width(self, text: str) -> float:
+        """Width of text in the current font, from cached glyph widths.
+
+        Without text shaping, fpdf2 adds up glyph widths too; measuring each glyph once keeps
+        wrapping long text fast.
+        """
+        size, style = self.font_size_pt, self.font_style
+        total = 0.0
+        for char in text:
+            key = (style, char)
+            if key not in self._glyph_widths:
+                self._glyph_widths[key] = self.get_string_width(char) / size
+            total += self._glyph_widths[key]
+        return total * size
+
+    def clip(self, text: str, width: float) -> str:
+        """Text cut to width with an ellipsis, letter by letter so one long word still fills it."""
+        if self.width(text) <= width:
+            return text
+        return self._prefix(text, width, self.ellipsis).rstrip() + self.ellipsis
+
+    def _prefix(self, text: str, width: float, suffix: str = "") -> str:
+        """The longest start of text that fits width with suffix after it (at least a letter)."""
+        low, high = 1, len(text)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self.width(text[:middle].rstrip() + suffix) <= width:
+                low = middle
+            else:
+                high = middle - 1
+        return text[:low]
+
+    def _wrap(self, text: str, width: float, limit: int) -> list[str]:
+        """Greedy word wrap that stops after limit lines.
+
+        fpdf2's own line breaker re-measures the line for every letter, which is slow on long text.
+        """
+        space = self.width(" ")
+        lines: list[str] = []
+        current, current_w = "", 0.0
+        for word in text.split(" "):
+            word_w = self.width(word)
+            if current and current_w + space + word_w <= width:
+                current, current_w = f"{current} {word}", current_w + space + word_w
+                continue
+            if current:
+                lines.append(current)
+            while word_w > width and len(lines) < limit:
+                head = self._prefix(word, width)
+                lines.append(head)
+                word = word[len(head) :]
+                word_w = self.width(word)
+            if len(lines) >= limit:
+                return lines[:limit]
+            current, current_w = word, word_w
+        if current:
+            lines.append(current)
+        return lines[:limit]
+
+    def text_at(
+        self, x: float, y: float, width: float, height: float, text: str, align: str = "L"
+    ) -> None:
+        self.set_xy(x, y)
+        self.cell(width, height, text, align=align)
+
+
+@dataclass(frozen=True)
+class _Type:
+    """Font sizes (points) and spacing (millimetres) of the body at one scale."""
+
+    scale: float
+
+    @property
+    def heading(self) -> float:
+        return 12.0 * self.scale
+
+    @property
+    def title(self) -> float:
+        return 10.5 * self.scale
+
+    @property
+    def body(self) -> float:
+        return 9.5 * self.scale
+
+    @property
+    def small(self) -> float:
+        return 8.5 * self.scale
+
+    def leading(self, size: float) -> float:
+        return size * PT * 1.4
+
+    @property
+    def heading_h(self) -> float:
+        return self.leading(self.heading) + 2.0 * self.scale
+
+    @property
+    def section_gap(self) -> float:
+        return 5.0 * self.scale
+
+    @property
+    def item_gap(self) -> float:
+        return 2.6 * self.scale
+
+    @property
+    def box(self) -> float:
+        return 4.0 * self.scale
+
+
+@dataclass(frozen=True)
+class _Item:
+    number: int
+    title: list[str]
+    kind: str
+    detail: list[str]
+
+
+@dataclass(frozen=True)
+class _FlagRow:
+    severity: str
+    first_of_severity: bool
+    title: str
+    theme: str
+
+
+INDENT = 8.0
+KIND_W = 44.0
+SEVERITY_W = 20.0
+THEME_W = 44.0
+
+
+def _prepare_items(
+    page: _Page, items: list[AgendaItem], t: _Type, title_lines: int, detail_lines: int
+) -> list[_Item]:
+    title_w = WIDTH - INDENT - KIND_W - 3.0
+    prepared = []
+    for number, item in enumerate(items, start=1):
+        page.use(t.title, bold=True)
+        title = page.lines(f"{number}. {item.title}", title_w, title_lines)
+        page.use(t.body)
+        has_detail = bool(_tidy(item.detail))
+        detail = page.lines(item.detail, WIDTH - INDENT, detail_lines) if has_detail else []
+        page.use(t.small)
+        kind = page.line_of(KIND_WORDS.get(item.kind, item.kind), KIND_W)
+        prepared.append(_Item(number, title, kind, detail))
+    return prepared
+
+
+def _item_height(item: _Item, t: _Type) -> float:
+    return len(item.title) * t.leading(t.title) + len(item.detail) * t.leading(t.body) + t.item_gap
+
+
+def _prepare_flags(page: _Page, flags: list[Flag], t: _Type) -> list[_FlagRow]:
+    rows = []
+    for severity in SEVERITIES:
+        group = [f for f in flags if f.severity == severity]
+        for index, flag in enumerate(group):
+            page.use(t.body)
+            title = page.line_of(flag.title, WIDTH - SEVERITY_W - THEME_W - 3.0)
+            page.use(t.small)
+            theme = page.line_of(THEME_WORDS.get(flag.theme, flag.theme), THEME_W)
+            rows.append(_FlagRow(severity, index == 0, title, theme))
+    return rows
+
+
+def _flag_row_height(t: _Type) -> float:
+    return t.leading(t.body) + 0.8 * t.scale
+
+
+@dataclass(frozen=True)
+class _Layout:
+    type: _Type
+    items: list[_Item]
+    hidden_items: int
+    flags: list[_FlagRow]
+    hidden_flags: int
+
+
+def _body_height(layout: _Layout) -> float:
+    t = layout.type
+    height = t.heading_h + sum(_item_height(i, t) for i in layout.items)
+    if not layout.items or layout.hidden_items:
+        height += t.leading(t.body) + t.item_gap
+    height += t.section_gap + t.heading_h
+    height += max(len(layout.flags), 1) * _flag_row_height(t)
+    if layout.hidden_flags:
+        height += _flag_row_height(t)
+    return height
+
+
+def _plan(page: _Page, report: FitReport, room: float) -> _Layout:
+    """Shrink the type first; if the page is still full, show fewer items and say how many."""
+    for scale in SCALES:
+        t = _Type(scale)
+        items = _prepare_items(page, report.session_plan, t, title_lines=2, detail_lines=3)
+        flags = _prepare_flags(page, report.flags, t)
+        layout = _Layout(t, items, 0, flags, 0)
+        if _body_height(layout) <= room:
+            return layout
+    # A full page trades detail for breadth: more items, each in fewer lines.
+    items = _prepare_items(page, report.session_plan, t, title_lines=1, detail_lines=2)
+    shown_flags = flags[:MAX_FLAG_ROWS_WHEN_FULL]
+    hidden_flags = len(flags) - len(shown_flags)
+
+    def layout_with(count: int) -> _Layout:
+        return _Layout(t, items[:count], len(items) - count, shown_flags, hidden_flags)
+
+    count = 0
+    while count < len(items) and _body_height(layout_with(count + 1)) <= room:
+        count += 1
+    return layout_with(count)
+
+
+def _draw_header(page: _Page, report: FitReport, generated_on: datetime.date) -> float:
+    y = TOP
+    page.use(20, bold=True, colour=ACCENT)
+    page.text_at(MARGIN, y, WIDTH, 9, "Session plan")
+    y += 11.5
+    page.set_draw_color(*ACCENT)
+    page.set_line_width(0.6)
+    page.line(MARGIN, y, MARGIN + WIDTH, y)
+    y += 3.5
+
+    label_w = 34.0
+    rows = [
+        [("Case reference", report.case_reference), ("Date", f"{generated_on:%Y-%m-%d}")],
+        [("Planned protocol", report.protocol_name)],
+        [
+            ("Sessions available", str(report.sessions_available)),
+            ("Content version", report.content_version),
+        ],
+    ]
+    for row in rows:
+        cell_w = WIDTH / len(row)
+        value_w = cell_w - label_w - 3.0
+        for column, (label, value) in enumerate(row):
+            x = MARGIN + column * cell_w
+            page.use(9, colour=MUTED)
+            page.text_at(x, y, label_w, 5.5, label)
+            page.use(9.5, bold=True)
+            page.text_at(x + label_w, y, value_w, 5.5, page.line_of(value, value_w))
+        y += 5.5
+    y += 3.0
+
+    panel_h = 17.0
+    page.set_fill_color(*PANEL)
+    page.rect(MARGIN, y, WIDTH, panel_h, style="F", round_corners=True, corner_radius=2)
+    page.use(8.5, colour=MUTED)
+    page.text_at(MARGIN + 5, y + 2.2, 50, 4.5, "Overall fit")
+    if report.overall_fit is None:
+        page.use(11, bold=True)
+        page.text_at(MARGIN + 5, y + 7.5, 60, 7, "not enough answers yet")
+    else:
+        page.use(17, bold=True, colour=ACCENT)
+        page.text_at(MARGIN + 5, y + 7.0, 55, 8, f"{round(report.overall_fit)} / 100")
+    done = report.completeness
+    notes = [f"{done.percent}% of questions answered ({done.answered} of {done.total})"]
+    if report.capped:
+        notes.append("Capped by a demand the patient cannot meet")
+    page.use(9.5)
+    note_x = MARGIN + 70
+    note_w = WIDTH - 75
+    note_y = y + (panel_h - len(notes) * 5.2) / 2
+    for note in notes:
+        page.text_at(note_x, note_y, note_w, 5.2, page.line_of(note, note_w))
+        note_y += 5.2
+    return y + panel_h + 6.0
+
+
+def _draw_heading(page: _Page, y: float, t: _Type, text: str, aside: str = "") -> float:
+    page.use(t.heading, bold=True, colour=ACCENT)
+    page.text_at(MARGIN, y, WIDTH, t.leading(t.heading), text)
+    if aside:
+        page.use(t.small, colour=MUTED)
+        page.text_at(MARGIN, y, WIDTH, t.leading(t.heading), aside, align="R")
+    line_y = y + t.leading(t.heading) + 0.4
+    page.set_draw_color(*RULE)
+    page.set_line_width(0.25)
+    page.line(MARGIN, line_y, MARGIN + WIDTH, line_y)
+    return y + t.heading_h
+
+
+def _draw_agenda(page: _Page, y: float, layout: _Layout) -> float:
+    t = layout.type
+    y = _draw_heading(page, y, t, "Agenda", "tick each item as it is covered")
+    for item in layout.items:
+        title_h = t.leading(t.title)
+        page.set_draw_color(*MUTED)
+        page.set_line_width(0.3)
+        page.rect(MARGIN, y + (title_h - t.box) / 2, t.box, t.box)
+        page.use(t.small, colour=ACCENT)
+        page.text_at(MARGIN + WIDTH - KIND_W, y, KIND_W, title_h, item.kind, align="R")
+        page.use(t.title, bold=True)
+        for line in item.title:
+            page.text_at(MARGIN + INDENT, y, WIDTH - INDENT - KIND_W - 3.0, title_h, line)
+            y += title_h
+        page.use(t.body, colour=MUTED)
+        for line in item.detail:
+            page.text_at(MARGIN + INDENT, y, WIDTH - INDENT, t.leading(t.body), line)
+            y += t.leading(t.body)
+        y += t.item_gap
+    page.use(t.body, colour=MUTED)
+    if layout.hidden_items:
+        note = f"+{layout.hidden_items} more in the app"
+        page.text_at(MARGIN + INDENT, y, WIDTH - INDENT, t.leading(t.body), note)
+        y += t.leading(t.body) + t.item_gap
+    elif not layout.items:
+        page.text_at(MARGIN, y, WIDTH, t.leading(t.body), "No agenda items yet.")
+        y += t.leading(t.body) + t.item_gap
+    return y
+
+
+def _draw_flags(page: _Page, y: float, layout: _Layout) -> float:
+    t = layout.type
+    y = _draw_heading(page, y + t.section_gap, t, "Flags", "by severity, with their theme")
+    row_h = _flag_row_height(t)
+    if not layout.flags:
+        page.use(t.body, colour=MUTED)
+        page.text_at(MARGIN, y, WIDTH, row_h, "No flags raised.")
+        return y + row_h
+    title_x = MARGIN + SEVERITY_W
+    for row in layout.flags:
+        if row.first_of_severity:
+            page.use(t.body, bold=True, colour=SEVERITY_COLOUR[row.severity])
+            page.text_at(MARGIN, y, SEVERITY_W, row_h, row.severity.capitalize())
+        page.use(t.body)
+        page.text_at(title_x, y, WIDTH - SEVERITY_W - THEME_W - 3.0, row_h, row.title)
+        page.use(t.small, colour=MUTED)
+        page.text_at(MARGIN + WIDTH - THEME_W, y, THEME_W, row_h, row.theme, align="R")
+        y += row_h
+    if layout.hidden_flags:
+        page.use(t.body, colour=MUTED)
+        note = f"+{layout.hidden_flags} more flags in the app"
+        page.text_at(title_x, y, WIDTH - SEVERITY_W, row_h, note)
+        y += row_h
+    return y
+
+
+def _draw_notes(page: _Page, y: float) -> None:
+    """Ruled lines for handwritten notes in whatever room is left."""
+    y += 6.0
+    if BOTTOM - y < 22.0:
+        return
+    page.use(10, bold=True, colour=MUTED)
+    page.text_at(MARGIN, y, WIDTH, 5, "Notes")
+    page.set_draw_color(*RULE)
+    page.set_line_width(0.2)
+    y += 12.0
+    while y <= BOTTOM - 2:
+        page.line(MARGIN, y, MARGIN + WIDTH, y)
+        y += 8.0
+
+
+def _draw_footer(page: _Page) -> None:
+    page.set_draw_color(*RULE)
+    page.set_line_width(0.25)
+    page.line(MARGIN, FOOTER_Y, MARGIN + WIDTH, FOOTER_Y)
+    page.use(7.5, colour=MUTED)
+    page.text_at(MARGIN, FOOTER_Y + 1.5, WIDTH, 4, FOOTER)
+
+
+def session_plan_pdf(report: FitReport, generated_on: datetime.date) -> bytes:
+    """A one-page A4 session plan: the fit, the agenda with tick boxes, and the flags."""
+    page = _Page(dejavu_fonts())
+    page.set_title("Session plan")
+    page.set_creator("tailoring")
+    page.set_lang("en")
+    page.set_creation_date(
+        datetime.datetime.combine(generated_on, datetime.time(), tzinfo=datetime.UTC)
+    )
+    page.add_page()
+    y = _draw_header(page, report, generated_on)
+    layout = _plan(page, report, BOTTOM - y)
+    y = _draw_agenda(page, y, layout)
+    y = _draw_flags(page, y, layout)
+    _draw_notes(page, y)
+    _draw_footer(page)
+    return bytes(page.output())

@@ -1,0 +1,246 @@
+"""The use cases that pages and the command line call: cases, answers, assessment and exports."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from tailoring.content import CONTENT_DIR, library
+from tailoring.engine.assess import assess
+from tailoring.export.pdf import session_plan_pdf
+from tailoring.export.report_json import report_json
+from tailoring.model.case import (
+    REFERENCE_PATTERN,
+    AllianceAnswer,
+    Case,
+    PreferenceAnswer,
+    Section,
+    SocialAnswer,
+    WalkStep,
+    answer_problems,
+)
+from tailoring.model.content import ContentLibrary
+from tailoring.model.report import FitReport
+from tailoring.storage.db import database_url, make_engine
+from tailoring.storage.errors import (
+    CaseNotFound,
+    ReferenceTaken,
+    StaleAnswer,
+    StaleCase,
+    StorageError,
+    StorageUnavailable,
+)
+from tailoring.storage.repository import CaseRepository, CaseSummary, StoredCase
+
+__all__ = [
+    "CaseFileError",
+    "CaseNotFound",
+    "CaseSummary",
+    "ReferenceTaken",
+    "StaleAnswer",
+    "StaleCase",
+    "StorageError",
+    "StorageUnavailable",
+    "StoredCase",
+]
+
+log = logging.getLogger(__name__)
+DEMO_DIR = CONTENT_DIR / "demo"
+ANSWER_MODELS = {
+    "preferences": PreferenceAnswer,
+    "social": SocialAnswer,
+    "alliance": AllianceAnswer,
+}
+
+
+class CaseFileError(ValueError):
+    """A case file or case form that does not validate; ``problems`` name each field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def content() -> ContentLibrary:
+    """The validated content library (raises ContentError naming the file and field)."""
+    return library()
+
+
+@lru_cache(maxsize=4)
+def _repository(url: str) -> CaseRepository:
+    return CaseRepository(make_engine(url))
+
+
+def repository() -> CaseRepository:
+    """The repository of the configured database (TAILORING_DATABASE_URL, SQLite by default)."""
+    return _repository(database_url())
+
+
+def start(load_demo: bool | None = None) -> None:
+    """Prepare storage (migrations run on connect); load the demo cases into an empty database."""
+    repo = repository()
+    if load_demo is None:
+        load_demo = os.environ.get("TAILORING_DEMO", "1") != "0"
+    if load_demo and repo.count() == 0:
+        for path in sorted(DEMO_DIR.glob("*.json")):
+            repo.create(parse_case_file(path.read_text(encoding="utf-8")))
+
+
+# Cases ---------------------------------------------------------------------------------------
+
+
+def reference_problems(reference: str) -> list[str]:
+    """Why a case reference cannot be used; references must be pseudonymous codes, not names."""
+    reference = reference.strip()
+    if not re.fullmatch(REFERENCE_PATTERN, reference):
+        return ["Use 2–32 letters, digits, dots or dashes, starting with a letter or digit."]
+    if not any(c.isdigit() for c in reference):
+        return ["Include at least one digit (e.g. TT-0423), so a reference cannot be a name."]
+    if re.fullmatch(r"\d{10}", reference.replace("-", "").replace(".", "")):
+        return ["That looks like an NHS number. Use your service's pseudonymous case code."]
+    return []
+
+
+def new_case(reference: str, protocol_id: str, sessions_available: int) -> int:
+    """Create an empty case; raise CaseFileError or ReferenceTaken with a clear message."""
+    problems = reference_problems(reference)
+    if problems:
+        raise CaseFileError([f"reference: {p}" for p in problems])
+    case = _validated(
+        {
+            "reference": reference.strip(),
+            "protocol_id": protocol_id,
+            "sessions_available": sessions_available,
+        }
+    )
+    return repository().create(case)
+
+
+def list_cases(include_archived: bool = False) -> list[CaseSummary]:
+    return repository().list(include_archived=include_archived)
+
+
+def open_case(case_id: int) -> StoredCase:
+    return repository().get(case_id)
+
+
+def update_case(case_id: int, expected_version: int | None = None, **fields: Any) -> None:
+    """Change the planned protocol, sessions available, step, status or reference."""
+    if "reference" in fields:
+        problems = reference_problems(fields["reference"])
+        if problems:
+            raise CaseFileError([f"reference: {p}" for p in problems])
+    if "protocol_id" in fields:
+        content().protocol(fields["protocol_id"])
+    repository().update_case(case_id, expected_version, **fields)
+
+
+def set_step(case_id: int, step: WalkStep) -> None:
+    repository().update_case(case_id, None, step=step)
+
+
+def archive_case(case_id: int, archived: bool = True) -> None:
+    repository().update_case(case_id, None, status="archived" if archived else "active")
+
+
+def duplicate_case(case_id: int, new_reference: str) -> int:
+    problems = reference_problems(new_reference)
+    if problems:
+        raise CaseFileError([f"reference: {p}" for p in problems])
+    return repository().duplicate(case_id, new_reference.strip())
+
+
+def delete_case(case_id: int) -> None:
+    repository().delete(case_id)
+
+
+# Answers -------------------------------------------------------------------------------------
+
+
+def save_answer(
+    case_id: int,
+    section: Section,
+    item_id: str,
+    answer: dict[str, Any],
+    expected_revision: int | None = None,
+) -> int:
+    """Validate one answer against the content and save it; returns its new revision."""
+    model = ANSWER_MODELS[section]
+    try:
+        parsed = model.model_validate(answer)
+    except ValidationError as exc:
+        raise CaseFileError(_problems(exc, f"answers.{section}.{item_id}")) from None
+    problems = answer_problems(content(), section, item_id, parsed)
+    if problems:
+        raise CaseFileError(problems)
+    return repository().save_answer(case_id, section, item_id, parsed, expected_revision)
+
+
+def clear_answer(case_id: int, section: Section, item_id: str) -> None:
+    repository().clear_answer(case_id, section, item_id)
+
+
+# Assessment and exports ----------------------------------------------------------------------
+
+
+def assess_case(case: Case) -> FitReport:
+    return assess(content(), case)
+
+
+def report_pdf(report: FitReport, on: date | None = None) -> bytes:
+    return session_plan_pdf(report, on or date.today())
+
+
+def report_as_json(report: FitReport) -> str:
+    return report_json(report)
+
+
+def case_file(case: Case) -> str:
+    """The case in the documented case-file format (JSON)."""
+    return case.model_dump_json(indent=2, exclude_defaults=False)
+
+
+def parse_case_file(text: str) -> Case:
+    """Parse and validate a case file against the content; CaseFileError names every field."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CaseFileError([f"not valid JSON (line {exc.lineno}, column {exc.colno})"]) from None
+    if not isinstance(data, dict):
+        raise CaseFileError(["expected a JSON object at the top level"])
+    return _validated(data)
+
+
+def case_schema() -> dict[str, Any]:
+    return Case.model_json_schema()
+
+
+def _validated(data: dict[str, Any]) -> Case:
+    try:
+        return Case.model_validate(data, context={"content": content()})
+    except ValidationError as exc:
+        raise CaseFileError(_problems(exc)) from None
+
+
+def _problems(exc: ValidationError, prefix: str = "") -> list[str]:
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if loc:
+            problems.append(f"{loc}: {message}")
+        else:
+            problems.extend(message.split("; "))
+    return problems
+
+
+def demo_case_paths() -> list[Path]:
+    return sorted(DEMO_DIR.glob("*.json"))

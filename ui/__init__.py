@@ -1,0 +1,1 @@
+"""Streamlit components shared by several pages (the domain lives in tailoring/)."""

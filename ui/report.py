@@ -1,0 +1,230 @@
+"""Draws a fit report: overall fit, per-dimension chart, flags, alternatives and session plan."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from tailoring.model.content import ContentLibrary
+from tailoring.model.report import DimensionFit, FitReport, Flag
+
+SEVERITY_HEADINGS = {
+    "high": ("High", "Act on these before or in the next session."),
+    "medium": ("Medium", "Plan for these over the next sessions."),
+    "low": ("Low", "Keep in mind."),
+}
+SEVERITY_ICONS = {"high": "🔴", "medium": "🟠", "low": "🟡"}
+ACTION_WORDS = {
+    "adapt_within": "Adapt within the protocol",
+    "discuss": "Discuss with the patient",
+    "review_protocol": "Review the protocol",
+    "signpost": "Signpost",
+    "local_procedure": "Follow local procedure",
+    "review": "Review the protocol",
+}
+STATUS_WORDS = {
+    "fit": "Fits",
+    "adapt": "Fits; adapt within",
+    "mismatch": "Mismatch",
+    "unanswered": "Not answered",
+}
+
+
+def headline(report: FitReport) -> None:
+    left, middle, right = st.columns(3)
+    if report.overall_fit is None:
+        left.metric("Overall fit", "—", help="Answer preferences that matter to the patient.")
+    else:
+        left.metric(
+            "Overall fit",
+            f"{report.overall_fit:.0f} / 100",
+            help="Importance-weighted mean of the dimensions answered.",
+        )
+    middle.metric(
+        "Answers complete",
+        f"{report.completeness.percent}%",
+        help=f"{report.completeness.answered} of {report.completeness.total} questions.",
+    )
+    score = report.alliance.score
+    right.metric(
+        "Alliance check",
+        "—" if score is None else f"{score:.0f} / 100",
+        help=f"{report.alliance.answered} of {report.alliance.total} ratings answered.",
+    )
+    if report.capped:
+        st.warning(
+            f"The preferences alone fit {report.preference_fit:.0f}, but the patient cannot meet a "
+            "demand of this protocol, so the overall fit is capped at 40."
+        )
+    missing = [f"{s} {a}/{t}" for s, (a, t) in report.completeness.by_section.items() if a < t]
+    if missing:
+        st.caption(
+            "Unanswered questions are left out of the fit, never counted as agreement: "
+            + ", ".join(missing)
+            + "."
+        )
+
+
+def scale_chart(
+    titles: list[str],
+    low: list[float],
+    high: list[float],
+    default: list[float],
+    patient: list[DimensionFit] | None = None,
+) -> go.Figure:
+    """Protocol default and flexibility per scale; with the patient's positions when given."""
+    fig = go.Figure()
+    fig.add_bar(
+        y=titles,
+        x=[h - lo + 0.2 for lo, h in zip(low, high, strict=True)],
+        base=[lo - 0.1 for lo in low],
+        orientation="h",
+        name="Protocol's flexibility",
+        marker_color="rgba(80, 130, 200, 0.25)",
+        customdata=high,
+        hovertemplate="%{y}: protocol can stretch %{base:.0f}–%{customdata}<extra></extra>",
+    )
+    fig.add_scatter(
+        y=titles,
+        x=default,
+        mode="markers",
+        name="Protocol default",
+        marker={"symbol": "diamond", "size": 12, "color": "#1f4e8c"},
+    )
+    answered = [d for d in patient or [] if d.patient is not None]
+    if answered:
+        fig.add_scatter(
+            y=[d.title for d in answered],
+            x=[d.patient for d in answered],
+            mode="markers",
+            name="Patient preference (size = importance)",
+            marker={
+                "size": [10 + 5 * d.weight for d in answered],
+                "color": ["#c0392b" if d.status == "mismatch" else "#2e8b57" for d in answered],
+                "line": {"width": 1, "color": "white"},
+            },
+            hovertemplate="%{y}: patient at %{x}<extra></extra>",
+        )
+    fig.update_layout(
+        height=90 + 42 * len(titles),
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        xaxis={"range": [0.5, 5.5], "dtick": 1, "title": "1 ← scale → 5"},
+        yaxis={"autorange": "reversed"},
+        legend={"orientation": "h", "y": 1.12},
+    )
+    return fig
+
+
+def dimension_chart(report: FitReport) -> go.Figure:
+    """Patient position against the protocol's default and flexibility range, per scale."""
+    scales = [d for d in report.dimensions if d.protocol_low is not None]
+    return scale_chart(
+        [d.title for d in scales],
+        [d.protocol_low or 0 for d in scales],
+        [d.protocol_high or 0 for d in scales],
+        [d.protocol_default or 0 for d in scales],
+        scales,
+    )
+
+
+def dimensions_table(dimensions: list[DimensionFit]) -> None:
+    rows = [
+        {
+            "Dimension": d.title,
+            "Status": STATUS_WORDS[d.status],
+            "Fit": d.fit,
+            "Weight": d.weight,
+            "Why": d.explanation,
+        }
+        for d in dimensions
+    ]
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "Fit": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f")
+        },
+    )
+
+
+def flag_card(lib: ContentLibrary, flag: Flag) -> None:
+    label = f"{SEVERITY_ICONS[flag.severity]} {flag.title}"
+    with st.expander(label, expanded=flag.severity == "high"):
+        st.markdown(
+            f"**Theme:** {lib.theme(flag.theme).title}" + (" · hard mismatch" if flag.hard else "")
+        )
+        st.text(flag.explanation)
+        st.markdown("**Answers behind it**")
+        for trigger in flag.triggers:
+            st.text(f"• {trigger.question}\n  → {trigger.answer}")
+        st.markdown("**What to do**")
+        for act in flag.actions:
+            st.markdown(f"- **{ACTION_WORDS[act.kind]}:** {act.title}")
+            st.caption(act.description)
+
+
+def flags_section(lib: ContentLibrary, report: FitReport) -> None:
+    if not report.flags:
+        st.success("No flags: the plan fits what has been answered so far.")
+        return
+    for severity, flags in report.flags_by_severity().items():
+        if not flags:
+            continue
+        heading, hint = SEVERITY_HEADINGS[severity]
+        st.markdown(f"#### {heading} ({len(flags)})")
+        st.caption(hint)
+        for flag in flags:
+            flag_card(lib, flag)
+
+
+def alternatives_table(report: FitReport) -> None:
+    rows = [
+        {
+            "Protocol": a.protocol_name,
+            "Step": a.step,
+            "Sessions": a.sessions,
+            "Fit": a.fit,
+            "Change": a.change,
+            "Would fix": "; ".join(a.fixes) or "—",
+            "Would break": "; ".join(a.breaks) or "—",
+        }
+        for a in report.alternatives
+    ]
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        key="report.alternatives",
+        column_config={
+            "Fit": st.column_config.NumberColumn(format="%.0f"),
+            "Change": st.column_config.NumberColumn(format="%+.0f"),
+        },
+    )
+
+
+def session_plan(report: FitReport) -> None:
+    if not report.session_plan:
+        st.info("Nothing to add to the agenda from the answers so far.")
+    for number, item in enumerate(report.session_plan, start=1):
+        st.markdown(f"{number}. **{item.title}** — _{ACTION_WORDS[item.kind]}_")
+        st.caption(item.detail)
+
+
+def full_report(lib: ContentLibrary, report: FitReport) -> None:
+    """The whole report, in the order a clinician reads it."""
+    headline(report)
+    st.subheader("Dimension by dimension")
+    st.plotly_chart(dimension_chart(report), width="stretch", key="report.chart")
+    with st.expander("Figures and explanations for every dimension"):
+        dimensions_table(report.dimensions)
+    st.subheader("Flags")
+    flags_section(lib, report)
+    st.subheader("Alternative protocols")
+    st.caption(
+        "Ranked by fit. 'Would fix' lists the plan's flags the alternative avoids; "
+        "'would break' lists flags it raises that the plan does not."
+    )
+    alternatives_table(report)
+    st.subheader("Session plan")
+    session_plan(report)
