@@ -85,17 +85,22 @@ with friendly_errors():
         st.toast(f"{chosen.reference} {'restored' if archived else 'archived'}.")
         st.rerun()
 
-    @st.dialog("Delete this case?")
-    def confirm_delete(case_id: int, reference: str) -> None:
-        st.write(
-            f"Case **{reference}** and all its answers will be deleted for good. "
-            "Archive it instead if you may need it again."
-        )
-        if st.button("Delete for good", key="cases.delete.confirm", type="primary"):
-            services.delete_case(case_id)
-            if current_case_id() == case_id:
-                close_case()
-            st.rerun()
-
     if delete_col.button("Delete…", key="cases.delete", width="stretch"):
-        confirm_delete(chosen.id, chosen.reference)
+        st.session_state["cases.pending_delete"] = chosen.id
+    if st.session_state.get("cases.pending_delete") == chosen.id:
+        with st.container(border=True):
+            st.warning(
+                f"Delete case **{chosen.reference}** and all its answers for good? "
+                "Archive it instead if you may need it again."
+            )
+            yes, no = st.columns(2)
+            if yes.button("Delete for good", key="cases.delete.confirm", type="primary"):
+                services.delete_case(chosen.id)
+                del st.session_state["cases.pending_delete"]
+                if current_case_id() == chosen.id:
+                    close_case()
+                st.toast(f"{chosen.reference} deleted.")
+                st.rerun()
+            if no.button("Keep it", key="cases.delete.cancel"):
+                del st.session_state["cases.pending_delete"]
+                st.rerun()

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from tailoring import services
-from tailoring.content import CONTENT_DIR, ContentError, load_content
+from tailoring.content import ContentError, content_dir, load_content
 
 EXIT_INVALID = 2
 
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     schema = commands.add_parser("schema", help="print the JSON Schema of a case file")
     schema.set_defaults(run=_schema)
     validate = commands.add_parser("validate-content", help="check every content file")
-    validate.add_argument("--directory", default=str(CONTENT_DIR))
+    validate.add_argument("--directory", default=str(content_dir()))
     validate.set_defaults(run=_validate_content)
     args = parser.parse_args(argv)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -130,7 +131,16 @@ def _cross_file_errors(exc: ValidationError) -> list[str]:
     return lines
 
 
+def content_dir() -> Path:
+    """The content folder: TAILORING_CONTENT_DIR when set (a service's own content), else ours."""
+    return Path(os.environ.get("TAILORING_CONTENT_DIR") or CONTENT_DIR)
+
+
+def library(directory: Path | None = None) -> ContentLibrary:
+    """The validated content library, loaded once per process and folder."""
+    return _cached_library(directory or content_dir())
+
+
 @lru_cache(maxsize=4)
-def library(directory: Path = CONTENT_DIR) -> ContentLibrary:
-    """The validated content library, loaded once per process."""
+def _cached_library(directory: Path) -> ContentLibrary:
     return load_content(directory)

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tailoring.content import CONTENT_DIR, library
+from tailoring.content import content_dir, library
 from tailoring.engine.assess import assess
 from tailoring.export.pdf import session_plan_pdf
 from tailoring.export.report_json import report_json
@@ -53,7 +53,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-DEMO_DIR = CONTENT_DIR / "demo"
 ANSWER_MODELS = {
     "preferences": PreferenceAnswer,
     "social": SocialAnswer,
@@ -90,7 +89,7 @@ def start(load_demo: bool | None = None) -> None:
     if load_demo is None:
         load_demo = os.environ.get("TAILORING_DEMO", "1") != "0"
     if load_demo and repo.count() == 0:
-        for path in sorted(DEMO_DIR.glob("*.json")):
+        for path in demo_case_paths():
             repo.create(parse_case_file(path.read_text(encoding="utf-8")))
 
 
@@ -243,4 +242,5 @@ def _problems(exc: ValidationError, prefix: str = "") -> list[str]:
 
 
 def demo_case_paths() -> list[Path]:
-    return sorted(DEMO_DIR.glob("*.json"))
+    """The invented demo cases shipped with the content."""
+    return sorted((content_dir() / "demo").glob("*.json"))

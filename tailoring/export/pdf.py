@@ -51,7 +51,7 @@ PT = 0.3528  # millimetres per point
 
 # Body text shrinks in these steps before anything is cut.
 SCALES = (1.0, 0.92, 0.84)
-MAX_FLAG_ROWS_WHEN_FULL = 10
+MAX_FLAG_ROWS_WHEN_FULL = 8
 
 INK = (33, 37, 41)
 MUTED = (98, 106, 116)
@@ -214,22 +214,26 @@ class _Type:
     """Font sizes (points) and spacing (millimetres) of the body at one scale."""
 
     scale: float
+    heading: float
+    title: float
+    body: float
+    small: float
+    section_gap: float
+    item_gap: float
+    box: float
 
-    @property
-    def heading(self) -> float:
-        return 12.0 * self.scale
-
-    @property
-    def title(self) -> float:
-        return 10.5 * self.scale
-
-    @property
-    def body(self) -> float:
-        return 9.5 * self.scale
-
-    @property
-    def small(self) -> float:
-        return 8.5 * self.scale
+    @classmethod
+    def at(cls, scale: float) -> _Type:
+        return cls(
+            scale=scale,
+            heading=12.0 * scale,
+            title=10.5 * scale,
+            body=9.5 * scale,
+            small=8.5 * scale,
+            section_gap=5.0 * scale,
+            item_gap=2.6 * scale,
+            box=4.0 * scale,
+        )
 
     def leading(self, size: float) -> float:
         return size * PT * 1.4
@@ -238,22 +242,9 @@ class _Type:
     def heading_h(self) -> float:
         return self.leading(self.heading) + 2.0 * self.scale
 
-    @property
-    def section_gap(self) -> float:
-        return 5.0 * self.scale
-
-    @property
-    def item_gap(self) -> float:
-        return 2.6 * self.scale
-
-    @property
-    def box(self) -> float:
-        return 4.0 * self.scale
-
 
 @dataclass(frozen=True)
 class _Item:
-    number: int
     title: list[str]
     kind: str
     detail: list[str]
@@ -286,7 +277,7 @@ def _prepare_items(
         detail = page.lines(item.detail, WIDTH - INDENT, detail_lines) if has_detail else []
         page.use(t.small)
         kind = page.line_of(KIND_WORDS.get(item.kind, item.kind), KIND_W)
-        prepared.append(_Item(number, title, kind, detail))
+        prepared.append(_Item(title, kind, detail))
     return prepared
 
 
@@ -335,24 +326,31 @@ def _body_height(layout: _Layout) -> float:
 def _plan(page: _Page, report: FitReport, room: float) -> _Layout:
     """Shrink the type first; if the page is still full, show fewer items and say how many."""
     for scale in SCALES:
-        t = _Type(scale)
+        t = _Type.at(scale)
         items = _prepare_items(page, report.session_plan, t, title_lines=2, detail_lines=3)
         flags = _prepare_flags(page, report.flags, t)
         layout = _Layout(t, items, 0, flags, 0)
         if _body_height(layout) <= room:
             return layout
-    # A full page trades detail for breadth: more items, each in fewer lines.
+    # A full page trades detail for breadth: more items, each in fewer lines. Agenda items come
+    # first; flags beyond the first few take only the room the agenda leaves.
     items = _prepare_items(page, report.session_plan, t, title_lines=1, detail_lines=2)
-    shown_flags = flags[:MAX_FLAG_ROWS_WHEN_FULL]
-    hidden_flags = len(flags) - len(shown_flags)
 
-    def layout_with(count: int) -> _Layout:
-        return _Layout(t, items[:count], len(items) - count, shown_flags, hidden_flags)
+    def layout_with(item_count: int, flag_count: int) -> _Layout:
+        return _Layout(
+            t,
+            items[:item_count],
+            len(items) - item_count,
+            flags[:flag_count],
+            len(flags) - flag_count,
+        )
 
-    count = 0
-    while count < len(items) and _body_height(layout_with(count + 1)) <= room:
-        count += 1
-    return layout_with(count)
+    item_count, flag_count = 0, min(len(flags), MAX_FLAG_ROWS_WHEN_FULL)
+    while item_count < len(items) and _body_height(layout_with(item_count + 1, flag_count)) <= room:
+        item_count += 1
+    while flag_count < len(flags) and _body_height(layout_with(item_count, flag_count + 1)) <= room:
+        flag_count += 1
+    return layout_with(item_count, flag_count)
 
 
 def _draw_header(page: _Page, report: FitReport, generated_on: datetime.date) -> float:

@@ -263,11 +263,27 @@ def test_huge_report_still_fits_on_one_page(huge_report: FitReport) -> None:
     assert _pages(pdf) == 1
     text = _text(pdf)
     assert "CASE-HUGE99" in text
-    assert "more in the app" in text
-    assert "Agenda item 01 – prüfen" in text
+    shown = sum(f"{n}. Agenda item {n:02d} – prüfen" in text for n in range(1, 41))
+    assert shown >= 5
+    assert f"+{40 - shown} more in the app" in text
     assert "more flags in the app" in text
     assert FOOTER in text
     _render_png(pdf, "session-plan-huge")
+
+
+def test_many_flags_use_the_room_an_empty_agenda_leaves() -> None:
+    flags = [
+        _flag(f"pref.item{n}", "low", "heard", f"Flag {n} 😀\x00 中文", "discuss")
+        for n in range(60)
+    ]
+    pdf = session_plan_pdf(_report("CASE-FLAGS1", flags, [], overall_fit=50.0), GENERATED_ON)
+
+    assert _pages(pdf) == 1
+    text = _text(pdf)
+    shown = sum(f"Flag {n} " in text for n in range(60))
+    assert 20 < shown < 60
+    assert f"+{60 - shown} more flags in the app" in text
+    assert FOOTER in text
 
 
 def test_the_same_report_gives_the_same_bytes(typical_report: FitReport) -> None:

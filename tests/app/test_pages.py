@@ -1,0 +1,188 @@
+"""Every page through Streamlit's AppTest, driven by widget keys."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tailoring import services
+from tailoring.content import CONTENT_DIR, _cached_library
+from tests.app.conftest import APP, open_walkthrough
+
+PAGES = ["pages/cases.py", "pages/walkthrough.py", "pages/library.py"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_opens_without_exception(app: AppTest, page: str):
+    app.switch_page(page).run()
+    assert not app.exception
+    assert not app.error
+
+
+@pytest.mark.parametrize("step", ["preferences", "social", "alliance", "report"])
+def test_every_walkthrough_step_opens_on_every_demo_case(app: AppTest, step: str):
+    for summary in services.list_cases():
+        open_walkthrough(app, summary.id, step)
+        assert not app.exception, (summary.reference, step)
+        assert not app.error, (summary.reference, step)
+
+
+def test_the_app_opens_on_the_demo_cases(app: AppTest):
+    table = app.dataframe[0].value
+    assert sorted(table["Reference"]) == [f"DEMO-00{i}" for i in range(1, 6)]
+
+
+def test_creating_a_case_refuses_a_name_and_accepts_a_code(app: AppTest):
+    app.text_input(key="case.new.reference").input("JaneSmith")
+    app.button(key="FormSubmitter:case.new-Create and start the walk-through").click().run()
+    assert any("digit" in e.value for e in app.error)
+    assert "JaneSmith" not in [c.reference for c in services.list_cases()]
+
+    app.text_input(key="case.new.reference").input("TT-0423")
+    app.selectbox(key="case.new.protocol").set_value("gsh_cbt")
+    app.number_input(key="case.new.sessions").set_value(6)
+    app.button(key="FormSubmitter:case.new-Create and start the walk-through").click().run()
+    assert not app.exception
+    created = next(c for c in services.list_cases() if c.reference == "TT-0423")
+    assert (created.protocol_id, created.sessions_available) == ("gsh_cbt", 6)
+    assert app.session_state["case_id"] == created.id
+    assert app.title[0].value == "Walk-through · TT-0423"
+
+
+def test_a_full_walkthrough_driven_by_keys_produces_the_expected_flags(app: AppTest, fresh_case):
+    at = open_walkthrough(app, fresh_case)
+    at.radio(key="pref.focus").set_value(5).run()
+    at.button_group(key="pref.focus.importance").set_value(3).run()
+    at.radio(key="pref.practice").set_value(1).run()
+    at.button_group(key="pref.practice.importance").set_value(2).run()
+    at.button(key="walk.next").click().run()
+
+    at.button_group(key="social.housing.present").set_value("yes").run()
+    at.button_group(key="social.housing.maintains").set_value("yes").run()
+    at.button_group(key="social.housing.helping").set_value("no").run()
+    at.button(key="walk.next").click().run()
+
+    at.radio(key="alliance.rupture_withdrawal").set_value(2).run()
+    at.button(key="walk.next").click().run()
+    assert not at.exception
+
+    stored = services.open_case(fresh_case)
+    assert stored.case.step == "report"
+    assert stored.case.answers.preferences["focus"].value == 5
+    assert stored.case.answers.preferences["focus"].importance == 3
+    report = services.assess_case(stored.case)
+    assert {"pref.focus", "pref.practice", "social.housing", "alliance.rupture_withdrawal"} <= {
+        f.id for f in report.flags
+    }
+    shown = " ".join(e.label for e in at.expander)
+    for flag in report.flags:
+        assert flag.title in shown
+    assert at.get("download_button")
+
+
+def test_answers_survive_a_new_browser_session(app: AppTest, fresh_case):
+    at = open_walkthrough(app, fresh_case)
+    at.radio(key="pref.structure").set_value(4).run()
+    at.button(key="walk.next").click().run()
+
+    # A refresh is a new session: nothing in session state, only the address bar's case id.
+    again = AppTest.from_file(APP, default_timeout=60)
+    again.query_params["case"] = str(fresh_case)
+    again.switch_page("pages/walkthrough.py").run()
+    assert again.session_state["walk.step"] == "social"
+    again.button(key="walk.back").click().run()
+    assert again.radio(key="pref.structure").value == 4
+
+
+def test_moving_between_steps_keeps_the_answers_shown(app: AppTest, fresh_case):
+    at = open_walkthrough(app, fresh_case)
+    at.radio(key="pref.pace").set_value(2).run()
+    at.button(key="walk.next").click().run()
+    at.button(key="walk.back").click().run()
+    assert at.radio(key="pref.pace").value == 2
+
+
+def test_a_database_that_cannot_be_written_keeps_the_answer_on_the_page(
+    app: AppTest, fresh_case, monkeypatch
+):
+    at = open_walkthrough(app, fresh_case)
+
+    def down(*args, **kwargs):
+        raise services.StorageUnavailable()
+
+    working = services.save_answer
+    monkeypatch.setattr(services, "save_answer", down)
+    at.radio(key="pref.structure").set_value(4).run()
+    assert any("Not saved" in e.value for e in at.error)
+    assert at.radio(key="pref.structure").value == 4
+    monkeypatch.setattr(services, "save_answer", working)
+    at.button(key="checklist.retry").click().run()
+    assert services.open_case(fresh_case).case.answers.preferences["structure"].value == 4
+
+
+def test_a_second_editor_cannot_silently_overwrite_an_answer(app: AppTest, fresh_case):
+    at = open_walkthrough(app, fresh_case)
+    at.radio(key="pref.structure").set_value(2).run()
+    # Someone else saves the same answer from another device.
+    revision = services.open_case(fresh_case).revisions[("preferences", "structure")]
+    services.save_answer(fresh_case, "preferences", "structure", {"value": 5}, revision)
+
+    at.radio(key="pref.structure").set_value(3).run()
+    assert any("Someone else changed this answer" in w.value for w in at.warning)
+    assert at.radio(key="pref.structure").value == 5
+    assert services.open_case(fresh_case).case.answers.preferences["structure"].value == 5
+
+
+def test_duplicate_archive_and_delete_with_confirmation(app: AppTest):
+    app.selectbox(key="cases.selected").set_value("DEMO-002").run()
+    app.text_input(key="cases.copy_reference").input("DEMO-002-B")
+    app.button(key="cases.duplicate").click().run()
+    copy = next(c for c in services.list_cases() if c.reference == "DEMO-002-B")
+    original = next(c for c in services.list_cases() if c.reference == "DEMO-002")
+    assert copy.answered == original.answered
+
+    app.selectbox(key="cases.selected").set_value("DEMO-002-B").run()
+    app.button(key="cases.archive").click().run()
+    assert "DEMO-002-B" not in [c.reference for c in services.list_cases()]
+    app.toggle(key="cases.show_archived").set_value(True).run()
+    app.selectbox(key="cases.selected").set_value("DEMO-002-B").run()
+    app.button(key="cases.delete").click().run()
+    app.button(key="cases.delete.cancel").click().run()
+    assert "DEMO-002-B" in [c.reference for c in services.list_cases(include_archived=True)]
+    app.button(key="cases.delete").click().run()
+    app.button(key="cases.delete.confirm").click().run()
+    assert "DEMO-002-B" not in [c.reference for c in services.list_cases(include_archived=True)]
+
+
+def test_changing_the_plan_rescores_against_the_new_protocol(app: AppTest, fresh_case):
+    at = open_walkthrough(app, fresh_case, "report")
+    at.selectbox(key="case.protocol").set_value("dit")
+    at.number_input(key="case.sessions").set_value(16)
+    at.button(key="case.save_plan").click().run()
+    assert services.open_case(fresh_case).case.protocol_id == "dit"
+    assert not at.exception
+
+
+def test_content_that_does_not_validate_stops_the_app_with_the_file_named(
+    database, tmp_path, monkeypatch
+):
+    broken = tmp_path / "content"
+    shutil.copytree(CONTENT_DIR, broken)
+    path = broken / "preferences.yaml"
+    path.write_text(path.read_text().replace("theme: depth", "theme: depthh", 1))
+    monkeypatch.setenv("TAILORING_CONTENT_DIR", str(broken))
+    _cached_library.cache_clear()
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert "does not validate" in at.error[0].value
+    assert "preferences.yaml" in at.code[0].value
+
+
+def test_the_content_library_shows_every_protocol_profile(app: AppTest, content):
+    app.switch_page("pages/library.py").run()
+    for protocol in content.protocols:
+        app.selectbox(key="library.protocol").set_value(protocol.id).run()
+        assert not app.exception
+        assert protocol.name in " ".join(m.value for m in app.markdown)
