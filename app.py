@@ -14,7 +14,7 @@ from ui.common import current_case_id, friendly_errors
 HERE = Path(__file__).parent
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-st.set_page_config(page_title="Tailoring", page_icon="🧵", layout="wide")
+st.set_page_config(page_title="Tailoring", page_icon=":material/tune:", layout="wide")
 
 try:
     lib = services.content()

@@ -39,17 +39,19 @@ class ContentError(Exception):
         super().__init__("content does not validate:\n" + "\n".join(f"  {p}" for p in problems))
 
 
-def _read_yaml(path: Path, problems: list[str]) -> Any:
+def _read_yaml(path: Path, problems: list[str], name: str | None = None) -> Any:
+    """The parsed file, or None with a problem naming the file (``name``, else its file name)."""
+    name = name or path.name
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        problems.append(f"{path.name}: file is missing")
+        problems.append(f"{name}: file is missing")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
-        problems.append(f"{path.name}{where}: not valid YAML: {getattr(exc, 'problem', exc)}")
+        problems.append(f"{name}{where}: not valid YAML: {getattr(exc, 'problem', exc)}")
     except UnicodeDecodeError:
-        problems.append(f"{path.name}: not UTF-8 text")
+        problems.append(f"{name}: not UTF-8 text")
     return None
 
 
@@ -94,10 +96,10 @@ def load_content(directory: Path = CONTENT_DIR) -> ContentLibrary:
     if not protocol_files:
         problems.append("protocols/: no protocol files")
     for path in protocol_files:
-        raw = _read_yaml(path, problems)
+        file = f"protocols/{path.name}"
+        raw = _read_yaml(path, problems, file)
         if raw is None:
             continue
-        file = f"protocols/{path.name}"
         try:
             protocol = Protocol.model_validate(raw)
         except ValidationError as exc:

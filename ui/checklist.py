@@ -156,7 +156,10 @@ def show_notices(save: Saver) -> None:
         getattr(st, notice[0])(notice[1])
     unsaved = st.session_state.get(UNSAVED) or {}
     if unsaved:
-        st.error(f"{len(unsaved)} answer(s) are kept on this page but not yet saved.", icon="⚠️")
+        st.error(
+            f"{len(unsaved)} answer(s) are kept on this page but not yet saved.",
+            icon=":material/sync_problem:",
+        )
         st.button("Try saving again", key="checklist.retry", on_click=retry_unsaved, args=(save,))
 
 

@@ -43,7 +43,7 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except services.StorageUnavailable as exc:
-        st.error(str(exc), icon="🛑")
+        st.error(str(exc), icon=":material/cloud_off:")
     except services.CaseNotFound as exc:
         close_case()
         st.warning(str(exc))

@@ -13,7 +13,11 @@ SEVERITY_HEADINGS = {
     "medium": ("Medium", "Plan for these over the next sessions."),
     "low": ("Low", "Keep in mind."),
 }
-SEVERITY_ICONS = {"high": "🔴", "medium": "🟠", "low": "🟡"}
+SEVERITY_ICONS = {
+    "high": ":material/error:",
+    "medium": ":material/warning:",
+    "low": ":material/info:",
+}
 ACTION_WORDS = {
     "adapt_within": "Adapt within the protocol",
     "discuss": "Discuss with the patient",
@@ -31,22 +35,30 @@ STATUS_WORDS = {
 
 
 def headline(report: FitReport) -> None:
-    left, middle, right = st.columns(3)
+    fit_col, flags_col, done_col, alliance_col = st.columns(4)
     if report.overall_fit is None:
-        left.metric("Overall fit", "—", help="Answer preferences that matter to the patient.")
+        fit_col.metric("Overall fit", "—", help="Answer preferences that matter to the patient.")
     else:
-        left.metric(
+        fit_col.metric(
             "Overall fit",
             f"{report.overall_fit:.0f} / 100",
-            help="Importance-weighted mean of the dimensions answered.",
+            help="Fit of the patient's preferences to the planned protocol: the "
+            "importance-weighted mean of the dimensions answered. Social context and the "
+            "alliance show as flags, not in this figure.",
         )
-    middle.metric(
+    counts = {s: len(f) for s, f in report.flags_by_severity().items()}
+    flags_col.metric(
+        "Flags",
+        f"{counts['high']} high" if counts["high"] else str(len(report.flags)),
+        help=f"{counts['high']} high, {counts['medium']} medium, {counts['low']} low.",
+    )
+    done_col.metric(
         "Answers complete",
         f"{report.completeness.percent}%",
         help=f"{report.completeness.answered} of {report.completeness.total} questions.",
     )
     score = report.alliance.score
-    right.metric(
+    alliance_col.metric(
         "Alliance check",
         "—" if score is None else f"{score:.0f} / 100",
         help=f"{report.alliance.answered} of {report.alliance.total} ratings answered.",
@@ -149,8 +161,9 @@ def dimensions_table(dimensions: list[DimensionFit]) -> None:
 
 
 def flag_card(lib: ContentLibrary, flag: Flag) -> None:
-    label = f"{SEVERITY_ICONS[flag.severity]} {flag.title}"
-    with st.expander(label, expanded=flag.severity == "high"):
+    with st.expander(
+        flag.title, expanded=flag.severity == "high", icon=SEVERITY_ICONS[flag.severity]
+    ):
         st.markdown(
             f"**Theme:** {lib.theme(flag.theme).title}" + (" · hard mismatch" if flag.hard else "")
         )
