@@ -12,9 +12,7 @@ import logging
 import os
 import pstats
 import statistics
-import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -49,19 +47,21 @@ def timed_reruns(at: Any, runs: int) -> list[float]:
 
 
 def profiled_reruns(at: Any, runs: int) -> pstats.Stats:
-    """Profile ``runs`` reruns; AppTest runs the script in a thread of its own, so hook that."""
+    """Profile ``runs`` reruns; AppTest runs the script in a thread of its own, so wrap that."""
+    from streamlit.testing.v1.local_script_runner import LocalScriptRunner
+
     profile = cProfile.Profile()
+    script_thread = LocalScriptRunner._run_script_thread
 
-    def start_in_script_thread(*_: object) -> None:
-        sys.setprofile(None)
-        profile.enable()
+    def profiled(runner: LocalScriptRunner) -> None:
+        profile.runcall(script_thread, runner)
 
-    threading.setprofile(start_in_script_thread)
+    LocalScriptRunner._run_script_thread = profiled  # type: ignore[method-assign]
     try:
         for _ in range(runs):
             at.run()
     finally:
-        threading.setprofile(None)
+        LocalScriptRunner._run_script_thread = script_thread  # type: ignore[method-assign]
     return pstats.Stats(profile)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from tailoring import services
-from tailoring.model.content import DEMAND_LABELS
-from ui.report import ACTION_WORDS, scale_chart
+from tailoring.model.content import ACTION_KIND_LABELS, DEMAND_LABELS
+from ui.report import scale_chart
 
 lib = services.content()
 st.title("Content library")
@@ -92,7 +92,7 @@ with protocols_tab:
     st.markdown(f"**Demands on the patient:** {demands}")
 
 with actions_tab:
-    for kind, words in list(ACTION_WORDS.items())[:5]:
+    for kind, words in ACTION_KIND_LABELS.items():
         entries = [a for a in lib.adaptations if a.kind == kind]
         st.subheader(f"{words} ({len(entries)})")
         for adaptation in entries:

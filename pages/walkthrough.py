@@ -96,7 +96,7 @@ with friendly_errors():
     checklist.show_notices(save)
 
     if step == "report":
-        report.full_report(lib, fit)
+        report.full_report(fit)
         pdf_col, json_col, case_col = st.columns(3)
         pdf_col.download_button(
             "Session plan (PDF)",

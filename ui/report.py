@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from tailoring.model.content import ContentLibrary
+from tailoring.model.content import ACTION_KIND_LABELS
 from tailoring.model.report import DimensionFit, FitReport, Flag
 
 SEVERITY_HEADINGS = {
@@ -18,14 +18,7 @@ SEVERITY_ICONS = {
     "medium": ":material/warning:",
     "low": ":material/info:",
 }
-ACTION_WORDS = {
-    "adapt_within": "Adapt within the protocol",
-    "discuss": "Discuss with the patient",
-    "review_protocol": "Review the protocol",
-    "signpost": "Signpost",
-    "local_procedure": "Follow local procedure",
-    "review": "Review the protocol",
-}
+ACTION_WORDS = {**ACTION_KIND_LABELS, "review": "Review the protocol"}
 STATUS_WORDS = {
     "fit": "Fits",
     "adapt": "Fits; adapt within",
@@ -160,13 +153,11 @@ def dimensions_table(dimensions: list[DimensionFit]) -> None:
     )
 
 
-def flag_card(lib: ContentLibrary, flag: Flag) -> None:
+def flag_card(flag: Flag) -> None:
     with st.expander(
         flag.title, expanded=flag.severity == "high", icon=SEVERITY_ICONS[flag.severity]
     ):
-        st.markdown(
-            f"**Theme:** {lib.theme(flag.theme).title}" + (" · hard mismatch" if flag.hard else "")
-        )
+        st.markdown(f"**Theme:** {flag.theme_title}" + (" · hard mismatch" if flag.hard else ""))
         st.text(flag.explanation)
         st.markdown("**Answers behind it**")
         for trigger in flag.triggers:
@@ -177,7 +168,7 @@ def flag_card(lib: ContentLibrary, flag: Flag) -> None:
             st.caption(act.description)
 
 
-def flags_section(lib: ContentLibrary, report: FitReport) -> None:
+def flags_section(report: FitReport) -> None:
     if not report.flags:
         st.success("No flags: the plan fits what has been answered so far.")
         return
@@ -188,7 +179,7 @@ def flags_section(lib: ContentLibrary, report: FitReport) -> None:
         st.markdown(f"#### {heading} ({len(flags)})")
         st.caption(hint)
         for flag in flags:
-            flag_card(lib, flag)
+            flag_card(flag)
 
 
 def alternatives_table(report: FitReport) -> None:
@@ -224,7 +215,7 @@ def session_plan(report: FitReport) -> None:
         st.caption(item.detail)
 
 
-def full_report(lib: ContentLibrary, report: FitReport) -> None:
+def full_report(report: FitReport) -> None:
     """The whole report, in the order a clinician reads it."""
     headline(report)
     st.subheader("Dimension by dimension")
@@ -232,7 +223,7 @@ def full_report(lib: ContentLibrary, report: FitReport) -> None:
     with st.expander("Figures and explanations for every dimension"):
         dimensions_table(report.dimensions)
     st.subheader("Flags")
-    flags_section(lib, report)
+    flags_section(report)
     st.subheader("Alternative protocols")
     st.caption(
         "Ranked by fit. 'Would fix' lists the plan's flags the alternative avoids; "

@@ -19,6 +19,8 @@ Rules (documented here because clinicians and the teaching scenarios depend on t
 
 from __future__ import annotations
 
+from typing import Any
+
 from tailoring.engine.describe import (
     actions,
     alliance_trigger,
@@ -38,6 +40,11 @@ WEAK_RATING_AT_MOST = 1
 MIN_RATINGS_FOR_SCORE = 3
 
 
+def new_flag(content: ContentLibrary, **fields: Any) -> Flag:
+    """A flag carrying its theme's title, so exports read without the content library."""
+    return Flag(theme_title=content.theme(fields["theme"]).title, **fields)
+
+
 def severity_of(score: float) -> Severity:
     return "high" if score >= 6 else ("medium" if score >= 3 else "low")
 
@@ -53,7 +60,8 @@ def preference_flags(
         item = content.preference(dim.item_id)
         distance = 2 if item.compare == "format" else _distance(dim)
         flags.append(
-            Flag(
+            new_flag(
+                content,
                 id=f"pref.{item.id}",
                 severity=severity_of(distance * dim.weight),
                 theme=item.theme,
@@ -85,7 +93,8 @@ def allocation_flags(content: ContentLibrary, answers: Answers) -> list[Flag]:
         if option.neutral or weight == 0:
             continue
         flags.append(
-            Flag(
+            new_flag(
+                content,
                 id=f"pref.{item.id}",
                 severity="medium" if weight >= 3 else "low",
                 theme=item.theme,
@@ -112,7 +121,8 @@ def demand_flags(content: ContentLibrary, answers: Answers, protocol: Protocol) 
                 continue
             needs = " and ".join(DEMAND_LABELS[d] for d in clash)
             flags.append(
-                Flag(
+                new_flag(
+                    content,
                     id=f"demand.{domain.id}.{detail.id}",
                     severity="high",
                     theme=domain.theme,
@@ -140,7 +150,8 @@ def social_flags(content: ContentLibrary, answers: Answers, protocol: Protocol) 
         if domain.safeguarding:
             if answer.present in ("yes", "unsure"):
                 flags.append(
-                    Flag(
+                    new_flag(
+                        content,
                         id=f"social.{domain.id}",
                         severity="high",
                         theme=domain.theme,
@@ -155,11 +166,10 @@ def social_flags(content: ContentLibrary, answers: Answers, protocol: Protocol) 
         if answer.present != "yes" or answer.maintains != "yes" or answer.helping == "yes":
             continue
         within = domain.id in protocol.addresses_social
-        helping = (
-            "nobody is helping" if answer.helping == "no" else "nobody is known to help"
-        )
+        helping = "nobody is helping" if answer.helping == "no" else "nobody is known to help"
         flags.append(
-            Flag(
+            new_flag(
+                content,
                 id=f"social.{domain.id}",
                 severity="medium" if within else "high",
                 theme=domain.theme,
@@ -231,7 +241,8 @@ def alliance_flags(content: ContentLibrary, answers: Answers) -> list[Flag]:
             explanation += "relationship needs attention before the technique does."
             extra = []
         flags.append(
-            Flag(
+            new_flag(
+                content,
                 id=f"alliance.{item.id}",
                 severity=severity,
                 theme=item.theme,
@@ -248,7 +259,8 @@ def alliance_flags(content: ContentLibrary, answers: Answers) -> list[Flag]:
         and summary.score < WEAK_ALLIANCE_BELOW
     ):
         flags.append(
-            Flag(
+            new_flag(
+                content,
                 id="alliance.weak",
                 severity="high",
                 theme="alliance",
@@ -267,7 +279,8 @@ def sessions_flag(content: ContentLibrary, case: Case, protocol: Protocol) -> li
     if case.sessions_available >= protocol.sessions.min:
         return []
     return [
-        Flag(
+        new_flag(
+            content,
             id="case.sessions",
             severity="medium",
             theme="pace",

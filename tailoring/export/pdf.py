@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fpdf import FPDF
 
+from tailoring.model.content import ACTION_KIND_LABELS
 from tailoring.model.report import SEVERITIES, AgendaItem, FitReport, Flag
 
 FONT_DIRS = (
@@ -22,24 +23,8 @@ FOOTER = (
     "Supports clinical judgement; it does not assess risk or make a diagnosis. "
     "Contains no patient identifiers."
 )
-KIND_WORDS = {
-    "adapt_within": "Adapt within the protocol",
-    "discuss": "Discuss with the patient",
-    "review_protocol": "Review the protocol",
-    "review": "Review",
-    "signpost": "Signpost",
-    "local_procedure": "Follow local procedure",
-}
-# The PDF is drawn from the report alone, so it carries short theme names rather than
-# loading the content library.
-THEME_WORDS = {
-    "personalisation": "Personalised care",
-    "alliance": "Therapeutic alliance",
-    "depth": "Depth",
-    "skills_agency": "Life skills and agency",
-    "pace": "Time and pace",
-    "heard": "Being heard",
-}
+# The agenda's "review" item is the plan's own call for a protocol review.
+KIND_WORDS = {**ACTION_KIND_LABELS, "review": "Review the protocol"}
 
 # Page geometry in millimetres (A4 portrait).
 PAGE_W, PAGE_H = 210.0, 297.0
@@ -293,7 +278,7 @@ def _prepare_flags(page: _Page, flags: list[Flag], t: _Type) -> list[_FlagRow]:
             page.use(t.body)
             title = page.line_of(flag.title, WIDTH - SEVERITY_W - THEME_W - 3.0)
             page.use(t.small)
-            theme = page.line_of(THEME_WORDS.get(flag.theme, flag.theme), THEME_W)
+            theme = page.line_of(flag.theme_title, THEME_W)
             rows.append(_FlagRow(severity, index == 0, title, theme))
     return rows
 

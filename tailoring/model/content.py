@@ -23,6 +23,13 @@ DEMAND_LABELS: dict[str, str] = {
 }
 Step = Literal["step_2", "step_3", "specialist"]
 ActionKind = Literal["adapt_within", "discuss", "review_protocol", "signpost", "local_procedure"]
+ACTION_KIND_LABELS: dict[str, str] = {
+    "adapt_within": "Adapt within the protocol",
+    "discuss": "Discuss with the patient",
+    "review_protocol": "Review the protocol",
+    "signpost": "Signpost",
+    "local_procedure": "Follow local procedure",
+}
 
 SCALE_MIN, SCALE_MAX = 1, 5
 

@@ -37,6 +37,7 @@ class Flag(BaseModel):
     id: str = Field(description="Stable id, e.g. 'pref.structure' or 'social.housing'.")
     severity: Severity
     theme: ThemeId
+    theme_title: str
     title: str
     explanation: str
     hard: bool = Field(False, description="A demand the patient cannot meet.")

@@ -31,11 +31,22 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 GENERATED_ON = datetime.date(2025, 11, 27)
 
 
+THEME_TITLES = {
+    "personalisation": "Personalised care",
+    "alliance": "Therapeutic alliance",
+    "depth": "Depth",
+    "skills_agency": "Life skills and agency",
+    "pace": "Time and pace",
+    "heard": "Being heard",
+}
+
+
 def _flag(flag_id: str, severity: str, theme: str, title: str, kind: str) -> Flag:
     return Flag(
         id=flag_id,
         severity=severity,
         theme=theme,
+        theme_title=THEME_TITLES[theme],
         title=title,
         explanation=f"{title}: the plan and the patient’s answers pull apart.",
         hard=severity == "high",
