@@ -9,11 +9,12 @@ import streamlit as st
 
 from tailoring import services
 from tailoring.content import ContentError
-from ui.common import current_case_id, friendly_errors
+from ui.common import current_case_id, entry_ran, friendly_errors
 
 HERE = Path(__file__).parent
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
+entry_ran()
 st.set_page_config(page_title="Tailoring", page_icon=":material/tune:", layout="wide")
 
 try:

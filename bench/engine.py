@@ -86,13 +86,22 @@ def main() -> None:
         ("one case, full assess(), median", f"{statistics.median(full) * 1e3:.3f} ms", "", "")
     )
     rows.append(("  same, p95", f"{p95(full) * 1e3:.3f} ms", "", ""))
+    pm = protocol_matrix(content)
+    numbers = timings(lambda: overall_fits(content, case_matrix(content, [case]), pm), args.repeats)
+    rows.append(
+        (
+            "one case, overall figures only (case_matrix + overall_fits), median",
+            f"{statistics.median(numbers) * 1e3:.3f} ms",
+            "",
+            "",
+        )
+    )
 
     start = time.perf_counter()
     cases = random_cases(content, args.cases, seed=args.seed)
     invent = time.perf_counter() - start
     start = time.perf_counter()
     cm = case_matrix(content, cases)
-    pm = protocol_matrix(content)
     build = time.perf_counter() - start
     scoring = timings(lambda: overall_fits(content, cm, pm), args.batch_runs, warm_up=1)
     score = statistics.median(scoring)

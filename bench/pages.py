@@ -12,6 +12,7 @@ import logging
 import os
 import pstats
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,11 +21,14 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tailoring.model.case import WALK_STEPS  # noqa: E402
+
 APP = ROOT / "app.py"
 TARGET_P95_MS = 100.0
 # The demo cases are loaded in file order into an empty database, so demo-02 is case 2.
 DEMO_CASE_ID = 2
-WALK_STEPS = ("preferences", "social", "alliance", "report")
 
 
 def fresh_app() -> Any:
@@ -79,6 +83,8 @@ def pages_to_time() -> list[tuple[str, Any]]:
         at.session_state["case_id"] = DEMO_CASE_ID
         at.switch_page("pages/walkthrough.py")
         at.run()  # the page takes the case's saved step on first opening; then set ours
+        if "walk.step" not in at.session_state:
+            raise RuntimeError(f"the walk-through did not open case {DEMO_CASE_ID}")
         at.session_state["walk.step"] = step
         prepared.append((f"walkthrough · {step}", at))
     return prepared

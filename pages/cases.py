@@ -5,7 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from tailoring import services
-from ui.common import close_case, current_case_id, friendly_errors, open_case
+from ui.common import close_case, current_case_id, friendly_errors, open_case, require_entry
+
+require_entry()
 
 lib = services.content()
 protocols = {p.id: p for p in lib.protocols}

@@ -6,7 +6,10 @@ import streamlit as st
 
 from tailoring import services
 from tailoring.model.content import ACTION_KIND_LABELS, DEMAND_LABELS
+from ui.common import require_entry
 from ui.report import scale_chart
+
+require_entry()
 
 lib = services.content()
 st.title("Content library")
@@ -75,10 +78,10 @@ with protocols_tab:
         [
             {
                 "Scale": i.title,
-                "1 means": (i.labels or [""])[0],
-                "5 means": (i.labels or [""])[-1],
                 "Default": protocol.profile[i.id].default,
                 "Range": f"{protocol.profile[i.id].low}–{protocol.profile[i.id].high}",
+                "1 means": (i.labels or [""])[0],
+                "5 means": (i.labels or [""])[-1],
             }
             for i in scales
         ],

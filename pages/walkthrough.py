@@ -9,7 +9,9 @@ import streamlit as st
 from tailoring import services
 from tailoring.model.case import WALK_STEPS
 from ui import checklist, report
-from ui.common import current_case_id, friendly_errors
+from ui.common import current_case_id, friendly_errors, require_entry
+
+require_entry()
 
 STEP_TITLES = {
     "preferences": "Preferences",
@@ -100,7 +102,8 @@ with friendly_errors():
         pdf_col, json_col, case_col = st.columns(3)
         pdf_col.download_button(
             "Session plan (PDF)",
-            services.report_pdf(fit, date.today()),
+            # Built only when clicked: drawing the PDF on every rerun would dominate the page.
+            lambda: services.report_pdf(fit, date.today()),
             file_name=f"session-plan-{case.reference}.pdf",
             mime="application/pdf",
             key="report.pdf",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import runpy
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import streamlit as st
 
@@ -13,6 +15,27 @@ from tailoring import services
 log = logging.getLogger("tailoring.ui")
 CASE_KEY = "case_id"
 WALKTHROUGH = "pages/walkthrough.py"
+ENTRY = Path(__file__).resolve().parent.parent / "app.py"
+_entry_has_run = False
+
+
+def entry_ran() -> None:
+    """Called by app.py on every run, before it hands over to a page."""
+    global _entry_has_run
+    _entry_has_run = True
+
+
+def require_entry() -> None:
+    """Run app.py first when Streamlit ran a page on its own.
+
+    Until app.py has run once in a server process, Streamlit treats the pages/ folder as an
+    old-style multipage app, so a link straight to a page (a reload after a restart) runs the
+    page alone: no navigation, no sidebar, no start-up. Running the entry point here sets up
+    st.navigation, which runs the page the link asked for.
+    """
+    if not _entry_has_run:
+        runpy.run_path(str(ENTRY), run_name="__main__")
+        st.stop()
 
 
 def current_case_id() -> int | None:

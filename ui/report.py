@@ -199,6 +199,7 @@ def alternatives_table(report: FitReport) -> None:
         rows,
         hide_index=True,
         width="stretch",
+        height="content",  # at most one row per other protocol: show them all, no inner scroll
         key="report.alternatives",
         column_config={
             "Fit": st.column_config.NumberColumn(format="%.0f"),

@@ -94,44 +94,66 @@ def _layout(content: ContentLibrary) -> _Layout:
 def case_matrix(content: ContentLibrary, cases: list[Case]) -> CaseMatrix:
     """Lay out the answers of ``cases`` that the overall fit depends on."""
     layout = _layout(content)
-    n = len(cases)
-    positions = np.full((n, len(layout.scales)), np.nan)
-    weights = np.zeros((n, len(layout.dimensions)))
-    formats = np.zeros((n, len(FORMATS)), dtype=bool)
-    goals = np.zeros((n, len(layout.goal_ids)), dtype=np.int64)
-    conflicts = np.zeros((n, len(DEMANDS)), dtype=bool)
+    # One flat row of numbers per case, split into the matrices at the end: filling numpy
+    # arrays item by item would cost more than reading the answers.
+    widths = [len(layout.scales), len(layout.dimensions), len(FORMATS), len(layout.goal_ids)]
+    starts = np.cumsum([0, *widths]).tolist()
+    weight_at, format_at, goal_at, demand_at = starts[1:]
+    dimension_of = {item.id: (d, item.compare) for d, item in enumerate(layout.dimensions)}
     scale_col = {item_id: s for s, item_id in enumerate(layout.scales)}
-    format_col = {f: j for j, f in enumerate(FORMATS)}
-    goal_col = {g: j for j, g in enumerate(layout.goal_ids)}
-    demand_col = {d: j for j, d in enumerate(DEMANDS)}
+    format_col = {f: format_at + j for j, f in enumerate(FORMATS)}
+    goal_col = {g: goal_at + j for j, g in enumerate(layout.goal_ids)}
+    demand_col = {d: demand_at + j for j, d in enumerate(DEMANDS)}
     clashes = {
         (domain.id, detail.id): [demand_col[d] for d in detail.conflicts_with]
         for domain in content.social
         for detail in domain.details
         if detail.conflicts_with
     }
-    for row, case in enumerate(cases):
-        answers = case.answers
-        for d, item in enumerate(layout.dimensions):
-            answer = answers.preferences.get(item.id)
-            if not is_answered(answer):
+    blank = [np.nan] * weight_at + [0.0] * (demand_at + len(DEMANDS) - weight_at)
+
+    def row_of(case: Case) -> list[float]:
+        row = blank.copy()
+        for item_id, answer in case.answers.preferences.items():
+            dimension = dimension_of.get(item_id)
+            if dimension is None or not is_answered(answer):
                 continue
-            assert answer is not None
-            weights[row, d] = weight_of(answer)
+            d, compare = dimension
+            row[weight_at + d] = weight_of(answer)
             chosen = answer.value if isinstance(answer.value, list) else [answer.value]
-            if item.compare == "position":
-                positions[row, scale_col[item.id]] = answer.value
-            elif item.compare == "format":
-                formats[row, [format_col[f] for f in chosen]] = True
+            if compare == "position":
+                assert isinstance(answer.value, int)
+                row[scale_col[item_id]] = answer.value
+            elif compare == "format":
+                for f in chosen:
+                    row[format_col[f]] = 1.0
             else:
                 for g in chosen:
-                    goals[row, goal_col[g]] += 1
-        for domain_id, social in answers.social.items():
-            if social.present != "yes":
-                continue
-            for detail_id in social.details:
-                conflicts[row, clashes.get((domain_id, detail_id), [])] = True
-    return CaseMatrix(positions, weights, formats, goals, conflicts)
+                    row[goal_col[g]] += 1
+        for domain_id, social in case.answers.social.items():
+            if social.present == "yes":
+                for detail_id in social.details:
+                    for col in clashes.get((domain_id, detail_id), []):
+                        row[col] = 1.0
+        return row
+
+    rows = []
+    for case in cases:
+        try:
+            rows.append(row_of(case))
+        except KeyError as exc:
+            raise ValueError(
+                f"case {case.reference}: unknown option {exc.args[0]!r}; "
+                "validate cases against the content first"
+            ) from None
+    table = np.array(rows, dtype=float).reshape(len(cases), len(blank))
+    return CaseMatrix(
+        positions=table[:, :weight_at],
+        weights=table[:, weight_at:format_at],
+        formats=table[:, format_at:goal_at] > 0,
+        goals=table[:, goal_at:demand_at].astype(np.int64),
+        conflicts=table[:, demand_at:] > 0,
+    )
 
 
 def protocol_matrix(content: ContentLibrary) -> ProtocolMatrix:

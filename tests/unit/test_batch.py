@@ -111,6 +111,19 @@ def test_no_cases_give_an_empty_table(content):
     assert batch_fits(content, []).shape == (0, len(content.protocols))
 
 
+def test_a_case_not_checked_against_the_content_is_refused_by_name(content):
+    unchecked = Case.model_validate(
+        {
+            "reference": "ODD-001",
+            "protocol_id": "cbt_depression",
+            "sessions_available": 8,
+            "answers": {"preferences": {"goals": {"value": ["flying"]}}},
+        }
+    )
+    with pytest.raises(ValueError, match=r"ODD-001.*'flying'"):
+        case_matrix(content, [unchecked])
+
+
 def test_matrices_built_on_other_content_are_refused(content):
     cm = case_matrix(content, random_cases(content, 3, seed=1))
     fewer = CONTENT.model_copy(update={"preferences": CONTENT.preferences[1:]})
