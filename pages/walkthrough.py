@@ -7,23 +7,10 @@ from datetime import date
 import streamlit as st
 
 from tailoring import services
-from tailoring.model.case import WALK_STEPS
-from ui import checklist, report
+from ui import checklist, report, walk
 from ui.common import current_case_id, friendly_errors, require_entry
 
 require_entry()
-
-STEP_TITLES = {
-    "preferences": "Preferences",
-    "social": "Social context",
-    "alliance": "Alliance check",
-    "report": "Fit report",
-}
-STEP_HINTS = {
-    "preferences": "What the patient wants from therapy, and how much each point matters to them.",
-    "social": "Circumstances that may keep the difficulties going or get in the way of a protocol.",
-    "alliance": "How the working relationship looks from the patient's side (from their feedback).",
-}
 
 lib = services.content()
 case_id = current_case_id()
@@ -66,35 +53,8 @@ with friendly_errors():
             else:
                 st.rerun()
 
-    def _go(step: str) -> None:
-        services.set_step(case_id, step)
-        st.session_state["walk.step"] = step
-
-    def _picked() -> None:
-        if st.session_state["walk.step"] is not None:
-            services.set_step(case_id, st.session_state["walk.step"])
-
-    # The step lives in the database, so a refresh or another device resumes where it was.
-    if st.session_state.get("_walk_case") != case_id or st.session_state.get("walk.step") is None:
-        st.session_state["walk.step"] = case.step
-        st.session_state["_walk_case"] = case_id
     fit = services.assess_case(case)
-    counts = fit.completeness.by_section
-    st.segmented_control(
-        "Step",
-        list(WALK_STEPS),
-        format_func=lambda s: (
-            f"{WALK_STEPS.index(s) + 1}. {STEP_TITLES[s]}"
-            + (f" ({counts[s][0]}/{counts[s][1]})" if s in counts else "")
-        ),
-        key="walk.step",
-        on_change=_picked,
-        label_visibility="collapsed",
-    )
-    st.progress(
-        fit.completeness.percent / 100, text=f"{fit.completeness.percent}% of questions answered"
-    )
-    step = st.session_state["walk.step"]
+    step = walk.step_picker(case_id, case, fit.completeness)
     checklist.show_notices(save)
 
     if step == "report":
@@ -127,25 +87,5 @@ with friendly_errors():
             width="stretch",
         )
     else:
-        st.caption(STEP_HINTS[step] + " Every answer is saved as soon as you give it.")
-        checklist.section_widgets(lib, step, save)
-
-    index = WALK_STEPS.index(step)
-    back, _, forward = st.columns([1, 3, 1])
-    if index > 0:
-        back.button(
-            f"← {STEP_TITLES[WALK_STEPS[index - 1]]}",
-            key="walk.back",
-            width="stretch",
-            on_click=_go,
-            args=(WALK_STEPS[index - 1],),
-        )
-    if index < len(WALK_STEPS) - 1:
-        forward.button(
-            f"{STEP_TITLES[WALK_STEPS[index + 1]]} →",
-            key="walk.next",
-            type="primary",
-            width="stretch",
-            on_click=_go,
-            args=(WALK_STEPS[index + 1],),
-        )
+        walk.checklist_step(lib, step, save)
+    walk.step_buttons(case_id, step)

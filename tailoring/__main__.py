@@ -1,4 +1,4 @@
-"""The command line: assess a case file, print the case-file schema, validate the content."""
+"""The command line: assess a case, grade a scenario attempt, print the schema, check content."""
 
 from __future__ import annotations
 
@@ -9,24 +9,51 @@ from pathlib import Path
 
 from tailoring import services
 from tailoring.content import ContentError, content_dir, load_content
+from tailoring.model.case import Case
 
 EXIT_INVALID = 2
 
 
-def _assess(args: argparse.Namespace) -> int:
+def _read_case(path: str) -> Case | None:
+    """The validated case file at ``path``, or None after saying on stderr what is wrong."""
     try:
-        text = Path(args.case_file).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        print(f"cannot read {args.case_file}: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        print(f"cannot read {path}: {exc}", file=sys.stderr)
+        return None
     try:
-        case = services.parse_case_file(text)
+        return services.parse_case_file(text)
     except services.CaseFileError as exc:
-        print(f"{args.case_file} is not a valid case file:", file=sys.stderr)
+        print(f"{path} is not a valid case file:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
+        return None
+
+
+def _assess(args: argparse.Namespace) -> int:
+    case = _read_case(args.case_file)
+    if case is None:
         return EXIT_INVALID
     print(services.report_as_json(services.assess_case(case)))
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    try:
+        services.scenario(args.scenario_id)
+    except KeyError as exc:
+        known = ", ".join(s.id for s in services.scenarios())
+        print(f"scenario_id: {exc.args[0]} (known: {known})", file=sys.stderr)
+        return EXIT_INVALID
+    attempt = _read_case(args.attempt_file)
+    if attempt is None:
+        return EXIT_INVALID
+    try:
+        result = services.grade_attempt(args.scenario_id, attempt)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_INVALID
+    print(result.model_dump_json(indent=2))
     return 0
 
 
@@ -43,11 +70,18 @@ def _validate_content(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_INVALID
+    stale = services.scenario_flag_problems(lib)
+    if stale:
+        print(f"content in {args.directory} does not validate:", file=sys.stderr)
+        for problem in stale:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_INVALID
     print(
         f"content {lib.version} is valid: {len(lib.themes)} themes, "
         f"{len(lib.preferences)} preference items, {len(lib.social)} social domains, "
         f"{len(lib.alliance)} alliance items, {len(lib.adaptations)} adaptations, "
-        f"{len(lib.protocols)} protocols"
+        f"{len(lib.protocols)} protocols, {len(lib.scenarios)} scenarios, "
+        f"{len(lib.measures)} measures"
     )
     return 0
 
@@ -55,9 +89,17 @@ def _validate_content(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tailoring", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    assess = commands.add_parser("assess", help="print the fit report of a case file as JSON")
+    assess = commands.add_parser(
+        "assess", help="print the fit report of a case file as JSON, with its outcomes"
+    )
     assess.add_argument("case_file")
     assess.set_defaults(run=_assess)
+    grade = commands.add_parser(
+        "grade", help="grade an attempt (a case file) at a teaching scenario; print it as JSON"
+    )
+    grade.add_argument("scenario_id")
+    grade.add_argument("attempt_file")
+    grade.set_defaults(run=_grade)
     schema = commands.add_parser("schema", help="print the JSON Schema of a case file")
     schema.set_defaults(run=_schema)
     validate = commands.add_parser("validate-content", help="check every content file")

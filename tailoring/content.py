@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -19,6 +19,8 @@ from tailoring.model.content import (
     SocialDomain,
     Theme,
 )
+from tailoring.model.measures import Measure, TrackingRules
+from tailoring.model.scenario import Scenario
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 
@@ -59,6 +61,11 @@ def _field_errors(file: str, prefix: str, exc: ValidationError) -> list[str]:
     lines = []
     for err in exc.errors():
         loc = ".".join(str(part) for part in (prefix, *err["loc"]) if part != "")
+        if not loc and err["type"] == "value_error":
+            # A whole-file check lists 'field: message' parts; report each on its own line.
+            message = str(err["msg"]).removeprefix("Value error, ")
+            lines.extend(f"{file}: {part}" for part in message.split("; "))
+            continue
         lines.append(f"{file}: {loc or '(top level)'}: {err['msg']}")
     return lines
 
@@ -79,6 +86,34 @@ def _validate_entries(
     return entries
 
 
+FileEntry = TypeVar("FileEntry", Protocol, Scenario, Measure)
+# The tracking rules sit beside the measures but are not a measure.
+RULES_FILE = "rules.yaml"
+
+
+def _validate_folder(
+    directory: Path, folder: str, model: type[FileEntry], problems: list[str]
+) -> list[FileEntry]:
+    """One entry per ``<folder>/*.yaml`` file, whose id must be the file name."""
+    entries = []
+    for path in sorted((directory / folder).glob("*.yaml")):
+        if model is Measure and path.name == RULES_FILE:
+            continue
+        file = f"{folder}/{path.name}"
+        raw = _read_yaml(path, problems, file)
+        if raw is None:
+            continue
+        try:
+            entry = model.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(_field_errors(file, "", exc))
+            continue
+        if entry.id != path.stem:
+            problems.append(f"{file}: id: {entry.id!r} must match the file name {path.stem!r}")
+        entries.append(entry)
+    return entries
+
+
 def load_content(directory: Path = CONTENT_DIR) -> ContentLibrary:
     """Read and validate every content file; raise ContentError listing all problems at once."""
     problems: list[str] = []
@@ -91,27 +126,18 @@ def load_content(directory: Path = CONTENT_DIR) -> ContentLibrary:
         raw = _read_yaml(directory / f"{name}.yaml", problems)
         if raw is not None:
             parts[name] = _validate_entries(f"{name}.yaml", raw, model, problems)
-    protocols = []
-    protocol_files = sorted((directory / "protocols").glob("*.yaml"))
-    if not protocol_files:
+    if not sorted((directory / "protocols").glob("*.yaml")):
         problems.append("protocols/: no protocol files")
-    for path in protocol_files:
-        file = f"protocols/{path.name}"
-        raw = _read_yaml(path, problems, file)
-        if raw is None:
-            continue
-        try:
-            protocol = Protocol.model_validate(raw)
-        except ValidationError as exc:
-            problems.extend(_field_errors(file, "", exc))
-            continue
-        if protocol.id != path.stem:
-            problems.append(f"{file}: id: {protocol.id!r} must match the file name {path.stem!r}")
-        protocols.append(protocol)
+    protocols = _validate_folder(directory, "protocols", Protocol, problems)
+    # Scenarios are optional: a service may ship its content without teaching scenarios.
+    scenarios = _validate_folder(directory, "scenarios", Scenario, problems)
+    parts.update(_measures(directory, problems))
     if problems:
         raise ContentError(problems)
     try:
-        return ContentLibrary.model_validate({**library, **parts, "protocols": protocols})
+        return ContentLibrary.model_validate(
+            {**library, **parts, "protocols": protocols, "scenarios": scenarios}
+        )
     except ValidationError as exc:
         raise ContentError(_cross_file_errors(exc)) from None
 
@@ -125,12 +151,44 @@ def _cross_file_errors(exc: ValidationError) -> list[str]:
             continue
         for part in str(err["msg"]).removeprefix("Value error, ").split("; "):
             section, _, rest = part.partition(".")
+            if section == "scenarios":
+                # "scenarios.<id>.<field>: <message>", and a scenario's id is its file name.
+                scenario_id, _, field_message = rest.partition(".")
+                lines.append(f"scenarios/{scenario_id}.yaml: {field_message}")
+                continue
             if section == "protocols":
                 file = f"protocols/{rest.split('.')[0].split(':')[0]}.yaml"
+            elif section in ("measures", "tracking") or part.startswith("measures:"):
+                file = _measures_file(section, rest)
             else:
                 file = f"{section}.yaml" if section in LIST_FILES else "content"
             lines.append(f"{file}: {part}")
     return lines
+
+
+def _measures(directory: Path, problems: list[str]) -> dict[str, Any]:
+    """The outcome measures (measures/*.yaml) and the tracking rules (measures/rules.yaml)."""
+    measures = _validate_folder(directory, "measures", Measure, problems)
+    if not measures:
+        problems.append("measures/: no measure files")
+    file = f"measures/{RULES_FILE}"
+    raw = _read_yaml(directory / "measures" / RULES_FILE, problems, file)
+    if raw is None:
+        return {"measures": measures}
+    try:
+        return {"measures": measures, "tracking": TrackingRules.model_validate(raw)}
+    except ValidationError as exc:
+        problems.extend(_field_errors(file, "", exc))
+        return {"measures": measures}
+
+
+def _measures_file(section: str, rest: str) -> str:
+    """The file of a cross-file measures error: 'measures.<id>…' or 'tracking.<field>…'."""
+    if section == "tracking":
+        return f"measures/{RULES_FILE}"
+    if section == "measures":
+        return f"measures/{rest.split('.')[0]}.yaml"
+    return "measures/"
 
 
 def content_dir() -> Path:

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from tailoring.content import content_dir, library
 from tailoring.engine.assess import assess
+from tailoring.engine.grading import grade, reference_flag_problems
 from tailoring.export.pdf import session_plan_pdf
 from tailoring.export.report_json import report_json
 from tailoring.model.case import (
@@ -28,7 +29,9 @@ from tailoring.model.case import (
     answer_problems,
 )
 from tailoring.model.content import ContentLibrary
+from tailoring.model.grade import Grade
 from tailoring.model.report import FitReport
+from tailoring.model.scenario import Scenario
 from tailoring.storage.db import database_url, make_engine
 from tailoring.storage.errors import (
     CaseNotFound,
@@ -244,3 +247,30 @@ def _problems(exc: ValidationError, prefix: str = "") -> list[str]:
 def demo_case_paths() -> list[Path]:
     """The invented demo cases shipped with the content."""
     return sorted((content_dir() / "demo").glob("*.json"))
+
+
+# Trainee practice ----------------------------------------------------------------------------
+
+
+def scenarios() -> list[Scenario]:
+    """The teaching scenarios, in file-name order."""
+    return content().scenarios
+
+
+def scenario(scenario_id: str) -> Scenario:
+    """One teaching scenario; KeyError naming the id when there is none."""
+    return content().scenario(scenario_id)
+
+
+def grade_attempt(scenario_id: str, case: Case) -> Grade:
+    """Grade a trainee's answers (a case) against a scenario's reference answers and flags."""
+    return grade(content(), scenario(scenario_id), case)
+
+
+def scenario_flag_problems(lib: ContentLibrary) -> list[str]:
+    """Scenarios whose reference flags no longer match what the engine raises, by file."""
+    return [
+        f"scenarios/{s.id}.yaml: {problem}"
+        for s in lib.scenarios
+        for problem in reference_flag_problems(lib, s)
+    ]

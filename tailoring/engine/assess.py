@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from tailoring.engine.fit import HARD_MISMATCH_CAP, dimension_fits, is_answered, overall_fit
 from tailoring.engine.flags import alliance_summary, protocol_flags
+from tailoring.engine.outcomes import RISK_FLAG, case_outcomes, session_flags, session_summaries
 from tailoring.engine.plan import session_plan
 from tailoring.model.case import Answers, Case
 from tailoring.model.content import ContentLibrary, Protocol
-from tailoring.model.report import Alternative, Completeness, FitReport, ProtocolFit
+from tailoring.model.report import SEVERITIES, Alternative, Completeness, FitReport, ProtocolFit
 
 
 def protocol_fit(
@@ -88,10 +89,18 @@ def alternatives(content: ContentLibrary, case: Case, planned: ProtocolFit) -> l
 
 
 def assess(content: ContentLibrary, case: Case) -> FitReport:
-    """The full fit report of a case against its planned protocol."""
+    """The full fit report of a case against its planned protocol, with its sessions.
+
+    Session flags join the fit's flags, most severe first, the risk-item notice leading; they
+    feed the session plan too. Alternatives are compared on the fit's flags alone.
+    """
     protocol = content.protocol(case.protocol_id)
     planned = protocol_fit(content, case, protocol)
     others = alternatives(content, case, planned)
+    flags = sorted(
+        [*session_flags(content, case, planned), *planned.flags],
+        key=lambda f: (SEVERITIES.index(f.severity), f.id != RISK_FLAG),
+    )
     return FitReport(
         case_reference=case.reference,
         content_version=content.version,
@@ -103,8 +112,10 @@ def assess(content: ContentLibrary, case: Case) -> FitReport:
         preference_fit=planned.preference_fit,
         completeness=completeness(content, case.answers),
         dimensions=planned.dimensions,
-        flags=planned.flags,
+        flags=flags,
         alliance=alliance_summary(content, case.answers),
         alternatives=others,
-        session_plan=session_plan(planned, others),
+        session_plan=session_plan(planned.model_copy(update={"flags": flags}), others),
+        outcomes=case_outcomes(content, case) if case.sessions else None,
+        sessions=session_summaries(content, case),
     )

@@ -1,4 +1,4 @@
-"""The case file: a pseudonymous case, its planned protocol and the walk-through answers.
+"""The case file: a pseudonymous case, its planned protocol, walk-through answers and sessions.
 
 A case validates on its own (types and shapes) and against a content library (known item ids,
 values in range) when one is passed as validation context: ``Case.model_validate(data,
@@ -7,11 +7,17 @@ context={"content": library})``.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from itertools import pairwise
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from tailoring.model.content import ContentLibrary, Importance, PreferenceItem
+from tailoring.model.measures import item_problems
+
+if TYPE_CHECKING:
+    # Resolved at import by tailoring/model/session.py, which itself imports this module.
+    from tailoring.model.session import Session
 
 REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{1,31}$"
 Reference = Annotated[
@@ -77,6 +83,32 @@ class Case(BaseModel):
     step: WalkStep = "preferences"
     status: Literal["active", "archived"] = "active"
     answers: Answers = Field(default_factory=Answers)
+    anxiety_measure: str = Field(
+        "gad7",
+        description="Id of the anxiety measure of the outcomes (GAD-7 unless a service "
+        "uses an anxiety-disorder-specific measure for this diagnosis).",
+    )
+    sessions: list[Session] = Field(
+        default_factory=list, description="Sessions in the order held, numbers ascending."
+    )
+
+    @model_validator(mode="after")
+    def _sessions_in_order(self) -> Case:
+        problems = []
+        for index, (before, after) in enumerate(pairwise(self.sessions), start=1):
+            if after.number <= before.number:
+                problems.append(
+                    f"sessions.{index}.number: {after.number} must be above the number of the "
+                    f"session before it ({before.number})"
+                )
+            if after.date < before.date:
+                problems.append(
+                    f"sessions.{index}.date: {after.date} is before the date of session "
+                    f"{before.number} ({before.date})"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _check_against_content(self, info: ValidationInfo) -> Case:
@@ -96,6 +128,33 @@ def case_problems(case: Case, content: ContentLibrary) -> list[str]:
     for section in SECTIONS:
         for item_id, answer in getattr(case.answers, section).items():
             problems.extend(answer_problems(content, section, item_id, answer))
+    problems.extend(session_problems(case, content))
+    return problems
+
+
+def session_problems(case: Case, content: ContentLibrary) -> list[str]:
+    """Every way the anxiety measure and the sessions disagree with the content."""
+    problems = []
+    try:
+        if content.measure(case.anxiety_measure).role != "anxiety":
+            problems.append(f"anxiety_measure: {case.anxiety_measure!r} is not an anxiety measure")
+    except KeyError:
+        problems.append(f"anxiety_measure: unknown measure {case.anxiety_measure!r}")
+    for index, session in enumerate(case.sessions):
+        where = f"sessions.{index}"
+        for item_id, answer in session.alliance.items():
+            problems.extend(
+                answer_problems(content, "alliance", item_id, answer, f"{where}.alliance.{item_id}")
+            )
+        for measure_id, answers in session.measures.items():
+            try:
+                measure = content.measure(measure_id)
+            except KeyError:
+                problems.append(f"{where}.measures.{measure_id}: unknown measure")
+                continue
+            problems.extend(
+                f"{where}.measures.{measure_id}.{p}" for p in item_problems(measure, answers)
+            )
     return problems
 
 
@@ -104,9 +163,14 @@ def answer_problems(
     section: Section,
     item_id: str,
     answer: PreferenceAnswer | SocialAnswer | AllianceAnswer,
+    where: str | None = None,
 ) -> list[str]:
-    """Why one answer does not fit its checklist item (empty when it fits)."""
-    where = f"answers.{section}.{item_id}"
+    """Why one answer does not fit its checklist item (empty when it fits).
+
+    Problems name ``where`` (by default ``answers.<section>.<item id>``), so a session's alliance
+    check is reported at its own place in the case file.
+    """
+    where = where or f"answers.{section}.{item_id}"
     try:
         if section == "preferences":
             assert isinstance(answer, PreferenceAnswer)

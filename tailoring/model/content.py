@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from tailoring.model.base import Identifier, Strict
+from tailoring.model.measures import Measure, TrackingRules
+
+if TYPE_CHECKING:
+    # Resolved at import by tailoring/model/scenario.py, which itself imports this module.
+    from tailoring.model.scenario import Scenario
 
 ThemeId = Literal["personalisation", "alliance", "depth", "skills_agency", "pace", "heard"]
-Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
 Position = Annotated[int, Field(ge=1, le=5, description="A point on a 1–5 preference scale.")]
 Importance = Annotated[int, Field(ge=0, le=3, description="0 doesn't matter … 3 essential.")]
 
@@ -32,12 +38,6 @@ ACTION_KIND_LABELS: dict[str, str] = {
 }
 
 SCALE_MIN, SCALE_MAX = 1, 5
-
-
-class Strict(BaseModel):
-    """Base for content: unknown keys are errors, so a typo in a file never passes silently."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Theme(Strict):
@@ -228,6 +228,13 @@ class ContentLibrary(Strict):
     alliance: list[AllianceItem]
     adaptations: list[Adaptation]
     protocols: list[Protocol] = Field(min_length=1)
+    measures: list[Measure] = Field(
+        min_length=1, description="Outcome measures recorded at sessions (content/measures/)."
+    )
+    tracking: TrackingRules = Field(description="Session-tracking rules (measures/rules.yaml).")
+    scenarios: list[Scenario] = Field(
+        default_factory=list, description="Teaching scenarios for trainees (content/scenarios/)."
+    )
 
     @model_validator(mode="after")
     def _references_resolve(self) -> ContentLibrary:
@@ -280,6 +287,38 @@ class ContentLibrary(Strict):
             for d in p.addresses_social:
                 if d not in domains:
                     errors.append(f"protocols.{p.id}.addresses_social: unknown domain {d!r}")
+        errors.extend(self._scenario_errors())
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
+
+    def _scenario_errors(self) -> list[str]:
+        from tailoring.model.scenario import scenario_problems  # imports this module
+
+        errors = []
+        seen: set[str] = set()
+        for s in self.scenarios:
+            if s.id in seen:
+                errors.append(f"scenarios.{s.id}.id: duplicate id")
+            seen.add(s.id)
+            errors.extend(f"scenarios.{s.id}.{p}" for p in scenario_problems(s, self))
+        return errors
+
+    @model_validator(mode="after")
+    def _measures_resolve(self) -> ContentLibrary:
+        errors: list[str] = []
+        roles: dict[str, str] = {}
+        for m in self.measures:
+            if m.id in roles:
+                errors.append(f"measures.{m.id}.id: duplicate id")
+            roles[m.id] = m.role
+        needs = {"depression_measure": "depression", "functioning_measure": "functioning"}
+        for field, role in needs.items():
+            ref = getattr(self.tracking, field)
+            if ref is not None and roles.get(ref) != role:
+                errors.append(f"tracking.{field}: {ref!r} is not a {role} measure")
+        if "anxiety" not in roles.values():
+            errors.append("measures: no measure has role anxiety")
         if errors:
             raise ValueError("; ".join(errors))
         return self
@@ -303,8 +342,16 @@ class ContentLibrary(Strict):
     def theme(self, theme_id: str) -> Theme:
         return _by_id(self.themes, theme_id, "theme")
 
+    def scenario(self, scenario_id: str) -> Scenario:
+        return _by_id(self.scenarios, scenario_id, "scenario")
 
-T = TypeVar("T", Theme, PreferenceItem, SocialDomain, AllianceItem, Adaptation, Protocol)
+    def measure(self, measure_id: str) -> Measure:
+        return _by_id(self.measures, measure_id, "measure")
+
+
+T = TypeVar(
+    "T", Theme, PreferenceItem, SocialDomain, AllianceItem, Adaptation, Protocol, "Scenario"
+)
 
 
 def _by_id(entries: list[T], entry_id: str, what: str) -> T:

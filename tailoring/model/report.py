@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from tailoring.model.content import ActionKind, ThemeId
+from tailoring.model.measures import MeasureRole
+from tailoring.model.session import Attendance, SessionKind
 
 Severity = Literal["high", "medium", "low"]
 SEVERITIES: tuple[Severity, ...] = ("high", "medium", "low")
@@ -16,7 +19,7 @@ DimensionStatus = Literal["fit", "adapt", "mismatch", "unanswered"]
 class Trigger(BaseModel):
     """An answer that moved a score or raised a flag, in words."""
 
-    section: Literal["preferences", "social", "alliance", "case"]
+    section: Literal["preferences", "social", "alliance", "case", "sessions"]
     item_id: str
     question: str
     answer: str
@@ -112,6 +115,79 @@ class AgendaItem(BaseModel):
     flag_id: str | None = None
 
 
+# "not_at_caseness": recovery is only defined for a patient at caseness at the start.
+OutcomeStatus = Literal["yes", "no", "not_enough_data", "not_at_caseness"]
+
+
+class MeasureScore(BaseModel):
+    """One measure as answered at one session; only a complete measure has a total."""
+
+    measure_id: str
+    short_name: str
+    total: int | None = Field(description="Sum of the items; None while any item is unanswered.")
+    max_total: int
+    answered: int = Field(description="Items answered with a value.")
+    not_applicable: int = Field(0, description="Items answered 'not applicable'.")
+    items: int
+    complete: bool
+    band: str | None = None
+    caseness: bool | None = Field(
+        None, description="At or above the caseness threshold; None if partial or none defined."
+    )
+    risk: bool = Field(False, description="The risk item is above 0 (even in a partial measure).")
+
+
+class MeasureChange(BaseModel):
+    """One measure from the first to the last scored attended treatment session."""
+
+    measure_id: str
+    short_name: str
+    role: MeasureRole
+    caseness_threshold: int | None
+    reliable_change: int | None
+    scored_sessions: int
+    first_session: int | None = None
+    first: int | None = None
+    first_band: str | None = None
+    last_session: int | None = None
+    last: int | None = None
+    last_band: str | None = None
+    change: int | None = Field(None, description="Last minus first; None with under two scores.")
+    caseness_at_start: bool | None = None
+    caseness_at_end: bool | None = None
+    reliable_drop: bool | None = None
+    reliable_rise: bool | None = None
+
+
+class Outcomes(BaseModel):
+    """The case's outcome status by the NHS Talking Therapies definitions (engine/outcomes.py)."""
+
+    depression: MeasureChange
+    anxiety: MeasureChange
+    functioning: MeasureChange | None = None
+    treatment_sessions_attended: int
+    finished: bool = Field(description="At least two attended treatment sessions.")
+    caseness_at_start: OutcomeStatus
+    reliable_improvement: OutcomeStatus
+    reliable_deterioration: OutcomeStatus
+    recovery: OutcomeStatus
+    reliable_recovery: OutcomeStatus
+    notes: list[str] = Field(
+        default_factory=list, description="Why a status is 'not enough data', in words."
+    )
+
+
+class SessionSummary(BaseModel):
+    """One session at a glance: attendance, measure totals and bands, and the alliance score."""
+
+    number: int
+    date: datetime.date
+    kind: SessionKind
+    attendance: Attendance
+    scores: list[MeasureScore]
+    alliance: AllianceSummary | None = Field(None, description="None with no alliance answer.")
+
+
 class FitReport(BaseModel):
     """Everything the fit report page, the PDF and the JSON export show."""
 
@@ -129,6 +205,8 @@ class FitReport(BaseModel):
     alliance: AllianceSummary
     alternatives: list[Alternative]
     session_plan: list[AgendaItem]
+    outcomes: Outcomes | None = Field(None, description="None while no session is recorded.")
+    sessions: list[SessionSummary] = Field(default_factory=list)
 
     def flags_by_severity(self) -> dict[str, list[Flag]]:
         return {s: [f for f in self.flags if f.severity == s] for s in ("high", "medium", "low")}

@@ -1,0 +1,536 @@
+"""Scores session measures and turns a case's sessions into outcomes and session flags.
+
+Scoring (items, bands and thresholds are data in content/measures/):
+- A measure's total is the sum of its items. While any item is unanswered the measure is partial:
+  it shows how many items are answered, but has no total, band or caseness. A partial measure is
+  never scored as if it were complete, nor counted towards outcomes.
+- "Not applicable" (allowed on the WSAS work item only) leaves that item out: the total is the sum
+  of the other items, not scaled up, read against the same bands.
+- At caseness: a total at or above the measure's threshold (PHQ-9 10, GAD-7 8).
+
+Outcomes (NHS Talking Therapies definitions, as in the brief):
+- Only complete measures at attended treatment sessions count; assessment and follow-up
+  appointments do not. The first score is the earliest such score, the last the latest; a change
+  needs two scored sessions. Depression is the rules' depression measure (PHQ-9); anxiety is the
+  case's anxiety measure (GAD-7 unless the case names an anxiety-disorder-specific one).
+- Caseness at the start: the first score on either measure at caseness.
+- Reliable drop or rise: a change of at least the measure's reliable change (PHQ-9 6, GAD-7 4).
+- Reliable improvement: a reliable drop on at least one measure and no reliable rise on the other.
+- Reliable deterioration: a reliable rise on either measure.
+- Recovery: at caseness at the start and below caseness on both measures at the end.
+- Reliable recovery: recovery and reliable improvement.
+- Finished course: at least two attended treatment sessions (finished_min_treatment_sessions).
+- Missing scores are never guessed: a status is "yes" or "no" only when the scores present settle
+  it whatever the missing ones turn out to be (three-valued logic: a reliable rise on one measure
+  is deterioration even with no pair on the other), otherwise "not_enough_data". Recovery and
+  reliable recovery are "not_at_caseness" when neither first score was at caseness.
+
+Session flags (the choices are data in content/measures/rules.yaml, explained there):
+- session.risk_item (high): any session with the risk item (PHQ-9 item 9) above 0, whatever the
+  total and even in a partial measure. Its only action is the local risk procedure; the app does
+  not assess risk, and does not know whether the procedure was followed, so the notice stays.
+- session.rupture: rupture signs at the latest session with an alliance check (clear signs high,
+  some signs medium), or a fall of the 0–100 alliance score of at least alliance_drop_points
+  between the last two sessions rated on at least alliance_min_ratings items (medium). Scores
+  are compared as shown, to one decimal.
+- session.not_on_track: reliable deterioration at any point (high), or, once the patient has
+  attended not_on_track_after_treatment_sessions treatment sessions, reliable improvement "no"
+  (medium). "Not enough data" raises nothing: the outcome notes say what is missing.
+- session.dropout_risk: the patient has attended exactly one session and missed (did not attend)
+  a later one (high; cancellations do not count, as the record does not say who cancelled); or,
+  until early_until_treatment_sessions treatment sessions are attended, a preference mismatch
+  that matters together with a practical barrier, i.e. a hard mismatch flag (medium).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from tailoring.engine.describe import actions
+from tailoring.engine.fit import dimension_fits
+from tailoring.engine.flags import (
+    REPAIR,
+    REVIEW,
+    SUPERVISION,
+    alliance_summary,
+    demand_flags,
+    new_flag,
+)
+from tailoring.model.case import Answers, Case
+from tailoring.model.content import ContentLibrary
+from tailoring.model.measures import (
+    MEASURE_ROLES,
+    NOT_APPLICABLE,
+    ItemValue,
+    Measure,
+    item_problems,
+)
+from tailoring.model.report import (
+    DimensionFit,
+    Flag,
+    MeasureChange,
+    MeasureScore,
+    Outcomes,
+    OutcomeStatus,
+    ProtocolFit,
+    SessionSummary,
+    Trigger,
+)
+from tailoring.model.session import Session
+
+RISK_FLAG = "session.risk_item"
+RISK_PROCEDURE = "local_risk_procedure"
+REVISIT_FIT = "revisit_fit"
+FOLLOW_UP_MISSED = "follow_up_missed_session"
+DISCUSS_PREFERENCES = "discuss_preferences"
+STATUS: dict[bool | None, OutcomeStatus] = {True: "yes", False: "no", None: "not_enough_data"}
+
+# Three-valued logic: True, False, or None for "not known".
+
+
+def k_and(*values: bool | None) -> bool | None:
+    if any(v is False for v in values):
+        return False
+    return None if any(v is None for v in values) else True
+
+
+def k_or(*values: bool | None) -> bool | None:
+    if any(v is True for v in values):
+        return True
+    return None if any(v is None for v in values) else False
+
+
+def k_not(value: bool | None) -> bool | None:
+    return None if value is None else not value
+
+
+# Scoring -------------------------------------------------------------------------------------
+
+
+def score_measure(measure: Measure, answers: Mapping[str, ItemValue]) -> MeasureScore:
+    """The measure's total, band and caseness, or a partial count; ValueError on a bad answer."""
+    problems = item_problems(measure, dict(answers))
+    if problems:
+        raise ValueError(f"{measure.short_name}: " + "; ".join(problems))
+    values = [answers.get(item.id) for item in measure.items]
+    numbers = [v for v in values if isinstance(v, int)]
+    not_applicable = sum(v == NOT_APPLICABLE for v in values)
+    complete = bool(numbers) and len(numbers) + not_applicable == len(measure.items)
+    total = sum(numbers) if complete else None
+    risk_value = answers.get(measure.risk_item) if measure.risk_item else None
+    return MeasureScore(
+        measure_id=measure.id,
+        short_name=measure.short_name,
+        total=total,
+        max_total=measure.max_value * (len(measure.items) - not_applicable),
+        answered=len(numbers),
+        not_applicable=not_applicable,
+        items=len(measure.items),
+        complete=complete,
+        band=None if total is None else measure.band(total).label,
+        caseness=None if total is None or measure.caseness is None else total >= measure.caseness,
+        risk=isinstance(risk_value, int) and risk_value > 0,
+    )
+
+
+def session_scores(content: ContentLibrary, session: Session) -> list[MeasureScore]:
+    """Every measure answered at a session: depression, anxiety, then functioning."""
+    answered = [m for m in content.measures if m.id in session.measures]
+    answered.sort(key=lambda m: MEASURE_ROLES.index(m.role))
+    return [score_measure(m, session.measures[m.id]) for m in answered]
+
+
+def session_summaries(content: ContentLibrary, case: Case) -> list[SessionSummary]:
+    """Each session with its measure totals and bands and its alliance score."""
+    rows = []
+    for session in case.sessions:
+        answered = any(a.value is not None for a in session.alliance.values())
+        rows.append(
+            SessionSummary(
+                number=session.number,
+                date=session.date,
+                kind=session.kind,
+                attendance=session.attendance,
+                scores=session_scores(content, session),
+                alliance=alliance_summary(content, Answers(alliance=session.alliance))
+                if answered
+                else None,
+            )
+        )
+    return rows
+
+
+# Outcomes ------------------------------------------------------------------------------------
+
+
+def counts_for_outcomes(session: Session) -> bool:
+    return session.kind == "treatment" and session.attendance == "attended"
+
+
+def measure_change(measure: Measure, scored: list[tuple[int, int]]) -> MeasureChange:
+    """First and last of (session number, total) pairs, and what their change means."""
+    common = {
+        "measure_id": measure.id,
+        "short_name": measure.short_name,
+        "role": measure.role,
+        "caseness_threshold": measure.caseness,
+        "reliable_change": measure.reliable_change,
+        "scored_sessions": len(scored),
+    }
+    if not scored:
+        return MeasureChange(**common)
+    (first_session, first), (last_session, last) = scored[0], scored[-1]
+    paired = len(scored) >= 2
+    threshold, reliable = measure.caseness, measure.reliable_change
+    return MeasureChange(
+        **common,
+        first_session=first_session,
+        first=first,
+        first_band=measure.band(first).label,
+        last_session=last_session,
+        last=last,
+        last_band=measure.band(last).label,
+        change=last - first if paired else None,
+        caseness_at_start=None if threshold is None else first >= threshold,
+        caseness_at_end=None if threshold is None or not paired else last >= threshold,
+        reliable_drop=None if reliable is None or not paired else first - last >= reliable,
+        reliable_rise=None if reliable is None or not paired else last - first >= reliable,
+    )
+
+
+def _scored(case: Case, measure: Measure) -> list[tuple[int, int]]:
+    scored = []
+    for session in case.sessions:
+        if counts_for_outcomes(session) and measure.id in session.measures:
+            total = score_measure(measure, session.measures[measure.id]).total
+            if total is not None:
+                scored.append((session.number, total))
+    return scored
+
+
+def case_outcomes(content: ContentLibrary, case: Case) -> Outcomes:
+    """Caseness, reliable change, recovery and a finished course, by the brief's definitions."""
+    rules = content.tracking
+    depression_measure = content.measure(rules.depression_measure)
+    anxiety_measure = content.measure(case.anxiety_measure)
+    dep = measure_change(depression_measure, _scored(case, depression_measure))
+    anx = measure_change(anxiety_measure, _scored(case, anxiety_measure))
+    functioning = None
+    if rules.functioning_measure is not None:
+        f_measure = content.measure(rules.functioning_measure)
+        functioning = measure_change(f_measure, _scored(case, f_measure))
+
+    at_start = k_or(dep.caseness_at_start, anx.caseness_at_start)
+    improvement = k_or(
+        k_and(dep.reliable_drop, k_not(anx.reliable_rise)),
+        k_and(anx.reliable_drop, k_not(dep.reliable_rise)),
+    )
+    deterioration = k_or(dep.reliable_rise, anx.reliable_rise)
+    if at_start is False:
+        recovery: OutcomeStatus = "not_at_caseness"
+        reliable_recovery: OutcomeStatus = "not_at_caseness"
+    elif at_start is None:
+        recovery = reliable_recovery = "not_enough_data"
+    else:
+        recovered = k_and(k_not(dep.caseness_at_end), k_not(anx.caseness_at_end))
+        recovery = STATUS[recovered]
+        reliable_recovery = STATUS[k_and(recovered, improvement)]
+    attended = sum(counts_for_outcomes(s) for s in case.sessions)
+    return Outcomes(
+        depression=dep,
+        anxiety=anx,
+        functioning=functioning,
+        treatment_sessions_attended=attended,
+        finished=attended >= rules.finished_min_treatment_sessions,
+        caseness_at_start=STATUS[at_start],
+        reliable_improvement=STATUS[improvement],
+        reliable_deterioration=STATUS[deterioration],
+        recovery=recovery,
+        reliable_recovery=reliable_recovery,
+        notes=_notes(case, [depression_measure, anxiety_measure], [dep, anx]),
+    )
+
+
+def _notes(case: Case, measures: list[Measure], changes: list[MeasureChange]) -> list[str]:
+    """What is missing for the outcomes, in words."""
+    notes = []
+    for measure, change in zip(measures, changes, strict=True):
+        if change.scored_sessions == 0:
+            notes.append(
+                f"{measure.short_name}: no complete score at an attended treatment session yet."
+            )
+        elif change.scored_sessions == 1:
+            notes.append(
+                f"{measure.short_name}: one complete score (session {change.first_session}); "
+                "a change needs two."
+            )
+        for session in case.sessions:
+            answers = session.measures.get(measure.id)
+            if counts_for_outcomes(session) and answers is not None:
+                score = score_measure(measure, answers)
+                if not score.complete:
+                    notes.append(
+                        f"{measure.short_name} at session {session.number} is partial "
+                        f"({score.answered} of {score.items} items) and is not scored."
+                    )
+    not_counted = [
+        str(s.number) for s in case.sessions if s.measures and not counts_for_outcomes(s)
+    ]
+    if not_counted:
+        which = f"session{'s' if len(not_counted) > 1 else ''} {', '.join(not_counted)}"
+        notes.append(
+            f"Scores at assessment, follow-up or missed sessions are shown but not counted "
+            f"({which}): outcomes use attended treatment sessions only."
+        )
+    return notes
+
+
+# Session flags -------------------------------------------------------------------------------
+
+
+def session_flags(
+    content: ContentLibrary, case: Case, planned: ProtocolFit | None = None
+) -> list[Flag]:
+    """The flags of the case's sessions: risk item first, then rupture, progress and drop-out.
+
+    ``planned`` is the planned protocol's fit when the caller has it (the drop-out rule reads its
+    mismatches and hard flags); otherwise it is worked out here.
+    """
+    if planned is None:
+        protocol = content.protocol(case.protocol_id)
+        dimensions = dimension_fits(content, case.answers, protocol)
+        hard = demand_flags(content, case.answers, protocol)
+    else:
+        dimensions, hard = planned.dimensions, [f for f in planned.flags if f.hard]
+    outcomes = case_outcomes(content, case) if case.sessions else None
+    return [
+        *risk_flags(content, case),
+        *rupture_flags(content, case),
+        *([] if outcomes is None else not_on_track_flags(content, outcomes)),
+        *dropout_flags(content, case, dimensions, hard),
+    ]
+
+
+def risk_flags(content: ContentLibrary, case: Case) -> list[Flag]:
+    """A risk item above 0 at any session: follow the local risk procedure, whatever the total."""
+    triggers = []
+    named: list[str] = []
+    for session in case.sessions:
+        for measure in content.measures:
+            answers = session.measures.get(measure.id)
+            if answers is None or measure.risk_item is None:
+                continue
+            value = answers.get(measure.risk_item)
+            if not isinstance(value, int) or value == 0:
+                continue
+            item = measure.item(measure.risk_item)
+            name = f"{measure.short_name} item {measure.items.index(item) + 1}"
+            if name not in named:
+                named.append(name)
+            triggers.append(
+                Trigger(
+                    section="sessions",
+                    item_id=item.id,
+                    question=f"{name}: {item.text}",
+                    answer=f"Session {session.number} ({session.date}): "
+                    f"{measure.option_label(value)} ({value})",
+                )
+            )
+    if not triggers:
+        return []
+    which = " and ".join(named)
+    return [
+        new_flag(
+            content,
+            id=RISK_FLAG,
+            severity="high",
+            theme="heard",
+            title=f"{which} above 0: follow your local risk procedure",
+            explanation=f"An answer above 0 on {which} was recorded. Whatever the total, follow "
+            "your service's risk procedure now and record what you did in the clinical record. "
+            "This app does not assess risk.",
+            triggers=triggers,
+            actions=actions(content, [RISK_PROCEDURE]),
+        )
+    ]
+
+
+def alliance_fell(before: float, after: float, margin: float) -> bool:
+    """A fall of at least ``margin`` points, compared to one decimal as the scores are shown."""
+    return round(before - after, 1) >= margin
+
+
+def rupture_flags(content: ContentLibrary, case: Case) -> list[Flag]:
+    """Rupture signs at the latest alliance check, or a clear fall of the alliance score."""
+    rules = content.tracking
+    checked = [s for s in case.sessions if any(a.value is not None for a in s.alliance.values())]
+    if not checked:
+        return []
+    latest = checked[-1]
+    triggers = []
+    worst = 0
+    for item in content.alliance:
+        answer = latest.alliance.get(item.id)
+        if item.kind != "rupture" or answer is None or not answer.value:
+            continue
+        worst = max(worst, answer.value)
+        triggers.append(
+            Trigger(
+                section="sessions",
+                item_id=item.id,
+                question=item.question,
+                answer=f"Session {latest.number} ({latest.date}): {item.labels[answer.value]}",
+            )
+        )
+    rated = []
+    for session in checked:
+        summary = alliance_summary(content, Answers(alliance=session.alliance))
+        if summary.score is not None and summary.answered >= rules.alliance_min_ratings:
+            rated.append((session, summary.score))
+    fall = None
+    if len(rated) >= 2:
+        (before, score_before), (after, score_after) = rated[-2:]
+        if alliance_fell(score_before, score_after, rules.alliance_drop_points):
+            fall = round(score_before - score_after, 1)
+            triggers.append(
+                Trigger(
+                    section="sessions",
+                    item_id="alliance_score",
+                    question="Alliance score (0–100) at the last two sessions rated",
+                    answer=f"Session {before.number}: {score_before:g} → session "
+                    f"{after.number}: {score_after:g} (a fall of {fall:g}; the rule is "
+                    f"{rules.alliance_drop_points:g} or more)",
+                )
+            )
+    if not triggers:
+        return []
+    signs = "clear rupture signs" if worst >= 2 else "some rupture signs" if worst else ""
+    parts = [p for p in (signs, f"alliance score fell {fall:g} points" if fall else "") if p]
+    return [
+        new_flag(
+            content,
+            id="session.rupture",
+            severity="high" if worst >= 2 else "medium",
+            theme="alliance",
+            title=f"Alliance rupture: {' and '.join(parts)}",
+            explanation="Signs of strain in the working relationship call for open repair: raise "
+            "it gently, invite the patient's view of what is not working, acknowledge your part, "
+            "and take it to supervision. Ruptures that are repaired are associated with better "
+            "outcomes.",
+            triggers=triggers,
+            actions=actions(content, [REPAIR, SUPERVISION]),
+        )
+    ]
+
+
+def _change_trigger(change: MeasureChange) -> Trigger:
+    if change.change is None:
+        answer = f"Session {change.first_session}: {change.first}; a change needs two scores"
+    else:
+        answer = (
+            f"Session {change.first_session}: {change.first} ({change.first_band}) → session "
+            f"{change.last_session}: {change.last} ({change.last_band}); change "
+            f"{change.change:+d}, reliable change is {change.reliable_change}"
+        )
+    return Trigger(
+        section="sessions",
+        item_id=change.measure_id,
+        question=f"{change.short_name} total, first to last attended treatment session",
+        answer=answer,
+    )
+
+
+def not_on_track_flags(content: ContentLibrary, outcomes: Outcomes) -> list[Flag]:
+    """Reliable deterioration, or no reliable improvement by the rules' session."""
+    by = content.tracking.not_on_track_after_treatment_sessions
+    changes = [c for c in (outcomes.depression, outcomes.anxiety) if c.scored_sessions]
+    triggers = [_change_trigger(c) for c in changes]
+    attended = outcomes.treatment_sessions_attended
+    if outcomes.reliable_deterioration == "yes":
+        worse = " and ".join(c.short_name for c in changes if c.reliable_rise)
+        return [
+            new_flag(
+                content,
+                id="session.not_on_track",
+                severity="high",
+                theme="personalisation",
+                title=f"Not on track: reliable deterioration on {worse}",
+                explanation=f"{worse} has risen by at least its reliable change since the start "
+                "of treatment. Revisit the fit with the patient (preferences, social context, "
+                "alliance), discuss the case with your supervisor promptly, and consider "
+                "whether the protocol or step should change.",
+                triggers=triggers,
+                actions=actions(content, [REVISIT_FIT, SUPERVISION, REVIEW]),
+            )
+        ]
+    if attended >= by and outcomes.reliable_improvement == "no":
+        return [
+            new_flag(
+                content,
+                id="session.not_on_track",
+                severity="medium",
+                theme="personalisation",
+                title=f"Not on track: no reliable improvement after {attended} treatment sessions",
+                explanation=f"After {attended} attended treatment sessions (the rule looks from "
+                f"{by}) neither measure shows reliable improvement. Patients who are not on track "
+                "do better when feedback comes with support: revisit the fit with the patient "
+                "(preferences, social context, alliance) and discuss the case with your "
+                "supervisor.",
+                triggers=triggers,
+                actions=actions(content, [REVISIT_FIT, SUPERVISION]),
+            )
+        ]
+    return []
+
+
+def dropout_flags(
+    content: ContentLibrary, case: Case, dimensions: list[DimensionFit], hard: list[Flag]
+) -> list[Flag]:
+    """One session attended then a missed one; or mismatch plus practical barriers at the start."""
+    rules = content.tracking
+    attended = [s for s in case.sessions if s.attendance == "attended"]
+    missed = [
+        s
+        for s in case.sessions
+        if len(attended) == 1 and s.number > attended[0].number and s.attendance == "did_not_attend"
+    ]
+    treatment = sum(counts_for_outcomes(s) for s in case.sessions)
+    mismatches = [d for d in dimensions if d.status == "mismatch" and d.weight > 0]
+    early = treatment < rules.early_until_treatment_sessions and mismatches and hard
+    if not missed and not early:
+        return []
+    triggers = []
+    reasons = []
+    ids: list[str] = []
+    if missed:
+        first = attended[0]
+        triggers.append(
+            Trigger(
+                section="sessions",
+                item_id="attendance",
+                question="Attendance",
+                answer=f"Attended session {first.number} ({first.date}); did not attend "
+                + ", ".join(f"session {s.number} ({s.date})" for s in missed),
+            )
+        )
+        reasons.append("one session attended, then a missed one")
+        ids += [FOLLOW_UP_MISSED, REVISIT_FIT]
+    if early:
+        triggers += [t for d in mismatches for t in d.triggers]
+        triggers += [t for f in hard for t in f.triggers]
+        reasons.append("preference mismatch and practical barriers at the start")
+        ids += [DISCUSS_PREFERENCES, SUPERVISION]
+    return [
+        new_flag(
+            content,
+            id="session.dropout_risk",
+            severity="high" if missed else "medium",
+            theme="alliance" if missed else "personalisation",
+            title=f"Early drop-out risk: {' and '.join(reasons)}",
+            explanation="Many people attend only one session, and early drop-out is often a "
+            "sign that the therapy does not fit them. Act before the next appointment: get in "
+            "touch, talk through what does not suit, and adjust what can be adjusted.",
+            triggers=triggers,
+            actions=actions(content, ids),
+        )
+    ]

@@ -1,0 +1,219 @@
+"""Pydantic models of the outcome measures (PHQ-9, GAD-7, WSAS…) and the tracking rules."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StrictInt, model_validator
+
+from tailoring.model.base import Identifier, Strict
+
+MeasureRole = Literal["depression", "anxiety", "functioning"]
+MEASURE_ROLES: tuple[MeasureRole, ...] = ("depression", "anxiety", "functioning")
+NOT_APPLICABLE = "na"
+# One item's answer in a case file: a value, not answered yet (None), or "not applicable".
+ItemValue = StrictInt | None | Literal["na"]
+Loinc = Annotated[str, Field(pattern=r"^\d{1,7}-\d$", description="A LOINC code, e.g. 44249-1.")]
+
+
+def loinc_check_digit(number: str) -> int:
+    """LOINC's mod-10 check digit of the part before the dash (the Luhn scheme)."""
+    total = 0
+    for position, char in enumerate(reversed(number)):
+        digit = int(char) * (2 if position % 2 == 0 else 1)
+        total += digit // 10 + digit % 10
+    return (10 - total % 10) % 10
+
+
+def loinc_problems(code: str | None) -> list[str]:
+    if code is None:
+        return []
+    number, _, check = code.partition("-")
+    if loinc_check_digit(number) != int(check):
+        return [f"{code} fails the LOINC check digit"]
+    return []
+
+
+class MeasureOption(Strict):
+    """One answer an item offers, with the value it scores."""
+
+    value: int = Field(ge=0, le=100)
+    label: str
+
+
+class MeasureItem(Strict):
+    """One question of a measure."""
+
+    id: Identifier
+    text: str
+    not_applicable: str | None = Field(
+        None, description="Label of a 'not applicable' answer; only items with one accept 'na'."
+    )
+    loinc: Loinc | None = None
+
+
+class Band(Strict):
+    """A range of totals with its label, e.g. 10–14 moderate."""
+
+    min: int = Field(ge=0)
+    max: int = Field(ge=0)
+    label: str
+
+
+class MeasureCodes(Strict):
+    """LOINC codes of the whole questionnaire (panel) and of its total score."""
+
+    panel: Loinc
+    total: Loinc
+
+
+class Measure(Strict):
+    """A questionnaire scored by summing its items, with bands and outcome thresholds."""
+
+    id: Identifier
+    name: str
+    short_name: str
+    role: MeasureRole
+    measures: str = Field(description="What the questionnaire measures.")
+    source: str = Field(description="Where it comes from and on what terms it is used.")
+    question: str = Field(description="The question every item answers.")
+    options: list[MeasureOption] = Field(min_length=2)
+    items: list[MeasureItem] = Field(min_length=1)
+    bands: list[Band] = Field(min_length=1)
+    caseness: int | None = Field(
+        None, description="A total at or above this is 'at caseness' (NHS Talking Therapies)."
+    )
+    reliable_change: int | None = Field(
+        None, description="A change of at least this many points is reliable."
+    )
+    risk_item: Identifier | None = Field(
+        None, description="An item whose answer above 0 prompts the local risk procedure."
+    )
+    loinc: MeasureCodes | None = None
+
+    @property
+    def min_value(self) -> int:
+        return self.options[0].value
+
+    @property
+    def max_value(self) -> int:
+        return self.options[-1].value
+
+    @property
+    def min_total(self) -> int:
+        return self.min_value * len(self.items)
+
+    @property
+    def max_total(self) -> int:
+        return self.max_value * len(self.items)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Measure:
+        problems: list[str] = []
+        values = [o.value for o in self.options]
+        if values != sorted(set(values)):
+            problems.append("options: values must be distinct and ascending")
+        ids = [i.id for i in self.items]
+        if len(set(ids)) != len(ids):
+            problems.append("items: duplicate id")
+        problems.extend(
+            f"items.{i}: id must start with {self.id}_"
+            for i in ids
+            if not i.startswith(f"{self.id}_")
+        )
+        if all(i.not_applicable for i in self.items):
+            problems.append("items: at least one item must be scored (not all 'not applicable')")
+        problems.extend(self._band_problems())
+        for name in ("caseness", "reliable_change"):
+            value = getattr(self, name)
+            if value is not None and not self.min_total < value <= self.max_total:
+                problems.append(f"{name}: {value} is outside {self.min_total + 1}–{self.max_total}")
+        if self.role != "functioning":
+            problems.extend(
+                f"{name}: a {self.role} measure needs one for the outcome definitions"
+                for name in ("caseness", "reliable_change")
+                if getattr(self, name) is None
+            )
+        if self.risk_item is not None and self.risk_item not in ids:
+            problems.append(f"risk_item: {self.risk_item!r} is not an item")
+        for item in self.items:
+            problems.extend(f"items.{item.id}.loinc: {p}" for p in loinc_problems(item.loinc))
+        if self.loinc:
+            problems.extend(f"loinc.panel: {p}" for p in loinc_problems(self.loinc.panel))
+            problems.extend(f"loinc.total: {p}" for p in loinc_problems(self.loinc.total))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _band_problems(self) -> list[str]:
+        """Bands must cover every total from the lowest to the highest, without gaps or overlaps."""
+        problems = [f"bands: {b.min}–{b.max} is empty" for b in self.bands if b.min > b.max]
+        expected = self.min_total
+        for band in self.bands:
+            if band.min != expected:
+                problems.append(f"bands: {band.label!r} starts at {band.min}, expected {expected}")
+            expected = band.max + 1
+        if expected - 1 != self.max_total:
+            problems.append(f"bands: the last band ends at {expected - 1}, not {self.max_total}")
+        return problems
+
+    def item(self, item_id: str) -> MeasureItem:
+        for item in self.items:
+            if item.id == item_id:
+                return item
+        raise KeyError(f"unknown item {item_id!r} of {self.short_name}")
+
+    def band(self, total: int) -> Band:
+        for band in self.bands:
+            if band.min <= total <= band.max:
+                return band
+        span = f"{self.min_total}–{self.max_total}"
+        raise ValueError(f"{total} is outside {self.short_name}'s {span}")
+
+    def option_label(self, value: int) -> str:
+        return next(o.label for o in self.options if o.value == value)
+
+
+def item_problems(measure: Measure, answers: dict[str, ItemValue]) -> list[str]:
+    """Why answers do not fit a measure, each starting with the item id (empty when they fit)."""
+    problems = []
+    allowed = {o.value for o in measure.options}
+    for item_id, value in answers.items():
+        try:
+            item = measure.item(item_id)
+        except KeyError:
+            problems.append(f"{item_id}: unknown item of {measure.short_name}")
+            continue
+        if value == NOT_APPLICABLE:
+            if item.not_applicable is None:
+                problems.append(f"{item_id}: 'not applicable' is not allowed on this item")
+        elif value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            problems.append(f"{item_id}: expected a whole number, got {value!r}")
+        elif value is not None and value not in allowed:
+            span = f"{measure.min_value}–{measure.max_value}"
+            problems.append(f"{item_id}: {value} is outside {span}")
+    return problems
+
+
+class TrackingRules(Strict):
+    """Choices that turn session records into flags; see content/measures/rules.yaml for why."""
+
+    depression_measure: Identifier = Field(description="Measure of the depression outcome.")
+    functioning_measure: Identifier | None = Field(
+        None, description="Measure of functioning, shown beside the outcomes."
+    )
+    finished_min_treatment_sessions: int = Field(
+        ge=1, le=60, description="Attended treatment sessions that make a finished course."
+    )
+    not_on_track_after_treatment_sessions: int = Field(
+        ge=1, le=60, description="No reliable improvement after this many is 'not on track'."
+    )
+    alliance_drop_points: float = Field(
+        gt=0, le=100, description="A fall of the 0–100 alliance score that counts as a rupture."
+    )
+    alliance_min_ratings: int = Field(
+        ge=1, le=20, description="Ratings a session needs for its alliance score to be compared."
+    )
+    early_until_treatment_sessions: int = Field(
+        ge=1, le=60, description="The start of a course lasts until this many are attended."
+    )

@@ -1,0 +1,90 @@
+"""The four-step walk-through frame, shared by real cases and practice attempts.
+
+The step lives in the database with the case (or attempt), so a refresh or another device resumes
+where it was; the checklist steps draw the shared checklist widgets.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from tailoring import services
+from tailoring.model.case import WALK_STEPS, Case, WalkStep
+from tailoring.model.content import ContentLibrary
+from tailoring.model.report import Completeness
+from ui import checklist
+
+STEP_TITLES: dict[str, str] = {
+    "preferences": "Preferences",
+    "social": "Social context",
+    "alliance": "Alliance check",
+    "report": "Fit report",
+}
+STEP_HINTS = {
+    "preferences": "What the patient wants from therapy, and how much each point matters to them.",
+    "social": "Circumstances that may keep the difficulties going or get in the way of a protocol.",
+    "alliance": "How the working relationship looks from the patient's side (from their feedback).",
+}
+
+
+def _go(case_id: int, step: WalkStep) -> None:
+    services.set_step(case_id, step)
+    st.session_state["walk.step"] = step
+
+
+def _picked(case_id: int) -> None:
+    if st.session_state["walk.step"] is not None:
+        services.set_step(case_id, st.session_state["walk.step"])
+
+
+def step_picker(
+    case_id: int, case: Case, done: Completeness, titles: dict[str, str] = STEP_TITLES
+) -> WalkStep:
+    """The visible progress indicator; returns the step to draw."""
+    ss = st.session_state
+    if ss.get("_walk_case") != case_id or ss.get("walk.step") is None:
+        ss["walk.step"] = case.step
+        ss["_walk_case"] = case_id
+    counts = done.by_section
+    st.segmented_control(
+        "Step",
+        list(WALK_STEPS),
+        format_func=lambda s: (
+            f"{WALK_STEPS.index(s) + 1}. {titles[s]}"
+            + (f" ({counts[s][0]}/{counts[s][1]})" if s in counts else "")
+        ),
+        key="walk.step",
+        on_change=_picked,
+        args=(case_id,),
+        label_visibility="collapsed",
+    )
+    st.progress(done.percent / 100, text=f"{done.percent}% of questions answered")
+    return ss["walk.step"]
+
+
+def checklist_step(lib: ContentLibrary, step: WalkStep, save: checklist.Saver) -> None:
+    st.caption(STEP_HINTS[step] + " Every answer is saved as soon as you give it.")
+    checklist.section_widgets(lib, step, save)
+
+
+def step_buttons(case_id: int, step: WalkStep, titles: dict[str, str] = STEP_TITLES) -> None:
+    """Back and next, under the step."""
+    index = WALK_STEPS.index(step)
+    back, _, forward = st.columns([1, 3, 1])
+    if index > 0:
+        back.button(
+            f"← {titles[WALK_STEPS[index - 1]]}",
+            key="walk.back",
+            width="stretch",
+            on_click=_go,
+            args=(case_id, WALK_STEPS[index - 1]),
+        )
+    if index < len(WALK_STEPS) - 1:
+        forward.button(
+            f"{titles[WALK_STEPS[index + 1]]} →",
+            key="walk.next",
+            type="primary",
+            width="stretch",
+            on_click=_go,
+            args=(case_id, WALK_STEPS[index + 1]),
+        )
