@@ -2,26 +2,43 @@
 
 from __future__ import annotations
 
-from tailoring.engine.fit import HARD_MISMATCH_CAP, dimension_fits, is_answered, overall_fit
-from tailoring.engine.flags import alliance_summary, protocol_flags
+from tailoring.engine.fit import (
+    HARD_MISMATCH_CAP,
+    capped,
+    dimension_fits,
+    is_answered,
+    raw_fits,
+    weighted_fit,
+)
+from tailoring.engine.flags import alliance_summary, independent_flags, protocol_flags
 from tailoring.engine.outcomes import RISK_FLAG, case_outcomes, session_flags, session_summaries
 from tailoring.engine.plan import session_plan
 from tailoring.model.case import Answers, Case
 from tailoring.model.content import ContentLibrary, Protocol
-from tailoring.model.report import SEVERITIES, Alternative, Completeness, FitReport, ProtocolFit
+from tailoring.model.report import (
+    SEVERITIES,
+    Alternative,
+    Completeness,
+    FitReport,
+    Flag,
+    ProtocolFit,
+)
 
 
 def protocol_fit(
-    content: ContentLibrary, case: Case, protocol: Protocol, planned: bool = True
+    content: ContentLibrary,
+    case: Case,
+    protocol: Protocol,
+    planned: bool = True,
+    independent: list[Flag] | None = None,
 ) -> ProtocolFit:
     """The fit of one protocol to the case: dimensions, overall figure and flags."""
-    dimensions = dimension_fits(content, case.answers, protocol)
-    flags = protocol_flags(content, case, protocol, dimensions, planned=planned)
-    preference = overall_fit(dimensions)
+    raws = raw_fits(content, case.answers, protocol)
+    dimensions = dimension_fits(content, protocol, raws)
+    flags = protocol_flags(content, case, protocol, dimensions, planned, independent)
+    preference = weighted_fit(raws)
     hard = any(f.hard for f in flags)
-    overall = preference
-    if hard and overall is not None:
-        overall = min(overall, HARD_MISMATCH_CAP)
+    overall = capped(preference, hard)
     return ProtocolFit(
         protocol_id=protocol.id,
         protocol_name=protocol.name,
@@ -61,11 +78,12 @@ def completeness(content: ContentLibrary, answers: Answers) -> Completeness:
 def alternatives(content: ContentLibrary, case: Case, planned: ProtocolFit) -> list[Alternative]:
     """Every other protocol, best fit first, with what it would fix and what it would break."""
     planned_ids = {f.id for f in planned.flags}
+    independent = independent_flags(content, case.answers)
     rows = []
     for protocol in content.protocols:
         if protocol.id == planned.protocol_id:
             continue
-        other = protocol_fit(content, case, protocol, planned=False)
+        other = protocol_fit(content, case, protocol, planned=False, independent=independent)
         other_ids = {f.id for f in other.flags}
         rows.append(
             Alternative(

@@ -18,7 +18,6 @@ from tailoring.engine.fit import (
     GOAL_SCORES,
     HARD_MISMATCH_CAP,
     ZERO_FIT_DISTANCE,
-    compared_items,
     is_answered,
     weight_of,
 )
@@ -76,7 +75,7 @@ class _Layout:
 
 
 def _layout(content: ContentLibrary) -> _Layout:
-    dimensions = compared_items(content)
+    dimensions = content.compared_items
     for compare in ("format", "goals"):
         items = [i.id for i in dimensions if i.compare == compare]
         if len(items) > 1:

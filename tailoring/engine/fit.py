@@ -93,28 +93,65 @@ def raw_fit(item: PreferenceItem, answer: PreferenceAnswer | None, protocol: Pro
     return RawFit(status, fit, weight, SPAN * (1 - fit / 100) if status == "mismatch" else 0.0)
 
 
-def compared_items(content: ContentLibrary) -> list[PreferenceItem]:
-    """Preference items that are compared with a protocol (allocation items are not)."""
-    return [i for i in content.preferences if i.compare != "allocation"]
+RawFits = list[tuple[PreferenceItem, PreferenceAnswer | None, RawFit]]
 
 
-def dimension_fits(
-    content: ContentLibrary, answers: Answers, protocol: Protocol
-) -> list[DimensionFit]:
-    """Every compared dimension, explained."""
+def raw_fits(content: ContentLibrary, answers: Answers, protocol: Protocol) -> RawFits:
+    """Every compared dimension's figures, with the item and answer behind them."""
+    prefs = answers.preferences
     return [
-        _explain(content, item, answers.preferences.get(item.id), protocol)
-        for item in compared_items(content)
+        (item, prefs.get(item.id), raw_fit(item, prefs.get(item.id), protocol))
+        for item in content.compared_items
     ]
 
 
-def overall_fit(dimensions: list[DimensionFit]) -> float | None:
-    """Importance-weighted mean of answered dimensions; None when none carries weight."""
-    weighted = [(d.fit, d.weight) for d in dimensions if d.fit is not None and d.weight > 0]
-    total = sum(w for _, w in weighted)
+def dimension_fits(
+    content: ContentLibrary, protocol: Protocol, raws: RawFits
+) -> list[DimensionFit]:
+    """Every compared dimension, explained."""
+    return [_explain(content, item, answer, protocol, raw) for item, answer, raw in raws]
+
+
+def weighted_fit(raws: RawFits) -> float | None:
+    """Importance-weighted mean of answered dimensions; None when none carries weight.
+
+    The mean is taken over the dimension fits as the report shows them (one decimal), so the
+    overall figure can be recomputed from the report by hand.
+    """
+    pairs = [(round(r.fit, 1), r.weight) for _, _, r in raws if r.fit is not None and r.weight > 0]
+    total = sum(w for _, w in pairs)
     if not total:
         return None
-    return round(sum(f * w for f, w in weighted) / total, 1)
+    return round(sum(f * w for f, w in pairs) / total, 1)
+
+
+def demand_conflicts(content: ContentLibrary, answers: Answers) -> frozenset[str]:
+    """Protocol demands the patient's circumstances clash with (domains answered present)."""
+    clashes: set[str] = set()
+    for domain in content.social:
+        answer = answers.social.get(domain.id)
+        if answer is None or answer.present != "yes":
+            continue
+        for detail in domain.details:
+            if detail.id in answer.details:
+                clashes.update(detail.conflicts_with)
+    return frozenset(clashes)
+
+
+def capped(preference: float | None, hard: bool) -> float | None:
+    """The overall fit: the preference fit, capped when a demand cannot be met."""
+    if hard and preference is not None:
+        return min(preference, HARD_MISMATCH_CAP)
+    return preference
+
+
+def score_protocols(content: ContentLibrary, answers: Answers) -> dict[str, float | None]:
+    """The overall fit of every protocol, figures only: the fast path for ranking."""
+    clashes = demand_conflicts(content, answers)
+    return {
+        p.id: capped(weighted_fit(raw_fits(content, answers, p)), not clashes.isdisjoint(p.demands))
+        for p in content.protocols
+    }
 
 
 def _explain(
@@ -122,8 +159,8 @@ def _explain(
     item: PreferenceItem,
     answer: PreferenceAnswer | None,
     protocol: Protocol,
+    raw: RawFit,
 ) -> DimensionFit:
-    raw = raw_fit(item, answer, protocol)
     point = protocol.profile.get(item.id)
     common = {
         "item_id": item.id,

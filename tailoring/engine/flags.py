@@ -301,26 +301,34 @@ def sessions_flag(content: ContentLibrary, case: Case, protocol: Protocol) -> li
     ]
 
 
+def independent_flags(content: ContentLibrary, answers: Answers) -> list[Flag]:
+    """Flags that are the same whatever the protocol: the alliance and who delivers therapy."""
+    return [*alliance_flags(content, answers), *allocation_flags(content, answers)]
+
+
 def protocol_flags(
     content: ContentLibrary,
     case: Case,
     protocol: Protocol,
     dimensions: list[DimensionFit],
     planned: bool = True,
+    independent: list[Flag] | None = None,
 ) -> list[Flag]:
     """Every flag of the case against one protocol, most severe first.
 
     The sessions available belong to the planned protocol; an alternative is judged on its own
-    session range, so ``planned=False`` leaves the sessions check out.
+    session range, so ``planned=False`` leaves the sessions check out. ``independent`` passes
+    :func:`independent_flags` in when the caller scores many protocols for one case.
     """
     answers = case.answers
+    if independent is None:
+        independent = independent_flags(content, answers)
     flags = [
         *social_flags(content, answers, protocol),
         *demand_flags(content, answers, protocol),
-        *alliance_flags(content, answers),
         *preference_flags(content, answers, dimensions),
         *(sessions_flag(content, case, protocol) if planned else []),
-        *allocation_flags(content, answers),
+        *independent,
     ]
     order = {"high": 0, "medium": 1, "low": 2}
     return sorted(flags, key=lambda f: order[f.severity])

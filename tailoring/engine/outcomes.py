@@ -47,7 +47,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from tailoring.engine.describe import actions
-from tailoring.engine.fit import dimension_fits
+from tailoring.engine.fit import dimension_fits, raw_fits
 from tailoring.engine.flags import (
     REPAIR,
     REVIEW,
@@ -298,7 +298,7 @@ def session_flags(
     """
     if planned is None:
         protocol = content.protocol(case.protocol_id)
-        dimensions = dimension_fits(content, case.answers, protocol)
+        dimensions = dimension_fits(content, protocol, raw_fits(content, case.answers, protocol))
         hard = demand_flags(content, case.answers, protocol)
     else:
         dimensions, hard = planned.dimensions, [f for f in planned.flags if f.hard]

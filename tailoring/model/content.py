@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -323,39 +324,59 @@ class ContentLibrary(Strict):
             raise ValueError("; ".join(errors))
         return self
 
-    # Look-ups used across the app; content is small, so dictionaries are built on demand.
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy without the cached look-ups, which would describe the original."""
+        copy = super().model_copy(update=update, deep=deep)
+        for name in ("_index", "compared_items"):
+            copy.__dict__.pop(name, None)
+        return copy
+
+    # Look-ups used across the app, many times per report: an index per group, built once.
+    @cached_property
+    def _index(self) -> dict[str, dict[str, Any]]:
+        groups = {
+            "theme": self.themes,
+            "preference item": self.preferences,
+            "social domain": self.social,
+            "alliance item": self.alliance,
+            "adaptation": self.adaptations,
+            "protocol": self.protocols,
+            "scenario": self.scenarios,
+            "measure": self.measures,
+        }
+        return {what: {e.id: e for e in entries} for what, entries in groups.items()}
+
+    def _get(self, what: str, entry_id: str) -> Any:
+        try:
+            return self._index[what][entry_id]
+        except KeyError:
+            raise KeyError(f"unknown {what} {entry_id!r}") from None
+
     def preference(self, item_id: str) -> PreferenceItem:
-        return _by_id(self.preferences, item_id, "preference item")
+        return self._get("preference item", item_id)
 
     def social_domain(self, domain_id: str) -> SocialDomain:
-        return _by_id(self.social, domain_id, "social domain")
+        return self._get("social domain", domain_id)
 
     def alliance_item(self, item_id: str) -> AllianceItem:
-        return _by_id(self.alliance, item_id, "alliance item")
+        return self._get("alliance item", item_id)
 
     def adaptation(self, adaptation_id: str) -> Adaptation:
-        return _by_id(self.adaptations, adaptation_id, "adaptation")
+        return self._get("adaptation", adaptation_id)
 
     def protocol(self, protocol_id: str) -> Protocol:
-        return _by_id(self.protocols, protocol_id, "protocol")
+        return self._get("protocol", protocol_id)
 
     def theme(self, theme_id: str) -> Theme:
-        return _by_id(self.themes, theme_id, "theme")
+        return self._get("theme", theme_id)
 
     def scenario(self, scenario_id: str) -> Scenario:
-        return _by_id(self.scenarios, scenario_id, "scenario")
+        return self._get("scenario", scenario_id)
 
     def measure(self, measure_id: str) -> Measure:
-        return _by_id(self.measures, measure_id, "measure")
+        return self._get("measure", measure_id)
 
-
-T = TypeVar(
-    "T", Theme, PreferenceItem, SocialDomain, AllianceItem, Adaptation, Protocol, "Scenario"
-)
-
-
-def _by_id(entries: list[T], entry_id: str, what: str) -> T:
-    for entry in entries:
-        if entry.id == entry_id:
-            return entry
-    raise KeyError(f"unknown {what} {entry_id!r}")
+    @cached_property
+    def compared_items(self) -> list[PreferenceItem]:
+        """Preference items compared with a protocol (allocation items are not)."""
+        return [i for i in self.preferences if i.compare != "allocation"]

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from tailoring.content import library
 from tailoring.engine.assess import assess, protocol_fit
+from tailoring.engine.fit import score_protocols
 from tailoring.model.case import Case
 from tailoring.model.content import ProfilePoint, Protocol
 from tests.strategies import cases
@@ -113,3 +114,10 @@ def test_moving_a_protocol_toward_the_patient_never_lowers_the_fit(case, protoco
 @given(cases(CONTENT))
 def test_the_engine_is_deterministic(case: Case):
     assert assess(CONTENT, case) == assess(CONTENT, case)
+
+
+@given(cases(CONTENT))
+def test_the_fast_scores_equal_the_explained_fits(case: Case):
+    scores = score_protocols(CONTENT, case.answers)
+    for protocol in CONTENT.protocols:
+        assert scores[protocol.id] == protocol_fit(CONTENT, case, protocol).overall
