@@ -31,13 +31,24 @@ with friendly_errors():
     services.start()
 
 pages = st.navigation(
-    [
-        st.Page(
-            HERE / "pages/cases.py", title="Cases", icon=":material/folder_open:", default=True
-        ),
-        st.Page(HERE / "pages/walkthrough.py", title="Walk-through", icon=":material/checklist:"),
-        st.Page(HERE / "pages/library.py", title="Content library", icon=":material/menu_book:"),
-    ]
+    {
+        "Casework": [
+            st.Page(
+                HERE / "pages/cases.py", title="Cases", icon=":material/folder_open:", default=True
+            ),
+            st.Page(
+                HERE / "pages/walkthrough.py", title="Walk-through", icon=":material/checklist:"
+            ),
+            st.Page(HERE / "pages/sessions.py", title="Sessions", icon=":material/event_note:"),
+            st.Page(HERE / "pages/timeline.py", title="Timeline", icon=":material/timeline:"),
+        ],
+        "Learning": [
+            st.Page(HERE / "pages/practice.py", title="Practice", icon=":material/school:"),
+            st.Page(
+                HERE / "pages/library.py", title="Content library", icon=":material/menu_book:"
+            ),
+        ],
+    }
 )
 
 with st.sidebar:

@@ -54,9 +54,11 @@ with friendly_errors():
             "Protocol": protocols[c.protocol_id].name
             if c.protocol_id in protocols
             else c.protocol_id,
-            "Sessions": c.sessions_available,
+            "Available": c.sessions_available,
             "Step": c.step.capitalize(),
             "Answers": c.answered,
+            "Sessions": c.sessions,
+            "Last session": c.last_session.strftime("%d %b %Y") if c.last_session else "—",
             "Status": c.status.capitalize(),
             "Updated": c.updated_at.strftime("%d %b %Y %H:%M"),
         }

@@ -8,20 +8,15 @@ import streamlit as st
 
 from tailoring import services
 from ui import checklist, report, walk
-from ui.common import current_case_id, friendly_errors, require_entry
+from ui.common import friendly_errors, require_case, require_entry
 
 require_entry()
 
 lib = services.content()
-case_id = current_case_id()
-if case_id is None:
-    st.title("Walk-through")
-    st.info("Open or create a case first.")
-    st.page_link("pages/cases.py", label="Go to cases", icon=":material/folder_open:")
-    st.stop()
+stored = require_case("Walk-through")
+case_id = stored.id
 
 with friendly_errors():
-    stored = services.open_case(case_id)
     case = stored.case
     protocol = lib.protocol(case.protocol_id)
     save = checklist.case_saver(case_id)

@@ -15,9 +15,10 @@ from pydantic import ValidationError
 
 from tailoring.content import content_dir, library
 from tailoring.engine.assess import assess
-from tailoring.engine.grading import grade, reference_flag_problems
+from tailoring.engine.grading import grade, reference_flag_problems, theme_scores
 from tailoring.export.pdf import session_plan_pdf
 from tailoring.export.report_json import report_json
+from tailoring.export.tables import csv_text
 from tailoring.model.case import (
     REFERENCE_PATTERN,
     AllianceAnswer,
@@ -32,16 +33,24 @@ from tailoring.model.content import ContentLibrary
 from tailoring.model.grade import Grade
 from tailoring.model.report import FitReport
 from tailoring.model.scenario import Scenario
+from tailoring.model.session import Session
 from tailoring.storage.db import database_url, make_engine
 from tailoring.storage.errors import (
     CaseNotFound,
     ReferenceTaken,
     StaleAnswer,
     StaleCase,
+    StaleSession,
     StorageError,
     StorageUnavailable,
 )
-from tailoring.storage.repository import CaseRepository, CaseSummary, StoredCase
+from tailoring.storage.repository import (
+    AttemptSummary,
+    CaseRepository,
+    CaseSummary,
+    Correction,
+    StoredCase,
+)
 
 __all__ = [
     "CaseFileError",
@@ -50,6 +59,7 @@ __all__ = [
     "ReferenceTaken",
     "StaleAnswer",
     "StaleCase",
+    "StaleSession",
     "StorageError",
     "StorageUnavailable",
     "StoredCase",
@@ -274,3 +284,114 @@ def scenario_flag_problems(lib: ContentLibrary) -> list[str]:
         for s in lib.scenarios
         for problem in reference_flag_problems(lib, s)
     ]
+
+
+# Sessions ------------------------------------------------------------------------------------
+
+
+def current_user() -> str:
+    """Who is acting, for correction records: TAILORING_USER, else the one local user."""
+    return os.environ.get("TAILORING_USER", "local user")[:80]
+
+
+def record_session(
+    case_id: int, session: dict[str, Any], expected_revision: int | None = None
+) -> int:
+    """Validate a session, store it with the fit as it stands now, and return its revision.
+
+    A change to a saved session is kept as a correction (who, when, old value).
+    """
+    try:
+        parsed = Session.model_validate(session)
+    except ValidationError as exc:
+        raise CaseFileError(_problems(exc, f"sessions.{session.get('number', '?')}")) from None
+    stored = repository().get(case_id)
+    others = [s for s in stored.case.sessions if s.number != parsed.number]
+    sessions = sorted([*others, parsed], key=lambda s: s.number)
+    case = _validated({**stored.case.model_dump(), "sessions": [s.model_dump() for s in sessions]})
+    fit = assess(content(), case).overall_fit
+    return repository().save_session(case_id, parsed, fit, current_user(), expected_revision)
+
+
+def remove_session(case_id: int, number: int, expected_revision: int | None = None) -> None:
+    repository().delete_session(case_id, number, current_user(), expected_revision)
+
+
+def session_history(case_id: int) -> list[Correction]:
+    """Every correction to the case's sessions, oldest first."""
+    return repository().corrections(case_id)
+
+
+def fit_over_sessions(stored: StoredCase, now: float | None) -> list[tuple[str, float | None]]:
+    """The fit recorded with each session, then the fit now: how it changed since the start."""
+    points = [(f"Session {n}", stored.session_fits.get(n)) for n in sorted(stored.session_fits)]
+    return [*points, ("Now", now)]
+
+
+# Practice ------------------------------------------------------------------------------------
+
+
+def start_attempt(scenario_id: str) -> int:
+    """A new, empty attempt at a scenario, kept apart from real cases."""
+    chosen = scenario(scenario_id)
+    number = len(repository().list_attempts(scenario_id)) + 1
+    while True:
+        attempt = _validated(
+            {
+                "reference": f"T{number}-{chosen.id}"[:32],
+                "protocol_id": chosen.protocol_id,
+                "sessions_available": chosen.sessions_available,
+            }
+        )
+        try:
+            return repository().create(attempt, kind="attempt", scenario_id=chosen.id)
+        except ReferenceTaken:
+            number += 1
+
+
+def submit_attempt(attempt_id: int) -> Grade:
+    """Grade an attempt against its scenario's reference and keep the grade."""
+    stored = repository().get(attempt_id)
+    if stored.kind != "attempt" or stored.scenario_id is None:
+        raise CaseFileError(["this is a real case, not a practice attempt"])
+    result = grade_attempt(stored.scenario_id, stored.case)
+    repository().save_grade(attempt_id, result)
+    return result
+
+
+def attempts(scenario_id: str | None = None) -> list[AttemptSummary]:
+    """Practice attempts, newest first (never real cases)."""
+    return repository().list_attempts(scenario_id)
+
+
+def attempt_grade(attempt_id: int) -> Grade | None:
+    return repository().grade(attempt_id)
+
+
+def practice_progress() -> list[dict[str, Any]]:
+    """One row per graded attempt, oldest first: marks and the score on each theme."""
+    lib = content()
+    rows = []
+    for summary in reversed(attempts()):
+        result = attempt_grade(summary.id)
+        if result is None or summary.graded_at is None:
+            continue
+        scores = theme_scores(result)
+        rows.append(
+            {
+                "attempt": summary.reference,
+                "scenario": result.scenario_title,
+                "graded": summary.graded_at.strftime("%Y-%m-%d %H:%M"),
+                "mark": result.mark,
+                "items": result.item_score,
+                "flags": result.flag_score,
+                "precision": round(result.flags.precision, 2),
+                "recall": round(result.flags.recall, 2),
+                **{lib.theme(t).title: scores.get(t) for t in (th.id for th in lib.themes)},
+            }
+        )
+    return rows
+
+
+def progress_csv(rows: list[dict[str, Any]]) -> str:
+    return csv_text(rows)

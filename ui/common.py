@@ -77,3 +77,22 @@ def friendly_errors() -> Iterator[None]:
             "Something went wrong on this page. Your saved answers are safe. Reload the page; "
             "if it happens again, tell your administrator the time it happened."
         )
+
+
+def require_case(title: str) -> services.StoredCase:
+    """The open real case, or a pointer to the case list (and the page stops)."""
+    case_id = current_case_id()
+    stored = None
+    if case_id is not None:
+        with friendly_errors():
+            stored = services.open_case(case_id)
+    if stored is None or stored.kind != "case":
+        st.title(title)
+        st.info(
+            "Open or create a case first."
+            if stored is None
+            else "That is a practice attempt: open it from Practice."
+        )
+        st.page_link("pages/cases.py", label="Go to cases", icon=":material/folder_open:")
+        st.stop()
+    return stored

@@ -99,6 +99,7 @@ def grade(content: ContentLibrary, scenario: Scenario, attempt: Case) -> Grade:
         items=items,
         flags=flags,
         feedback=feedback,
+        found_themes={i: reference[i].theme for i in flags.found},
     )
 
 
@@ -350,3 +351,22 @@ def _feedback(
         differing_items=[key for key, _ in differing],
         why=why,
     )
+
+
+def theme_scores(result: Grade) -> dict[str, float]:
+    """Per theme, the share (0–100) of the attempt's graded items and reference flags it got right.
+
+    An item counts its score (exact 1, close 0.5); a reference flag counts 1 when found, 0 when
+    missed; an extra flag counts 0 against its theme. Themes with nothing graded are left out.
+    """
+    earned: dict[str, float] = {}
+    possible: dict[str, float] = {}
+    for item in result.items:
+        earned[item.theme] = earned.get(item.theme, 0.0) + item.score
+        possible[item.theme] = possible.get(item.theme, 0.0) + 1
+    for entry in result.feedback:
+        possible[entry.theme] = possible.get(entry.theme, 0.0) + 1
+    for theme in result.found_themes.values():
+        earned[theme] = earned.get(theme, 0.0) + 1
+        possible[theme] = possible.get(theme, 0.0) + 1
+    return {t: round(100 * earned.get(t, 0.0) / n, 1) for t, n in possible.items() if n}

@@ -73,3 +73,6 @@ class Grade(BaseModel):
     items: list[ItemGrade]
     flags: FlagAgreement
     feedback: list[FlagFeedback]
+    found_themes: dict[str, ThemeId] = Field(
+        default_factory=dict, description="The theme of each reference flag the attempt found."
+    )

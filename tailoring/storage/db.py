@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -51,14 +53,47 @@ def make_engine(url: str | None = None) -> Engine:
 
 def migrate(engine: Engine) -> None:
     """Apply every pending Alembic migration; a no-op when the schema is current."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
     try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        # Not in a transaction: the migrations environment opens its own, see env.py.
+        with engine.connect() as connection:
+            command.upgrade(alembic_config(connection), "head")
     except DBAPIError as error:
         raise StorageUnavailable() from error
+
+
+def alembic_config(connection: Connection) -> Config:
+    """An Alembic configuration that migrates the database of ``connection``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+@contextmanager
+def suspended_foreign_keys(connection: Connection) -> Iterator[None]:
+    """On SQLite, turn foreign keys off while the schema changes, then check and restore them.
+
+    SQLite alters a table by copying it and dropping the original, and dropping a table with
+    foreign keys on deletes its rows first, cascading to every row that refers to them: rebuilding
+    ``cases`` would empty ``answers``. SQLite's documented procedure is this one. Elsewhere a
+    no-op. ``connection`` must not be in a transaction, where SQLite ignores the pragma.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+    connection.commit()
+    if connection.exec_driver_sql("PRAGMA foreign_keys").scalar():
+        raise RuntimeError("SQLite kept foreign keys on, so migrating could delete rows")
+    try:
+        yield
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+        if broken is not None:
+            raise RuntimeError(f"migrating left rows of {broken[0]} without their case")
+    finally:
+        connection.rollback()
+        connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+        connection.commit()
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:

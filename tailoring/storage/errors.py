@@ -40,6 +40,15 @@ class StaleAnswer(StorageError):
         self.revision = revision
 
 
+class StaleSession(StorageError):
+    """The session changed since the caller read it; ``current`` is what is stored now."""
+
+    def __init__(self, current: dict[str, Any] | None, revision: int) -> None:
+        super().__init__("Someone else changed this session in the meantime; nothing was saved.")
+        self.current = current
+        self.revision = revision
+
+
 class StorageUnavailable(StorageError):
     """The database is down, locked or read-only."""
 

@@ -1,4 +1,4 @@
-"""The database tables for cases and their answers (the schema itself is made by migrations)."""
+"""The database tables of cases and what is recorded about them (migrations make the schema)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -64,7 +66,12 @@ cases = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # An attempt is a trainee's answer to a teaching scenario, kept apart from real cases.
+    Column("kind", String(16), nullable=False, server_default="case"),
+    Column("scenario_id", String(40)),
+    Column("anxiety_measure", String(40), nullable=False, server_default="gad7"),
     CheckConstraint("status IN ('active', 'archived')", name="status"),
+    CheckConstraint("kind IN ('case', 'attempt')", name="kind"),
 )
 
 answers = Table(
@@ -77,4 +84,47 @@ answers = Table(
     Column("revision", Integer, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     CheckConstraint("section IN ('preferences', 'social', 'alliance')", name="section"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("case_id", Integer, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    # A copy of the payload's date, so the case list can find the latest session in SQL.
+    Column("date", Date, nullable=False),
+    Column("payload", Text, nullable=False),
+    # The overall fit when the session was saved, as the caller computed it.
+    Column("fit", Float),
+    Column("revision", Integer, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Append-only: the record of every change to a session once it was saved.
+session_corrections = Table(
+    "session_corrections",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "case_id",
+        Integer,
+        ForeignKey("cases.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("number", Integer, nullable=False),
+    Column("old_payload", Text, nullable=False),
+    Column("new_payload", Text),  # NULL when the session was removed
+    Column("actor", String(80), nullable=False),
+    Column("corrected_at", UtcDateTime, nullable=False),
+)
+
+attempt_grades = Table(
+    "attempt_grades",
+    metadata,
+    Column("case_id", Integer, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Column("mark", Float, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("graded_at", UtcDateTime, nullable=False),
 )

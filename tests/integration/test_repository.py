@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, select
 
-from tailoring.model.case import AllianceAnswer, Answers, Case, PreferenceAnswer, SocialAnswer
+from tailoring.model.case import AllianceAnswer, Answers, PreferenceAnswer, SocialAnswer
 from tailoring.storage.db import build_engine, make_engine
 from tailoring.storage.errors import (
     CaseNotFound,
@@ -22,47 +19,7 @@ from tailoring.storage.errors import (
 )
 from tailoring.storage.repository import CaseRepository
 from tailoring.storage.tables import answers
-
-NOTE = "Sleeps at her sister's; café shifts — ü"
-
-
-def make_case(reference: str = "CASE-001", **changes: Any) -> Case:
-    """A case with answers of all three kinds, including non-ASCII free text."""
-    case_answers = Answers(
-        preferences={
-            "structure": PreferenceAnswer(value=4, importance=2),
-            "format": PreferenceAnswer(value="individual"),
-            "topics": PreferenceAnswer(value=["sleep", "work"], importance=3),
-        },
-        social={
-            "housing": SocialAnswer(
-                present="yes", maintains="unsure", helping="no", details=["crowded"], note=NOTE
-            ),
-        },
-        alliance={"bond": AllianceAnswer(value=3), "withdrawal": AllianceAnswer(value=None)},
-    )
-    fields: dict[str, Any] = {
-        "reference": reference,
-        "protocol_id": "cbt-depression",
-        "sessions_available": 16,
-        "step": "social",
-        "answers": case_answers,
-    }
-    return Case(**{**fields, **changes})
-
-
-def count_statements(engine: Engine, action: Callable[[], Any]) -> tuple[Any, int]:
-    """The result of ``action`` and how many SQL statements it sent."""
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        return action(), len(statements)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+from tests.integration.helpers import count_statements, make_case, run_together
 
 
 def test_create_then_get_gives_back_the_same_case(repository: CaseRepository) -> None:
@@ -242,11 +199,9 @@ def test_editors_of_different_answers_both_keep_their_work(
 def test_simultaneous_saves_lose_nothing(repository: CaseRepository) -> None:
     case_id = repository.create(make_case(answers=Answers()))
     writers = 6
-    start = threading.Barrier(writers)
     outcomes: list[str] = []
 
     def save(item_id: str) -> None:
-        start.wait()
         try:
             repository.save_answer(case_id, "alliance", item_id, AllianceAnswer(value=1), 0)
             outcomes.append("saved")
@@ -261,15 +216,6 @@ def test_simultaneous_saves_lose_nothing(repository: CaseRepository) -> None:
     stored = repository.get(case_id)
     assert len(stored.case.answers.alliance) == writers + 1
     assert stored.version == 1 + writers + 1
-
-
-def run_together(target: Callable[[str], None], arguments: list[str]) -> None:
-    """Run ``target`` once per argument, each in its own thread, and wait for all."""
-    threads = [threading.Thread(target=target, args=(argument,)) for argument in arguments]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
 
 
 def test_clear_answer_removes_it_and_bumps_the_version(repository: CaseRepository) -> None:

@@ -312,3 +312,22 @@ def test_a_scenario_out_of_date_with_the_content_is_refused(content, make_case) 
     stale = scenario.model_copy(update={"reference_flags": scenario.reference_flags[:1]})
     with pytest.raises(ValueError, match=r"social\.relationships"):
         grade(content, stale, attempt(make_case, scenario, reference_answers(scenario)))
+
+
+def test_theme_scores_count_items_and_flags_per_theme(content):
+    from tailoring.engine.grading import grade, scenario_case, theme_scores
+
+    scenario = content.scenario("housing_damp_mould")
+    perfect = grade(content, scenario, scenario_case(scenario, scenario.reference))
+    assert set(perfect.found_themes) == {f.id for f in scenario.reference_flags}
+    assert all(score == 100.0 for score in theme_scores(perfect).values())
+    empty = grade(
+        content,
+        scenario,
+        scenario_case(
+            scenario,
+            scenario.reference.model_copy(update={"preferences": {}, "social": {}, "alliance": {}}),
+        ),
+    )
+    assert all(score == 0.0 for score in theme_scores(empty).values())
+    assert set(theme_scores(empty)) == set(theme_scores(perfect))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from tailoring.storage.db import build_engine, database_url
+from tailoring.storage.db import build_engine, database_url, suspended_foreign_keys
 from tailoring.storage.tables import metadata
 
 
@@ -17,7 +17,7 @@ def run_migrations(connection: Connection) -> None:
         # SQLite can barely ALTER a table, so later migrations must copy and rebuild it.
         render_as_batch=connection.dialect.name == "sqlite",
     )
-    with context.begin_transaction():
+    with suspended_foreign_keys(connection), context.begin_transaction():
         context.run_migrations()
 
 

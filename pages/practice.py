@@ -1,0 +1,137 @@
+"""Practice: invented scenarios, the same walk-through, and graded feedback against a reference."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from tailoring import services
+from ui import checklist, feedback, walk
+from ui.common import friendly_errors, require_entry
+
+require_entry()
+
+TITLES = {**walk.STEP_TITLES, "report": "Submit and feedback"}
+DIFFICULTIES = ["introductory", "intermediate", "advanced"]
+
+lib = services.content()
+st.title("Practice")
+st.caption("Invented patients only. Attempts are kept apart from real cases everywhere.")
+
+with friendly_errors():
+    themes, protocol_col, level_col = st.columns([3, 2, 2])
+    chosen_themes = themes.pills(
+        "Themes",
+        [t.id for t in lib.themes],
+        selection_mode="multi",
+        key="practice.themes",
+        format_func=lambda t: lib.theme(t).title,
+    )
+    protocols = {p.id: p.name for p in lib.protocols}
+    protocol = protocol_col.selectbox(
+        "Protocol",
+        [None, *protocols],
+        key="practice.protocol",
+        format_func=lambda p: "Any" if p is None else protocols[p],
+    )
+    level = level_col.selectbox(
+        "Difficulty",
+        [None, *DIFFICULTIES],
+        key="practice.level",
+        format_func=lambda d: "Any" if d is None else d.capitalize(),
+    )
+    shown = [
+        s
+        for s in services.scenarios()
+        if (not chosen_themes or set(chosen_themes) & set(s.themes))
+        and protocol in (None, s.protocol_id)
+        and level in (None, s.difficulty)
+    ]
+    if not shown:
+        st.info("No scenario matches these filters.")
+        st.stop()
+    scenario = services.scenario(
+        st.selectbox(
+            f"Scenario ({len(shown)} match)",
+            [s.id for s in shown],
+            key="practice.scenario",
+            format_func=lambda i: (
+                f"{services.scenario(i).title} · {services.scenario(i).difficulty}"
+            ),
+        )
+    )
+
+    with st.container(border=True):
+        st.markdown(f"#### {scenario.title}")
+        st.caption(
+            f"Planned: {lib.protocol(scenario.protocol_id).name}, "
+            f"{scenario.sessions_available} sessions · {scenario.difficulty} · themes: "
+            + ", ".join(lib.theme(t).title for t in scenario.themes)
+        )
+        st.markdown(f"**History.** {scenario.vignette.history}")
+        st.markdown(f"**Presenting problem.** {scenario.vignette.presenting_problem}")
+        st.markdown(f"**Social situation.** {scenario.vignette.social_situation}")
+        st.markdown("**In their own words**")
+        st.text(scenario.vignette.own_words)
+
+    past = services.attempts(scenario.id)
+    attempt_key = f"practice.attempt.{scenario.id}"
+    if attempt_key not in st.session_state:
+        st.session_state[attempt_key] = past[0].id if past else None
+    start, pick = st.columns([1, 3])
+    if start.button("Start a new attempt", key="practice.start", type="primary"):
+        st.session_state[attempt_key] = services.start_attempt(scenario.id)
+        st.rerun()
+    if past:
+        by_id = {a.id: a for a in past}
+        pick.selectbox(
+            "Attempt",
+            list(by_id),
+            key=attempt_key,
+            format_func=lambda i: (
+                f"{by_id[i].reference} · "
+                + ("not submitted" if by_id[i].mark is None else f"mark {by_id[i].mark:.0f}")
+            ),
+        )
+    attempt_id = st.session_state[attempt_key]
+    if attempt_id is None:
+        st.info("Start an attempt to work through the checklist for this patient.")
+        st.stop()
+
+    stored = services.open_case(attempt_id)
+    save = checklist.case_saver(attempt_id)
+    checklist.load_answers(f"attempt:{attempt_id}", stored.case.answers, stored.revisions)
+    result = services.attempt_grade(attempt_id)
+    done = services.assess_case(stored.case).completeness
+    step = walk.step_picker(attempt_id, stored.case, done, TITLES)
+    checklist.show_notices(save)
+    if step != "report":
+        walk.checklist_step(lib, step, save)
+    elif result is None:
+        st.write(
+            "When you have answered what the vignette tells you, submit to compare your "
+            "answers and the flags they raise with the reference."
+        )
+        if st.button("Submit for feedback", key="practice.submit", type="primary"):
+            services.submit_attempt(attempt_id)
+            st.rerun()
+    else:
+        feedback.grade_summary(result)
+        feedback.flag_feedback(result)
+        with st.expander("Answer by answer"):
+            feedback.item_table(result)
+        if st.button("Grade again with my current answers", key="practice.regrade"):
+            services.submit_attempt(attempt_id)
+            st.rerun()
+    walk.step_buttons(attempt_id, step, TITLES)
+
+    rows = services.practice_progress()
+    if rows:
+        st.subheader("Your progress")
+        feedback.progress_charts(rows, [t.title for t in lib.themes])
+        st.download_button(
+            "Progress (CSV)",
+            services.progress_csv(rows),
+            file_name="practice-progress.csv",
+            mime="text/csv",
+            key="practice.export",
+        )

@@ -1,0 +1,62 @@
+"""Timeline: outcome measures, alliance and attendance over sessions, with outcome status."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from tailoring import services
+from ui import report, timeline
+from ui.common import friendly_errors, require_case, require_entry
+from ui.sessions import measures_for
+
+require_entry()
+
+lib = services.content()
+stored = require_case("Timeline")
+case_id = stored.id
+
+with friendly_errors():
+    case = stored.case
+    fit = services.assess_case(case)
+    st.title(f"Timeline · {case.reference}")
+    if not case.sessions:
+        st.info("No sessions recorded yet.")
+        st.page_link("pages/sessions.py", label="Record a session", icon=":material/event:")
+        st.stop()
+
+    session_flags = [f for f in fit.flags if f.id.startswith("session.")]
+    risk = [f for f in session_flags if f.id == "session.risk_item"]
+    for flag in risk:
+        st.error(f"{flag.title}. {flag.explanation}", icon=":material/emergency:")
+
+    st.subheader("Outcome status")
+    if fit.outcomes is not None:
+        timeline.outcome_badges(fit.outcomes)
+
+    st.subheader("Measures")
+    for measure in measures_for(lib, case.anxiety_measure):
+        st.plotly_chart(
+            timeline.measure_chart(measure, fit.sessions),
+            width="stretch",
+            key=f"timeline.{measure.id}",
+        )
+    st.plotly_chart(timeline.alliance_chart(fit.sessions), width="stretch", key="timeline.alliance")
+    st.plotly_chart(
+        timeline.attendance_chart(fit.sessions), width="stretch", key="timeline.attendance"
+    )
+
+    st.subheader("Fit since the start")
+    points = services.fit_over_sessions(stored, fit.overall_fit)
+    st.plotly_chart(timeline.fit_chart(points), width="stretch", key="timeline.fit")
+    recorded = [f for _, f in points if f is not None]
+    if len(recorded) >= 2:
+        st.caption(
+            f"Fit went from {recorded[0]:.0f} at the first recorded session to "
+            f"{recorded[-1]:.0f} now. Update the walk-through's answers to re-run it."
+        )
+
+    st.subheader("Session flags")
+    if not session_flags:
+        st.success("No session flags.")
+    for flag in session_flags:
+        report.flag_card(flag)

@@ -1,0 +1,151 @@
+"""Cases, sessions and grades to store, and ways to watch what the database is sent."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+from tailoring.model.case import AllianceAnswer, Answers, Case, PreferenceAnswer, SocialAnswer
+from tailoring.model.grade import FlagAgreement, FlagFeedback, Grade, ItemGrade
+from tailoring.model.session import Session
+
+NOTE = "Sleeps at her sister's; café shifts — ü"
+FIRST_SESSION = datetime.date(2026, 1, 5)
+
+
+def make_case(reference: str = "CASE-001", **changes: Any) -> Case:
+    """A case with answers of all three kinds, including non-ASCII free text."""
+    case_answers = Answers(
+        preferences={
+            "structure": PreferenceAnswer(value=4, importance=2),
+            "format": PreferenceAnswer(value="individual"),
+            "topics": PreferenceAnswer(value=["sleep", "work"], importance=3),
+        },
+        social={
+            "housing": SocialAnswer(
+                present="yes", maintains="unsure", helping="no", details=["crowded"], note=NOTE
+            ),
+        },
+        alliance={"bond": AllianceAnswer(value=3), "withdrawal": AllianceAnswer(value=None)},
+    )
+    fields: dict[str, Any] = {
+        "reference": reference,
+        "protocol_id": "cbt-depression",
+        "sessions_available": 16,
+        "step": "social",
+        "answers": case_answers,
+    }
+    return Case(**{**fields, **changes})
+
+
+def make_session(number: int, **changes: Any) -> Session:
+    """An attended treatment session, weekly from FIRST_SESSION, with every measure answered.
+
+    The answers hold a value, None (not answered yet) and 'na' (where the item allows it).
+    """
+    fields: dict[str, Any] = {
+        "number": number,
+        "date": FIRST_SESSION + datetime.timedelta(weeks=number - 1),
+        "attendance": "attended",
+        "kind": "treatment",
+        "alliance": {
+            "bond": AllianceAnswer(value=3),
+            "goals_agreement": AllianceAnswer(value=None),
+            "rupture_withdrawal": AllianceAnswer(value=1),
+        },
+        "measures": {
+            "phq9": {f"phq9_{item}": item % 4 for item in range(1, 10)} | {"phq9_9": None},
+            "gad7": {"gad7_1": 3, "gad7_2": 0, "gad7_3": None},
+            "wsas": {"wsas_1": "na", "wsas_2": 8, "wsas_3": 0, "wsas_4": None},
+        },
+        "note": NOTE,
+    }
+    return Session(**{**fields, **changes})
+
+
+def make_course() -> list[Session]:
+    """Sessions of every kind and attendance, numbered with a gap, as a course is recorded."""
+    return [
+        make_session(1, kind="assessment"),
+        make_session(2),
+        make_session(3, attendance="did_not_attend", alliance={}, measures={}, note=""),
+        make_session(5, attendance="cancelled", alliance={}, measures={}),
+        make_session(6, measures={"phq9": {"phq9_1": 0}}),
+        make_session(9, kind="follow_up"),
+    ]
+
+
+def make_grade(scenario_id: str = "cbt_depression_fit", mark: float = 72.5) -> Grade:
+    """A grade with one item, one missed flag and its feedback."""
+    return Grade(
+        scenario_id=scenario_id,
+        scenario_title="CBT for depression that fits",
+        protocol_id="cbt_depression",
+        sessions_available=12,
+        mark=mark,
+        item_score=80.0,
+        flag_score=2 / 3 * 100,
+        counts={"exact": 3, "close": 1, "far": 0, "missing": 1},
+        items=[
+            ItemGrade(
+                section="preferences",
+                item_id="structure",
+                title="Structure",
+                theme="personalisation",
+                agreement="close",
+                importance="exact",
+                score=0.5,
+                reference="Quite structured",
+                attempt="Very structured — ü",
+            )
+        ],
+        flags=FlagAgreement(
+            found=["pace_fast"], missed=["bond_low"], extra=[], precision=1, recall=0.5, f1=2 / 3
+        ),
+        feedback=[
+            FlagFeedback(
+                flag_id="bond_low",
+                outcome="missed",
+                severity="high",
+                theme="alliance",
+                theme_title="Alliance",
+                title="The bond is weak",
+                explanation="A weak bond predicts dropout.",
+                differing_items=["alliance.bond"],
+                why="The attempt rates the bond 3; the reference rates it 1.",
+            )
+        ],
+    )
+
+
+def count_statements(engine: Engine, action: Callable[[], Any]) -> tuple[Any, int]:
+    """The result of ``action`` and how many SQL statements it sent."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        return action(), len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def run_together(target: Callable[[str], None], arguments: list[str]) -> None:
+    """Run ``target`` once per argument, each in its own thread, and wait for all."""
+    start = threading.Barrier(len(arguments))
+
+    def run(argument: str) -> None:
+        start.wait()
+        target(argument)
+
+    threads = [threading.Thread(target=run, args=(argument,)) for argument in arguments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)

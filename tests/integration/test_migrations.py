@@ -1,0 +1,129 @@
+"""Migrations against real databases: older schemas keep their cases; the schema is current."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, insert, select
+
+from tailoring.storage.db import alembic_config, build_engine, make_engine, migrate
+from tailoring.storage.repository import CaseRepository
+from tailoring.storage.tables import answers, cases, metadata
+from tests.integration.helpers import make_case, make_session
+
+CREATED = datetime(2025, 12, 1, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def bare_engine(database_url: str) -> Iterator[Engine]:
+    """An engine on the test's database that leaves the schema alone."""
+    engine = build_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def move_to(engine: Engine, revision: str, *, down: bool = False) -> None:
+    """Upgrade (or downgrade) the schema to ``revision``."""
+    with engine.connect() as connection:
+        move = command.downgrade if down else command.upgrade
+        move(alembic_config(connection), revision)
+
+
+def add_first_schema_case(engine: Engine, reference: str) -> int:
+    """A case with two answers, written as the code of revision 0001 wrote them."""
+    with engine.begin() as connection:
+        case_id: int = connection.execute(
+            insert(cases).values(
+                reference=reference,
+                protocol_id="cbt_depression",
+                sessions_available=12,
+                step="alliance",
+                status="active",
+                version=4,
+                created_at=CREATED,
+                updated_at=CREATED,
+            )
+        ).inserted_primary_key[0]
+        for item_id, payload in (("bond", '{"value": 2}'), ("heard", '{"value": null}')):
+            connection.execute(
+                insert(answers).values(
+                    case_id=case_id,
+                    section="alliance",
+                    item_id=item_id,
+                    payload=payload,
+                    revision=1,
+                    updated_at=CREATED,
+                )
+            )
+    return case_id
+
+
+def test_upgrading_from_the_first_schema_keeps_every_case(bare_engine: Engine) -> None:
+    move_to(bare_engine, "0001")
+    first = add_first_schema_case(bare_engine, "OLD-1")
+    second = add_first_schema_case(bare_engine, "OLD-2")
+
+    migrate(bare_engine)
+
+    repository = CaseRepository(bare_engine)
+    stored = repository.get(first)
+    assert stored.kind == "case"
+    assert stored.scenario_id is None
+    assert stored.version == 4
+    assert stored.case.anxiety_measure == "gad7"
+    assert stored.case.sessions == []
+    assert {item: a.value for item, a in stored.case.answers.alliance.items()} == {
+        "bond": 2,
+        "heard": None,
+    }
+    assert repository.count() == 2
+    assert [(s.id, s.answered, s.sessions) for s in repository.list()] == [
+        (second, 2, 0),
+        (first, 2, 0),
+    ]
+    repository.save_session(first, make_session(1), 50.0, "dr.a")
+    assert repository.get(first).version == 5
+
+
+def test_downgrading_to_the_first_schema_keeps_cases_and_answers(bare_engine: Engine) -> None:
+    migrate(bare_engine)
+    repository = CaseRepository(bare_engine)
+    case_id = repository.create(make_case(sessions=[make_session(1)]))
+    attempt = repository.create(make_case("TRY-1"), kind="attempt", scenario_id="s1")
+
+    move_to(bare_engine, "0001", down=True)
+    with bare_engine.connect() as connection:
+        remaining = connection.execute(select(answers.c.case_id).distinct()).scalars().all()
+    assert sorted(remaining) == [case_id, attempt]
+    migrate(bare_engine)
+
+    # An attempt becomes a case on the way down: the first schema has no kinds.
+    assert repository.count() == 2
+    assert repository.get(case_id).case == make_case()
+
+
+def test_foreign_keys_are_enforced_after_migrating(engine: Engine) -> None:
+    repository = CaseRepository(engine)
+    case_id = repository.create(make_case())
+
+    repository.delete(case_id)
+
+    with engine.connect() as connection:
+        assert connection.execute(select(answers)).all() == []
+
+
+def test_the_migrated_schema_matches_the_tables(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "compare_server_default": True}
+            )
+            assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()

@@ -1,0 +1,205 @@
+"""Session entry: attendance, the alliance check and the measures item by item, saved as given.
+
+Widget keys: ``session.date``, ``session.attendance``, ``session.kind``, ``session.note``,
+``session.alliance.<item>`` and ``session.<measure>.<item>`` (e.g. ``session.phq9.phq9_9``).
+Totals and bands are computed by the engine from the items, never typed.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import streamlit as st
+
+from tailoring import services
+from tailoring.engine.outcomes import score_measure
+from tailoring.model.content import ContentLibrary
+from tailoring.model.measures import Measure
+from tailoring.model.session import ATTENDANCES, SESSION_KINDS, Session
+
+ATTENDANCE_WORDS = {
+    "attended": "Attended",
+    "did_not_attend": "Did not attend",
+    "cancelled": "Cancelled",
+}
+KIND_WORDS = {"assessment": "Assessment", "treatment": "Treatment", "follow_up": "Follow-up"}
+PREFIX = "session."
+SCOPE = "_session_scope"
+REVISIONS = "_session_revisions"
+NOTICE = "_session_notice"
+
+
+def measures_for(lib: ContentLibrary, anxiety_measure: str) -> list[Measure]:
+    """The measures recorded at each session: depression, the case's anxiety measure, WSAS."""
+    order = {"depression": 0, "anxiety": 1, "functioning": 2}
+    chosen = [m for m in lib.measures if m.role != "anxiety" or m.id == anxiety_measure]
+    return sorted(chosen, key=lambda m: order.get(m.role, 3))
+
+
+def load_session(scope: str, session: Session, revision: int) -> None:
+    """Show a stored session in the widgets, once per case and session number."""
+    ss = st.session_state
+    if ss.get(SCOPE) == scope:
+        return
+    for key in [k for k in ss if str(k).startswith(PREFIX)]:
+        del ss[key]
+    ss["session.date"] = session.date
+    ss["session.attendance"] = session.attendance
+    ss["session.kind"] = session.kind
+    ss["session.note"] = session.note
+    for item_id, answer in session.alliance.items():
+        ss[f"session.alliance.{item_id}"] = answer.value
+    for measure_id, answers in session.measures.items():
+        for item_id, value in answers.items():
+            ss[f"session.{measure_id}.{item_id}"] = value
+    ss[SCOPE] = scope
+    ss.setdefault(REVISIONS, {})[scope] = revision
+
+
+def forget_session() -> None:
+    st.session_state.pop(SCOPE, None)
+
+
+def session_from_widgets(
+    lib: ContentLibrary, number: int, measures: list[Measure]
+) -> dict[str, Any]:
+    ss = st.session_state
+    alliance = {
+        item.id: {"value": ss[f"session.alliance.{item.id}"]}
+        for item in lib.alliance
+        if ss.get(f"session.alliance.{item.id}") is not None
+    }
+    scored: dict[str, dict[str, Any]] = {}
+    for measure in measures:
+        answers = {
+            item.id: ss[f"session.{measure.id}.{item.id}"]
+            for item in measure.items
+            if ss.get(f"session.{measure.id}.{item.id}") is not None
+        }
+        if answers:
+            scored[measure.id] = answers
+    return {
+        "number": number,
+        "date": ss["session.date"],
+        "attendance": ss["session.attendance"],
+        "kind": ss["session.kind"],
+        "note": ss.get("session.note") or "",
+        "alliance": alliance,
+        "measures": scored,
+    }
+
+
+def changed(lib: ContentLibrary, case_id: int, number: int, measures: list[Measure]) -> None:
+    scope = st.session_state.get(SCOPE)
+    revisions = st.session_state.setdefault(REVISIONS, {})
+    data = session_from_widgets(lib, number, measures)
+    try:
+        revisions[scope] = services.record_session(case_id, data, revisions.get(scope, 0))
+    except services.StaleSession as exc:
+        revisions[scope] = exc.revision
+        forget_session()
+        st.session_state[NOTICE] = (
+            "warning",
+            "Someone else changed this session while you had it open. Their version is now "
+            "shown; make your change again if it should stand.",
+        )
+    except services.CaseFileError as exc:
+        st.session_state[NOTICE] = ("error", "Not saved: " + "; ".join(exc.problems))
+    except services.StorageError as exc:
+        st.session_state[NOTICE] = ("error", f"Not saved: {exc} Your entries stay on this page.")
+
+
+def show_notice() -> None:
+    notice = st.session_state.pop(NOTICE, None)
+    if notice:
+        getattr(st, notice[0])(notice[1])
+
+
+def header_fields(lib: ContentLibrary, case_id: int, number: int, measures: list[Measure]) -> None:
+    args = (lib, case_id, number, measures)
+    date_col, attendance_col, kind_col = st.columns([1, 2, 2])
+    date_col.date_input(
+        "Date", key="session.date", format="DD/MM/YYYY", on_change=changed, args=args
+    )
+    attendance_col.segmented_control(
+        "Attendance",
+        list(ATTENDANCES),
+        key="session.attendance",
+        format_func=ATTENDANCE_WORDS.__getitem__,
+        on_change=changed,
+        args=args,
+    )
+    kind_col.segmented_control(
+        "Kind of contact",
+        list(SESSION_KINDS),
+        key="session.kind",
+        format_func=KIND_WORDS.__getitem__,
+        on_change=changed,
+        args=args,
+        help="Only attended treatment sessions count for outcomes.",
+    )
+
+
+def alliance_fields(
+    lib: ContentLibrary, case_id: int, number: int, measures: list[Measure]
+) -> None:
+    for item in lib.alliance:
+        st.radio(
+            item.question,
+            list(range(len(item.labels))),
+            index=None,
+            horizontal=True,
+            key=f"session.alliance.{item.id}",
+            format_func=lambda v, i=item: i.labels[v],
+            on_change=changed,
+            args=(lib, case_id, number, measures),
+        )
+
+
+def measure_fields(
+    lib: ContentLibrary, case_id: int, number: int, measures: list[Measure], measure: Measure
+) -> None:
+    """One measure item by item, with its total and band computed as answers come in."""
+    st.markdown(f"**{measure.question}**")
+    labels: dict[Any, str] = {o.value: f"{o.value} · {o.label}" for o in measure.options}
+    for item in measure.items:
+        options: list[Any] = [o.value for o in measure.options]
+        if item.not_applicable:
+            options.append("na")
+        st.radio(
+            item.text,
+            options,
+            index=None,
+            horizontal=True,
+            key=f"session.{measure.id}.{item.id}",
+            format_func=lambda v, i=item: "Not applicable" if v == "na" else labels[v],
+            help=item.not_applicable,
+            on_change=changed,
+            args=(lib, case_id, number, measures),
+        )
+    answers = {
+        item.id: st.session_state[f"session.{measure.id}.{item.id}"]
+        for item in measure.items
+        if st.session_state.get(f"session.{measure.id}.{item.id}") is not None
+    }
+    score = score_measure(measure, answers)
+    if score.risk:
+        st.error(
+            "An answer above 0 on the question about thoughts of being better off dead or of "
+            "self-harm. Follow your service's local risk procedure now, whatever the total. "
+            "This app does not assess risk.",
+            icon=":material/emergency:",
+        )
+    if score.complete:
+        st.success(f"{measure.short_name} total {score.total} of {score.max_total}: {score.band}")
+    elif score.answered or score.not_applicable:
+        st.info(
+            f"Partial: {score.answered + score.not_applicable} of {score.items} items answered. "
+            "Saved as partial and not scored until every item is answered."
+        )
+
+
+def session_date_default(sessions: list[Session]) -> datetime.date:
+    today = datetime.date.today()
+    return max(today, sessions[-1].date) if sessions else today

@@ -1,0 +1,176 @@
+"""Charts and badges of a case's course: measures with bands, alliance, attendance, outcomes."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from tailoring.model.measures import Measure
+from tailoring.model.report import Outcomes, SessionSummary
+
+BAND_COLOURS = ["#e8f5e9", "#fffde7", "#fff3e0", "#fbe9e7", "#ffebee"]
+ATTENDANCE_COLOURS = {"attended": "#2e8b57", "did_not_attend": "#c0392b", "cancelled": "#999999"}
+STATUS_WORDS = {
+    "yes": ("Yes", "green"),
+    "no": ("No", "red"),
+    "not_enough_data": ("Not enough data", "gray"),
+    "not_at_caseness": ("Not at caseness at start", "gray"),
+}
+
+
+def measure_chart(measure: Measure, sessions: list[SessionSummary]) -> go.Figure:
+    """Totals over sessions on the measure's severity bands, with the caseness line."""
+    points = [
+        (s.number, score.total)
+        for s in sessions
+        for score in s.scores
+        if score.measure_id == measure.id and score.complete
+    ]
+    partial = [
+        s.number
+        for s in sessions
+        for score in s.scores
+        if score.measure_id == measure.id and not score.complete and score.answered
+    ]
+    fig = go.Figure()
+    for index, band in enumerate(measure.bands):
+        fig.add_hrect(
+            y0=band.min - 0.5,
+            y1=band.max + 0.5,
+            line_width=0,
+            fillcolor=BAND_COLOURS[min(index, len(BAND_COLOURS) - 1)],
+            layer="below",
+            annotation_text=band.label,
+            annotation_position="top left",
+            annotation_font_size=10,
+            annotation_font_color="#777",
+        )
+    if measure.caseness is not None:
+        fig.add_hline(
+            y=measure.caseness - 0.5,
+            line_dash="dash",
+            line_color="#555",
+            annotation_text=f"caseness ≥ {measure.caseness}",
+            annotation_position="bottom right",
+            annotation_font_size=10,
+        )
+    fig.add_scatter(
+        x=[n for n, _ in points],
+        y=[t for _, t in points],
+        mode="lines+markers",
+        name=measure.short_name,
+        line={"color": "#1f4e8c"},
+    )
+    if partial:
+        fig.add_scatter(
+            x=partial,
+            y=[measure.min_total] * len(partial),
+            mode="markers",
+            name="partial (not scored)",
+            marker={"symbol": "circle-open", "size": 10, "color": "#999"},
+        )
+    fig.update_layout(
+        title=measure.short_name,
+        height=280,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        xaxis={"title": "Session", "dtick": 1},
+        showlegend=bool(partial),
+        yaxis={"range": [measure.min_total - 0.5, measure.max_total + 0.5]},
+    )
+    return fig
+
+
+def alliance_chart(sessions: list[SessionSummary]) -> go.Figure:
+    """Alliance score over sessions, rupture signs marked."""
+    rated = [s for s in sessions if s.alliance is not None and s.alliance.score is not None]
+    fig = go.Figure()
+    scores = [s.alliance.score for s in rated if s.alliance is not None]
+    fig.add_scatter(
+        x=[s.number for s in rated],
+        y=scores,
+        mode="lines+markers",
+        name="Alliance score",
+        line={"color": "#2e8b57"},
+    )
+    marked = [s for s in sessions if s.alliance is not None and s.alliance.ruptures]
+    fig.add_scatter(
+        x=[s.number for s in marked],
+        y=[5] * len(marked),
+        mode="markers",
+        name="Rupture signs",
+        marker={"symbol": "x", "size": 14, "color": "#c0392b"},
+    )
+    fig.update_layout(
+        title="Alliance check",
+        height=260,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        xaxis={"title": "Session", "dtick": 1},
+        yaxis={"range": [0, 105]},
+    )
+    return fig
+
+
+def attendance_chart(sessions: list[SessionSummary]) -> go.Figure:
+    fig = go.Figure()
+    for attendance, colour in ATTENDANCE_COLOURS.items():
+        shown = [s for s in sessions if s.attendance == attendance]
+        fig.add_scatter(
+            x=[s.number for s in shown],
+            y=[s.kind.replace("_", "-") for s in shown],
+            mode="markers",
+            name=attendance.replace("_", " "),
+            marker={"size": 14, "color": colour, "symbol": "square"},
+        )
+    fig.update_layout(
+        title="Attendance",
+        height=200,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        xaxis={"title": "Session", "dtick": 1},
+    )
+    return fig
+
+
+def fit_chart(points: list[tuple[str, float | None]]) -> go.Figure:
+    shown = [(label, fit) for label, fit in points if fit is not None]
+    fig = go.Figure()
+    fig.add_scatter(
+        x=[label for label, _ in shown],
+        y=[fit for _, fit in shown],
+        mode="lines+markers",
+        name="Fit",
+        line={"color": "#1f4e8c"},
+    )
+    fig.update_layout(
+        title="Fit of the planned protocol, as recorded at each session",
+        height=240,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        yaxis={"range": [0, 105], "title": "Fit"},
+    )
+    return fig
+
+
+def outcome_badges(outcomes: Outcomes) -> None:
+    """The case's outcome status by the NHS Talking Therapies definitions."""
+    statuses = {
+        "Caseness at start": outcomes.caseness_at_start,
+        "Reliable improvement": outcomes.reliable_improvement,
+        "Reliable deterioration": outcomes.reliable_deterioration,
+        "Recovery": outcomes.recovery,
+        "Reliable recovery": outcomes.reliable_recovery,
+    }
+    columns = st.columns(len(statuses) + 1)
+    for column, (label, status) in zip(columns, statuses.items(), strict=False):
+        words, colour = STATUS_WORDS[status]
+        if label == "Reliable deterioration" and status == "yes":
+            colour = "red"
+        elif label == "Reliable deterioration" and status == "no":
+            colour = "green"
+        column.caption(label)
+        column.badge(words, color=colour)
+    columns[-1].caption("Finished course")
+    columns[-1].badge(
+        f"{'Yes' if outcomes.finished else 'No'} ({outcomes.treatment_sessions_attended} attended)",
+        color="blue" if outcomes.finished else "gray",
+    )
+    for note in outcomes.notes:
+        st.caption(note)
