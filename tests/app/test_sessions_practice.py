@@ -1,0 +1,148 @@
+"""Session entry, the timeline and practice through AppTest, driven by widget keys."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tailoring import services
+
+PAGES = ["pages/sessions.py", "pages/timeline.py", "pages/practice.py"]
+
+
+def open_page(at: AppTest, page: str, case_id: int | None = None) -> AppTest:
+    if case_id is not None:
+        at.session_state["case_id"] = case_id
+    at.switch_page(page)
+    return at.run()
+
+
+def add_session(at: AppTest, number: int) -> None:
+    at.selectbox(key="sessions.pick").set_value(None).run()
+    at.button(key=f"FormSubmitter:sessions.new-Add session {number}").click().run()
+    assert not at.exception
+
+
+def answer_measure(at: AppTest, measure_id: str, values: list[int]) -> None:
+    for index, value in enumerate(values, start=1):
+        at.radio(key=f"session.{measure_id}.{measure_id}_{index}").set_value(value).run()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_new_page_opens_on_every_demo_case(app: AppTest, page: str):
+    for summary in services.list_cases():
+        open_page(app, page, summary.id)
+        assert not app.exception, (summary.reference, page)
+
+
+def test_pages_without_an_open_case_point_to_the_case_list(app: AppTest):
+    for page in ("pages/sessions.py", "pages/timeline.py"):
+        open_page(app, page)
+        assert "Open or create a case first." in [i.value for i in app.info]
+
+
+def test_recording_a_session_item_by_item_computes_the_total(app: AppTest, fresh_case):
+    at = open_page(app, "pages/sessions.py", fresh_case)
+    add_session(at, 1)
+    answer_measure(at, "phq9", [2, 2, 1, 1])
+    stored = services.open_case(fresh_case).case.sessions[0]
+    assert stored.measures["phq9"] == {f"phq9_{i}": v for i, v in enumerate([2, 2, 1, 1], 1)}
+    assert any("Partial: 4 of 9" in i.value for i in at.info)
+    answer_measure(at, "phq9", [2, 2, 1, 1, 1, 1, 1, 1, 0])
+    assert any("PHQ-9 total 10 of 27" in s.value for s in at.success)
+    assert not at.error
+
+
+def test_item_9_above_zero_shows_the_local_procedure_notice(app: AppTest, fresh_case):
+    at = open_page(app, "pages/sessions.py", fresh_case)
+    add_session(at, 1)
+    at.radio(key="session.phq9.phq9_9").set_value(1).run()
+    assert any("local risk procedure" in e.value for e in at.error)
+    open_page(at, "pages/timeline.py", fresh_case)
+    assert any("risk procedure" in e.value for e in at.error)
+
+
+def test_correcting_a_session_is_recorded_with_the_old_value(app: AppTest, fresh_case):
+    at = open_page(app, "pages/sessions.py", fresh_case)
+    add_session(at, 1)
+    at.radio(key="session.alliance.bond").set_value(3).run()
+    at.radio(key="session.alliance.bond").set_value(1).run()
+    history = services.session_history(fresh_case)
+    assert history[-1].old["alliance"]["bond"] == {"value": 3}
+    assert history[-1].new["alliance"]["bond"] == {"value": 1}
+    assert history[-1].actor == services.current_user()
+
+
+def test_three_sessions_show_reliable_improvement_and_a_rupture_on_the_timeline(
+    app: AppTest, fresh_case
+):
+    start = datetime.date(2026, 9, 1)
+    for number, (phq, gad, rupture) in enumerate(
+        [([2] * 9, [2] * 7, 0), ([2] * 9, [2] * 7, 0), ([1] * 9, [1] * 7, 2)], start=1
+    ):
+        services.record_session(
+            fresh_case,
+            {
+                "number": number,
+                "date": start + datetime.timedelta(weeks=number),
+                "attendance": "attended",
+                "alliance": {"rupture_withdrawal": {"value": rupture}},
+                "measures": {
+                    "phq9": {f"phq9_{i}": v for i, v in enumerate(phq, 1)},
+                    "gad7": {f"gad7_{i}": v for i, v in enumerate(gad, 1)},
+                },
+            },
+            0,
+        )
+    at = open_page(app, "pages/timeline.py", fresh_case)
+    assert not at.exception
+    report = services.assess_case(services.open_case(fresh_case).case)
+    assert report.outcomes.reliable_improvement == "yes"
+    shown = " ".join(e.label for e in at.expander)
+    rupture = [f for f in report.flags if f.id == "session.rupture"]
+    assert rupture and rupture[0].title in shown
+    assert len(at.get("plotly_chart")) >= 4
+
+
+def test_a_stale_session_edit_is_refused_and_the_other_version_shown(app: AppTest, fresh_case):
+    at = open_page(app, "pages/sessions.py", fresh_case)
+    add_session(at, 1)
+    stored = services.open_case(fresh_case)
+    session = stored.case.sessions[0].model_dump()
+    session["alliance"] = {"bond": {"value": 4}}
+    services.record_session(fresh_case, session, stored.session_revisions[1])
+    at.radio(key="session.alliance.bond").set_value(0).run()
+    assert any("Someone else changed this session" in w.value for w in at.warning)
+    assert services.open_case(fresh_case).case.sessions[0].alliance["bond"].value == 4
+    at.run()
+    assert at.radio(key="session.alliance.bond").value == 4
+
+
+def test_a_practice_attempt_is_graded_and_kept_apart_from_cases(app: AppTest, content):
+    before = {c.reference for c in services.list_cases(include_archived=True)}
+    at = open_page(app, "pages/practice.py")
+    at.selectbox(key="practice.scenario").set_value("housing_damp_mould").run()
+    at.button(key="practice.start").click().run()
+    attempt = services.attempts("housing_damp_mould")[0]
+    reference = content.scenario("housing_damp_mould").reference.social["housing"]
+    at.button(key="walk.next").click().run()
+    at.button_group(key="social.housing.present").set_value(reference.present).run()
+    at.button_group(key="social.housing.maintains").set_value(reference.maintains).run()
+    at.button_group(key="social.housing.helping").set_value(reference.helping).run()
+    at.button(key="walk.next").click().run()
+    at.button(key="walk.next").click().run()
+    at.button(key="practice.submit").click().run()
+    assert not at.exception
+    grade = services.attempt_grade(attempt.id)
+    assert "social.housing" in grade.flags.found
+    assert at.metric[0].value == f"{grade.mark:.0f} / 100"
+    assert {c.reference for c in services.list_cases(include_archived=True)} == before
+    assert at.get("download_button")
+
+
+def test_the_walkthrough_refuses_to_open_a_practice_attempt(app: AppTest):
+    attempt_id = services.start_attempt("cbt_depression_fit")
+    at = open_page(app, "pages/walkthrough.py", attempt_id)
+    assert "That is a practice attempt: open it from Practice." in [i.value for i in at.info]
