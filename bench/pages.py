@@ -69,12 +69,42 @@ def profiled_reruns(at: Any, runs: int) -> pstats.Stats:
     return pstats.Stats(profile)
 
 
+def long_case() -> int:
+    """A case with 40 attended sessions, every measure and the alliance check complete."""
+    from tailoring import services
+    from tests.session_factory import case_with_sessions, session
+
+    content = services.content()
+    sessions = [
+        session(
+            content,
+            n,
+            phq9=max(0, 22 - n // 2),
+            anxiety=max(0, 18 - n // 3),
+            alliance={
+                i.id: (1 if i.kind == "rupture" and n % 9 == 0 else 3) for i in content.alliance
+            },
+        )
+        for n in range(1, 41)
+    ]
+    for s in sessions:
+        s["measures"]["wsas"] = {f"wsas_{i}": 4 for i in range(1, 6)}
+    case = case_with_sessions(content, sessions).model_copy(update={"reference": "BENCH-040"})
+    return services.repository().create(case)
+
+
 def pages_to_time() -> list[tuple[str, Any]]:
     """Each page (and each walk-through step) with an AppTest already on it."""
     at = fresh_app()
     at.run()  # loads the demo cases into the empty database
     prepared = []
-    for page in ("cases", "library"):
+    forty = long_case()
+    for page in ("sessions", "timeline"):
+        at = fresh_app()
+        at.session_state["case_id"] = forty
+        at.switch_page(f"pages/{page}.py")
+        prepared.append((f"{page} · 40 sessions", at))
+    for page in ("cases", "library", "practice"):
         at = fresh_app()
         at.switch_page(f"pages/{page}.py")
         prepared.append((page, at))

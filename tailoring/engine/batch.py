@@ -45,7 +45,7 @@ class CaseMatrix:
     positions: np.ndarray  # N×S float: scale point 1–5, NaN where unanswered
     weights: np.ndarray  # N×D float: importance 0–3 of each compared dimension, 0 if unanswered
     formats: np.ndarray  # N×5 bool: formats the patient can use (FORMATS order)
-    goals: np.ndarray  # N×G int: times each goal is chosen (0 or 1 unless a file repeats one)
+    goals: np.ndarray  # N×G int: 1 where the goal is chosen (validation refuses repeats)
     conflicts: np.ndarray  # N×6 bool: demands the patient's circumstances clash with (DEMANDS)
 
     def __len__(self) -> int:

@@ -78,6 +78,12 @@ class Case(BaseModel):
 
     format_version: Literal[1] = 1
     reference: Reference
+    therapist: str = Field(
+        "local user",
+        min_length=1,
+        max_length=80,
+        description="The clinician who holds the case (a staff name or code, never the patient).",
+    )
     protocol_id: str = Field(description="Id of the current (planned) protocol.")
     sessions_available: int = Field(ge=1, le=60)
     step: WalkStep = "preferences"
@@ -210,4 +216,7 @@ def preference_value_problems(
         return [] if value in options else [f"unknown option {value!r}"]
     if not isinstance(value, list):
         return [f"expected a list of option ids, got {value!r}"]
-    return [f"unknown option {v!r}" for v in value if v not in options]
+    problems = [f"unknown option {v!r}" for v in value if v not in options]
+    # A repeated option would count twice in the goals fit.
+    problems += [f"option {v!r} is repeated" for v in sorted(set(value)) if value.count(v) > 1]
+    return problems

@@ -187,6 +187,22 @@ def radio_inputs(page: Page, key: str) -> Locator:
     return by_key(page, key).locator("input[type='radio']")
 
 
+def step_button(page: Page, number: int, title: str) -> Locator:
+    """The button of a walk-through step (``walk.step``), e.g. ``1. Preferences (4/13)``."""
+    return by_key(page, "walk.step").get_by_role("radio", name=re.compile(rf"^{number}\. {title}"))
+
+
+def expander_summary(page: Page, title: str) -> Locator:
+    """The clickable title row of the ``st.expander`` whose title contains ``title``."""
+    return page.get_by_test_id("stExpander").locator("summary").filter(has_text=title)
+
+
+def no_error_on_page(page: Page) -> None:
+    """Neither the app's friendly error nor a Streamlit exception box is showing."""
+    expect(page.get_by_text("Something went wrong")).to_have_count(0)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
 def screenshot(page: Page, name: str, *, full: bool = True) -> Path:
     """Save a screenshot to test-artifacts/e2e/<name>.png, as tall as the content when ``full``.
 

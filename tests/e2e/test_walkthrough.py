@@ -16,9 +16,11 @@ from tests.e2e.conftest import (
     by_key,
     choose,
     click,
+    expander_summary,
     goto,
     horizontal_overflow,
     new_page,
+    no_error_on_page,
     pick_pill,
     pick_radio,
     pick_segment,
@@ -28,6 +30,7 @@ from tests.e2e.conftest import (
     screenshot,
     segment,
     settles,
+    step_button,
 )
 
 pytestmark = pytest.mark.e2e
@@ -42,20 +45,11 @@ RUPTURE_FLAG = "Withdrawal signs: some signs"
 GENDER_FLAG = "Therapist's gender: A woman"
 
 
-def step_button(page: Page, number: int, title: str):
-    return by_key(page, "walk.step").get_by_role("radio", name=re.compile(rf"^{number}\. {title}"))
-
-
 def open_new_case_form(page: Page) -> None:
     expander = page.get_by_test_id("stExpander").filter(has_text="New case")
     if not by_key(page, "case.new.reference").locator("input").is_visible():
         expander.locator("summary").click()
     expect(by_key(page, "case.new.reference").locator("input")).to_be_visible()
-
-
-def no_error_on_page(page: Page) -> None:
-    expect(page.get_by_text("Something went wrong")).to_have_count(0)
-    expect(page.get_by_test_id("stException")).to_have_count(0)
 
 
 def test_a_case_from_creation_to_fit_report_survives_a_reload(
@@ -121,7 +115,7 @@ def test_a_case_from_creation_to_fit_report_survives_a_reload(
     titles = {f.title for f in fit.flags}
     for title in (STRUCTURE_FLAG, HOUSING_FLAG, RUPTURE_FLAG, GENDER_FLAG):
         assert title in titles
-        flag = page.get_by_test_id("stExpander").locator("summary").filter(has_text=title)
+        flag = expander_summary(page, title)
         expect(flag).to_have_count(1)
         expect(flag).to_be_visible()
 

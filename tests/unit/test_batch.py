@@ -81,11 +81,11 @@ def test_a_mean_on_a_false_tie_rounds_as_python_does(make_case, content):
     assert_same_fits(content, [case])
 
 
-def test_a_goal_repeated_in_a_case_file_counts_as_the_engine_counts_it(make_case, content):
-    case = make_case(
-        preferences={"goals": {"value": ["skills", "skills", "understanding"], "importance": 2}}
-    )
-    assert_same_fits(content, [case])
+def test_a_goal_repeated_in_a_case_file_is_refused_before_it_can_count_twice(make_case):
+    with pytest.raises(ValueError, match="repeated"):
+        make_case(
+            preferences={"goals": {"value": ["skills", "skills", "understanding"], "importance": 2}}
+        )
 
 
 @pytest.mark.parametrize("present", ["yes", "unsure", "no", None])

@@ -71,6 +71,12 @@ def test_assess_prints_the_fit_report_as_json(tmp_path, capsys):
             "answers.social.housing.details",
         ),
         (lambda c: c.update(reference="Jane Smith"), "reference"),
+        (
+            lambda c: c["answers"]["preferences"].update(
+                goals={"value": ["skills", "skills"], "importance": 2}
+            ),
+            "answers.preferences.goals.value",
+        ),
         (lambda c: c.update(surprise=True), "surprise"),
     ],
 )
