@@ -82,7 +82,7 @@ def long_case() -> int:
             phq9=max(0, 22 - n // 2),
             anxiety=max(0, 18 - n // 3),
             alliance={
-                i.id: (1 if i.kind == "rupture" and n % 9 == 0 else 3) for i in content.alliance
+                i.id: (int(n % 9 == 0) if i.kind == "rupture" else 3) for i in content.alliance
             },
         )
         for n in range(1, 41)

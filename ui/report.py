@@ -70,6 +70,7 @@ def headline(report: FitReport) -> None:
         )
 
 
+@st.cache_resource(max_entries=256, show_spinner=False)
 def scale_chart(
     titles: list[str],
     low: list[float],

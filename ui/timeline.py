@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -18,6 +20,7 @@ STATUS_WORDS = {
 }
 
 
+@st.cache_resource(max_entries=256, show_spinner=False)
 def measure_chart(measure: Measure, sessions: list[SessionSummary]) -> go.Figure:
     """Totals over sessions on the measure's severity bands, with the caseness line."""
     points = [
@@ -32,28 +35,64 @@ def measure_chart(measure: Measure, sessions: list[SessionSummary]) -> go.Figure
         for score in s.scores
         if score.measure_id == measure.id and not score.complete and score.answered
     ]
-    fig = go.Figure()
-    for index, band in enumerate(measure.bands):
-        fig.add_hrect(
-            y0=band.min - 0.5,
-            y1=band.max + 0.5,
-            line_width=0,
-            fillcolor=BAND_COLOURS[min(index, len(BAND_COLOURS) - 1)],
-            layer="below",
-            annotation_text=band.label,
-            annotation_position="top left",
-            annotation_font_size=10,
-            annotation_font_color="#777",
-        )
+    # Bands and the caseness line as plain layout shapes: plotly's add_hrect/add_hline helpers
+    # cost tens of milliseconds each, and this page draws a dozen of them.
+    shapes: list[dict[str, Any]] = [
+        {
+            "type": "rect",
+            "xref": "paper",
+            "x0": 0,
+            "x1": 1,
+            "yref": "y",
+            "y0": band.min - 0.5,
+            "y1": band.max + 0.5,
+            "line": {"width": 0},
+            "layer": "below",
+            "fillcolor": BAND_COLOURS[min(index, len(BAND_COLOURS) - 1)],
+        }
+        for index, band in enumerate(measure.bands)
+    ]
+    notes: list[dict[str, Any]] = [
+        {
+            "xref": "paper",
+            "x": 0,
+            "yref": "y",
+            "y": band.max + 0.5,
+            "text": band.label,
+            "showarrow": False,
+            "xanchor": "left",
+            "yanchor": "top",
+            "font": {"size": 10, "color": "#777"},
+        }
+        for band in measure.bands
+    ]
     if measure.caseness is not None:
-        fig.add_hline(
-            y=measure.caseness - 0.5,
-            line_dash="dash",
-            line_color="#555",
-            annotation_text=f"caseness ≥ {measure.caseness}",
-            annotation_position="bottom right",
-            annotation_font_size=10,
+        shapes.append(
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "yref": "y",
+                "y0": measure.caseness - 0.5,
+                "y1": measure.caseness - 0.5,
+                "line": {"dash": "dash", "color": "#555", "width": 1},
+            }
         )
+        notes.append(
+            {
+                "xref": "paper",
+                "x": 1,
+                "yref": "y",
+                "y": measure.caseness - 0.5,
+                "text": f"caseness ≥ {measure.caseness}",
+                "showarrow": False,
+                "xanchor": "right",
+                "yanchor": "top",
+                "font": {"size": 10},
+            }
+        )
+    fig = go.Figure(layout={"shapes": shapes, "annotations": notes})
     fig.add_scatter(
         x=[n for n, _ in points],
         y=[t for _, t in points],
@@ -80,6 +119,7 @@ def measure_chart(measure: Measure, sessions: list[SessionSummary]) -> go.Figure
     return fig
 
 
+@st.cache_resource(max_entries=256, show_spinner=False)
 def alliance_chart(sessions: list[SessionSummary]) -> go.Figure:
     """Alliance score over sessions, rupture signs marked."""
     rated = [s for s in sessions if s.alliance is not None and s.alliance.score is not None]
@@ -110,6 +150,7 @@ def alliance_chart(sessions: list[SessionSummary]) -> go.Figure:
     return fig
 
 
+@st.cache_resource(max_entries=256, show_spinner=False)
 def attendance_chart(sessions: list[SessionSummary]) -> go.Figure:
     fig = go.Figure()
     for attendance, colour in ATTENDANCE_COLOURS.items():
@@ -130,6 +171,7 @@ def attendance_chart(sessions: list[SessionSummary]) -> go.Figure:
     return fig
 
 
+@st.cache_resource(max_entries=256, show_spinner=False)
 def fit_chart(points: list[tuple[str, float | None]]) -> go.Figure:
     shown = [(label, fit) for label, fit in points if fit is not None]
     fig = go.Figure()
