@@ -12,6 +12,7 @@ require_entry()
 
 TITLES = {**walk.STEP_TITLES, "report": "Submit and feedback"}
 DIFFICULTIES = ["introductory", "intermediate", "advanced"]
+RELABEL = "_practice_relabel"
 
 lib = services.content()
 st.title("Practice")
@@ -23,6 +24,8 @@ with friendly_errors():
         "Themes",
         [t.id for t in lib.themes],
         selection_mode="multi",
+        # In a column, pills stay on one scrolling row: most themes were hidden off to the right.
+        wrap=True,
         key="practice.themes",
         format_func=lambda t: lib.theme(t).title,
     )
@@ -49,6 +52,11 @@ with friendly_errors():
     if not shown:
         st.info("No scenario matches these filters.")
         st.stop()
+    # The scenario and attempt live in the address bar too, so a reload comes back to them.
+    if "practice.scenario" not in st.session_state:
+        wanted = st.query_params.get("scenario")
+        if wanted in {s.id for s in shown}:
+            st.session_state["practice.scenario"] = wanted
     scenario = services.scenario(
         st.selectbox(
             f"Scenario ({len(shown)} match)",
@@ -76,13 +84,20 @@ with friendly_errors():
     past = services.attempts(scenario.id)
     attempt_key = f"practice.attempt.{scenario.id}"
     if attempt_key not in st.session_state:
-        st.session_state[attempt_key] = past[0].id if past else None
+        wanted = st.query_params.get("attempt", "")
+        ids = [a.id for a in past]
+        from_url = int(wanted) if wanted.isdigit() and int(wanted) in ids else None
+        st.session_state[attempt_key] = from_url or (ids[0] if ids else None)
     start, pick = st.columns([1, 3])
     if start.button("Start a new attempt", key="practice.start", type="primary"):
         st.session_state[attempt_key] = services.start_attempt(scenario.id)
         st.rerun()
     if past:
         by_id = {a.id: a for a in past}
+        if st.session_state.pop(RELABEL, False):
+            # The mark in the chosen attempt's label changed (a grade): the browser keeps
+            # showing the old label unless the value is sent again.
+            st.session_state[attempt_key] = st.session_state[attempt_key]
         pick.selectbox(
             "Attempt",
             list(by_id),
@@ -93,10 +108,13 @@ with friendly_errors():
             ),
         )
     attempt_id = st.session_state[attempt_key]
+    st.query_params["scenario"] = scenario.id
     if attempt_id is None:
+        st.query_params.pop("attempt", None)
         st.info("Start an attempt to work through the checklist for this patient.")
         st.stop()
 
+    st.query_params["attempt"] = str(attempt_id)
     stored = services.open_case(attempt_id)
     save = checklist.case_saver(attempt_id)
     checklist.load_answers(f"attempt:{attempt_id}", stored.case.answers, stored.revisions)
@@ -113,6 +131,7 @@ with friendly_errors():
         )
         if st.button("Submit for feedback", key="practice.submit", type="primary"):
             services.submit_attempt(attempt_id)
+            st.session_state[RELABEL] = True
             st.rerun()
     else:
         feedback.grade_summary(result)
@@ -121,6 +140,7 @@ with friendly_errors():
             feedback.item_table(result)
         if st.button("Grade again with my current answers", key="practice.regrade"):
             services.submit_attempt(attempt_id)
+            st.session_state[RELABEL] = True
             st.rerun()
     walk.step_buttons(attempt_id, step, TITLES)
 

@@ -35,6 +35,10 @@ with friendly_errors():
 
     st.subheader("Measures")
     for measure in measures_for(lib, case.anxiety_measure):
+        if not any(score.measure_id == measure.id for s in fit.sessions for score in s.scores):
+            # An empty chart (with axes from -1 to 6) says less than a sentence.
+            st.caption(f"{measure.short_name}: not recorded at any session yet.")
+            continue
         st.plotly_chart(
             timeline.measure_chart(measure, fit.sessions),
             width="stretch",
@@ -47,8 +51,11 @@ with friendly_errors():
 
     st.subheader("Fit since the start")
     points = services.fit_over_sessions(stored, fit.overall_fit)
-    st.plotly_chart(timeline.fit_chart(points), width="stretch", key="timeline.fit")
     recorded = [f for _, f in points if f is not None]
+    if recorded:
+        st.plotly_chart(timeline.fit_chart(points), width="stretch", key="timeline.fit")
+    else:
+        st.caption("No fit to show yet: answer the preferences in the walk-through to see it.")
     if len(recorded) >= 2:
         st.caption(
             f"Fit went from {recorded[0]:.0f} at the first recorded session to "

@@ -1,4 +1,4 @@
-"""The command line: assess a case, grade a scenario attempt, print the schema, check content."""
+"""The command line: assess a case, grade an attempt, print the schema, check content, demo data."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 
 from tailoring import services
 from tailoring.content import ContentError, content_dir, load_content
+from tailoring.demo import demo_cases
+from tailoring.export.caseload import cases_csv
 from tailoring.model.case import Case
 
 EXIT_INVALID = 2
@@ -86,6 +88,28 @@ def _validate_content(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    if args.cases < 0:
+        print("--cases: give 0 or more", file=sys.stderr)
+        return EXIT_INVALID
+    lib = services.content()
+    cases = demo_cases(lib, args.cases, args.seed)
+    if args.out and args.out.lower().endswith(".csv"):
+        text = cases_csv(cases, lib)
+    else:
+        text = json.dumps([c.model_dump(mode="json") for c in cases], indent=2) + "\n"
+    if not args.out:
+        sys.stdout.write(text)
+        return 0
+    try:
+        Path(args.out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"cannot write {args.out}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"wrote {len(cases)} invented cases to {args.out}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tailoring", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -105,6 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     validate = commands.add_parser("validate-content", help="check every content file")
     validate.add_argument("--directory", default=str(content_dir()))
     validate.set_defaults(run=_validate_content)
+    demo = commands.add_parser(
+        "demo",
+        help="invent a demo caseload: a JSON list of case files (or the CSV import format "
+        "when --out ends in .csv)",
+    )
+    demo.add_argument("--cases", type=int, default=60, help="how many cases (default 60)")
+    demo.add_argument("--seed", type=int, default=0, help="the same seed gives the same cases")
+    demo.add_argument("--out", help="write to this file instead of printing")
+    demo.set_defaults(run=_demo)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

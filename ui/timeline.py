@@ -200,7 +200,8 @@ def outcome_badges(outcomes: Outcomes) -> None:
         "Recovery": outcomes.recovery,
         "Reliable recovery": outcomes.reliable_recovery,
     }
-    columns = st.columns(len(statuses) + 1)
+    # Bottom-aligned, so the badges stay in one row when a label wraps onto two lines.
+    columns = st.columns(len(statuses) + 1, vertical_alignment="bottom")
     for column, (label, status) in zip(columns, statuses.items(), strict=False):
         words, colour = STATUS_WORDS[status]
         if label == "Reliable deterioration" and status == "yes":

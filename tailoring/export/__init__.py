@@ -1,1 +1,1 @@
-"""Exports of a fit report: the one-page session plan PDF and the JSON document."""
+"""Exports: the session plan and case review PDFs, the JSON report, caseload files and tables."""

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import datetime
-import functools
-import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
 
-from fpdf import FPDF
-
+from tailoring.export.pdf_page import (
+    ACCENT,
+    BOTTOM,
+    MARGIN,
+    MUTED,
+    PANEL,
+    PT,
+    RULE,
+    SEVERITY_COLOUR,
+    TOP,
+    WIDTH,
+    Page,
+    dejavu_fonts,
+    draw_footer,
+    draw_heading,
+    tidy,
+)
+from tailoring.export.pdf_page import to_latin1 as to_latin1
 from tailoring.model.content import ACTION_KIND_LABELS
 from tailoring.model.report import SEVERITIES, AgendaItem, FitReport, Flag
 
-FONT_DIRS = (
-    Path("/usr/share/fonts/truetype/dejavu"),
-    Path("/usr/share/fonts/dejavu"),
-    Path("/usr/local/share/fonts"),
-    Path("/Library/Fonts"),
-)
 FOOTER = (
     "Supports clinical judgement; it does not assess risk or make a diagnosis. "
     "Contains no patient identifiers."
@@ -26,172 +33,9 @@ FOOTER = (
 # The agenda's "review" item is the plan's own call for a protocol review.
 KIND_WORDS = {**ACTION_KIND_LABELS, "review": "Review the protocol"}
 
-# Page geometry in millimetres (A4 portrait).
-PAGE_W, PAGE_H = 210.0, 297.0
-MARGIN, TOP = 18.0, 16.0
-WIDTH = PAGE_W - 2 * MARGIN
-FOOTER_Y = PAGE_H - 15.0
-BOTTOM = FOOTER_Y - 4.0
-PT = 0.3528  # millimetres per point
-
 # Body text shrinks in these steps before anything is cut.
 SCALES = (1.0, 0.92, 0.84)
 MAX_FLAG_ROWS_WHEN_FULL = 8
-
-INK = (33, 37, 41)
-MUTED = (98, 106, 116)
-ACCENT = (26, 92, 110)
-RULE = (200, 205, 210)
-PANEL = (238, 243, 245)
-SEVERITY_COLOUR = {"high": (150, 36, 40), "medium": (150, 96, 0), "low": (55, 100, 130)}
-
-# Typographic quotes and dashes have plain equivalents in latin-1; other characters outside it
-# are reduced to their base letter (ő → o) or dropped.
-_ASCII = str.maketrans(
-    {
-        "–": "-",
-        "—": "-",
-        "‑": "-",
-        "−": "-",
-        "‘": "'",
-        "’": "'",
-        "“": '"',
-        "”": '"',
-        "≥": ">=",
-        "≤": "<=",
-        "…": "...",
-        "•": "-",
-    }
-)
-
-
-@functools.cache
-def dejavu_fonts() -> tuple[Path, Path] | None:
-    """Paths of DejaVu Sans regular and bold, or None when the system has no copy."""
-    for folder in FONT_DIRS:
-        regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
-        if regular.is_file() and bold.is_file():
-            return regular, bold
-    return None
-
-
-def to_latin1(text: str) -> str:
-    """Text that the core PDF fonts can print: typographic marks made plain, the rest dropped."""
-    out = []
-    for char in text.translate(_ASCII):
-        if ord(char) < 256:
-            out.append(char)
-        else:
-            decomposed = unicodedata.normalize("NFKD", char)
-            out.append("".join(c for c in decomposed if ord(c) < 128))
-    return "".join(out)
-
-
-def _tidy(text: str) -> str:
-    """One line of printable text: newlines, tabs and control characters become single spaces."""
-    printable = "".join(c if c.isprintable() else " " for c in text)
-    return " ".join(printable.split())
-
-
-class _Page(FPDF):
-    """An A4 page that knows its font and how to make text printable with it."""
-
-    def __init__(self, fonts: tuple[Path, Path] | None) -> None:
-        super().__init__(orientation="portrait", unit="mm", format="A4")
-        self.set_auto_page_break(False)
-        self.set_margins(MARGIN, TOP, MARGIN)
-        self.c_margin = 0
-        self.unicode = fonts is not None
-        if fonts is not None:
-            self.add_font("DejaVu", "", str(fonts[0]))
-            self.add_font("DejaVu", "B", str(fonts[1]))
-            self.family_name, self.ellipsis = "DejaVu", "…"
-        else:
-            self.family_name, self.ellipsis = "helvetica", "..."
-        self._glyph_widths: dict[tuple[str, str], float] = {}
-
-    def clean(self, text: str) -> str:
-        return _tidy(text if self.unicode else to_latin1(text))
-
-    def use(self, size: float, bold: bool = False, colour: tuple[int, int, int] = INK) -> None:
-        self.set_font(self.family_name, "B" if bold else "", size)
-        self.set_text_color(*colour)
-
-    def lines(self, text: str, width: float, max_lines: int) -> list[str]:
-        """Text wrapped to width in the current font, cut with an ellipsis after max_lines."""
-        wrapped = self._wrap(self.clean(text), width, limit=max_lines + 1)
-        if len(wrapped) <= max_lines:
-            return wrapped or [""]
-        rest = " ".join(wrapped[max_lines - 1 :])
-        return [*wrapped[: max_lines - 1], self.clip(rest, width)]
-
-    def line_of(self, text: str, width: float) -> str:
-        return self.clip(self.clean(text), width)
-
-    def width(self, text: str) -> float:
-        """Width of text in the current font, from cached glyph widths.
-
-        Without text shaping, fpdf2 adds up glyph widths too; measuring each glyph once keeps
-        wrapping long text fast.
-        """
-        size, style = self.font_size_pt, self.font_style
-        total = 0.0
-        for char in text:
-            key = (style, char)
-            if key not in self._glyph_widths:
-                self._glyph_widths[key] = self.get_string_width(char) / size
-            total += self._glyph_widths[key]
-        return total * size
-
-    def clip(self, text: str, width: float) -> str:
-        """Text cut to width with an ellipsis, letter by letter so one long word still fills it."""
-        if self.width(text) <= width:
-            return text
-        return self._prefix(text, width, self.ellipsis).rstrip() + self.ellipsis
-
-    def _prefix(self, text: str, width: float, suffix: str = "") -> str:
-        """The longest start of text that fits width with suffix after it (at least a letter)."""
-        low, high = 1, len(text)
-        while low < high:
-            middle = (low + high + 1) // 2
-            if self.width(text[:middle].rstrip() + suffix) <= width:
-                low = middle
-            else:
-                high = middle - 1
-        return text[:low]
-
-    def _wrap(self, text: str, width: float, limit: int) -> list[str]:
-        """Greedy word wrap that stops after limit lines.
-
-        fpdf2's own line breaker re-measures the line for every letter, which is slow on long text.
-        """
-        space = self.width(" ")
-        lines: list[str] = []
-        current, current_w = "", 0.0
-        for word in text.split(" "):
-            word_w = self.width(word)
-            if current and current_w + space + word_w <= width:
-                current, current_w = f"{current} {word}", current_w + space + word_w
-                continue
-            if current:
-                lines.append(current)
-            while word_w > width and len(lines) < limit:
-                head = self._prefix(word, width)
-                lines.append(head)
-                word = word[len(head) :]
-                word_w = self.width(word)
-            if len(lines) >= limit:
-                return lines[:limit]
-            current, current_w = word, word_w
-        if current:
-            lines.append(current)
-        return lines[:limit]
-
-    def text_at(
-        self, x: float, y: float, width: float, height: float, text: str, align: str = "L"
-    ) -> None:
-        self.set_xy(x, y)
-        self.cell(width, height, text, align=align)
 
 
 @dataclass(frozen=True)
@@ -250,7 +94,7 @@ THEME_W = 44.0
 
 
 def _prepare_items(
-    page: _Page, items: list[AgendaItem], t: _Type, title_lines: int, detail_lines: int
+    page: Page, items: list[AgendaItem], t: _Type, title_lines: int, detail_lines: int
 ) -> list[_Item]:
     title_w = WIDTH - INDENT - KIND_W - 3.0
     prepared = []
@@ -258,7 +102,7 @@ def _prepare_items(
         page.use(t.title, bold=True)
         title = page.lines(f"{number}. {item.title}", title_w, title_lines)
         page.use(t.body)
-        has_detail = bool(_tidy(item.detail))
+        has_detail = bool(tidy(item.detail))
         detail = page.lines(item.detail, WIDTH - INDENT, detail_lines) if has_detail else []
         page.use(t.small)
         kind = page.line_of(KIND_WORDS.get(item.kind, item.kind), KIND_W)
@@ -270,7 +114,7 @@ def _item_height(item: _Item, t: _Type) -> float:
     return len(item.title) * t.leading(t.title) + len(item.detail) * t.leading(t.body) + t.item_gap
 
 
-def _prepare_flags(page: _Page, flags: list[Flag], t: _Type) -> list[_FlagRow]:
+def _prepare_flags(page: Page, flags: list[Flag], t: _Type) -> list[_FlagRow]:
     rows = []
     for severity in SEVERITIES:
         group = [f for f in flags if f.severity == severity]
@@ -308,7 +152,7 @@ def _body_height(layout: _Layout) -> float:
     return height
 
 
-def _plan(page: _Page, report: FitReport, room: float) -> _Layout:
+def _plan(page: Page, report: FitReport, room: float) -> _Layout:
     """Shrink the type first; if the page is still full, show fewer items and say how many."""
     for scale in SCALES:
         t = _Type.at(scale)
@@ -338,7 +182,7 @@ def _plan(page: _Page, report: FitReport, room: float) -> _Layout:
     return layout_with(item_count, flag_count)
 
 
-def _draw_header(page: _Page, report: FitReport, generated_on: datetime.date) -> float:
+def _draw_header(page: Page, report: FitReport, generated_on: datetime.date) -> float:
     y = TOP
     page.use(20, bold=True, colour=ACCENT)
     page.text_at(MARGIN, y, WIDTH, 9, "Session plan")
@@ -394,20 +238,11 @@ def _draw_header(page: _Page, report: FitReport, generated_on: datetime.date) ->
     return y + panel_h + 6.0
 
 
-def _draw_heading(page: _Page, y: float, t: _Type, text: str, aside: str = "") -> float:
-    page.use(t.heading, bold=True, colour=ACCENT)
-    page.text_at(MARGIN, y, WIDTH, t.leading(t.heading), text)
-    if aside:
-        page.use(t.small, colour=MUTED)
-        page.text_at(MARGIN, y, WIDTH, t.leading(t.heading), aside, align="R")
-    line_y = y + t.leading(t.heading) + 0.4
-    page.set_draw_color(*RULE)
-    page.set_line_width(0.25)
-    page.line(MARGIN, line_y, MARGIN + WIDTH, line_y)
-    return y + t.heading_h
+def _draw_heading(page: Page, y: float, t: _Type, text: str, aside: str = "") -> float:
+    return draw_heading(page, y, text, aside, size=t.heading, aside_size=t.small, scale=t.scale)
 
 
-def _draw_agenda(page: _Page, y: float, layout: _Layout) -> float:
+def _draw_agenda(page: Page, y: float, layout: _Layout) -> float:
     t = layout.type
     y = _draw_heading(page, y, t, "Agenda", "tick each item as it is covered")
     for item in layout.items:
@@ -437,7 +272,7 @@ def _draw_agenda(page: _Page, y: float, layout: _Layout) -> float:
     return y
 
 
-def _draw_flags(page: _Page, y: float, layout: _Layout) -> float:
+def _draw_flags(page: Page, y: float, layout: _Layout) -> float:
     t = layout.type
     y = _draw_heading(page, y + t.section_gap, t, "Flags", "by severity, with their theme")
     row_h = _flag_row_height(t)
@@ -463,7 +298,7 @@ def _draw_flags(page: _Page, y: float, layout: _Layout) -> float:
     return y
 
 
-def _draw_notes(page: _Page, y: float) -> None:
+def _draw_notes(page: Page, y: float) -> None:
     """Ruled lines for handwritten notes in whatever room is left."""
     y += 6.0
     if BOTTOM - y < 22.0:
@@ -478,17 +313,9 @@ def _draw_notes(page: _Page, y: float) -> None:
         y += 8.0
 
 
-def _draw_footer(page: _Page) -> None:
-    page.set_draw_color(*RULE)
-    page.set_line_width(0.25)
-    page.line(MARGIN, FOOTER_Y, MARGIN + WIDTH, FOOTER_Y)
-    page.use(7.5, colour=MUTED)
-    page.text_at(MARGIN, FOOTER_Y + 1.5, WIDTH, 4, FOOTER)
-
-
 def session_plan_pdf(report: FitReport, generated_on: datetime.date) -> bytes:
     """A one-page A4 session plan: the fit, the agenda with tick boxes, and the flags."""
-    page = _Page(dejavu_fonts())
+    page = Page(dejavu_fonts())
     page.set_title("Session plan")
     page.set_creator("tailoring")
     page.set_lang("en")
@@ -501,5 +328,5 @@ def session_plan_pdf(report: FitReport, generated_on: datetime.date) -> bytes:
     y = _draw_agenda(page, y, layout)
     y = _draw_flags(page, y, layout)
     _draw_notes(page, y)
-    _draw_footer(page)
+    draw_footer(page, FOOTER)
     return bytes(page.output())

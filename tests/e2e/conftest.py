@@ -171,9 +171,16 @@ def choose(page: Page, key: str, label: str, *, rerun: bool = True) -> None:
 
     The selectbox is drawn by a lazily loaded component (a skeleton at first): click its input,
     which Playwright waits for, not the container. Inside a form a choice causes no rerun.
+    The drop-down list closes when the page scrolls, and Playwright scrolls a widget into view
+    just before its click, whose scroll event then closes the list it opened: scroll first and
+    let the scroll events pass, then click.
     """
     box = by_key(page, key)
-    box.locator("input").click()
+    field = box.locator("input")
+    field.scroll_into_view_if_needed()
+    next_frames(page)
+    field.click()
+    expect(field).to_have_attribute("aria-expanded", "true")
     option = page.get_by_role("option", name=label, exact=True)
     if rerun:
         click(page, option)
@@ -232,10 +239,15 @@ def settle_paint(page: Page) -> None:
               && [...document.querySelectorAll("[data-testid='stPlotlyChart']")]
                    .every((chart) => chart.querySelector(".main-svg") !== null)"""
     )
+    next_frames(page)
+    page.wait_for_timeout(150)  # Glide's canvas and Plotly's relayout are throttled
+
+
+def next_frames(page: Page) -> None:
+    """Wait two animation frames (scroll and resize events of the last change have fired)."""
     page.evaluate(
         "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
     )
-    page.wait_for_timeout(150)  # Glide's canvas and Plotly's relayout are throttled
 
 
 def horizontal_overflow(page: Page) -> list[str]:

@@ -10,8 +10,10 @@ import re
 from collections.abc import Sequence
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
+from tailoring.model.content import ContentLibrary
+from tailoring.model.measures import Measure
 from tests.e2e.conftest import (
     AppServer,
     by_key,
@@ -46,7 +48,7 @@ def open_tab(page: Page, name: str) -> None:
     expect(tab).to_have_attribute("aria-selected", "true")
 
 
-def answer_measure(page: Page, measure, values: Sequence[int]) -> None:
+def answer_measure(page: Page, measure: Measure, values: Sequence[int]) -> None:
     """Answer every item of a measure on its tab by clicking the option of each value."""
     assert len(values) == len(measure.items), f"{measure.id}: one value per item"
     labels = {o.value: f"{o.value} · {o.label}" for o in measure.options}
@@ -61,9 +63,9 @@ def answer_measure(page: Page, measure, values: Sequence[int]) -> None:
     expect(page.get_by_test_id("stAlert").filter(has_text=summary)).to_be_visible()
 
 
-def high_alliance(lib, rupture: str | None = None) -> dict[str, str]:
-    """The best answer on every alliance item (low on reverse-scored ones), and no rupture
-    unless ``rupture`` names the label to give the withdrawal item."""
+def high_alliance(lib: ContentLibrary, rupture: str | None = None) -> dict[str, str]:
+    """The best answer to every alliance item: the top rating (the bottom one on a reverse-scored
+    item) and no rupture signs, unless ``rupture`` names the withdrawal item's label."""
     answers = {}
     for item in lib.alliance:
         best = item.labels[0] if item.kind == "rupture" or item.reverse else item.labels[-1]
@@ -73,7 +75,7 @@ def high_alliance(lib, rupture: str | None = None) -> dict[str, str]:
     return answers
 
 
-def answer_alliance(page: Page, lib, answers: dict[str, str]) -> None:
+def answer_alliance(page: Page, lib: ContentLibrary, answers: dict[str, str]) -> None:
     open_tab(page, "Alliance check")
     for item in lib.alliance:
         key = f"session.alliance.{item.id}"
@@ -99,13 +101,13 @@ def add_session(page: Page, number: int) -> None:
     expect(segment(page, "session.kind", "Treatment")).to_have_attribute("aria-checked", "true")
 
 
-def badge(page: Page, label: str):
+def badge(page: Page, label: str) -> Locator:
     """The badge under an outcome label on the timeline (each label has a column of its own)."""
     column = page.get_by_test_id("stColumn").filter(
         has=page.get_by_test_id("stCaptionContainer").filter(has_text=re.compile(rf"^{label}$"))
     )
     expect(column).to_have_count(1)
-    return column.locator(".stMarkdownBadge, [data-testid='stMarkdownBadge']").first
+    return column.locator("span.stMarkdownBadge")
 
 
 def test_three_sessions_entered_item_by_item_show_on_the_timeline(
@@ -126,6 +128,7 @@ def test_three_sessions_entered_item_by_item_show_on_the_timeline(
         answer_measure(page, gad7, values["gad7"])
         no_error_on_page(page)
         if number == 1:
+            open_tab(page, phq9.short_name)
             screenshot(page, "sessions-1-phq9")
     open_tab(page, "Alliance check")
     screenshot(page, "sessions-3-alliance")

@@ -1,0 +1,459 @@
+"""Caseload figures for supervision: one row of metrics per case, and rates over many cases.
+
+Per case (``case_metrics``):
+- Alliance trend: the 0–100 alliance scores of the last two sessions rated on at least
+  ``min_ratings`` items (3 by default, as the rupture rule) are compared, as shown, to one
+  decimal: a rise of TREND_POINTS (10) or more is "up", a fall of 10 or more "down", anything
+  in between "steady"; with fewer than two such sessions, "none". The latest alliance score is
+  the later of the two (the latest qualifying session); with no qualifying session it is the
+  walk-through's alliance check, and the trend is "none".
+- Outcome, one word by precedence: "deterioration" (reliable deterioration) > "not_on_track"
+  (a session.not_on_track flag: no reliable improvement after the rules' number of sessions) >
+  "recovered" (recovery or reliable recovery) > "reliable_improvement" > "in_progress" (sessions
+  recorded but none of these) > "no_data" (no sessions recorded). The word is for the table; the
+  rates count each definition on its own, so a case can count in recovery and deterioration.
+- Dropped after the first session: exactly one attended treatment session, and every session
+  recorded after it was missed or cancelled, or there is none. Assessment and follow-up
+  appointments do not count as treatment. An active case just past its first treatment session
+  counts until a second is attended: the figure is "has attended only one so far", the funnel's
+  view of drop-out, not a judgement that the patient has left. (The session.dropout_risk flag is
+  a different, earlier signal: one attended session of any kind, then a missed one.)
+
+Over many cases (work on a pandas frame from ``caseload_frame``, vectorised; 100,000 rows take
+well under a second). Denominators, as NHS Talking Therapies reports them:
+- started: at least one attended treatment session (our reading of "entered treatment";
+  assessments do not count); finished: a finished course (the ``finished`` column, the
+  engine's rule: at least two attended treatment sessions); finished at caseness: finished,
+  and at caseness on depression or anxiety at the first scored session.
+- recovery and reliable recovery: among finished courses at caseness at the start.
+- reliable improvement, reliable deterioration, not on track: among finished courses.
+- completion (finished) and drop-out after the first session: among cases that started.
+- funnel: cases → started → finished → recovered, each stage's rate over the stage before it,
+  except recovered, which is over finished courses at caseness (a patient who was never at
+  caseness cannot recover); every stage is also given as a share of all cases, which is the
+  part of the story a recovery rate among finishers hides.
+- Every rate is a ``Rate``: below SMALL_DENOMINATOR (10) in the denominator it is a small
+  number, has no value, and reads "n of d", never a percentage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, get_args
+
+import numpy as np
+import pandas as pd
+
+from tailoring.model.case import Case
+from tailoring.model.caseload import (
+    SMALL_DENOMINATOR,
+    AllianceTrend,
+    CaseloadSummary,
+    CaseMetrics,
+    CaseOutcome,
+    FitBin,
+    FitDistribution,
+    FunnelStage,
+    OpenFlag,
+    OutcomeRates,
+    Rate,
+    ThemeCount,
+    TherapistSummary,
+)
+from tailoring.model.content import ThemeId
+from tailoring.model.report import SEVERITIES, FitReport, SessionSummary
+from tailoring.model.session import Session
+
+NOT_ON_TRACK_FLAG = "session.not_on_track"
+TREND_POINTS = 10.0
+TREND_MIN_RATINGS = 3
+THEMES: tuple[ThemeId, ...] = get_args(ThemeId)
+FRAME_COLUMNS = (
+    "reference",
+    "therapist",
+    "protocol_id",
+    "protocol_name",
+    "status",
+    "sessions_available",
+    "sessions_recorded",
+    "sessions_attended",
+    "treatment_sessions_attended",
+    "last_session_date",
+    "fit",
+    "completeness",
+    "flags_high",
+    "flags_medium",
+    "flags_low",
+    "open_flags",
+    "alliance_latest",
+    "alliance_trend",
+    "outcome",
+    "caseness_at_start",
+    "finished",
+    "recovery",
+    "reliable_recovery",
+    "reliable_improvement",
+    "deterioration",
+    "not_on_track",
+    "dropped_after_first",
+)
+# The columns each aggregate reads: a frame built elsewhere (e.g. from stored figures) needs
+# only these, not every column of FRAME_COLUMNS.
+RATE_COLUMNS = (
+    "treatment_sessions_attended",
+    "finished",
+    "caseness_at_start",
+    "recovery",
+    "reliable_recovery",
+    "reliable_improvement",
+    "deterioration",
+    "not_on_track",
+    "dropped_after_first",
+)
+FLAG_COLUMNS = ("flags_high", "flags_medium", "flags_low", "open_flags")
+SUMMARY_COLUMNS = ("therapist", "fit", *FLAG_COLUMNS, *RATE_COLUMNS)
+Caseload = pd.DataFrame | Sequence[CaseMetrics]
+
+
+# One case ---------------------------------------------------------------------------------------
+
+
+def alliance_trend(scores: Sequence[float]) -> AllianceTrend:
+    """The trend of the last two scores (oldest first), by the rule in the module docstring."""
+    if len(scores) < 2:
+        return "none"
+    change = round(scores[-1] - scores[-2], 1)
+    if change >= TREND_POINTS:
+        return "up"
+    if change <= -TREND_POINTS:
+        return "down"
+    return "steady"
+
+
+def alliance_figures(
+    report: FitReport, min_ratings: int = TREND_MIN_RATINGS
+) -> tuple[float | None, AllianceTrend]:
+    """The latest alliance score and its trend, by the rule in the module docstring."""
+    rated = [
+        s.alliance.score
+        for s in sorted(report.sessions, key=lambda s: s.number)
+        if s.alliance is not None
+        and s.alliance.score is not None
+        and s.alliance.answered >= min_ratings
+    ]
+    return (rated[-1] if rated else report.alliance.score), alliance_trend(rated)
+
+
+def case_outcome(report: FitReport) -> CaseOutcome:
+    """The one outcome word of a case, by the precedence in the module docstring."""
+    outcomes = report.outcomes
+    if not report.sessions or outcomes is None:
+        return "no_data"
+    if outcomes.reliable_deterioration == "yes":
+        return "deterioration"
+    if any(f.id == NOT_ON_TRACK_FLAG for f in report.flags):
+        return "not_on_track"
+    if outcomes.recovery == "yes" or outcomes.reliable_recovery == "yes":
+        return "recovered"
+    if outcomes.reliable_improvement == "yes":
+        return "reliable_improvement"
+    return "in_progress"
+
+
+def dropped_after_first(sessions: Sequence[Session | SessionSummary]) -> bool:
+    """Exactly one attended treatment session and nothing attended after it."""
+    ordered = sorted(sessions, key=lambda s: s.number)
+    treatment = [s for s in ordered if s.kind == "treatment" and s.attendance == "attended"]
+    if len(treatment) != 1:
+        return False
+    first = treatment[0].number
+    return all(s.attendance != "attended" for s in ordered if s.number > first)
+
+
+def case_metrics(
+    report: FitReport, case: Case, min_ratings: int = TREND_MIN_RATINGS
+) -> CaseMetrics:
+    """The caseload row of a case from its fit report; ValueError if they are not the same case.
+
+    ``min_ratings`` is the number of alliance items a session needs for its score to count in
+    the trend (pass ``content.tracking.alliance_min_ratings`` to follow a service's rules).
+    """
+    if report.case_reference != case.reference:
+        raise ValueError(
+            f"the report is of {report.case_reference!r}, the case is {case.reference!r}"
+        )
+    alliance_latest, trend = alliance_figures(report, min_ratings)
+    outcomes = report.outcomes
+    treatment = sum(s.kind == "treatment" and s.attendance == "attended" for s in case.sessions)
+
+    def yes(name: str) -> bool:
+        return outcomes is not None and getattr(outcomes, name) == "yes"
+
+    at_start = None if outcomes is None else outcomes.caseness_at_start
+    return CaseMetrics(
+        reference=case.reference,
+        therapist=case.therapist,
+        protocol_id=report.protocol_id,
+        protocol_name=report.protocol_name,
+        status=case.status,
+        sessions_available=case.sessions_available,
+        sessions_recorded=len(case.sessions),
+        sessions_attended=sum(s.attendance == "attended" for s in case.sessions),
+        treatment_sessions_attended=treatment,
+        last_session_date=max((s.date for s in case.sessions), default=None),
+        fit=report.overall_fit,
+        completeness=report.completeness.percent,
+        flags_by_severity={
+            severity: sum(f.severity == severity for f in report.flags) for severity in SEVERITIES
+        },
+        open_flags=[
+            OpenFlag(
+                id=f.id,
+                severity=f.severity,
+                theme=f.theme,
+                theme_title=f.theme_title,
+                title=f.title,
+            )
+            for f in report.flags
+        ],
+        alliance_latest=alliance_latest,
+        alliance_trend=trend,
+        outcome=case_outcome(report),
+        caseness_at_start={"yes": True, "no": False}.get(at_start or ""),
+        finished=outcomes is not None and outcomes.finished,
+        recovery=yes("recovery"),
+        reliable_recovery=yes("reliable_recovery"),
+        reliable_improvement=yes("reliable_improvement"),
+        deterioration=yes("reliable_deterioration"),
+        not_on_track=any(f.id == NOT_ON_TRACK_FLAG for f in report.flags),
+        dropped_after_first=dropped_after_first(case.sessions),
+    )
+
+
+# Many cases -------------------------------------------------------------------------------------
+
+
+def caseload_frame(metrics: Iterable[CaseMetrics]) -> pd.DataFrame:
+    """One row per case with FRAME_COLUMNS: the input of every aggregate below.
+
+    A frame built another way needs only the columns an aggregate reads: RATE_COLUMNS for the
+    rates and the funnel, FLAG_COLUMNS for flags, SUMMARY_COLUMNS for the per-therapist figures.
+
+    ``fit`` and ``alliance_latest`` are floats (NaN when there is none); ``open_flags`` holds
+    each case's open flags as dicts with ``severity``, ``theme`` and ``theme_title``.
+    """
+    rows = []
+    for m in metrics:
+        row = m.model_dump(exclude={"flags_by_severity", "open_flags"})
+        for severity in SEVERITIES:
+            row[f"flags_{severity}"] = m.flags_by_severity.get(severity, 0)
+        row["open_flags"] = [f.model_dump() for f in m.open_flags]
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
+    frame["fit"] = pd.to_numeric(frame["fit"], errors="coerce").astype(float)
+    frame["alliance_latest"] = pd.to_numeric(frame["alliance_latest"], errors="coerce")
+    return frame
+
+
+def _frame(rows: Caseload, needs: Sequence[str]) -> pd.DataFrame:
+    """The rows as a frame; ValueError naming the columns a frame lacks."""
+    if isinstance(rows, pd.DataFrame):
+        missing = [c for c in needs if c not in rows.columns]
+        if missing:
+            raise ValueError(f"caseload frame lacks columns: {', '.join(missing)}")
+        return rows
+    return caseload_frame(rows)
+
+
+def _flag(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A yes/no column as booleans; anything but True (None, NaN, False) is no."""
+    return frame[column].to_numpy(dtype=object) == True  # noqa: E712 (None must count as no)
+
+
+def fit_distribution(fits: Iterable[float | None] | pd.Series, width: int = 10) -> FitDistribution:
+    """Cases per band of fit: [0, width), [width, 2·width) … with 100 in the last band.
+
+    Labels read "0–10", "10–20" …: a band holds its lower bound, not its upper (but 100).
+
+    Fits are 0–100; None or NaN (too few answers) are counted as unscored.
+    """
+    if width <= 0 or 100 % width:
+        raise ValueError(f"width must divide 100, got {width}")
+    values = pd.to_numeric(pd.Series(fits, dtype=object), errors="coerce").to_numpy(dtype=float)
+    scored = values[~np.isnan(values)]
+    if scored.size and (scored.min() < 0 or scored.max() > 100):
+        raise ValueError("fits must lie in 0–100")
+    n_bins = 100 // width
+    index = np.minimum((scored // width).astype(int), n_bins - 1)
+    counts = np.bincount(index, minlength=n_bins)
+    bins = [
+        FitBin(
+            low=float(i * width),
+            high=float((i + 1) * width),
+            label=f"{i * width}–{(i + 1) * width}",
+            count=int(counts[i]),
+        )
+        for i in range(n_bins)
+    ]
+    return FitDistribution(
+        bins=bins,
+        scored=int(scored.size),
+        unscored=int(values.size - scored.size),
+        median=float(np.median(scored)) if scored.size else None,
+    )
+
+
+def _field(flag: Any, name: str) -> Any:
+    """A field of an open flag: a dict from caseload_frame, or an object with the same
+    attributes (e.g. the flags storage keeps)."""
+    return flag.get(name) if isinstance(flag, Mapping) else getattr(flag, name, None)
+
+
+def flags_by_severity(rows: Caseload) -> dict[str, int]:
+    frame = _frame(rows, FLAG_COLUMNS)
+    return {s: int(frame[f"flags_{s}"].sum()) for s in SEVERITIES}
+
+
+def flags_by_theme(rows: Caseload, titles: Mapping[str, str] | None = None) -> list[ThemeCount]:
+    """Open flags per study theme, every theme listed (in ThemeId's order), even at zero.
+
+    ``titles`` maps theme ids to titles; otherwise the titles the flags carry are used.
+    """
+    frame = _frame(rows, FLAG_COLUMNS)
+    names = dict(titles or {})
+    counts = {t: dict.fromkeys(SEVERITIES, 0) for t in THEMES}
+    cases = dict.fromkeys(THEMES, 0)
+    for flags in frame["open_flags"]:
+        seen = set()
+        for flag in flags:
+            theme = _field(flag, "theme")
+            counts[theme][_field(flag, "severity")] += 1
+            if title := _field(flag, "theme_title"):
+                names.setdefault(theme, title)
+            seen.add(theme)
+        for theme in seen:
+            cases[theme] += 1
+    total = len(frame)
+    return [
+        ThemeCount(
+            theme=theme,
+            title=names.get(theme, theme.replace("_", " ").capitalize()),
+            flags=sum(counts[theme].values()),
+            by_severity=counts[theme],
+            cases=Rate.of_counts(cases[theme], total, "cases"),
+        )
+        for theme in THEMES
+    ]
+
+
+def _stages(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The nested groups every rate is a share of, as boolean masks."""
+    started = frame["treatment_sessions_attended"].to_numpy(dtype=int) >= 1
+    finished = _flag(frame, "finished") & started
+    return {
+        "started": started,
+        "finished": finished,
+        "at_caseness": finished & _flag(frame, "caseness_at_start"),
+    }
+
+
+def outcome_rates(rows: Caseload) -> OutcomeRates:
+    """Recovery, improvement, deterioration and drop-out, each over its documented denominator."""
+    frame = _frame(rows, RATE_COLUMNS)
+    g = _stages(frame)
+    started, finished, at_caseness = g["started"], g["finished"], g["at_caseness"]
+
+    def rate(column: str, among: np.ndarray, of: str) -> Rate:
+        return Rate.of_counts(int((_flag(frame, column) & among).sum()), int(among.sum()), of)
+
+    return OutcomeRates(
+        cases=len(frame),
+        started=int(started.sum()),
+        finished=int(finished.sum()),
+        finished_at_caseness=int(at_caseness.sum()),
+        reliable_improvement=rate("reliable_improvement", finished, "finished courses"),
+        recovery=rate("recovery", at_caseness, "finished courses at caseness"),
+        reliable_recovery=rate("reliable_recovery", at_caseness, "finished courses at caseness"),
+        deterioration=rate("deterioration", finished, "finished courses"),
+        not_on_track=rate("not_on_track", finished, "finished courses"),
+        completion=Rate.of_counts(int(finished.sum()), int(started.sum()), "cases that started"),
+        dropout_after_first=rate("dropped_after_first", started, "cases that started"),
+    )
+
+
+def funnel(rows: Caseload) -> list[FunnelStage]:
+    """Cases → started → finished → recovered, each with its rate and its share of all cases."""
+    frame = _frame(rows, RATE_COLUMNS)
+    g = _stages(frame)
+    total = len(frame)
+    started = int(g["started"].sum())
+    finished = int(g["finished"].sum())
+    at_caseness = int(g["at_caseness"].sum())
+    recovered = int((_flag(frame, "recovery") & g["at_caseness"]).sum())
+
+    def stage(stage_id: str, label: str, count: int, rate: Rate | None) -> FunnelStage:
+        return FunnelStage(
+            id=stage_id,
+            label=label,
+            count=count,
+            rate=rate,
+            of_all=Rate.of_counts(count, total, "all cases"),
+        )
+
+    return [
+        stage("cases", "Cases", total, None),
+        stage(
+            "started",
+            "Started treatment (1+ treatment session attended)",
+            started,
+            Rate.of_counts(started, total, "cases"),
+        ),
+        stage(
+            "finished",
+            "Finished a course (2+ treatment sessions attended)",
+            finished,
+            Rate.of_counts(finished, started, "cases that started"),
+        ),
+        stage(
+            "recovered",
+            "Recovered",
+            recovered,
+            Rate.of_counts(recovered, at_caseness, "finished courses at caseness"),
+        ),
+    ]
+
+
+def by_therapist(rows: Caseload, titles: Mapping[str, str] | None = None) -> list[TherapistSummary]:
+    """The caseload's figures per therapist, in name order; small caseloads are marked small."""
+    frame = _frame(rows, SUMMARY_COLUMNS)
+    summaries = []
+    for therapist, group in frame.groupby("therapist", sort=True):
+        summaries.append(
+            TherapistSummary(
+                therapist=str(therapist),
+                cases=len(group),
+                small=len(group) < SMALL_DENOMINATOR,
+                fit=fit_distribution(group["fit"]),
+                flags_by_severity=flags_by_severity(group),
+                flags_by_theme=flags_by_theme(group, titles),
+                rates=outcome_rates(group),
+                funnel=funnel(group),
+            )
+        )
+    return summaries
+
+
+def caseload_summary(rows: Caseload, titles: Mapping[str, str] | None = None) -> CaseloadSummary:
+    """Every chart of the caseload page, for all cases and per therapist."""
+    frame = _frame(rows, SUMMARY_COLUMNS)
+    high = int((frame["flags_high"].to_numpy() > 0).sum())
+    return CaseloadSummary(
+        cases=len(frame),
+        fit=fit_distribution(frame["fit"]),
+        flags_by_severity=flags_by_severity(frame),
+        high_flag_cases=Rate.of_counts(high, len(frame), "cases"),
+        flags_by_theme=flags_by_theme(frame, titles),
+        rates=outcome_rates(frame),
+        funnel=funnel(frame),
+        therapists=by_therapist(frame, titles),
+    )
