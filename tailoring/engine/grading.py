@@ -304,11 +304,13 @@ def _differences(
         got_text = answer_text(content, section, item_id, attempt)
         if ref_text != got_text:
             title = _entry(content, section, item_id).title
+            yours = (
+                "you left it unanswered"
+                if got_text == "not answered"
+                else f'you answered "{got_text}"'
+            )
             differences.append(
-                (
-                    f"{section}.{item_id}",
-                    f'{title}: the reference answers "{ref_text}", you answered "{got_text}"',
-                )
+                (f"{section}.{item_id}", f'{title}: the reference answers "{ref_text}", {yours}')
             )
     return differences
 

@@ -17,10 +17,19 @@ class CaseNotFound(StorageError):
 
 
 class ReferenceTaken(StorageError):
-    """Another case already uses this reference."""
+    """Another case already uses this reference; ``reference`` names it when known."""
+
+    def __init__(self, reference: str | None = None) -> None:
+        which = f"the reference {reference}" if reference else "this reference"
+        super().__init__(f"Another case already uses {which}; choose a different one.")
+        self.reference = reference
+
+
+class NoteNotFound(StorageError):
+    """No supervision note has this id (it, or its case, may have been deleted)."""
 
     def __init__(self) -> None:
-        super().__init__("Another case already uses this reference; choose a different one.")
+        super().__init__("This supervision note no longer exists; it may have been deleted.")
 
 
 class StaleCase(StorageError):
@@ -47,6 +56,17 @@ class StaleSession(StorageError):
         super().__init__("Someone else changed this session in the meantime; nothing was saved.")
         self.current = current
         self.revision = revision
+
+
+class StaleNote(StorageError):
+    """The supervision note changed since the caller read it, so the edit was not applied."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(
+            "Someone else changed this supervision note in the meantime; nothing was saved. "
+            "Reload the note to see their change, then edit it again."
+        )
+        self.version = version
 
 
 class StorageUnavailable(StorageError):

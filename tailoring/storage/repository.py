@@ -1,18 +1,23 @@
 """Cases and everything recorded about them in a SQL database: the only code that speaks SQL.
 
-Every write bumps the case's ``version`` first. That ``UPDATE`` locks the case until commit
-(a row lock on PostgreSQL, the write lock on SQLite), so writers to one case take turns and a
-revision check made after it cannot be overtaken by another writer.
+Every write to a case's own record (its fields, answers, sessions and grade) bumps the case's
+``version`` first. That ``UPDATE`` locks the case until commit (a row lock on PostgreSQL, the
+write lock on SQLite), so writers to one case take turns and a revision check made after it cannot
+be overtaken by another writer. Writes about a case (its caseload figures, flag history and
+supervision notes) take the same lock with an ``UPDATE`` that changes nothing: they are not edits
+of the case, so the version an editor holds stays current.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from itertools import islice, repeat
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -21,7 +26,9 @@ from sqlalchemy import (
     Engine,
     Row,
     ScalarSelect,
+    Select,
     Table,
+    bindparam,
     delete,
     func,
     insert,
@@ -41,16 +48,29 @@ from tailoring.model.case import (
     WalkStep,
 )
 from tailoring.model.grade import Grade
+from tailoring.model.report import SEVERITIES, Severity
 from tailoring.model.session import Session
 from tailoring.storage.errors import (
     CaseNotFound,
+    NoteNotFound,
     ReferenceTaken,
     StaleAnswer,
     StaleCase,
+    StaleNote,
     StaleSession,
     StorageUnavailable,
 )
-from tailoring.storage.tables import answers, attempt_grades, cases, session_corrections, sessions
+from tailoring.storage.tables import (
+    answers,
+    attempt_grades,
+    case_metrics,
+    cases,
+    flag_events,
+    session_corrections,
+    sessions,
+    supervision_note_history,
+    supervision_notes,
+)
 
 AnswerModel = PreferenceAnswer | SocialAnswer | AllianceAnswer
 ANSWER_MODELS: dict[Section, type[AnswerModel]] = {
@@ -63,6 +83,7 @@ Kind = Literal["case", "attempt"]
 KINDS: tuple[Kind, ...] = ("case", "attempt")
 CASE_FIELDS = (
     "reference",
+    "therapist",
     "protocol_id",
     "sessions_available",
     "step",
@@ -73,6 +94,7 @@ CASE_FIELDS = (
 SUMMARY_FIELDS = (
     "id",
     "reference",
+    "therapist",
     "protocol_id",
     "sessions_available",
     "step",
@@ -84,7 +106,39 @@ SUMMARY_FIELDS = (
 )
 ATTEMPT_FIELDS = ("id", "reference", "scenario_id", "created_at", "updated_at")
 ID_LENGTH = 40  # the width of the id columns: protocol_id, item_id, anxiety_measure, scenario_id
-ACTOR_LENGTH = 80
+ACTOR_LENGTH = 80  # also the width of therapist, author, editor and flag_id
+THEME_LENGTH = 24
+TITLE_LENGTH = 200
+OUTCOME_LENGTH = 24
+AllianceTrend = Literal["up", "down", "steady", "none"]
+ALLIANCE_TRENDS: tuple[AllianceTrend, ...] = ("up", "down", "steady", "none")
+# What happens to a flag: the engine raises and clears it, people decide about it.
+FlagEventKind = Literal["raised", "cleared", "acknowledged", "resolved", "reopened"]
+FlagDecision = Literal["acknowledged", "resolved", "reopened"]
+FLAG_DECISIONS: tuple[FlagDecision, ...] = ("acknowledged", "resolved", "reopened")
+NoteStatus = Literal["open", "done"]
+NOTE_STATUSES: tuple[NoteStatus, ...] = ("open", "done")
+# The columns of a caseload line, in the order of CaseloadRow and of caseload_frame's keys.
+CASELOAD_CASE_FIELDS = ("id", "reference", "therapist", "protocol_id", "status")
+METRICS_FIELDS = (
+    "fit",
+    "completeness",
+    "flags_high",
+    "flags_medium",
+    "flags_low",
+    "alliance_latest",
+    "alliance_trend",
+    "outcome",
+    "sessions_attended",
+    "dropped_after_first",
+    "open_flag_ids",
+    "computed_at",
+)
+CASELOAD_FIELDS = (*CASELOAD_CASE_FIELDS, "sessions", "last_session", "updated_at", *METRICS_FIELDS)
+# Rows per statement when looking references up after a failed import.
+REFERENCE_BATCH = 500
+# Rows per executemany in an import: enough to be fast, few enough to bound memory.
+INSERT_BATCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -93,6 +147,7 @@ class CaseSummary:
 
     id: int
     reference: str
+    therapist: str
     protocol_id: str
     sessions_available: int
     step: WalkStep
@@ -145,10 +200,157 @@ class AttemptSummary:
     graded_at: datetime | None
 
 
-class CaseRepository:
-    """Cases, attempts, their answers, sessions and grades in one SQL database.
+@dataclass(frozen=True)
+class OpenFlag:
+    """A flag open when the caseload figures were computed: enough to count and filter by."""
 
-    Concurrency is optimistic: editors pass back the version or revision they read.
+    id: str
+    severity: Severity
+    theme: str
+
+
+@dataclass(frozen=True)
+class CaseMetrics:
+    """The caseload figures of one case, computed by the engine; storage keeps them as given.
+
+    ``completeness`` is the percentage of questions answered; ``outcome`` a status word such as
+    ``recovered`` or ``no_data``; ``dropped_after_first`` whether the patient attended once and
+    then nothing, or did not attend. Invalid figures fail here, naming the field.
+    """
+
+    fit: float | None
+    completeness: float
+    flags_high: int
+    flags_medium: int
+    flags_low: int
+    alliance_latest: float | None
+    alliance_trend: AllianceTrend
+    outcome: str
+    sessions_attended: int
+    dropped_after_first: bool
+    open_flag_ids: tuple[OpenFlag, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("fit", "completeness", "alliance_latest"):
+            _check_finite(name, getattr(self, name), optional=name != "completeness")
+        for name in ("flags_high", "flags_medium", "flags_low", "sessions_attended"):
+            _check_count(name, getattr(self, name))
+        _check_choice("alliance_trend", self.alliance_trend, ALLIANCE_TRENDS)
+        _check_id("outcome", self.outcome, OUTCOME_LENGTH)
+        if not isinstance(self.dropped_after_first, bool):
+            raise ValueError("dropped_after_first must be True or False")
+        flags = tuple(self.open_flag_ids)
+        for flag in flags:
+            if not isinstance(flag, OpenFlag):
+                raise ValueError("open_flag_ids must hold OpenFlag values")
+            _check_id("open flag id", flag.id, ACTOR_LENGTH)
+            _check_choice("open flag severity", flag.severity, SEVERITIES)
+            _check_id("open flag theme", flag.theme, THEME_LENGTH)
+        # A list is accepted and kept as a tuple, so the figures stay immutable.
+        object.__setattr__(self, "open_flag_ids", flags)
+
+
+@dataclass(frozen=True)
+class CaseloadRow:
+    """One line of the caseload: a case, its sessions, and its stored figures.
+
+    The figures (``fit`` to ``computed_at``) are None until they are first computed. Figures
+    computed before ``updated_at`` describe an earlier state of the case.
+    """
+
+    id: int
+    reference: str
+    therapist: str
+    protocol_id: str
+    status: str
+    sessions: int
+    last_session: date | None
+    updated_at: datetime
+    fit: float | None
+    completeness: float | None
+    flags_high: int | None
+    flags_medium: int | None
+    flags_low: int | None
+    alliance_latest: float | None
+    alliance_trend: AllianceTrend | None
+    outcome: str | None
+    sessions_attended: int | None
+    dropped_after_first: bool | None
+    open_flag_ids: tuple[OpenFlag, ...] | None
+    computed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FlagState:
+    """A flag the engine raises now, as ``sync_flags`` records it."""
+
+    id: str
+    severity: Severity
+    theme: str
+    title: str
+
+    def __post_init__(self) -> None:
+        _check_id("flag id", self.id, ACTOR_LENGTH)
+        _check_choice("severity", self.severity, SEVERITIES)
+        _check_id("theme", self.theme, THEME_LENGTH)
+        _check_id("title", self.title, TITLE_LENGTH)
+
+
+@dataclass(frozen=True)
+class FlagEvent:
+    """One event in a flag's history; severity, theme and title are as the flag was raised."""
+
+    flag_id: str
+    event: FlagEventKind
+    severity: Severity | None
+    theme: str | None
+    title: str | None
+    reason: str | None
+    actor: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class SupervisionNote:
+    """A note from supervision about a case, with the action agreed (may be empty)."""
+
+    id: int
+    case_id: int
+    author: str
+    text: str
+    action: str
+    status: NoteStatus
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class CaseloadNote(SupervisionNote):
+    """A supervision note with the reference and therapist of its case, for the notes export."""
+
+    reference: str
+    therapist: str
+
+
+@dataclass(frozen=True)
+class NoteVersion:
+    """What a note said before ``editor`` changed it at ``edited_at``."""
+
+    note_id: int
+    text: str
+    action: str
+    status: NoteStatus
+    editor: str
+    edited_at: datetime
+
+
+class CaseRepository:
+    """Cases and attempts in one SQL database, with everything recorded about them.
+
+    That is their answers, sessions and grades, and the caseload figures, flag history and
+    supervision notes of cases. Concurrency is optimistic: editors pass back the version or
+    revision they read.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -227,7 +429,7 @@ class CaseRepository:
         """
         if not isinstance(session, Session):
             raise ValueError(f"a session cannot be a {type(session).__name__}")
-        _check_fit(fit)
+        _check_finite("fit", fit)
         _check_id("actor", actor, ACTOR_LENGTH)
         key = _session_key(case_id, session.number)
         new = session.model_dump(mode="json")
@@ -255,6 +457,7 @@ class CaseRepository:
                 )
             if old is not None and old != new:
                 _correct(connection, case_id, session.number, old, new, actor, now)
+            _count_sessions(connection, case_id)
         return revision + 1
 
     def delete_session(
@@ -274,6 +477,7 @@ class CaseRepository:
             if old is not None:
                 connection.execute(delete(sessions).where(*key))
                 _correct(connection, case_id, number, old, None, actor, now)
+                _count_sessions(connection, case_id)
 
     def corrections(self, case_id: int) -> list[Correction]:
         """Every correction to the case's saved sessions, oldest first."""
@@ -397,8 +601,8 @@ class CaseRepository:
             select(
                 *(cases.c[name] for name in SUMMARY_FIELDS),
                 _of_case(func.count(), answers).label("answered"),
-                _of_case(func.count(), sessions).label("sessions"),
-                _of_case(func.max(sessions.c.date), sessions).label("last_session"),
+                cases.c.session_count.label("sessions"),
+                cases.c.last_session,
             )
             .where(cases.c.kind == kind)
             .order_by(cases.c.updated_at.desc(), cases.c.id.desc())
@@ -407,6 +611,351 @@ class CaseRepository:
             query = query.where(cases.c.status == "active")
         with self._transaction() as connection:
             return [CaseSummary(**row._mapping) for row in connection.execute(query)]
+
+    # Bulk ------------------------------------------------------------------------------------
+
+    def import_cases(self, new_cases: Sequence[Case]) -> list[int]:
+        """Store many cases with their answers and sessions in one transaction; return their ids.
+
+        All or nothing: if any reference is taken (by a stored case or twice in ``new_cases``),
+        nothing is stored and ReferenceTaken names the reference when it can. Sessions get no
+        fit; the caller computes figures afterwards (see ``cases_without_metrics``).
+        """
+        repeated = [ref for ref, n in Counter(c.reference for c in new_cases).items() if n > 1]
+        if repeated:
+            raise ReferenceTaken(repeated[0])
+        for case in new_cases:
+            _check_case_ids(case)
+        if not new_cases:
+            return []
+        now = _now()
+        try:
+            with self._transaction() as connection:
+                _insert_many(
+                    connection,
+                    cases,
+                    (*CASE_FIELDS, "session_count", "last_session"),
+                    (tuple(_case_values(case).values()) for case in new_cases),
+                    kind="case",
+                    version=1,
+                    created_at=now,
+                    updated_at=now,
+                )
+                # Every case of this import was created at ``now``; a case created elsewhere at
+                # the same microsecond would only add a reference that is not looked up.
+                created = select(cases.c.reference, cases.c.id).where(cases.c.created_at == now)
+                ids: dict[str, int] = dict(connection.execute(created).all())
+                # Pydantic's own JSON is several times faster than _json, which counts with a
+                # million sessions; stored payloads are only ever compared parsed.
+                _insert_many(
+                    connection,
+                    answers,
+                    ("case_id", "section", "item_id", "payload"),
+                    (
+                        (ids[case.reference], section, item_id, answer.model_dump_json())
+                        for case in new_cases
+                        for section, item_id, answer in _answer_items(case.answers)
+                    ),
+                    revision=1,
+                    updated_at=now,
+                )
+                _insert_many(
+                    connection,
+                    sessions,
+                    ("case_id", "number", "date", "payload"),
+                    (
+                        (
+                            ids[case.reference],
+                            session.number,
+                            session.date,
+                            session.model_dump_json(),
+                        )
+                        for case in new_cases
+                        for session in case.sessions
+                    ),
+                    revision=1,
+                    recorded_at=now,
+                    updated_at=now,
+                )
+        except IntegrityError as error:
+            raise ReferenceTaken(self._first_taken([c.reference for c in new_cases])) from error
+        return [ids[case.reference] for case in new_cases]
+
+    def _first_taken(self, references: list[str]) -> str | None:
+        """The first of ``references`` that a stored case uses, if any (after a failed import)."""
+        with self._transaction() as connection:
+            for start in range(0, len(references), REFERENCE_BATCH):
+                batch = references[start : start + REFERENCE_BATCH]
+                taken = set(
+                    connection.execute(
+                        select(cases.c.reference).where(cases.c.reference.in_(batch))
+                    ).scalars()
+                )
+                for reference in batch:
+                    if reference in taken:
+                        return reference
+        return None
+
+    # The caseload ----------------------------------------------------------------------------
+
+    def save_metrics(self, case_id: int, metrics: CaseMetrics) -> None:
+        """Store the caseload figures of a case, replacing earlier ones, stamped with the time.
+
+        The case's version is left alone: figures are derived from the case, not an edit of it.
+        """
+        if not isinstance(metrics, CaseMetrics):
+            raise ValueError(f"caseload figures cannot be a {type(metrics).__name__}")
+        values = {name: getattr(metrics, name) for name in METRICS_FIELDS if name != "computed_at"}
+        values["open_flag_ids"] = _json(
+            [
+                {"id": flag.id, "severity": flag.severity, "theme": flag.theme}
+                for flag in metrics.open_flag_ids
+            ]
+        )
+        values["computed_at"] = _now()
+        key = case_metrics.c.case_id == case_id
+        with self._transaction() as connection:
+            _lock(connection, case_id)
+            if not connection.execute(update(case_metrics).where(key).values(**values)).rowcount:
+                connection.execute(insert(case_metrics).values(case_id=case_id, **values))
+
+    def caseload(
+        self, include_archived: bool = False, therapist: str | None = None
+    ) -> list[CaseloadRow]:
+        """The caseload, one row per case (attempts excluded) in the order created, in one query.
+
+        Only ``therapist``'s cases when given. Building a row and its open flags per case is the
+        slow part: for thousands of cases use :meth:`caseload_frame`, about 2.5 times faster.
+        """
+        with self._transaction() as connection:
+            rows = connection.execute(_caseload_query(include_archived, therapist)).all()
+        # Positional: the query's columns are CASELOAD_FIELDS, the fields of CaseloadRow.
+        return [
+            CaseloadRow(*row[:-2], open_flags(row.open_flag_ids), row.computed_at) for row in rows
+        ]
+
+    def caseload_frame(
+        self, include_archived: bool = False, therapist: str | None = None
+    ) -> dict[str, list[Any]]:
+        """The caseload of :meth:`caseload` as columns: a list per field of CASELOAD_FIELDS.
+
+        The fast path for large caseloads, and what a dataframe takes as it is: no object per
+        case, and ``open_flag_ids`` stays the stored JSON text (None before the first figures),
+        for :func:`open_flags` to read where a case's flags are shown. On 10,000 cases it took
+        40% of the time of :meth:`caseload`, most of the rest being the driver's own rows.
+        """
+        with self._transaction() as connection:
+            rows = connection.execute(_caseload_query(include_archived, therapist)).all()
+        columns = zip(*rows, strict=True) if rows else ([] for _ in CASELOAD_FIELDS)
+        return {name: list(column) for name, column in zip(CASELOAD_FIELDS, columns, strict=True)}
+
+    def cases_without_metrics(self, limit: int) -> list[int]:
+        """Ids of up to ``limit`` cases (not attempts) with no caseload figures, oldest first."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        query = (
+            select(cases.c.id)
+            .select_from(cases.outerjoin(case_metrics))
+            .where(cases.c.kind == "case", case_metrics.c.case_id.is_(None))
+            .order_by(cases.c.id)
+            .limit(limit)
+        )
+        with self._transaction() as connection:
+            return list(connection.execute(query).scalars())
+
+    # Flags -----------------------------------------------------------------------------------
+
+    def sync_flags(
+        self,
+        case_id: int,
+        current: Sequence[FlagState],
+        actor: str,
+        at: datetime | None = None,
+    ) -> list[FlagEvent]:
+        """Record which flags the engine raises now; return the events this appended.
+
+        A flag in ``current`` that is not open is ``raised`` (again, if it was cleared before);
+        an open flag missing from ``current`` is ``cleared``. Nothing is appended when nothing
+        changed. A flag is open from ``raised`` or ``reopened`` until ``cleared``.
+        """
+        if not all(isinstance(flag, FlagState) for flag in current):
+            raise ValueError("current must hold FlagState values")
+        ids = Counter(flag.id for flag in current)
+        repeated = [flag_id for flag_id, n in ids.items() if n > 1]
+        if repeated:
+            raise ValueError(f"flag {repeated[0]!r} is listed more than once")
+        _check_id("actor", actor, ACTOR_LENGTH)
+        at = _checked_time(at)
+        with self._transaction() as connection:
+            _lock(connection, case_id)
+            history = _flag_history(connection, case_id)
+            opened = _flags_open(history)
+            last_raised = _last_raised(history)
+            added = [
+                FlagEvent(flag.id, "raised", flag.severity, flag.theme, flag.title, None, actor, at)
+                for flag in current
+                if flag.id not in opened
+            ]
+            added += [
+                _event_about(last_raised[flag_id], "cleared", None, actor, at)
+                for flag_id in opened
+                if flag_id not in ids
+            ]
+            _append_flag_events(connection, case_id, added)
+        return added
+
+    def decide_flag(
+        self, case_id: int, flag_id: str, event: FlagDecision, reason: str, actor: str
+    ) -> FlagEvent:
+        """Record a decision about a flag raised on the case, and return it.
+
+        A reason is required to acknowledge or resolve a flag, optional to reopen one.
+        ValueError for any other event, a missing reason, or a flag never raised on the case.
+        """
+        _check_choice("event", event, FLAG_DECISIONS)
+        reason = reason.strip()
+        if not reason and event != "reopened":
+            raise ValueError(f"a reason is required to mark a flag {event}")
+        _check_id("actor", actor, ACTOR_LENGTH)
+        with self._transaction() as connection:
+            _lock(connection, case_id)
+            raised = _last_raised(_flag_history(connection, case_id)).get(flag_id)
+            if raised is None:
+                raise ValueError(
+                    f"flag {flag_id!r} was never raised on this case, so it cannot be {event}"
+                )
+            decided = _event_about(raised, event, reason or None, actor, _now())
+            _append_flag_events(connection, case_id, [decided])
+        return decided
+
+    def flag_history(self, case_id: int) -> list[FlagEvent]:
+        """Every event of every flag of the case, oldest first."""
+        with self._transaction() as connection:
+            _check_exists(connection, case_id)
+            return _flag_history(connection, case_id)
+
+    def flag_status(self, case_id: int) -> dict[str, FlagEventKind]:
+        """The latest event of each flag ever raised on the case.
+
+        That is ``raised`` while no one has decided about it since it was (last) raised, the
+        latest decision (``acknowledged``, ``resolved`` or ``reopened``) after that, and
+        ``cleared`` when the engine stopped raising it and no one decided since.
+        """
+        return {event.flag_id: event.event for event in self.flag_history(case_id)}
+
+    # Supervision notes ---------------------------------------------------------------------
+
+    def add_note(
+        self, case_id: int, author: str, text: str, action: str, status: NoteStatus = "open"
+    ) -> int:
+        """Add a supervision note (version 1) to the case and return its id.
+
+        ``action`` is the action agreed in supervision, empty when none was.
+        """
+        _check_id("author", author, ACTOR_LENGTH)
+        _check_note_text(text)
+        _check_choice("status", status, NOTE_STATUSES)
+        now = _now()
+        values = {"author": author, "text": text, "action": action, "status": status}
+        with self._transaction() as connection:
+            _lock(connection, case_id)
+            note_id: int = connection.execute(
+                insert(supervision_notes).values(
+                    case_id=case_id, version=1, created_at=now, updated_at=now, **values
+                )
+            ).inserted_primary_key[0]
+        return note_id
+
+    def edit_note(
+        self,
+        note_id: int,
+        editor: str,
+        expected_version: int,
+        *,
+        text: str | None = None,
+        action: str | None = None,
+        status: NoteStatus | None = None,
+    ) -> int:
+        """Change a note's text, action or status; return its version (new if anything changed).
+
+        The old text, action and status are kept in the note's history with ``editor`` and the
+        time. StaleNote if the note is no longer at ``expected_version``.
+        """
+        changes = {
+            name: value
+            for name, value in (("text", text), ("action", action), ("status", status))
+            if value is not None
+        }
+        _check_id("editor", editor, ACTOR_LENGTH)
+        if text is not None:
+            _check_note_text(text)
+        if status is not None:
+            _check_choice("status", status, NOTE_STATUSES)
+        n = supervision_notes.c
+        with self._transaction() as connection:
+            note = _lock_note(connection, note_id)
+            if note.version != expected_version:
+                raise StaleNote(note.version)
+            if all(note._mapping[name] == value for name, value in changes.items()):
+                return note.version
+            now = _now()
+            connection.execute(
+                insert(supervision_note_history).values(
+                    note_id=note_id,
+                    text=note.text,
+                    action=note.action,
+                    status=note.status,
+                    editor=editor,
+                    edited_at=now,
+                )
+            )
+            connection.execute(
+                update(supervision_notes)
+                .where(n.id == note_id)
+                .values(version=n.version + 1, updated_at=now, **changes)
+            )
+        return note.version + 1
+
+    def notes(self, case_id: int) -> list[SupervisionNote]:
+        """The supervision notes of a case, oldest first."""
+        with self._transaction() as connection:
+            _check_exists(connection, case_id)
+            rows = connection.execute(
+                select(supervision_notes)
+                .where(supervision_notes.c.case_id == case_id)
+                .order_by(supervision_notes.c.id)
+            )
+            return [SupervisionNote(**row._mapping) for row in rows]
+
+    def note_history(self, note_id: int) -> list[NoteVersion]:
+        """What the note said before each of its edits, oldest first."""
+        h = supervision_note_history.c
+        with self._transaction() as connection:
+            exists = select(supervision_notes.c.id).where(supervision_notes.c.id == note_id)
+            if connection.execute(exists).first() is None:
+                raise NoteNotFound()
+            rows = connection.execute(
+                select(h.note_id, h.text, h.action, h.status, h.editor, h.edited_at)
+                .where(h.note_id == note_id)
+                .order_by(h.id)
+            )
+            return [NoteVersion(**row._mapping) for row in rows]
+
+    def all_notes(self, therapist: str | None = None) -> list[CaseloadNote]:
+        """Every supervision note on cases, archived ones included, or those of ``therapist``.
+
+        With each case's reference and therapist, ordered by therapist, reference and note.
+        """
+        query = (
+            select(supervision_notes, cases.c.reference, cases.c.therapist)
+            .join(cases)
+            .where(cases.c.kind == "case")
+            .order_by(cases.c.therapist, cases.c.reference, supervision_notes.c.id)
+        )
+        if therapist is not None:
+            query = query.where(cases.c.therapist == therapist)
+        with self._transaction() as connection:
+            return [CaseloadNote(**row._mapping) for row in connection.execute(query)]
 
     def _create(
         self,
@@ -417,21 +966,17 @@ class CaseRepository:
     ) -> int:
         """Store a new case with its answers, and its sessions with the given fits."""
         _check_kind(kind)
-        for name, value in (("protocol_id", case.protocol_id), ("scenario_id", scenario_id)):
-            if value is not None:
-                _check_id(name, value)
-        _check_id("anxiety_measure", case.anxiety_measure)
-        for _section, item_id, _answer in _answer_items(case.answers):
-            _check_id("item_id", item_id)
+        if scenario_id is not None:
+            _check_id("scenario_id", scenario_id)
+        _check_case_ids(case)
         for fit in fits.values():
-            _check_fit(fit)
+            _check_finite("fit", fit)
         now = _now()
         try:
             with self._transaction() as connection:
-                values = {name: getattr(case, name) for name in CASE_FIELDS}
                 result = connection.execute(
                     insert(cases).values(
-                        **values,
+                        **_case_values(case),
                         kind=kind,
                         scenario_id=scenario_id,
                         version=1,
@@ -517,6 +1062,28 @@ def _load(connection: Connection, where: ColumnElement[bool]) -> StoredCase:
     )
 
 
+def _case_values(case: Case) -> dict[str, Any]:
+    """The column values of a new case's row, its session count and latest date included."""
+    return {
+        **{name: getattr(case, name) for name in CASE_FIELDS},
+        "session_count": len(case.sessions),
+        "last_session": max((session.date for session in case.sessions), default=None),
+    }
+
+
+def _count_sessions(connection: Connection, case_id: int) -> None:
+    """Bring the case's copies of its session count and latest date up to date."""
+    of_case = sessions.c.case_id == case_id
+    connection.execute(
+        update(cases)
+        .where(cases.c.id == case_id)
+        .values(
+            session_count=select(func.count()).where(of_case).scalar_subquery(),
+            last_session=select(func.max(sessions.c.date)).where(of_case).scalar_subquery(),
+        )
+    )
+
+
 def _touch(connection: Connection, case_id: int, now: datetime) -> int:
     """Bump the case's version, locking the case until commit; return the new version."""
     version = connection.execute(
@@ -599,6 +1166,154 @@ def _correct(
     )
 
 
+def _lock(connection: Connection, case_id: int) -> None:
+    """Lock the case until commit without changing it (CaseNotFound if there is none)."""
+    locked = connection.execute(
+        update(cases).where(cases.c.id == case_id).values(version=cases.c.version)
+    )
+    if not locked.rowcount:
+        raise CaseNotFound()
+
+
+def _lock_note(connection: Connection, note_id: int) -> Row[Any]:
+    """Lock a supervision note until commit and return it as stored (NoteNotFound if none)."""
+    n = supervision_notes.c
+    note = connection.execute(
+        update(supervision_notes)
+        .where(n.id == note_id)
+        .values(version=n.version)
+        .returning(n.text, n.action, n.status, n.version)
+    ).one_or_none()
+    if note is None:
+        raise NoteNotFound()
+    return note
+
+
+def _insert_many(
+    connection: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Iterable[tuple[Any, ...]],
+    **constants: Any,
+) -> None:
+    """Insert ``rows``, values of ``columns``, each with the same ``constants``, through the driver.
+
+    SQLAlchemy builds and converts the parameters of every row one by one, which at a million
+    rows costs more than the database's own work. Here the constants are converted once, the
+    columns whose type needs it on this backend a batch at a time, and the driver gets each batch
+    (so memory stays bounded) with the statement SQLAlchemy compiled.
+    """
+    dialect = connection.dialect
+    names = (*columns, *constants)
+    compiled = (
+        insert(table).values({name: bindparam(name) for name in names}).compile(dialect=dialect)
+    )
+    processors = [
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    ]
+    fixed = [
+        process(value) if process else value
+        for process, value in zip(processors[len(columns) :], constants.values(), strict=True)
+    ]
+    rows = iter(rows)
+    while batch := list(islice(rows, INSERT_BATCH)):
+        values: list[Iterable[Any]] = [*zip(*batch, strict=True)]
+        for i, process in enumerate(processors[: len(columns)]):
+            if process:
+                values[i] = [*map(process, values[i])]
+        values += [repeat(value, len(batch)) for value in fixed]
+        if compiled.positional:
+            ordered = [values[names.index(name)] for name in compiled.positiontup or ()]
+            parameters: list[Any] = [*zip(*ordered, strict=True)]
+        else:
+            parameters = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+        connection.exec_driver_sql(compiled.string, parameters)
+
+
+def _caseload_query(include_archived: bool, therapist: str | None) -> Select[Any]:
+    """The caseload in one statement: the chosen cases and their stored figures, by id."""
+    columns = {
+        **{name: cases.c[name] for name in (*CASELOAD_CASE_FIELDS, "last_session", "updated_at")},
+        "sessions": cases.c.session_count.label("sessions"),
+        **{name: case_metrics.c[name] for name in METRICS_FIELDS},
+    }
+    query = (
+        select(*(columns[name] for name in CASELOAD_FIELDS))
+        .select_from(cases.outerjoin(case_metrics))
+        .where(cases.c.kind == "case")
+        .order_by(cases.c.id)
+    )
+    if not include_archived:
+        query = query.where(cases.c.status == "active")
+    if therapist is not None:
+        query = query.where(cases.c.therapist == therapist)
+    return query
+
+
+def open_flags(stored: str | None) -> tuple[OpenFlag, ...] | None:
+    """The open flags of stored caseload figures, from the JSON text ``caseload_frame`` gives."""
+    if stored is None:
+        return None
+    return tuple(OpenFlag(**flag) for flag in json.loads(stored))
+
+
+def _flag_history(connection: Connection, case_id: int) -> list[FlagEvent]:
+    """Every flag event of the case in the order recorded, whatever the clocks said."""
+    f = flag_events.c
+    rows = connection.execute(
+        select(f.flag_id, f.event, f.severity, f.theme, f.title, f.reason, f.actor, f.at)
+        .where(f.case_id == case_id)
+        .order_by(f.id)
+    )
+    return [FlagEvent(*row) for row in rows]
+
+
+def _flags_open(history: list[FlagEvent]) -> list[str]:
+    """Ids of the flags open at the end of ``history``, in the order they were opened."""
+    opened: dict[str, None] = {}
+    for event in history:
+        if event.event in ("raised", "reopened"):
+            opened[event.flag_id] = None
+        elif event.event == "cleared":
+            opened.pop(event.flag_id, None)
+    return list(opened)
+
+
+def _last_raised(history: list[FlagEvent]) -> dict[str, FlagEvent]:
+    """The latest ``raised`` event of each flag in ``history``."""
+    return {event.flag_id: event for event in history if event.event == "raised"}
+
+
+def _event_about(
+    raised: FlagEvent, event: FlagEventKind, reason: str | None, actor: str, at: datetime
+) -> FlagEvent:
+    """An event about a raised flag, naming the flag as it was raised."""
+    return FlagEvent(
+        raised.flag_id, event, raised.severity, raised.theme, raised.title, reason, actor, at
+    )
+
+
+def _append_flag_events(connection: Connection, case_id: int, events: list[FlagEvent]) -> None:
+    """Append flag events to the case's history; they are never changed or removed."""
+    if events:
+        connection.execute(
+            insert(flag_events).values(case_id=case_id),
+            [
+                {
+                    "flag_id": e.flag_id,
+                    "event": e.event,
+                    "severity": e.severity,
+                    "theme": e.theme,
+                    "title": e.title,
+                    "reason": e.reason,
+                    "actor": e.actor,
+                    "at": e.at,
+                }
+                for e in events
+            ],
+        )
+
+
 def _of_case(aggregate: ColumnElement[Any], table: Table) -> ScalarSelect[Any]:
     """``aggregate`` over the rows of ``table`` that belong to the case of the outer query."""
     return select(aggregate).where(table.c.case_id == cases.c.id).scalar_subquery()
@@ -635,16 +1350,53 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
 
 
+def _check_case_ids(case: Case) -> None:
+    """Refuse a case whose ids the database columns cannot hold."""
+    _check_id("protocol_id", case.protocol_id)
+    _check_id("anxiety_measure", case.anxiety_measure)
+    for _section, item_id, _answer in _answer_items(case.answers):
+        _check_id("item_id", item_id)
+
+
 def _check_id(name: str, value: str, longest: int = ID_LENGTH) -> None:
     """Refuse ids the database column cannot hold, the same way on every backend."""
-    if not 1 <= len(value) <= longest:
+    if not isinstance(value, str) or not 1 <= len(value) <= longest:
         raise ValueError(f"{name} must be 1–{longest} characters long")
 
 
-def _check_fit(fit: float | None) -> None:
-    """Refuse fits a backend would store differently (SQLite turns NaN into NULL)."""
-    if fit is not None and not math.isfinite(fit):
-        raise ValueError("fit must be a finite number or None")
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    """Refuse a value outside ``choices`` before the database does, naming the field."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+
+
+def _check_finite(name: str, value: float | None, optional: bool = True) -> None:
+    """Refuse numbers a backend would store differently (SQLite turns NaN into NULL)."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number" + (" or None" if optional else ""))
+
+
+def _check_count(name: str, value: int) -> None:
+    """Refuse a count that is not a whole number from 0 up."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a whole number from 0 up")
+
+
+def _check_note_text(text: str) -> None:
+    """Refuse a supervision note without text."""
+    if not text.strip():
+        raise ValueError("a supervision note needs some text")
+
+
+def _checked_time(at: datetime | None) -> datetime:
+    """``at``, or now when None; naive times are refused, as the database would."""
+    if at is None:
+        return _now()
+    if at.tzinfo is None:
+        raise ValueError("at must be timezone-aware")
+    return at
 
 
 def _payload(model: AnswerModel | Session | Grade) -> str:
@@ -652,7 +1404,7 @@ def _payload(model: AnswerModel | Session | Grade) -> str:
     return _json(model.model_dump(mode="json"))
 
 
-def _json(data: dict[str, Any]) -> str:
+def _json(data: dict[str, Any] | list[Any]) -> str:
     """JSON text of a payload, the same text for the same data."""
     return json.dumps(data, ensure_ascii=False, sort_keys=True)
 

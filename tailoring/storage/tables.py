@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -70,8 +72,15 @@ cases = Table(
     Column("kind", String(16), nullable=False, server_default="case"),
     Column("scenario_id", String(40)),
     Column("anxiety_measure", String(40), nullable=False, server_default="gad7"),
+    Column("therapist", String(80), nullable=False, server_default="local user"),
+    # How many sessions the case has and the date of the latest: copies the repository keeps with
+    # every session it writes, so a caseload of many thousands of cases reads no session rows.
+    Column("session_count", Integer, nullable=False, server_default="0"),
+    Column("last_session", Date),
     CheckConstraint("status IN ('active', 'archived')", name="status"),
     CheckConstraint("kind IN ('case', 'attempt')", name="kind"),
+    # The caseload: one therapist's active cases, or everyone's.
+    Index("ix_cases_kind_status_therapist", "kind", "status", "therapist"),
 )
 
 answers = Table(
@@ -91,7 +100,7 @@ sessions = Table(
     metadata,
     Column("case_id", Integer, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
     Column("number", Integer, primary_key=True),
-    # A copy of the payload's date, so the case list can find the latest session in SQL.
+    # A copy of the payload's date, so SQL can find the latest session.
     Column("date", Date, nullable=False),
     Column("payload", Text, nullable=False),
     # The overall fit when the session was saved, as the caller computed it.
@@ -127,4 +136,92 @@ attempt_grades = Table(
     Column("mark", Float, nullable=False),
     Column("payload", Text, nullable=False),
     Column("graded_at", UtcDateTime, nullable=False),
+)
+
+# The caseload figures of each case, computed by the engine when the case changes and stored so a
+# caseload of many thousands of cases is one query. Storage keeps what the caller computed.
+case_metrics = Table(
+    "case_metrics",
+    metadata,
+    Column("case_id", Integer, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Column("fit", Float),
+    Column("completeness", Float, nullable=False),
+    Column("flags_high", Integer, nullable=False),
+    Column("flags_medium", Integer, nullable=False),
+    Column("flags_low", Integer, nullable=False),
+    Column("alliance_latest", Float),
+    Column("alliance_trend", String(16), nullable=False),
+    Column("outcome", String(24), nullable=False),
+    Column("sessions_attended", Integer, nullable=False),
+    Column("dropped_after_first", Boolean, nullable=False),
+    # JSON: [{"id": ..., "severity": ..., "theme": ...}, ...] of the flags open when computed.
+    Column("open_flag_ids", Text, nullable=False),
+    Column("computed_at", UtcDateTime, nullable=False),
+    CheckConstraint("alliance_trend IN ('up', 'down', 'steady', 'none')", name="alliance_trend"),
+)
+
+# Append-only: when each flag of a case was raised or cleared by the engine, and what people
+# decided about it.
+flag_events = Table(
+    "flag_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "case_id",
+        Integer,
+        ForeignKey("cases.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("flag_id", String(80), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("severity", String(8)),
+    Column("theme", String(24)),
+    Column("title", String(200)),
+    Column("reason", Text),
+    Column("actor", String(80), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    CheckConstraint(
+        "event IN ('raised', 'cleared', 'acknowledged', 'resolved', 'reopened')", name="event"
+    ),
+)
+
+supervision_notes = Table(
+    "supervision_notes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "case_id",
+        Integer,
+        ForeignKey("cases.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("author", String(80), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("action", Text, nullable=False),  # the action agreed in supervision; may be empty
+    Column("status", String(8), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("status IN ('open', 'done')", name="status"),
+)
+
+# Append-only: what a supervision note said before each edit, and who edited it when.
+supervision_note_history = Table(
+    "supervision_note_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "note_id",
+        Integer,
+        ForeignKey("supervision_notes.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("text", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("editor", String(80), nullable=False),
+    Column("edited_at", UtcDateTime, nullable=False),
 )

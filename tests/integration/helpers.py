@@ -12,6 +12,7 @@ from sqlalchemy import Engine, event
 from tailoring.model.case import AllianceAnswer, Answers, Case, PreferenceAnswer, SocialAnswer
 from tailoring.model.grade import FlagAgreement, FlagFeedback, Grade, ItemGrade
 from tailoring.model.session import Session
+from tailoring.storage.repository import CaseMetrics, FlagState, OpenFlag
 
 NOTE = "Sleeps at her sister's; café shifts — ü"
 FIRST_SESSION = datetime.date(2026, 1, 5)
@@ -120,6 +121,33 @@ def make_grade(scenario_id: str = "cbt_depression_fit", mark: float = 72.5) -> G
             )
         ],
     )
+
+
+def make_metrics(**changes: Any) -> CaseMetrics:
+    """Caseload figures as the engine would compute them, with two open flags."""
+    fields: dict[str, Any] = {
+        "fit": 71.5,
+        "completeness": 80.0,
+        "flags_high": 1,
+        "flags_medium": 1,
+        "flags_low": 0,
+        "alliance_latest": 62.5,
+        "alliance_trend": "down",
+        "outcome": "not_on_track",
+        "sessions_attended": 4,
+        "dropped_after_first": False,
+        "open_flag_ids": (
+            OpenFlag(id="bond_low", severity="high", theme="alliance"),
+            OpenFlag(id="pref.structure", severity="medium", theme="personalisation"),
+        ),
+    }
+    return CaseMetrics(**{**fields, **changes})
+
+
+def make_flag(flag_id: str, severity: str = "medium", title: str = "") -> FlagState:
+    """A flag the engine raises, in the alliance theme unless the id says otherwise."""
+    theme = "personalisation" if flag_id.startswith("pref.") else "alliance"
+    return FlagState(flag_id, severity, theme, title or f"Flag {flag_id} — ü")  # type: ignore[arg-type]
 
 
 def count_statements(engine: Engine, action: Callable[[], Any]) -> tuple[Any, int]:

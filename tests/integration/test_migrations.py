@@ -13,8 +13,22 @@ from sqlalchemy import Engine, insert, select
 
 from tailoring.storage.db import alembic_config, build_engine, make_engine, migrate
 from tailoring.storage.repository import CaseRepository
-from tailoring.storage.tables import answers, cases, metadata
-from tests.integration.helpers import make_case, make_session
+from tailoring.storage.tables import (
+    answers,
+    attempt_grades,
+    cases,
+    flag_events,
+    metadata,
+    session_corrections,
+    sessions,
+)
+from tests.integration.helpers import (
+    make_case,
+    make_flag,
+    make_grade,
+    make_metrics,
+    make_session,
+)
 
 CREATED = datetime(2025, 12, 1, 9, 30, tzinfo=UTC)
 
@@ -127,3 +141,130 @@ def test_the_migrated_schema_matches_the_tables(database_url: str) -> None:
             assert compare_metadata(context, metadata) == []
     finally:
         engine.dispose()
+
+
+def add_second_schema_case(engine: Engine, reference: str) -> int:
+    """An archived case, an answer and two sessions, one corrected, as revision 0002 wrote them."""
+    with engine.begin() as connection:
+        case_id: int = connection.execute(
+            insert(cases).values(
+                reference=reference,
+                protocol_id="cbt_depression",
+                sessions_available=12,
+                step="report",
+                status="archived",
+                version=7,
+                created_at=CREATED,
+                updated_at=CREATED,
+                kind="case",
+                anxiety_measure="adsm",
+            )
+        ).inserted_primary_key[0]
+        connection.execute(
+            insert(answers).values(
+                case_id=case_id,
+                section="alliance",
+                item_id="bond",
+                payload='{"value": 2}',
+                revision=3,
+                updated_at=CREATED,
+            )
+        )
+        for session in (make_session(1), make_session(3, note="late — ü")):
+            connection.execute(
+                insert(sessions).values(
+                    case_id=case_id,
+                    number=session.number,
+                    date=session.date,
+                    payload=session.model_dump_json(),
+                    fit=55.5,
+                    revision=2,
+                    recorded_at=CREATED,
+                    updated_at=CREATED,
+                )
+            )
+        connection.execute(
+            insert(session_corrections).values(
+                case_id=case_id,
+                number=1,
+                old_payload=make_session(1, note="first").model_dump_json(),
+                new_payload=make_session(1).model_dump_json(),
+                actor="dr.a",
+                corrected_at=CREATED,
+            )
+        )
+    return case_id
+
+
+def test_upgrading_from_the_second_schema_keeps_everything(bare_engine: Engine) -> None:
+    move_to(bare_engine, "0002")
+    case_id = add_second_schema_case(bare_engine, "OLD-1")
+    empty = add_first_schema_case(bare_engine, "OLD-2")
+    with bare_engine.begin() as connection:
+        attempt = connection.execute(
+            insert(cases).values(
+                reference="TRY-1",
+                protocol_id="cbt_depression",
+                sessions_available=8,
+                step="alliance",
+                status="active",
+                version=2,
+                created_at=CREATED,
+                updated_at=CREATED,
+                kind="attempt",
+                scenario_id="s1",
+            )
+        ).inserted_primary_key[0]
+        connection.execute(
+            insert(attempt_grades).values(
+                case_id=attempt,
+                mark=72.5,
+                payload=make_grade().model_dump_json(),
+                graded_at=CREATED,
+            )
+        )
+
+    migrate(bare_engine)
+
+    repository = CaseRepository(bare_engine)
+    stored = repository.get(case_id)
+    assert (stored.version, stored.case.status, stored.case.step) == (7, "archived", "report")
+    assert (stored.case.therapist, stored.case.anxiety_measure) == ("local user", "adsm")
+    assert stored.case.answers.alliance["bond"].value == 2
+    assert stored.case.sessions == [make_session(1), make_session(3, note="late — ü")]
+    assert (stored.session_revisions, stored.session_fits) == ({1: 2, 3: 2}, {1: 55.5, 3: 55.5})
+    assert [(c.number, c.old["note"], c.actor) for c in repository.corrections(case_id)] == [
+        (1, "first", "dr.a")
+    ]
+    assert repository.grade(attempt) == make_grade()
+    # The session counts of stored cases are filled in by the migration.
+    assert [(row.id, row.sessions, row.last_session) for row in repository.caseload(True)] == [
+        (case_id, 2, make_session(3).date),
+        (empty, 0, None),
+    ]
+    assert repository.cases_without_metrics(5) == [case_id, empty]
+    with bare_engine.connect() as connection:
+        assert connection.execute(select(flag_events)).all() == []
+    repository.sync_flags(case_id, [make_flag("bond_low")], "engine")
+    repository.add_note(case_id, "sup.a", "Discussed", "")
+    repository.delete(case_id)
+    assert repository.count() == 1
+
+
+def test_downgrading_to_the_second_schema_keeps_cases_and_sessions(bare_engine: Engine) -> None:
+    migrate(bare_engine)
+    repository = CaseRepository(bare_engine)
+    case_id = repository.create(make_case(sessions=[make_session(1)], therapist="dr.a"))
+    repository.save_metrics(case_id, make_metrics())
+    repository.add_note(case_id, "sup.a", "Discussed", "")
+
+    move_to(bare_engine, "0002", down=True)
+    with bare_engine.connect() as connection:
+        assert connection.execute(select(sessions.c.case_id)).scalars().all() == [case_id]
+        assert connection.execute(select(answers.c.case_id).distinct()).scalars().all() == [case_id]
+    migrate(bare_engine)
+
+    # The therapist is not in the second schema: it comes back as the default.
+    assert repository.get(case_id).case == make_case(sessions=[make_session(1)])
+    [row] = repository.caseload()
+    assert (row.sessions, row.fit) == (1, None)
