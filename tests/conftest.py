@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
-from tailoring.content import library
+from tailoring.content import CONTENT_DIR, library
 from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary
 
@@ -31,3 +34,11 @@ def make_case(content: ContentLibrary):
         )
 
     return build
+
+
+@pytest.fixture
+def content_copy(tmp_path: Path) -> Path:
+    """A writable copy of the content folder, to break in one place."""
+    target = tmp_path / "content"
+    shutil.copytree(CONTENT_DIR, target)
+    return target

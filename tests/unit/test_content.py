@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tailoring.content import CONTENT_DIR, ContentError, load_content
+from tailoring.content import CONTENT_DIR, load_content
 from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary
+from tests.content_edits import content_problems, edit_yaml, has_problem
 
 THEMES = {"personalisation", "alliance", "depth", "skills_agency", "pace", "heard"}
 SCALES = [
@@ -114,29 +112,6 @@ def test_demo_case_validates(path: Path, lib: ContentLibrary) -> None:
 # --- Broken content: each break must be reported with its file and field ----------------------
 
 
-@pytest.fixture
-def content_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "content"
-    shutil.copytree(CONTENT_DIR, target)
-    return target
-
-
-def _edit_yaml(path: Path, change: Callable[[object], None]) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-
-
-def _problems(directory: Path) -> list[str]:
-    with pytest.raises(ContentError) as caught:
-        load_content(directory)
-    return caught.value.problems
-
-
-def _has(problems: list[str], *parts: str) -> bool:
-    return any(all(part in line for part in parts) for line in problems)
-
-
 def test_copy_of_content_loads(content_copy: Path) -> None:
     assert load_content(content_copy).version
 
@@ -144,8 +119,8 @@ def test_copy_of_content_loads(content_copy: Path) -> None:
 def test_yaml_syntax_error(content_copy: Path) -> None:
     path = content_copy / "themes.yaml"
     path.write_text(path.read_text(encoding="utf-8") + "\n- id: [unclosed\n", encoding="utf-8")
-    problems = _problems(content_copy)
-    assert _has(problems, "themes.yaml", "(line", "not valid YAML"), problems
+    problems = content_problems(content_copy)
+    assert has_problem(problems, "themes.yaml", "(line", "not valid YAML"), problems
 
 
 def test_unknown_theme_in_preferences(content_copy: Path) -> None:
@@ -153,9 +128,9 @@ def test_unknown_theme_in_preferences(content_copy: Path) -> None:
         assert isinstance(items, list)
         items[0]["theme"] = "no_such_theme"
 
-    _edit_yaml(content_copy / "preferences.yaml", change)
-    problems = _problems(content_copy)
-    assert _has(problems, "preferences.yaml", "[directiveness].theme"), problems
+    edit_yaml(content_copy / "preferences.yaml", change)
+    problems = content_problems(content_copy)
+    assert has_problem(problems, "preferences.yaml", "[directiveness].theme"), problems
 
 
 def test_protocol_missing_a_scale(content_copy: Path) -> None:
@@ -163,16 +138,16 @@ def test_protocol_missing_a_scale(content_copy: Path) -> None:
         assert isinstance(protocol, dict)
         del protocol["profile"]["pace"]
 
-    _edit_yaml(content_copy / "protocols" / "gsh_cbt.yaml", change)
-    problems = _problems(content_copy)
-    assert _has(problems, "protocols/gsh_cbt.yaml", "profile", "missing", "pace"), problems
+    edit_yaml(content_copy / "protocols" / "gsh_cbt.yaml", change)
+    problems = content_problems(content_copy)
+    assert has_problem(problems, "protocols/gsh_cbt.yaml", "profile", "missing", "pace"), problems
 
 
 def test_protocol_id_must_match_file_name(content_copy: Path) -> None:
     protocols = content_copy / "protocols"
     (protocols / "gsh_cbt.yaml").rename(protocols / "guided_self_help.yaml")
-    problems = _problems(content_copy)
-    assert _has(problems, "protocols/guided_self_help.yaml", "id:", "file name"), problems
+    problems = content_problems(content_copy)
+    assert has_problem(problems, "protocols/guided_self_help.yaml", "id:", "file name"), problems
 
 
 def test_unknown_adaptation_reference(content_copy: Path) -> None:
@@ -180,8 +155,8 @@ def test_unknown_adaptation_reference(content_copy: Path) -> None:
         assert isinstance(items, list)
         items[0]["adapt_within"] = "no_such_adaptation"
 
-    _edit_yaml(content_copy / "preferences.yaml", change)
-    problems = _problems(content_copy)
-    assert _has(problems, "preferences.yaml", "directiveness.adapt_within", "no_such_adaptation"), (
-        problems
-    )
+    edit_yaml(content_copy / "preferences.yaml", change)
+    problems = content_problems(content_copy)
+    assert has_problem(
+        problems, "preferences.yaml", "directiveness.adapt_within", "no_such_adaptation"
+    ), problems

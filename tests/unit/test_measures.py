@@ -8,15 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
 from pydantic import ValidationError
 
 from tailoring import services
-from tailoring.content import CONTENT_DIR, ContentError, load_content
+from tailoring.content import load_content
 from tailoring.engine.outcomes import score_measure
 from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary
 from tailoring.model.measures import Measure, loinc_check_digit, loinc_problems
+from tests.content_edits import content_problems, edit_yaml, has_problem
 from tests.session_factory import answers_for, case_with_sessions, session
 
 FREQUENCY = ["Not at all", "Several days", "More than half the days", "Nearly every day"]
@@ -303,29 +303,6 @@ def test_the_case_schema_documents_sessions() -> None:
 # --- Broken measure content is reported by file and field -------------------------------------
 
 
-@pytest.fixture
-def content_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "content"
-    shutil.copytree(CONTENT_DIR, target)
-    return target
-
-
-def edit(path: Path, change: Callable[[dict], None]) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-
-
-def problems(directory: Path) -> list[str]:
-    with pytest.raises(ContentError) as caught:
-        load_content(directory)
-    return caught.value.problems
-
-
-def has(lines: list[str], *parts: str) -> bool:
-    return any(all(part in line for part in parts) for line in lines)
-
-
 @pytest.mark.parametrize(
     ("file", "change", "parts"),
     [
@@ -344,9 +321,9 @@ def has(lines: list[str], *parts: str) -> bool:
 def test_a_broken_measure_names_its_file_and_field(
     content_copy: Path, file: str, change: Callable[[dict], None], parts: tuple[str, ...]
 ) -> None:
-    edit(content_copy / "measures" / f"{file}.yaml", change)
-    found = problems(content_copy)
-    assert has(found, f"measures/{file}.yaml", *parts), found
+    edit_yaml(content_copy / "measures" / f"{file}.yaml", change)
+    found = content_problems(content_copy)
+    assert has_problem(found, f"measures/{file}.yaml", *parts), found
 
 
 @pytest.mark.parametrize(
@@ -361,27 +338,29 @@ def test_a_broken_measure_names_its_file_and_field(
 def test_broken_rules_name_the_rules_file(
     content_copy: Path, change: Callable[[dict], None], parts: tuple[str, ...]
 ) -> None:
-    edit(content_copy / "measures" / "rules.yaml", change)
-    found = problems(content_copy)
-    assert has(found, "measures/rules.yaml", *parts), found
+    edit_yaml(content_copy / "measures" / "rules.yaml", change)
+    found = content_problems(content_copy)
+    assert has_problem(found, "measures/rules.yaml", *parts), found
 
 
 def test_a_measure_id_must_match_its_file_name(content_copy: Path) -> None:
     measures = content_copy / "measures"
     (measures / "gad7.yaml").rename(measures / "gad_7.yaml")
-    assert has(problems(content_copy), "measures/gad_7.yaml", "id:", "file name")
+    assert has_problem(content_problems(content_copy), "measures/gad_7.yaml", "id:", "file name")
 
 
 def test_missing_measures_are_reported(content_copy: Path) -> None:
     (content_copy / "measures" / "rules.yaml").unlink()
-    assert has(problems(content_copy), "measures/rules.yaml", "missing")
+    assert has_problem(content_problems(content_copy), "measures/rules.yaml", "missing")
     shutil.rmtree(content_copy / "measures")
-    assert has(problems(content_copy), "measures/", "no measure files")
+    assert has_problem(content_problems(content_copy), "measures/", "no measure files")
 
 
 def test_content_needs_an_anxiety_measure(content_copy: Path) -> None:
-    edit(content_copy / "measures" / "gad7.yaml", lambda d: d.update(role="functioning"))
+    edit_yaml(content_copy / "measures" / "gad7.yaml", lambda d: d.update(role="functioning"))
     (content_copy / "measures" / "wsas.yaml").unlink()
-    edit(content_copy / "measures" / "rules.yaml", lambda d: d.update(functioning_measure=None))
-    found = problems(content_copy)
-    assert has(found, "measures/", "no measure has role anxiety"), found
+    edit_yaml(
+        content_copy / "measures" / "rules.yaml", lambda d: d.update(functioning_measure=None)
+    )
+    found = content_problems(content_copy)
+    assert has_problem(found, "measures/", "no measure has role anxiety"), found

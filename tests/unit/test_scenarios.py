@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tailoring.content import CONTENT_DIR, ContentError, load_content
+from tailoring.content import CONTENT_DIR, load_content
 from tailoring.engine.assess import protocol_fit
 from tailoring.engine.grading import reference_flag_problems, scenario_case, scenario_flags
 from tailoring.model.content import ContentLibrary
 from tailoring.model.scenario import DIFFICULTIES, Scenario, scenario_problems
+from tests.content_edits import content_problems, edit_yaml, has_problem
 
 SCENARIO_FILES = sorted((CONTENT_DIR / "scenarios").glob("*.yaml"))
 SCENARIO_IDS = [p.stem for p in SCENARIO_FILES]
@@ -105,45 +105,24 @@ def test_every_reference_flag_has_a_rationale_of_a_few_sentences(
 # --- Broken scenario files: each break is reported with its file and field --------------------
 
 
-@pytest.fixture
-def content_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "content"
-    shutil.copytree(CONTENT_DIR, target)
-    return target
-
-
-def _edit(path: Path, change: Callable[[dict], None]) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-
-
-def _problems(directory: Path) -> list[str]:
-    with pytest.raises(ContentError) as caught:
-        load_content(directory)
-    return caught.value.problems
-
-
-def _has(problems: list[str], *parts: str) -> bool:
-    return any(all(part in line for part in parts) for line in problems)
-
-
 def test_unknown_protocol(content_copy: Path) -> None:
-    _edit(
+    edit_yaml(
         content_copy / "scenarios" / "housing_damp_mould.yaml",
         lambda s: s.update(protocol_id="primal_scream"),
     )
-    problems = _problems(content_copy)
-    assert _has(problems, "scenarios/housing_damp_mould.yaml", "protocol_id", "primal_scream")
+    problems = content_problems(content_copy)
+    assert has_problem(
+        problems, "scenarios/housing_damp_mould.yaml", "protocol_id", "primal_scream"
+    )
 
 
 def test_bad_answer_value(content_copy: Path) -> None:
     def change(s: dict) -> None:
         s["reference"]["preferences"]["structure"]["value"] = 9
 
-    _edit(content_copy / "scenarios" / "housing_damp_mould.yaml", change)
-    problems = _problems(content_copy)
-    assert _has(
+    edit_yaml(content_copy / "scenarios" / "housing_damp_mould.yaml", change)
+    problems = content_problems(content_copy)
+    assert has_problem(
         problems, "scenarios/housing_damp_mould.yaml", "reference.preferences.structure.value"
     ), problems
 
@@ -152,45 +131,45 @@ def test_unknown_answer_detail(content_copy: Path) -> None:
     def change(s: dict) -> None:
         s["reference"]["social"]["housing"]["details"].append("castle")
 
-    _edit(content_copy / "scenarios" / "housing_damp_mould.yaml", change)
-    problems = _problems(content_copy)
-    assert _has(
+    edit_yaml(content_copy / "scenarios" / "housing_damp_mould.yaml", change)
+    problems = content_problems(content_copy)
+    assert has_problem(
         problems, "scenarios/housing_damp_mould.yaml", "reference.social.housing.details", "castle"
     ), problems
 
 
 def test_bad_shape_names_the_field(content_copy: Path) -> None:
-    _edit(
+    edit_yaml(
         content_copy / "scenarios" / "ipt_bereavement.yaml",
         lambda s: s.update(difficulty="fiendish"),
     )
-    problems = _problems(content_copy)
-    assert _has(problems, "scenarios/ipt_bereavement.yaml", "difficulty"), problems
+    problems = content_problems(content_copy)
+    assert has_problem(problems, "scenarios/ipt_bereavement.yaml", "difficulty"), problems
 
 
 def test_id_must_match_the_file_name(content_copy: Path) -> None:
     folder = content_copy / "scenarios"
     (folder / "ipt_bereavement.yaml").rename(folder / "grief.yaml")
-    problems = _problems(content_copy)
-    assert _has(problems, "scenarios/grief.yaml", "id:", "file name"), problems
+    problems = content_problems(content_copy)
+    assert has_problem(problems, "scenarios/grief.yaml", "id:", "file name"), problems
 
 
 def test_reference_flag_naming_no_item(content_copy: Path) -> None:
     def change(s: dict) -> None:
         s["reference_flags"].append({"id": "pref.telepathy", "rationale": "Not a real item. " * 2})
 
-    _edit(content_copy / "scenarios" / "ipt_bereavement.yaml", change)
-    problems = _problems(content_copy)
-    assert _has(problems, "scenarios/ipt_bereavement.yaml", "reference_flags", "telepathy")
+    edit_yaml(content_copy / "scenarios" / "ipt_bereavement.yaml", change)
+    problems = content_problems(content_copy)
+    assert has_problem(problems, "scenarios/ipt_bereavement.yaml", "reference_flags", "telepathy")
 
 
 def test_sessions_below_the_protocol_minimum(content_copy: Path) -> None:
-    _edit(
+    edit_yaml(
         content_copy / "scenarios" / "ipt_bereavement.yaml",
         lambda s: s.update(sessions_available=4),
     )
-    problems = _problems(content_copy)
-    assert _has(problems, "scenarios/ipt_bereavement.yaml", "sessions_available"), problems
+    problems = content_problems(content_copy)
+    assert has_problem(problems, "scenarios/ipt_bereavement.yaml", "sessions_available"), problems
 
 
 def test_a_content_folder_without_scenarios_still_loads(content_copy: Path) -> None:
