@@ -132,10 +132,13 @@ def alliance_chart(sessions: list[SessionSummary]) -> go.Figure:
         name="Alliance score",
         line={"color": "#2e8b57"},
     )
-    marked = [s for s in sessions if s.alliance is not None and s.alliance.ruptures]
+    marked = [s.alliance for s in sessions if s.alliance is not None and s.alliance.ruptures]
     fig.add_scatter(
-        x=[s.number for s in marked],
-        y=[5] * len(marked),
+        x=[s.number for s in sessions if s.alliance is not None and s.alliance.ruptures],
+        # On the session's own score where it has one, so the sign sits on the line it explains.
+        y=[a.score if a.score is not None else 0 for a in marked],
+        text=[", ".join(a.ruptures) for a in marked],
+        hovertemplate="Session %{x}: %{text}<extra></extra>",
         mode="markers",
         name="Rupture signs",
         marker={"symbol": "x", "size": 14, "color": "#c0392b"},

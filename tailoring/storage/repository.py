@@ -15,7 +15,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from itertools import islice, repeat
 from typing import Any, Literal
@@ -1297,20 +1297,7 @@ def _append_flag_events(connection: Connection, case_id: int, events: list[FlagE
     """Append flag events to the case's history; they are never changed or removed."""
     if events:
         connection.execute(
-            insert(flag_events).values(case_id=case_id),
-            [
-                {
-                    "flag_id": e.flag_id,
-                    "event": e.event,
-                    "severity": e.severity,
-                    "theme": e.theme,
-                    "title": e.title,
-                    "reason": e.reason,
-                    "actor": e.actor,
-                    "at": e.at,
-                }
-                for e in events
-            ],
+            insert(flag_events).values(case_id=case_id), [asdict(event) for event in events]
         )
 
 
