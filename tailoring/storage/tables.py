@@ -79,7 +79,7 @@ cases = Table(
     Column("last_session", Date),
     CheckConstraint("status IN ('active', 'archived')", name="status"),
     CheckConstraint("kind IN ('case', 'attempt')", name="kind"),
-    # The caseload: one therapist's active cases, or everyone's.
+    # One therapist's caseload without reading everyone's cases.
     Index("ix_cases_kind_status_therapist", "kind", "status", "therapist"),
 )
 

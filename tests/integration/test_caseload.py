@@ -1,0 +1,241 @@
+"""The caseload against real databases: therapists, stored figures, and one query for all."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from tailoring.storage.errors import CaseNotFound
+from tailoring.storage.repository import (
+    CASELOAD_FIELDS,
+    CaseloadRow,
+    CaseRepository,
+    OpenFlag,
+    open_flags,
+)
+from tailoring.storage.tables import case_metrics
+from tests.integration.helpers import (
+    FIRST_SESSION,
+    count_statements,
+    make_case,
+    make_course,
+    make_metrics,
+    make_session,
+)
+
+
+def test_the_therapist_round_trips(repository: CaseRepository) -> None:
+    case_id = repository.create(make_case("MINE-1", therapist="Dr Ø. Okafor"))
+    default = repository.create(make_case("DEFAULT-1"))
+
+    assert repository.get(case_id).case.therapist == "Dr Ø. Okafor"
+    assert repository.get(default).case.therapist == "local user"
+    assert {s.reference: s.therapist for s in repository.list()} == {
+        "MINE-1": "Dr Ø. Okafor",
+        "DEFAULT-1": "local user",
+    }
+    repository.update_case(case_id, 1, therapist="t.khan")
+    assert repository.get(case_id).case.therapist == "t.khan"
+    copy = repository.duplicate(case_id, "MINE-2")
+    assert repository.get(copy).case.therapist == "t.khan"
+    with pytest.raises(ValueError, match="therapist"):
+        repository.update_case(case_id, None, therapist="")
+    with pytest.raises(ValueError, match="therapist"):
+        repository.update_case(case_id, None, therapist="t" * 81)
+    assert repository.get(case_id).version == 2
+
+
+def test_the_caseload_is_one_query_with_and_without_figures(
+    repository: CaseRepository, engine: Engine
+) -> None:
+    computed = repository.create(make_case("COMPUTED", sessions=make_course()))
+    pending = repository.create(make_case("PENDING"))
+    repository.save_metrics(computed, make_metrics())
+
+    rows, statements = count_statements(engine, repository.caseload)
+
+    assert statements == 1
+    assert [row.id for row in rows] == [computed, pending]
+    first, second = rows
+    assert (first.reference, first.therapist, first.protocol_id, first.status) == (
+        "COMPUTED",
+        "local user",
+        "cbt-depression",
+        "active",
+    )
+    assert (first.sessions, first.last_session) == (6, FIRST_SESSION + datetime.timedelta(weeks=8))
+    assert (first.fit, first.completeness, first.alliance_latest) == (71.5, 80.0, 62.5)
+    assert (first.flags_high, first.flags_medium, first.flags_low) == (1, 1, 0)
+    assert (first.alliance_trend, first.outcome, first.sessions_attended) == (
+        "down",
+        "not_on_track",
+        4,
+    )
+    assert first.dropped_after_first is False
+    assert first.open_flag_ids == make_metrics().open_flag_ids
+    assert first.computed_at is not None
+    assert first.computed_at.tzinfo is not None
+    assert first.updated_at == repository.get(computed).updated_at
+    # No figures yet: every figure is None, the case's own columns are there.
+    assert (second.sessions, second.last_session) == (0, None)
+    assert [getattr(second, name) for name in CASELOAD_FIELDS[8:]] == [None] * 12
+
+
+def test_the_caseload_of_one_therapist(repository: CaseRepository, engine: Engine) -> None:
+    mine = repository.create(make_case("MINE-1", therapist="dr.a"))
+    repository.create(make_case("THEIRS-1", therapist="dr.b"))
+    archived = repository.create(make_case("MINE-2", therapist="dr.a", status="archived"))
+    repository.save_metrics(archived, make_metrics(outcome="recovered"))
+
+    rows, statements = count_statements(engine, lambda: repository.caseload(therapist="dr.a"))
+
+    assert statements == 1
+    assert [row.id for row in rows] == [mine]
+    everything = repository.caseload(include_archived=True, therapist="dr.a")
+    assert [(row.id, row.status, row.outcome) for row in everything] == [
+        (mine, "active", None),
+        (archived, "archived", "recovered"),
+    ]
+    assert repository.caseload(therapist="nobody") == []
+    assert len(repository.caseload(include_archived=True)) == 3
+
+
+def test_attempts_are_never_in_the_caseload(repository: CaseRepository) -> None:
+    case_id = repository.create(make_case("CASE-1"))
+    attempt = repository.create(make_case("TRY-1"), kind="attempt", scenario_id="s1")
+    repository.save_metrics(attempt, make_metrics())
+
+    assert [row.id for row in repository.caseload(include_archived=True)] == [case_id]
+    assert repository.caseload_frame(include_archived=True)["id"] == [case_id]
+    assert repository.cases_without_metrics(10) == [case_id]
+
+
+def test_the_frame_holds_the_caseload_as_columns(
+    repository: CaseRepository, engine: Engine
+) -> None:
+    first = repository.create(make_case("FIRST", sessions=[make_session(1)], therapist="dr.a"))
+    second = repository.create(make_case("SECOND"))
+    repository.save_metrics(first, make_metrics())
+
+    frame, statements = count_statements(engine, repository.caseload_frame)
+
+    assert statements == 1
+    assert list(frame) == list(CASELOAD_FIELDS)
+    rows = repository.caseload()
+    # The same figures, the open flags as their stored JSON text.
+    for name in CASELOAD_FIELDS:
+        if name != "open_flag_ids":
+            assert frame[name] == [getattr(row, name) for row in rows], name
+    assert [open_flags(text) for text in frame["open_flag_ids"]] == [
+        row.open_flag_ids for row in rows
+    ]
+    assert frame["id"] == [first, second]
+    assert repository.caseload_frame(therapist="nobody") == {name: [] for name in CASELOAD_FIELDS}
+
+
+def test_session_counts_follow_every_session_write(repository: CaseRepository) -> None:
+    case_id = repository.create(make_case(sessions=[make_session(1), make_session(2)]))
+
+    def counted() -> tuple[int, datetime.date | None]:
+        [row] = repository.caseload()
+        [summary] = repository.list()
+        assert (summary.sessions, summary.last_session) == (row.sessions, row.last_session)
+        return row.sessions, row.last_session
+
+    week = datetime.timedelta(weeks=1)
+    assert counted() == (2, FIRST_SESSION + week)
+    repository.save_session(case_id, make_session(4), None, "dr.a")
+    assert counted() == (3, FIRST_SESSION + 3 * week)
+    repository.save_session(case_id, make_session(4, note="corrected"), None, "dr.a")
+    assert counted() == (3, FIRST_SESSION + 3 * week)
+    repository.delete_session(case_id, 4, "dr.a")
+    assert counted() == (2, FIRST_SESSION + week)
+    repository.delete_session(case_id, 1, "dr.a")
+    repository.delete_session(case_id, 2, "dr.a")
+    assert counted() == (0, None)
+    copy = repository.duplicate(repository.create(make_case("C-2", sessions=make_course())), "C-3")
+    assert {row.id: row.sessions for row in repository.caseload()}[copy] == 6
+
+
+def test_saving_figures_replaces_them_and_leaves_the_case_alone(
+    repository: CaseRepository,
+) -> None:
+    case_id = repository.create(make_case())
+    before = repository.get(case_id)
+
+    repository.save_metrics(case_id, make_metrics())
+    [first] = repository.caseload()
+    repository.save_metrics(
+        case_id, make_metrics(fit=None, alliance_latest=None, open_flag_ids=[], outcome="no_data")
+    )
+
+    [row] = repository.caseload()
+    assert (row.fit, row.alliance_latest, row.open_flag_ids, row.outcome) == (
+        None,
+        None,
+        (),
+        "no_data",
+    )
+    assert first.computed_at is not None
+    assert row.computed_at is not None
+    assert row.computed_at >= first.computed_at
+    after = repository.get(case_id)
+    assert (after.version, after.updated_at) == (before.version, before.updated_at)
+    with pytest.raises(CaseNotFound):
+        repository.save_metrics(404, make_metrics())
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"fit": float("nan")}, "fit"),
+        ({"completeness": None}, "completeness"),
+        ({"alliance_latest": float("inf")}, "alliance_latest"),
+        ({"flags_high": -1}, "flags_high"),
+        ({"sessions_attended": 1.5}, "sessions_attended"),
+        ({"alliance_trend": "sideways"}, "alliance_trend"),
+        ({"outcome": ""}, "outcome"),
+        ({"outcome": "o" * 25}, "outcome"),
+        ({"dropped_after_first": 1}, "dropped_after_first"),
+        ({"open_flag_ids": ["bond_low"]}, "open_flag_ids"),
+        ({"open_flag_ids": [OpenFlag("x", "urgent", "alliance")]}, "severity"),  # type: ignore[arg-type]
+        ({"open_flag_ids": [OpenFlag("x", "low", "t" * 25)]}, "theme"),
+    ],
+)
+def test_figures_that_do_not_fit_are_refused_naming_the_field(
+    changes: dict[str, object], field: str
+) -> None:
+    with pytest.raises(ValueError, match=field):
+        make_metrics(**changes)
+
+
+def test_cases_without_figures_are_found_for_a_backfill(repository: CaseRepository) -> None:
+    ids = [repository.create(make_case(f"CASE-{n}")) for n in range(5)]
+    repository.update_case(ids[4], None, status="archived")
+    repository.save_metrics(ids[1], make_metrics())
+
+    assert repository.cases_without_metrics(10) == [ids[0], ids[2], ids[3], ids[4]]
+    assert repository.cases_without_metrics(2) == [ids[0], ids[2]]
+    with pytest.raises(ValueError, match="limit"):
+        repository.cases_without_metrics(0)
+
+
+def test_figures_go_with_their_case(repository: CaseRepository, engine: Engine) -> None:
+    doomed = repository.create(make_case("DOOMED"))
+    kept = repository.create(make_case("KEPT"))
+    for case_id in (doomed, kept):
+        repository.save_metrics(case_id, make_metrics())
+
+    repository.delete(doomed)
+
+    with engine.connect() as connection:
+        owners = connection.execute(select(case_metrics.c.case_id)).scalars().all()
+        assert owners == [kept]
+        assert connection.execute(select(func.count()).select_from(case_metrics)).scalar() == 1
+    assert [row.id for row in repository.caseload()] == [kept]
+
+
+def test_a_caseload_row_has_every_caseload_field() -> None:
+    assert tuple(CaseloadRow.__dataclass_fields__) == CASELOAD_FIELDS
