@@ -455,7 +455,7 @@ class CaseRepository:
                         case_id=case_id, number=session.number, recorded_at=now, **values
                     )
                 )
-            if old is not None and old != new:
+            if old is not None and not _only_fills_in(old, new):
                 _correct(connection, case_id, session.number, old, new, actor, now)
             _count_sessions(connection, case_id)
         return revision + 1
@@ -1394,6 +1394,17 @@ def _payload(model: AnswerModel | Session | Grade) -> str:
 def _json(data: dict[str, Any] | list[Any]) -> str:
     """JSON text of a payload, the same text for the same data."""
     return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+
+def _only_fills_in(old: Any, new: Any) -> bool:
+    """Whether ``new`` keeps every value ``old`` had and only adds answers.
+
+    Answering the items of a session one by one is entry, not correction: only a change to, or
+    the removal of, something already recorded is kept as a correction.
+    """
+    if isinstance(old, dict) and isinstance(new, dict):
+        return all(key in new and _only_fills_in(value, new[key]) for key, value in old.items())
+    return old in (None, "", [], {}) or old == new
 
 
 def _now() -> datetime:

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, select
 
 from tailoring.model.case import AllianceAnswer, case_problems
 from tailoring.model.content import ContentLibrary
+from tailoring.model.session import Session
 from tailoring.storage.errors import CaseNotFound, StaleSession
 from tailoring.storage.repository import CaseRepository
 from tailoring.storage.tables import session_corrections, sessions
@@ -258,3 +259,19 @@ def test_duplicate_copies_sessions_and_their_fits_but_not_corrections(
     with engine.connect() as connection:
         stored_sessions = connection.execute(select(func.count()).select_from(sessions))
         assert stored_sessions.scalar_one() == 12
+
+
+def test_answering_new_items_is_entry_and_changing_one_is_a_correction(
+    repository: CaseRepository,
+) -> None:
+    case_id = repository.create(make_case(sessions=[make_session(1)]))
+    base = make_session(1).model_dump(mode="json")
+    filled = {**base, "alliance": {**base["alliance"], "heard": {"value": 2}}}
+    filled["measures"]["phq9"]["phq9_9"] = 1  # was not answered yet
+    repository.save_session(case_id, Session.model_validate(filled), None, "dr.a")
+    assert repository.corrections(case_id) == []
+    changed = {**filled, "alliance": {**filled["alliance"], "heard": {"value": 4}}}
+    repository.save_session(case_id, Session.model_validate(changed), None, "dr.a")
+    [correction] = repository.corrections(case_id)
+    assert correction.old["alliance"]["heard"] == {"value": 2}
+    assert correction.new["alliance"]["heard"] == {"value": 4}
