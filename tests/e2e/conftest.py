@@ -177,10 +177,19 @@ def choose(page: Page, key: str, label: str, *, rerun: bool = True) -> None:
     """
     box = by_key(page, key)
     field = box.locator("input")
-    field.scroll_into_view_if_needed()
-    next_frames(page)
-    field.click()
-    expect(field).to_have_attribute("aria-expanded", "true")
+    # On a loaded machine the first click can land while the list is still being drawn, and a
+    # late scroll event can close it again: try a few times before failing.
+    for attempt in range(4):
+        field.scroll_into_view_if_needed()
+        next_frames(page)
+        field.click()
+        try:
+            expect(field).to_have_attribute("aria-expanded", "true", timeout=2_000)
+            break
+        except AssertionError:
+            if attempt == 3:
+                raise
+            page.keyboard.press("Escape")
     option = page.get_by_role("option", name=label, exact=True)
     if rerun:
         click(page, option)
