@@ -35,6 +35,16 @@ with friendly_errors():
         new_sessions = st.number_input(
             "Sessions available", 1, 60, case.sessions_available, key="case.sessions"
         )
+        anxiety = {m.id: m.name for m in lib.measures if m.role == "anxiety"}
+        new_anxiety = st.selectbox(
+            "Anxiety measure for outcomes",
+            list(anxiety),
+            index=list(anxiety).index(case.anxiety_measure),
+            format_func=anxiety.__getitem__,
+            key="case.anxiety_measure",
+            help="GAD-7 unless your service uses a measure specific to this anxiety disorder "
+            "(add it to content/measures/).",
+        )
         if st.button("Save plan", key="case.save_plan"):
             try:
                 services.update_case(
@@ -42,6 +52,7 @@ with friendly_errors():
                     stored.version,
                     protocol_id=new_protocol,
                     sessions_available=int(new_sessions),
+                    anxiety_measure=new_anxiety,
                 )
             except services.StaleCase as exc:
                 st.warning(f"{exc} Reload the page to see the latest plan.")

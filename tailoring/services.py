@@ -145,7 +145,11 @@ def open_case(case_id: int) -> StoredCase:
 
 
 def update_case(case_id: int, expected_version: int | None = None, **fields: Any) -> None:
-    """Change the planned protocol, sessions available, step, status or reference."""
+    """Change the planned protocol, sessions available, anxiety measure, step, status, reference."""
+    if "anxiety_measure" in fields:
+        measure = fields["anxiety_measure"]
+        if measure not in {m.id for m in content().measures if m.role == "anxiety"}:
+            raise CaseFileError([f"anxiety_measure: {measure!r} is not an anxiety measure"])
     if "reference" in fields:
         problems = reference_problems(fields["reference"])
         if problems:

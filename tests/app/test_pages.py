@@ -160,8 +160,11 @@ def test_changing_the_plan_rescores_against_the_new_protocol(app: AppTest, fresh
     at = open_walkthrough(app, fresh_case, "report")
     at.selectbox(key="case.protocol").set_value("dit")
     at.number_input(key="case.sessions").set_value(16)
+    at.selectbox(key="case.anxiety_measure").set_value("gad7")
     at.button(key="case.save_plan").click().run()
     assert services.open_case(fresh_case).case.protocol_id == "dit"
+    with pytest.raises(services.CaseFileError, match="anxiety_measure"):
+        services.update_case(fresh_case, None, anxiety_measure="phq9")
     assert not at.exception
 
 
