@@ -11,10 +11,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from pydantic import ValidationError
 
 from tailoring.content import content_dir, library
 from tailoring.engine.assess import assess
+from tailoring.engine.caseload import case_metrics, caseload_summary
 from tailoring.engine.grading import grade, reference_flag_problems, theme_scores
 from tailoring.export.pdf import session_plan_pdf
 from tailoring.export.report_json import report_json
@@ -29,6 +31,7 @@ from tailoring.model.case import (
     WalkStep,
     answer_problems,
 )
+from tailoring.model.caseload import CaseloadSummary
 from tailoring.model.content import ContentLibrary
 from tailoring.model.grade import Grade
 from tailoring.model.report import FitReport
@@ -49,7 +52,10 @@ from tailoring.storage.repository import (
     CaseRepository,
     CaseSummary,
     Correction,
+    FlagEvent,
+    FlagState,
     StoredCase,
+    open_flags,
 )
 
 __all__ = [
@@ -66,6 +72,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+BACKFILL_PER_START = 25
+FLAG_TITLE_LENGTH = 200
 ANSWER_MODELS = {
     "preferences": PreferenceAnswer,
     "social": SocialAnswer,
@@ -104,6 +112,9 @@ def start(load_demo: bool | None = None) -> None:
     if load_demo and repo.count() == 0:
         for path in demo_case_paths():
             repo.create(parse_case_file(path.read_text(encoding="utf-8")))
+    # Cases stored before their figures were kept (or imported in bulk) get them a few at a time.
+    for case_id in repo.cases_without_metrics(BACKFILL_PER_START):
+        refresh_case(case_id)
 
 
 # Cases ---------------------------------------------------------------------------------------
@@ -133,7 +144,9 @@ def new_case(reference: str, protocol_id: str, sessions_available: int) -> int:
             "sessions_available": sessions_available,
         }
     )
-    return repository().create(case)
+    case_id = repository().create(case)
+    refresh_case(case_id)
+    return case_id
 
 
 def list_cases(include_archived: bool = False) -> list[CaseSummary]:
@@ -157,6 +170,7 @@ def update_case(case_id: int, expected_version: int | None = None, **fields: Any
     if "protocol_id" in fields:
         content().protocol(fields["protocol_id"])
     repository().update_case(case_id, expected_version, **fields)
+    refresh_case(case_id)
 
 
 def set_step(case_id: int, step: WalkStep) -> None:
@@ -171,7 +185,9 @@ def duplicate_case(case_id: int, new_reference: str) -> int:
     problems = reference_problems(new_reference)
     if problems:
         raise CaseFileError([f"reference: {p}" for p in problems])
-    return repository().duplicate(case_id, new_reference.strip())
+    copy_id = repository().duplicate(case_id, new_reference.strip())
+    refresh_case(copy_id)
+    return copy_id
 
 
 def delete_case(case_id: int) -> None:
@@ -197,11 +213,14 @@ def save_answer(
     problems = answer_problems(content(), section, item_id, parsed)
     if problems:
         raise CaseFileError(problems)
-    return repository().save_answer(case_id, section, item_id, parsed, expected_revision)
+    revision = repository().save_answer(case_id, section, item_id, parsed, expected_revision)
+    refresh_case(case_id)
+    return revision
 
 
 def clear_answer(case_id: int, section: Section, item_id: str) -> None:
     repository().clear_answer(case_id, section, item_id)
+    refresh_case(case_id)
 
 
 # Assessment and exports ----------------------------------------------------------------------
@@ -314,11 +333,14 @@ def record_session(
     sessions = sorted([*others, parsed], key=lambda s: s.number)
     case = _validated({**stored.case.model_dump(), "sessions": [s.model_dump() for s in sessions]})
     fit = assess(content(), case).overall_fit
-    return repository().save_session(case_id, parsed, fit, current_user(), expected_revision)
+    revision = repository().save_session(case_id, parsed, fit, current_user(), expected_revision)
+    refresh_case(case_id)
+    return revision
 
 
 def remove_session(case_id: int, number: int, expected_revision: int | None = None) -> None:
     repository().delete_session(case_id, number, current_user(), expected_revision)
+    refresh_case(case_id)
 
 
 def session_history(case_id: int) -> list[Correction]:
@@ -399,3 +421,54 @@ def practice_progress() -> list[dict[str, Any]]:
 
 def progress_csv(rows: list[dict[str, Any]]) -> str:
     return csv_text(rows)
+
+
+# Caseload ------------------------------------------------------------------------------------
+
+
+def refresh_case(case_id: int) -> None:
+    """Recompute a real case's caseload figures and record which flags it raises now.
+
+    Called after every change to a case, so the caseload reads stored figures in one query and
+    the flag history knows when each flag was raised and cleared.
+    """
+    stored = repository().get(case_id)
+    if stored.kind != "case":
+        return
+    lib = content()
+    report = assess(lib, stored.case)
+    metrics = case_metrics(report, stored.case, lib.tracking.alliance_min_ratings)
+    repository().save_metrics(case_id, metrics)
+    current = [
+        FlagState(f.id, f.severity, f.theme, f.title[:FLAG_TITLE_LENGTH]) for f in report.flags
+    ]
+    repository().sync_flags(case_id, current, current_user())
+
+
+def flag_history(case_id: int) -> list[FlagEvent]:
+    """When each flag of the case was raised or cleared, and what people decided, oldest first."""
+    return repository().flag_history(case_id)
+
+
+def caseload_frame(include_archived: bool = False, therapist: str | None = None) -> pd.DataFrame:
+    """The stored caseload figures as the engine's caseload frame (one row per real case).
+
+    Cases whose figures were never computed are left out until ``start`` backfills them.
+    """
+    columns = repository().caseload_frame(include_archived, therapist)
+    frame = pd.DataFrame(columns)
+    frame = frame[frame["computed_at"].notna()].reset_index(drop=True)
+    names = {p.id: p.name for p in content().protocols}
+    frame["protocol_name"] = frame["protocol_id"].map(names).fillna(frame["protocol_id"])
+    frame["last_session_date"] = frame["last_session"]
+    frame["sessions_recorded"] = frame["sessions"]
+    frame["open_flags"] = [list(open_flags(text) or ()) for text in frame["open_flag_ids"]]
+    frame["fit"] = pd.to_numeric(frame["fit"], errors="coerce").astype(float)
+    frame["alliance_latest"] = pd.to_numeric(frame["alliance_latest"], errors="coerce")
+    return frame
+
+
+def caseload_overview(frame: pd.DataFrame) -> CaseloadSummary:
+    """Every figure of the caseload charts, overall and per therapist."""
+    titles = {t.id: t.title for t in content().themes}
+    return caseload_summary(frame, titles)

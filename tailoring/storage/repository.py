@@ -47,6 +47,7 @@ from tailoring.model.case import (
     SocialAnswer,
     WalkStep,
 )
+from tailoring.model.caseload import AllianceTrend, CaseMetrics
 from tailoring.model.grade import Grade
 from tailoring.model.report import SEVERITIES, Severity
 from tailoring.model.session import Session
@@ -109,9 +110,6 @@ ID_LENGTH = 40  # the width of the id columns: protocol_id, item_id, anxiety_mea
 ACTOR_LENGTH = 80  # also the width of therapist, author, editor and flag_id
 THEME_LENGTH = 24
 TITLE_LENGTH = 200
-OUTCOME_LENGTH = 24
-AllianceTrend = Literal["up", "down", "steady", "none"]
-ALLIANCE_TRENDS: tuple[AllianceTrend, ...] = ("up", "down", "steady", "none")
 # What happens to a flag: the engine raises and clears it, people decide about it.
 FlagEventKind = Literal["raised", "cleared", "acknowledged", "resolved", "reopened"]
 FlagDecision = Literal["acknowledged", "resolved", "reopened"]
@@ -119,7 +117,15 @@ FLAG_DECISIONS: tuple[FlagDecision, ...] = ("acknowledged", "resolved", "reopene
 NoteStatus = Literal["open", "done"]
 NOTE_STATUSES: tuple[NoteStatus, ...] = ("open", "done")
 # The columns of a caseload line, in the order of CaseloadRow and of caseload_frame's keys.
-CASELOAD_CASE_FIELDS = ("id", "reference", "therapist", "protocol_id", "status")
+CASELOAD_CASE_FIELDS = (
+    "id",
+    "reference",
+    "therapist",
+    "protocol_id",
+    "status",
+    "sessions_available",
+)
+# The stored figures; open_flag_ids and computed_at stay last (``caseload`` relies on it).
 METRICS_FIELDS = (
     "fit",
     "completeness",
@@ -129,10 +135,25 @@ METRICS_FIELDS = (
     "alliance_latest",
     "alliance_trend",
     "outcome",
+    "sessions_recorded",
     "sessions_attended",
+    "treatment_sessions_attended",
     "dropped_after_first",
+    "caseness_at_start",
+    "finished",
+    "recovery",
+    "reliable_recovery",
+    "reliable_improvement",
+    "deterioration",
+    "not_on_track",
     "open_flag_ids",
     "computed_at",
+)
+# The figures stored as the model's fields of the same name; the rest are derived from it.
+MODEL_METRICS_FIELDS = tuple(
+    name
+    for name in METRICS_FIELDS
+    if name not in ("flags_high", "flags_medium", "flags_low", "open_flag_ids", "computed_at")
 )
 CASELOAD_FIELDS = (*CASELOAD_CASE_FIELDS, "sessions", "last_session", "updated_at", *METRICS_FIELDS)
 # Rows per statement when looking references up after a failed import.
@@ -201,61 +222,13 @@ class AttemptSummary:
 
 
 @dataclass(frozen=True)
-class OpenFlag:
-    """A flag open when the caseload figures were computed: enough to count and filter by."""
-
-    id: str
-    severity: Severity
-    theme: str
-
-
-@dataclass(frozen=True)
-class CaseMetrics:
-    """The caseload figures of one case, computed by the engine; storage keeps them as given.
-
-    ``completeness`` is the percentage of questions answered; ``outcome`` a status word such as
-    ``recovered`` or ``no_data``; ``dropped_after_first`` whether the patient attended once and
-    then nothing, or did not attend. Invalid figures fail here, naming the field.
-    """
-
-    fit: float | None
-    completeness: float
-    flags_high: int
-    flags_medium: int
-    flags_low: int
-    alliance_latest: float | None
-    alliance_trend: AllianceTrend
-    outcome: str
-    sessions_attended: int
-    dropped_after_first: bool
-    open_flag_ids: tuple[OpenFlag, ...] = ()
-
-    def __post_init__(self) -> None:
-        for name in ("fit", "completeness", "alliance_latest"):
-            _check_finite(name, getattr(self, name), optional=name != "completeness")
-        for name in ("flags_high", "flags_medium", "flags_low", "sessions_attended"):
-            _check_count(name, getattr(self, name))
-        _check_choice("alliance_trend", self.alliance_trend, ALLIANCE_TRENDS)
-        _check_id("outcome", self.outcome, OUTCOME_LENGTH)
-        if not isinstance(self.dropped_after_first, bool):
-            raise ValueError("dropped_after_first must be True or False")
-        flags = tuple(self.open_flag_ids)
-        for flag in flags:
-            if not isinstance(flag, OpenFlag):
-                raise ValueError("open_flag_ids must hold OpenFlag values")
-            _check_id("open flag id", flag.id, ACTOR_LENGTH)
-            _check_choice("open flag severity", flag.severity, SEVERITIES)
-            _check_id("open flag theme", flag.theme, THEME_LENGTH)
-        # A list is accepted and kept as a tuple, so the figures stay immutable.
-        object.__setattr__(self, "open_flag_ids", flags)
-
-
-@dataclass(frozen=True)
 class CaseloadRow:
     """One line of the caseload: a case, its sessions, and its stored figures.
 
     The figures (``fit`` to ``computed_at``) are None until they are first computed. Figures
-    computed before ``updated_at`` describe an earlier state of the case.
+    computed before ``updated_at`` describe an earlier state of the case. ``open_flag_ids``
+    holds each open flag as a dict with ``id``, ``severity`` and ``theme`` (and ``theme_title``
+    and ``title`` when stored from revision 0004 on), as the engine's caseload frame takes them.
     """
 
     id: int
@@ -263,6 +236,7 @@ class CaseloadRow:
     therapist: str
     protocol_id: str
     status: str
+    sessions_available: int
     sessions: int
     last_session: date | None
     updated_at: datetime
@@ -274,9 +248,18 @@ class CaseloadRow:
     alliance_latest: float | None
     alliance_trend: AllianceTrend | None
     outcome: str | None
+    sessions_recorded: int | None
     sessions_attended: int | None
+    treatment_sessions_attended: int | None
     dropped_after_first: bool | None
-    open_flag_ids: tuple[OpenFlag, ...] | None
+    caseness_at_start: bool | None
+    finished: bool | None
+    recovery: bool | None
+    reliable_recovery: bool | None
+    reliable_improvement: bool | None
+    deterioration: bool | None
+    not_on_track: bool | None
+    open_flag_ids: tuple[dict[str, Any], ...] | None
     computed_at: datetime | None
 
 
@@ -703,16 +686,7 @@ class CaseRepository:
 
         The case's version is left alone: figures are derived from the case, not an edit of it.
         """
-        if not isinstance(metrics, CaseMetrics):
-            raise ValueError(f"caseload figures cannot be a {type(metrics).__name__}")
-        values = {name: getattr(metrics, name) for name in METRICS_FIELDS if name != "computed_at"}
-        values["open_flag_ids"] = _json(
-            [
-                {"id": flag.id, "severity": flag.severity, "theme": flag.theme}
-                for flag in metrics.open_flag_ids
-            ]
-        )
-        values["computed_at"] = _now()
+        values = _metrics_values(metrics)
         key = case_metrics.c.case_id == case_id
         with self._transaction() as connection:
             _lock(connection, case_id)
@@ -1250,11 +1224,33 @@ def _caseload_query(include_archived: bool, therapist: str | None) -> Select[Any
     return query
 
 
-def open_flags(stored: str | None) -> tuple[OpenFlag, ...] | None:
+def open_flags(stored: str | None) -> tuple[dict[str, Any], ...] | None:
     """The open flags of stored caseload figures, from the JSON text ``caseload_frame`` gives."""
     if stored is None:
         return None
-    return tuple(OpenFlag(**flag) for flag in json.loads(stored))
+    return tuple(json.loads(stored))
+
+
+def _metrics_values(metrics: CaseMetrics) -> dict[str, Any]:
+    """The ``case_metrics`` columns of the engine's figures, stamped with the time.
+
+    The model is checked again, as a model changed after it was built is not, and NaN (which
+    SQLite stores as NULL) is refused; a ValueError names the field.
+    """
+    if not isinstance(metrics, CaseMetrics):
+        raise ValueError(f"caseload figures cannot be a {type(metrics).__name__}")
+    metrics = CaseMetrics.model_validate(metrics.model_dump())  # a ValueError naming the field
+    for name in ("fit", "completeness", "alliance_latest"):
+        _check_finite(name, getattr(metrics, name), optional=name != "completeness")
+    values = {name: getattr(metrics, name) for name in MODEL_METRICS_FIELDS}
+    values.update({f"flags_{s}": metrics.flags_by_severity.get(s, 0) for s in SEVERITIES})
+    for name in ("sessions_recorded", "sessions_attended", "treatment_sessions_attended"):
+        _check_count(name, values[name])
+    for severity in SEVERITIES:
+        _check_count(f"flags_{severity}", values[f"flags_{severity}"])
+    values["open_flag_ids"] = _json([flag.model_dump(mode="json") for flag in metrics.open_flags])
+    values["computed_at"] = _now()
+    return values
 
 
 def _flag_history(connection: Connection, case_id: int) -> list[FlagEvent]:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    false,
 )
 
 metadata = MetaData(
@@ -154,9 +155,20 @@ case_metrics = Table(
     Column("outcome", String(24), nullable=False),
     Column("sessions_attended", Integer, nullable=False),
     Column("dropped_after_first", Boolean, nullable=False),
-    # JSON: [{"id": ..., "severity": ..., "theme": ...}, ...] of the flags open when computed.
+    # JSON: [{"id", "severity", "theme", "theme_title", "title"}, ...] of the flags open when
+    # computed (figures stored before 0004 lack the titles).
     Column("open_flag_ids", Text, nullable=False),
     Column("computed_at", UtcDateTime, nullable=False),
+    # The figures the outcome rates need (revision 0004).
+    Column("sessions_recorded", Integer, nullable=False, server_default="0"),
+    Column("treatment_sessions_attended", Integer, nullable=False, server_default="0"),
+    Column("caseness_at_start", Boolean),  # None while not known
+    Column("finished", Boolean, nullable=False, server_default=false()),
+    Column("recovery", Boolean, nullable=False, server_default=false()),
+    Column("reliable_recovery", Boolean, nullable=False, server_default=false()),
+    Column("reliable_improvement", Boolean, nullable=False, server_default=false()),
+    Column("deterioration", Boolean, nullable=False, server_default=false()),
+    Column("not_on_track", Boolean, nullable=False, server_default=false()),
     CheckConstraint("alliance_trend IN ('up', 'down', 'steady', 'none')", name="alliance_trend"),
 )
 

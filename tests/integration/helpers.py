@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import Engine, event
 
 from tailoring.model.case import AllianceAnswer, Answers, Case, PreferenceAnswer, SocialAnswer
+from tailoring.model.caseload import CaseMetrics, OpenFlag
 from tailoring.model.grade import FlagAgreement, FlagFeedback, Grade, ItemGrade
 from tailoring.model.session import Session
-from tailoring.storage.repository import CaseMetrics, FlagState, OpenFlag
+from tailoring.storage.repository import FlagState
 
 NOTE = "Sleeps at her sister's; café shifts — ü"
 FIRST_SESSION = datetime.date(2026, 1, 5)
@@ -126,22 +127,53 @@ def make_grade(scenario_id: str = "cbt_depression_fit", mark: float = 72.5) -> G
 def make_metrics(**changes: Any) -> CaseMetrics:
     """Caseload figures as the engine would compute them, with two open flags."""
     fields: dict[str, Any] = {
+        "reference": "CASE-001",
+        "therapist": "local user",
+        "protocol_id": "cbt-depression",
+        "protocol_name": "CBT for depression",
+        "status": "active",
+        "sessions_available": 16,
+        "sessions_recorded": 6,
+        "sessions_attended": 4,
+        "treatment_sessions_attended": 3,
+        "last_session_date": FIRST_SESSION,
         "fit": 71.5,
-        "completeness": 80.0,
-        "flags_high": 1,
-        "flags_medium": 1,
-        "flags_low": 0,
+        "completeness": 80,
+        "flags_by_severity": {"high": 1, "medium": 1, "low": 0},
+        "open_flags": [
+            OpenFlag(
+                id="bond_low",
+                severity="high",
+                theme="alliance",
+                theme_title="Alliance",
+                title="The bond is weak — ü",
+            ),
+            OpenFlag(
+                id="pref.structure",
+                severity="medium",
+                theme="personalisation",
+                theme_title="Personalisation",
+                title="Less structure than wanted",
+            ),
+        ],
         "alliance_latest": 62.5,
         "alliance_trend": "down",
         "outcome": "not_on_track",
-        "sessions_attended": 4,
+        "caseness_at_start": True,
+        "finished": True,
+        "recovery": False,
+        "reliable_recovery": False,
+        "reliable_improvement": True,
+        "deterioration": False,
+        "not_on_track": True,
         "dropped_after_first": False,
-        "open_flag_ids": (
-            OpenFlag(id="bond_low", severity="high", theme="alliance"),
-            OpenFlag(id="pref.structure", severity="medium", theme="personalisation"),
-        ),
     }
     return CaseMetrics(**{**fields, **changes})
+
+
+def stored_flags(metrics: CaseMetrics) -> tuple[dict[str, Any], ...]:
+    """The open flags of ``metrics`` as the caseload gives them back."""
+    return tuple(flag.model_dump() for flag in metrics.open_flags)
 
 
 def make_flag(flag_id: str, severity: str = "medium", title: str = "") -> FlagState:

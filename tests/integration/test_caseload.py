@@ -7,12 +7,14 @@ import datetime
 import pytest
 from sqlalchemy import Engine, func, select
 
+from tailoring.engine.caseload import FRAME_COLUMNS
+from tailoring.model.caseload import OpenFlag
 from tailoring.storage.errors import CaseNotFound
 from tailoring.storage.repository import (
     CASELOAD_FIELDS,
+    METRICS_FIELDS,
     CaseloadRow,
     CaseRepository,
-    OpenFlag,
     open_flags,
 )
 from tailoring.storage.tables import case_metrics
@@ -23,7 +25,21 @@ from tests.integration.helpers import (
     make_course,
     make_metrics,
     make_session,
+    stored_flags,
 )
+
+# The figures added in revision 0004, with values unlike those of make_metrics.
+NEW_FIGURES = {
+    "sessions_recorded": 11,
+    "treatment_sessions_attended": 7,
+    "caseness_at_start": False,
+    "finished": False,
+    "recovery": True,
+    "reliable_recovery": True,
+    "reliable_improvement": False,
+    "deterioration": True,
+    "not_on_track": False,
+}
 
 
 def test_the_therapist_round_trips(repository: CaseRepository) -> None:
@@ -74,13 +90,17 @@ def test_the_caseload_is_one_query_with_and_without_figures(
         4,
     )
     assert first.dropped_after_first is False
-    assert first.open_flag_ids == make_metrics().open_flag_ids
+    assert first.open_flag_ids == stored_flags(make_metrics())
+    assert first.sessions_available == 16
+    assert {name: getattr(first, name) for name in NEW_FIGURES} == {
+        name: getattr(make_metrics(), name) for name in NEW_FIGURES
+    }
     assert first.computed_at is not None
     assert first.computed_at.tzinfo is not None
     assert first.updated_at == repository.get(computed).updated_at
     # No figures yet: every figure is None, the case's own columns are there.
     assert (second.sessions, second.last_session) == (0, None)
-    assert [getattr(second, name) for name in CASELOAD_FIELDS[8:]] == [None] * 12
+    assert [getattr(second, name) for name in METRICS_FIELDS] == [None] * len(METRICS_FIELDS)
 
 
 def test_the_caseload_of_one_therapist(repository: CaseRepository, engine: Engine) -> None:
@@ -132,6 +152,9 @@ def test_the_frame_holds_the_caseload_as_columns(
         row.open_flag_ids for row in rows
     ]
     assert frame["id"] == [first, second]
+    # What the engine's frame needs that storage does not give as such: the protocol's name,
+    # the latest date (``last_session``) and the open flags as lists (``open_flag_ids``).
+    assert set(FRAME_COLUMNS) - set(frame) == {"protocol_name", "last_session_date", "open_flags"}
     assert repository.caseload_frame(therapist="nobody") == {name: [] for name in CASELOAD_FIELDS}
 
 
@@ -168,7 +191,7 @@ def test_saving_figures_replaces_them_and_leaves_the_case_alone(
     repository.save_metrics(case_id, make_metrics())
     [first] = repository.caseload()
     repository.save_metrics(
-        case_id, make_metrics(fit=None, alliance_latest=None, open_flag_ids=[], outcome="no_data")
+        case_id, make_metrics(fit=None, alliance_latest=None, open_flags=[], outcome="no_data")
     )
 
     [row] = repository.caseload()
@@ -187,28 +210,86 @@ def test_saving_figures_replaces_them_and_leaves_the_case_alone(
         repository.save_metrics(404, make_metrics())
 
 
+def test_every_figure_of_the_model_round_trips(repository: CaseRepository, engine: Engine) -> None:
+    case_id = repository.create(make_case())
+    metrics = make_metrics(**NEW_FIGURES)
+
+    repository.save_metrics(case_id, metrics)
+
+    [row] = repository.caseload()
+    assert {name: getattr(row, name) for name in NEW_FIGURES} == NEW_FIGURES
+    frame = repository.caseload_frame()
+    assert {name: frame[name] for name in NEW_FIGURES} == {
+        name: [value] for name, value in NEW_FIGURES.items()
+    }
+    with engine.connect() as connection:
+        stored = connection.execute(select(case_metrics)).one()._mapping
+    assert {name: stored[name] for name in NEW_FIGURES} == NEW_FIGURES
+    # Every field of the model's open flags is kept, so they are the model's flags again.
+    assert [OpenFlag(**flag) for flag in row.open_flag_ids or ()] == metrics.open_flags
+    assert (row.flags_high, row.flags_medium, row.flags_low) == (1, 1, 0)
+    assert row.completeness == 80
+
+    # An unknown caseness is kept as unknown, and every flag can be saved as true.
+    repository.save_metrics(
+        case_id,
+        make_metrics(caseness_at_start=None, **{name: True for name in list(NEW_FIGURES)[3:]}),
+    )
+    [row] = repository.caseload()
+    assert row.caseness_at_start is None
+    assert all(getattr(row, name) is True for name in list(NEW_FIGURES)[3:])
+    # Severities the engine did not count are stored as none.
+    repository.save_metrics(case_id, make_metrics(flags_by_severity={"low": 2}))
+    [row] = repository.caseload()
+    assert (row.flags_high, row.flags_medium, row.flags_low) == (0, 0, 2)
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
         ({"fit": float("nan")}, "fit"),
         ({"completeness": None}, "completeness"),
+        ({"completeness": 101}, "completeness"),
         ({"alliance_latest": float("inf")}, "alliance_latest"),
-        ({"flags_high": -1}, "flags_high"),
+        ({"flags_by_severity": {"high": -1}}, "flags_high"),
+        ({"flags_by_severity": {"urgent": 1}}, "flags_by_severity"),
         ({"sessions_attended": 1.5}, "sessions_attended"),
+        ({"sessions_recorded": -1}, "sessions_recorded"),
+        ({"treatment_sessions_attended": -2}, "treatment_sessions_attended"),
         ({"alliance_trend": "sideways"}, "alliance_trend"),
         ({"outcome": ""}, "outcome"),
         ({"outcome": "o" * 25}, "outcome"),
-        ({"dropped_after_first": 1}, "dropped_after_first"),
-        ({"open_flag_ids": ["bond_low"]}, "open_flag_ids"),
-        ({"open_flag_ids": [OpenFlag("x", "urgent", "alliance")]}, "severity"),  # type: ignore[arg-type]
-        ({"open_flag_ids": [OpenFlag("x", "low", "t" * 25)]}, "theme"),
+        ({"dropped_after_first": "maybe"}, "dropped_after_first"),
+        ({"finished": None}, "finished"),
+        ({"caseness_at_start": "maybe"}, "caseness_at_start"),
+        ({"open_flags": ["bond_low"]}, "open_flags"),
+        ({"open_flags": [{"id": "x", "severity": "urgent", "theme": "alliance"}]}, "severity"),
     ],
 )
 def test_figures_that_do_not_fit_are_refused_naming_the_field(
-    changes: dict[str, object], field: str
+    repository: CaseRepository, changes: dict[str, object], field: str
 ) -> None:
+    case_id = repository.create(make_case())
+
     with pytest.raises(ValueError, match=field):
-        make_metrics(**changes)
+        repository.save_metrics(case_id, make_metrics(**changes))
+
+    assert repository.cases_without_metrics(1) == [case_id]
+
+
+def test_figures_changed_after_they_were_built_are_checked_again(
+    repository: CaseRepository,
+) -> None:
+    case_id = repository.create(make_case())
+    metrics = make_metrics()
+    metrics.completeness = 180
+    metrics.open_flags[0].severity = "urgent"  # type: ignore[assignment]
+
+    with pytest.raises(ValueError, match="completeness"):
+        repository.save_metrics(case_id, metrics)
+    with pytest.raises(ValueError, match="cannot be a dict"):
+        repository.save_metrics(case_id, make_metrics().model_dump())  # type: ignore[arg-type]
+    assert repository.cases_without_metrics(1) == [case_id]
 
 
 def test_cases_without_figures_are_found_for_a_backfill(repository: CaseRepository) -> None:

@@ -16,6 +16,7 @@ from tailoring.storage.repository import CaseRepository
 from tailoring.storage.tables import (
     answers,
     attempt_grades,
+    case_metrics,
     cases,
     flag_events,
     metadata,
@@ -28,6 +29,7 @@ from tests.integration.helpers import (
     make_grade,
     make_metrics,
     make_session,
+    stored_flags,
 )
 
 CREATED = datetime(2025, 12, 1, 9, 30, tzinfo=UTC)
@@ -268,3 +270,94 @@ def test_downgrading_to_the_second_schema_keeps_cases_and_sessions(bare_engine: 
     assert repository.get(case_id).case == make_case(sessions=[make_session(1)])
     [row] = repository.caseload()
     assert (row.sessions, row.fit) == (1, None)
+
+
+def add_third_schema_metrics(engine: Engine, case_id: int, outcome: str) -> None:
+    """Caseload figures of a case as revision 0003 wrote them: flags without titles."""
+    flags = '[{"id": "bond_low", "severity": "high", "theme": "alliance"}]'
+    with engine.begin() as connection:
+        connection.execute(
+            insert(case_metrics).values(
+                case_id=case_id,
+                fit=64.5,
+                completeness=75.0,
+                flags_high=1,
+                flags_medium=0,
+                flags_low=0,
+                alliance_latest=None,
+                alliance_trend="steady",
+                outcome=outcome,
+                sessions_attended=2,
+                dropped_after_first=True,
+                open_flag_ids=flags,
+                computed_at=CREATED,
+            )
+        )
+
+
+def test_upgrading_from_the_third_schema_keeps_the_figures(bare_engine: Engine) -> None:
+    move_to(bare_engine, "0003")
+    computed = add_first_schema_case(bare_engine, "OLD-1")
+    pending = add_first_schema_case(bare_engine, "OLD-2")
+    recovered = add_first_schema_case(bare_engine, "OLD-3")
+    add_third_schema_metrics(bare_engine, computed, "in_progress")
+    add_third_schema_metrics(bare_engine, recovered, "recovered")
+
+    migrate(bare_engine)
+
+    repository = CaseRepository(bare_engine)
+    rows = {row.id: row for row in repository.caseload()}
+    for case_id in (computed, recovered):
+        row = rows[case_id]
+        assert (row.fit, row.completeness, row.alliance_latest, row.alliance_trend) == (
+            64.5,
+            75.0,
+            None,
+            "steady",
+        )
+        assert (row.sessions_attended, row.dropped_after_first, row.computed_at) == (
+            2,
+            True,
+            CREATED,
+        )
+        assert row.open_flag_ids == ({"id": "bond_low", "severity": "high", "theme": "alliance"},)
+        # The new figures say nothing until the engine computes them again.
+        assert (row.sessions_recorded, row.treatment_sessions_attended) == (0, 0)
+        assert row.caseness_at_start is None
+        assert (row.finished, row.recovery, row.reliable_recovery) == (False, False, False)
+        assert (row.reliable_improvement, row.deterioration, row.not_on_track) == (
+            False,
+            False,
+            False,
+        )
+    assert rows[recovered].outcome == "recovered"
+    assert rows[pending].computed_at is None
+    assert repository.cases_without_metrics(5) == [pending]
+    repository.save_metrics(computed, make_metrics(recovery=True))
+    [row] = [row for row in repository.caseload() if row.id == computed]
+    assert (row.recovery, row.sessions_recorded) == (True, 6)
+    assert row.open_flag_ids == stored_flags(make_metrics())
+    # Figures still go with their case once the table was rebuilt.
+    repository.delete(recovered)
+    with bare_engine.connect() as connection:
+        owners = connection.execute(select(case_metrics.c.case_id)).scalars().all()
+    assert owners == [computed]
+
+
+def test_downgrading_to_the_third_schema_keeps_the_figures(bare_engine: Engine) -> None:
+    migrate(bare_engine)
+    repository = CaseRepository(bare_engine)
+    case_id = repository.create(make_case(sessions=[make_session(1)], therapist="dr.a"))
+    repository.save_metrics(case_id, make_metrics(recovery=True))
+
+    move_to(bare_engine, "0003", down=True)
+    with bare_engine.connect() as connection:
+        assert connection.execute(select(case_metrics.c.case_id)).scalars().all() == [case_id]
+    migrate(bare_engine)
+
+    [row] = repository.caseload()
+    assert (row.fit, row.outcome, row.sessions_attended) == (71.5, "not_on_track", 4)
+    assert (row.recovery, row.sessions_recorded, row.caseness_at_start) == (False, 0, None)
+    repository.delete(case_id)
+    with bare_engine.connect() as connection:
+        assert connection.execute(select(case_metrics)).all() == []
