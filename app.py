@@ -42,6 +42,9 @@ pages = st.navigation(
             st.Page(HERE / "pages/sessions.py", title="Sessions", icon=":material/event_note:"),
             st.Page(HERE / "pages/timeline.py", title="Timeline", icon=":material/timeline:"),
         ],
+        "Supervision": [
+            st.Page(HERE / "pages/caseload.py", title="Caseload", icon=":material/groups:"),
+        ],
         "Learning": [
             st.Page(HERE / "pages/practice.py", title="Practice", icon=":material/school:"),
             st.Page(

@@ -457,3 +457,23 @@ def caseload_summary(rows: Caseload, titles: Mapping[str, str] | None = None) ->
         funnel=funnel(frame),
         therapists=by_therapist(frame, titles),
     )
+
+
+def filter_caseload(
+    frame: pd.DataFrame,
+    reference: str = "",
+    therapists: Sequence[str] = (),
+    outcomes: Sequence[str] = (),
+    high_flags_only: bool = False,
+) -> pd.DataFrame:
+    """The rows matching every filter given: part of a reference, therapists, outcome words."""
+    keep = np.ones(len(frame), dtype=bool)
+    if reference.strip():
+        keep &= frame["reference"].str.contains(reference.strip(), case=False, regex=False)
+    if therapists:
+        keep &= frame["therapist"].isin(list(therapists)).to_numpy()
+    if outcomes:
+        keep &= frame["outcome"].isin(list(outcomes)).to_numpy()
+    if high_flags_only:
+        keep &= frame["flags_high"].to_numpy() > 0
+    return frame[keep].reset_index(drop=True)

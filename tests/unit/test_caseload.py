@@ -504,3 +504,27 @@ def test_flags_may_be_objects_as_storage_keeps_them() -> None:
 def test_the_outcome_words_follow_the_precedence() -> None:
     assert get_args(CaseOutcome) == CASE_OUTCOMES
     assert tuple(OUTCOME_WORDS) == CASE_OUTCOMES
+
+
+def test_filter_caseload_combines_every_filter():
+    import pandas as pd
+
+    from tailoring.engine.caseload import filter_caseload
+
+    frame = pd.DataFrame(
+        {
+            "reference": ["TT-001", "TT-002", "XY-003"],
+            "therapist": ["A. Okafor", "B. Singh", "A. Okafor"],
+            "outcome": ["recovered", "not_on_track", "not_on_track"],
+            "flags_high": [0, 2, 1],
+        }
+    )
+    assert list(filter_caseload(frame, "tt")["reference"]) == ["TT-001", "TT-002"]
+    assert list(filter_caseload(frame, therapists=["A. Okafor"])["reference"]) == [
+        "TT-001",
+        "XY-003",
+    ]
+    assert list(
+        filter_caseload(frame, outcomes=["not_on_track"], high_flags_only=True)["reference"]
+    ) == ["TT-002", "XY-003"]
+    assert len(filter_caseload(frame, "nothing")) == 0
