@@ -5,8 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from tailoring.model.content import ACTION_KIND_LABELS
-from tailoring.model.report import DimensionFit, FitReport, Flag
+from tailoring.model.report import AGENDA_KIND_LABELS, DimensionFit, FitReport, Flag
 
 SEVERITY_HEADINGS = {
     "high": ("High", "Act on these before or in the next session."),
@@ -18,7 +17,6 @@ SEVERITY_ICONS = {
     "medium": ":material/warning:",
     "low": ":material/info:",
 }
-ACTION_WORDS = {**ACTION_KIND_LABELS, "review": "Review the protocol"}
 STATUS_WORDS = {
     "fit": "Fits",
     "adapt": "Fits; adapt within",
@@ -165,7 +163,7 @@ def flag_card(flag: Flag) -> None:
             st.text(f"• {trigger.question}\n  → {trigger.answer}")
         st.markdown("**What to do**")
         for act in flag.actions:
-            st.markdown(f"- **{ACTION_WORDS[act.kind]}:** {act.title}")
+            st.markdown(f"- **{AGENDA_KIND_LABELS[act.kind]}:** {act.title}")
             st.caption(act.description)
 
 
@@ -213,7 +211,7 @@ def session_plan(report: FitReport) -> None:
     if not report.session_plan:
         st.info("Nothing to add to the agenda from the answers so far.")
     for number, item in enumerate(report.session_plan, start=1):
-        st.markdown(f"{number}. **{item.title}** — _{ACTION_WORDS[item.kind]}_")
+        st.markdown(f"{number}. **{item.title}** — _{AGENDA_KIND_LABELS[item.kind]}_")
         st.caption(item.detail)
 
 

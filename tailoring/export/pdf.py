@@ -23,16 +23,12 @@ from tailoring.export.pdf_page import (
     tidy,
 )
 from tailoring.export.pdf_page import to_latin1 as to_latin1
-from tailoring.model.content import ACTION_KIND_LABELS
-from tailoring.model.report import SEVERITIES, AgendaItem, FitReport, Flag
+from tailoring.model.report import AGENDA_KIND_LABELS, SEVERITIES, AgendaItem, FitReport, Flag
 
 FOOTER = (
     "Supports clinical judgement; it does not assess risk or make a diagnosis. "
     "Contains no patient identifiers."
 )
-# The agenda's "review" item is the plan's own call for a protocol review.
-KIND_WORDS = {**ACTION_KIND_LABELS, "review": "Review the protocol"}
-
 # Body text shrinks in these steps before anything is cut.
 SCALES = (1.0, 0.92, 0.84)
 MAX_FLAG_ROWS_WHEN_FULL = 8
@@ -105,7 +101,7 @@ def _prepare_items(
         has_detail = bool(tidy(item.detail))
         detail = page.lines(item.detail, WIDTH - INDENT, detail_lines) if has_detail else []
         page.use(t.small)
-        kind = page.line_of(KIND_WORDS.get(item.kind, item.kind), KIND_W)
+        kind = page.line_of(AGENDA_KIND_LABELS.get(item.kind, item.kind), KIND_W)
         prepared.append(_Item(title, kind, detail))
     return prepared
 

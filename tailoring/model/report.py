@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from tailoring.model.content import ActionKind, ThemeId
+from tailoring.model.content import ACTION_KIND_LABELS, ActionKind, ThemeId
 from tailoring.model.measures import MeasureRole
 from tailoring.model.session import Attendance, SessionKind
 
@@ -106,6 +106,10 @@ class Alternative(BaseModel):
     change: float | None = Field(None, description="Fit minus the planned protocol's fit.")
     fixes: list[str] = Field(description="Titles of planned-protocol flags this one avoids.")
     breaks: list[str] = Field(description="Titles of flags this one raises that the plan does not.")
+
+
+# The words for every agenda item kind: the actions, and the plan's own call for a review.
+AGENDA_KIND_LABELS: dict[str, str] = {**ACTION_KIND_LABELS, "review": "Review the protocol"}
 
 
 class AgendaItem(BaseModel):
