@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from tailoring import services
+from tailoring.engine.caseload import filter_caseload
 from tailoring.model.caseload import OUTCOME_WORDS
 from ui import caseload
 from ui.common import friendly_errors, open_case, require_entry
@@ -36,7 +37,7 @@ with friendly_errors():
         format_func=OUTCOME_WORDS.__getitem__,
     )
     high_only = severity_col.toggle("High flags only", key="caseload.high")
-    shown = caseload.filtered(frame, text, chosen, outcomes, high_only)
+    shown = filter_caseload(frame, text, chosen, outcomes, high_only)
 
     st.markdown(f"**{len(shown)} of {len(frame)} cases**")
     caseload.table(shown)

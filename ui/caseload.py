@@ -6,17 +6,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from tailoring.engine.caseload import filter_caseload
 from tailoring.export.caseload import caseload_csv
 from tailoring.model.caseload import OUTCOME_WORDS, CaseloadSummary, Rate
 
 TREND_WORDS = {"up": "↑ up", "down": "↓ down", "steady": "→ steady", "none": "—"}
-
-
-def filtered(
-    frame: pd.DataFrame, text: str, therapists: list[str], outcomes: list[str], high_only: bool
-) -> pd.DataFrame:
-    return filter_caseload(frame, text, therapists, outcomes, high_only)
 
 
 def display(frame: pd.DataFrame) -> pd.DataFrame:
