@@ -73,6 +73,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 BACKFILL_PER_START = 25
+_demo_checked: set[str] = set()
 FLAG_TITLE_LENGTH = 200
 ANSWER_MODELS = {
     "preferences": PreferenceAnswer,
@@ -105,13 +106,20 @@ def repository() -> CaseRepository:
 
 
 def start(load_demo: bool | None = None) -> None:
-    """Prepare storage (migrations run on connect); load the demo cases into an empty database."""
+    """Prepare storage (migrations run on connect); load the demo cases into an empty database.
+
+    The app calls this on every rerun: the demo cases load at most once per database and process,
+    so deleting every case does not bring them back on the next click.
+    """
     repo = repository()
     if load_demo is None:
         load_demo = os.environ.get("TAILORING_DEMO", "1") != "0"
-    if load_demo and repo.count() == 0:
-        for path in demo_case_paths():
-            repo.create(parse_case_file(path.read_text(encoding="utf-8")))
+    url = database_url()
+    if url not in _demo_checked:
+        _demo_checked.add(url)
+        if load_demo and repo.count() == 0:
+            for path in demo_case_paths():
+                repo.create(parse_case_file(path.read_text(encoding="utf-8")))
     # Cases stored before their figures were kept (or imported in bulk) get them a few at a time.
     for case_id in repo.cases_without_metrics(BACKFILL_PER_START):
         refresh_case(case_id)
@@ -332,9 +340,12 @@ def record_session(
     others = [s for s in stored.case.sessions if s.number != parsed.number]
     sessions = sorted([*others, parsed], key=lambda s: s.number)
     case = _validated({**stored.case.model_dump(), "sessions": [s.model_dump() for s in sessions]})
-    fit = assess(content(), case).overall_fit
-    revision = repository().save_session(case_id, parsed, fit, current_user(), expected_revision)
-    refresh_case(case_id)
+    report = assess(content(), case)
+    revision = repository().save_session(
+        case_id, parsed, report.overall_fit, current_user(), expected_revision
+    )
+    if stored.kind == "case":
+        _store_figures(case_id, case, report)
     return revision
 
 
@@ -433,11 +444,13 @@ def refresh_case(case_id: int) -> None:
     the flag history knows when each flag was raised and cleared.
     """
     stored = repository().get(case_id)
-    if stored.kind != "case":
-        return
-    lib = content()
-    report = assess(lib, stored.case)
-    metrics = case_metrics(report, stored.case, lib.tracking.alliance_min_ratings)
+    if stored.kind == "case":
+        _store_figures(case_id, stored.case, assess(content(), stored.case))
+
+
+def _store_figures(case_id: int, case: Case, report: FitReport) -> None:
+    """Keep the caseload figures and the flag history of a case and its current report."""
+    metrics = case_metrics(report, case, content().tracking.alliance_min_ratings)
     repository().save_metrics(case_id, metrics)
     current = [
         FlagState(f.id, f.severity, f.theme, f.title[:FLAG_TITLE_LENGTH]) for f in report.flags

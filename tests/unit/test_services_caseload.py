@@ -63,3 +63,11 @@ def test_the_caseload_frame_feeds_every_caseload_figure(database):
     assert overview.rates.started <= overview.cases
     assert sum(overview.flags_by_severity.values()) == sum(len(f) for f in frame["open_flags"])
     assert all(rate.small for rate in (overview.rates.recovery, overview.rates.completion))
+
+
+def test_deleting_every_case_does_not_bring_the_demo_cases_back(database):
+    services.start()
+    for summary in services.list_cases(include_archived=True):
+        services.delete_case(summary.id)
+    services.start()  # the app calls it again on every rerun
+    assert services.list_cases(include_archived=True) == []
