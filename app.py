@@ -44,6 +44,7 @@ pages = st.navigation(
         ],
         "Supervision": [
             st.Page(HERE / "pages/caseload.py", title="Caseload", icon=":material/groups:"),
+            st.Page(HERE / "pages/review.py", title="Case review", icon=":material/rate_review:"),
         ],
         "Learning": [
             st.Page(HERE / "pages/practice.py", title="Practice", icon=":material/school:"),

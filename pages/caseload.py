@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from tailoring import services
 from tailoring.engine.caseload import filter_caseload
 from tailoring.model.caseload import OUTCOME_WORDS
 from ui import caseload
-from ui.common import friendly_errors, open_case, require_entry
+from ui.common import REVIEW, friendly_errors, open_case, require_entry
 
 require_entry()
 
@@ -19,14 +21,15 @@ st.caption(
 )
 
 with friendly_errors():
-    frame = services.caseload_frame(
-        include_archived=st.toggle("Include archived cases", key="caseload.archived")
-    )
+    include_archived = st.toggle("Include archived cases", key="caseload.archived")
+    stamp = services.caseload_stamp()
+    caseload.waiting_notice(stamp)
+    frame = caseload.frame(stamp, include_archived)
     if frame.empty:
-        st.info("No cases yet.")
+        st.info("No cases with figures yet." if stamp.without_figures else "No cases yet.")
         st.stop()
 
-    search, therapist_col, outcome_col, severity_col = st.columns([2, 2, 2, 2])
+    search, therapist_col, outcome_col, severity_col = st.columns([2, 2, 3, 1.4])
     text = search.text_input("Search by reference", key="caseload.search")
     therapists = sorted(frame["therapist"].unique())
     chosen = therapist_col.multiselect("Therapist", therapists, key="caseload.therapists")
@@ -37,7 +40,39 @@ with friendly_errors():
         format_func=OUTCOME_WORDS.__getitem__,
     )
     high_only = severity_col.toggle("High flags only", key="caseload.high")
-    shown = filter_caseload(frame, text, chosen, outcomes, high_only)
+    protocol_col, trend_col, fit_col = st.columns([3, 3, 2])
+    names = dict(zip(frame["protocol_id"], frame["protocol_name"], strict=True))
+    protocols = protocol_col.multiselect(
+        "Protocol",
+        sorted(names, key=names.__getitem__),
+        key="caseload.protocols",
+        format_func=names.__getitem__,
+    )
+    trends = trend_col.multiselect(
+        "Alliance trend",
+        list(caseload.TREND_WORDS),
+        key="caseload.trends",
+        format_func=caseload.TREND_WORDS.__getitem__,
+    )
+    fit_below = fit_col.number_input(
+        "Fit below",
+        min_value=0,
+        max_value=101,
+        value=None,
+        step=5,
+        key="caseload.fit_below",
+        placeholder="any fit",
+    )
+    shown = filter_caseload(
+        frame,
+        text,
+        chosen,
+        outcomes,
+        high_only,
+        protocols=protocols,
+        trends=trends,
+        fit_below=fit_below,
+    )
 
     st.markdown(f"**{len(shown)} of {len(frame)} cases**")
     caseload.table(shown)
@@ -45,15 +80,15 @@ with friendly_errors():
     if by_reference:
         pick, go = st.columns([3, 1])
         reference = pick.selectbox("Case to open", list(by_reference), key="caseload.open_pick")
-        if go.button("Open case", key="caseload.open", width="stretch"):
-            open_case(int(by_reference[reference]))
+        if go.button("Review case", key="caseload.open", width="stretch"):
+            open_case(int(by_reference[reference]), REVIEW)
         st.download_button(
             "Caseload (CSV)",
-            caseload.csv(shown),
+            partial(caseload.csv, shown),
             file_name="caseload.csv",
             mime="text/csv",
             key="caseload.export",
         )
 
-    overview = services.caseload_overview(shown)
-    caseload.summary(overview)
+    overview = caseload.overview(shown, stamp, include_archived)
+    caseload.summary(overview, shown)

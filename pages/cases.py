@@ -1,4 +1,4 @@
-"""Cases: create, list, open, duplicate, archive and delete."""
+"""Cases: create, import, list, open, duplicate, archive and delete."""
 
 from __future__ import annotations
 
@@ -41,6 +41,29 @@ with (
             st.error(str(exc).removeprefix("reference: "))
         else:
             open_case(new_id)
+
+with st.expander("Import a case file or FHIR bundle"):
+    st.caption(
+        "A case file (JSON) saved from this app, or a FHIR bundle (JSON) exported from the "
+        "walk-through's report. The case is checked against this content before it is stored."
+    )
+    upload = st.file_uploader("Case file or FHIR bundle", type=["json"], key="cases.import.file")
+    if st.button("Import", key="cases.import", disabled=upload is None) and upload is not None:
+        try:
+            imported_id = services.import_case(upload.getvalue().decode("utf-8"))
+        except UnicodeDecodeError:
+            st.error("That file is not UTF-8 text: choose a JSON file.")
+        except (services.CaseFileError, services.FhirError) as exc:
+            kind = "FHIR bundle" if isinstance(exc, services.FhirError) else "case file"
+            st.error(
+                f"This {kind} cannot be imported:\n"
+                + "\n".join(f"- {problem}" for problem in exc.problems[:20])
+                + (f"\n- …and {len(exc.problems) - 20} more" if len(exc.problems) > 20 else "")
+            )
+        except services.ReferenceTaken as exc:
+            st.error(f"{exc} Archive or rename the stored case first.")
+        else:
+            open_case(imported_id)
 
 show_archived = st.toggle("Show archived cases", key="cases.show_archived")
 with friendly_errors():

@@ -17,6 +17,16 @@ st.caption(
     f"Version {lib.version}. Content is data in the content/ folder; services can edit it. "
     "Every question names the study theme it comes from."
 )
+st.download_button(
+    "Questionnaires (FHIR)",
+    # Built only when clicked: every checklist and measure as a FHIR R4B Questionnaire.
+    services.fhir_questionnaires,
+    file_name=f"questionnaires-{lib.version}.fhir.json",
+    mime="application/fhir+json",
+    key="library.fhir",
+    help="The checklists and measures as FHIR R4B Questionnaires, for an electronic health "
+    "record; linkIds are the content ids.",
+)
 
 themes_tab, items_tab, protocols_tab, actions_tab = st.tabs(
     ["Themes", "Checklist items", "Protocols", "Adaptations"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from tailoring import services
+from ui import privacy
 from ui import sessions as entry
 from ui.common import friendly_errors, require_case, require_entry
 
@@ -96,6 +97,7 @@ with friendly_errors():
             on_change=entry.changed,
             args=(lib, case_id, choice, measures),
         )
+        privacy.offer(entry.NOTE_KEY)
 
     history = [c for c in services.session_history(case_id) if c.number == choice]
     with st.expander(f"Change history ({len(history)})"):

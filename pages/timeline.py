@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import streamlit as st
 
 from tailoring import services
@@ -19,6 +21,16 @@ with friendly_errors():
     case = stored.case
     fit = services.assess_case(case)
     st.title(f"Timeline · {case.reference}")
+    st.download_button(
+        "Case summary (PDF)",
+        # Built only when clicked: drawing the PDF on every rerun would slow the page down.
+        lambda: services.case_summary_pdf(case_id, date.today()),
+        file_name=f"case-summary-{case.reference}.pdf",
+        mime="application/pdf",
+        key="timeline.summary_pdf",
+        help="Fit, flags, outcomes and the measures over sessions on paper, with no patient "
+        "identifiers.",
+    )
     if not case.sessions:
         st.info("No sessions recorded yet.")
         st.page_link("pages/sessions.py", label="Record a session", icon=":material/event:")

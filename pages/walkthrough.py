@@ -65,7 +65,7 @@ with friendly_errors():
 
     if step == "report":
         report.full_report(fit)
-        pdf_col, json_col, case_col = st.columns(3)
+        pdf_col, json_col, case_col, fhir_col = st.columns(4)
         pdf_col.download_button(
             "Session plan (PDF)",
             # Built only when clicked: drawing the PDF on every rerun would dominate the page.
@@ -90,6 +90,17 @@ with friendly_errors():
             file_name=f"case-{case.reference}.json",
             mime="application/json",
             key="report.case_file",
+            width="stretch",
+        )
+        fhir_col.download_button(
+            "FHIR bundle (JSON)",
+            # Built only when clicked, like the PDF: it assesses the case again and encodes it.
+            lambda: services.case_fhir(case),
+            file_name=f"case-{case.reference}.fhir.json",
+            mime="application/fhir+json",
+            key="report.fhir",
+            help="The answers as FHIR R4B QuestionnaireResponses, with the fit report, for an "
+            "electronic health record. Import it again on the Cases page.",
             width="stretch",
         )
     else:

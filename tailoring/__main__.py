@@ -1,4 +1,5 @@
-"""The command line: assess a case, grade an attempt, print the schema, check content, demo data."""
+"""The command line: assess a case, grade an attempt, print the schema, check content, demo data,
+exchange cases and questionnaires as FHIR, and manage the accounts of a team."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import sys
 from pathlib import Path
 
 from tailoring import services
+from tailoring.accounts_cli import add_users_parser
 from tailoring.content import ContentError, content_dir, load_content
 from tailoring.demo import demo_cases
+from tailoring.engine.coding import code_texts
 from tailoring.export.caseload import cases_csv
 from tailoring.model.case import Case
 
@@ -110,6 +113,90 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fhir_export(args: argparse.Namespace) -> int:
+    case = _read_case(args.case_file)
+    if case is None:
+        return EXIT_INVALID
+    sys.stdout.write(services.case_fhir(case))
+    return 0
+
+
+def _fhir_import(args: argparse.Namespace) -> int:
+    try:
+        text = Path(args.bundle_file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"cannot read {args.bundle_file}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        case = services.case_from_fhir(text)
+    except services.FhirError as exc:
+        print(f"{args.bundle_file} is not a FHIR bundle of a case we can import:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    print(services.case_file(case))
+    return 0
+
+
+def _fhir_questionnaires(_: argparse.Namespace) -> int:
+    sys.stdout.write(services.fhir_questionnaires())
+    return 0
+
+
+def _add_fhir(commands: argparse._SubParsersAction) -> None:
+    fhir = commands.add_parser(
+        "fhir", help="FHIR R4B: export or import a case, or the questionnaires"
+    )
+    actions = fhir.add_subparsers(dest="action", required=True)
+    export = actions.add_parser("export", help="print a case file as a FHIR Bundle (JSON)")
+    export.add_argument("case_file")
+    export.set_defaults(run=_fhir_export)
+    read = actions.add_parser("import", help="print the case file of a FHIR Bundle")
+    read.add_argument("bundle_file")
+    read.set_defaults(run=_fhir_import)
+    questionnaires = actions.add_parser(
+        "questionnaires", help="print the content's questionnaires as a FHIR Bundle (JSON)"
+    )
+    questionnaires.set_defaults(run=_fhir_questionnaires)
+
+
+def _code_feedback(args: argparse.Namespace) -> int:
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # Name the place, never the text: it may hold a patient's words.
+        line = data.count(b"\n", 0, exc.start) + 1
+        print(
+            f"{args.file} is not UTF-8 text (line {line}, byte {exc.start + 1} cannot be read): "
+            "save it as UTF-8 and try again",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    if lines[-1] == "":
+        lines.pop()
+    coded = code_texts(services.content().lexicon, lines)
+    rows = [
+        json.dumps(
+            {
+                "text": line,
+                "themes": [
+                    {"id": code.theme, "evidence": [e.text for e in code.evidence]}
+                    for code in codes
+                ],
+            }
+        )
+        for line, codes in zip(lines, coded, strict=True)
+    ]
+    sys.stdout.write("[\n" + ",\n".join(rows) + "\n]\n" if rows else "[]\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tailoring", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -138,6 +225,15 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=0, help="the same seed gives the same cases")
     demo.add_argument("--out", help="write to this file instead of printing")
     demo.set_defaults(run=_demo)
+    code_feedback = commands.add_parser(
+        "code-feedback",
+        help="suggest the study's themes for free text (UTF-8, one statement a line); "
+        "print a JSON list, one object a line, with the words behind each theme",
+    )
+    code_feedback.add_argument("file")
+    code_feedback.set_defaults(run=_code_feedback)
+    _add_fhir(commands)
+    add_users_parser(commands)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from tailoring.model.coding import CodingEvaluation, Lexicon, LexiconEntry
 from tailoring.model.content import (
     Adaptation,
     AllianceItem,
@@ -20,6 +21,15 @@ from tailoring.model.content import (
     Theme,
 )
 from tailoring.model.measures import Measure, TrackingRules
+from tailoring.model.patient_content import (
+    Barrier,
+    OpenQuestion,
+    PatientAllianceItem,
+    PatientContent,
+    PatientPreference,
+    PatientWording,
+    QuestionnaireSet,
+)
 from tailoring.model.scenario import Scenario
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
@@ -132,6 +142,8 @@ def load_content(directory: Path = CONTENT_DIR) -> ContentLibrary:
     # Scenarios are optional: a service may ship its content without teaching scenarios.
     scenarios = _validate_folder(directory, "scenarios", Scenario, problems)
     parts.update(_measures(directory, problems))
+    parts["lexicon"] = _lexicon(directory, problems)
+    parts["patient"] = _patient(directory, problems)
     if problems:
         raise ContentError(problems)
     try:
@@ -158,6 +170,8 @@ def _cross_file_errors(exc: ValidationError) -> list[str]:
                 continue
             if section == "protocols":
                 file = f"protocols/{rest.split('.')[0].split(':')[0]}.yaml"
+            elif section == "patient":
+                file = f"patient/{rest.split('.')[0].split(':')[0]}.yaml"
             elif section in ("measures", "tracking") or part.startswith("measures:"):
                 file = _measures_file(section, rest)
             else:
@@ -189,6 +203,74 @@ def _measures_file(section: str, rest: str) -> str:
     if section == "measures":
         return f"measures/{rest.split('.')[0]}.yaml"
     return "measures/"
+
+
+LEXICON_FILE = "coding/lexicon.yaml"
+EVALUATION_FILE = "coding/evaluation.yaml"
+
+
+def _lexicon(directory: Path, problems: list[str]) -> Lexicon:
+    """The coding lexicon; a content folder without one gets an empty lexicon that codes nothing."""
+    path = directory / LEXICON_FILE
+    if not path.exists():
+        return Lexicon()
+    raw = _read_yaml(path, problems, LEXICON_FILE)
+    if raw is None:
+        return Lexicon()
+    entries = _validate_entries(LEXICON_FILE, raw, LexiconEntry, problems)
+    try:
+        return Lexicon(entries=entries)
+    except ValidationError as exc:
+        problems.extend(_field_errors(LEXICON_FILE, "", exc))
+        return Lexicon()
+
+
+def load_coding_evaluation(directory: Path = CONTENT_DIR) -> CodingEvaluation:
+    """The coder's labelled statements (coding/evaluation.yaml); raise ContentError if invalid."""
+    problems: list[str] = []
+    raw = _read_yaml(directory / EVALUATION_FILE, problems, EVALUATION_FILE)
+    if raw is not None:
+        try:
+            return CodingEvaluation.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(_field_errors(EVALUATION_FILE, "", exc))
+    raise ContentError(problems)
+
+
+PATIENT_DIR = "patient"
+PATIENT_COMMON = "common.yaml"
+PATIENT_FILES: dict[str, type[BaseModel]] = {
+    "preferences": PatientPreference,
+    "barriers": Barrier,
+    "alliance": PatientAllianceItem,
+    "open": OpenQuestion,
+    "sets": QuestionnaireSet,
+}
+
+
+def _patient(directory: Path, problems: list[str]) -> PatientContent | None:
+    """The patient questionnaires (patient/*.yaml); None for content without a patient folder."""
+    folder = directory / PATIENT_DIR
+    if not folder.is_dir():
+        return None
+    start = len(problems)
+    file = f"{PATIENT_DIR}/{PATIENT_COMMON}"
+    raw = _read_yaml(folder / PATIENT_COMMON, problems, file)
+    wording = None
+    if raw is not None:
+        try:
+            wording = PatientWording.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(_field_errors(file, "", exc))
+    parts: dict[str, Any] = {"wording": wording}
+    for name, model in PATIENT_FILES.items():
+        file = f"{PATIENT_DIR}/{name}.yaml"
+        raw = _read_yaml(folder / f"{name}.yaml", problems, file)
+        if raw is not None:
+            parts[name] = _validate_entries(file, raw, model, problems)
+    if len(problems) > start:
+        return None
+    return PatientContent.model_validate(parts)
 
 
 def content_dir() -> Path:

@@ -1,15 +1,73 @@
-"""The caseload table and its summary charts."""
+"""The caseload table and its summary charts, and the caseload kept between reruns."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from tailoring import services
 from tailoring.export.caseload import caseload_csv
 from tailoring.model.caseload import OUTCOME_WORDS, CaseloadSummary, Rate
 
 TREND_WORDS = {"up": "↑ up", "down": "↓ down", "steady": "→ steady", "none": "—"}
+IMPORT_PAGE = "pages/import_caseload.py"
+
+
+# The caseload, read again only when it changes ---------------------------------------------------
+#
+# Reading 100,000 cases takes about a second; a rerun (a filter, a click) must not. The frames
+# are kept once per server for every session, keyed by the caseload's stamp and by every
+# argument of the services that read them: anything that narrows a caseload (e.g. to one
+# person's supervisees) must be an argument here too. They are shared: never change them.
+
+
+def waiting_notice(stamp: services.CaseloadStamp) -> None:
+    """Say how many cases are left out while their figures are computed, and where to finish."""
+    waiting = stamp.without_figures
+    if waiting:
+        st.info(
+            f"Figures for {waiting:,} imported case{'s' if waiting > 1 else ''} are still "
+            "being computed; until then they are not in the table or the charts.",
+            icon=":material/hourglass_top:",
+        )
+        st.page_link(IMPORT_PAGE, label="Compute them now", icon=":material/calculate:")
+
+
+def frame(stamp: services.CaseloadStamp, include_archived: bool) -> pd.DataFrame:
+    """The caseload's table (``services.caseload_table``) as of ``stamp``."""
+    return _table(stamp, include_archived)
+
+
+def overview(
+    shown: pd.DataFrame, stamp: services.CaseloadStamp, include_archived: bool
+) -> CaseloadSummary:
+    """Every figure of the charts for the cases ``shown`` (rows of ``frame``) as of ``stamp``."""
+    ids = shown["id"].to_numpy(dtype=np.int64).tobytes()
+    return _overview(stamp, include_archived, ids, shown)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _table(stamp: services.CaseloadStamp, include_archived: bool) -> pd.DataFrame:
+    return services.caseload_table(include_archived)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _figures(stamp: services.CaseloadStamp, include_archived: bool) -> pd.DataFrame:
+    return services.caseload_figures(include_archived)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _overview(
+    stamp: services.CaseloadStamp, include_archived: bool, ids: bytes, _shown: pd.DataFrame
+) -> CaseloadSummary:
+    # The rows shown are known by their ids: the same ids in the same stamp are the same rows.
+    figures = _figures(stamp, include_archived)
+    return services.caseload_overview(services.with_figures(_shown, figures))
+
+
+# Drawing -----------------------------------------------------------------------------------------
 
 
 def display(frame: pd.DataFrame) -> pd.DataFrame:
@@ -51,7 +109,7 @@ def _rate_text(rate: Rate) -> str:
     return rate.text() + (" (small number)" if rate.small else "")
 
 
-def summary(overview: CaseloadSummary) -> None:
+def summary(overview: CaseloadSummary, frame: pd.DataFrame) -> None:
     """Fit distribution, flags by theme, outcome rates and the funnel."""
     left, right = st.columns(2)
     fit = go.Figure(
@@ -62,6 +120,8 @@ def summary(overview: CaseloadSummary) -> None:
         )
     )
     fit.update_layout(
+        # Whole cases: no tick at 0.5 when every bar is short.
+        yaxis={"dtick": 1} if max((b.count for b in overview.fit.bins), default=0) <= 5 else {},
         title=f"Fit ({overview.fit.unscored} without enough answers)",
         height=260,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
@@ -107,12 +167,14 @@ def summary(overview: CaseloadSummary) -> None:
         "**Funnel**: " + " → ".join(f"{stage.label} {stage.count}" for stage in overview.funnel)
     )
     st.markdown("**By therapist**")
+    if len(overview.therapists) > 1:
+        therapist_charts(overview, frame)
     st.dataframe(
         [
             {
                 "Therapist": t.therapist,
                 "Cases": f"{t.cases}" + (" (small number)" if t.small else ""),
-                "Median fit": t.fit.median,
+                "Median fit": None if t.fit.median is None else round(t.fit.median),
                 "High flags": t.flags_by_severity.get("high", 0),
                 "Reliable improvement": _rate_text(t.rates.reliable_improvement),
                 "Recovery": _rate_text(t.rates.recovery),
@@ -124,3 +186,109 @@ def summary(overview: CaseloadSummary) -> None:
         width="stretch",
         key="caseload.therapists_table",
     )
+
+
+RATE_FIGURES = {
+    "reliable_improvement": "Reliable improvement",
+    "recovery": "Recovery",
+    "deterioration": "Reliable deterioration",
+    "dropout_after_first": "Drop-out after first",
+}
+
+
+def therapist_charts(overview: CaseloadSummary, frame: pd.DataFrame) -> None:
+    """The caseload's figures again, therapist by therapist, on one axis each to compare."""
+    names = {
+        t.therapist: t.therapist + (" (small number)" if t.small else "")
+        for t in overview.therapists
+    }
+    order = list(names)
+    left, right = st.columns(2)
+    fit = go.Figure(
+        go.Box(
+            x=frame["fit"],
+            y=frame["therapist"].map(names),
+            orientation="h",
+            boxpoints="all",
+            jitter=0.4,
+            pointpos=0,
+            marker={"size": 4, "color": "#1f4e8c"},
+            line={"color": "#1f4e8c"},
+            fillcolor="rgba(31, 78, 140, 0.15)",
+        )
+    )
+    fit.update_layout(
+        title="Fit, by therapist",
+        height=max(260, 40 + 32 * len(order)),
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        xaxis={"range": [0, 100], "title": "Fit"},
+        yaxis={"categoryorder": "array", "categoryarray": [names[n] for n in reversed(order)]},
+        showlegend=False,
+    )
+    left.plotly_chart(fit, width="stretch", key="caseload.therapist_fit")
+    titles = [theme.title for theme in overview.flags_by_theme]
+    counts = [
+        [{th.title: th.flags for th in t.flags_by_theme}.get(title, 0) for title in titles]
+        for t in overview.therapists
+    ]
+    themes = go.Figure(
+        go.Heatmap(
+            z=counts,
+            x=titles,
+            y=[names[n] for n in order],
+            text=counts,
+            texttemplate="%{text}",
+            colorscale="Reds",
+            showscale=False,
+            hovertemplate="%{y}<br>%{x}: %{z} open flags<extra></extra>",
+        )
+    )
+    themes.update_layout(
+        title="Open flags by theme, by therapist",
+        height=max(260, 80 + 32 * len(order)),
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        yaxis={"autorange": "reversed"},
+    )
+    right.plotly_chart(themes, width="stretch", key="caseload.therapist_themes")
+    st.plotly_chart(rates_chart(overview), width="stretch", key="caseload.therapist_rates")
+    st.caption(
+        "Rates over fewer than 10 cases are small numbers: the cell shows the count "
+        "(e.g. 2 of 5) and is left grey rather than coloured as a rate."
+    )
+
+
+def rates_chart(overview: CaseloadSummary) -> go.Figure:
+    """Outcome rates per therapist as a grid; a small number shows its count, uncoloured."""
+    grid = [[getattr(t.rates, name) for name in RATE_FIGURES] for t in overview.therapists]
+    figure = go.Figure(
+        go.Heatmap(
+            z=[
+                [None if r.small or r.value is None else r.value * 100 for r in row] for row in grid
+            ],
+            x=list(RATE_FIGURES.values()),
+            y=[t.therapist for t in overview.therapists],
+            text=[[_cell_text(r) for r in row] for row in grid],
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            zmax=100,
+            showscale=False,
+            hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title="Outcome rates, by therapist",
+        height=max(260, 80 + 32 * len(grid)),
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        yaxis={"autorange": "reversed"},
+        plot_bgcolor="#f0f0f0",
+    )
+    return figure
+
+
+def _cell_text(rate: Rate) -> str:
+    if rate.denominator == 0:
+        return "none yet"
+    if rate.small or rate.value is None:
+        return f"{rate.numerator} of {rate.denominator} (small)"
+    return f"{rate.value * 100:.0f}%"

@@ -15,8 +15,10 @@ import streamlit as st
 from tailoring import services
 from tailoring.model.case import Answers, Section
 from tailoring.model.content import ContentLibrary, PreferenceItem, SocialDomain
+from ui import privacy
 
-Saver = Callable[[Section, str, dict[str, Any]], None]
+# save(section, item_id, answer, allow_identifiers=False)
+Saver = Callable[..., None]
 TRI_OPTIONS = ["yes", "no", "unsure"]
 TRI_LABELS = {"yes": "Yes", "no": "No", "unsure": "Not sure"}
 PREFIX = {"preferences": "pref", "social": "social", "alliance": "alliance"}
@@ -74,11 +76,18 @@ def load_answers(
 def case_saver(case_id: int) -> Saver:
     """A saver that writes to a stored case, refusing to overwrite someone else's change."""
 
-    def save(section: Section, item_id: str, answer: dict[str, Any]) -> None:
+    def save(
+        section: Section, item_id: str, answer: dict[str, Any], allow_identifiers: bool = False
+    ) -> None:
         revisions = st.session_state.setdefault(REVISIONS, {})
         try:
             revisions[(section, item_id)] = services.save_answer(
-                case_id, section, item_id, answer, revisions.get((section, item_id), 0)
+                case_id,
+                section,
+                item_id,
+                answer,
+                revisions.get((section, item_id), 0),
+                allow_identifiers=allow_identifiers,
             )
         except services.StaleAnswer as exc:
             revisions[(section, item_id)] = exc.revision
@@ -111,10 +120,13 @@ def answer_from_widgets(section: Section, item_id: str) -> dict[str, Any]:
     return {"value": ss.get(f"alliance.{item_id}")}
 
 
-def _changed(save: Saver, section: Section, item_id: str) -> None:
+def _changed(save: Saver, section: Section, item_id: str, allow_identifiers: bool = False) -> None:
     answer = answer_from_widgets(section, item_id)
     try:
-        save(section, item_id, answer)
+        save(section, item_id, answer, allow_identifiers=allow_identifiers)
+    except services.IdentifiersFound as exc:
+        # The note stays in its box, unsaved, until the user decides (ui/privacy.py).
+        privacy.hold(f"social.{item_id}.note", exc, _retry_note(save, item_id))
     except services.StaleAnswer as exc:
         # Someone else saved this answer first: show theirs, keep ours in the notice.
         st.session_state.update(widget_values(section, item_id, exc.current))
@@ -130,6 +142,17 @@ def _changed(save: Saver, section: Section, item_id: str) -> None:
         st.session_state[NOTICE] = ("error", "Not saved: " + "; ".join(exc.problems))
     else:
         st.session_state.get(UNSAVED, {}).pop((section, item_id), None)
+
+
+def _retry_note(save: Saver, item_id: str) -> privacy.Retry:
+    def retry(redacted: dict[str, str] | None) -> None:
+        if redacted is None:
+            _changed(save, "social", item_id, allow_identifiers=True)
+        else:
+            st.session_state[f"social.{item_id}.note"] = redacted["note"]
+            _changed(save, "social", item_id)
+
+    return retry
 
 
 def _plain(answer: dict[str, Any]) -> str:
@@ -276,6 +299,7 @@ def social_widget(lib: ContentLibrary, domain: SocialDomain, save: Saver) -> Non
             on_change=_changed,
             args=args,
         )
+        privacy.offer(f"{key}.note")
 
 
 def alliance_widget(lib: ContentLibrary, item_id: str, save: Saver) -> None:

@@ -15,6 +15,7 @@ from tailoring import services
 log = logging.getLogger("tailoring.ui")
 CASE_KEY = "case_id"
 WALKTHROUGH = "pages/walkthrough.py"
+REVIEW = "pages/review.py"
 ENTRY = Path(__file__).resolve().parent.parent / "app.py"
 _entry_has_run = False
 
@@ -49,10 +50,10 @@ def current_case_id() -> int | None:
     return ss[CASE_KEY]
 
 
-def open_case(case_id: int) -> None:
-    """Make a case the open one and go to its walk-through."""
+def open_case(case_id: int, page: str = WALKTHROUGH) -> None:
+    """Make a case the open one and go to ``page`` (its walk-through unless told otherwise)."""
     st.session_state[CASE_KEY] = case_id
-    st.switch_page(WALKTHROUGH, query_params={"case": str(case_id)})
+    st.switch_page(page, query_params={"case": str(case_id)})
 
 
 def close_case() -> None:

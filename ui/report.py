@@ -215,9 +215,10 @@ def session_plan(report: FitReport) -> None:
         st.caption(item.detail)
 
 
-def full_report(report: FitReport) -> None:
-    """The whole report, in the order a clinician reads it."""
-    headline(report)
+def full_report(report: FitReport, with_headline: bool = True) -> None:
+    """The whole report, in the order a clinician reads it (the headline figures first)."""
+    if with_headline:
+        headline(report)
     st.subheader("Dimension by dimension")
     st.plotly_chart(dimension_chart(report), width="stretch", key="report.chart")
     with st.expander("Figures and explanations for every dimension"):

@@ -17,6 +17,7 @@ from tailoring.engine.outcomes import score_measure
 from tailoring.model.content import ContentLibrary
 from tailoring.model.measures import Measure
 from tailoring.model.session import ATTENDANCES, SESSION_KINDS, Session
+from ui import privacy
 
 ATTENDANCE_WORDS = {
     "attended": "Attended",
@@ -28,6 +29,7 @@ PREFIX = "session."
 SCOPE = "_session_scope"
 REVISIONS = "_session_revisions"
 NOTICE = "_session_notice"
+NOTE_KEY = "session.note"
 
 
 def measures_for(lib: ContentLibrary, anxiety_measure: str) -> list[Measure]:
@@ -90,12 +92,28 @@ def session_from_widgets(
     }
 
 
-def changed(lib: ContentLibrary, case_id: int, number: int, measures: list[Measure]) -> None:
+def changed(
+    lib: ContentLibrary,
+    case_id: int,
+    number: int,
+    measures: list[Measure],
+    allow_identifiers: bool = False,
+) -> None:
     scope = st.session_state.get(SCOPE)
     revisions = st.session_state.setdefault(REVISIONS, {})
     data = session_from_widgets(lib, number, measures)
     try:
-        revisions[scope] = services.record_session(case_id, data, revisions.get(scope, 0))
+        revisions[scope] = services.record_session(
+            case_id, data, revisions.get(scope, 0), allow_identifiers=allow_identifiers
+        )
+    except services.IdentifiersFound as exc:
+        # Nothing of this change is saved until the user decides about the note.
+        args = (lib, case_id, number, measures)
+        privacy.hold(NOTE_KEY, exc, lambda redacted: _retry_note(args, redacted))
+        st.session_state[NOTICE] = (
+            "warning",
+            f"Not saved yet: {exc} The Note tab has the choices.",
+        )
     except services.StaleSession as exc:
         revisions[scope] = exc.revision
         forget_session()
@@ -108,6 +126,14 @@ def changed(lib: ContentLibrary, case_id: int, number: int, measures: list[Measu
         st.session_state[NOTICE] = ("error", "Not saved: " + "; ".join(exc.problems))
     except services.StorageError as exc:
         st.session_state[NOTICE] = ("error", f"Not saved: {exc} Your entries stay on this page.")
+
+
+def _retry_note(args: tuple[Any, ...], redacted: dict[str, str] | None) -> None:
+    if redacted is None:
+        changed(*args, allow_identifiers=True)
+    else:
+        st.session_state[NOTE_KEY] = redacted["note"]
+        changed(*args)
 
 
 def show_notice() -> None:

@@ -465,15 +465,33 @@ def filter_caseload(
     therapists: Sequence[str] = (),
     outcomes: Sequence[str] = (),
     high_flags_only: bool = False,
+    *,
+    protocols: Sequence[str] = (),
+    trends: Sequence[str] = (),
+    fit_below: float | None = None,
 ) -> pd.DataFrame:
-    """The rows matching every filter given: part of a reference, therapists, outcome words."""
+    """The rows matching every filter given: part of a reference, therapists, outcome words...
+
+    ``outcomes`` holds outcome ids; ``not_on_track`` also matches a case whose outcome word is
+    another (reliable deterioration comes first) while it is not on track. ``protocols`` holds
+    protocol ids, ``trends`` alliance trends; ``fit_below`` keeps cases with a fit under it.
+    """
     keep = np.ones(len(frame), dtype=bool)
     if reference.strip():
         keep &= frame["reference"].str.contains(reference.strip(), case=False, regex=False)
     if therapists:
         keep &= frame["therapist"].isin(list(therapists)).to_numpy()
     if outcomes:
-        keep &= frame["outcome"].isin(list(outcomes)).to_numpy()
+        matches = frame["outcome"].isin(list(outcomes)).to_numpy(copy=True)
+        if "not_on_track" in outcomes and "not_on_track" in frame:
+            matches |= frame["not_on_track"].fillna(False).astype(bool).to_numpy()
+        keep &= matches
     if high_flags_only:
         keep &= frame["flags_high"].to_numpy() > 0
+    if protocols:
+        keep &= frame["protocol_id"].isin(list(protocols)).to_numpy()
+    if trends:
+        keep &= frame["alliance_trend"].isin(list(trends)).to_numpy()
+    if fit_below is not None:
+        keep &= (frame["fit"] < fit_below).fillna(False).to_numpy()
     return frame[keep].reset_index(drop=True)

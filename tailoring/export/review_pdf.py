@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from tailoring.engine.caseload import alliance_figures, case_outcome
@@ -68,12 +69,19 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-class _Flow:
-    """Writes down the page and starts a new one, with header and footer, when it is full."""
+class Flow:
+    """Writes down the page and starts a new one, with header and footer, when it is full.
 
-    def __init__(self, page: Page, reference: str) -> None:
+    Shared with the case summary (export/summary_pdf.py), which has its own title and footer.
+    """
+
+    def __init__(
+        self, page: Page, reference: str, title: str = "Case review", footer: str = FOOTER
+    ) -> None:
         self.page = page
         self.reference = reference
+        self.title = title
+        self.footer = footer
         self.y = TOP
 
     def new_page(self) -> None:
@@ -81,9 +89,9 @@ class _Flow:
         self.y = TOP
         if self.page.page_no() > 1:
             self.page.use(SMALL, colour=MUTED)
-            self.page.text_at(MARGIN, self.y, WIDTH, 5, f"Case review · {self.reference}")
+            self.page.text_at(MARGIN, self.y, WIDTH, 5, f"{self.title} · {self.reference}")
             self.y += 8.0
-        draw_footer(self.page, FOOTER, f"Page {self.page.page_no()} of {{nb}}")
+        draw_footer(self.page, self.footer, f"Page {self.page.page_no()} of {{nb}}")
 
     def room(self, height: float) -> None:
         """Start a new page unless ``height`` fits on this one."""
@@ -151,10 +159,13 @@ class _Flow:
                 self.paragraph(details[index], size=SMALL, indent=widths[0])
 
 
-def _header(flow: _Flow, report: FitReport, generated_on: datetime.date, therapist: str) -> None:
+def draw_case_header(
+    flow: Flow, report: FitReport, generated_on: datetime.date, therapist: str
+) -> None:
+    """The title, the case's facts and the panel of its three headline figures."""
     page = flow.page
     page.use(20, bold=True, colour=ACCENT)
-    page.text_at(MARGIN, flow.y, WIDTH, 9, "Case review")
+    page.text_at(MARGIN, flow.y, WIDTH, 9, flow.title)
     flow.y += 11.5
     page.set_draw_color(*ACCENT)
     page.set_line_width(0.6)
@@ -181,7 +192,7 @@ def _header(flow: _Flow, report: FitReport, generated_on: datetime.date, therapi
     _panel(flow, report)
 
 
-def _panel(flow: _Flow, report: FitReport) -> None:
+def _panel(flow: Flow, report: FitReport) -> None:
     """The three figures a supervisor looks at first: fit, alliance, outcome."""
     page = flow.page
     height = 17.0
@@ -213,7 +224,7 @@ def _panel(flow: _Flow, report: FitReport) -> None:
     flow.muted("; ".join(notes) + ".")
 
 
-def _flags(flow: _Flow, report: FitReport) -> None:
+def draw_flags(flow: Flow, report: FitReport) -> None:
     flow.heading("Open flags", "by severity, with their theme")
     if not report.flags:
         flow.muted("No flags raised.")
@@ -263,7 +274,7 @@ def _change_row(change: MeasureChange) -> list[str]:
     ]
 
 
-def _outcomes(flow: _Flow, report: FitReport) -> None:
+def draw_outcomes(flow: Flow, report: FitReport) -> None:
     flow.heading("Outcomes", "first to last attended treatment session")
     outcomes = report.outcomes
     if outcomes is None:
@@ -290,7 +301,7 @@ def _outcomes(flow: _Flow, report: FitReport) -> None:
         flow.muted(note)
 
 
-def _sessions(flow: _Flow, sessions: list[SessionSummary]) -> None:
+def _sessions(flow: Flow, sessions: list[SessionSummary]) -> None:
     flow.heading("Sessions", f"{len(sessions)} recorded")
     if not sessions:
         flow.muted("No sessions recorded yet.")
@@ -329,7 +340,7 @@ def _sessions(flow: _Flow, sessions: list[SessionSummary]) -> None:
     )
 
 
-def _flag_history(flow: _Flow, events: Sequence[Mapping[str, Any]]) -> None:
+def _flag_history(flow: Flow, events: Sequence[Mapping[str, Any]]) -> None:
     flow.heading("Flag history", "raised and cleared by the engine; decided by people")
     if not events:
         flow.muted("No flag history recorded.")
@@ -353,7 +364,7 @@ def _flag_history(flow: _Flow, events: Sequence[Mapping[str, Any]]) -> None:
     )
 
 
-def _notes(flow: _Flow, notes: Sequence[Mapping[str, Any]]) -> None:
+def _notes(flow: Flow, notes: Sequence[Mapping[str, Any]]) -> None:
     flow.heading("Supervision notes", f"{len(notes)} recorded")
     if not notes:
         flow.muted("No supervision notes yet.")
@@ -380,6 +391,19 @@ def _notes(flow: _Flow, notes: Sequence[Mapping[str, Any]]) -> None:
         flow.y += 2.5
 
 
+def new_document(title: str, generated_on: datetime.date, fonts: tuple[Path, Path] | None) -> Page:
+    """An empty PDF with its title and, as creation date, the day it is for: same input, same
+    bytes."""
+    page = Page(fonts)
+    page.set_title(title)
+    page.set_creator("tailoring")
+    page.set_lang("en")
+    page.set_creation_date(
+        datetime.datetime.combine(generated_on, datetime.time(), tzinfo=datetime.UTC)
+    )
+    return page
+
+
 def case_review_pdf(
     report: FitReport,
     notes: list[dict[str, Any]],
@@ -388,18 +412,12 @@ def case_review_pdf(
     therapist: str = "",
 ) -> bytes:
     """An A4 case review for supervision, as many pages as it needs; the same bytes each time."""
-    page = Page(dejavu_fonts())
-    page.set_title(f"Case review {report.case_reference}")
-    page.set_creator("tailoring")
-    page.set_lang("en")
-    page.set_creation_date(
-        datetime.datetime.combine(generated_on, datetime.time(), tzinfo=datetime.UTC)
-    )
-    flow = _Flow(page, report.case_reference)
+    page = new_document(f"Case review {report.case_reference}", generated_on, dejavu_fonts())
+    flow = Flow(page, report.case_reference)
     flow.new_page()
-    _header(flow, report, generated_on, therapist)
-    _flags(flow, report)
-    _outcomes(flow, report)
+    draw_case_header(flow, report, generated_on, therapist)
+    draw_flags(flow, report)
+    draw_outcomes(flow, report)
     _sessions(flow, report.sessions)
     _flag_history(flow, flag_history)
     _notes(flow, notes)

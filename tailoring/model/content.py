@@ -236,6 +236,12 @@ class ContentLibrary(Strict):
     scenarios: list[Scenario] = Field(
         default_factory=list, description="Teaching scenarios for trainees (content/scenarios/)."
     )
+    lexicon: Lexicon = Field(
+        description="Phrases that suggest a theme for free text (content/coding/lexicon.yaml)."
+    )
+    patient: PatientContent | None = Field(
+        None, description="What patients see on questionnaires sent by link (content/patient/)."
+    )
 
     @model_validator(mode="after")
     def _references_resolve(self) -> ContentLibrary:
@@ -289,6 +295,8 @@ class ContentLibrary(Strict):
                 if d not in domains:
                     errors.append(f"protocols.{p.id}.addresses_social: unknown domain {d!r}")
         errors.extend(self._scenario_errors())
+        if self.patient is not None:
+            errors.extend(patient_problems(self.patient, self))
         if errors:
             raise ValueError("; ".join(errors))
         return self
@@ -380,3 +388,10 @@ class ContentLibrary(Strict):
     def compared_items(self) -> list[PreferenceItem]:
         """Preference items compared with a protocol (allocation items are not)."""
         return [i for i in self.preferences if i.compare != "allocation"]
+
+
+# Imported last: tailoring/model/coding.py imports ThemeId and Strict from this module.
+from tailoring.model.coding import Lexicon  # noqa: E402
+
+# Imported last, as its neighbours are: the patient's wording is checked against this content.
+from tailoring.model.patient_content import PatientContent, patient_problems  # noqa: E402

@@ -77,3 +77,36 @@ class StorageUnavailable(StorageError):
             "The case database cannot be used right now (it is unreachable, busy or read-only). "
             "Nothing was changed; please try again in a moment."
         )
+
+
+class UnknownUser(StorageError):
+    """No account has this username."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"There is no account called {username}.")
+        self.username = username
+
+
+class UsernameTaken(StorageError):
+    """Another account already has this username."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"There is already an account called {username}; choose another name.")
+        self.username = username
+
+
+class PatientLinkNotFound(StorageError):
+    """No patient link has this id (it, or its case, may have been deleted)."""
+
+    def __init__(self) -> None:
+        super().__init__("This patient link no longer exists; it may have been deleted.")
+
+
+class LinkClosed(StorageError):
+    """The link is completed, expired or revoked, so its answers can no longer change."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "These answers can no longer be changed: the questionnaire is finished or the link "
+            "has stopped working."
+        )

@@ -15,7 +15,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, astuple, dataclass
 from datetime import UTC, date, datetime
 from itertools import islice, repeat
 from typing import Any, Literal
@@ -23,6 +23,7 @@ from typing import Any, Literal
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Dialect,
     Engine,
     Row,
     ScalarSelect,
@@ -36,6 +37,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.types import TypeEngine
 
 from tailoring.model.case import (
     SECTIONS,
@@ -114,6 +116,8 @@ TITLE_LENGTH = 200
 FlagEventKind = Literal["raised", "cleared", "acknowledged", "resolved", "reopened"]
 FlagDecision = Literal["acknowledged", "resolved", "reopened"]
 FLAG_DECISIONS: tuple[FlagDecision, ...] = ("acknowledged", "resolved", "reopened")
+# The columns of flag_events after case_id, in the order of FlagEvent's fields.
+FLAG_EVENT_FIELDS = ("flag_id", "event", "severity", "theme", "title", "reason", "actor", "at")
 NoteStatus = Literal["open", "done"]
 NOTE_STATUSES: tuple[NoteStatus, ...] = ("open", "done")
 # The columns of a caseload line, in the order of CaseloadRow and of caseload_frame's keys.
@@ -156,7 +160,9 @@ MODEL_METRICS_FIELDS = tuple(
     if name not in ("flags_high", "flags_medium", "flags_low", "open_flag_ids", "computed_at")
 )
 CASELOAD_FIELDS = (*CASELOAD_CASE_FIELDS, "sessions", "last_session", "updated_at", *METRICS_FIELDS)
-# Rows per statement when looking references up after a failed import.
+# The stored times of a caseload line, which ``caseload_columns`` does not offer.
+TIMES = ("updated_at", "computed_at")
+# Rows per statement when looking references or cases up by a list of them.
 REFERENCE_BATCH = 500
 # Rows per executemany in an import: enough to be fast, few enough to bound memory.
 INSERT_BATCH = 10_000
@@ -264,6 +270,22 @@ class CaseloadRow:
 
 
 @dataclass(frozen=True)
+class CaseloadStamp:
+    """How many real cases a database has, how many with figures, and when it last changed."""
+
+    database: str
+    cases: int
+    with_figures: int
+    changed_at: datetime | None
+    computed_at: datetime | None
+
+    @property
+    def without_figures(self) -> int:
+        """Cases whose figures are not computed yet (e.g. just imported): not in the caseload."""
+        return self.cases - self.with_figures
+
+
+@dataclass(frozen=True)
 class FlagState:
     """A flag the engine raises now, as ``sync_flags`` records it."""
 
@@ -277,6 +299,16 @@ class FlagState:
         _check_choice("severity", self.severity, SEVERITIES)
         _check_id("theme", self.theme, THEME_LENGTH)
         _check_id("title", self.title, TITLE_LENGTH)
+
+
+@dataclass(frozen=True)
+class CaseFigures:
+    """A case's caseload figures and the flags it raises, computed from it at ``version``."""
+
+    case_id: int
+    version: int
+    metrics: CaseMetrics
+    flags: tuple[FlagState, ...]
 
 
 @dataclass(frozen=True)
@@ -666,18 +698,107 @@ class CaseRepository:
 
     def _first_taken(self, references: list[str]) -> str | None:
         """The first of ``references`` that a stored case uses, if any (after a failed import)."""
+        taken = self.taken_references(references)
+        return next((reference for reference in references if reference in taken), None)
+
+    def taken_references(self, references: Iterable[str]) -> set[str]:
+        """Those of ``references`` that a stored case or attempt uses."""
+        taken: set[str] = set()
         with self._transaction() as connection:
-            for start in range(0, len(references), REFERENCE_BATCH):
-                batch = references[start : start + REFERENCE_BATCH]
-                taken = set(
-                    connection.execute(
-                        select(cases.c.reference).where(cases.c.reference.in_(batch))
-                    ).scalars()
+            for batch in _batches(list(dict.fromkeys(references)), REFERENCE_BATCH):
+                query = select(cases.c.reference).where(cases.c.reference.in_(batch))
+                taken.update(connection.execute(query).scalars())
+        return taken
+
+    def get_many(self, case_ids: Sequence[int]) -> list[StoredCase]:
+        """The stored cases with these ids, in that order, leaving out ids no case has.
+
+        Three statements per REFERENCE_BATCH cases, in one transaction, instead of three a case.
+        """
+        found: dict[int, StoredCase] = {}
+        with self._transaction() as connection:
+            for batch in _batches(list(dict.fromkeys(case_ids)), REFERENCE_BATCH):
+                rows = connection.execute(select(cases).where(cases.c.id.in_(batch))).all()
+                by_case: dict[int, tuple[list[Row[Any]], list[Row[Any]]]] = {
+                    row.id: ([], []) for row in rows
+                }
+                answer_rows = connection.execute(
+                    select(answers).where(answers.c.case_id.in_(batch))
                 )
-                for reference in batch:
-                    if reference in taken:
-                        return reference
-        return None
+                for answer in answer_rows:
+                    by_case[answer.case_id][0].append(answer)
+                session_rows = connection.execute(
+                    select(sessions)
+                    .where(sessions.c.case_id.in_(batch))
+                    .order_by(sessions.c.case_id, sessions.c.number)
+                )
+                for session in session_rows:
+                    by_case[session.case_id][1].append(session)
+                for row in rows:
+                    found[row.id] = _stored_case(row, *by_case[row.id])
+        return [found[case_id] for case_id in case_ids if case_id in found]
+
+    def save_figures(self, figures: Sequence[CaseFigures], actor: str) -> list[int]:
+        """Store the caseload figures and the flag changes of many cases; return the ids stored.
+
+        What ``save_metrics`` and ``sync_flags`` do for one case, for many in one transaction
+        and a few statements per REFERENCE_BATCH cases. A case whose version is no longer the
+        one its figures were computed from (it changed, or was deleted, since) is skipped: the
+        change's own refresh stores the figures of the case as it is now.
+        """
+        _check_id("actor", actor, ACTOR_LENGTH)
+        values = {}
+        for item in figures:
+            _check_flag_states(item.flags)
+            values[item.case_id] = _metrics_values(item.metrics)
+        if len(values) != len(figures):
+            raise ValueError("a case is listed more than once")
+        at = _now()
+        stored: list[int] = []
+        e = flag_events.c
+        with self._transaction() as connection:
+            for batch in _batches(list(figures), REFERENCE_BATCH):
+                ids = [item.case_id for item in batch]
+                # Lock the cases until commit, as save_metrics and sync_flags do one by one.
+                connection.execute(
+                    update(cases).where(cases.c.id.in_(ids)).values(version=cases.c.version)
+                )
+                versions = dict(
+                    connection.execute(
+                        select(cases.c.id, cases.c.version).where(cases.c.id.in_(ids))
+                    ).all()
+                )
+                current = [item for item in batch if versions.get(item.case_id) == item.version]
+                kept = [item.case_id for item in current]
+                if not kept:
+                    continue
+                connection.execute(delete(case_metrics).where(case_metrics.c.case_id.in_(kept)))
+                _insert_many(
+                    connection,
+                    case_metrics,
+                    ("case_id", *METRICS_FIELDS),
+                    ((i, *(values[i][name] for name in METRICS_FIELDS)) for i in kept),
+                )
+                histories: dict[int, list[FlagEvent]] = {i: [] for i in kept}
+                history = connection.execute(
+                    select(e.case_id, *(e[name] for name in FLAG_EVENT_FIELDS))
+                    .where(e.case_id.in_(kept))
+                    .order_by(e.id)
+                )
+                for row in history:
+                    histories[row.case_id].append(FlagEvent(*row[1:]))
+                _insert_many(
+                    connection,
+                    flag_events,
+                    ("case_id", *FLAG_EVENT_FIELDS),
+                    (
+                        (item.case_id, *astuple(event))
+                        for item in current
+                        for event in _flag_changes(histories[item.case_id], item.flags, actor, at)
+                    ),
+                )
+                stored += kept
+        return stored
 
     # The caseload ----------------------------------------------------------------------------
 
@@ -723,6 +844,50 @@ class CaseRepository:
         columns = zip(*rows, strict=True) if rows else ([] for _ in CASELOAD_FIELDS)
         return {name: list(column) for name, column in zip(CASELOAD_FIELDS, columns, strict=True)}
 
+    def caseload_columns(
+        self, fields: Sequence[str], include_archived: bool = False, therapist: str | None = None
+    ) -> dict[str, list[Any]]:
+        """Some columns of :meth:`caseload_frame`, of the cases that have figures, in id order.
+
+        The fast path of a dashboard over many thousands of cases: the statement goes to the
+        driver as it is and each column is converted once per distinct value (a date, a yes or
+        no), not once per row, so the values are those of :meth:`caseload_frame` at a fraction
+        of the cost. The stored times are not offered: converting them is the slow part.
+        """
+        unknown = [name for name in fields if name not in CASELOAD_FIELDS or name in TIMES]
+        if unknown:
+            raise ValueError(f"the caseload has no column(s) {', '.join(unknown)} to read")
+        query = _caseload_query(include_archived, therapist, fields, with_figures=True)
+        with self._transaction() as connection:
+            compiled = query.compile(dialect=connection.dialect)
+            parameters: Any = compiled.params
+            if compiled.positional:
+                parameters = tuple(compiled.params[name] for name in compiled.positiontup or ())
+            cursor = connection.connection.cursor()
+            try:
+                cursor.execute(compiled.string, parameters)
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+            dialect = connection.dialect
+        columns = zip(*rows, strict=True) if rows else ([] for _ in fields)
+        return {
+            name: _converted(column, query.selected_columns[i].type, dialect)
+            for i, (name, column) in enumerate(zip(fields, columns, strict=True))
+        }
+
+    def caseload_stamp(self) -> CaseloadStamp:
+        """What moves whenever the caseload changes, in a few cheap statements: a cache key.
+
+        Every change to a case moves its ``updated_at``, every new figure its ``computed_at``,
+        and adding or deleting a case a count. It covers every case and attempt, so a change
+        to any of them moves it; the database's URL tells two databases apart.
+        """
+        with self._transaction() as connection:
+            counted, with_figures, changed_at, computed_at = _figures_counts(connection)
+        database = self._engine.url.render_as_string(hide_password=True)
+        return CaseloadStamp(database, counted, with_figures, changed_at, computed_at)
+
     def cases_without_metrics(self, limit: int) -> list[int]:
         """Ids of up to ``limit`` cases (not attempts) with no caseload figures, oldest first."""
         if limit < 1:
@@ -734,7 +899,12 @@ class CaseRepository:
             .order_by(cases.c.id)
             .limit(limit)
         )
+        # Counting is cheap, the search is not (0.2 s on 100,000 cases), and the app asks on
+        # every rerun: search only when some case is waiting.
         with self._transaction() as connection:
+            counted, with_figures, _, _ = _figures_counts(connection)
+            if counted == with_figures:
+                return []
             return list(connection.execute(query).scalars())
 
     # Flags -----------------------------------------------------------------------------------
@@ -752,29 +922,12 @@ class CaseRepository:
         an open flag missing from ``current`` is ``cleared``. Nothing is appended when nothing
         changed. A flag is open from ``raised`` or ``reopened`` until ``cleared``.
         """
-        if not all(isinstance(flag, FlagState) for flag in current):
-            raise ValueError("current must hold FlagState values")
-        ids = Counter(flag.id for flag in current)
-        repeated = [flag_id for flag_id, n in ids.items() if n > 1]
-        if repeated:
-            raise ValueError(f"flag {repeated[0]!r} is listed more than once")
+        _check_flag_states(current)
         _check_id("actor", actor, ACTOR_LENGTH)
         at = _checked_time(at)
         with self._transaction() as connection:
             _lock(connection, case_id)
-            history = _flag_history(connection, case_id)
-            opened = _flags_open(history)
-            last_raised = _last_raised(history)
-            added = [
-                FlagEvent(flag.id, "raised", flag.severity, flag.theme, flag.title, None, actor, at)
-                for flag in current
-                if flag.id not in opened
-            ]
-            added += [
-                _event_about(last_raised[flag_id], "cleared", None, actor, at)
-                for flag_id in opened
-                if flag_id not in ids
-            ]
+            added = _flag_changes(_flag_history(connection, case_id), current, actor, at)
             _append_flag_events(connection, case_id, added)
         return added
 
@@ -1009,12 +1162,19 @@ def _load(connection: Connection, where: ColumnElement[bool]) -> StoredCase:
     if row is None:
         raise CaseNotFound()
     answer_rows = connection.execute(select(answers).where(answers.c.case_id == row.id)).all()
-    grouped: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
-    for answer in answer_rows:
-        grouped[answer.section][answer.item_id] = json.loads(answer.payload)
     session_rows = connection.execute(
         select(sessions).where(sessions.c.case_id == row.id).order_by(sessions.c.number)
     ).all()
+    return _stored_case(row, answer_rows, session_rows)
+
+
+def _stored_case(
+    row: Row[Any], answer_rows: Sequence[Row[Any]], session_rows: Sequence[Row[Any]]
+) -> StoredCase:
+    """A stored case from its row, its answers' rows and its sessions' rows in number order."""
+    grouped: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+    for answer in answer_rows:
+        grouped[answer.section][answer.item_id] = json.loads(answer.payload)
     fields = {name: row._mapping[name] for name in CASE_FIELDS}
     case = Case.model_validate(
         {
@@ -1204,24 +1364,68 @@ def _insert_many(
         connection.exec_driver_sql(compiled.string, parameters)
 
 
-def _caseload_query(include_archived: bool, therapist: str | None) -> Select[Any]:
-    """The caseload in one statement: the chosen cases and their stored figures, by id."""
+def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
+    """``items`` in lists of at most ``size``, in order."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _caseload_query(
+    include_archived: bool,
+    therapist: str | None,
+    fields: Sequence[str] = CASELOAD_FIELDS,
+    with_figures: bool = False,
+) -> Select[Any]:
+    """The caseload in one statement: the chosen cases and their stored figures, by id.
+
+    ``with_figures`` leaves out the cases whose figures were never computed.
+    """
     columns = {
         **{name: cases.c[name] for name in (*CASELOAD_CASE_FIELDS, "last_session", "updated_at")},
         "sessions": cases.c.session_count.label("sessions"),
         **{name: case_metrics.c[name] for name in METRICS_FIELDS},
     }
-    query = (
-        select(*(columns[name] for name in CASELOAD_FIELDS))
-        .select_from(cases.outerjoin(case_metrics))
-        .where(cases.c.kind == "case")
+    chosen = cases.alias("chosen")
+    which = select(chosen.c.id).where(chosen.c.kind == "case")
+    if not include_archived:
+        which = which.where(chosen.c.status == "active")
+    if therapist is not None:
+        which = which.where(chosen.c.therapist == therapist)
+    # The cases are chosen in a subquery, so the rows are read in id order: SQLite otherwise
+    # reads them through the index on kind and status and sorts them afterwards, which for
+    # 100,000 cases took twice as long.
+    joined = cases.join(case_metrics) if with_figures else cases.outerjoin(case_metrics)
+    return (
+        select(*(columns[name] for name in fields))
+        .select_from(joined)
+        .where(cases.c.id.in_(which))
         .order_by(cases.c.id)
     )
-    if not include_archived:
-        query = query.where(cases.c.status == "active")
-    if therapist is not None:
-        query = query.where(cases.c.therapist == therapist)
-    return query
+
+
+def _figures_counts(connection: Connection) -> tuple[int, int, datetime | None, datetime | None]:
+    """How many real cases there are, how many of them have figures, and the latest change to a
+    case and to any figures: one pass over each table (and an index, as attempts are few)
+    instead of joining every case to its figures."""
+    counted, changed_at = connection.execute(
+        select(func.count().filter(cases.c.kind == "case"), func.max(cases.c.updated_at))
+    ).one()
+    figures, computed_at = connection.execute(
+        select(func.count(), func.max(case_metrics.c.computed_at)).select_from(case_metrics)
+    ).one()
+    of_attempts = connection.execute(
+        select(func.count()).select_from(cases.join(case_metrics)).where(cases.c.kind == "attempt")
+    ).scalar_one()
+    return counted, figures - of_attempts, changed_at, computed_at
+
+
+def _converted(values: Iterable[Any], kind: TypeEngine[Any], dialect: Dialect) -> list[Any]:
+    """The driver's values of a column as SQLAlchemy gives them, converted once per value."""
+    process = kind.dialect_impl(dialect).result_processor(dialect, None)
+    if process is None:
+        return list(values)
+    done: dict[Any, Any] = {}
+    return [done[v] if v in done else done.setdefault(v, process(v)) for v in values]
 
 
 def open_flags(stored: str | None) -> tuple[dict[str, Any], ...] | None:
@@ -1262,6 +1466,36 @@ def _flag_history(connection: Connection, case_id: int) -> list[FlagEvent]:
         .order_by(f.id)
     )
     return [FlagEvent(*row) for row in rows]
+
+
+def _check_flag_states(current: Sequence[FlagState]) -> None:
+    """Refuse flags that are not FlagState values, or a flag listed twice."""
+    if not all(isinstance(flag, FlagState) for flag in current):
+        raise ValueError("current must hold FlagState values")
+    repeated = [flag_id for flag_id, n in Counter(f.id for f in current).items() if n > 1]
+    if repeated:
+        raise ValueError(f"flag {repeated[0]!r} is listed more than once")
+
+
+def _flag_changes(
+    history: list[FlagEvent], current: Sequence[FlagState], actor: str, at: datetime
+) -> list[FlagEvent]:
+    """The events that bring ``history`` to the flags of ``current``: raise what is not open,
+    clear what is open and no longer raised."""
+    opened = _flags_open(history)
+    last_raised = _last_raised(history)
+    ids = {flag.id for flag in current}
+    added = [
+        FlagEvent(flag.id, "raised", flag.severity, flag.theme, flag.title, None, actor, at)
+        for flag in current
+        if flag.id not in opened
+    ]
+    added += [
+        _event_about(last_raised[flag_id], "cleared", None, actor, at)
+        for flag_id in opened
+        if flag_id not in ids
+    ]
+    return added
 
 
 def _flags_open(history: list[FlagEvent]) -> list[str]:

@@ -237,3 +237,133 @@ supervision_note_history = Table(
     Column("editor", String(80), nullable=False),
     Column("edited_at", UtcDateTime, nullable=False),
 )
+
+# The people who may sign in when the app runs for a team (revision 0005). Accounts are disabled,
+# never deleted, so the audit log and the cases keep naming someone who existed.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # Lower-case letters, digits, dots, dashes and underscores, 3–40 long (checked in Python).
+    Column("username", String(40), nullable=False, unique=True),
+    Column("display_name", String(80), nullable=False),
+    # The roles in a fixed order, comma-separated: "therapist,supervisor".
+    Column("roles", String(64), nullable=False),
+    # None for an account that signs in through single sign-on only.
+    Column("password_hash", String(255)),
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    # Failed logins since the last successful one, and the lock they earned.
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_until", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Who supervises whom: a supervisor reads the cases and attempts of their supervisees.
+supervision_assignments = Table(
+    "supervision_assignments",
+    metadata,
+    Column(
+        "supervisor_id",
+        Integer,
+        ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "supervisee_id",
+        Integer,
+        ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+    Column("assigned_at", UtcDateTime, nullable=False),
+    CheckConstraint("supervisor_id <> supervisee_id", name="not_self"),
+)
+
+# Append-only (the database refuses updates and deletes): who viewed, created, changed, exported
+# or deleted which case, and who signed in, when. No foreign key to cases: the entries about a
+# case outlive it. ``detail`` is a fixed phrase, never free text or a patient identifier.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UtcDateTime, nullable=False, index=True),
+    Column("actor", String(80), nullable=False, index=True),
+    Column("action", String(16), nullable=False),
+    Column("case_id", Integer),
+    Column("case_reference", String(32), index=True),
+    Column("detail", String(200), nullable=False),
+    CheckConstraint(
+        "action IN ('viewed', 'created', 'changed', 'exported', 'deleted', 'login', "
+        "'login_failed', 'account_changed')",
+        name="action",
+    ),
+)
+
+# A questionnaire sent to the patient by link (revision 0006): one case, one questionnaire set
+# and, for the sets about a session, its number. Only a SHA-256 hash of the code is kept.
+patient_links = Table(
+    "patient_links",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "case_id",
+        Integer,
+        ForeignKey("cases.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("set_id", String(24), nullable=False),
+    Column("session_number", Integer),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_by", String(80), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+    Column("opened_at", UtcDateTime),  # the first time the patient opened it
+    Column("completed_at", UtcDateTime),
+    Column("seen_at", UtcDateTime),  # the last time the therapist looked at the answers
+    CheckConstraint("set_id IN ('preferences', 'before_session', 'after_session')", name="set_id"),
+    CheckConstraint(
+        "(set_id = 'preferences' AND session_number IS NULL) "
+        "OR (set_id <> 'preferences' AND session_number >= 1)",
+        name="session_number",
+    ),
+)
+
+# The patient's answers through a link, one row per item, saved as they are given.
+patient_answers = Table(
+    "patient_answers",
+    metadata,
+    Column(
+        "link_id",
+        Integer,
+        ForeignKey("patient_links.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("item_key", String(100), primary_key=True),
+    Column("payload", Text, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Append-only: what a clinician decided about each theme the coder suggested for a free-text
+# answer. ``source`` names the text: "patient:<link id>:<item key>" or "therapist:<field>".
+text_codes = Table(
+    "text_codes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "case_id",
+        Integer,
+        ForeignKey("cases.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("source", String(160), nullable=False),
+    Column("theme", String(24), nullable=False),
+    Column("evidence", Text, nullable=False),  # JSON: the words that suggested the theme
+    Column("decision", String(8), nullable=False),
+    Column("decided_by", String(80), nullable=False),
+    Column("decided_at", UtcDateTime, nullable=False),
+    CheckConstraint("decision IN ('accepted', 'rejected')", name="decision"),
+)

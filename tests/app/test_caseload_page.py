@@ -43,4 +43,32 @@ def test_opening_a_case_from_the_caseload(app: AppTest):
     at = open_caseload(app)
     at.selectbox(key="caseload.open_pick").set_value("DEMO-005").run()
     at.button(key="caseload.open").click().run()
-    assert at.title[0].value == "Walk-through · DEMO-005"
+    assert at.title[0].value == "Case review · DEMO-005"
+
+
+def test_protocol_trend_and_fit_filters(app: AppTest):
+    at = open_caseload(app)
+    frame = services.caseload_frame()
+    protocol = frame["protocol_id"].iloc[0]
+    at.multiselect(key="caseload.protocols").set_value([protocol]).run()
+    expected = sorted(frame.loc[frame["protocol_id"] == protocol, "reference"])
+    assert sorted(at.dataframe[0].value["Reference"]) == expected
+    at.multiselect(key="caseload.protocols").set_value([]).run()
+    at.number_input(key="caseload.fit_below").set_value(60).run()
+    expected = sorted(frame.loc[frame["fit"] < 60, "reference"])
+    assert sorted(at.dataframe[0].value["Reference"]) == expected
+    at.number_input(key="caseload.fit_below").set_value(None).run()
+    at.multiselect(key="caseload.trends").set_value(["none"]).run()
+    expected = sorted(frame.loc[frame["alliance_trend"] == "none", "reference"])
+    assert sorted(at.dataframe[0].value["Reference"]) == expected
+    assert not at.exception
+
+
+def test_per_therapist_charts_appear_with_two_therapists(app: AppTest):
+    case_id = services.repository().get_by_reference("DEMO-001").id
+    services.update_case(case_id, therapist="B. Second")
+    at = open_caseload(app)
+    assert not at.exception
+    charts = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("Outcome rates, by therapist" in spec for spec in charts)
+    assert any("B. Second (small number)" in spec for spec in charts)

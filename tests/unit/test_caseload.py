@@ -528,3 +528,34 @@ def test_filter_caseload_combines_every_filter():
         filter_caseload(frame, outcomes=["not_on_track"], high_flags_only=True)["reference"]
     ) == ["TT-002", "XY-003"]
     assert len(filter_caseload(frame, "nothing")) == 0
+
+
+def test_filter_caseload_by_protocol_trend_fit_and_not_on_track_behind_another_outcome():
+    import pandas as pd
+
+    from tailoring.engine.caseload import filter_caseload
+
+    frame = pd.DataFrame(
+        {
+            "reference": ["TT-001", "TT-002", "TT-003", "TT-004"],
+            "therapist": ["A", "A", "B", "B"],
+            "protocol_id": ["ba_step2", "cbt_depression", "ba_step2", "ipt"],
+            "outcome": ["deterioration", "not_on_track", "recovered", "in_progress"],
+            "not_on_track": [True, True, False, None],
+            "alliance_trend": ["down", "steady", "up", "none"],
+            "fit": [35.0, 80.0, None, 55.0],
+            "flags_high": [1, 0, 0, 0],
+        }
+    )
+
+    def refs(shown: pd.DataFrame) -> list[str]:
+        return list(shown["reference"])
+
+    # Deterioration is the outcome word of TT-001, but it is not on track as well.
+    assert refs(filter_caseload(frame, outcomes=["not_on_track"])) == ["TT-001", "TT-002"]
+    assert refs(filter_caseload(frame, outcomes=["deterioration"])) == ["TT-001"]
+    assert refs(filter_caseload(frame, protocols=["ba_step2"])) == ["TT-001", "TT-003"]
+    assert refs(filter_caseload(frame, trends=["down", "none"])) == ["TT-001", "TT-004"]
+    # A case without a fit is not "below" any figure.
+    assert refs(filter_caseload(frame, fit_below=60)) == ["TT-001", "TT-004"]
+    assert refs(filter_caseload(frame, therapists=["B"], fit_below=60)) == ["TT-004"]

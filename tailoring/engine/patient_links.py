@@ -1,0 +1,228 @@
+"""Patient link codes: made from 136 random bits, typeable, kept only as hashes, with expiry and
+throttling of wrong codes.
+
+- A code is ``secrets.token_bytes(17)`` written in Crockford's base32 (digits and capitals without
+  I, L, O and U), 28 characters in seven groups of four: ``7K2M-QX9D-…``. Reading it back ignores
+  case, dashes and spaces and takes I and L for 1 and O for 0, so a code read aloud or copied by
+  hand still works.
+- Storage keeps only the SHA-256 hash of the code. With 136 random bits a hash needs no salt: no
+  table of guesses can cover the space, and the hash lets a code be found with one indexed look-up.
+- A link works until it expires (14 days by default) or is revoked. An expired, revoked, unknown
+  or mistyped code gets the same refusal, so a refusal says nothing about which codes exist.
+- :class:`Throttle` refuses every attempt from one client for a while after repeated wrong codes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from tailoring.model.patient import PatientLink
+
+CODE_BYTES = 17  # 136 bits: at least 128 random bits, as the issue asks
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32
+CODE_LENGTH = -(-CODE_BYTES * 8 // 5)  # 28 characters carry the 136 bits (and 4 zero bits)
+GROUP = 4
+# Letters people type for digits they read: Crockford's decoding rules.
+LOOKALIKES = str.maketrans({"I": "1", "L": "1", "O": "0"})
+IGNORED = str.maketrans("", "", "- \t\r\n")
+
+# Long enough to answer between two weekly sessions with a reminder; short enough that a link
+# lying in an inbox stops working.
+DEFAULT_LIFETIME = timedelta(days=14)
+# A link can be extended, but never to more than this from now: an old link is a risk.
+MAX_LIFETIME = timedelta(days=42)
+MIN_LIFETIME = timedelta(hours=1)
+
+REFUSED = "This link or code does not work. Ask your therapist for a new one."
+
+
+class LinkRefused(Exception):
+    """A code that opens no link: unknown, mistyped, expired or revoked (never says which)."""
+
+    def __init__(self) -> None:
+        super().__init__(REFUSED)
+
+
+class TooManyAttempts(Exception):
+    """Too many wrong codes from one client: every attempt is refused until ``until``."""
+
+    def __init__(self, until: datetime, minutes: int) -> None:
+        super().__init__(
+            f"Too many codes did not work. Please wait {minutes} minute"
+            f"{'' if minutes == 1 else 's'} and try again, "
+            "or ask your therapist for a new link."
+        )
+        self.until = until
+
+
+def new_code() -> str:
+    """A fresh code of 136 random bits, in groups: show it once, store only its hash."""
+    number = int.from_bytes(secrets.token_bytes(CODE_BYTES), "big")
+    number <<= CODE_LENGTH * 5 - CODE_BYTES * 8
+    chars = [ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(CODE_LENGTH))]
+    return format_code("".join(chars))
+
+
+def normalise(code: str) -> str:
+    """The code as issued, without groups, from what a person typed (else LinkRefused)."""
+    if not isinstance(code, str):
+        raise LinkRefused()
+    plain = code.upper().translate(IGNORED).translate(LOOKALIKES)
+    if len(plain) != CODE_LENGTH or any(c not in ALPHABET for c in plain):
+        raise LinkRefused()
+    return plain
+
+
+def format_code(code: str) -> str:
+    """A code in dash-separated groups of four, as people read and type it."""
+    plain = normalise(code)
+    return "-".join(plain[i : i + GROUP] for i in range(0, len(plain), GROUP))
+
+
+def token_hash(code: str) -> str:
+    """The SHA-256 hash (hex) stored for a code (LinkRefused if the code is malformed)."""
+    return hashlib.sha256(normalise(code).encode("ascii")).hexdigest()
+
+
+def expiry(now: datetime, lifetime: timedelta = DEFAULT_LIFETIME) -> datetime:
+    """When a link made at ``now`` stops working (ValueError outside 1 hour to 42 days)."""
+    _check_lifetime(lifetime)
+    return _aware(now) + lifetime
+
+
+def extended_expiry(link: PatientLink, now: datetime, by: timedelta = DEFAULT_LIFETIME) -> datetime:
+    """The new expiry of ``link`` extended by ``by`` from its expiry, or from now if it has expired.
+
+    Never beyond 42 days from now. ValueError for a revoked link, which stays revoked: make a
+    new link instead.
+    """
+    _check_lifetime(by)
+    if link.revoked_at is not None:
+        raise ValueError("a revoked link cannot be extended; create a new link instead")
+    now = _aware(now)
+    return min(max(link.expires_at, now) + by, now + MAX_LIFETIME)
+
+
+def resolve(code: str, now: datetime, find: Callable[[str], PatientLink | None]) -> PatientLink:
+    """The link a code opens, or LinkRefused; ``find`` looks a link up by the hash of its code.
+
+    A completed link still opens until it expires (the patient sees the thank-you); whether it
+    takes answers is :meth:`PatientLink.accepts_answers`.
+    """
+    link = find(token_hash(code))
+    if link is None or not link.usable(_aware(now)):
+        raise LinkRefused()
+    return link
+
+
+def _check_lifetime(lifetime: timedelta) -> None:
+    if not MIN_LIFETIME <= lifetime <= MAX_LIFETIME:
+        raise ValueError("a link lasts from 1 hour to 42 days")
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("times must be timezone-aware")
+    return moment
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# Throttling -----------------------------------------------------------------------------------
+
+# Five wrong codes in ten minutes is more than a person mistyping makes, and far fewer than any
+# guessing needs; a quarter of an hour's pause costs a patient little.
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=10)
+LOCKOUT = timedelta(minutes=15)
+# Clients remembered at once; the quietest are forgotten first, so memory stays bounded.
+MAX_CLIENTS = 10_000
+
+
+@dataclass
+class _Client:
+    failures: deque[datetime] = field(default_factory=deque)
+    locked_until: datetime | None = None
+
+
+class Throttle:
+    """Counts wrong codes per client key (an IP address or a session id) in memory.
+
+    After ``max_failures`` wrong codes within ``window``, every attempt from that key is refused
+    for ``lockout``, right or wrong. A right code does not wipe the count, so a client holding one
+    valid code cannot use it to keep guessing others. Safe to share between threads.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], datetime] = utc_now,
+        max_failures: int = MAX_FAILURES,
+        window: timedelta = FAILURE_WINDOW,
+        lockout: timedelta = LOCKOUT,
+        max_clients: int = MAX_CLIENTS,
+    ) -> None:
+        if max_failures < 1 or max_clients < 1:
+            raise ValueError("max_failures and max_clients must be at least 1")
+        self._clock = clock
+        self._max_failures = max_failures
+        self._window = window
+        self._lockout = lockout
+        self._max_clients = max_clients
+        self._clients: OrderedDict[str, _Client] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def check(self, key: str) -> None:
+        """TooManyAttempts while ``key`` is locked out."""
+        now = self._clock()
+        with self._lock:
+            client = self._clients.get(key)
+            if client is not None:
+                self._refuse_if_locked(client, now)
+
+    def failure(self, key: str) -> None:
+        """Count a wrong code from ``key``; TooManyAttempts when it locks the key out."""
+        now = self._clock()
+        with self._lock:
+            client = self._clients.get(key) or _Client()
+            self._clients[key] = client
+            self._clients.move_to_end(key)
+            self._forget_oldest()
+            while client.failures and client.failures[0] <= now - self._window:
+                client.failures.popleft()
+            client.failures.append(now)
+            if len(client.failures) >= self._max_failures:
+                client.failures.clear()
+                client.locked_until = now + self._lockout
+                self._refuse_if_locked(client, now)
+
+    def attempt(
+        self, key: str, code: str, find: Callable[[str], PatientLink | None]
+    ) -> PatientLink:
+        """The link ``code`` opens for client ``key``: LinkRefused or TooManyAttempts otherwise."""
+        self.check(key)
+        try:
+            return resolve(code, self._clock(), find)
+        except LinkRefused:
+            self.failure(key)
+            raise
+
+    def _refuse_if_locked(self, client: _Client, now: datetime) -> None:
+        if client.locked_until is None:
+            return
+        if now >= client.locked_until:
+            client.locked_until = None
+            return
+        minutes = max(1, -(-int((client.locked_until - now).total_seconds()) // 60))
+        raise TooManyAttempts(client.locked_until, minutes)
+
+    def _forget_oldest(self) -> None:
+        while len(self._clients) > self._max_clients:
+            self._clients.popitem(last=False)

@@ -1,0 +1,258 @@
+"""Accounts, their roles and login counters, and who supervises whom, in the SQL database."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Engine, delete, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from tailoring.auth import ROLES, Role
+from tailoring.storage.errors import StorageUnavailable, UnknownUser, UsernameTaken
+from tailoring.storage.tables import supervision_assignments, users
+
+USERNAME_PATTERN = re.compile(r"[a-z0-9._-]{3,40}")
+DISPLAY_NAME_LENGTH = 80
+HASH_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class User:
+    """An account: who it is, what it may do, and the state of its logins.
+
+    ``password_hash`` is None for an account that signs in through single sign-on only.
+    """
+
+    id: int
+    username: str
+    display_name: str
+    roles: frozenset[Role]
+    password_hash: str | None = field(repr=False)
+    disabled: bool
+    failed_logins: int
+    locked_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class AccountRepository:
+    """The accounts of a team and their supervision assignments.
+
+    Accounts are disabled, never deleted, so that cases and the audit log keep naming people who
+    existed. ``updated_at`` says when the account was last changed (roles, password, state), not
+    when its login counters last moved.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add_user(
+        self,
+        username: str,
+        roles: Iterable[Role],
+        display_name: str = "",
+        password_hash: str | None = None,
+    ) -> User:
+        """Create an enabled account and return it; the display name defaults to the username.
+
+        ValueError for a username outside 3–40 lower-case letters, digits, dots, dashes and
+        underscores, an unknown or missing role, or a display name over 80 characters.
+        UsernameTaken if another account has the username.
+        """
+        check_username(username)
+        display_name = display_name.strip() or username
+        if len(display_name) > DISPLAY_NAME_LENGTH:
+            raise ValueError(f"the display name must be at most {DISPLAY_NAME_LENGTH} characters")
+        _check_hash(password_hash)
+        now = _now()
+        try:
+            with transaction(self._engine) as connection:
+                connection.execute(
+                    insert(users).values(
+                        username=username,
+                        display_name=display_name,
+                        roles=_roles_text(roles),
+                        password_hash=password_hash,
+                        disabled=False,
+                        failed_logins=0,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                return _load(connection, username)
+        except IntegrityError as error:
+            raise UsernameTaken(username) from error
+
+    def get_user(self, username: str) -> User:
+        """The account called ``username``; UnknownUser if there is none."""
+        with transaction(self._engine) as connection:
+            return _load(connection, username)
+
+    def list_users(self) -> list[User]:
+        """Every account, disabled ones included, by username."""
+        with transaction(self._engine) as connection:
+            rows = connection.execute(select(users).order_by(users.c.username))
+            return [_user(row._mapping) for row in rows]
+
+    def set_roles(self, username: str, roles: Iterable[Role]) -> None:
+        """Replace the account's roles (at least one)."""
+        self._change(username, roles=_roles_text(roles))
+
+    def disable(self, username: str) -> None:
+        """Stop the account from signing in; its cases and audit entries stay."""
+        self._change(username, disabled=True)
+
+    def enable(self, username: str) -> None:
+        """Let a disabled account sign in again."""
+        self._change(username, disabled=False)
+
+    def set_password_hash(self, username: str, password_hash: str | None) -> None:
+        """Replace the account's password hash (None: single sign-on only) and lift any lock."""
+        _check_hash(password_hash)
+        self._change(username, password_hash=password_hash, failed_logins=0, locked_until=None)
+
+    def record_failed_login(self, username: str) -> int:
+        """Count one more failed login for the account and return the count."""
+        with transaction(self._engine) as connection:
+            _set(connection, username, failed_logins=users.c.failed_logins + 1)
+            count: int = connection.execute(
+                select(users.c.failed_logins).where(users.c.username == username)
+            ).scalar_one()
+        return count
+
+    def lock_until(self, username: str, until: datetime) -> None:
+        """Refuse the account's logins until ``until`` (timezone-aware)."""
+        with transaction(self._engine) as connection:
+            _set(connection, username, locked_until=until)
+
+    def reset_failed_logins(self, username: str) -> None:
+        """Forget the account's failed logins and lift its lock, after a successful login."""
+        with transaction(self._engine) as connection:
+            _set(connection, username, failed_logins=0, locked_until=None)
+
+    def assign_supervisor(self, supervisor: str, supervisee: str) -> bool:
+        """Let ``supervisor`` read the cases of ``supervisee``; False if already assigned.
+
+        ValueError if ``supervisor`` lacks the supervisor role or is ``supervisee``.
+        """
+        if supervisor == supervisee:
+            raise ValueError("a supervisor cannot supervise themselves")
+        try:
+            with transaction(self._engine) as connection:
+                boss = _load(connection, supervisor)
+                if "supervisor" not in boss.roles:
+                    raise ValueError(
+                        f"{supervisor} does not have the supervisor role; give it first"
+                    )
+                member = _load(connection, supervisee)
+                assigned = select(supervision_assignments.c.supervisor_id).where(
+                    _pair(boss, member)
+                )
+                if connection.execute(assigned).first() is not None:
+                    return False
+                connection.execute(
+                    insert(supervision_assignments).values(
+                        supervisor_id=boss.id, supervisee_id=member.id, assigned_at=_now()
+                    )
+                )
+        except IntegrityError:
+            return False  # assigned at the same moment by someone else
+        return True
+
+    def unassign_supervisor(self, supervisor: str, supervisee: str) -> bool:
+        """End the assignment; False if there was none."""
+        with transaction(self._engine) as connection:
+            boss, member = _load(connection, supervisor), _load(connection, supervisee)
+            removed = connection.execute(delete(supervision_assignments).where(_pair(boss, member)))
+            return removed.rowcount > 0
+
+    def supervisees(self, supervisor: str) -> list[str]:
+        """The usernames ``supervisor`` supervises, sorted; UnknownUser for no such account."""
+        supervisee = users.alias("supervisee")
+        a = supervision_assignments.c
+        with transaction(self._engine) as connection:
+            boss = _load(connection, supervisor)
+            rows = connection.execute(
+                select(supervisee.c.username)
+                .join(supervision_assignments, a.supervisee_id == supervisee.c.id)
+                .where(a.supervisor_id == boss.id)
+                .order_by(supervisee.c.username)
+            )
+            return list(rows.scalars())
+
+    def _change(self, username: str, **values: Any) -> None:
+        """Change the account and stamp ``updated_at``."""
+        with transaction(self._engine) as connection:
+            _set(connection, username, updated_at=_now(), **values)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction; a database outage surfaces as StorageUnavailable."""
+    try:
+        with engine.begin() as connection:
+            yield connection
+    except IntegrityError:
+        raise  # a broken rule, not an outage: the caller says which rule
+    except DBAPIError as error:
+        raise StorageUnavailable() from error
+
+
+def _load(connection: Connection, username: str) -> User:
+    row = connection.execute(select(users).where(users.c.username == username)).first()
+    if row is None:
+        raise UnknownUser(username)
+    return _user(row._mapping)
+
+
+def _pair(supervisor: User, supervisee: User) -> ColumnElement[bool]:
+    a = supervision_assignments.c
+    return (a.supervisor_id == supervisor.id) & (a.supervisee_id == supervisee.id)
+
+
+def _set(connection: Connection, username: str, **values: Any) -> None:
+    """Update the account's columns; UnknownUser if there is no such account."""
+    changed = connection.execute(update(users).where(users.c.username == username).values(values))
+    if changed.rowcount == 0:
+        raise UnknownUser(username)
+
+
+def _user(row: Any) -> User:
+    fields = dict(row)
+    fields["roles"] = frozenset(fields["roles"].split(","))
+    return User(**fields)
+
+
+def _roles_text(roles: Iterable[Role]) -> str:
+    """The roles as stored: known, at least one, in the order of ROLES."""
+    given = set(roles)
+    unknown = given - set(ROLES)
+    if unknown:
+        raise ValueError(
+            f"unknown role {', '.join(sorted(unknown))}; expected some of {', '.join(ROLES)}"
+        )
+    if not given:
+        raise ValueError(f"an account needs at least one role: {', '.join(ROLES)}")
+    return ",".join(role for role in ROLES if role in given)
+
+
+def check_username(username: str) -> None:
+    """ValueError unless ``username`` is 3–40 lower-case letters, digits, dots, dashes, ``_``."""
+    if not isinstance(username, str) or not USERNAME_PATTERN.fullmatch(username):
+        raise ValueError(
+            "a username is 3–40 lower-case letters, digits, dots, dashes or underscores"
+        )
+
+
+def _check_hash(password_hash: str | None) -> None:
+    if password_hash is not None and not 1 <= len(password_hash) <= HASH_LENGTH:
+        raise ValueError(f"a password hash must be 1–{HASH_LENGTH} characters long")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,479 @@
+"""Patient links, the answers given through them, and decisions about coded free text, in SQL.
+
+A link's code is never stored, only its hash (see tailoring/engine/patient_links.py, which makes
+codes and decides expiry). Every write through a link first locks the link's row with an
+``UPDATE``, so two devices answering one questionnaire take turns, and an answer cannot slip in
+after the link was completed, expired or revoked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Select,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from tailoring.model.content import ThemeId
+from tailoring.model.patient import ANSWER_KEY, PatientLink
+from tailoring.model.patient_content import SESSION_SETS, SET_IDS, SetId
+from tailoring.storage.errors import (
+    LinkClosed,
+    PatientLinkNotFound,
+    StorageUnavailable,
+)
+from tailoring.storage.repository import (
+    ACTOR_LENGTH,
+    _check_choice,
+    _check_exists,
+    _check_id,
+    _checked_time,
+    _json,
+    _lock,
+)
+from tailoring.storage.tables import cases, patient_answers, patient_links, text_codes
+
+ITEM_KEY_LENGTH = 100
+SOURCE_LENGTH = 160
+# A text's source: a patient's answer through a link, or a free-text field of the therapist's.
+SOURCE = re.compile(r"^(patient:\d+:[a-z0-9_.]+|therapist:[a-z0-9_.]+)$")
+TOKEN_HASH = re.compile(r"^[0-9a-f]{64}$")
+CodeDecisionKind = Literal["accepted", "rejected"]
+CODE_DECISIONS: tuple[CodeDecisionKind, ...] = ("accepted", "rejected")
+THEME_IDS: tuple[str, ...] = get_args(ThemeId)
+LINK_FIELDS = tuple(c.name for c in patient_links.c if c.name != "token_hash")
+
+
+@dataclass(frozen=True)
+class CaseLink:
+    """A link with the case it belongs to: a line of completion tracking."""
+
+    link: PatientLink
+    reference: str
+    therapist: str
+
+
+@dataclass(frozen=True)
+class PatientAnswer:
+    """One stored answer: its payload (see tailoring/model/patient.py) and when it was given."""
+
+    payload: dict[str, Any]
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class CollectedAnswer(PatientAnswer):
+    """The latest answer to one item of a set, with the link and session it came through."""
+
+    link_id: int
+    session_number: int | None
+    completed: bool
+
+
+@dataclass(frozen=True)
+class CodeDecision:
+    """A clinician's decision about one theme suggested for one text."""
+
+    id: int
+    case_id: int
+    source: str
+    theme: str
+    evidence: list[Any]
+    decision: CodeDecisionKind
+    decided_by: str
+    decided_at: datetime
+
+
+class PatientRepository:
+    """Questionnaires sent to patients by link and what came back, stored beside the cases."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # Links -----------------------------------------------------------------------------------
+
+    def create_link(
+        self,
+        case_id: int,
+        set_id: SetId,
+        session_number: int | None,
+        token_hash: str,
+        created_by: str,
+        expires_at: datetime,
+        now: datetime | None = None,
+    ) -> PatientLink:
+        """Store a new link to a questionnaire set for the case and return it.
+
+        ``session_number`` is required for the sets about a session and refused for the
+        preference profile. ``token_hash`` is the hash of the code, never the code.
+        """
+        _check_choice("set_id", set_id, SET_IDS)
+        if set_id in SESSION_SETS:
+            if isinstance(session_number, bool) or not isinstance(session_number, int):
+                raise ValueError(f"a {set_id} link needs the number of its session")
+            if session_number < 1:
+                raise ValueError("session_number must be 1 or more")
+        elif session_number is not None:
+            raise ValueError(f"a {set_id} link belongs to no session")
+        if not isinstance(token_hash, str) or not TOKEN_HASH.match(token_hash):
+            raise ValueError("token_hash must be a SHA-256 hash in lower-case hex")
+        _check_id("created_by", created_by, ACTOR_LENGTH)
+        now = _checked_time(now)
+        if _checked_time(expires_at) <= now:
+            raise ValueError("expires_at must be in the future")
+        with self._transaction() as connection:
+            _lock(connection, case_id)
+            link_id: int = connection.execute(
+                insert(patient_links).values(
+                    case_id=case_id,
+                    set_id=set_id,
+                    session_number=session_number,
+                    token_hash=token_hash,
+                    created_by=created_by,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            ).inserted_primary_key[0]
+            return _link(connection, link_id)
+
+    def link(self, link_id: int) -> PatientLink:
+        """The link with this id (PatientLinkNotFound if there is none)."""
+        with self._transaction() as connection:
+            return _link(connection, link_id)
+
+    def links(self, case_id: int) -> list[PatientLink]:
+        """Every link of the case, newest first, with how many items each has answered."""
+        with self._transaction() as connection:
+            _check_exists(connection, case_id)
+            rows = connection.execute(
+                _links_query()
+                .where(patient_links.c.case_id == case_id)
+                .order_by(patient_links.c.id.desc())
+            )
+            return [_as_link(row) for row in rows]
+
+    def find_by_hash(self, token_hash: str) -> PatientLink | None:
+        """The link whose code has this hash, or None: a patient's way in."""
+        with self._transaction() as connection:
+            row = connection.execute(
+                _links_query().where(patient_links.c.token_hash == token_hash)
+            ).one_or_none()
+            return None if row is None else _as_link(row)
+
+    def outstanding(
+        self, therapist: str | None = None, now: datetime | None = None
+    ) -> list[CaseLink]:
+        """Links still waiting for the patient (not completed, revoked or expired) on active
+        cases, of every therapist or of one, those expiring soonest first."""
+        now = _checked_time(now)
+        p = patient_links.c
+        query = _case_links_query(therapist).where(
+            p.completed_at.is_(None), p.revoked_at.is_(None), p.expires_at > now
+        )
+        return self._case_links(query.order_by(p.expires_at, p.id))
+
+    def returned_since_seen(self, therapist: str | None = None) -> list[CaseLink]:
+        """Completed links the therapist has not looked at since, newest first."""
+        p = patient_links.c
+        query = _case_links_query(therapist).where(
+            p.completed_at.is_not(None),
+            p.revoked_at.is_(None),
+            or_(p.seen_at.is_(None), p.seen_at < p.completed_at),
+        )
+        return self._case_links(query.order_by(p.completed_at.desc(), p.id.desc()))
+
+    def mark_seen(self, link_id: int, now: datetime | None = None) -> PatientLink:
+        """Record that the therapist has looked at the link's answers."""
+        return self._set(link_id, seen_at=_checked_time(now))
+
+    def mark_opened(self, link_id: int, now: datetime | None = None) -> PatientLink:
+        """Record the first time the patient opened the link (later openings change nothing)."""
+        p = patient_links.c
+        return self._set(link_id, opened_at=func.coalesce(p.opened_at, _checked_time(now)))
+
+    def extend(self, link_id: int, expires_at: datetime) -> PatientLink:
+        """Set a new expiry (see engine.patient_links.extended_expiry); ValueError if revoked."""
+        expires_at = _checked_time(expires_at)
+        with self._transaction() as connection:
+            row = _lock_link(connection, link_id)
+            if row.revoked_at is not None:
+                raise ValueError("a revoked link cannot be extended; create a new link instead")
+            _update_link(connection, link_id, expires_at=expires_at)
+            return _link(connection, link_id)
+
+    def expire(self, link_id: int, now: datetime | None = None) -> PatientLink:
+        """Make the link stop working now (an expiry already past is kept)."""
+        now = _checked_time(now)
+        p = patient_links.c
+        return self._set(link_id, expires_at=case((p.expires_at > now, now), else_=p.expires_at))
+
+    def revoke(self, link_id: int, now: datetime | None = None) -> PatientLink:
+        """Stop the link for good; its answers are no longer collected. Revoking twice keeps the
+        first time."""
+        p = patient_links.c
+        return self._set(link_id, revoked_at=func.coalesce(p.revoked_at, _checked_time(now)))
+
+    # Answers ---------------------------------------------------------------------------------
+
+    def save_answer(
+        self, link_id: int, item_key: str, payload: dict[str, Any], now: datetime | None = None
+    ) -> None:
+        """Insert or replace one answer (LinkClosed once completed, expired or revoked).
+
+        The payload is stored as given: check it first with tailoring.model.patient.parse_answer.
+        Saving also records the link as opened.
+        """
+        if not isinstance(item_key, str) or len(item_key) > ITEM_KEY_LENGTH:
+            raise ValueError(f"item_key must be a string of at most {ITEM_KEY_LENGTH} characters")
+        if not ANSWER_KEY.match(item_key):
+            raise ValueError(f"{item_key!r} is not an answer key")
+        if not isinstance(payload, dict):
+            raise ValueError("payload must be a mapping")
+        text = _json(payload)
+        now = _checked_time(now)
+        a = patient_answers.c
+        key = (a.link_id == link_id, a.item_key == item_key)
+        with self._transaction() as connection:
+            _open_for_answers(connection, link_id, now)
+            updated = connection.execute(
+                update(patient_answers).where(*key).values(payload=text, updated_at=now)
+            )
+            if not updated.rowcount:
+                connection.execute(
+                    insert(patient_answers).values(
+                        link_id=link_id, item_key=item_key, payload=text, updated_at=now
+                    )
+                )
+
+    def answers(self, link_id: int) -> dict[str, PatientAnswer]:
+        """The answers given through the link, by item key."""
+        a = patient_answers.c
+        with self._transaction() as connection:
+            _link(connection, link_id)
+            rows = connection.execute(
+                select(a.item_key, a.payload, a.updated_at)
+                .where(a.link_id == link_id)
+                .order_by(a.item_key)
+            )
+            return {
+                row.item_key: PatientAnswer(json.loads(row.payload), row.updated_at) for row in rows
+            }
+
+    def complete(self, link_id: int, now: datetime | None = None) -> PatientLink:
+        """Mark the questionnaire finished: its answers stop changing. Completing twice keeps
+        the first time; LinkClosed if the link expired or was revoked first."""
+        now = _checked_time(now)
+        with self._transaction() as connection:
+            state = _lock_link(connection, link_id)
+            if state.completed_at is None:
+                if _closed(state, now):
+                    raise LinkClosed()
+                opened = func.coalesce(patient_links.c.opened_at, now)
+                _update_link(connection, link_id, completed_at=now, opened_at=opened)
+            return _link(connection, link_id)
+
+    def collected_answers(self, case_id: int) -> dict[SetId, dict[str, CollectedAnswer]]:
+        """The patient's latest answer to each item of each set, across the case's links.
+
+        Completed and partly answered links both count, expired ones too (what was said was
+        said); revoked links do not (a link revoked may have reached the wrong person).
+        """
+        a, p = patient_answers.c, patient_links.c
+        query = (
+            select(
+                p.set_id,
+                a.item_key,
+                a.payload,
+                a.updated_at,
+                a.link_id,
+                p.session_number,
+                p.completed_at,
+            )
+            .join(patient_links, p.id == a.link_id)
+            .where(p.case_id == case_id, p.revoked_at.is_(None))
+            .order_by(a.updated_at, a.link_id)
+        )
+        collected: dict[SetId, dict[str, CollectedAnswer]] = {}
+        with self._transaction() as connection:
+            _check_exists(connection, case_id)
+            for row in connection.execute(query):
+                collected.setdefault(row.set_id, {})[row.item_key] = CollectedAnswer(
+                    payload=json.loads(row.payload),
+                    updated_at=row.updated_at,
+                    link_id=row.link_id,
+                    session_number=row.session_number,
+                    completed=row.completed_at is not None,
+                )
+        return collected
+
+    # Coded free text -------------------------------------------------------------------------
+
+    def record_code_decision(
+        self,
+        case_id: int,
+        source: str,
+        theme: str,
+        evidence: Sequence[Any],
+        decision: CodeDecisionKind,
+        decided_by: str,
+        now: datetime | None = None,
+    ) -> CodeDecision:
+        """Keep a clinician's decision to accept or reject a theme suggested for a text.
+
+        ``source`` is ``patient:<link id>:<item key>`` or ``therapist:<field>``; ``evidence`` the
+        words that suggested the theme (JSON-ready). A later decision about the same source and
+        theme supersedes this one; both are kept.
+        """
+        if not isinstance(source, str) or len(source) > SOURCE_LENGTH or not SOURCE.match(source):
+            raise ValueError("source must be 'patient:<link id>:<item key>' or 'therapist:<field>'")
+        _check_choice("theme", theme, THEME_IDS)
+        _check_choice("decision", decision, CODE_DECISIONS)
+        _check_id("decided_by", decided_by, ACTOR_LENGTH)
+        values = {
+            "case_id": case_id,
+            "source": source,
+            "theme": theme,
+            "evidence": _json(list(evidence)),
+            "decision": decision,
+            "decided_by": decided_by,
+            "decided_at": _checked_time(now),
+        }
+        with self._transaction() as connection:
+            _lock(connection, case_id)
+            code_id: int = connection.execute(
+                insert(text_codes).values(**values)
+            ).inserted_primary_key[0]
+        return CodeDecision(id=code_id, **{**values, "evidence": list(evidence)})
+
+    def code_decisions(self, case_id: int) -> list[CodeDecision]:
+        """The latest decision about each theme of each text of the case, by source and theme."""
+        t = text_codes.c
+        latest = (
+            select(func.max(t.id))
+            .where(t.case_id == case_id)
+            .group_by(t.source, t.theme)
+            .scalar_subquery()
+        )
+        with self._transaction() as connection:
+            _check_exists(connection, case_id)
+            rows = connection.execute(
+                select(text_codes).where(t.id.in_(latest)).order_by(t.source, t.theme)
+            )
+            return [
+                CodeDecision(**{**row._mapping, "evidence": json.loads(row.evidence)})
+                for row in rows
+            ]
+
+    # Helpers ---------------------------------------------------------------------------------
+
+    def _set(self, link_id: int, **values: Any) -> PatientLink:
+        with self._transaction() as connection:
+            _update_link(connection, link_id, **values)
+            return _link(connection, link_id)
+
+    def _case_links(self, query: Select[Any]) -> list[CaseLink]:
+        with self._transaction() as connection:
+            return [
+                CaseLink(_as_link(row), row.reference, row.therapist)
+                for row in connection.execute(query)
+            ]
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A connection in a transaction; a database outage surfaces as StorageUnavailable."""
+        try:
+            with self._engine.begin() as connection:
+                yield connection
+        except IntegrityError:
+            raise
+        except DBAPIError as error:
+            raise StorageUnavailable() from error
+
+
+def _answered() -> Any:
+    a = patient_answers.c
+    return (
+        select(func.count())
+        .where(a.link_id == patient_links.c.id)
+        .correlate(patient_links)
+        .scalar_subquery()
+        .label("answered")
+    )
+
+
+def _links_query() -> Select[Any]:
+    return select(*(patient_links.c[name] for name in LINK_FIELDS), _answered())
+
+
+def _case_links_query(therapist: str | None) -> Select[Any]:
+    query = (
+        _links_query()
+        .add_columns(cases.c.reference, cases.c.therapist)
+        .join_from(patient_links, cases, cases.c.id == patient_links.c.case_id)
+        .where(cases.c.kind == "case", cases.c.status == "active")
+    )
+    if therapist is not None:
+        query = query.where(cases.c.therapist == therapist)
+    return query
+
+
+def _as_link(row: Row[Any]) -> PatientLink:
+    return PatientLink(**{name: row._mapping[name] for name in (*LINK_FIELDS, "answered")})
+
+
+def _link(connection: Connection, link_id: int) -> PatientLink:
+    row = connection.execute(_links_query().where(patient_links.c.id == link_id)).one_or_none()
+    if row is None:
+        raise PatientLinkNotFound()
+    return _as_link(row)
+
+
+def _update_link(connection: Connection, link_id: int, **values: Any) -> None:
+    changed = connection.execute(
+        update(patient_links).where(patient_links.c.id == link_id).values(**values)
+    )
+    if not changed.rowcount:
+        raise PatientLinkNotFound()
+
+
+def _lock_link(connection: Connection, link_id: int, **values: Any) -> Row[Any]:
+    """Lock the link until commit, setting ``values`` if any, and return its state as it was
+    (PatientLinkNotFound if there is none)."""
+    p = patient_links.c
+    row = connection.execute(
+        update(patient_links)
+        .where(p.id == link_id)
+        .values(**(values or {"opened_at": p.opened_at}))
+        .returning(p.expires_at, p.revoked_at, p.completed_at)
+    ).one_or_none()
+    if row is None:
+        raise PatientLinkNotFound()
+    return row
+
+
+def _open_for_answers(connection: Connection, link_id: int, now: datetime) -> None:
+    """Lock the link, record it as opened, and refuse it unless it still takes answers."""
+    opened = func.coalesce(patient_links.c.opened_at, now)
+    if _closed(_lock_link(connection, link_id, opened_at=opened), now):
+        raise LinkClosed()
+
+
+def _closed(state: Row[Any], now: datetime) -> bool:
+    """Completed, revoked or expired: the answers can no longer change."""
+    return state.revoked_at is not None or state.completed_at is not None or now >= state.expires_at

@@ -1,0 +1,370 @@
+"""Patient links, their answers and coded-text decisions against real databases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic import command
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
+
+from tailoring.engine.patient_links import (
+    LinkRefused,
+    Throttle,
+    expiry,
+    extended_expiry,
+    new_code,
+    token_hash,
+)
+from tailoring.model.patient import PatientAnswers
+from tailoring.storage.db import alembic_config, build_engine, migrate
+from tailoring.storage.errors import CaseNotFound, LinkClosed, PatientLinkNotFound
+from tailoring.storage.patient import PatientRepository
+from tailoring.storage.repository import CaseRepository
+from tailoring.storage.tables import patient_answers, patient_links, text_codes
+from tests.integration.helpers import make_case, run_together
+
+NOW = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
+LATER = NOW + timedelta(hours=2)
+
+
+@pytest.fixture
+def cases(engine: Engine) -> CaseRepository:
+    return CaseRepository(engine)
+
+
+@pytest.fixture
+def patients(engine: Engine) -> PatientRepository:
+    return PatientRepository(engine)
+
+
+@pytest.fixture
+def case_id(cases: CaseRepository) -> int:
+    return cases.create(make_case("PV-1", therapist="dr.a"))
+
+
+def send(
+    patients: PatientRepository,
+    case_id: int,
+    set_id: str = "after_session",
+    session: int | None = 2,
+    at: datetime = NOW,
+) -> tuple[str, int]:
+    """Make a link as the service does: a fresh code, its hash stored, 14 days to answer."""
+    code = new_code()
+    link = patients.create_link(case_id, set_id, session, token_hash(code), "dr.a", expiry(at), at)  # type: ignore[arg-type]
+    return code, link.id
+
+
+# Links ------------------------------------------------------------------------------------------
+
+
+def test_a_link_is_stored_by_the_hash_of_its_code(
+    engine: Engine, patients: PatientRepository, case_id: int
+) -> None:
+    code, link_id = send(patients, case_id)
+    link = patients.find_by_hash(token_hash(code.lower()))
+    assert link is not None
+    assert (link.id, link.case_id, link.set_id, link.session_number) == (
+        link_id,
+        case_id,
+        "after_session",
+        2,
+    )
+    assert (link.created_by, link.created_at, link.expires_at) == (
+        "dr.a",
+        NOW,
+        NOW + timedelta(days=14),
+    )
+    assert link.revoked_at is link.opened_at is link.completed_at is link.seen_at is None
+    assert link.answered == 0
+    assert patients.find_by_hash(token_hash(new_code())) is None
+    with engine.connect() as connection:
+        stored = connection.execute(select(patient_links.c.token_hash)).scalars().all()
+    assert stored == [token_hash(code)]
+    assert code.replace("-", "") not in str(stored)
+
+
+def test_the_throttled_way_in(patients: PatientRepository, case_id: int) -> None:
+    code, link_id = send(patients, case_id, at=datetime.now(UTC))
+    throttle = Throttle()
+    assert throttle.attempt("10.1.1.1", code, patients.find_by_hash).id == link_id
+    with pytest.raises(LinkRefused):
+        throttle.attempt("10.1.1.1", new_code(), patients.find_by_hash)
+    patients.revoke(link_id)
+    with pytest.raises(LinkRefused):
+        throttle.attempt("10.1.1.1", code, patients.find_by_hash)
+
+
+@pytest.mark.parametrize(
+    ("set_id", "session", "problem"),
+    [
+        ("preferences", 1, "belongs to no session"),
+        ("before_session", None, "needs the number of its session"),
+        ("after_session", 0, "1 or more"),
+        ("during_session", 1, "set_id must be one of"),
+    ],
+)
+def test_a_link_names_a_session_only_for_the_sets_about_one(
+    patients: PatientRepository, case_id: int, set_id: str, session: int | None, problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        patients.create_link(case_id, set_id, session, token_hash(new_code()), "dr.a", LATER, NOW)  # type: ignore[arg-type]
+
+
+def test_bad_links_are_refused(patients: PatientRepository, case_id: int) -> None:
+    hashed = token_hash(new_code())
+    with pytest.raises(ValueError, match="SHA-256"):
+        patients.create_link(case_id, "preferences", None, new_code(), "dr.a", LATER, NOW)
+    with pytest.raises(ValueError, match="future"):
+        patients.create_link(case_id, "preferences", None, hashed, "dr.a", NOW, NOW)
+    with pytest.raises(ValueError, match="created_by"):
+        patients.create_link(case_id, "preferences", None, hashed, "", LATER, NOW)
+    with pytest.raises(CaseNotFound):
+        patients.create_link(case_id + 99, "preferences", None, hashed, "dr.a", LATER, NOW)
+    patients.create_link(case_id, "preferences", None, hashed, "dr.a", LATER, NOW)
+    with pytest.raises(IntegrityError):
+        patients.create_link(case_id, "preferences", None, hashed, "dr.a", LATER, NOW)
+    with pytest.raises(PatientLinkNotFound):
+        patients.link(12345)
+
+
+def test_extend_expire_and_revoke(patients: PatientRepository, case_id: int) -> None:
+    _, link_id = send(patients, case_id)
+    link = patients.link(link_id)
+    longer = patients.extend(link_id, extended_expiry(link, NOW))
+    assert longer.expires_at == NOW + timedelta(days=28)
+    expired = patients.expire(link_id, LATER)
+    assert expired.expires_at == LATER and expired.status(LATER) == "expired"
+    # Expiring again later keeps the first expiry.
+    assert patients.expire(link_id, LATER + timedelta(days=1)).expires_at == LATER
+    reopened = patients.extend(link_id, LATER + timedelta(days=7))
+    assert reopened.status(LATER) == "open"
+    revoked = patients.revoke(link_id, LATER)
+    assert patients.revoke(link_id, LATER + timedelta(hours=1)).revoked_at == revoked.revoked_at
+    assert revoked.status(LATER) == "revoked"
+    with pytest.raises(ValueError, match="revoked"):
+        patients.extend(link_id, LATER + timedelta(days=7))
+    for change in (patients.revoke, patients.expire, patients.mark_seen, patients.mark_opened):
+        with pytest.raises(PatientLinkNotFound):
+            change(link_id + 99)
+
+
+# Answers ----------------------------------------------------------------------------------------
+
+
+def test_answers_save_one_by_one_and_change_until_completed(
+    patients: PatientRepository, case_id: int
+) -> None:
+    _, link_id = send(patients, case_id)
+    patients.save_answer(link_id, "alliance.bond", {"value": 3}, NOW)
+    assert patients.link(link_id).opened_at == NOW
+    patients.save_answer(link_id, "open.helped", {"value": "Die Spaziergänge — ü"}, LATER)
+    patients.save_answer(link_id, "alliance.bond", {"value": 1}, LATER)
+    assert patients.link(link_id).opened_at == NOW
+    stored = patients.answers(link_id)
+    assert {k: a.payload for k, a in stored.items()} == {
+        "alliance.bond": {"value": 1},
+        "open.helped": {"value": "Die Spaziergänge — ü"},
+    }
+    assert stored["alliance.bond"].updated_at == LATER
+    assert patients.link(link_id).answered == 2
+    assert (
+        PatientAnswers.from_payloads({k: a.payload for k, a in stored.items()})
+        .alliance["bond"]
+        .value
+        == 1
+    )
+
+    done = patients.complete(link_id, LATER)
+    assert done.completed_at == LATER
+    assert patients.complete(link_id, LATER + timedelta(hours=1)).completed_at == LATER
+    with pytest.raises(LinkClosed):
+        patients.save_answer(link_id, "alliance.bond", {"value": 4}, LATER)
+    assert patients.answers(link_id)["alliance.bond"].payload == {"value": 1}
+
+
+@pytest.mark.parametrize("how", ["expired", "revoked"])
+def test_a_closed_link_takes_no_answers_and_cannot_be_completed(
+    patients: PatientRepository, case_id: int, how: str
+) -> None:
+    _, link_id = send(patients, case_id)
+    patients.save_answer(link_id, "alliance.bond", {"value": 3}, NOW)
+    if how == "expired":
+        patients.expire(link_id, NOW)
+    else:
+        patients.revoke(link_id, NOW)
+    with pytest.raises(LinkClosed):
+        patients.save_answer(link_id, "alliance.bond", {"value": 4}, LATER)
+    with pytest.raises(LinkClosed):
+        patients.complete(link_id, LATER)
+    assert patients.answers(link_id)["alliance.bond"].payload == {"value": 3}
+
+
+def test_answer_keys_and_payloads_are_checked(patients: PatientRepository, case_id: int) -> None:
+    _, link_id = send(patients, case_id)
+    with pytest.raises(ValueError, match="not an answer key"):
+        patients.save_answer(link_id, "alliance", {"value": 1}, NOW)
+    with pytest.raises(ValueError, match="at most 100"):
+        patients.save_answer(link_id, "open." + "a" * 100, {"value": 1}, NOW)
+    with pytest.raises(ValueError, match="mapping"):
+        patients.save_answer(link_id, "open.helped", "text", NOW)  # type: ignore[arg-type]
+    with pytest.raises(PatientLinkNotFound):
+        patients.save_answer(link_id + 99, "open.helped", {"value": "x"}, NOW)
+    with pytest.raises(PatientLinkNotFound):
+        patients.answers(link_id + 99)
+
+
+def test_two_devices_answering_at_once_lose_nothing(
+    patients: PatientRepository, case_id: int
+) -> None:
+    _, link_id = send(patients, case_id, at=datetime.now(UTC))
+    keys = [f"measure.phq9.phq9_{n}" for n in range(1, 10)]
+    run_together(lambda key: patients.save_answer(link_id, key, {"value": 1}), keys)
+    assert sorted(patients.answers(link_id)) == sorted(keys)
+
+
+def test_collected_answers_take_the_latest_of_each_item_and_skip_revoked_links(
+    patients: PatientRepository, case_id: int
+) -> None:
+    _, first = send(patients, case_id, "after_session", 1)
+    _, second = send(patients, case_id, "after_session", 2)
+    _, revoked = send(patients, case_id, "after_session", 3)
+    _, profile = send(patients, case_id, "preferences", None)
+    patients.save_answer(first, "alliance.bond", {"value": 2}, NOW)
+    patients.save_answer(first, "alliance.heard", {"value": 3}, NOW)
+    patients.complete(first, NOW)
+    patients.save_answer(second, "alliance.bond", {"value": 4}, LATER)  # partly answered
+    patients.save_answer(revoked, "alliance.heard", {"value": 0}, LATER)
+    patients.revoke(revoked, LATER)
+    patients.save_answer(profile, "preferences.focus", {"value": 5, "importance": 3}, NOW)
+    patients.expire(profile, LATER)  # what was said before it expired still counts
+
+    collected = patients.collected_answers(case_id)
+    after = collected["after_session"]
+    assert {k: (a.payload, a.link_id, a.session_number, a.completed) for k, a in after.items()} == {
+        "alliance.bond": ({"value": 4}, second, 2, False),
+        "alliance.heard": ({"value": 3}, first, 1, True),
+    }
+    assert collected["preferences"]["preferences.focus"].payload == {"value": 5, "importance": 3}
+    assert "before_session" not in collected
+    with pytest.raises(CaseNotFound):
+        patients.collected_answers(case_id + 99)
+
+
+# Completion tracking ----------------------------------------------------------------------------
+
+
+def test_outstanding_and_returned_links_across_cases(
+    cases: CaseRepository, patients: PatientRepository, case_id: int
+) -> None:
+    other = cases.create(make_case("PV-2", therapist="dr.b"))
+    archived = cases.create(make_case("PV-3", therapist="dr.a", status="archived"))
+    _, waiting = send(patients, case_id, "after_session", 1, NOW)
+    _, done = send(patients, case_id, "after_session", 2, NOW)
+    _, expired = send(patients, case_id, "before_session", 3, NOW)
+    _, revoked = send(patients, case_id, "preferences", None, NOW)
+    _, theirs = send(patients, other, "preferences", None, NOW + timedelta(days=1))
+    send(patients, archived, "preferences", None, NOW)
+    patients.complete(done, LATER)
+    patients.expire(expired, NOW)
+    patients.revoke(revoked, NOW)
+
+    everyone = patients.outstanding(now=LATER)
+    assert [(c.link.id, c.reference, c.therapist) for c in everyone] == [
+        (waiting, "PV-1", "dr.a"),
+        (theirs, "PV-2", "dr.b"),
+    ]
+    assert [c.link.id for c in patients.outstanding("dr.b", LATER)] == [theirs]
+    assert patients.outstanding(now=NOW + timedelta(days=20)) == []
+
+    returned = patients.returned_since_seen("dr.a")
+    assert [(c.link.id, c.link.completed_at) for c in returned] == [(done, LATER)]
+    assert patients.returned_since_seen("dr.b") == []
+    patients.mark_seen(done, LATER + timedelta(minutes=5))
+    assert patients.returned_since_seen() == []
+    assert [link.id for link in patients.links(case_id)] == [revoked, expired, done, waiting]
+    with pytest.raises(CaseNotFound):
+        patients.links(case_id + 99)
+
+
+# Coded free text --------------------------------------------------------------------------------
+
+
+def test_code_decisions_keep_the_latest_per_text_and_theme(
+    engine: Engine, patients: PatientRepository, case_id: int
+) -> None:
+    evidence = [{"text": "rushed", "start": 10, "end": 16, "entry": "rushing"}]
+    source = "patient:7:open.fit_better"
+    patients.record_code_decision(case_id, source, "pace", evidence, "accepted", "dr.a", NOW)
+    patients.record_code_decision(case_id, source, "depth", [], "accepted", "dr.a", NOW)
+    later = patients.record_code_decision(
+        case_id, source, "pace", evidence, "rejected", "dr.b", LATER
+    )
+    patients.record_code_decision(case_id, "therapist:note", "heard", [], "accepted", "dr.a", NOW)
+    decisions = patients.code_decisions(case_id)
+    assert [(d.source, d.theme, d.decision, d.decided_by) for d in decisions] == [
+        (source, "depth", "accepted", "dr.a"),
+        (source, "pace", "rejected", "dr.b"),
+        ("therapist:note", "heard", "accepted", "dr.a"),
+    ]
+    assert decisions[1] == later
+    assert decisions[1].evidence == evidence
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(text_codes)).scalar() == 4
+
+
+@pytest.mark.parametrize(
+    ("source", "theme", "decision", "problem"),
+    [
+        ("patient:x:open.helped", "pace", "accepted", "source must be"),
+        ("nurse:note", "pace", "accepted", "source must be"),
+        ("therapist:note", "speed", "accepted", "theme must be one of"),
+        ("therapist:note", "pace", "maybe", "decision must be one of"),
+    ],
+)
+def test_bad_code_decisions_are_refused(
+    patients: PatientRepository, case_id: int, source: str, theme: str, decision: str, problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        patients.record_code_decision(case_id, source, theme, [], decision, "dr.a")  # type: ignore[arg-type]
+
+
+def test_deleting_the_case_deletes_its_links_answers_and_codes(
+    engine: Engine, cases: CaseRepository, patients: PatientRepository, case_id: int
+) -> None:
+    _, link_id = send(patients, case_id)
+    patients.save_answer(link_id, "alliance.bond", {"value": 3}, NOW)
+    patients.record_code_decision(case_id, "therapist:note", "heard", [], "accepted", "dr.a")
+    cases.delete(case_id)
+    with engine.connect() as connection:
+        for table in (patient_links, patient_answers, text_codes):
+            assert connection.execute(select(func.count()).select_from(table)).scalar() == 0
+    with pytest.raises(CaseNotFound):
+        patients.code_decisions(case_id)
+
+
+# Migration --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bare_engine(database_url: str) -> Iterator[Engine]:
+    engine = build_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def test_revision_0006_comes_and_goes_keeping_the_cases(bare_engine: Engine) -> None:
+    with bare_engine.connect() as connection:
+        command.upgrade(alembic_config(connection), "0005")
+    migrate(bare_engine)
+    cases = CaseRepository(bare_engine)
+    case_id = cases.create(make_case("MIG-6"))
+    send(PatientRepository(bare_engine), case_id)
+    with bare_engine.connect() as connection:
+        command.downgrade(alembic_config(connection), "0005")
+    assert cases.get(case_id).case.reference == "MIG-6"
+    migrate(bare_engine)
+    assert PatientRepository(bare_engine).links(case_id) == []
