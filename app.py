@@ -9,12 +9,29 @@ import streamlit as st
 
 from tailoring import services
 from tailoring.content import ContentError
+from ui.account import account_box, configure_mode, login_screen, signed_in_actor
 from ui.common import current_case_id, entry_ran, friendly_errors
+from ui.patient import patient_visit
 
 HERE = Path(__file__).parent
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 entry_ran()
+# A patient's visit (a questionnaire link, QR code or typed code) runs the patient page alone:
+# no login, no navigation, no sidebar, nothing else of the case. Keep this before all else.
+if patient_visit():
+    st.set_page_config(page_title="Your questions", page_icon=":material/edit_note:")
+    # The same page at the root (a link's address) and at /patient (to type a code): a default
+    # page answers only at the root.
+    questionnaire = HERE / "pages/patient.py"
+    st.navigation(
+        [
+            st.Page(questionnaire, title="Your questions", url_path="questions", default=True),
+            st.Page(questionnaire, title="Your questions", url_path="patient"),
+        ],
+        position="hidden",
+    ).run()
+    st.stop()
 st.set_page_config(page_title="Tailoring", page_icon=":material/tune:", layout="wide")
 
 try:
@@ -30,32 +47,56 @@ except ContentError as exc:
 with friendly_errors():
     services.start()
 
-pages = st.navigation(
-    {
-        "Casework": [
-            st.Page(
-                HERE / "pages/cases.py", title="Cases", icon=":material/folder_open:", default=True
-            ),
-            st.Page(
-                HERE / "pages/walkthrough.py", title="Walk-through", icon=":material/checklist:"
-            ),
-            st.Page(HERE / "pages/sessions.py", title="Sessions", icon=":material/event_note:"),
-            st.Page(HERE / "pages/timeline.py", title="Timeline", icon=":material/timeline:"),
-        ],
-        "Supervision": [
-            st.Page(HERE / "pages/caseload.py", title="Caseload", icon=":material/groups:"),
-            st.Page(HERE / "pages/review.py", title="Case review", icon=":material/rate_review:"),
-        ],
-        "Learning": [
-            st.Page(HERE / "pages/practice.py", title="Practice", icon=":material/school:"),
-            st.Page(
-                HERE / "pages/library.py", title="Content library", icon=":material/menu_book:"
-            ),
-        ],
-    }
-)
+team = configure_mode()
+actor = signed_in_actor()
+if team and actor is None:
+    # Team mode, nobody signed in: the sign-in form is all there is.
+    login_screen()
+    st.stop()
+
+roles = {"therapist", "supervisor", "trainee", "admin"} if actor is None else set(actor.roles)
+# Each section's pages (file, title, icon), kept to what the roles may use; tailoring/ refuses
+# the rest whatever the menu shows.
+wanted = {
+    "Casework": [
+        ("cases", "Cases", "folder_open"),
+        ("walkthrough", "Walk-through", "checklist"),
+        ("sessions", "Sessions", "event_note"),
+        ("timeline", "Timeline", "timeline"),
+        ("patient_links", "Patient questionnaires", "forum"),
+    ]
+    if "therapist" in roles
+    else [],
+    "Supervision": [
+        ("caseload", "Caseload", "groups"),
+        *([("import_caseload", "Import caseload", "upload_file")] if "therapist" in roles else []),
+        ("review", "Case review", "rate_review"),
+    ]
+    if roles & {"therapist", "supervisor"}
+    else [],
+    "Learning": [
+        *([("practice", "Practice", "school")] if roles & {"trainee", "supervisor"} else []),
+        ("library", "Content library", "menu_book"),
+    ],
+    "Administration": [("audit", "Audit log", "policy")] if roles & {"admin", "supervisor"} else [],
+}
+available = {name for entries in wanted.values() for name, _, _ in entries}
+# Each role starts on its own work: cases, the caseload, practice, the audit log.
+first = next(n for n in ("cases", "caseload", "practice", "audit", "library") if n in available)
+groups = {
+    section: [
+        st.Page(
+            HERE / f"pages/{name}.py", title=title, icon=f":material/{icon}:", default=name == first
+        )
+        for name, title, icon in entries
+    ]
+    for section, entries in wanted.items()
+    if entries
+}
+pages = st.navigation(groups)
 
 with st.sidebar:
+    account_box(actor)
     case_id = current_case_id()
     if case_id is not None:
         with friendly_errors():

@@ -14,6 +14,8 @@ from ui.common import REVIEW, friendly_errors, open_case, require_entry
 
 require_entry()
 
+OPEN_LIST_LIMIT = 2000
+
 st.title("Caseload")
 st.caption(
     "Figures are recomputed whenever a case changes. Small numbers are shown as counts, "
@@ -24,7 +26,8 @@ with friendly_errors():
     include_archived = st.toggle("Include archived cases", key="caseload.archived")
     stamp = services.caseload_stamp()
     caseload.waiting_notice(stamp)
-    frame = caseload.frame(stamp, include_archived)
+    # One frame per server for everyone, narrowed here to what this person may see.
+    frame = services.visible_caseload(caseload.frame(stamp, include_archived))
     if frame.empty:
         st.info("No cases with figures yet." if stamp.without_figures else "No cases yet.")
         st.stop()
@@ -79,9 +82,19 @@ with friendly_errors():
     by_reference = dict(zip(shown["reference"], shown["id"], strict=True))
     if by_reference:
         pick, go = st.columns([3, 1])
-        reference = pick.selectbox("Case to open", list(by_reference), key="caseload.open_pick")
+        if len(by_reference) <= OPEN_LIST_LIMIT:
+            reference = pick.selectbox("Case to open", list(by_reference), key="caseload.open_pick")
+        else:
+            # A list of tens of thousands of references helps nobody and slows every rerun.
+            reference = pick.text_input(
+                "Case to open (type its reference, or filter the table first)",
+                key="caseload.open_reference",
+            ).strip()
         if go.button("Review case", key="caseload.open", width="stretch"):
-            open_case(int(by_reference[reference]), REVIEW)
+            if reference in by_reference:
+                open_case(int(by_reference[reference]), REVIEW)
+            else:
+                st.warning("No case with that reference among those shown.")
         st.download_button(
             "Caseload (CSV)",
             partial(caseload.csv, shown),
@@ -92,3 +105,4 @@ with friendly_errors():
 
     overview = caseload.overview(shown, stamp, include_archived)
     caseload.summary(overview, shown)
+    caseload.patient_feedback_themes(services.patient_feedback_themes(include_archived))

@@ -89,7 +89,13 @@ with friendly_errors():
         from_url = int(wanted) if wanted.isdigit() and int(wanted) in ids else None
         st.session_state[attempt_key] = from_url or (ids[0] if ids else None)
     start, pick = st.columns([1, 3])
-    if start.button("Start a new attempt", key="practice.start", type="primary"):
+    if start.button(
+        "Start a new attempt",
+        key="practice.start",
+        type="primary",
+        disabled=not services.may("attempt.create"),
+        help=None if services.may("attempt.create") else "Practice attempts are for trainees.",
+    ):
         st.session_state[attempt_key] = services.start_attempt(scenario.id)
         st.rerun()
     if past:

@@ -55,17 +55,23 @@ with friendly_errors():
     flags_tab, notes_tab, report_tab, timeline_tab = st.tabs(
         ["Flags", "Supervision notes", "Fit report", "Timeline"]
     )
+    reviewer = services.may("case.review", case_id)
     with flags_tab:
         st.caption(
             "Acknowledge a flag when it has been discussed and a plan agreed; resolve it when "
             "it no longer needs attention. The history keeps who decided what, when and why."
         )
-        review.flags(case_id)
+        review.flags(case_id, reviewer)
         st.markdown("**Flag history**")
         review.flag_history_table(case_id)
     with notes_tab:
-        review.new_note_form(case_id)
-        review.notes(case_id)
+        if reviewer:
+            review.new_note_form(case_id)
+        else:
+            st.caption(
+                "Supervision notes are written by the case's supervisor; you can read them here."
+            )
+        review.notes(case_id, reviewer)
     with report_tab:
         report.full_report(fit, with_headline=False)
     with timeline_tab:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 from tailoring import services
@@ -95,6 +97,8 @@ def _demo(args: argparse.Namespace) -> int:
     if args.cases < 0:
         print("--cases: give 0 or more", file=sys.stderr)
         return EXIT_INVALID
+    if args.into_db or args.database:
+        return _demo_into_db(args)
     lib = services.content()
     cases = demo_cases(lib, args.cases, args.seed)
     if args.out and args.out.lower().endswith(".csv"):
@@ -110,6 +114,27 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"cannot write {args.out}: {exc}", file=sys.stderr)
         return EXIT_INVALID
     print(f"wrote {len(cases)} invented cases to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _demo_into_db(args: argparse.Namespace) -> int:
+    """Store the invented cases through the caseload import and compute their figures."""
+    if args.database:
+        os.environ["TAILORING_DATABASE_URL"] = args.database
+    start = time.perf_counter()
+    try:
+        ids = services.store_demo_caseload(args.cases, args.seed)
+    except (services.CaseFileError, services.StorageError) as exc:
+        print(f"the demo cases were not stored: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    stored = time.perf_counter() - start
+    start = time.perf_counter()
+    for first in range(0, len(ids), services.FIGURES_BATCH):
+        services.compute_figures(ids[first : first + services.FIGURES_BATCH])
+    print(
+        f"stored {len(ids)} invented cases in {stored:.1f} s and computed their figures in "
+        f"{time.perf_counter() - start:.1f} s"
+    )
     return 0
 
 
@@ -223,7 +248,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo.add_argument("--cases", type=int, default=60, help="how many cases (default 60)")
     demo.add_argument("--seed", type=int, default=0, help="the same seed gives the same cases")
-    demo.add_argument("--out", help="write to this file instead of printing")
+    where = demo.add_mutually_exclusive_group()
+    where.add_argument("--out", help="write to this file instead of printing")
+    where.add_argument(
+        "--into-db",
+        action="store_true",
+        help="store the cases in the app's database (TAILORING_DATABASE_URL, else "
+        "data/tailoring.db) through the caseload import, under references no case uses, "
+        "and compute their figures",
+    )
+    where.add_argument("--database", help="as --into-db, into the database at this URL")
     demo.set_defaults(run=_demo)
     code_feedback = commands.add_parser(
         "code-feedback",

@@ -182,18 +182,31 @@ TRAJECTORIES = (("recover", 0.47), ("improve", 0.15), ("no_change", 0.28), ("det
 MISSED, CANCELLED = 0.08, 0.05
 
 
-def demo_cases(content: ContentLibrary, n: int, seed: int = 0) -> list[Case]:
-    """``n`` invented, valid cases with sessions; the same for the same seed."""
+def demo_cases(
+    content: ContentLibrary, n: int, seed: int = 0, first: int = FIRST_REFERENCE
+) -> list[Case]:
+    """``n`` invented, valid cases with sessions; the same for the same seed.
+
+    References are ``demo_reference(first)`` upwards: only they change with ``first``.
+    """
     if n < 0:
         raise ValueError(f"n must be 0 or more, got {n}")
     therapists = _staff(content)
     return [
         Case.model_validate(
-            _case(content, therapists, random.Random(seed * 1_000_003 + i), i),
+            {
+                **_case(content, therapists, random.Random(seed * 1_000_003 + i)),
+                "reference": demo_reference(first + i),
+            },
             context={"content": content},
         )
         for i in range(n)
     ]
+
+
+def demo_reference(number: int) -> str:
+    """The reference of an invented case: DEMO- and a number, e.g. DEMO-10001."""
+    return f"DEMO-{number}"
 
 
 def _staff(content: ContentLibrary) -> list[tuple[Therapist, list[Protocol]]]:
@@ -212,7 +225,6 @@ def _case(
     content: ContentLibrary,
     staff: list[tuple[Therapist, list[Protocol]]],
     rng: random.Random,
-    i: int,
 ) -> dict[str, Any]:
     therapist, protocols = _pick(rng, [(s, s[0].share) for s in staff])
     kind = _pick(rng, [(t, t.share) for t in PATIENT_TYPES])
@@ -225,7 +237,6 @@ def _case(
         available = max(1, protocol.sessions.min - rng.randint(1, 3))
     full = rng.random() < 0.85
     return {
-        "reference": f"DEMO-{FIRST_REFERENCE + i}",
         "therapist": therapist.name,
         "protocol_id": protocol.id,
         "sessions_available": available,

@@ -6,22 +6,40 @@ import json
 import logging
 import os
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from pydantic import ValidationError
+from sqlalchemy import Engine
 
+from tailoring import access
+from tailoring.access import AccessDenied, Action
+from tailoring.auth import LOCAL_USER, Actor, actor_for, authenticate, local_actor
 from tailoring.content import content_dir, library
+from tailoring.demo import FIRST_REFERENCE, demo_cases, demo_reference
+from tailoring.engine import patient_links as link_codes
+from tailoring.engine.answer_source import merge
 from tailoring.engine.assess import assess
 from tailoring.engine.caseload import case_metrics, caseload_summary
+from tailoring.engine.coding import code_text
 from tailoring.engine.grading import grade, reference_flag_problems, theme_scores
 from tailoring.engine.identifiers import FoundIdentifier, find_identifiers, redact
+from tailoring.engine.outcomes import score_measure
+from tailoring.engine.perception import (
+    Comparison,
+    perception_gaps,
+    side_by_side,
+    therapist_view,
+)
 from tailoring.export import fhir, summary_pdf
 from tailoring.export.caseload import (
     MAX_ERRORS,
@@ -29,6 +47,8 @@ from tailoring.export.caseload import (
     conflicts_with_existing,
     notes_csv,
     parse_caseload,
+    problems_csv,
+    template_csv,
 )
 from tailoring.export.pdf import session_plan_pdf
 from tailoring.export.report_json import report_json
@@ -37,6 +57,7 @@ from tailoring.export.tables import csv_text
 from tailoring.model.case import (
     REFERENCE_PATTERN,
     AllianceAnswer,
+    Answers,
     Case,
     PreferenceAnswer,
     Section,
@@ -45,15 +66,32 @@ from tailoring.model.case import (
     answer_problems,
 )
 from tailoring.model.caseload import CaseloadSummary, CaseMetrics, ImportReport
+from tailoring.model.coding import ThemeCode
 from tailoring.model.content import ContentLibrary
 from tailoring.model.grade import Grade
-from tailoring.model.report import FitReport
+from tailoring.model.measures import MEASURE_ROLES
+from tailoring.model.patient import (
+    SOURCES,
+    PatientAnswers,
+    PatientLink,
+    Question,
+    Source,
+    as_answers,
+    parse_answer,
+    questions,
+)
+from tailoring.model.patient_content import PatientWording, QuestionnaireSet, SetId
+from tailoring.model.report import FitReport, Flag, MeasureScore
 from tailoring.model.scenario import Scenario
 from tailoring.model.session import Session
+from tailoring.storage.accounts import AccountRepository
+from tailoring.storage.audit import AuditAction, AuditEntry, AuditLog
 from tailoring.storage.db import database_url, make_engine
 from tailoring.storage.errors import (
     CaseNotFound,
+    LinkClosed,
     NoteNotFound,
+    PatientLinkNotFound,
     ReferenceTaken,
     StaleAnswer,
     StaleCase,
@@ -62,10 +100,18 @@ from tailoring.storage.errors import (
     StorageError,
     StorageUnavailable,
 )
+from tailoring.storage.patient import (
+    CaseLink,
+    CodeDecision,
+    CodeDecisionKind,
+    OpenAnswer,
+    PatientRepository,
+)
 from tailoring.storage.repository import (
     AttemptSummary,
     CaseFigures,
     CaseloadStamp,
+    CaseOwner,
     CaseRepository,
     CaseSummary,
     Correction,
@@ -81,11 +127,14 @@ from tailoring.storage.repository import (
 )
 
 __all__ = [
+    "AccessDenied",
     "CaseFileError",
     "CaseNotFound",
     "CaseSummary",
     "CaseloadStamp",
     "FhirError",
+    "IdentifiersFound",
+    "NotSignedIn",
     "NoteNotFound",
     "ReferenceTaken",
     "StaleAnswer",
@@ -101,13 +150,12 @@ log = logging.getLogger(__name__)
 BACKFILL_PER_START = 25
 # Cases whose figures are computed in one batch: a second or two of assessing them.
 FIGURES_BATCH = 200
-# The caseload's columns its table and filters show, read first; then what its charts add.
+# The caseload's columns its table and filters read, read first; then what its charts add.
 TABLE_FIELDS = (
     "id",
     "reference",
     "therapist",
     "protocol_id",
-    "status",
     "last_session",
     "sessions_attended",
     "fit",
@@ -116,9 +164,11 @@ TABLE_FIELDS = (
     "flags_low",
     "alliance_trend",
     "outcome",
+    "not_on_track",
 )
 FIGURE_FIELDS = (
     "id",
+    "status",
     "sessions_available",
     "sessions",
     "completeness",
@@ -131,7 +181,6 @@ FIGURE_FIELDS = (
     "reliable_recovery",
     "reliable_improvement",
     "deterioration",
-    "not_on_track",
     "open_flag_ids",
 )
 _demo_checked: set[str] = set()
@@ -157,13 +206,214 @@ def content() -> ContentLibrary:
 
 
 @lru_cache(maxsize=4)
+def _engine(url: str) -> Engine:
+    return make_engine(url)
+
+
+@lru_cache(maxsize=4)
 def _repository(url: str) -> CaseRepository:
-    return CaseRepository(make_engine(url))
+    return CaseRepository(_engine(url))
 
 
 def repository() -> CaseRepository:
     """The repository of the configured database (TAILORING_DATABASE_URL, SQLite by default)."""
     return _repository(database_url())
+
+
+@lru_cache(maxsize=4)
+def _accounts(url: str) -> AccountRepository:
+    return AccountRepository(_engine(url))
+
+
+def accounts() -> AccountRepository:
+    """Accounts and supervision assignments of team mode, in the configured database."""
+    return _accounts(database_url())
+
+
+@lru_cache(maxsize=4)
+def _audit_log(url: str) -> AuditLog:
+    return AuditLog(_engine(url))
+
+
+def audit_log() -> AuditLog:
+    return _audit_log(database_url())
+
+
+# Who is acting, and what they may do ---------------------------------------------------------
+#
+# Local mode (the default): no login; one user, named by TAILORING_USER, who may do everything.
+# Team mode (TAILORING_MODE=team, or set_mode("team") from the app's secrets): every use case
+# asks tailoring.access whether the signed-in actor may act on the case, and the audit log
+# records who viewed, created, changed, exported or deleted which case. The app tells services
+# who is signed in through use_actor_source; the command line and tests use acting_as.
+
+MODES = ("local", "team")
+# Who the app's own upkeep acts as (loading the demo cases, computing missing figures).
+SYSTEM_USER = "system"
+# A case opened again within this many seconds by the same person is not logged again.
+VIEW_AUDIT_SECONDS = 15 * 60
+_mode = [os.environ.get("TAILORING_MODE", "local")]
+_acting: ContextVar[Actor | None] = ContextVar("tailoring_acting", default=None)
+_actor_source: list[Callable[[], Actor | None]] = []
+_last_viewed: dict[tuple[str, str, int], float] = {}
+
+
+class NotSignedIn(PermissionError):
+    """Team mode, and nobody is signed in."""
+
+    def __init__(self) -> None:
+        super().__init__("Sign in to continue: your session ended or you are not signed in.")
+
+
+def set_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    _mode[0] = mode
+
+
+def team_mode() -> bool:
+    return _mode[0] == "team"
+
+
+def use_actor_source(source: Callable[[], Actor | None]) -> None:
+    """How the app says who is signed in now (it reads its session); replaces any earlier one."""
+    _actor_source[:] = [source]
+
+
+@contextmanager
+def acting_as(actor: Actor) -> Iterator[Actor]:
+    """Act as ``actor`` inside the block, whatever the app's session says (CLI, tests)."""
+    token = _acting.set(actor)
+    try:
+        yield actor
+    finally:
+        _acting.reset(token)
+
+
+def current_actor() -> Actor:
+    """Who is acting: set by acting_as, else the app's signed-in user, else the local user.
+
+    NotSignedIn in team mode when the app has nobody signed in. Outside the app (the command
+    line) the local user acts, named by TAILORING_USER.
+    """
+    actor = _acting.get()
+    if actor is None and _actor_source:
+        actor = _actor_source[0]()
+        if actor is None and team_mode():
+            raise NotSignedIn()
+    return actor or local_actor(os.environ.get("TAILORING_USER", LOCAL_USER)[:80])
+
+
+def current_user() -> str:
+    """Who is acting, for correction records, flag events, notes and the audit log."""
+    return current_actor().username
+
+
+def may(action: Action, case_id: int | None = None) -> bool:
+    """Whether the current actor may take ``action`` (on this case): for showing a control."""
+    if case_id is None:
+        return access.allowed(current_actor(), action)
+    holder = repository().owner(case_id)
+    return access.allowed(current_actor(), _kind_action(action, holder.kind), holder.therapist)
+
+
+def sign_in(username: str, password: str) -> Actor:
+    """Check a local account's password (LoginRefused, throttled) and return who signed in."""
+    return authenticate(
+        accounts(), username.strip().lower(), password, datetime.now(UTC), audit=audit_log()
+    )
+
+
+def signed_in_elsewhere(username: str) -> Actor:
+    """The account of someone the identity provider signed in (LoginRefused if none/disabled)."""
+    actor = actor_for(accounts(), username.strip().lower())
+    audit_log().record(actor.username, "login", detail="single sign-on")
+    return actor
+
+
+def _kind_action(action: Action, kind: str) -> Action:
+    """``case.view`` of an attempt is ``attempt.view`` (and edit likewise)."""
+    if kind == "attempt" and action in ("case.view", "case.edit", "case.export"):
+        return cast(Action, "attempt.view" if action == "case.view" else "attempt.edit")
+    return action
+
+
+def _guard(
+    action: Action, case_id: int | None = None, reference: str | None = None
+) -> CaseOwner | None:
+    """Refuse (AccessDenied) unless the actor may take ``action`` on the case; return its holder.
+
+    None when the reference is not stored (a case file being exported from the command line):
+    only the local user may do that.
+    """
+    actor = current_actor()
+    try:
+        holder = repository().owner(case_id, reference)
+    except CaseNotFound:
+        if reference is not None and actor.local:
+            return None
+        raise
+    access.require(actor, _kind_action(action, holder.kind), holder.therapist, holder.kind)
+    return holder
+
+
+def _audit(action: AuditAction, holder: CaseOwner | None, detail: str = "") -> None:
+    if holder is None:
+        return
+    if action == "viewed":
+        key = (database_url(), current_user(), holder.id)
+        now = time.monotonic()
+        if now - _last_viewed.get(key, -VIEW_AUDIT_SECONDS) < VIEW_AUDIT_SECONDS:
+            return
+        _last_viewed[key] = now
+    audit_log().record(current_user(), action, holder.id, holder.reference, detail)
+
+
+def _changed(case_id: int, detail: str) -> None:
+    """Guard an edit of a case (or attempt) and log it."""
+    _audit("changed", _guard("case.edit", case_id), detail)
+
+
+def audit_entries(
+    actor: str | None = None,
+    action: AuditAction | None = None,
+    reference: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = 1000,
+) -> list[AuditEntry]:
+    """The audit log, newest first, as far as the current actor may read it."""
+    me = current_actor()
+    access.require(me, "audit.view")
+    owners = access.audit_owners(me)
+    case_ids = None if owners is None else repository().ids_of(owners)
+    return audit_log().entries(
+        actor=actor or None,
+        action=action,
+        case_reference=reference or None,
+        case_ids=case_ids,
+        since=since,
+        until=until,
+        limit=limit,
+    )
+
+
+def audit_csv(entries: Sequence[AuditEntry]) -> str:
+    """Audit entries as CSV; the export itself is logged."""
+    access.require(current_actor(), "audit.export")
+    audit_log().record(current_user(), "exported", detail=f"audit log ({len(entries)} entries)")
+    return csv_text(
+        [
+            {
+                "at": e.at.isoformat(timespec="seconds"),
+                "actor": e.actor,
+                "action": e.action,
+                "case_reference": e.case_reference or "",
+                "detail": e.detail,
+            }
+            for e in entries
+        ]
+    )
 
 
 def start(load_demo: bool | None = None) -> None:
@@ -172,6 +422,11 @@ def start(load_demo: bool | None = None) -> None:
     The app calls this on every rerun: the demo cases load at most once per database and process,
     so deleting every case does not bring them back on the next click.
     """
+    with acting_as(local_actor(SYSTEM_USER)):
+        _start(load_demo)
+
+
+def _start(load_demo: bool | None) -> None:
     repo = repository()
     if load_demo is None:
         load_demo = os.environ.get("TAILORING_DEMO", "1") != "0"
@@ -206,23 +461,33 @@ def new_case(reference: str, protocol_id: str, sessions_available: int) -> int:
     problems = reference_problems(reference)
     if problems:
         raise CaseFileError([f"reference: {p}" for p in problems])
+    actor = current_actor()
+    access.require(actor, "case.create", actor.username, "case")
     case = _validated(
         {
             "reference": reference.strip(),
             "protocol_id": protocol_id,
             "sessions_available": sessions_available,
+            **({} if actor.local else {"therapist": actor.username}),
         }
     )
     case_id = repository().create(case)
+    _audit("created", repository().owner(case_id))
     refresh_case(case_id)
     return case_id
 
 
 def list_cases(include_archived: bool = False) -> list[CaseSummary]:
-    return repository().list(include_archived=include_archived)
+    """The cases the current actor may see (all of them in local mode)."""
+    listed = repository().list(include_archived=include_archived)
+    owners = access.visible_owners(current_actor())
+    return listed if owners is None else [c for c in listed if c.therapist in owners]
 
 
 def open_case(case_id: int) -> StoredCase:
+    """A case or attempt, if the current actor may open it; the view is logged."""
+    holder = _guard("case.view", case_id)
+    _audit("viewed", holder)
     return repository().get(case_id)
 
 
@@ -238,15 +503,20 @@ def update_case(case_id: int, expected_version: int | None = None, **fields: Any
             raise CaseFileError([f"reference: {p}" for p in problems])
     if "protocol_id" in fields:
         content().protocol(fields["protocol_id"])
+    if "therapist" in fields and team_mode():
+        raise access.AccessDenied("accounts.manage")
+    _changed(case_id, "plan: " + ", ".join(sorted(fields)))
     repository().update_case(case_id, expected_version, **fields)
     refresh_case(case_id)
 
 
 def set_step(case_id: int, step: WalkStep) -> None:
+    _guard("case.edit", case_id)
     repository().update_case(case_id, None, step=step)
 
 
 def archive_case(case_id: int, archived: bool = True) -> None:
+    _changed(case_id, "archived" if archived else "restored")
     repository().update_case(case_id, None, status="archived" if archived else "active")
 
 
@@ -254,13 +524,19 @@ def duplicate_case(case_id: int, new_reference: str) -> int:
     problems = reference_problems(new_reference)
     if problems:
         raise CaseFileError([f"reference: {p}" for p in problems])
+    _guard("case.view", case_id)
+    actor = current_actor()
+    access.require(actor, "case.create", actor.username, "case")
     copy_id = repository().duplicate(case_id, new_reference.strip())
+    _audit("created", repository().owner(copy_id), f"copy of case {case_id}")
     refresh_case(copy_id)
     return copy_id
 
 
 def delete_case(case_id: int) -> None:
+    holder = _guard("case.delete", case_id)
     repository().delete(case_id)
+    _audit("deleted", holder)
 
 
 # Identifiers in free text -------------------------------------------------------------------
@@ -323,6 +599,7 @@ def save_answer(
     ``allow_identifiers`` says the user saw the warning and keeps the text as written.
     """
     model = ANSWER_MODELS[section]
+    _changed(case_id, f"answer {section} {item_id}")
     if section == "social" and not allow_identifiers:
         check_identifiers({"note": answer.get("note") or ""})
     try:
@@ -338,6 +615,7 @@ def save_answer(
 
 
 def clear_answer(case_id: int, section: Section, item_id: str) -> None:
+    _changed(case_id, f"cleared {section} {item_id}")
     repository().clear_answer(case_id, section, item_id)
     refresh_case(case_id)
 
@@ -350,14 +628,17 @@ def assess_case(case: Case) -> FitReport:
 
 
 def report_pdf(report: FitReport, on: date | None = None) -> bytes:
+    _audit("exported", _guard("case.export", reference=report.case_reference), "session plan PDF")
     return session_plan_pdf(report, on or date.today())
 
 
 def report_as_json(report: FitReport) -> str:
+    _audit("exported", _guard("case.export", reference=report.case_reference), "report JSON")
     return report_json(report)
 
 
 def case_file(case: Case) -> str:
+    _audit("exported", _guard("case.export", reference=case.reference), "case file")
     """The case in the documented case-file format (JSON)."""
     return case.model_dump_json(indent=2, exclude_defaults=False)
 
@@ -431,11 +712,6 @@ def scenario_flag_problems(lib: ContentLibrary) -> list[str]:
 # Sessions ------------------------------------------------------------------------------------
 
 
-def current_user() -> str:
-    """Who is acting, for correction records: TAILORING_USER, else the one local user."""
-    return os.environ.get("TAILORING_USER", "local user")[:80]
-
-
 def record_session(
     case_id: int,
     session: dict[str, Any],
@@ -447,6 +723,7 @@ def record_session(
     A change to a saved session is kept as a correction (who, when, old value). Its note is
     checked for identifiers first, as in ``save_answer``.
     """
+    _changed(case_id, f"session {session.get('number', '')}")
     if not allow_identifiers:
         check_identifiers({"note": session.get("note") or ""})
     try:
@@ -462,16 +739,23 @@ def record_session(
         case_id, parsed, report.overall_fit, current_user(), expected_revision
     )
     if stored.kind == "case":
-        _store_figures(case_id, case, report)
+        # The figures of the report just made, if the save was the only change since the read
+        # (it bumps the version by one); otherwise read the case again and refresh.
+        metrics, current = _figures(case, report)
+        figures = CaseFigures(case_id, stored.version + 1, metrics, current)
+        if not repository().save_figures([figures], current_user()):
+            refresh_case(case_id)
     return revision
 
 
 def remove_session(case_id: int, number: int, expected_revision: int | None = None) -> None:
+    _changed(case_id, f"removed session {number}")
     repository().delete_session(case_id, number, current_user(), expected_revision)
     refresh_case(case_id)
 
 
 def session_history(case_id: int) -> list[Correction]:
+    _guard("case.view", case_id)
     """Every correction to the case's sessions, oldest first."""
     return repository().corrections(case_id)
 
@@ -487,6 +771,8 @@ def fit_over_sessions(stored: StoredCase, now: float | None) -> list[tuple[str, 
 
 def start_attempt(scenario_id: str) -> int:
     """A new, empty attempt at a scenario, kept apart from real cases."""
+    actor = current_actor()
+    access.require(actor, "attempt.create", actor.username, "attempt")
     chosen = scenario(scenario_id)
     number = len(repository().list_attempts(scenario_id)) + 1
     while True:
@@ -495,6 +781,7 @@ def start_attempt(scenario_id: str) -> int:
                 "reference": f"T{number}-{chosen.id}"[:32],
                 "protocol_id": chosen.protocol_id,
                 "sessions_available": chosen.sessions_available,
+                **({} if actor.local else {"therapist": actor.username}),
             }
         )
         try:
@@ -505,6 +792,7 @@ def start_attempt(scenario_id: str) -> int:
 
 def submit_attempt(attempt_id: int) -> Grade:
     """Grade an attempt against its scenario's reference and keep the grade."""
+    _guard("case.edit", attempt_id)
     stored = repository().get(attempt_id)
     if stored.kind != "attempt" or stored.scenario_id is None:
         raise CaseFileError(["this is a real case, not a practice attempt"])
@@ -514,11 +802,14 @@ def submit_attempt(attempt_id: int) -> Grade:
 
 
 def attempts(scenario_id: str | None = None) -> list[AttemptSummary]:
-    """Practice attempts, newest first (never real cases)."""
-    return repository().list_attempts(scenario_id)
+    """The practice attempts the current actor may see, newest first (never real cases)."""
+    listed = repository().list_attempts(scenario_id)
+    owners = access.visible_owners(current_actor(), "attempt")
+    return listed if owners is None else [a for a in listed if a.therapist in owners]
 
 
 def attempt_grade(attempt_id: int) -> Grade | None:
+    _guard("case.view", attempt_id)
     return repository().grade(attempt_id)
 
 
@@ -562,14 +853,12 @@ def refresh_case(case_id: int) -> None:
     """
     stored = repository().get(case_id)
     if stored.kind == "case":
-        _store_figures(case_id, stored.case, assess(content(), stored.case))
-
-
-def _store_figures(case_id: int, case: Case, report: FitReport) -> None:
-    """Keep the caseload figures and the flag history of a case and its current report."""
-    metrics, current = _figures(case, report)
-    repository().save_metrics(case_id, metrics)
-    repository().sync_flags(case_id, current, current_user())
+        metrics, current = _figures(stored.case, assess(content(), stored.case))
+        # Stored only if the case is still at the version read: when two changes overlap, the
+        # later one's refresh keeps the figures of the case as it is now.
+        repository().save_figures(
+            [CaseFigures(case_id, stored.version, metrics, current)], current_user()
+        )
 
 
 def _figures(case: Case, report: FitReport) -> tuple[CaseMetrics, tuple[FlagState, ...]]:
@@ -649,11 +938,49 @@ def import_caseload(report: ImportReport, valid_only: bool = False) -> list[int]
                 f"{report.valid_cases:,} valid cases"
             ]
         )
-    return repository().import_cases(report.valid_only())
+    cases = report.valid_only()
+    actor = current_actor()
+    for therapist in sorted({case.therapist for case in cases}):
+        access.require(actor, "case.create", therapist, "case")
+    # Storing builds a few million small tuples; the collector's passes over the cases held in
+    # memory (the report's) took most of the time, as they did when reading the file.
+    with collector_paused():
+        ids = repository().import_cases(cases)
+    if ids:
+        audit_log().record(current_user(), "created", detail=f"caseload import: {len(ids)} cases")
+    return ids
+
+
+def caseload_template() -> str:
+    """A caseload file to start from: the CSV header and two example rows of one invented case."""
+    return template_csv(content())
+
+
+def import_problems_csv(report: ImportReport) -> str:
+    """Every problem an import report lists, as CSV for a spreadsheet."""
+    return problems_csv(report.errors)
+
+
+def store_demo_caseload(cases: int, seed: int = 0) -> list[int]:
+    """Invent ``cases`` demo cases and store them through the caseload import; return their ids.
+
+    References run DEMO-10001 upwards, starting further up (in steps of ``cases``) while any of
+    them is taken, so the demo can be stored again. Figures are left to ``compute_figures``.
+    """
+    first = FIRST_REFERENCE
+    while repository().taken_references(demo_reference(first + i) for i in range(cases)):
+        first += cases
+    invented = demo_cases(content(), cases, seed, first)
+    data = json.dumps([case.model_dump(mode="json") for case in invented]).encode()
+    report = check_caseload_file("demo.json", data)
+    if not report.clean:
+        raise CaseFileError([f"case {e.row}, {e.field}: {e.message}" for e in report.errors])
+    return import_caseload(report)
 
 
 def flag_history(case_id: int) -> list[FlagEvent]:
     """When each flag of the case was raised or cleared, and what people decided, oldest first."""
+    _guard("case.view", case_id)
     return repository().flag_history(case_id)
 
 
@@ -664,7 +991,21 @@ def caseload_frame(include_archived: bool = False, therapist: str | None = None)
     counts them). The frame is ``caseload_table`` with ``caseload_figures`` added.
     """
     table = caseload_table(include_archived, therapist)
-    return with_figures(table, caseload_figures(include_archived, therapist))
+    return visible_caseload(with_figures(table, caseload_figures(include_archived, therapist)))
+
+
+def visible_caseload(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a caseload frame the current actor may see (AccessDenied if none at all).
+
+    The app keeps one unfiltered frame per server (read once, shared); every request narrows it
+    here to the person asking, so nobody sees a case because someone else read it first.
+    """
+    actor = current_actor()
+    access.require(actor, "caseload.view")
+    owners = access.visible_owners(actor)
+    if owners is None:
+        return frame
+    return frame[frame["therapist"].isin(sorted(owners))].reset_index(drop=True)
 
 
 def caseload_table(include_archived: bool = False, therapist: str | None = None) -> pd.DataFrame:
@@ -675,7 +1016,9 @@ def caseload_table(include_archived: bool = False, therapist: str | None = None)
     with collector_paused():
         frame = _frame(repository().caseload_columns(TABLE_FIELDS, include_archived, therapist))
     names = {p.id: p.name for p in content().protocols}
-    frame["protocol_name"] = frame["protocol_id"].map(names).fillna(frame["protocol_id"])
+    frame["protocol_name"] = pd.Series(
+        [names.get(protocol, protocol) for protocol in frame["protocol_id"]], dtype=object
+    )
     frame["last_session_date"] = frame["last_session"]
     frame["fit"] = pd.to_numeric(frame["fit"], errors="coerce").astype(float)
     return frame
@@ -699,21 +1042,18 @@ def caseload_figures(include_archived: bool = False, therapist: str | None = Non
 
 
 def _frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
-    """A frame of columns of values, typed without pandas guessing at every value.
+    """A frame of columns of values, typed by numpy rather than by pandas' guesses.
 
-    Whole numbers, numbers (with None as NaN) and yes/no become numpy arrays; text, dates and
-    anything else stay Python objects: pandas' own text type took four times as long to build,
-    and six times as long to map to words for the table, on 100,000 cases.
+    A column of numbers or of yes/no with no None becomes a numpy array (numpy widens, never
+    truncates); anything else (text, dates, None) stays Python objects: pandas' own text type
+    took four times as long to build, and six times as long to map to words for the table, on
+    100,000 cases.
     """
     typed = {}
     for name, values in columns.items():
-        kinds = {type(value) for value in values}
-        if kinds == {int}:
-            typed[name] = pd.Series(np.array(values, dtype=np.int64), copy=False)
-        elif kinds == {bool}:
-            typed[name] = pd.Series(np.array(values, dtype=bool), copy=False)
-        elif float in kinds and kinds <= {float, int, type(None)}:
-            typed[name] = pd.Series(np.array(values, dtype=float), copy=False)
+        array = np.array(values) if values and type(values[0]) in (int, float, bool) else None
+        if array is not None and array.dtype.kind in "biuf":
+            typed[name] = pd.Series(array, copy=False)
         else:
             typed[name] = pd.Series(values, dtype=object)
     return pd.DataFrame(typed, copy=False)
@@ -753,6 +1093,7 @@ class FlagStatus:
 
 def flag_statuses(case_id: int) -> list[FlagStatus]:
     """Every flag ever raised on the case with its latest event: open flags first, high first."""
+    _guard("case.view", case_id)
     titles = {t.id: t.title for t in content().themes}
     raised: dict[str, FlagEvent] = {}
     latest: dict[str, FlagEvent] = {}
@@ -784,13 +1125,16 @@ def decide_flag(
     allow_identifiers: bool = False,
 ) -> FlagEvent:
     """Acknowledge, resolve or reopen a flag raised on the case, recording who, when and why."""
+    holder = _guard("case.review", case_id)
     if not allow_identifiers:
         check_identifiers({"reason": reason})
+    _audit("changed", holder, f"flag {decision}")
     return repository().decide_flag(case_id, flag_id, decision, reason, current_user())
 
 
 def notes(case_id: int) -> list[SupervisionNote]:
     """The supervision notes of a case, oldest first."""
+    _guard("case.view", case_id)
     return repository().notes(case_id)
 
 
@@ -802,8 +1146,10 @@ def add_note(
     allow_identifiers: bool = False,
 ) -> int:
     """Add a supervision note, with the action agreed (may be empty), by the current user."""
+    holder = _guard("case.review", case_id)
     if not allow_identifiers:
         check_identifiers({"text": text, "action": action})
+    _audit("changed", holder, "supervision note added")
     return repository().add_note(case_id, current_user(), text.strip(), action.strip(), status)
 
 
@@ -816,8 +1162,10 @@ def edit_note(
     allow_identifiers: bool = False,
 ) -> int:
     """Change a note, keeping what it said before in its history; StaleNote if it moved on."""
+    holder = _guard("case.review", repository().note_case(note_id))
     if not allow_identifiers:
         check_identifiers({"text": text, "action": action})
+    _audit("changed", holder, "supervision note edited")
     return repository().edit_note(
         note_id,
         current_user(),
@@ -830,16 +1178,22 @@ def edit_note(
 
 def note_history(note_id: int) -> list[NoteVersion]:
     """What a note said before each edit, oldest first."""
+    _guard("case.view", repository().note_case(note_id))
     return repository().note_history(note_id)
 
 
 def notes_export(case_id: int | None = None) -> str:
     """Supervision notes as CSV: one case's, or every case's (with reference and therapist)."""
     if case_id is None:
+        owners = access.visible_owners(current_actor())
         rows = [
-            _note_row(note, note.reference, note.therapist) for note in repository().all_notes()
+            _note_row(note, note.reference, note.therapist)
+            for note in repository().all_notes()
+            if owners is None or note.therapist in owners
         ]
+        audit_log().record(current_user(), "exported", detail=f"notes of {len(rows)} cases")
     else:
+        _audit("exported", _guard("case.export", case_id), "supervision notes CSV")
         stored = open_case(case_id)
         rows = [
             _note_row(note, stored.case.reference, stored.case.therapist)
@@ -865,6 +1219,7 @@ def _note_row(note: SupervisionNote, reference: str, therapist: str) -> dict[str
 
 def review_pdf(case_id: int, on: date | None = None) -> bytes:
     """The case review for supervision as PDF: report, outcomes, flag history and notes."""
+    _audit("exported", _guard("case.export", case_id), "case review PDF")
     stored = open_case(case_id)
     report = assess(content(), stored.case)
     return case_review_pdf(
@@ -888,6 +1243,7 @@ def fhir_questionnaires() -> str:
 
 def case_fhir(case: Case, at: datetime | None = None) -> str:
     """The case as a FHIR R4B collection Bundle (JSON), led by its fit report."""
+    _audit("exported", _guard("case.export", reference=case.reference), "FHIR bundle")
     moment = at or datetime.now(UTC)
     return fhir.case_bundle_json(content(), case, assess_case(case), moment)
 
@@ -911,20 +1267,493 @@ def import_case(text: str) -> int:
 
     CaseFileError or FhirError name what is wrong; ReferenceTaken if the reference is in use.
     """
+    actor = current_actor()
+    access.require(actor, "case.create", actor.username, "case")
     case = case_from_fhir(text) if is_fhir_bundle(text) else parse_case_file(text)
+    if not actor.local:
+        # A therapist imports into their own caseload, whoever the file names.
+        case = case.model_copy(update={"therapist": actor.username})
     problems = reference_problems(case.reference)
     if problems:
         raise CaseFileError([f"reference: {p}" for p in problems])
     case_id = repository().create(case)
+    _audit("created", repository().owner(case_id), "imported")
     refresh_case(case_id)
     return case_id
 
 
 def case_summary_pdf(case_id: int, on: date | None = None) -> bytes:
     """The case summary as PDF: fit, depression and anxiety over sessions, outcomes and flags."""
+    _audit("exported", _guard("case.export", case_id), "case summary PDF")
     case = open_case(case_id).case
     lib = content()
     measures = [lib.measure(lib.tracking.depression_measure), lib.measure(case.anxiety_measure)]
     return summary_pdf.case_summary_pdf(
         assess(lib, case), measures, on or date.today(), case.therapist
+    )
+
+
+# Patient voice --------------------------------------------------------------------------------
+#
+# A therapist sends the patient a questionnaire by link (docs/patient-voice.md). The code is shown
+# once and stored only as a hash. The patient has no account: on their side the code is the only
+# key, so those use cases never ask who is signed in, and they show nothing but the questionnaire.
+# The therapist's side is guarded and audited like every other use of a case.
+
+LinkRefused = link_codes.LinkRefused
+TooManyAttempts = link_codes.TooManyAttempts
+DEFAULT_LINK_DAYS = link_codes.DEFAULT_LIFETIME.days
+# One throttle per server process: wrong codes are counted per client key across sessions.
+_link_throttle = link_codes.Throttle()
+# Free-text answers coded once per process and content folder: the caseload's themes code every
+# patient text on each visit, and the texts rarely change.
+THEME_CODE_CACHE = 20_000
+
+
+@lru_cache(maxsize=4)
+def _patient_repository(url: str) -> PatientRepository:
+    return PatientRepository(_engine(url))
+
+
+def patient_repository() -> PatientRepository:
+    """Patient links, their answers and coded-text decisions, in the configured database."""
+    return _patient_repository(database_url())
+
+
+# The therapist's side: links ------------------------------------------------------------------
+
+
+def create_patient_link(
+    case_id: int,
+    set_id: SetId,
+    session_number: int | None = None,
+    days: int = DEFAULT_LINK_DAYS,
+) -> tuple[PatientLink, str]:
+    """A new link to a questionnaire for the case's patient, and its code: the only time the code
+    is known (only its hash is stored). ValueError for a set, session or lifetime that does not
+    fit; CaseFileError for a practice attempt."""
+    holder = _guard("case.edit", case_id)
+    assert holder is not None
+    if holder.kind != "case":
+        raise CaseFileError(["patient questionnaires are for real cases, not practice attempts"])
+    now = link_codes.utc_now()
+    code = link_codes.new_code()
+    link = patient_repository().create_link(
+        case_id,
+        set_id,
+        session_number,
+        link_codes.token_hash(code),
+        current_user(),
+        link_codes.expiry(now, timedelta(days=days)),
+        now,
+    )
+    _audit("changed", holder, f"patient link {link.id} created ({set_id})")
+    return link, link_codes.format_code(code)
+
+
+def patient_links(case_id: int) -> list[PatientLink]:
+    """Every questionnaire link of the case, newest first, with how many items were answered."""
+    _guard("case.view", case_id)
+    return patient_repository().links(case_id)
+
+
+def extend_patient_link(link_id: int, days: int = DEFAULT_LINK_DAYS) -> PatientLink:
+    """Give the patient ``days`` more (from the expiry, or from now once expired; at most 42 days
+    from now). ValueError for a revoked link."""
+    link = patient_repository().link(link_id)
+    new_expiry = link_codes.extended_expiry(link, link_codes.utc_now(), timedelta(days=days))
+    _changed(link.case_id, f"patient link {link_id} extended")
+    return patient_repository().extend(link_id, new_expiry)
+
+
+def expire_patient_link(link_id: int) -> PatientLink:
+    """Stop the link now; it can be extended again."""
+    link = patient_repository().link(link_id)
+    _changed(link.case_id, f"patient link {link_id} expired")
+    return patient_repository().expire(link_id)
+
+
+def revoke_patient_link(link_id: int) -> PatientLink:
+    """Stop the link for good; its answers no longer count (it may have reached someone else)."""
+    link = patient_repository().link(link_id)
+    _changed(link.case_id, f"patient link {link_id} revoked")
+    return patient_repository().revoke(link_id)
+
+
+def _visible(links: list[CaseLink]) -> list[CaseLink]:
+    owners = access.visible_owners(current_actor())
+    return links if owners is None else [c for c in links if c.therapist in owners]
+
+
+def outstanding_links(therapist: str | None = None) -> list[CaseLink]:
+    """Questionnaires still waiting for the patient, on the cases the actor may see (of one
+    therapist, or all), those expiring soonest first."""
+    return _visible(patient_repository().outstanding(therapist))
+
+
+def returned_since_seen(therapist: str | None = None) -> list[CaseLink]:
+    """Questionnaires that came back since the therapist last looked, newest first."""
+    return _visible(patient_repository().returned_since_seen(therapist))
+
+
+def mark_link_seen(link_id: int) -> PatientLink:
+    """Record that the therapist has looked at what came back through the link."""
+    link = patient_repository().link(link_id)
+    _guard("case.view", link.case_id)
+    return patient_repository().mark_seen(link_id)
+
+
+# The patient's side: the code is the only key -------------------------------------------------
+
+
+def open_patient_link(code: str, client_key: str) -> PatientLink:
+    """The link a typed or scanned code opens, recorded as opened.
+
+    The same LinkRefused for an unknown, mistyped, expired or revoked code; TooManyAttempts
+    after repeated wrong codes from ``client_key`` (an IP address, else a session id).
+    """
+    repo = patient_repository()
+    link = _link_throttle.attempt(client_key, code, repo.find_by_hash)
+    return repo.mark_opened(link.id)
+
+
+def patient_link(link_id: int) -> PatientLink:
+    """A link the patient opened earlier in this visit, while it still works (LinkRefused once
+    it expired, was revoked or was deleted with its case)."""
+    try:
+        link = patient_repository().link(link_id)
+    except PatientLinkNotFound:
+        raise LinkRefused() from None
+    if not link.usable(link_codes.utc_now()):
+        raise LinkRefused()
+    return link
+
+
+def patient_wording() -> PatientWording:
+    """The words on every questionnaire: importance, saving, urgent help and the thank-you."""
+    patient = content().patient
+    if patient is None:
+        raise KeyError("this content has no patient questionnaires (content/patient/)")
+    return patient.wording
+
+
+def patient_questionnaire(link: PatientLink) -> QuestionnaireSet:
+    """The title, introduction and sections of the link's questionnaire."""
+    patient = content().patient
+    if patient is None:
+        raise KeyError("this content has no patient questionnaires (content/patient/)")
+    return patient.questionnaire(link.set_id)
+
+
+def patient_questions(link: PatientLink) -> list[Question]:
+    """The questions of the link's questionnaire, with the case's own anxiety measure."""
+    anxiety = repository().get(link.case_id).case.anxiety_measure
+    return questions(content(), link.set_id, anxiety)
+
+
+def patient_link_answers(link_id: int) -> dict[str, dict[str, Any]]:
+    """What the patient has answered through the link so far, by item key."""
+    patient_link(link_id)
+    return {key: answer.payload for key, answer in patient_repository().answers(link_id).items()}
+
+
+def save_patient_answer(link_id: int, item_key: str, payload: dict[str, Any]) -> None:
+    """Check one answer against its question and save it as given.
+
+    LinkRefused once the link stopped working, LinkClosed once the questionnaire is finished,
+    ValueError for an answer that does not fit the question. Free text is checked for
+    identifiers (IdentifiersFound, nothing saved); patients are not offered to save it as
+    written, only to remove what was found or to change the text.
+    """
+    link = patient_link(link_id)
+    if not link.accepts_answers(link_codes.utc_now()):
+        raise LinkClosed()
+    question = {q.key: q for q in patient_questions(link)}.get(item_key)
+    if question is None:
+        raise ValueError(f"{item_key!r} is not a question of this questionnaire")
+    parsed = parse_answer(question, payload)
+    if question.kind == "open" and isinstance(parsed["value"], str):
+        parsed["value"] = parsed["value"].strip() or None
+        if parsed["value"]:
+            check_identifiers({item_key: parsed["value"]})
+    patient_repository().save_answer(link_id, item_key, parsed)
+
+
+def complete_patient_link(link_id: int) -> PatientLink:
+    """The patient has finished: the answers stop changing and the therapist is told."""
+    patient_link(link_id)
+    return patient_repository().complete(link_id)
+
+
+# The therapist's side: what came back ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatientVoice:
+    """What the patient said about a case, beside the therapist's own answers."""
+
+    patient: PatientAnswers
+    # The case's answers, with the alliance check of the session the patient answered about.
+    therapist: Answers
+    alliance_session: int | None
+    comparisons: list[Comparison]
+    gaps: list[Flag]
+
+
+def patient_answers_for_case(case_id: int) -> tuple[PatientAnswers, int | None]:
+    """The patient's latest answer to each item across the case's links (revoked ones left out),
+    and the session their alliance answers are about.
+
+    The alliance answers are those about one session: the one most recently answered about.
+    """
+    _guard("case.view", case_id)
+    collected = patient_repository().collected_answers(case_id)
+    alliance = [
+        a for k, a in collected.get("after_session", {}).items() if k.startswith("alliance.")
+    ]
+    session = max(alliance, key=lambda a: a.updated_at).session_number if alliance else None
+    latest: dict[str, Any] = {}
+    for answers in collected.values():
+        for key, answer in answers.items():
+            if key.startswith("alliance.") and answer.session_number != session:
+                continue
+            if key not in latest or answer.updated_at > latest[key].updated_at:
+                latest[key] = answer
+    payloads = {key: answer.payload for key, answer in latest.items()}
+    return PatientAnswers.from_payloads(payloads), session
+
+
+def patient_voice(case_id: int) -> PatientVoice:
+    """The patient's answers beside the therapist's, item by item, and the perception gaps."""
+    case = open_case(case_id).case
+    patient, session = patient_answers_for_case(case_id)
+    therapist = therapist_view(case, session)
+    lib = content()
+    return PatientVoice(
+        patient=patient,
+        therapist=therapist,
+        alliance_session=session,
+        comparisons=side_by_side(lib, therapist, patient),
+        gaps=perception_gaps(lib, therapist, patient),
+    )
+
+
+def answer_source(case_id: int) -> Source:
+    """Which answers the case's fit uses; the therapist's until someone chooses."""
+    _guard("case.view", case_id)
+    return patient_repository().answer_source(case_id) or "therapist"
+
+
+def set_answer_source(case_id: int, source: Source) -> None:
+    """Choose which answers the case's fit uses (ValueError for an unknown source)."""
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
+    _changed(case_id, f"fit uses answers: {source}")
+    patient_repository().set_answer_source(case_id, source, current_user())
+
+
+def fit_with_source(case_id: int) -> tuple[FitReport, Source]:
+    """The case's fit report on its chosen answers, each dimension saying whose answer it used."""
+    stored = open_case(case_id)
+    source = answer_source(case_id)
+    patient, _ = patient_answers_for_case(case_id)
+    merged, sources = merge(stored.case.answers, as_answers(content(), patient), source)
+    report = assess(content(), stored.case.model_copy(update={"answers": merged}))
+    dimensions = [
+        d.model_copy(
+            update={
+                "source": None
+                if d.status == "unanswered"
+                else sources.get(("preferences", d.item_id))
+            }
+        )
+        for d in report.dimensions
+    ]
+    return report.model_copy(update={"dimensions": dimensions}), source
+
+
+@dataclass(frozen=True)
+class PatientMeasures:
+    """What the patient answered before one session: each measure scored, and item by item."""
+
+    link: PatientLink
+    scores: list[MeasureScore]
+    # (measure, item, the answer in the words the patient chose), in questionnaire order.
+    items: list[tuple[str, str, str]]
+
+    @property
+    def risk(self) -> bool:
+        """A risk item (PHQ-9 item 9) was answered above 0."""
+        return any(score.risk for score in self.scores)
+
+
+def patient_measures(case_id: int) -> list[PatientMeasures]:
+    """The measures the patient answered through each before-session link (revoked ones left
+    out), newest first."""
+    _guard("case.view", case_id)
+    lib = content()
+    found = []
+    for link in patient_repository().links(case_id):
+        if link.set_id != "before_session" or link.revoked_at is not None or not link.answered:
+            continue
+        payloads = {k: a.payload for k, a in patient_repository().answers(link.id).items()}
+        answered = PatientAnswers.from_payloads(payloads).measures
+        scores, items = [], []
+        for measure in sorted(lib.measures, key=lambda m: MEASURE_ROLES.index(m.role)):
+            given = answered.get(measure.id)
+            if not given:
+                continue
+            scores.append(score_measure(measure, given))
+            words = {o.value: o.label for o in measure.options}
+            for item in measure.items:
+                value = given.get(item.id)
+                if value is not None:
+                    words_for = item.not_applicable if value == "na" else words.get(value)
+                    items.append((measure.short_name, item.text, str(words_for or value)))
+        found.append(PatientMeasures(link, scores, items))
+    return found
+
+
+# Free text coded into the study's themes ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodedText:
+    """A free-text answer with the themes the coder suggests and what clinicians decided."""
+
+    source: str
+    who: str
+    label: str
+    text: str
+    codes: list[ThemeCode]
+    decisions: dict[str, CodeDecision]
+
+
+@lru_cache(maxsize=THEME_CODE_CACHE)
+def _theme_codes(directory: Path, text: str) -> tuple[ThemeCode, ...]:
+    return tuple(code_text(library(directory).lexicon, text))
+
+
+def theme_codes(text: str) -> list[ThemeCode]:
+    """The themes the content's lexicon suggests for a text, with the words behind each."""
+    return list(_theme_codes(content_dir(), text))
+
+
+def _open_label(answer: OpenAnswer, lib: ContentLibrary) -> str:
+    """Which question a free-text answer replies to, on which questionnaire and session."""
+    if lib.patient is None:
+        return answer.item_key
+    try:
+        question = lib.patient.open_question(answer.item_key.removeprefix("open.")).question
+        title = lib.patient.questionnaire(answer.set_id).title
+    except KeyError:
+        return answer.item_key
+    session = f", session {answer.session_number}" if answer.session_number else ""
+    return f"{question} ({title}{session})"
+
+
+def coded_texts(case_id: int) -> list[CodedText]:
+    """Every free-text answer of the case, the patient's and the therapist's, with suggested
+    theme codes and the latest decision about each."""
+    stored = open_case(case_id)
+    lib = content()
+    texts: list[tuple[str, str, str, str]] = [
+        (a.source, "patient", _open_label(a, lib), a.text)
+        for a in patient_repository().open_answers(case_id)
+    ]
+    for domain in lib.social:
+        note = stored.case.answers.social.get(domain.id)
+        if note is not None and note.note.strip():
+            texts.append(
+                (f"therapist:social.{domain.id}.note", "therapist", domain.title, note.note)
+            )
+    for session in stored.case.sessions:
+        if session.note.strip():
+            texts.append(
+                (
+                    f"therapist:session.{session.number}.note",
+                    "therapist",
+                    f"Session {session.number} note",
+                    session.note,
+                )
+            )
+    decided: dict[str, dict[str, CodeDecision]] = {}
+    for decision in patient_repository().code_decisions(case_id):
+        decided.setdefault(decision.source, {})[decision.theme] = decision
+    return [
+        CodedText(source, who, label, text, theme_codes(text), decided.get(source, {}))
+        for source, who, label, text in texts
+    ]
+
+
+def decide_code(case_id: int, source: str, theme: str, decision: CodeDecisionKind) -> CodeDecision:
+    """Accept or reject a theme the coder suggests for one of the case's texts, keeping the words
+    that suggested it (ValueError if the text has no such suggestion now)."""
+    text = next((t for t in coded_texts(case_id) if t.source == source), None)
+    code = next((c for c in text.codes if c.theme == theme), None) if text else None
+    if code is None:
+        raise ValueError(f"no {theme!r} suggestion for {source!r}: the text may have changed")
+    _changed(case_id, f"theme {theme} {decision}")
+    evidence = [e.model_dump() for e in code.evidence]
+    return patient_repository().record_code_decision(
+        case_id, source, theme, evidence, decision, current_user()
+    )
+
+
+@dataclass(frozen=True)
+class ThemeTally:
+    """How many patient texts carry a theme: accepted by a clinician, suggested and not yet
+    decided, or rejected."""
+
+    theme: str
+    title: str
+    accepted: int = 0
+    undecided: int = 0
+    rejected: int = 0
+
+
+@dataclass(frozen=True)
+class FeedbackThemes:
+    """The themes of patient feedback across the caseload and per therapist."""
+
+    texts: int
+    overall: list[ThemeTally]
+    by_therapist: dict[str, list[ThemeTally]]
+
+
+def patient_feedback_themes(include_archived: bool = False) -> FeedbackThemes:
+    """Count the themes of every patient free-text answer on the cases the actor may see.
+
+    A text counts once per theme: as accepted or rejected by the latest decision, else as
+    suggested and undecided. A decision stands even if the coder no longer suggests the theme.
+    """
+    answers = patient_repository().open_answers(include_archived=include_archived)
+    owners = access.visible_owners(current_actor())
+    if owners is not None:
+        answers = [a for a in answers if a.therapist in owners]
+    decided: dict[tuple[int, str], dict[str, str]] = {}
+    for d in patient_repository().patient_code_decisions(sorted({a.case_id for a in answers})):
+        decided.setdefault((d.case_id, d.source), {})[d.theme] = d.decision
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for answer in answers:
+        decisions = decided.get((answer.case_id, answer.source), {})
+        for theme in {c.theme for c in theme_codes(answer.text)} | set(decisions):
+            state = decisions.get(theme, "undecided")
+            for who in ("", answer.therapist):
+                tally = counts.setdefault((who, theme), {})
+                tally[state] = tally.get(state, 0) + 1
+    titles = {t.id: t.title for t in content().themes}
+
+    def tallies(who: str) -> list[ThemeTally]:
+        return [
+            ThemeTally(theme, title, **counts[(who, theme)])
+            for theme, title in titles.items()
+            if (who, theme) in counts
+        ]
+
+    by_therapist = {t: tallies(t) for t in sorted({a.therapist for a in answers})}
+    return FeedbackThemes(
+        texts=len(answers),
+        overall=tallies(""),
+        by_therapist={t: rows for t, rows in by_therapist.items() if rows},
     )

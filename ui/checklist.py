@@ -140,6 +140,8 @@ def _changed(save: Saver, section: Section, item_id: str, allow_identifiers: boo
         st.session_state[NOTICE] = ("error", f"Not saved: {exc} Your answers stay on this page.")
     except services.CaseFileError as exc:
         st.session_state[NOTICE] = ("error", "Not saved: " + "; ".join(exc.problems))
+    except (services.AccessDenied, services.NotSignedIn) as exc:
+        st.session_state[NOTICE] = ("error", f"Not saved. {exc}")
     else:
         st.session_state.get(UNSAVED, {}).pop((section, item_id), None)
 

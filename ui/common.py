@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import runpy
+import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from tailoring import services
 
@@ -17,24 +20,28 @@ CASE_KEY = "case_id"
 WALKTHROUGH = "pages/walkthrough.py"
 REVIEW = "pages/review.py"
 ENTRY = Path(__file__).resolve().parent.parent / "app.py"
-_entry_has_run = False
+ENTRY_MARK = "_entry_run"
 
 
 def entry_ran() -> None:
     """Called by app.py on every run, before it hands over to a page."""
-    global _entry_has_run
-    _entry_has_run = True
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is not None:
+        # ``cursors`` is a new dict at the start of every script run: a mark of this run.
+        st.session_state[ENTRY_MARK] = ctx.cursors
 
 
 def require_entry() -> None:
-    """Run app.py first when Streamlit ran a page on its own.
+    """Run app.py first when Streamlit ran a page without it.
 
-    Until app.py has run once in a server process, Streamlit treats the pages/ folder as an
-    old-style multipage app, so a link straight to a page (a reload after a restart) runs the
-    page alone: no navigation, no sidebar, no start-up. Running the entry point here sets up
-    st.navigation, which runs the page the link asked for.
+    Streamlit treats a ``pages/`` folder as an old-style multipage app whenever it has not yet
+    seen this run's ``st.navigation`` (a link straight to a page after a restart; and every
+    rerun under AppTest), and then runs the page alone: no navigation, no sidebar, no sign-in
+    check, no start-up. Running the entry point here sets all of that up, and ``st.navigation``
+    then runs the page the link asked for.
     """
-    if not _entry_has_run:
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is None or st.session_state.get(ENTRY_MARK) is not ctx.cursors:
         runpy.run_path(str(ENTRY), run_name="__main__")
         st.stop()
 
@@ -68,12 +75,16 @@ def friendly_errors() -> Iterator[None]:
         yield
     except services.StorageUnavailable as exc:
         st.error(str(exc), icon=":material/cloud_off:")
+    except services.AccessDenied as exc:
+        st.error(str(exc), icon=":material/block:")
+    except services.NotSignedIn as exc:
+        st.warning(str(exc), icon=":material/login:")
     except services.CaseNotFound as exc:
         close_case()
         st.warning(str(exc))
     except Exception:
         # The log gets the traceback; the page never shows file paths or patient text.
-        log.exception("page failed")
+        log.error("page failed: %s", where_it_failed())
         st.error(
             "Something went wrong on this page. Your saved answers are safe. Reload the page; "
             "if it happens again, tell your administrator the time it happened."
@@ -97,3 +108,18 @@ def require_case(title: str) -> services.StoredCase:
         st.page_link("pages/cases.py", label="Go to cases", icon=":material/folder_open:")
         st.stop()
     return stored
+
+
+def where_it_failed() -> str:
+    """The exception's type and the code it passed through, without its message or values.
+
+    Messages can quote what a user typed (a validation error quotes its input), and free text
+    must never reach the logs: the type and the file, line and function of each frame are
+    enough to find the fault.
+    """
+    kind, _, trace = sys.exc_info()
+    frames = traceback.extract_tb(trace)
+    path = " <- ".join(
+        f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames[-8:])
+    )
+    return f"{kind.__name__ if kind else 'unknown'} at {path}"

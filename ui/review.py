@@ -61,7 +61,7 @@ def show_notice() -> None:
 # Flags ---------------------------------------------------------------------------------------
 
 
-def flags(case_id: int) -> None:
+def flags(case_id: int, reviewer: bool = True) -> None:
     """Every flag ever raised on the case, open ones first, and the form to decide about one."""
     statuses = services.flag_statuses(case_id)
     if not statuses:
@@ -84,8 +84,9 @@ def flags(case_id: int) -> None:
         width="stretch",
         key="review.flags",
     )
-    decision_form(case_id, statuses)
-    privacy.offer("review.decide")
+    if reviewer:
+        decision_form(case_id, statuses)
+        privacy.offer("review.decide")
 
 
 def decision_form(case_id: int, statuses: list[FlagStatus]) -> None:
@@ -231,16 +232,16 @@ def _retry_add(case_id: int, redacted: dict[str, str] | None) -> None:
         _add_note(case_id)
 
 
-def notes(case_id: int) -> None:
+def notes(case_id: int, reviewer: bool = True) -> None:
     """The case's notes, newest first, each with its edit form and history."""
     stored = services.notes(case_id)
     if not stored:
         st.caption("No supervision notes yet.")
     for note in reversed(stored):
-        note_card(note)
+        note_card(note, reviewer)
 
 
-def note_card(note: SupervisionNote) -> None:
+def note_card(note: SupervisionNote, reviewer: bool = True) -> None:
     with st.container(border=True, key=f"review.note.{note.id}"):
         head, badge = st.columns([4, 1], vertical_alignment="center")
         edited = f" · edited {when(note.updated_at)}" if note.version > 1 else ""
@@ -255,9 +256,10 @@ def note_card(note: SupervisionNote) -> None:
         stale = st.session_state.get(f"review.stale.{note.id}")
         if stale:
             st.warning(stale, icon=":material/sync_problem:")
-        with st.expander("Edit", expanded=bool(stale)):
-            edit_form(note)
-        privacy.offer(f"review.edit.{note.id}")
+        if reviewer:
+            with st.expander("Edit", expanded=bool(stale)):
+                edit_form(note)
+            privacy.offer(f"review.edit.{note.id}")
         if note.version > 1:
             with st.expander(f"Earlier versions ({note.version - 1})"):
                 history(note.id)

@@ -124,6 +124,8 @@ def changed(
         )
     except services.CaseFileError as exc:
         st.session_state[NOTICE] = ("error", "Not saved: " + "; ".join(exc.problems))
+    except (services.AccessDenied, services.NotSignedIn) as exc:
+        st.session_state[NOTICE] = ("error", f"Not saved. {exc}")
     except services.StorageError as exc:
         st.session_state[NOTICE] = ("error", f"Not saved: {exc} Your entries stay on this page.")
 

@@ -19,9 +19,8 @@ from typing import Literal
 
 from tailoring.engine.fit import is_answered
 from tailoring.model.case import SECTIONS, Answers, Section, SocialAnswer
+from tailoring.model.patient import SOURCES, Source
 
-Source = Literal["patient", "therapist", "patient_where_present"]
-SOURCES: tuple[Source, ...] = ("patient_where_present", "patient", "therapist")
 Origin = Literal["patient", "therapist"]
 Sources = dict[tuple[Section, str], Origin]
 

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import BaseModel
+
 from tailoring.engine.describe import actions, preference_value_text, social_trigger
 from tailoring.engine.fit import is_answered, weight_of
 from tailoring.engine.flags import new_flag, severity_of
@@ -88,6 +90,71 @@ def therapist_view(case: Case, session_number: int | None = None) -> Answers:
     if session is None or not session.alliance:
         return case.answers
     return case.answers.model_copy(update={"alliance": dict(session.alliance)})
+
+
+class Comparison(BaseModel):
+    """One item both could answer: the therapist's answer and the patient's, in words."""
+
+    section: Literal["preferences", "social", "alliance"]
+    item_id: str
+    title: str
+    therapist: str | None = None
+    patient: str | None = None
+
+
+def side_by_side(
+    content: ContentLibrary, therapist: Answers, patient: PatientAnswers
+) -> list[Comparison]:
+    """Every item that either answered, in content order, with both answers in the words each
+    saw. Social domains appear where the patient named a practical barrier of theirs."""
+    rows = []
+    for item in content.preferences:
+        ours, theirs = therapist.preferences.get(item.id), patient.preferences.get(item.id)
+        if is_answered(ours) or is_answered(theirs):
+            rows.append(
+                Comparison(
+                    section="preferences",
+                    item_id=item.id,
+                    title=item.title,
+                    therapist=_pref(content, item, ours) if ours and is_answered(ours) else None,
+                    patient=_patient_pref(content, item, theirs)
+                    if theirs and is_answered(theirs)
+                    else None,
+                )
+            )
+    named = as_answers(content, patient).social if content.patient is not None else {}
+    for domain in content.social:
+        if domain.id not in named:
+            continue
+        labels = {d.id: d.label for d in domain.details}
+        ours_social = therapist.social.get(domain.id)
+        rows.append(
+            Comparison(
+                section="social",
+                item_id=domain.id,
+                title=domain.title,
+                therapist=social_trigger(domain, ours_social).answer if ours_social else None,
+                patient="; ".join(labels[d] for d in named[domain.id].details),
+            )
+        )
+    for a_item in content.alliance:
+        mine, yours = therapist.alliance.get(a_item.id), patient.alliance.get(a_item.id)
+        mine_value = mine.value if mine else None
+        yours_value = yours.value if yours else None
+        if mine_value is None and yours_value is None:
+            continue
+        rows.append(
+            Comparison(
+                section="alliance",
+                item_id=a_item.id,
+                title=a_item.title,
+                therapist=None if mine_value is None else a_item.labels[mine_value],
+                patient=None
+                if yours_value is None
+                else _patient_label(content, a_item, yours_value),
+            )
+        )
+    return rows
 
 
 # Preferences ----------------------------------------------------------------------------------

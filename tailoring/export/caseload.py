@@ -194,6 +194,21 @@ def notes_csv(notes: Sequence[Mapping[str, Any]]) -> str:
     return csv_text([{k: _spreadsheet_safe(v) for k, v in note.items()} for note in notes])
 
 
+def problems_csv(errors: Iterable[RowError]) -> str:
+    """The problems of an import report as CSV: row, column (or field), reference, problem."""
+    return csv_text(
+        [
+            {
+                "row": "file" if e.row is None else e.row,
+                "column": _spreadsheet_safe(e.field),
+                "reference": _spreadsheet_safe(e.reference or ""),
+                "problem": _spreadsheet_safe(e.message),
+            }
+            for e in errors
+        ]
+    )
+
+
 # Reading --------------------------------------------------------------------------------------
 
 

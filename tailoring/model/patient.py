@@ -34,6 +34,9 @@ ANSWER_KEY = re.compile(
 )
 # Longest free-text answer, as for the notes of a case.
 OPEN_TEXT_MAX = 2000
+# Which answers the fit of a case uses (tailoring/engine/answer_source.py), as a case stores it.
+Source = Literal["patient", "therapist", "patient_where_present"]
+SOURCES: tuple[Source, ...] = ("patient_where_present", "patient", "therapist")
 
 
 # The questions of one questionnaire, ready to show -------------------------------------------

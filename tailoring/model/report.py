@@ -66,6 +66,11 @@ class DimensionFit(BaseModel):
     actions: list[Action] = Field(
         default_factory=list, description="Adapt-within suggestions when the answer is in range."
     )
+    source: Literal["patient", "therapist"] | None = Field(
+        None,
+        description="Whose answer the fit used, when it ran on a chosen source of answers "
+        "(tailoring/engine/answer_source.py); None when unanswered or not chosen.",
+    )
 
 
 class Completeness(BaseModel):

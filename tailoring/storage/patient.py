@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from tailoring.model.content import ThemeId
-from tailoring.model.patient import ANSWER_KEY, PatientLink
+from tailoring.model.patient import ANSWER_KEY, SOURCES, PatientLink, Source
 from tailoring.model.patient_content import SESSION_SETS, SET_IDS, SetId
 from tailoring.storage.errors import (
     LinkClosed,
@@ -47,7 +47,13 @@ from tailoring.storage.repository import (
     _json,
     _lock,
 )
-from tailoring.storage.tables import cases, patient_answers, patient_links, text_codes
+from tailoring.storage.tables import (
+    answer_sources,
+    cases,
+    patient_answers,
+    patient_links,
+    text_codes,
+)
 
 ITEM_KEY_LENGTH = 100
 SOURCE_LENGTH = 160
@@ -98,6 +104,25 @@ class CodeDecision:
     decision: CodeDecisionKind
     decided_by: str
     decided_at: datetime
+
+
+@dataclass(frozen=True)
+class OpenAnswer:
+    """A patient's free-text answer through a link, with the case and link it belongs to."""
+
+    case_id: int
+    therapist: str
+    link_id: int
+    set_id: SetId
+    session_number: int | None
+    item_key: str
+    text: str
+    updated_at: datetime
+
+    @property
+    def source(self) -> str:
+        """The name of the text in coded-text decisions."""
+        return f"patient:{self.link_id}:{self.item_key}"
 
 
 class PatientRepository:
@@ -379,6 +404,102 @@ class PatientRepository:
                 CodeDecision(**{**row._mapping, "evidence": json.loads(row.evidence)})
                 for row in rows
             ]
+
+    def patient_code_decisions(self, case_ids: Sequence[int] | None = None) -> list[CodeDecision]:
+        """The latest decision about each theme of each patient text, of the given cases or of
+        every case."""
+        t = text_codes.c
+        latest = select(func.max(t.id)).where(t.source.like("patient:%"))
+        if case_ids is not None:
+            latest = latest.where(t.case_id.in_(list(case_ids)))
+        latest = latest.group_by(t.case_id, t.source, t.theme)
+        with self._transaction() as connection:
+            rows = connection.execute(
+                select(text_codes).where(t.id.in_(latest.scalar_subquery())).order_by(t.id)
+            )
+            return [
+                CodeDecision(**{**row._mapping, "evidence": json.loads(row.evidence)})
+                for row in rows
+            ]
+
+    def open_answers(
+        self,
+        case_id: int | None = None,
+        therapist: str | None = None,
+        include_archived: bool = False,
+    ) -> list[OpenAnswer]:
+        """Every free-text answer given through a link that was not revoked, of one case or of
+        the real cases of the caseload (active ones unless ``include_archived``), oldest first."""
+        a, p, c = patient_answers.c, patient_links.c, cases.c
+        query = (
+            select(
+                p.case_id,
+                c.therapist,
+                a.link_id,
+                p.set_id,
+                p.session_number,
+                a.item_key,
+                a.payload,
+                a.updated_at,
+            )
+            .join_from(patient_answers, patient_links, p.id == a.link_id)
+            .join(cases, c.id == p.case_id)
+            .where(a.item_key.like("open.%"), p.revoked_at.is_(None), c.kind == "case")
+            .order_by(a.updated_at, a.link_id, a.item_key)
+        )
+        if case_id is not None:
+            query = query.where(p.case_id == case_id)
+        elif not include_archived:
+            query = query.where(c.status == "active")
+        if therapist is not None:
+            query = query.where(c.therapist == therapist)
+        with self._transaction() as connection:
+            if case_id is not None:
+                _check_exists(connection, case_id)
+            answers = []
+            for row in connection.execute(query):
+                text = json.loads(row.payload).get("value")
+                if isinstance(text, str) and text.strip():
+                    answers.append(
+                        OpenAnswer(
+                            row.case_id,
+                            row.therapist,
+                            row.link_id,
+                            row.set_id,
+                            row.session_number,
+                            row.item_key,
+                            text,
+                            row.updated_at,
+                        )
+                    )
+            return answers
+
+    # Which answers the fit uses --------------------------------------------------------------
+
+    def answer_source(self, case_id: int) -> Source | None:
+        """The answers the case's fit uses, or None while nobody has chosen."""
+        s = answer_sources.c
+        with self._transaction() as connection:
+            _check_exists(connection, case_id)
+            chosen: Source | None = connection.execute(
+                select(s.source).where(s.case_id == case_id)
+            ).scalar_one_or_none()
+            return chosen
+
+    def set_answer_source(
+        self, case_id: int, source: Source, chosen_by: str, now: datetime | None = None
+    ) -> None:
+        """Keep which answers the case's fit uses, who chose and when."""
+        _check_choice("source", source, SOURCES)
+        _check_id("chosen_by", chosen_by, ACTOR_LENGTH)
+        values = {"source": source, "chosen_by": chosen_by, "chosen_at": _checked_time(now)}
+        with self._transaction() as connection:
+            _lock(connection, case_id)
+            changed = connection.execute(
+                update(answer_sources).where(answer_sources.c.case_id == case_id).values(**values)
+            )
+            if not changed.rowcount:
+                connection.execute(insert(answer_sources).values(case_id=case_id, **values))
 
     # Helpers ---------------------------------------------------------------------------------
 

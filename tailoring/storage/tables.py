@@ -367,3 +367,15 @@ text_codes = Table(
     Column("decided_at", UtcDateTime, nullable=False),
     CheckConstraint("decision IN ('accepted', 'rejected')", name="decision"),
 )
+
+# Which answers the fit of a case uses (revision 0007): one row per case that chose; a case
+# without one uses the therapist's answers.
+answer_sources = Table(
+    "answer_sources",
+    metadata,
+    Column("case_id", Integer, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Column("source", String(24), nullable=False),
+    Column("chosen_by", String(80), nullable=False),
+    Column("chosen_at", UtcDateTime, nullable=False),
+    CheckConstraint("source IN ('patient', 'therapist', 'patient_where_present')", name="source"),
+)

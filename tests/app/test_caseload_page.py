@@ -72,3 +72,12 @@ def test_per_therapist_charts_appear_with_two_therapists(app: AppTest):
     charts = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("Outcome rates, by therapist" in spec for spec in charts)
     assert any("B. Second (small number)" in spec for spec in charts)
+
+
+def test_the_not_on_track_filter_finds_every_case_not_on_track(app: AppTest):
+    at = open_caseload(app)
+    at.multiselect(key="caseload.outcomes").set_value(["not_on_track"]).run()
+    frame = services.caseload_frame()
+    flagged = frame["not_on_track"].astype(bool) | (frame["outcome"] == "not_on_track")
+    assert sorted(at.dataframe[0].value["Reference"]) == sorted(frame.loc[flagged, "reference"])
+    assert not at.exception

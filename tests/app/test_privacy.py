@@ -108,3 +108,20 @@ def test_services_refuse_identifiers_unless_told_to_keep_them(fresh_case):
     assert services.notes(fresh_case) == []
     services.add_note(fresh_case, "Born 12/03/1961", allow_identifiers=True)
     assert len(services.notes(fresh_case)) == 1
+
+
+def test_a_failure_is_logged_without_the_text_that_caused_it(
+    app: AppTest, fresh_case, monkeypatch, caplog
+):
+    secret = "Patient jo@example.org said something private"
+
+    def broken(case):
+        raise ValueError(f"could not read {secret!r}")
+
+    monkeypatch.setattr(services, "assess_case", broken)
+    caplog.set_level("INFO")
+    at = open_walkthrough(app, fresh_case, "report")
+    assert any("Something went wrong" in e.value for e in at.error)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "ValueError at" in logged
+    assert "jo@example.org" not in logged and "private" not in logged

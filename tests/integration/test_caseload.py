@@ -320,3 +320,56 @@ def test_figures_go_with_their_case(repository: CaseRepository, engine: Engine) 
 
 def test_a_caseload_row_has_every_caseload_field() -> None:
     assert tuple(CaseloadRow.__dataclass_fields__) == CASELOAD_FIELDS
+
+
+def test_chosen_columns_hold_the_frame_s_values_of_cases_with_figures(
+    repository: CaseRepository, engine: Engine
+) -> None:
+    figured = repository.create(make_case("FIG-1", sessions=make_course(), therapist="dr.a"))
+    waiting = repository.create(make_case("WAIT-1", therapist="dr.a"))
+    archived = repository.create(make_case("OLD-1", status="archived", therapist="dr.b"))
+    for case_id in (figured, archived):
+        repository.save_metrics(case_id, make_metrics(caseness_at_start=None))
+    fields = [name for name in CASELOAD_FIELDS if name not in ("updated_at", "computed_at")]
+
+    columns, statements = count_statements(engine, lambda: repository.caseload_columns(fields))
+
+    assert statements == 1
+    frame = repository.caseload_frame()
+    assert columns == {name: frame[name][:1] for name in fields}
+    assert frame["id"] == [figured, waiting]
+    assert repository.caseload_columns(["id"], include_archived=True)["id"] == [figured, archived]
+    assert repository.caseload_columns(["id"], therapist="dr.b") == {"id": []}
+    assert type(columns["last_session"][0]) is datetime.date
+    assert columns["caseness_at_start"] == [None]
+    assert columns["finished"] == [True]
+    with pytest.raises(ValueError, match="computed_at"):
+        repository.caseload_columns(["id", "computed_at"])
+
+
+def test_the_stamp_moves_with_every_change_to_the_caseload(repository: CaseRepository) -> None:
+    stamps = [repository.caseload_stamp()]
+
+    def moved() -> bool:
+        stamps.append(repository.caseload_stamp())
+        return stamps[-1] != stamps[-2]
+
+    assert (stamps[0].cases, stamps[0].without_figures) == (0, 0)
+    first = repository.create(make_case("STAMP-1"))
+    assert moved()
+    assert (stamps[-1].cases, stamps[-1].with_figures, stamps[-1].without_figures) == (1, 0, 1)
+    repository.save_metrics(first, make_metrics())
+    assert moved()
+    assert stamps[-1].without_figures == 0
+    repository.update_case(first, None, status="archived")
+    assert moved()
+    second = repository.create(make_case("STAMP-2"))
+    assert moved()
+    repository.delete(second)
+    assert moved()
+    assert not moved()
+    # Attempts may carry figures; they are not cases waiting, nor cases with figures.
+    attempt = repository.create(make_case("TRY-1"), kind="attempt", scenario_id="s1")
+    repository.save_metrics(attempt, make_metrics())
+    assert moved()
+    assert (stamps[-1].cases, stamps[-1].with_figures) == (1, 1)

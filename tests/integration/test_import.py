@@ -1,15 +1,24 @@
-"""Importing many cases at once against real databases: round trips, all or nothing."""
+"""Many cases at once against real databases: imports (all or nothing), loads and figures."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import Engine, func, select
 
 from tailoring.model.case import Answers
 from tailoring.storage.errors import ReferenceTaken
-from tailoring.storage.repository import CaseRepository
+from tailoring.storage.repository import CaseFigures, CaseRepository
 from tailoring.storage.tables import answers, cases, sessions
-from tests.integration.helpers import count_statements, make_case, make_course, make_session
+from tests.integration.helpers import (
+    count_statements,
+    make_case,
+    make_course,
+    make_flag,
+    make_metrics,
+    make_session,
+)
 
 
 def stored_rows(engine: Engine) -> tuple[int, int, int]:
@@ -102,3 +111,97 @@ def test_a_large_import_is_one_transaction_in_batches(
     for n in (0, 1_234, 2_499):
         assert repository.get(ids[n]).case == many[n]
     assert repository.cases_without_metrics(3) == ids[:3]
+
+
+def test_many_cases_load_in_three_statements_as_they_load_one_by_one(
+    repository: CaseRepository, engine: Engine
+) -> None:
+    ids = repository.import_cases(
+        [make_case(f"MANY-{n}", sessions=make_course()) for n in range(3)]
+    )
+    attempt = repository.create(make_case("TRY-1"), kind="attempt", scenario_id="s1")
+
+    loaded, statements = count_statements(
+        engine, lambda: repository.get_many([ids[2], 404, attempt, ids[0]])
+    )
+
+    assert statements == 3
+    assert loaded == [repository.get(case_id) for case_id in (ids[2], attempt, ids[0])]
+    assert repository.get_many([]) == []
+
+
+def test_references_in_use_are_found_among_many(repository: CaseRepository) -> None:
+    repository.create(make_case("TAKEN-1"))
+    repository.create(make_case("TRY-1"), kind="attempt", scenario_id="s1")
+
+    many = [f"FREE-{n}" for n in range(1_200)]
+    assert repository.taken_references(["TAKEN-1", *many, "TRY-1", "TAKEN-1"]) == {
+        "TAKEN-1",
+        "TRY-1",
+    }
+    assert repository.taken_references([]) == set()
+
+
+def test_figures_of_many_cases_are_stored_as_one_by_one(
+    repository: CaseRepository, engine: Engine
+) -> None:
+    one, many, other = repository.import_cases([make_case(f"FIG-{n}") for n in range(3)])
+    first = (make_flag("bond_low", "high"), make_flag("pref.structure"))
+    later = (make_flag("pref.structure"), make_flag("pace_fast", "low"))
+    no_fit = make_metrics(fit=None, open_flags=[])
+
+    repository.save_metrics(one, make_metrics())
+    repository.sync_flags(one, first, "dr.a")
+    repository.save_metrics(one, no_fit)
+    repository.sync_flags(one, later, "dr.a")
+    stored, statements = count_statements(
+        engine,
+        lambda: repository.save_figures(
+            [
+                CaseFigures(many, 1, make_metrics(), first),
+                CaseFigures(other, 1, make_metrics(fit=12.5), ()),
+            ],
+            "dr.a",
+        ),
+    )
+    again = repository.save_figures([CaseFigures(many, 1, no_fit, later)], "dr.a")
+
+    assert (stored, again) == ([many, other], [many])
+    assert statements < 10
+    rows = {row.id: row for row in repository.caseload()}
+    assert replace(rows[many], id=0, reference="", computed_at=None) == replace(
+        rows[one], id=0, reference="", computed_at=None
+    )
+    assert rows[other].fit == 12.5
+    assert [(e.flag_id, e.event, e.actor) for e in repository.flag_history(many)] == [
+        (e.flag_id, e.event, e.actor) for e in repository.flag_history(one)
+    ]
+
+
+def test_figures_of_a_case_changed_since_they_were_computed_are_not_stored(
+    repository: CaseRepository,
+) -> None:
+    kept, changed = repository.import_cases([make_case("KEPT-1"), make_case("CHANGED-1")])
+    repository.update_case(changed, None, sessions_available=9)
+    flags = (make_flag("bond_low", "high"),)
+
+    stored = repository.save_figures(
+        [
+            CaseFigures(kept, 1, make_metrics(), flags),
+            CaseFigures(changed, 1, make_metrics(), flags),
+            CaseFigures(404, 1, make_metrics(), flags),
+        ],
+        "dr.a",
+    )
+
+    assert stored == [kept]
+    assert {row.id: row.computed_at is not None for row in repository.caseload()} == {
+        kept: True,
+        changed: False,
+    }
+    assert repository.flag_history(changed) == []
+    with pytest.raises(ValueError, match="more than once"):
+        repository.save_figures(
+            [CaseFigures(kept, 1, make_metrics(), ()), CaseFigures(kept, 1, make_metrics(), ())],
+            "dr.a",
+        )

@@ -1,0 +1,27 @@
+"""The patient's questionnaire: opened by link, QR code or typed code, with no account.
+
+It shows one questionnaire of one case and nothing else of it: no flags, scores, notes, other
+questionnaires or other patients. app.py runs this page alone, with no navigation or sidebar,
+for any visit that comes with a code or to this page's address.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from ui import patient
+from ui.common import friendly_errors, require_entry
+
+require_entry()
+patient.touch_targets()
+
+with friendly_errors():
+    link = patient.current_link()
+    if link is None:
+        st.stop()
+    if link.completed_at is not None or not link.accepts_answers(datetime.now(UTC)):
+        patient.thank_you()
+        st.stop()
+    patient.questionnaire(link)

@@ -1,0 +1,299 @@
+"""The patient's questionnaire page and the therapist's Patient questionnaires page (AppTest).
+
+The patient page is reached with ``?code=…`` (a link or QR code) or by typing the code; it shows
+nothing else of the case. An expired, revoked or wrong code gets the same message.
+"""
+
+from __future__ import annotations
+
+import pytest
+import textstat
+from streamlit.testing.v1 import AppTest
+
+from tailoring import services
+from tailoring.engine.patient_links import REFUSED, Throttle
+from tests.app.conftest import APP
+from ui.patient import WORDS, highlighted
+
+HELPED = "Sessions felt rushed, and I never had time to talk about my childhood."
+
+
+@pytest.fixture
+def case_id(database, monkeypatch) -> int:
+    monkeypatch.setattr(services, "_link_throttle", Throttle())
+    services.start(load_demo=False)
+    case_id = services.new_case("PV-APP-1", "cbt_depression", 12)
+    services.save_answer(case_id, "preferences", "structure", {"value": 1, "importance": 3})
+    services.save_answer(
+        case_id, "social", "housing", {"present": "yes", "note": "Damp flat, private rent"}
+    )
+    return case_id
+
+
+def visit(code: str | None) -> AppTest:
+    """A patient's visit: the app opened with the code in its address (or none, to type one)."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["code"] = code or ""
+    return at.run()
+
+
+def frame(at: AppTest, column: str, without: str = "—"):
+    """The first dataframe with this column (and not that one): AppTest keeps no dataframe keys."""
+    return next(
+        d.value for d in at.dataframe if column in d.value.columns and without not in d.value
+    )
+
+
+def shown_text(at: AppTest) -> str:
+    parts = [
+        *(e.value for e in at.title),
+        *(e.value for e in at.header),
+        *(e.value for e in at.markdown),
+        *(e.value for e in at.caption),
+        *(e.value for e in at.text),
+        *(e.value for e in at.info),
+        *(e.value for e in at.warning),
+        *(e.value for e in at.error),
+        *(e.value for e in at.success),
+        *(w.label for w in at.radio),
+    ]
+    return "\n".join(str(p) for p in parts)
+
+
+def assert_nothing_of_the_case(at: AppTest) -> None:
+    assert not at.exception
+    assert len(at.sidebar.children) == 0, "the patient page has a sidebar"
+    text = shown_text(at)
+    for secret in ("PV-APP-1", "Damp flat", "Fit", "flag", "CBT for depression"):
+        assert secret not in text
+    assert not at.dataframe and not at.metric
+
+
+# The patient's page ----------------------------------------------------------------------------
+
+
+def test_a_valid_code_opens_the_questions_and_nothing_else(case_id):
+    _, code = services.create_patient_link(case_id, "preferences")
+    at = visit(code)
+    assert [t.value for t in at.title] == ["What you want from therapy"]
+    assert_nothing_of_the_case(at)
+    assert "The link works until" in at.info[0].value
+    assert "call 999" in at.warning[0].value
+    assert at.radio(key="patient.preferences.structure").value is None
+    assert services.patient_links(case_id)[0].opened_at is not None
+    assert at.query_params["code"] == code
+
+
+@pytest.mark.parametrize("how", ["expired", "revoked", "wrong"])
+def test_expired_revoked_and_wrong_codes_get_the_same_plain_message(case_id, how):
+    link, code = services.create_patient_link(case_id, "preferences")
+    if how == "expired":
+        services.expire_patient_link(link.id)
+    elif how == "revoked":
+        services.revoke_patient_link(link.id)
+    else:
+        code = code[:-4] + ("AAAA" if not code.endswith("AAAA") else "BBBB")
+    at = visit(code)
+    assert not at.exception
+    assert [e.value for e in at.error] == [REFUSED]
+    assert [t.value for t in at.title] == ["Your questions"]
+    assert not at.radio and not at.text_area
+    assert_nothing_of_the_case(at)
+    # The refused code leaves the address: a rerun does not count it again.
+    assert at.query_params["code"] == ""
+
+
+def test_a_typed_code_opens_the_questions_and_wrong_codes_are_throttled(case_id):
+    _, code = services.create_patient_link(case_id, "preferences")
+    at = visit(None)
+    assert [t.value for t in at.title] == ["Your questions"]
+    for _ in range(5):
+        at.text_input(key="patient.code").input("7K2M-QX9D-AAAA-BBBB-CCCC-DDDD-EEEE")
+        at = at.button[0].click().run()
+    assert "Too many codes did not work" in at.error[0].value
+    again = visit(None)
+    again.text_input(key="patient.code").input(code.lower())
+    again = again.button[0].click().run()
+    assert not again.exception
+    assert [t.value for t in again.title] == ["What you want from therapy"]
+
+
+def test_answers_save_as_given_and_survive_a_new_visit(case_id):
+    link, code = services.create_patient_link(case_id, "preferences")
+    at = visit(code)
+    at.radio(key="patient.preferences.structure").set_value(5).run()
+    at.radio(key="patient.preferences.structure.importance").set_value(3).run()
+    at.checkbox(key="patient.barriers.childcare.childcare").check().run()
+    at.checkbox(key="patient.barriers.childcare.none").check().run()  # "none" unticks the rest
+    at.text_area(key="patient.open.helped").input(HELPED).run()
+    assert not at.exception
+    assert services.patient_link_answers(link.id) == {
+        "preferences.structure": {"value": 5, "importance": 3},
+        "barriers.childcare": {"value": ["none"]},
+        "open.helped": {"value": HELPED},
+    }
+    assert at.checkbox(key="patient.barriers.childcare.childcare").value is False
+    later = visit(code)
+    assert later.radio(key="patient.preferences.structure").value == 5
+    assert later.checkbox(key="patient.barriers.childcare.none").value is True
+    assert later.text_area(key="patient.open.helped").value == HELPED
+    assert "3 of 19 questions answered" in later.get("progress")[0].proto.text
+
+
+def test_identifiers_in_free_text_are_held_until_removed(case_id):
+    link, code = services.create_patient_link(case_id, "preferences")
+    at = visit(code)
+    at.text_area(key="patient.open.fit_better").input("Please ring me on 07700 900123").run()
+    assert "not saved yet" in at.warning[1].value
+    assert [t.value for t in at.text] == ["Please ring me on [phone number removed]"]
+    assert "open.fit_better" not in services.patient_link_answers(link.id)
+    labels = [b.label for b in at.button]
+    assert "Save as written" not in labels and "I will change my answer" in labels
+    at = at.button(key="patient.open.fit_better.remove").click().run()
+    assert services.patient_link_answers(link.id)["open.fit_better"] == {
+        "value": "Please ring me on [phone number removed]"
+    }
+    assert len(at.warning) == 1
+
+
+def test_finishing_shows_the_thank_you_and_answers_stop_changing(case_id):
+    _, code = services.create_patient_link(case_id, "after_session", 1)
+    at = visit(code)
+    at.radio(key="patient.alliance.bond").set_value(1).run()
+    at = at.button(key="patient.finish").click().run()
+    assert [t.value for t in at.title] == ["Thank you"]
+    assert "sent to your therapist" in at.success[0].value
+    assert not at.radio
+    assert services.patient_links(case_id)[0].completed_at is not None
+    assert [t.value for t in visit(code).title] == ["Thank you"]
+
+
+# The therapist's page -------------------------------------------------------------------------
+
+
+def therapist(case_id: int) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["case_id"] = case_id
+    at.switch_page("pages/patient_links.py")
+    return at.run()
+
+
+def test_a_link_is_created_shown_once_and_revoked(case_id):
+    at = therapist(case_id)
+    assert at.title[0].value == "Patient questionnaires · PV-APP-1"
+    at = at.button(key="links.new.create").click().run()
+    assert not at.exception
+    [link] = services.patient_links(case_id)
+    url, code = (c.value for c in at.code)
+    assert url == f"http://localhost:8501/patient?code={code}"
+    assert services.open_patient_link(code, "test").id == link.id
+    at = at.button(key=f"links.{link.id}.revoke").click().run()
+    assert "Revoke for good?" in at.warning[0].value
+    at = at.button(key=f"links.{link.id}.revoke.confirm").click().run()
+    assert services.patient_links(case_id)[0].revoked_at is not None
+    assert at.success[0].value == "Link revoked."
+
+
+def test_a_gap_is_flagged_when_the_answers_differ(case_id):
+    link, code = services.create_patient_link(case_id, "preferences")
+    services.open_patient_link(code, "test")
+    services.save_patient_answer(link.id, "preferences.structure", {"value": 5, "importance": 3})
+    services.complete_patient_link(link.id)
+    assert [c.link.id for c in services.returned_since_seen()] == [link.id]
+    at = therapist(case_id)
+    assert not at.exception
+    table = frame(at, "The patient answered")
+    assert list(table["Gap"]) == ["Gap"]
+    assert list(table["The patient answered"]) == [
+        "5 of 5: Open: we follow what I bring (it is a must)"
+    ]
+    assert "Structure: you and the patient answered differently" in [e.label for e in at.expander]
+    # Seen: it no longer counts as come back since last looked.
+    assert services.returned_since_seen() == []
+
+
+def test_the_source_choice_changes_the_report(case_id):
+    link, code = services.create_patient_link(case_id, "preferences")
+    services.open_patient_link(code, "test")
+    services.save_patient_answer(link.id, "preferences.structure", {"value": 5, "importance": 3})
+    at = therapist(case_id)
+    fit = frame(at, "Answer from").set_index("Dimension")
+    assert fit.loc["Structure", "Answer from"] == "You"
+    at = at.radio(key="voice.source").set_value("patient").run()
+    assert services.answer_source(case_id) == "patient"
+    fit = frame(at, "Answer from").set_index("Dimension")
+    assert fit.loc["Structure", "Answer from"] == "Patient"
+    assert "This report uses: the patient's answers only." in [c.value for c in at.caption]
+    assert therapist(case_id).radio(key="voice.source").value == "patient"
+
+
+def test_theme_suggestions_are_accepted_or_rejected_and_kept(case_id):
+    link, code = services.create_patient_link(case_id, "preferences")
+    services.open_patient_link(code, "test")
+    services.save_patient_answer(link.id, "open.helped", {"value": HELPED})
+    source = f"patient:{link.id}:open.helped"
+    at = therapist(case_id)
+    [html] = [h.value for h in at.html if "rushed" in h.value]
+    assert "<mark>rushed</mark>" in html and "<mark>childhood</mark>" in html
+    at = at.button(key=f"codes.{source}.pace.accepted").click().run()
+    at = at.button(key=f"codes.{source}.depth.rejected").click().run()
+    assert not at.exception
+    decisions = {d.theme: d.decision for d in services.patient_repository().code_decisions(case_id)}
+    assert decisions == {"pace": "accepted", "depth": "rejected"}
+    assert at.button(key=f"codes.{source}.pace.accepted").disabled
+    again = therapist(case_id)
+    assert any("Accepted by local user" in t.value for t in again.text)
+    assert any("Rejected by local user" in t.value for t in again.text)
+
+
+def test_the_caseload_shows_the_themes_of_patient_feedback(case_id):
+    link, code = services.create_patient_link(case_id, "preferences")
+    services.open_patient_link(code, "test")
+    services.save_patient_answer(link.id, "open.helped", {"value": HELPED})
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("pages/caseload.py")
+    at = at.run()
+    assert not at.exception
+    assert "Themes of patient feedback" in [s.value for s in at.subheader]
+    overall = frame(at, "Suggested, not decided", without="Therapist").set_index("Theme")
+    assert overall.loc["Time and pace", "Suggested, not decided"] == 1
+
+
+def test_highlighting_escapes_what_people_wrote():
+    text = '<img src=x onerror="alert(1)"> it felt **rushed** & [odd](javascript:x)'
+    shown = highlighted(text, services.theme_codes(text))
+    assert "<img" not in shown
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in shown
+    assert "**<mark>rushed</mark>** &amp; [odd](javascript:x)" in shown
+
+
+def test_a_risk_answer_before_a_session_is_shown_above_everything(case_id):
+    link, code = services.create_patient_link(case_id, "before_session", 2)
+    services.open_patient_link(code, "test")
+    services.save_patient_answer(link.id, "measure.phq9.phq9_9", {"value": 2})
+    at = therapist(case_id)
+    assert not at.exception
+    assert "follow your service's risk procedure" in at.error[0].value
+    assert "PHQ-9" in [m.label for m in at.metric]
+
+
+@pytest.mark.parametrize("name", sorted(WORDS))
+def test_the_page_own_words_for_patients_are_plain(name):
+    """As every text of content/patient/ (tests/unit/test_patient_readability.py)."""
+    text = WORDS[name].format(until="14:05 on Friday 11 December 2026", answered=3, total=19)
+    assert textstat.flesch_reading_ease(text) >= 60, text
+
+
+def test_in_team_mode_the_patient_needs_no_sign_in(case_id, monkeypatch):
+    link, code = services.create_patient_link(case_id, "preferences")
+    monkeypatch.setenv("TAILORING_MODE", "team")
+    services.set_mode("team")
+    try:
+        at = visit(code)
+        at.radio(key="patient.preferences.structure").set_value(2).run()
+    finally:
+        services.set_mode("local")
+    assert not at.exception
+    assert [t.value for t in at.title] == ["What you want from therapy"]
+    assert_nothing_of_the_case(at)
+    assert services.patient_link_answers(link.id)["preferences.structure"]["value"] == 2

@@ -1,0 +1,192 @@
+"""Patient voice in real browsers: a therapist sends a link, the patient answers on a phone.
+
+The therapist creates a link in one browser context. A second context, at phone size (375×800),
+opens it, answers part, and is closed; a third reopens the same link, finds the answers kept,
+and finishes. Back in the therapist's context the patient's answers sit beside the therapist's
+own, with a perception-gap flag. Every state of the patient page (code entry, refused, questions,
+thank-you) is scanned with axe-core, and must show no serious or critical violation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.conftest import (
+    AppServer,
+    by_key,
+    click,
+    exact,
+    expander_summary,
+    goto,
+    horizontal_overflow,
+    new_page,
+    no_error_on_page,
+    pick_radio,
+    radio_inputs,
+    screenshot,
+    settles,
+)
+
+pytestmark = pytest.mark.e2e
+
+PHONE = {"width": 375, "height": 800}
+REFERENCE = "PV-E2E-1"
+HELPED = "Talking it through at my own pace has helped"
+WRONG_CODE = "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG"
+REFUSED = "This link or code does not work. Ask your therapist for a new one."
+
+
+def serious_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page, one line each."""
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — "
+        + "; ".join(node["target"][0] for node in v["nodes"][:3])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def assert_accessible(page: Page, state: str) -> None:
+    problems = serious_violations(page)
+    assert not problems, f"axe on the patient page ({state}):\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def phone(browser: Browser, app_server: AppServer) -> Iterator[Browser]:
+    """The browser, for patient contexts opened at phone size; fails on a server traceback."""
+    log_start = len(app_server.log_text())
+    yield browser
+    server_errors = app_server.log_text()[log_start:]
+    assert "Traceback" not in server_errors, f"the server logged an error:\n{server_errors}"
+
+
+def patient_page(browser: Browser, url: str) -> Page:
+    page = new_page(browser, PHONE)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    goto(page, url)
+    no_error_on_page(page)
+    assert not errors, f"JavaScript errors in the patient page: {errors}"
+    return page
+
+
+def nothing_of_the_case(page: Page) -> None:
+    """The patient page shows no navigation, sidebar, case reference, flags or scores."""
+    expect(page.get_by_test_id("stSidebar")).to_have_count(0)
+    expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
+    text = page.get_by_test_id("stMain").inner_text()
+    for word in (REFERENCE, "Fit", "flag", "Flag", "Cases", "Caseload"):
+        assert word not in text, f"{word!r} shows on the patient page"
+
+
+def test_a_patient_answers_on_a_phone_and_the_therapist_sees_a_perception_gap(
+    page: Page, phone: Browser, app_server: AppServer, app_services
+):
+    case_id = app_services.new_case(REFERENCE, "cbt_depression", 12)
+    # The therapist records a wish for a clear plan every session; the patient will ask for open
+    # sessions that follow what they bring: a perception gap on structure.
+    app_services.save_answer(case_id, "preferences", "structure", {"value": 1, "importance": 3})
+
+    goto(page, f"{app_server.url}/patient_links?case={case_id}")
+    expect(
+        page.get_by_role("heading", name=f"Patient questionnaires · {REFERENCE}")
+    ).to_be_visible()
+    click(page, by_key(page, "links.new.create").get_by_role("button"))
+    made = by_key(page, "links.made.box")
+    expect(made).to_be_visible()
+    blocks = made.get_by_test_id("stCode")
+    expect(blocks).to_have_count(2)  # drawn lazily: wait for both
+    url, code = (t.strip() for t in blocks.all_inner_texts())
+    assert re.fullmatch(rf"{re.escape(app_server.url)}/patient\?code=[0-9A-Z-]{{34}}", url)
+    assert url.endswith(code)
+    expect(made.get_by_test_id("stImage")).to_be_visible()
+    screenshot(page, "patient-voice-therapist-link")
+
+    # The patient opens the link on a phone and answers part.
+    first = patient_page(phone, url)
+    expect(first.get_by_role("heading", name="What you want from therapy")).to_be_visible()
+    nothing_of_the_case(first)
+    expect(first.get_by_text(re.compile(r"The link works until \d\d:\d\d on"))).to_be_visible()
+    assert horizontal_overflow(first) == []
+    assert_accessible(first, "questions")
+    pick_radio(first, "patient.preferences.structure", "Open: we follow what I bring")
+    pick_radio(first, "patient.preferences.structure.importance", "It is a must")
+    box = by_key(first, "patient.open.helped").locator("textarea")
+    box.fill(HELPED)
+    with settles(first):
+        box.press("Tab")  # leaving the box saves it
+    expect(first.get_by_text("2 of 19 questions answered")).to_be_visible()
+    screenshot(first, "patient-voice-phone-questions")
+    first.context.close()
+
+    # The patient comes back later with the same link: the answers survived, and they finish.
+    again = patient_page(phone, url)
+    structure = by_key(again, "patient.preferences.structure")
+    expect(structure.get_by_role("radio", name="Open: we follow what I bring")).to_be_checked()
+    expect(by_key(again, "patient.open.helped").locator("textarea")).to_have_value(HELPED)
+    expect(again.get_by_text("2 of 19 questions answered")).to_be_visible()
+    # By keyboard alone: focus a choice and press space.
+    radio_inputs(again, "patient.preferences.pace").first.focus()
+    with settles(again):
+        again.keyboard.press("Space")
+    expect(again.get_by_text("3 of 19 questions answered")).to_be_visible()
+    click(again, by_key(again, "patient.finish").get_by_role("button"))
+    expect(again.get_by_role("heading", name="Thank you")).to_be_visible()
+    nothing_of_the_case(again)
+    assert_accessible(again, "thank-you")
+    screenshot(again, "patient-voice-phone-thank-you")
+    again.context.close()
+
+    # Typed by hand at the page's address: a wrong code is refused, the right one opens.
+    typed = patient_page(phone, f"{app_server.url}/patient")
+    expect(typed.get_by_role("heading", name="Your questions")).to_be_visible()
+    nothing_of_the_case(typed)
+    assert_accessible(typed, "code entry")
+    screenshot(typed, "patient-voice-phone-code-entry")
+    field = by_key(typed, "patient.code").locator("input")
+    field.fill(WRONG_CODE)
+    click(typed, typed.get_by_role("button", name="Open my questions"))
+    expect(typed.get_by_text(exact(REFUSED))).to_be_visible()
+    assert_accessible(typed, "refused")
+    screenshot(typed, "patient-voice-phone-refused")
+    field.fill(code.lower())
+    click(typed, typed.get_by_role("button", name="Open my questions"))
+    expect(typed.get_by_role("heading", name="Thank you")).to_be_visible()
+    typed.context.close()
+
+    # The questionnaires before and after a session pass the same scan.
+    for set_id in ("before_session", "after_session"):
+        _, other = app_services.create_patient_link(case_id, set_id, 1)
+        session_page = patient_page(phone, f"{app_server.url}/patient?code={other}")
+        expect(by_key(session_page, "patient.finish")).to_be_visible()
+        assert_accessible(session_page, f"questions {set_id}")
+        session_page.context.close()
+
+    # The therapist sees the answers beside their own, with the perception gap.
+    answers = app_services.patient_link_answers(app_services.patient_links(case_id)[-1].id)
+    assert answers["preferences.structure"] == {"value": 5, "importance": 3}
+    assert answers["open.helped"] == {"value": HELPED}
+    assert answers["preferences.pace"] == {"value": 1, "importance": None}
+    goto(page, f"{app_server.url}/patient_links?case={case_id}")
+    page.get_by_role("tab", name="Side by side", exact=True).click()
+    grid = page.locator("table[role='grid']").first
+    expect(grid).to_contain_text("5 of 5: Open: we follow what I bring (it is a must)")
+    expect(grid).to_contain_text("1 of 5")
+    # A high-severity gap: its card is open.
+    expect(
+        expander_summary(page, "Structure: you and the patient answered differently")
+    ).to_be_visible()
+    expect(page.get_by_text("The patient answered: 5 of 5", exact=False)).to_be_visible()
+    no_error_on_page(page)
+    screenshot(page, "patient-voice-therapist-side-by-side")
+    page.get_by_role("tab", name="Their own words", exact=True).click()
+    first_link = app_services.patient_links(case_id)[-1].id  # newest first
+    coded = by_key(page, f"codes.patient:{first_link}:open.helped")
+    expect(coded.locator("mark")).to_have_text("pace")
+    screenshot(page, "patient-voice-therapist-own-words")

@@ -1,0 +1,317 @@
+"""The patient-voice use cases in services, on a real SQLite database: links and codes, the
+patient's answers, perception gaps, the fit's source, coded free text and caseload themes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tailoring import services
+from tailoring.engine.patient_links import Throttle, normalise
+from tailoring.storage.tables import patient_links
+
+HELPED = "The sessions felt rushed and I never had time to talk about my childhood."
+
+
+@pytest.fixture
+def database(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("TAILORING_DATABASE_URL", f"sqlite:///{tmp_path / 'patient.db'}")
+    # A throttle of this test's own, so wrong codes of other tests do not count here.
+    monkeypatch.setattr(services, "_link_throttle", Throttle())
+    services.start(load_demo=False)
+
+
+@pytest.fixture
+def case_id(database) -> int:
+    case_id = services.new_case("PV-001", "cbt_depression", 12)
+    services.update_case(case_id, therapist="dr.a")
+    return case_id
+
+
+def opened(case_id: int, set_id: str = "preferences", session: int | None = None) -> int:
+    _, code = services.create_patient_link(case_id, set_id, session)  # type: ignore[arg-type]
+    return services.open_patient_link(code, "client").id
+
+
+def stored_link_rows() -> list[dict]:
+    with services._engine(services.database_url()).connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(select(patient_links))]
+
+
+# Links and codes -------------------------------------------------------------------------------
+
+
+def test_a_link_gives_its_code_once_and_stores_only_the_hash(case_id):
+    link, code = services.create_patient_link(case_id, "after_session", 2)
+    assert (link.set_id, link.session_number, link.created_by) == ("after_session", 2, "local user")
+    assert link.expires_at - link.created_at == timedelta(days=14)
+    assert len(normalise(code)) == 28
+    [row] = stored_link_rows()
+    assert normalise(code) not in str(row) and code not in str(row)
+    # Typed by hand: small letters, no dashes, O for 0 and I for 1 all open it.
+    typed = code.lower().replace("-", " ").replace("0", "o").replace("1", "i")
+    assert services.open_patient_link(typed, "client").id == link.id
+    assert services.patient_links(case_id)[0].opened_at is not None
+
+
+def test_expired_revoked_and_unknown_codes_get_the_same_refusal(case_id):
+    expired_link, expired = services.create_patient_link(case_id, "preferences")
+    services.expire_patient_link(expired_link.id)
+    revoked_link, revoked = services.create_patient_link(case_id, "preferences")
+    services.revoke_patient_link(revoked_link.id)
+    messages = set()
+    for code in (expired, revoked, "7K2M-QX9D-AAAA-BBBB-CCCC-DDDD-EEEE", "not a code"):
+        with pytest.raises(services.LinkRefused) as refused:
+            services.open_patient_link(code, "client")
+        messages.add(str(refused.value))
+    assert messages == {"This link or code does not work. Ask your therapist for a new one."}
+
+
+def test_repeated_wrong_codes_lock_the_client_out_even_with_a_right_code(case_id):
+    _, code = services.create_patient_link(case_id, "preferences")
+    for _ in range(4):
+        with pytest.raises(services.LinkRefused):
+            services.open_patient_link("7K2M-QX9D-AAAA-BBBB-CCCC-DDDD-EEEE", "guesser")
+    with pytest.raises(services.TooManyAttempts, match="wait 15 minutes"):
+        services.open_patient_link("7K2M-QX9D-AAAA-BBBB-CCCC-DDDD-EEEE", "guesser")
+    with pytest.raises(services.TooManyAttempts):
+        services.open_patient_link(code, "guesser")
+    assert services.open_patient_link(code, "someone else").case_id == case_id
+
+
+def test_links_are_extended_expired_and_revoked_for_good(case_id):
+    link, _ = services.create_patient_link(case_id, "preferences", days=3)
+    longer = services.extend_patient_link(link.id)
+    assert longer.expires_at - link.expires_at == timedelta(days=14)
+    stopped = services.expire_patient_link(link.id)
+    assert stopped.status(datetime.now(UTC)) == "expired"
+    assert services.extend_patient_link(link.id).status(datetime.now(UTC)) == "open"
+    services.revoke_patient_link(link.id)
+    with pytest.raises(ValueError, match="revoked"):
+        services.extend_patient_link(link.id)
+    assert [entry.detail for entry in services.audit_entries(reference="PV-001")][:4] == [
+        f"patient link {link.id} revoked",
+        f"patient link {link.id} extended",
+        f"patient link {link.id} expired",
+        f"patient link {link.id} extended",
+    ]
+
+
+def test_sets_about_a_session_need_its_number_and_attempts_get_no_links(case_id):
+    with pytest.raises(ValueError, match="session"):
+        services.create_patient_link(case_id, "before_session")
+    with pytest.raises(ValueError, match="1 hour to 42 days"):
+        services.create_patient_link(case_id, "preferences", days=60)
+    attempt = services.start_attempt(services.scenarios()[0].id)
+    with pytest.raises(services.CaseFileError, match="real cases"):
+        services.create_patient_link(attempt, "preferences")
+
+
+# The patient's answers -------------------------------------------------------------------------
+
+
+def test_before_session_asks_the_case_anxiety_measure_in_order(case_id):
+    link_id = opened(case_id, "before_session", 3)
+    keys = [q.key for q in services.patient_questions(services.patient_link(link_id))]
+    assert keys[0].startswith("measure.phq9.")
+    assert any(k.startswith("measure.gad7.") for k in keys)
+    assert keys[-1].startswith("measure.wsas.")
+
+
+def test_answers_are_checked_saved_as_given_and_cleared(case_id):
+    link_id = opened(case_id)
+    services.save_patient_answer(link_id, "preferences.structure", {"value": 5, "importance": 2})
+    services.save_patient_answer(link_id, "barriers.childcare", {"value": ["childcare"]})
+    services.save_patient_answer(link_id, "open.helped", {"value": f"  {HELPED}  "})
+    assert services.patient_link_answers(link_id) == {
+        "preferences.structure": {"value": 5, "importance": 2},
+        "barriers.childcare": {"value": ["childcare"]},
+        "open.helped": {"value": HELPED},
+    }
+    services.save_patient_answer(link_id, "open.helped", {"value": "   "})
+    assert services.patient_link_answers(link_id)["open.helped"] == {"value": None}
+    for key, payload in (
+        ("preferences.structure", {"value": 6}),
+        ("barriers.childcare", {"value": ["childcare", "none"]}),
+        ("alliance.bond", {"value": 2}),  # not a question of this questionnaire
+    ):
+        with pytest.raises(ValueError):
+            services.save_patient_answer(link_id, key, payload)
+
+
+def test_free_text_with_identifiers_is_held_unsaved(case_id):
+    link_id = opened(case_id)
+    with pytest.raises(services.IdentifiersFound) as found:
+        services.save_patient_answer(link_id, "open.fit_better", {"value": "Text 07700 900123"})
+    assert "07700" not in str(found.value)
+    assert found.value.redacted() == {"open.fit_better": "Text [phone number removed]"}
+    assert "open.fit_better" not in services.patient_link_answers(link_id)
+
+
+def test_a_finished_or_stopped_link_takes_no_more_answers(case_id):
+    link_id = opened(case_id)
+    services.save_patient_answer(link_id, "preferences.pace", {"value": 2})
+    services.complete_patient_link(link_id)
+    with pytest.raises(services.LinkClosed):
+        services.save_patient_answer(link_id, "preferences.pace", {"value": 4})
+    other = opened(case_id)
+    services.revoke_patient_link(other)
+    with pytest.raises(services.LinkRefused):
+        services.save_patient_answer(other, "preferences.pace", {"value": 4})
+    with pytest.raises(services.LinkRefused):
+        services.patient_link(other)
+
+
+# What came back ---------------------------------------------------------------------------------
+
+
+def test_completion_tracking_lists_outstanding_and_returned_until_seen(case_id):
+    waiting = opened(case_id)
+    done = opened(case_id, "after_session", 1)
+    services.complete_patient_link(done)
+    assert [c.link.id for c in services.outstanding_links()] == [waiting]
+    assert [c.link.id for c in services.outstanding_links("dr.b")] == []
+    [returned] = services.returned_since_seen("dr.a")
+    assert (returned.link.id, returned.reference) == (done, "PV-001")
+    services.mark_link_seen(done)
+    assert services.returned_since_seen() == []
+
+
+def test_perception_gaps_compare_the_patient_with_the_therapist(case_id):
+    services.save_answer(case_id, "preferences", "structure", {"value": 1, "importance": 3})
+    services.save_answer(case_id, "preferences", "pace", {"value": 3, "importance": 1})
+    link_id = opened(case_id)
+    services.save_patient_answer(link_id, "preferences.structure", {"value": 5, "importance": 3})
+    services.save_patient_answer(link_id, "preferences.pace", {"value": 3, "importance": 1})
+    voice = services.patient_voice(case_id)
+    assert [g.id for g in voice.gaps] == ["gap.pref.structure"]
+    assert voice.gaps[0].severity == "high"
+    rows = {(c.section, c.item_id): c for c in voice.comparisons}
+    assert rows[("preferences", "structure")].patient.startswith("5 of 5")
+    assert rows[("preferences", "structure")].therapist.startswith("1 of 5")
+    assert ("preferences", "directiveness") not in rows
+
+
+def test_alliance_answers_are_compared_with_the_alliance_check_of_their_session(case_id):
+    services.record_session(
+        case_id,
+        {
+            "number": 2,
+            "date": "2026-11-20",
+            "attendance": "attended",
+            "alliance": {"bond": {"value": 4}},
+        },
+    )
+    link_id = opened(case_id, "after_session", 2)
+    services.save_patient_answer(link_id, "alliance.bond", {"value": 1})
+    voice = services.patient_voice(case_id)
+    assert voice.alliance_session == 2
+    assert voice.therapist.alliance["bond"].value == 4
+    assert "gap.alliance.bond" in [g.id for g in voice.gaps]
+
+
+def test_revoked_links_do_not_count_towards_what_the_patient_said(case_id):
+    link_id = opened(case_id)
+    services.save_patient_answer(link_id, "preferences.structure", {"value": 5})
+    services.revoke_patient_link(link_id)
+    patient, _ = services.patient_answers_for_case(case_id)
+    assert patient.preferences == {}
+
+
+def test_the_fit_uses_the_chosen_answers_and_says_whose_each_dimension_is(case_id):
+    services.save_answer(case_id, "preferences", "structure", {"value": 1, "importance": 3})
+    services.save_answer(case_id, "preferences", "pace", {"value": 3, "importance": 2})
+    link_id = opened(case_id)
+    services.save_patient_answer(link_id, "preferences.structure", {"value": 5, "importance": 3})
+    assert services.answer_source(case_id) == "therapist"
+    ours, _ = services.fit_with_source(case_id)
+    sources = {d.item_id: d.source for d in ours.dimensions}
+    assert (sources["structure"], sources["pace"], sources["focus"]) == (
+        "therapist",
+        "therapist",
+        None,
+    )
+    services.set_answer_source(case_id, "patient_where_present")
+    mixed, source = services.fit_with_source(case_id)
+    assert source == "patient_where_present"
+    sources = {d.item_id: d.source for d in mixed.dimensions}
+    assert (sources["structure"], sources["pace"]) == ("patient", "therapist")
+    assert mixed.overall_fit != ours.overall_fit
+    services.set_answer_source(case_id, "patient")
+    theirs, _ = services.fit_with_source(case_id)
+    assert {d.item_id: d.source for d in theirs.dimensions}["pace"] is None
+    with pytest.raises(ValueError, match="source"):
+        services.set_answer_source(case_id, "supervisor")  # type: ignore[arg-type]
+
+
+# Coded free text -------------------------------------------------------------------------------
+
+
+def test_every_free_text_gets_suggested_themes_and_decisions_are_kept(case_id):
+    services.save_answer(
+        case_id,
+        "social",
+        "housing",
+        {"present": "yes", "note": "Waiting list for rehousing; long wait"},
+    )
+    link_id = opened(case_id, "after_session", 1)
+    services.save_patient_answer(link_id, "open.helped", {"value": HELPED})
+    texts = {t.source: t for t in services.coded_texts(case_id)}
+    patient_text = texts[f"patient:{link_id}:open.helped"]
+    assert patient_text.who == "patient"
+    assert patient_text.label == "What has helped so far? (How your sessions are going, session 1)"
+    assert {c.theme for c in patient_text.codes} >= {"pace", "depth"}
+    assert "therapist:social.housing.note" in texts
+
+    source = patient_text.source
+    services.decide_code(case_id, source, "pace", "accepted")
+    services.decide_code(case_id, source, "depth", "accepted")
+    services.decide_code(case_id, source, "depth", "rejected")
+    decided = {t.source: t for t in services.coded_texts(case_id)}[source].decisions
+    assert (decided["pace"].decision, decided["depth"].decision) == ("accepted", "rejected")
+    assert decided["pace"].evidence[0]["text"] == "rushed"
+    assert decided["pace"].decided_by == "local user"
+    with pytest.raises(ValueError, match="no 'alliance' suggestion"):
+        services.decide_code(case_id, source, "alliance", "accepted")
+
+
+def test_caseload_themes_count_accepted_undecided_and_rejected_per_therapist(case_id):
+    other = services.new_case("PV-002", "cbt_depression", 12)
+    services.update_case(other, therapist="dr.b")
+    first = opened(case_id)
+    services.save_patient_answer(first, "open.helped", {"value": HELPED})
+    second = opened(other)
+    services.save_patient_answer(second, "open.fit_better", {"value": "Less rushed sessions"})
+    gone = opened(other)
+    services.save_patient_answer(gone, "open.helped", {"value": "It all felt rushed"})
+    services.revoke_patient_link(gone)
+    services.decide_code(case_id, f"patient:{first}:open.helped", "pace", "accepted")
+    services.decide_code(case_id, f"patient:{first}:open.helped", "depth", "rejected")
+
+    themes = services.patient_feedback_themes()
+    assert themes.texts == 2
+    overall = {t.theme: (t.accepted, t.undecided, t.rejected) for t in themes.overall}
+    assert overall["pace"] == (1, 1, 0)
+    assert overall["depth"] == (0, 0, 1)
+    by_a = {t.theme: (t.accepted, t.undecided, t.rejected) for t in themes.by_therapist["dr.a"]}
+    by_b = {t.theme: (t.accepted, t.undecided, t.rejected) for t in themes.by_therapist["dr.b"]}
+    assert by_a["pace"] == (1, 0, 0)
+    assert by_b == {"pace": (0, 1, 0)}
+
+
+def test_measures_before_a_session_are_scored_and_a_risk_answer_stands_out(case_id):
+    link_id = opened(case_id, "before_session", 4)
+    for item in range(1, 10):
+        services.save_patient_answer(link_id, f"measure.phq9.phq9_{item}", {"value": 1})
+    services.save_patient_answer(link_id, "measure.gad7.gad7_1", {"value": 2})
+    [answered] = services.patient_measures(case_id)
+    assert answered.link.session_number == 4
+    phq9, gad7 = answered.scores
+    assert (phq9.short_name, phq9.total, phq9.complete) == ("PHQ-9", 9, True)
+    assert (gad7.total, gad7.answered) == (None, 1)
+    assert answered.risk
+    assert answered.items[0][0] == "PHQ-9" and len(answered.items) == 10
+    services.revoke_patient_link(link_id)
+    assert services.patient_measures(case_id) == []
