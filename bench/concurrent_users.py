@@ -69,8 +69,7 @@ STEPS: tuple[tuple[Any, str, str], ...] = (
     (CaseRepository, "get", "load case"),
     (services, "assess", "assess"),
     (services, "case_metrics", "caseload figures"),
-    (CaseRepository, "save_metrics", "store figures"),
-    (CaseRepository, "sync_flags", "sync flags"),
+    (CaseRepository, "save_figures", "store figures and flags"),
 )
 # Timed inside the steps above, so not added to them.
 POOL_CHECKOUT = "pool check-out"

@@ -64,6 +64,15 @@ with friendly_errors():
     checklist.show_notices(save)
 
     if step == "report":
+        if services.answer_source(case_id) != "therapist":
+            # The patient answered too, and the fit is to use their answers (chosen on the
+            # Patient questionnaires page): each dimension says whose answer it used.
+            fit, used = services.fit_with_source(case_id)
+            st.caption(
+                "This report uses the patient's answers"
+                + (" where given, else yours" if used == "patient_where_present" else " only")
+                + ". Change it on the Patient questionnaires page."
+            )
         report.full_report(fit)
         pdf_col, json_col, case_col, fhir_col = st.columns(4)
         pdf_col.download_button(

@@ -132,9 +132,11 @@ def dimension_chart(report: FitReport) -> go.Figure:
 
 
 def dimensions_table(dimensions: list[DimensionFit]) -> None:
+    with_source = any(d.source is not None for d in dimensions)
     rows = [
         {
             "Dimension": d.title,
+            **({"Answer from": SOURCE_WORDS.get(d.source, "—")} if with_source else {}),
             "Status": STATUS_WORDS[d.status],
             "Fit": d.fit,
             "Weight": d.weight,
@@ -150,6 +152,9 @@ def dimensions_table(dimensions: list[DimensionFit]) -> None:
             "Fit": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f")
         },
     )
+
+
+SOURCE_WORDS = {"patient": "Patient", "therapist": "Therapist"}
 
 
 def flag_card(flag: Flag) -> None:

@@ -297,3 +297,19 @@ def test_in_team_mode_the_patient_needs_no_sign_in(case_id, monkeypatch):
     assert [t.value for t in at.title] == ["What you want from therapy"]
     assert_nothing_of_the_case(at)
     assert services.patient_link_answers(link.id)["preferences.structure"]["value"] == 2
+
+
+def test_the_walkthrough_report_follows_the_chosen_answer_source(app: AppTest):
+    from tests.app.conftest import open_walkthrough
+
+    case_id = services.repository().get_by_reference("DEMO-001").id
+    at = open_walkthrough(app, case_id, "report")
+    assert not any("uses the patient's answers" in c.value for c in at.caption)
+    services.set_answer_source(case_id, "patient_where_present")
+    at = open_walkthrough(app, case_id, "report")
+    assert not at.exception
+    assert any("uses the patient's answers where given" in c.value for c in at.caption)
+    # No patient answers yet: every answered dimension is the therapist's.
+    table = at.dataframe[0].value
+    answered = table[table["Status"] != "Not answered"]
+    assert set(answered["Answer from"]) == {"Therapist"}
