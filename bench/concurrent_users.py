@@ -493,7 +493,7 @@ def summarise(
         "app_cpu": sum(r["cpu"] for r in gathered),
         "server_cpu": server_cpu,
         # What other processes used meanwhile, in cores: the run's share of the machine.
-        "others": (machine_cpu - sum(r["cpu"] for r in gathered) - (server_cpu or 0)) / wall,
+        "others": max(0, machine_cpu - sum(r["cpu"] for r in gathered) - (server_cpu or 0)) / wall,
         "steps": steps,
         "took": took,
         "statements": statements,

@@ -369,9 +369,15 @@ def _audit(action: AuditAction, holder: CaseOwner | None, detail: str = "") -> N
     audit_log().record(current_user(), action, holder.id, holder.reference, detail)
 
 
-def _changed(case_id: int, detail: str) -> None:
-    """Guard an edit of a case (or attempt) and log it."""
-    _audit("changed", _guard("case.edit", case_id), detail)
+@contextmanager
+def _changing(case_id: int, detail: str) -> Iterator[CaseOwner | None]:
+    """Guard an edit of a case (or attempt); log it once the block has made it.
+
+    A change refused inside the block (stale, invalid, an identifier) is not logged.
+    """
+    holder = _guard("case.edit", case_id)
+    yield holder
+    _audit("changed", holder, detail)
 
 
 def audit_entries(
@@ -505,9 +511,9 @@ def update_case(case_id: int, expected_version: int | None = None, **fields: Any
         content().protocol(fields["protocol_id"])
     if "therapist" in fields and team_mode():
         raise access.AccessDenied("accounts.manage")
-    _changed(case_id, "plan: " + ", ".join(sorted(fields)))
-    repository().update_case(case_id, expected_version, **fields)
-    refresh_case(case_id)
+    with _changing(case_id, "plan: " + ", ".join(sorted(fields))):
+        repository().update_case(case_id, expected_version, **fields)
+        refresh_case(case_id)
 
 
 def set_step(case_id: int, step: WalkStep) -> None:
@@ -516,8 +522,8 @@ def set_step(case_id: int, step: WalkStep) -> None:
 
 
 def archive_case(case_id: int, archived: bool = True) -> None:
-    _changed(case_id, "archived" if archived else "restored")
-    repository().update_case(case_id, None, status="archived" if archived else "active")
+    with _changing(case_id, "archived" if archived else "restored"):
+        repository().update_case(case_id, None, status="archived" if archived else "active")
 
 
 def duplicate_case(case_id: int, new_reference: str) -> int:
@@ -599,25 +605,25 @@ def save_answer(
     ``allow_identifiers`` says the user saw the warning and keeps the text as written.
     """
     model = ANSWER_MODELS[section]
-    _changed(case_id, f"answer {section} {item_id}")
-    if section == "social" and not allow_identifiers:
-        check_identifiers({"note": answer.get("note") or ""})
-    try:
-        parsed = model.model_validate(answer)
-    except ValidationError as exc:
-        raise CaseFileError(_problems(exc, f"answers.{section}.{item_id}")) from None
-    problems = answer_problems(content(), section, item_id, parsed)
-    if problems:
-        raise CaseFileError(problems)
-    revision = repository().save_answer(case_id, section, item_id, parsed, expected_revision)
-    refresh_case(case_id)
-    return revision
+    with _changing(case_id, f"answer {section} {item_id}"):
+        if section == "social" and not allow_identifiers:
+            check_identifiers({"note": answer.get("note") or ""})
+        try:
+            parsed = model.model_validate(answer)
+        except ValidationError as exc:
+            raise CaseFileError(_problems(exc, f"answers.{section}.{item_id}")) from None
+        problems = answer_problems(content(), section, item_id, parsed)
+        if problems:
+            raise CaseFileError(problems)
+        revision = repository().save_answer(case_id, section, item_id, parsed, expected_revision)
+        refresh_case(case_id)
+        return revision
 
 
 def clear_answer(case_id: int, section: Section, item_id: str) -> None:
-    _changed(case_id, f"cleared {section} {item_id}")
-    repository().clear_answer(case_id, section, item_id)
-    refresh_case(case_id)
+    with _changing(case_id, f"cleared {section} {item_id}"):
+        repository().clear_answer(case_id, section, item_id)
+        refresh_case(case_id)
 
 
 # Assessment and exports ----------------------------------------------------------------------
@@ -723,40 +729,42 @@ def record_session(
     A change to a saved session is kept as a correction (who, when, old value). Its note is
     checked for identifiers first, as in ``save_answer``.
     """
-    _changed(case_id, f"session {session.get('number', '')}")
-    if not allow_identifiers:
-        check_identifiers({"note": session.get("note") or ""})
-    try:
-        parsed = Session.model_validate(session)
-    except ValidationError as exc:
-        raise CaseFileError(_problems(exc, f"sessions.{session.get('number', '?')}")) from None
-    stored = repository().get(case_id)
-    others = [s for s in stored.case.sessions if s.number != parsed.number]
-    sessions = sorted([*others, parsed], key=lambda s: s.number)
-    case = _validated({**stored.case.model_dump(), "sessions": [s.model_dump() for s in sessions]})
-    report = assess(content(), case)
-    revision = repository().save_session(
-        case_id, parsed, report.overall_fit, current_user(), expected_revision
-    )
-    if stored.kind == "case":
-        # The figures of the report just made, if the save was the only change since the read
-        # (it bumps the version by one); otherwise read the case again and refresh.
-        metrics, current = _figures(case, report)
-        figures = CaseFigures(case_id, stored.version + 1, metrics, current)
-        if not repository().save_figures([figures], current_user()):
-            refresh_case(case_id)
-    return revision
+    with _changing(case_id, f"session {session.get('number', '')}"):
+        if not allow_identifiers:
+            check_identifiers({"note": session.get("note") or ""})
+        try:
+            parsed = Session.model_validate(session)
+        except ValidationError as exc:
+            raise CaseFileError(_problems(exc, f"sessions.{session.get('number', '?')}")) from None
+        stored = repository().get(case_id)
+        others = [s for s in stored.case.sessions if s.number != parsed.number]
+        sessions = sorted([*others, parsed], key=lambda s: s.number)
+        case = _validated(
+            {**stored.case.model_dump(), "sessions": [s.model_dump() for s in sessions]}
+        )
+        report = assess(content(), case)
+        revision = repository().save_session(
+            case_id, parsed, report.overall_fit, current_user(), expected_revision
+        )
+        if stored.kind == "case":
+            # The figures of the report just made, if the save was the only change since the read
+            # (it bumps the version by one); otherwise read the case again and refresh.
+            metrics, current = _figures(case, report)
+            figures = CaseFigures(case_id, stored.version + 1, metrics, current)
+            if not repository().save_figures([figures], current_user()):
+                refresh_case(case_id)
+        return revision
 
 
 def remove_session(case_id: int, number: int, expected_revision: int | None = None) -> None:
-    _changed(case_id, f"removed session {number}")
-    repository().delete_session(case_id, number, current_user(), expected_revision)
-    refresh_case(case_id)
+    with _changing(case_id, f"removed session {number}"):
+        repository().delete_session(case_id, number, current_user(), expected_revision)
+        refresh_case(case_id)
 
 
 def session_history(case_id: int) -> list[Correction]:
-    _guard("case.view", case_id)
     """Every correction to the case's sessions, oldest first."""
+    _guard("case.view", case_id)
     return repository().corrections(case_id)
 
 
@@ -1362,22 +1370,22 @@ def extend_patient_link(link_id: int, days: int = DEFAULT_LINK_DAYS) -> PatientL
     from now). ValueError for a revoked link."""
     link = patient_repository().link(link_id)
     new_expiry = link_codes.extended_expiry(link, link_codes.utc_now(), timedelta(days=days))
-    _changed(link.case_id, f"patient link {link_id} extended")
-    return patient_repository().extend(link_id, new_expiry)
+    with _changing(link.case_id, f"patient link {link_id} extended"):
+        return patient_repository().extend(link_id, new_expiry)
 
 
 def expire_patient_link(link_id: int) -> PatientLink:
     """Stop the link now; it can be extended again."""
     link = patient_repository().link(link_id)
-    _changed(link.case_id, f"patient link {link_id} expired")
-    return patient_repository().expire(link_id)
+    with _changing(link.case_id, f"patient link {link_id} expired"):
+        return patient_repository().expire(link_id)
 
 
 def revoke_patient_link(link_id: int) -> PatientLink:
     """Stop the link for good; its answers no longer count (it may have reached someone else)."""
     link = patient_repository().link(link_id)
-    _changed(link.case_id, f"patient link {link_id} revoked")
-    return patient_repository().revoke(link_id)
+    with _changing(link.case_id, f"patient link {link_id} revoked"):
+        return patient_repository().revoke(link_id)
 
 
 def _visible(links: list[CaseLink]) -> list[CaseLink]:
@@ -1548,8 +1556,8 @@ def set_answer_source(case_id: int, source: Source) -> None:
     """Choose which answers the case's fit uses (ValueError for an unknown source)."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
-    _changed(case_id, f"fit uses answers: {source}")
-    patient_repository().set_answer_source(case_id, source, current_user())
+    with _changing(case_id, f"fit uses answers: {source}"):
+        patient_repository().set_answer_source(case_id, source, current_user())
 
 
 def fit_with_source(case_id: int) -> tuple[FitReport, Source]:
@@ -1693,11 +1701,11 @@ def decide_code(case_id: int, source: str, theme: str, decision: CodeDecisionKin
     code = next((c for c in text.codes if c.theme == theme), None) if text else None
     if code is None:
         raise ValueError(f"no {theme!r} suggestion for {source!r}: the text may have changed")
-    _changed(case_id, f"theme {theme} {decision}")
-    evidence = [e.model_dump() for e in code.evidence]
-    return patient_repository().record_code_decision(
-        case_id, source, theme, evidence, decision, current_user()
-    )
+    with _changing(case_id, f"theme {theme} {decision}"):
+        evidence = [e.model_dump() for e in code.evidence]
+        return patient_repository().record_code_decision(
+            case_id, source, theme, evidence, decision, current_user()
+        )
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,7 @@ def changed(
         st.session_state[NOTICE] = (
             "warning",
             "Someone else changed this session while you had it open. Their version is now "
-            "shown; make your change again if it should stand.",
+            f"shown; yours was: {_entries(data)}. Make your change again if it should stand.",
         )
     except services.CaseFileError as exc:
         st.session_state[NOTICE] = ("error", "Not saved: " + "; ".join(exc.problems))
@@ -128,6 +128,19 @@ def changed(
         st.session_state[NOTICE] = ("error", f"Not saved. {exc}")
     except services.StorageError as exc:
         st.session_state[NOTICE] = ("error", f"Not saved: {exc} Your entries stay on this page.")
+
+
+def _entries(data: dict[str, Any]) -> str:
+    """What the user had entered in a session, in a line they can re-enter it from."""
+    parts = [f"{data['attendance'].replace('_', ' ')}, {data['kind'].replace('_', ' ')}"]
+    for measure_id, items in data["measures"].items():
+        parts.append(f"{measure_id} " + " ".join(f"{k}={v}" for k, v in items.items()))
+    if data["alliance"]:
+        ratings = " ".join(f"{k}={v['value']}" for k, v in data["alliance"].items())
+        parts.append(f"alliance {ratings}")
+    if data["note"]:
+        parts.append(f"note “{data['note']}”")
+    return "; ".join(parts)
 
 
 def _retry_note(args: tuple[Any, ...], redacted: dict[str, str] | None) -> None:

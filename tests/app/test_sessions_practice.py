@@ -114,7 +114,8 @@ def test_a_stale_session_edit_is_refused_and_the_other_version_shown(app: AppTes
     session["alliance"] = {"bond": {"value": 4}}
     services.record_session(fresh_case, session, stored.session_revisions[1])
     at.radio(key="session.alliance.bond").set_value(0).run()
-    assert any("Someone else changed this session" in w.value for w in at.warning)
+    warning = next(w.value for w in at.warning if "Someone else changed this session" in w.value)
+    assert "yours was: attended" in warning and "alliance bond=0" in warning  # nothing lost
     assert services.open_case(fresh_case).case.sessions[0].alliance["bond"].value == 4
     at.run()
     assert at.radio(key="session.alliance.bond").value == 4

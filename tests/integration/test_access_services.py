@@ -176,3 +176,17 @@ def test_signing_in_checks_the_password_and_throttles(team):
             services.sign_in("tara", "not her password")
     with pytest.raises(LoginRefused, match="Too many failed logins"):
         services.sign_in("tara", PASSWORD)
+
+
+def test_a_refused_change_is_not_in_the_audit_log(team):
+    def changes() -> int:
+        return sum(e.action == "changed" for e in as_("ada", services.audit_entries))
+
+    before = changes()
+    with pytest.raises(services.CaseFileError):
+        as_("tess", lambda: services.save_answer(team["tess"], "social", "money", {"present": 7}))
+    with pytest.raises(services.StaleAnswer):
+        as_("tess", lambda: services.save_answer(team["tess"], "social", "housing", ANSWER, 0))
+    assert changes() == before
+    as_("tess", lambda: services.save_answer(team["tess"], "social", "money", ANSWER))
+    assert changes() == before + 1
