@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import plotly.graph_objects as go
@@ -20,9 +21,37 @@ STATUS_WORDS = {
 }
 
 
-@st.cache_resource(max_entries=256, show_spinner=False)
+def sessions_key(sessions: list[SessionSummary]) -> str:
+    """A digest of the sessions a chart draws: the chart caches key on it, not on the sessions.
+
+    Streamlit hashes cache arguments by walking them, about 8 ms for 40 pydantic sessions per
+    chart; pydantic's own JSON and one SHA-1 take a fraction of that.
+    """
+    digest = hashlib.sha1(usedforsecurity=False)
+    for session in sessions:
+        digest.update(session.model_dump_json().encode())
+    return digest.hexdigest()
+
+
 def measure_chart(measure: Measure, sessions: list[SessionSummary]) -> go.Figure:
     """Totals over sessions on the measure's severity bands, with the caseness line."""
+    return _measure_chart(measure.id, sessions_key(sessions), measure, sessions)
+
+
+def alliance_chart(sessions: list[SessionSummary]) -> go.Figure:
+    """The alliance score at each session, with rupture markers named on hover."""
+    return _alliance_chart(sessions_key(sessions), sessions)
+
+
+def attendance_chart(sessions: list[SessionSummary]) -> go.Figure:
+    return _attendance_chart(sessions_key(sessions), sessions)
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def _measure_chart(
+    measure_id: str, key: str, _measure: Measure, _sessions: list[SessionSummary]
+) -> go.Figure:
+    measure, sessions = _measure, _sessions
     points = [
         (s.number, score.total)
         for s in sessions
@@ -120,8 +149,8 @@ def measure_chart(measure: Measure, sessions: list[SessionSummary]) -> go.Figure
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)
-def alliance_chart(sessions: list[SessionSummary]) -> go.Figure:
-    """Alliance score over sessions, rupture signs marked."""
+def _alliance_chart(key: str, _sessions: list[SessionSummary]) -> go.Figure:
+    sessions = _sessions
     rated = [s for s in sessions if s.alliance is not None and s.alliance.score is not None]
     fig = go.Figure()
     scores = [s.alliance.score for s in rated if s.alliance is not None]
@@ -154,7 +183,8 @@ def alliance_chart(sessions: list[SessionSummary]) -> go.Figure:
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)
-def attendance_chart(sessions: list[SessionSummary]) -> go.Figure:
+def _attendance_chart(key: str, _sessions: list[SessionSummary]) -> go.Figure:
+    sessions = _sessions
     fig = go.Figure()
     for attendance, colour in ATTENDANCE_COLOURS.items():
         shown = [s for s in sessions if s.attendance == attendance]
