@@ -78,8 +78,10 @@ with friendly_errors():
     )
 
     st.markdown(f"**{len(shown)} of {len(frame)} cases**")
-    caseload.table(shown)
-    by_reference = dict(zip(shown["reference"], shown["id"], strict=True))
+    # The summary keeps the filtered rows' own order, so a new sort does not recompute it.
+    ordered = caseload.sort_rows(shown)
+    caseload.table(ordered)
+    by_reference = dict(zip(ordered["reference"], ordered["id"], strict=True))
     if by_reference:
         pick, go = st.columns([3, 1])
         if len(by_reference) <= OPEN_LIST_LIMIT:
@@ -97,7 +99,7 @@ with friendly_errors():
                 st.warning("No case with that reference among those shown.")
         st.download_button(
             "Caseload (CSV)",
-            partial(caseload.csv, shown),
+            partial(caseload.csv, ordered),
             file_name="caseload.csv",
             mime="text/csv",
             key="caseload.export",

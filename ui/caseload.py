@@ -90,7 +90,39 @@ def display(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+# Rows sent to the browser at most: more is slow to draw and nobody reads them; the sort below
+# picks which come first, and the CSV export has them all.
+TABLE_ROWS = 5000
+SORTS = {
+    "flags_high": "High flags",
+    "fit": "Fit",
+    "last_session_date": "Last session",
+    "sessions_attended": "Sessions",
+    "reference": "Reference",
+    "therapist": "Therapist",
+    "outcome": "Outcome",
+}
+
+
+def sort_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The cases in the order chosen (most high flags first by default), for the table."""
+    by_col, order_col = st.columns([3, 1])
+    by = by_col.selectbox(
+        "Sort by", list(SORTS), format_func=SORTS.__getitem__, key="caseload.sort"
+    )
+    descending = order_col.toggle(
+        "Highest first", value=by in ("flags_high", "last_session_date"), key=f"caseload.desc.{by}"
+    )
+    return frame.sort_values(by, ascending=not descending, na_position="last", kind="stable")
+
+
 def table(frame: pd.DataFrame) -> None:
+    if len(frame) > TABLE_ROWS:
+        st.caption(
+            f"Showing the first {TABLE_ROWS:,} of {len(frame):,} in this order: filter, sort, "
+            "or download the CSV for all of them."
+        )
+        frame = frame.head(TABLE_ROWS)
     st.dataframe(
         display(frame),
         hide_index=True,

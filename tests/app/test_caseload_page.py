@@ -81,3 +81,17 @@ def test_the_not_on_track_filter_finds_every_case_not_on_track(app: AppTest):
     flagged = frame["not_on_track"].astype(bool) | (frame["outcome"] == "not_on_track")
     assert sorted(at.dataframe[0].value["Reference"]) == sorted(frame.loc[flagged, "reference"])
     assert not at.exception
+
+
+def test_sorting_orders_the_table_and_a_long_caseload_is_cut_with_a_note(app: AppTest, monkeypatch):
+    at = open_caseload(app)
+    at.selectbox(key="caseload.sort").set_value("fit").run()
+    at.toggle(key="caseload.desc.fit").set_value(False).run()
+    fits = [f for f in at.dataframe[0].value["Fit"] if f == f]  # unscored cases go last
+    assert fits == sorted(fits)
+    from ui import caseload as caseload_ui
+
+    monkeypatch.setattr(caseload_ui, "TABLE_ROWS", 2)
+    at.run()
+    assert len(at.dataframe[0].value) == 2
+    assert any("Showing the first 2 of" in c.value for c in at.caption)
