@@ -18,7 +18,10 @@ from tailoring.content import library
 from tailoring.model.content import ContentLibrary
 
 PLAIN = 60.0
-STANDARD_MEASURES = ("phq9", "gad7", "wsas")
+# PHQ-9 and GAD-7 are reproduced word for word and cannot be reworded; the WSAS items are in
+# this app's own words and are held to the same bar as every other text of ours.
+STANDARD_MEASURES = ("phq9", "gad7")
+OWN_MEASURES = ("wsas",)
 
 
 class NetworkUsed(AssertionError):
@@ -45,7 +48,18 @@ def content() -> ContentLibrary:
 
 def ours(content: ContentLibrary) -> list[tuple[str, str]]:
     assert content.patient is not None
-    return list(content.patient.texts())
+    texts = list(content.patient.texts())
+    for measure_id in OWN_MEASURES:
+        measure = content.measure(measure_id)
+        texts.append((f"{measure_id}.question", measure.question))
+        texts.extend((f"{measure_id}.{item.id}", item.text) for item in measure.items)
+        texts.extend(
+            (f"{measure_id}.{item.id}.not_applicable", item.not_applicable)
+            for item in measure.items
+            if item.not_applicable
+        )
+        texts.extend((f"{measure_id}.option.{o.value}", o.label) for o in measure.options)
+    return texts
 
 
 def standard(content: ContentLibrary) -> list[tuple[str, str]]:
