@@ -50,8 +50,17 @@ with friendly_errors():
 team = configure_mode()
 actor = signed_in_actor()
 if team and actor is None:
-    # Team mode, nobody signed in: the sign-in form is all there is.
-    login_screen()
+    # Team mode, nobody signed in: the sign-in form is all there is, at the root and at the
+    # address of every page (a bookmark or a link to a case), with no menu.
+    sign_in_pages = [
+        st.Page(login_screen, title="Sign in", icon=":material/login:", default=True),
+        *(
+            st.Page(login_screen, title="Sign in", url_path=path.stem)
+            for path in sorted((HERE / "pages").glob("*.py"))
+            if path.stem != "patient"
+        ),
+    ]
+    st.navigation(sign_in_pages, position="hidden").run()
     st.stop()
 
 roles = {"therapist", "supervisor", "trainee", "admin"} if actor is None else set(actor.roles)
