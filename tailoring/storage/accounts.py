@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, delete, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from tailoring.auth import ROLES, Role
-from tailoring.storage.errors import StorageUnavailable, UnknownUser, UsernameTaken
+from tailoring.storage.db import transaction
+from tailoring.storage.errors import UnknownUser, UsernameTaken
 from tailoring.storage.tables import supervision_assignments, users
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9._-]{3,40}")
@@ -189,18 +189,6 @@ class AccountRepository:
         """Change the account and stamp ``updated_at``."""
         with transaction(self._engine) as connection:
             _set(connection, username, updated_at=_now(), **values)
-
-
-@contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
-    """A connection in a transaction; a database outage surfaces as StorageUnavailable."""
-    try:
-        with engine.begin() as connection:
-            yield connection
-    except IntegrityError:
-        raise  # a broken rule, not an outage: the caller says which rule
-    except DBAPIError as error:
-        raise StorageUnavailable() from error
 
 
 def _load(connection: Connection, username: str) -> User:

@@ -10,7 +10,7 @@ from typing import Literal, get_args
 
 from sqlalchemy import Engine, insert, select
 
-from tailoring.storage.accounts import transaction
+from tailoring.storage.db import transaction
 from tailoring.storage.tables import audit_log
 
 AuditAction = Literal[

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from tailoring.storage.errors import StorageUnavailable
 
@@ -30,6 +30,18 @@ def database_url() -> str:
     data = REPO_ROOT / "data"
     data.mkdir(exist_ok=True)
     return f"sqlite:///{data / 'tailoring.db'}"
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction; a database outage surfaces as StorageUnavailable."""
+    try:
+        with engine.begin() as connection:
+            yield connection
+    except IntegrityError:
+        raise  # a broken rule, not an outage: the caller says which rule
+    except DBAPIError as error:
+        raise StorageUnavailable() from error
 
 
 def build_engine(url: str) -> Engine:

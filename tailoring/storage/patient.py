@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
@@ -28,15 +28,14 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from tailoring.model.content import ThemeId
 from tailoring.model.patient import ANSWER_KEY, SOURCES, PatientLink, Source
 from tailoring.model.patient_content import SESSION_SETS, SET_IDS, SetId
+from tailoring.storage.db import transaction
 from tailoring.storage.errors import (
     LinkClosed,
     PatientLinkNotFound,
-    StorageUnavailable,
 )
 from tailoring.storage.repository import (
     ACTOR_LENGTH,
@@ -515,16 +514,9 @@ class PatientRepository:
                 for row in connection.execute(query)
             ]
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
+    def _transaction(self) -> AbstractContextManager[Connection]:
         """A connection in a transaction; a database outage surfaces as StorageUnavailable."""
-        try:
-            with self._engine.begin() as connection:
-                yield connection
-        except IntegrityError:
-            raise
-        except DBAPIError as error:
-            raise StorageUnavailable() from error
+        return transaction(self._engine)
 
 
 def _answered() -> Any:

@@ -14,7 +14,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, astuple, dataclass
 from datetime import UTC, date, datetime
 from itertools import islice, repeat
@@ -36,7 +36,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeEngine
 
 from tailoring.model.case import (
@@ -53,6 +53,7 @@ from tailoring.model.caseload import AllianceTrend, CaseMetrics
 from tailoring.model.grade import Grade
 from tailoring.model.report import SEVERITIES, Severity
 from tailoring.model.session import Session
+from tailoring.storage.db import transaction
 from tailoring.storage.errors import (
     CaseNotFound,
     NoteNotFound,
@@ -61,7 +62,6 @@ from tailoring.storage.errors import (
     StaleCase,
     StaleNote,
     StaleSession,
-    StorageUnavailable,
 )
 from tailoring.storage.tables import (
     answers,
@@ -1190,16 +1190,9 @@ class CaseRepository:
             raise ReferenceTaken() from error
         return case_id
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
+    def _transaction(self) -> AbstractContextManager[Connection]:
         """A connection in a transaction; a database outage surfaces as StorageUnavailable."""
-        try:
-            with self._engine.begin() as connection:
-                yield connection
-        except IntegrityError:
-            raise  # a broken rule, not an outage: the caller says which rule
-        except DBAPIError as error:
-            raise StorageUnavailable() from error
+        return transaction(self._engine)
 
 
 def _load(connection: Connection, where: ColumnElement[bool]) -> StoredCase:
