@@ -11,7 +11,6 @@ from datetime import UTC, datetime, time, timedelta
 import streamlit as st
 
 from tailoring import services
-from tailoring.storage.audit import AUDIT_ACTIONS
 from ui.common import friendly_errors, require_entry
 
 require_entry()
@@ -26,7 +25,10 @@ with friendly_errors():
     who, what, case = st.columns(3)
     actor = who.text_input("Person (username)", key="audit.actor").strip().lower()
     action = what.selectbox(
-        "Action", [None, *AUDIT_ACTIONS], key="audit.action", format_func=lambda a: a or "any"
+        "Action",
+        [None, *services.AUDIT_ACTIONS],
+        key="audit.action",
+        format_func=lambda a: a or "any",
     )
     reference = case.text_input("Case reference", key="audit.reference").strip()
     today = datetime.now(UTC).date()

@@ -7,7 +7,6 @@ from functools import partial
 import streamlit as st
 
 from tailoring import services
-from tailoring.engine.caseload import filter_caseload
 from tailoring.model.caseload import OUTCOME_WORDS
 from ui import caseload
 from ui.common import REVIEW, friendly_errors, open_case, require_entry
@@ -66,7 +65,7 @@ with friendly_errors():
         key="caseload.fit_below",
         placeholder="any fit",
     )
-    shown = filter_caseload(
+    shown = services.filter_caseload(
         frame,
         text,
         chosen,

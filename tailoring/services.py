@@ -29,7 +29,7 @@ from tailoring.demo import FIRST_REFERENCE, demo_cases, demo_reference
 from tailoring.engine import patient_links as link_codes
 from tailoring.engine.answer_source import merge
 from tailoring.engine.assess import assess
-from tailoring.engine.caseload import case_metrics, caseload_summary
+from tailoring.engine.caseload import case_metrics, caseload_summary, filter_caseload
 from tailoring.engine.coding import code_text
 from tailoring.engine.grading import grade, reference_flag_problems, theme_scores
 from tailoring.engine.identifiers import FoundIdentifier, find_identifiers, redact
@@ -85,7 +85,7 @@ from tailoring.model.report import FitReport, Flag, MeasureScore
 from tailoring.model.scenario import Scenario
 from tailoring.model.session import Session
 from tailoring.storage.accounts import AccountRepository
-from tailoring.storage.audit import AuditAction, AuditEntry, AuditLog
+from tailoring.storage.audit import AUDIT_ACTIONS, AuditAction, AuditEntry, AuditLog
 from tailoring.storage.db import database_url, make_engine
 from tailoring.storage.errors import (
     CaseNotFound,
@@ -127,6 +127,7 @@ from tailoring.storage.repository import (
 )
 
 __all__ = [
+    "AUDIT_ACTIONS",
     "AccessDenied",
     "CaseFileError",
     "CaseNotFound",
@@ -144,6 +145,7 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "StoredCase",
+    "filter_caseload",
 ]
 
 log = logging.getLogger(__name__)
@@ -353,8 +355,15 @@ def _guard(
         if reference is not None and actor.local:
             return None
         raise
-    access.require(actor, _kind_action(action, holder.kind), holder.therapist, holder.kind)
+    _require_on(action, holder)
     return holder
+
+
+def _require_on(action: Action, holder: CaseOwner) -> None:
+    """Refuse (AccessDenied) unless the actor may take ``action`` on this holder's case."""
+    access.require(
+        current_actor(), _kind_action(action, holder.kind), holder.therapist, holder.kind
+    )
 
 
 def _audit(action: AuditAction, holder: CaseOwner | None, detail: str = "") -> None:
@@ -491,10 +500,17 @@ def list_cases(include_archived: bool = False) -> list[CaseSummary]:
 
 
 def open_case(case_id: int) -> StoredCase:
-    """A case or attempt, if the current actor may open it; the view is logged."""
-    holder = _guard("case.view", case_id)
+    """A case or attempt, if the current actor may open it; the view is logged.
+
+    The stored case names its holder, so the access check needs no query of its own (pages
+    open the case on every rerun).
+    """
+    current_actor()  # NotSignedIn before anything is read
+    stored = repository().get(case_id)
+    holder = CaseOwner(stored.id, stored.case.reference, stored.case.therapist, stored.kind)
+    _require_on("case.view", holder)
     _audit("viewed", holder)
-    return repository().get(case_id)
+    return stored
 
 
 def update_case(case_id: int, expected_version: int | None = None, **fields: Any) -> None:
