@@ -44,6 +44,9 @@ with friendly_errors():
         limit=None,
     )
     st.markdown(f"**{len(entries)} entries**")
+    if not entries:
+        st.info("No entries match these filters.")
+        st.stop()
     st.dataframe(
         [
             {
