@@ -53,7 +53,9 @@ TOUCH_CSS = """
 [data-testid="stRadio"] [role="radiogroup"] { gap: 0.25rem; }
 /* Streamlit greys captions with opacity (3.9:1 on white); hints patients read need 4.5:1. */
 [data-testid="stCaptionContainer"] { color: #55575d; opacity: 1; }
+.st-key-patient-style { display: none; }
 </style>
+<span></span>
 """
 # The page's own words for patients, beside those of content/patient/: held to the same plain
 # language (Flesch reading ease of 60 or more) by tests/app/test_patient_pages.py.
@@ -138,7 +140,14 @@ def client_key() -> str:
 
 
 def touch_targets() -> None:
-    st.html(TOUCH_CSS)
+    """Put the page's CSS in the main flow, in a container its own rule hides.
+
+    Streamlit sends an ``st.html`` of style tags alone to its event container, which a later run
+    can clear: the rules then vanished now and again (an e2e axe scan caught faint captions). The
+    ``<span>`` keeps it in the page, where it stays like any other element of the run.
+    """
+    with st.container(key="patient-style"):
+        st.html(TOUCH_CSS)
 
 
 def current_link() -> PatientLink | None:
