@@ -142,8 +142,8 @@ class TableClock:
         self.original = ui.caseload.table
         self.drawn_at = (math.nan, math.nan)
 
-        def table(frame: Any) -> None:
-            self.original(frame)
+        def table(*args: Any) -> None:
+            self.original(*args)
             self.drawn_at = (time.perf_counter(), time.process_time())
 
         ui.caseload.table = table
@@ -208,7 +208,7 @@ def cold_run(url: str, clock: TableClock, trace: bool = False) -> dict[str, floa
         figures["peak_mb"] = tracemalloc.get_traced_memory()[1] / 1024 / 1024
         tracemalloc.stop()
     figures["rss_growth_mb"] = rss_mb() - before
-    figures["rows"] = len(at.dataframe[0].value)
+    figures["rows"] = len(at.dataframe[0].value)  # the rows sent to the browser
     checked(at)
     return figures
 
@@ -228,15 +228,15 @@ def reruns(url: str, runs: int) -> tuple[list[float], list[float]]:
     return walls, cpus
 
 
-def report_reruns(label: str, times: tuple[list[float], list[float]]) -> None:
+def report_reruns(label: str, times: tuple[list[float], list[float]], target: bool = True) -> None:
     walls, cpus = times
     median, p95 = statistics.median(walls) * 1e3, float(np.percentile(walls, 95)) * 1e3
     verdict = "PASS" if p95 < RERUN_TARGET_MS else "MISS"
+    verdict = f"; target p95 < {RERUN_TARGET_MS:g} ms: {verdict}" if target else ""
     print(
         f"{label}: {len(walls)} reruns, median {median:.0f} ms, p95 {p95:.0f} ms, "
         f"max {max(walls) * 1e3:.0f} ms (CPU median {statistics.median(cpus) * 1e3:.0f} ms, "
-        f"p95 {float(np.percentile(cpus, 95)) * 1e3:.0f} ms); target p95 < "
-        f"{RERUN_TARGET_MS:g} ms: {verdict}"
+        f"p95 {float(np.percentile(cpus, 95)) * 1e3:.0f} ms){verdict}"
     )
 
 
@@ -321,7 +321,7 @@ def main() -> None:
             table = statistics.median(r[TABLE] for r in runs)
             verdict = "PASS" if table < FIRST_RENDER_TARGET_S else "MISS"
             print(
-                f"{runs[0]['rows']:,} cases, first render (caches empty), median of {args.cold}: "
+                f"{args.large:,} cases, first render (caches empty), median of {args.cold}: "
                 f"table after {table:.2f} s (runs {', '.join(f'{r[TABLE]:.2f}' for r in runs)}; "
                 f"CPU {statistics.median(r['table_cpu_s'] for r in runs):.2f} s), whole run "
                 f"{statistics.median(r['run_s'] for r in runs):.2f} s (CPU "
@@ -336,7 +336,11 @@ def main() -> None:
             )
             print(f"{args.large:,} cases, each step alone:")
             parts(large)
-            report_reruns(f"{args.large:,} cases, same filters", reruns(large, min(args.runs, 10)))
+            report_reruns(
+                f"{args.large:,} cases, same filters",
+                reruns(large, min(args.runs, 10)),
+                target=False,  # the issue sets the rerun target at 10,000 cases
+            )
         finally:
             clock.restore()
         print(f"resident memory at the end: {rss_mb():.0f} MB")

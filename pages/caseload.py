@@ -33,7 +33,7 @@ with friendly_errors():
 
     search, therapist_col, outcome_col, severity_col = st.columns([2, 2, 3, 1.4])
     text = search.text_input("Search by reference", key="caseload.search")
-    therapists = sorted(frame["therapist"].unique())
+    therapists = sorted(set(frame["therapist"].unique()))
     chosen = therapist_col.multiselect("Therapist", therapists, key="caseload.therapists")
     outcomes = outcome_col.multiselect(
         "Outcome",
@@ -43,7 +43,8 @@ with friendly_errors():
     )
     high_only = severity_col.toggle("High flags only", key="caseload.high")
     protocol_col, trend_col, fit_col = st.columns([3, 3, 2])
-    names = dict(zip(frame["protocol_id"], frame["protocol_name"], strict=True))
+    protocol_names = frame[["protocol_id", "protocol_name"]].drop_duplicates("protocol_id")
+    names = dict(protocol_names.itertuples(index=False))
     protocols = protocol_col.multiselect(
         "Protocol",
         sorted(names, key=names.__getitem__),
@@ -78,12 +79,13 @@ with friendly_errors():
 
     st.markdown(f"**{len(shown)} of {len(frame)} cases**")
     # The summary keeps the filtered rows' own order, so a new sort does not recompute it.
-    ordered = caseload.sort_rows(shown)
-    caseload.table(ordered)
-    by_reference = dict(zip(ordered["reference"], ordered["id"], strict=True))
-    if by_reference:
+    order = caseload.sort_order(shown)
+    caseload.table(shown, order)
+    if len(shown):
         pick, go = st.columns([3, 1])
-        if len(by_reference) <= OPEN_LIST_LIMIT:
+        if len(shown) <= OPEN_LIST_LIMIT:
+            ordered = caseload.in_order(shown, order)
+            by_reference = dict(zip(ordered["reference"], ordered["id"], strict=True))
             reference = pick.selectbox("Case to open", list(by_reference), key="caseload.open_pick")
         else:
             # A list of tens of thousands of references helps nobody and slows every rerun.
@@ -91,14 +93,17 @@ with friendly_errors():
                 "Case to open (type its reference, or filter the table first)",
                 key="caseload.open_reference",
             ).strip()
+            by_reference = None  # looked up only when asked
         if go.button("Review case", key="caseload.open", width="stretch"):
+            if by_reference is None:
+                by_reference = dict(zip(shown["reference"], shown["id"], strict=True))
             if reference in by_reference:
                 open_case(int(by_reference[reference]), REVIEW)
             else:
                 st.warning("No case with that reference among those shown.")
         st.download_button(
             "Caseload (CSV)",
-            partial(caseload.csv, ordered),
+            partial(caseload.csv, shown, order),
             file_name="caseload.csv",
             mime="text/csv",
             key="caseload.export",

@@ -80,6 +80,7 @@ with friendly_errors():
     session = next(s for s in case.sessions if s.number == choice)
     entry.load_session(f"{case_id}:{choice}", session, stored.session_revisions.get(choice, 0))
     entry.header_fields(lib, case_id, choice, measures)
+    entry.patient_answers(case_id, choice, measures)
     tabs = st.tabs(["Alliance check", *(m.short_name for m in measures), "Note"])
     with tabs[0]:
         st.caption(

@@ -33,7 +33,7 @@ from tailoring.engine.caseload import case_metrics, caseload_summary, filter_cas
 from tailoring.engine.coding import code_text
 from tailoring.engine.grading import grade, reference_flag_problems, theme_scores
 from tailoring.engine.identifiers import FoundIdentifier, find_identifiers, redact
-from tailoring.engine.outcomes import score_measure
+from tailoring.engine.outcomes import recorded_measures, score_measure
 from tailoring.engine.perception import (
     Comparison,
     perception_gaps,
@@ -146,6 +146,7 @@ __all__ = [
     "StorageUnavailable",
     "StoredCase",
     "filter_caseload",
+    "recorded_measures",
 ]
 
 log = logging.getLogger(__name__)
@@ -1604,6 +1605,8 @@ class PatientMeasures:
     scores: list[MeasureScore]
     # (measure, item, the answer in the words the patient chose), in questionnaire order.
     items: list[tuple[str, str, str]]
+    # The answers as a session records them: measure id -> item id -> value.
+    answers: dict[str, dict[str, Any]]
 
     @property
     def risk(self) -> bool:
@@ -1622,20 +1625,52 @@ def patient_measures(case_id: int) -> list[PatientMeasures]:
             continue
         payloads = {k: a.payload for k, a in patient_repository().answers(link.id).items()}
         answered = PatientAnswers.from_payloads(payloads).measures
-        scores, items = [], []
+        scores, items, answers = [], [], {}
         for measure in sorted(lib.measures, key=lambda m: MEASURE_ROLES.index(m.role)):
             given = answered.get(measure.id)
             if not given:
                 continue
             scores.append(score_measure(measure, given))
+            answers[measure.id] = dict(given)
             words = {o.value: o.label for o in measure.options}
             for item in measure.items:
                 value = given.get(item.id)
                 if value is not None:
                     words_for = item.not_applicable if value == "na" else words.get(value)
                     items.append((measure.short_name, item.text, str(words_for or value)))
-        found.append(PatientMeasures(link, scores, items))
+        found.append(PatientMeasures(link, scores, items, answers))
     return found
+
+
+def patient_session_measures(case_id: int, number: int) -> PatientMeasures | None:
+    """What the patient answered before session ``number``: the newest link for that session
+    with answers (revoked ones left out), or None."""
+    return next((m for m in patient_measures(case_id) if m.link.session_number == number), None)
+
+
+def copy_patient_measures(case_id: int, number: int, expected_revision: int | None = None) -> int:
+    """Record in session ``number`` the measures the patient answered before it, by link, and
+    return the session's new revision.
+
+    Each measure the patient answered replaces the session's entries for that measure, item by
+    item as the patient gave them (what was there before stays in the change history); the
+    session's other measures, alliance check and note are left as they are. LookupError when
+    the session is not recorded yet or the patient answered none of its measures; StaleSession
+    as ``record_session`` when someone changed the session since ``expected_revision``.
+    """
+    stored = open_case(case_id)
+    session = next((s for s in stored.case.sessions if s.number == number), None)
+    if session is None:
+        raise LookupError(f"session {number} is not recorded yet: add it first")
+    found = patient_session_measures(case_id, number)
+    recorded = {m.id for m in recorded_measures(content(), stored.case.anxiety_measure)}
+    copied = {m: items for m, items in (found.answers if found else {}).items() if m in recorded}
+    if not copied:
+        raise LookupError(f"the patient has answered no measure before session {number}")
+    data = session.model_dump()
+    data["measures"] = {**data["measures"], **copied}
+    # The note is not changed here: it was checked (or kept as written) when it was saved.
+    return record_session(case_id, data, expected_revision, allow_identifiers=True)
 
 
 # Free text coded into the study's themes ------------------------------------------------------

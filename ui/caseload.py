@@ -104,8 +104,12 @@ SORTS = {
 }
 
 
-def sort_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """The cases in the order chosen (most high flags first by default), for the table."""
+def sort_order(frame: pd.DataFrame) -> np.ndarray:
+    """The rows' positions in the order chosen (most high flags first by default).
+
+    Positions, not a sorted copy: the table takes its first few thousand, and the CSV all of
+    them only when downloaded (sorting every column of 100,000 cases took 40 ms a rerun).
+    """
     by_col, order_col = st.columns([3, 1])
     by = by_col.selectbox(
         "Sort by", list(SORTS), format_func=SORTS.__getitem__, key="caseload.sort"
@@ -113,18 +117,24 @@ def sort_rows(frame: pd.DataFrame) -> pd.DataFrame:
     descending = order_col.toggle(
         "Highest first", value=by in ("flags_high", "last_session_date"), key=f"caseload.desc.{by}"
     )
-    return frame.sort_values(by, ascending=not descending, na_position="last", kind="stable")
+    column = frame[by].reset_index(drop=True)
+    ordered = column.sort_values(ascending=not descending, na_position="last", kind="stable")
+    return ordered.index.to_numpy()
 
 
-def table(frame: pd.DataFrame) -> None:
+def in_order(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
+    return frame.take(order).reset_index(drop=True)
+
+
+def table(frame: pd.DataFrame, order: np.ndarray) -> None:
+    """The first TABLE_ROWS rows of ``frame`` in ``order`` (positions from ``sort_order``)."""
     if len(frame) > TABLE_ROWS:
         st.caption(
             f"Showing the first {TABLE_ROWS:,} of {len(frame):,} in this order: filter, sort, "
             "or download the CSV for all of them."
         )
-        frame = frame.head(TABLE_ROWS)
     st.dataframe(
-        display(frame),
+        display(in_order(frame, order[:TABLE_ROWS])),
         hide_index=True,
         width="stretch",
         key="caseload.table",
@@ -134,8 +144,8 @@ def table(frame: pd.DataFrame) -> None:
     )
 
 
-def csv(frame: pd.DataFrame) -> str:
-    return caseload_csv(display(frame).to_dict("records"))
+def csv(frame: pd.DataFrame, order: np.ndarray) -> str:
+    return caseload_csv(display(in_order(frame, order)).to_dict("records"))
 
 
 def _rate_text(rate: Rate) -> str:

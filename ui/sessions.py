@@ -34,9 +34,7 @@ NOTE_KEY = "session.note"
 
 def measures_for(lib: ContentLibrary, anxiety_measure: str) -> list[Measure]:
     """The measures recorded at each session: depression, the case's anxiety measure, WSAS."""
-    order = {"depression": 0, "anxiety": 1, "functioning": 2}
-    chosen = [m for m in lib.measures if m.role != "anxiety" or m.id == anxiety_measure]
-    return sorted(chosen, key=lambda m: order.get(m.role, 3))
+    return services.recorded_measures(lib, anxiety_measure)
 
 
 def load_session(scope: str, session: Session, revision: int) -> None:
@@ -155,6 +153,71 @@ def show_notice() -> None:
     notice = st.session_state.pop(NOTICE, None)
     if notice:
         getattr(st, notice[0])(notice[1])
+
+
+def patient_answers(case_id: int, number: int, measures: list[Measure]) -> None:
+    """The measures the patient answered by link before this session, and a button that records
+    them here: the 7 to 10 minutes of a session that measures take, given back."""
+    found = services.patient_session_measures(case_id, number)
+    recorded = {m.id for m in measures}
+    given = {m: items for m, items in (found.answers if found else {}).items() if m in recorded}
+    if found is None or not given:
+        return
+    ss = st.session_state
+    scores = ", ".join(
+        f"{s.short_name} {s.total}" if s.total is not None else f"{s.short_name} (partly)"
+        for s in found.scores
+        if s.measure_id in given
+    )
+    in_record = all(
+        ss.get(f"{PREFIX}{measure}.{item}") == value
+        for measure, items in given.items()
+        for item, value in items.items()
+    )
+    with st.container(border=True, key="sessions.patient_answers"):
+        if in_record:
+            st.success(
+                f"The patient's own answers before this session are in this record: {scores}.",
+                icon=":material/check_circle:",
+            )
+            return
+        when = "answered" if found.link.completed_at else "partly answered"
+        st.info(
+            f"The patient {when} the questionnaire before this session on their own device: "
+            f"{scores}. Recording their answers replaces what this session has for those "
+            "measures; the earlier entries stay in the change history.",
+            icon=":material/smartphone:",
+        )
+        st.button(
+            "Record the patient's answers in this session",
+            key="sessions.copy_patient",
+            on_click=_copy_patient_answers,
+            args=(case_id, number),
+        )
+
+
+def _copy_patient_answers(case_id: int, number: int) -> None:
+    ss = st.session_state
+    scope = ss.get(SCOPE)
+    revisions = ss.setdefault(REVISIONS, {})
+    try:
+        services.copy_patient_measures(case_id, number, revisions.get(scope, 0))
+    except services.StaleSession:
+        ss[NOTICE] = (
+            "warning",
+            "Someone else changed this session while you had it open. Their version is now "
+            "shown: record the patient's answers again if they should stand.",
+        )
+    except LookupError as exc:
+        ss[NOTICE] = ("warning", f"Nothing recorded: {exc}.")
+    except (services.AccessDenied, services.NotSignedIn) as exc:
+        ss[NOTICE] = ("error", f"Not saved. {exc}")
+    except services.StorageError as exc:
+        ss[NOTICE] = ("error", f"Not saved: {exc} Nothing on this page was lost.")
+        return
+    else:
+        ss[NOTICE] = ("success", f"The patient's answers are recorded in session {number}.")
+    forget_session()  # show the session as stored now
 
 
 def header_fields(lib: ContentLibrary, case_id: int, number: int, measures: list[Measure]) -> None:

@@ -38,6 +38,7 @@ well under a second). Denominators, as NHS Talking Therapies reports them:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, get_args
 
@@ -316,7 +317,10 @@ def fit_distribution(fits: Iterable[float | None] | pd.Series, width: int = 10) 
 def _field(flag: Any, name: str) -> Any:
     """A field of an open flag: a dict from caseload_frame, or an object with the same
     attributes (e.g. the flags storage keeps)."""
-    return flag.get(name) if isinstance(flag, Mapping) else getattr(flag, name, None)
+    # dict first: the abstract Mapping check costs ten times as much, a million times over.
+    if isinstance(flag, (dict, Mapping)):  # checked in this order
+        return flag.get(name)
+    return getattr(flag, name, None)
 
 
 def flags_by_severity(rows: Caseload) -> dict[str, int]:
@@ -333,16 +337,22 @@ def flags_by_theme(rows: Caseload, titles: Mapping[str, str] | None = None) -> l
     names = dict(titles or {})
     counts = {t: dict.fromkeys(SEVERITIES, 0) for t in THEMES}
     cases = dict.fromkeys(THEMES, 0)
-    for flags in frame["open_flags"]:
+    # Cases with the same flags often share one list (services.caseload_figures parses each
+    # stored text once): each list is tallied once and weighted by how many cases hold it, 3.4 s
+    # instead of 7 on 100,000 cases with a profiler on.
+    held = frame["open_flags"].tolist()
+    holders = Counter(map(id, held))
+    for key, flags in {id(flags): flags for flags in held}.items():
+        weight = holders[key]
         seen = set()
         for flag in flags:
             theme = _field(flag, "theme")
-            counts[theme][_field(flag, "severity")] += 1
+            counts[theme][_field(flag, "severity")] += weight
             if title := _field(flag, "theme_title"):
                 names.setdefault(theme, title)
             seen.add(theme)
         for theme in seen:
-            cases[theme] += 1
+            cases[theme] += weight
     total = len(frame)
     return [
         ThemeCount(
@@ -485,6 +495,7 @@ def filter_caseload(
     ``outcomes`` holds outcome ids; ``not_on_track`` also matches a case whose outcome word is
     another (reliable deterioration comes first) while it is not on track. ``protocols`` holds
     protocol ids, ``trends`` alliance trends; ``fit_below`` keeps cases with a fit under it.
+    When every row matches, the frame itself comes back: treat the result as read-only.
     """
     keep = np.ones(len(frame), dtype=bool)
     if reference.strip():
@@ -504,4 +515,6 @@ def filter_caseload(
         keep &= frame["alliance_trend"].isin(list(trends)).to_numpy()
     if fit_below is not None:
         keep &= (frame["fit"] < fit_below).fillna(False).to_numpy()
+    if keep.all():
+        return frame  # no filter set: the frame itself, not a copy of 100,000 rows
     return frame[keep].reset_index(drop=True)

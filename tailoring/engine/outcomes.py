@@ -107,6 +107,14 @@ def k_not(value: bool | None) -> bool | None:
 # Scoring -------------------------------------------------------------------------------------
 
 
+def recorded_measures(content: ContentLibrary, anxiety_measure: str) -> list[Measure]:
+    """The measures a session of a case records: depression, the case's own anxiety measure,
+    functioning (and any other role), in that order."""
+    order = {"depression": 0, "anxiety": 1, "functioning": 2}
+    chosen = [m for m in content.measures if m.role != "anxiety" or m.id == anxiety_measure]
+    return sorted(chosen, key=lambda m: order.get(m.role, 3))
+
+
 def score_measure(measure: Measure, answers: Mapping[str, ItemValue]) -> MeasureScore:
     """The measure's total, band and caseness, or a partial count; ValueError on a bad answer."""
     problems = item_problems(measure, dict(answers))

@@ -64,6 +64,32 @@ def test_item_9_above_zero_shows_the_local_procedure_notice(app: AppTest, fresh_
     assert any("risk procedure" in e.value for e in at.error)
 
 
+def test_the_patients_answers_before_a_session_are_recorded_in_it_with_one_click(
+    app: AppTest, fresh_case
+):
+    at = open_page(app, "pages/sessions.py", fresh_case)
+    add_session(at, 1)
+    at.radio(key="session.phq9.phq9_1").set_value(3).run()
+    assert not at.get("button") or all(b.key != "sessions.copy_patient" for b in at.button)
+    _, code = services.create_patient_link(fresh_case, "before_session", 1)
+    link = services.open_patient_link(code, "client")
+    for item in range(1, 10):
+        services.save_patient_answer(link.id, f"measure.phq9.phq9_{item}", {"value": 1})
+    services.complete_patient_link(link.id)
+
+    at.run()
+    assert any("PHQ-9 9" in i.value for i in at.info)
+    at.button(key="sessions.copy_patient").click().run()
+
+    assert not at.exception
+    assert at.radio(key="session.phq9.phq9_1").value == 1
+    assert any("recorded in session 1" in s.value for s in at.success)
+    assert any("are in this record: PHQ-9 9" in s.value for s in at.success)
+    stored = services.open_case(fresh_case).case.sessions[0]
+    assert stored.measures["phq9"] == {f"phq9_{i}": 1 for i in range(1, 10)}
+    assert services.session_history(fresh_case)[-1].old["measures"]["phq9"] == {"phq9_1": 3}
+
+
 def test_correcting_a_session_is_recorded_with_the_old_value(app: AppTest, fresh_case):
     at = open_page(app, "pages/sessions.py", fresh_case)
     add_session(at, 1)

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from tailoring import services
+from tailoring.auth import Actor
 from tailoring.engine.patient_links import Throttle, normalise
 from tailoring.storage.tables import patient_links
 
@@ -315,3 +316,58 @@ def test_measures_before_a_session_are_scored_and_a_risk_answer_stands_out(case_
     assert answered.items[0][0] == "PHQ-9" and len(answered.items) == 10
     services.revoke_patient_link(link_id)
     assert services.patient_measures(case_id) == []
+
+
+def test_the_patients_measures_are_recorded_in_their_session_on_request(case_id):
+    services.record_session(
+        case_id,
+        {
+            "number": 1,
+            "date": "2026-11-20",
+            "attendance": "attended",
+            "kind": "treatment",
+            "note": "first session",
+            "alliance": {"bond": {"value": 3}},
+            "measures": {"phq9": {"phq9_1": 3}, "wsas": {"wsas_1": 4}},
+        },
+        0,
+    )
+    with pytest.raises(LookupError, match="no measure before session 1"):
+        services.copy_patient_measures(case_id, 1)
+    link_id = opened(case_id, "before_session", 1)
+    for item in range(1, 10):
+        services.save_patient_answer(link_id, f"measure.phq9.phq9_{item}", {"value": 2})
+    services.save_patient_answer(link_id, "measure.gad7.gad7_1", {"value": 1})
+    assert services.patient_session_measures(case_id, 1).link.id == link_id
+    assert services.patient_session_measures(case_id, 2) is None
+
+    revision = services.open_case(case_id).session_revisions[1]
+    services.copy_patient_measures(case_id, 1, revision)
+
+    [session] = services.open_case(case_id).case.sessions
+    # The patient's measures, item by item; the therapist's WSAS, alliance and note stay.
+    assert session.measures["phq9"] == {f"phq9_{i}": 2 for i in range(1, 10)}
+    assert session.measures["gad7"] == {"gad7_1": 1}
+    assert session.measures["wsas"] == {"wsas_1": 4}
+    assert session.note == "first session" and session.alliance["bond"].value == 3
+    [change] = [c for c in services.session_history(case_id) if c.new is not None][-1:]
+    assert change.old["measures"]["phq9"] == {"phq9_1": 3}
+    # A copy over a version someone else has changed meanwhile is refused, nothing lost.
+    with pytest.raises(services.StaleSession):
+        services.copy_patient_measures(case_id, 1, revision)
+    with pytest.raises(LookupError, match="session 2 is not recorded"):
+        services.copy_patient_measures(case_id, 2)
+
+
+def test_only_the_cases_therapist_records_the_patients_measures(case_id):
+    services.record_session(
+        case_id,
+        {"number": 1, "date": "2026-11-20", "attendance": "attended", "kind": "treatment"},
+        0,
+    )
+    link_id = opened(case_id, "before_session", 1)
+    services.save_patient_answer(link_id, "measure.phq9.phq9_1", {"value": 2})
+    other = Actor("dr.b", "Dr B", frozenset({"therapist"}), frozenset())
+    with services.acting_as(other), pytest.raises(services.AccessDenied):
+        services.copy_patient_measures(case_id, 1)
+    assert services.open_case(case_id).case.sessions[0].measures == {}

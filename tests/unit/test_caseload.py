@@ -437,6 +437,19 @@ def test_flags_by_theme_counts_flags_and_cases_for_every_theme() -> None:
     assert themes["depth"].flags == 0 and themes["depth"].cases.numerator == 0
 
 
+def test_cases_sharing_one_list_of_flags_are_each_counted() -> None:
+    shared = [{"theme": "pace", "severity": "high"}, {"theme": "heard", "severity": "low"}]
+    own = [{"theme": "pace", "severity": "low"}]
+    frame = caseload_frame([row(reference=f"S-{i}") for i in range(4)])
+    frame["open_flags"] = pd.Series([shared, shared, own, [dict(f) for f in shared]])
+
+    themes = {t.theme: t for t in flags_by_theme(frame)}
+
+    assert themes["pace"].by_severity == {"high": 3, "medium": 0, "low": 1}
+    assert themes["pace"].cases.text() == "4 of 4"
+    assert themes["heard"].flags == 3 and themes["heard"].cases.numerator == 3
+
+
 def test_a_frame_and_a_list_of_metrics_give_the_same_summary(caseload) -> None:
     frame = caseload_frame(caseload)
 
