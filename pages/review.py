@@ -19,7 +19,8 @@ case_id = stored.id
 
 with friendly_errors():
     case = stored.case
-    fit = services.assess_case(case)
+    # The fit on the answers the therapist chose for it, as their report and the caseload show.
+    fit, used = services.fit_with_source(case_id)
     st.title(f"Case review · {case.reference}")
     attended = sum(1 for s in case.sessions if s.attendance == "attended")
     last = max((s.date for s in case.sessions), default=None)
@@ -52,6 +53,7 @@ with friendly_errors():
     )
 
     report.headline(fit)
+    report.source_note(used, "The therapist chooses this on the Patient questionnaires page.")
     flags_tab, notes_tab, report_tab, timeline_tab = st.tabs(
         ["Flags", "Supervision notes", "Fit report", "Timeline"]
     )

@@ -68,11 +68,7 @@ with friendly_errors():
             # The patient answered too, and the fit is to use their answers (chosen on the
             # Patient questionnaires page): each dimension says whose answer it used.
             fit, used = services.fit_with_source(case_id)
-            st.caption(
-                "This report uses the patient's answers"
-                + (" where given, else yours" if used == "patient_where_present" else " only")
-                + ". Change it on the Patient questionnaires page."
-            )
+            report.source_note(used)
         report.full_report(fit)
         pdf_col, json_col, case_col, fhir_col = st.columns(4)
         pdf_col.download_button(

@@ -253,6 +253,7 @@ def audit_log() -> AuditLog:
 MODES = ("local", "team")
 # Who the app's own upkeep acts as (loading the demo cases, computing missing figures).
 SYSTEM_USER = "system"
+PATIENT_USER = "patient (by link)"
 # A case opened again within this many seconds by the same person is not logged again.
 VIEW_AUDIT_SECONDS = 15 * 60
 _mode = [os.environ.get("TAILORING_MODE", "local")]
@@ -759,7 +760,7 @@ def record_session(
         case = _validated(
             {**stored.case.model_dump(), "sessions": [s.model_dump() for s in sessions]}
         )
-        report = assess(content(), case)
+        report = assess(content(), as_assessed(case_id, case))
         revision = repository().save_session(
             case_id, parsed, report.overall_fit, current_user(), expected_revision
         )
@@ -873,12 +874,14 @@ def progress_csv(rows: list[dict[str, Any]]) -> str:
 def refresh_case(case_id: int) -> None:
     """Recompute a real case's caseload figures and record which flags it raises now.
 
-    Called after every change to a case, so the caseload reads stored figures in one query and
-    the flag history knows when each flag was raised and cleared.
+    Called after every change to a case (and to the patient's answers when its fit uses them),
+    so the caseload reads stored figures in one query and the flag history knows when each flag
+    was raised and cleared. The figures are those of the fit on the case's chosen answers.
     """
     stored = repository().get(case_id)
     if stored.kind == "case":
-        metrics, current = _figures(stored.case, assess(content(), stored.case))
+        assessed = as_assessed(case_id, stored.case)
+        metrics, current = _figures(stored.case, assess(content(), assessed))
         # Stored only if the case is still at the version read: when two changes overlap, the
         # later one's refresh keeps the figures of the case as it is now.
         repository().save_figures(
@@ -903,9 +906,11 @@ def compute_figures(case_ids: Sequence[int]) -> int:
     changed or was deleted meanwhile (the change's own refresh keeps its figures current).
     """
     figures = []
+    sources = patient_repository().answer_sources(case_ids)
     for stored in repository().get_many(case_ids):
         if stored.kind == "case":
-            metrics, flags = _figures(stored.case, assess(content(), stored.case))
+            assessed = as_assessed(stored.id, stored.case, sources.get(stored.id, "therapist"))
+            metrics, flags = _figures(stored.case, assess(content(), assessed))
             figures.append(CaseFigures(stored.id, stored.version, metrics, flags))
     return len(repository().save_figures(figures, current_user()))
 
@@ -1502,12 +1507,21 @@ def save_patient_answer(link_id: int, item_key: str, payload: dict[str, Any]) ->
         if parsed["value"]:
             check_identifiers({item_key: parsed["value"]})
     patient_repository().save_answer(link_id, item_key, parsed)
+    _refresh_for_patient(link.case_id)
 
 
 def complete_patient_link(link_id: int) -> PatientLink:
     """The patient has finished: the answers stop changing and the therapist is told."""
     patient_link(link_id)
     return patient_repository().complete(link_id)
+
+
+def _refresh_for_patient(case_id: int) -> None:
+    """Keep the case's figures current after a patient's answer, when its fit uses them."""
+    if (patient_repository().answer_source(case_id) or "therapist") != "therapist":
+        # The patient has no account: the flags this raises are the patient link's doing.
+        with acting_as(local_actor(PATIENT_USER)):
+            refresh_case(case_id)
 
 
 # The therapist's side: what came back ----------------------------------------------------------
@@ -1532,6 +1546,10 @@ def patient_answers_for_case(case_id: int) -> tuple[PatientAnswers, int | None]:
     The alliance answers are those about one session: the one most recently answered about.
     """
     _guard("case.view", case_id)
+    return _patient_answers(case_id)
+
+
+def _patient_answers(case_id: int) -> tuple[PatientAnswers, int | None]:
     collected = patient_repository().collected_answers(case_id)
     alliance = [
         a for k, a in collected.get("after_session", {}).items() if k.startswith("alliance.")
@@ -1575,6 +1593,21 @@ def set_answer_source(case_id: int, source: Source) -> None:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
     with _changing(case_id, f"fit uses answers: {source}"):
         patient_repository().set_answer_source(case_id, source, current_user())
+        refresh_case(case_id)
+
+
+def as_assessed(case_id: int, case: Case, source: Source | None = None) -> Case:
+    """The case with the answers its fit uses: the therapist's, or merged with the patient's
+    as chosen for the case (``source`` when already known). For the stored figures and flags,
+    so the caseload shows the fit the therapist's report shows; no access check (callers
+    have made theirs)."""
+    if source is None:
+        source = patient_repository().answer_source(case_id) or "therapist"
+    if source == "therapist":
+        return case
+    patient, _ = _patient_answers(case_id)
+    merged, _ = merge(case.answers, as_answers(content(), patient), source)
+    return case.model_copy(update={"answers": merged})
 
 
 def fit_with_source(case_id: int) -> tuple[FitReport, Source]:

@@ -25,6 +25,17 @@ STATUS_WORDS = {
 }
 
 
+def source_note(used: str, where: str = "Change it on the Patient questionnaires page.") -> None:
+    """Say whose answers the fit uses, when they are not the therapist's alone."""
+    if used == "therapist":
+        return
+    st.caption(
+        "This fit uses the patient's answers"
+        + (" where given, else the therapist's" if used == "patient_where_present" else " only")
+        + f". {where}"
+    )
+
+
 def headline(report: FitReport) -> None:
     fit_col, flags_col, done_col, alliance_col = st.columns(4)
     if report.overall_fit is None:

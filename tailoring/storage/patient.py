@@ -485,6 +485,17 @@ class PatientRepository:
             ).scalar_one_or_none()
             return chosen
 
+    def answer_sources(self, case_ids: Sequence[int]) -> dict[int, Source]:
+        """The answers each of these cases' fit uses, for those where somebody chose."""
+        s = answer_sources.c
+        chosen: dict[int, Source] = {}
+        with self._transaction() as connection:
+            for start in range(0, len(case_ids), 500):  # bound the statement's parameters
+                batch = list(case_ids[start : start + 500])
+                rows = connection.execute(select(s.case_id, s.source).where(s.case_id.in_(batch)))
+                chosen.update({case_id: source for case_id, source in rows})
+        return chosen
+
     def set_answer_source(
         self, case_id: int, source: Source, chosen_by: str, now: datetime | None = None
     ) -> None:

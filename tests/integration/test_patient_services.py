@@ -247,6 +247,34 @@ def test_the_fit_uses_the_chosen_answers_and_says_whose_each_dimension_is(case_i
         services.set_answer_source(case_id, "supervisor")  # type: ignore[arg-type]
 
 
+def stored_fit(case_id: int) -> float | None:
+    frame = services.caseload_frame()
+    return frame.loc[frame["id"] == case_id, "fit"].item()
+
+
+def test_the_caseload_and_the_flags_follow_the_answers_the_fit_uses(case_id):
+    services.save_answer(case_id, "preferences", "structure", {"value": 1, "importance": 3})
+    services.save_answer(case_id, "preferences", "pace", {"value": 3, "importance": 2})
+    ours, _ = services.fit_with_source(case_id)
+    assert stored_fit(case_id) == pytest.approx(ours.overall_fit)
+
+    services.set_answer_source(case_id, "patient_where_present")
+    link_id = opened(case_id)
+    # The patient's answer alone moves the caseload's figures, as it moves the report.
+    services.save_patient_answer(link_id, "preferences.structure", {"value": 5, "importance": 3})
+    mixed, _ = services.fit_with_source(case_id)
+    assert mixed.overall_fit != ours.overall_fit
+    assert stored_fit(case_id) == pytest.approx(mixed.overall_fit)
+    # A batch recompute (as after an import) agrees with the one made by the change.
+    services.compute_figures([case_id])
+    assert stored_fit(case_id) == pytest.approx(mixed.overall_fit)
+    events = services.flag_history(case_id)
+    assert {e.actor for e in events} <= {services.current_user(), services.PATIENT_USER}
+
+    services.set_answer_source(case_id, "therapist")
+    assert stored_fit(case_id) == pytest.approx(ours.overall_fit)
+
+
 # Coded free text -------------------------------------------------------------------------------
 
 
