@@ -248,6 +248,10 @@ def parts(url: str) -> None:
     frames: dict[str, Any] = {}
     steps = [
         ("caseload_stamp", services.caseload_stamp),
+        (
+            "caseload_preview (the first visit's first 5,000 rows, most high flags first)",
+            lambda: services.caseload_preview(False, "flags_high", True, 5000),
+        ),
         ("caseload_table", services.caseload_table),
         ("caseload_figures", services.caseload_figures),
         (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+import numpy as np
 import streamlit as st
 
 from tailoring import services
@@ -25,15 +26,27 @@ with friendly_errors():
     include_archived = st.toggle("Include archived cases", key="caseload.archived")
     stamp = services.caseload_stamp()
     caseload.waiting_notice(stamp)
-    # One frame per server for everyone, narrowed here to what this person may see.
-    frame = services.visible_caseload(caseload.frame(stamp, include_archived))
-    if frame.empty:
+    # One frame per server for everyone, narrowed here to what this person may see. Before this
+    # server has read it, a first visit (no filter set) draws the table's first rows from a
+    # preview, then reads the whole caseload for everything else.
+    frame = caseload.ready(stamp, include_archived)
+    preview = None
+    if frame is None and caseload.no_filter_set():
+        by, descending = caseload.chosen_sort()
+        preview = services.caseload_preview(include_archived, by, descending, caseload.TABLE_ROWS)
+        therapists, names, total = preview.therapists, preview.protocols, preview.total
+    else:
+        frame = services.visible_caseload(caseload.frame(stamp, include_archived))
+        therapists = sorted(set(frame["therapist"].unique()))
+        protocol_names = frame[["protocol_id", "protocol_name"]].drop_duplicates("protocol_id")
+        names = dict(protocol_names.itertuples(index=False))
+        total = len(frame)
+    if not total:
         st.info("No cases with figures yet." if stamp.without_figures else "No cases yet.")
         st.stop()
 
     search, therapist_col, outcome_col, severity_col = st.columns([2, 2, 3, 1.4])
     text = search.text_input("Search by reference", key="caseload.search")
-    therapists = sorted(set(frame["therapist"].unique()))
     chosen = therapist_col.multiselect("Therapist", therapists, key="caseload.therapists")
     outcomes = outcome_col.multiselect(
         "Outcome",
@@ -43,8 +56,6 @@ with friendly_errors():
     )
     high_only = severity_col.toggle("High flags only", key="caseload.high")
     protocol_col, trend_col, fit_col = st.columns([3, 3, 2])
-    protocol_names = frame[["protocol_id", "protocol_name"]].drop_duplicates("protocol_id")
-    names = dict(protocol_names.itertuples(index=False))
     protocols = protocol_col.multiselect(
         "Protocol",
         sorted(names, key=names.__getitem__),
@@ -66,6 +77,11 @@ with friendly_errors():
         key="caseload.fit_below",
         placeholder="any fit",
     )
+    if preview is not None:
+        st.markdown(f"**{total} of {total} cases**")
+        by, descending = caseload.sort_choice()
+        caseload.table(preview.rows, np.arange(len(preview.rows)), total)
+        frame = services.visible_caseload(caseload.frame(stamp, include_archived))
     shown = services.filter_caseload(
         frame,
         text,
@@ -77,10 +93,13 @@ with friendly_errors():
         fit_below=fit_below,
     )
 
-    st.markdown(f"**{len(shown)} of {len(frame)} cases**")
+    if preview is None:
+        st.markdown(f"**{len(shown)} of {len(frame)} cases**")
+        by, descending = caseload.sort_choice()
     # The summary keeps the filtered rows' own order, so a new sort does not recompute it.
-    order = caseload.sort_order(shown)
-    caseload.table(shown, order)
+    order = caseload.sort_order(shown, by, descending)
+    if preview is None:
+        caseload.table(shown, order)
     if len(shown):
         pick, go = st.columns([3, 1])
         if len(shown) <= OPEN_LIST_LIMIT:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -37,7 +40,41 @@ def waiting_notice(stamp: services.CaseloadStamp) -> None:
 
 def frame(stamp: services.CaseloadStamp, include_archived: bool) -> pd.DataFrame:
     """The caseload's table (``services.caseload_table``) as of ``stamp``."""
-    return _table(stamp, include_archived)
+    store = _tables()
+    key = (stamp, include_archived)
+    table = store.get(key)
+    if table is None:
+        table = services.caseload_table(include_archived)
+        store.put(key, table)
+    return table
+
+
+def ready(stamp: services.CaseloadStamp, include_archived: bool) -> pd.DataFrame | None:
+    """The caseload's table as of ``stamp`` if this server has read it, else None."""
+    return _tables().get((stamp, include_archived))
+
+
+class _Tables:
+    """The caseload tables read, the newest two, shared by the sessions of a server."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tables: OrderedDict[object, pd.DataFrame] = OrderedDict()
+
+    def get(self, key: object) -> pd.DataFrame | None:
+        with self._lock:
+            return self._tables.get(key)
+
+    def put(self, key: object, table: pd.DataFrame) -> None:
+        with self._lock:
+            self._tables[key] = table
+            while len(self._tables) > 2:
+                self._tables.popitem(last=False)
+
+
+@st.cache_resource(show_spinner=False)
+def _tables() -> _Tables:
+    return _Tables()
 
 
 def overview(
@@ -46,11 +83,6 @@ def overview(
     """Every figure of the charts for the cases ``shown`` (rows of ``frame``) as of ``stamp``."""
     ids = shown["id"].to_numpy(dtype=np.int64).tobytes()
     return _overview(stamp, include_archived, ids, shown)
-
-
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _table(stamp: services.CaseloadStamp, include_archived: bool) -> pd.DataFrame:
-    return services.caseload_table(include_archived)
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -104,19 +136,52 @@ SORTS = {
 }
 
 
-def sort_order(frame: pd.DataFrame) -> np.ndarray:
-    """The rows' positions in the order chosen (most high flags first by default).
+# The filters' widgets, and the value of each that filters nothing.
+FILTER_KEYS = (
+    "caseload.search",
+    "caseload.therapists",
+    "caseload.outcomes",
+    "caseload.high",
+    "caseload.protocols",
+    "caseload.trends",
+)
 
-    Positions, not a sorted copy: the table takes its first few thousand, and the CSV all of
-    them only when downloaded (sorting every column of 100,000 cases took 40 ms a rerun).
-    """
+
+def no_filter_set() -> bool:
+    """No filter of the page narrows the caseload (as on a first visit)."""
+    ss = st.session_state
+    return not any(ss.get(key) for key in FILTER_KEYS) and ss.get("caseload.fit_below") is None
+
+
+def _highest_first(by: str) -> bool:
+    return by in ("flags_high", "last_session_date")
+
+
+def sort_choice() -> tuple[str, bool]:
+    """The column to sort by and whether highest first (most high flags first by default)."""
     by_col, order_col = st.columns([3, 1])
     by = by_col.selectbox(
         "Sort by", list(SORTS), format_func=SORTS.__getitem__, key="caseload.sort"
     )
     descending = order_col.toggle(
-        "Highest first", value=by in ("flags_high", "last_session_date"), key=f"caseload.desc.{by}"
+        "Highest first", value=_highest_first(by), key=f"caseload.desc.{by}"
     )
+    return by, descending
+
+
+def chosen_sort() -> tuple[str, bool]:
+    """What ``sort_choice`` will return, before its widgets are drawn."""
+    ss = st.session_state
+    by = ss.get("caseload.sort", next(iter(SORTS)))
+    return by, bool(ss.get(f"caseload.desc.{by}", _highest_first(by)))
+
+
+def sort_order(frame: pd.DataFrame, by: str, descending: bool) -> np.ndarray:
+    """The rows' positions in the order chosen.
+
+    Positions, not a sorted copy: the table takes its first few thousand, and the CSV all of
+    them only when downloaded (sorting every column of 100,000 cases took 40 ms a rerun).
+    """
     column = frame[by].reset_index(drop=True)
     ordered = column.sort_values(ascending=not descending, na_position="last", kind="stable")
     return ordered.index.to_numpy()
@@ -126,11 +191,13 @@ def in_order(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
     return frame.take(order).reset_index(drop=True)
 
 
-def table(frame: pd.DataFrame, order: np.ndarray) -> None:
-    """The first TABLE_ROWS rows of ``frame`` in ``order`` (positions from ``sort_order``)."""
-    if len(frame) > TABLE_ROWS:
+def table(frame: pd.DataFrame, order: np.ndarray, total: int | None = None) -> None:
+    """The first TABLE_ROWS rows of ``frame`` in ``order`` (positions from ``sort_order``), of
+    ``total`` cases (``frame``'s when None: a preview's rows are only the first)."""
+    total = len(frame) if total is None else total
+    if total > TABLE_ROWS:
         st.caption(
-            f"Showing the first {TABLE_ROWS:,} of {len(frame):,} in this order: filter, sort, "
+            f"Showing the first {TABLE_ROWS:,} of {total:,} in this order: filter, sort, "
             "or download the CSV for all of them."
         )
     st.dataframe(

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Row,
     ScalarSelect,
     Select,
+    String,
     Table,
     bindparam,
     delete,
@@ -874,7 +875,14 @@ class CaseRepository:
         return {name: list(column) for name, column in zip(CASELOAD_FIELDS, columns, strict=True)}
 
     def caseload_columns(
-        self, fields: Sequence[str], include_archived: bool = False, therapist: str | None = None
+        self,
+        fields: Sequence[str],
+        include_archived: bool = False,
+        therapist: str | None = None,
+        *,
+        owners: Collection[str] | None = None,
+        order: tuple[str, bool] | None = None,
+        limit: int | None = None,
     ) -> dict[str, list[Any]]:
         """Some columns of :meth:`caseload_frame`, of the cases that have figures, in id order.
 
@@ -882,13 +890,28 @@ class CaseRepository:
         driver as it is and each column is converted once per distinct value (a date, a yes or
         no), not once per row, so the values are those of :meth:`caseload_frame` at a fraction
         of the cost. The stored times are not offered: converting them is the slow part.
+
+        ``owners`` keeps the cases of those therapists only. ``order`` (a field, and whether
+        highest first) sorts as a stable sort of the id-ordered rows does: empty values last,
+        equal ones in id order, text by code point; ``limit`` then keeps the first rows.
         """
         unknown = [name for name in fields if name not in CASELOAD_FIELDS or name in TIMES]
+        if order is not None and (order[0] not in CASELOAD_FIELDS or order[0] in TIMES):
+            unknown.append(order[0])
         if unknown:
             raise ValueError(f"the caseload has no column(s) {', '.join(unknown)} to read")
         query = _caseload_query(include_archived, therapist, fields, with_figures=True)
+        if owners is not None:
+            query = query.where(cases.c.therapist.in_(sorted(owners)))
+        if order is not None:
+            query = query.order_by(None).order_by(*_stable_order(order, self._engine.dialect))
+        if limit is not None:
+            query = query.limit(limit)
         with self._transaction() as connection:
-            compiled = query.compile(dialect=connection.dialect)
+            # Expanded here: the IN lists of owners would otherwise wait for SQLAlchemy.
+            compiled = query.compile(
+                dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+            )
             parameters: Any = compiled.params
             if compiled.positional:
                 parameters = tuple(compiled.params[name] for name in compiled.positiontup or ())
@@ -904,6 +927,34 @@ class CaseRepository:
             name: _converted(values, column.type, dialect, described_as)
             for name, values, (column, described_as) in zip(fields, columns, kinds, strict=True)
         }
+
+    def caseload_options(
+        self, include_archived: bool = False, owners: Collection[str] | None = None
+    ) -> tuple[int, list[str], list[str]]:
+        """How many cases with figures :meth:`caseload_columns` would read, and their distinct
+        therapists and protocol ids, sorted: what a caseload's filters offer, without its rows.
+
+        One grouped pass over the cases; joined with the figures only while some real case is
+        waiting for them (an import's), since otherwise every real case has figures: 30 ms
+        instead of 490 on 100,000 cases.
+        """
+        chosen = cases.c.kind == "case"
+        if not include_archived:
+            chosen &= cases.c.status == "active"
+        if owners is not None:
+            chosen &= cases.c.therapist.in_(sorted(owners))
+        with self._transaction() as connection:
+            waiting = _real_cases(connection) - _real_figures(connection)
+            source = cases.join(case_metrics) if waiting else cases
+            groups = connection.execute(
+                select(cases.c.therapist, cases.c.protocol_id, func.count())
+                .select_from(source)
+                .where(chosen)
+                .group_by(cases.c.therapist, cases.c.protocol_id)
+            ).all()
+        therapists = sorted({therapist for therapist, _, _ in groups})
+        protocols = sorted({protocol for _, protocol, _ in groups})
+        return sum(counted for _, _, counted in groups), therapists, protocols
 
     def caseload_stamp(self) -> CaseloadStamp:
         """What moves whenever the caseload changes, in a few cheap statements: a cache key.
@@ -941,11 +992,8 @@ class CaseRepository:
         )
         # Counting is cheap (an index, one pass over the figures), the search is not (0.2 s on
         # 100,000 cases), and the app asks on every rerun: search only when a case is waiting.
-        real = select(func.count()).select_from(cases).where(cases.c.kind == "case")
-        figures = select(func.count()).select_from(case_metrics)
         with self._transaction() as connection:
-            counted = connection.execute(real).scalar_one()
-            if counted == connection.execute(figures).scalar_one() - _attempt_figures(connection):
+            if _real_cases(connection) == _real_figures(connection):
                 return []
             return list(connection.execute(query).scalars())
 
@@ -1445,6 +1493,31 @@ def _caseload_query(
         .where(cases.c.id.in_(which))
         .order_by(cases.c.id)
     )
+
+
+def _caseload_column(name: str) -> Any:
+    return cases.c[name] if name in cases.c else case_metrics.c[name]
+
+
+def _stable_order(order: tuple[str, bool], dialect: Dialect) -> list[Any]:
+    """ORDER BY terms for one caseload field as a stable sort of id-ordered rows sorts it."""
+    name, descending = order
+    column = cases.c.session_count if name == "sessions" else _caseload_column(name)
+    if dialect.name == "postgresql" and isinstance(column.type, String):
+        column = column.collate("C")  # code point order, as Python compares text
+    return [column.is_(None), column.desc() if descending else column.asc(), cases.c.id]
+
+
+def _real_cases(connection: Connection) -> int:
+    """How many real cases (not attempts) there are: a count of an index."""
+    real = select(func.count()).select_from(cases).where(cases.c.kind == "case")
+    return connection.execute(real).scalar_one()
+
+
+def _real_figures(connection: Connection) -> int:
+    """How many real cases have figures: counts of indexes (attempts rarely have any)."""
+    figures = connection.execute(select(func.count()).select_from(case_metrics)).scalar_one()
+    return figures - _attempt_figures(connection)
 
 
 def _attempt_figures(connection: Connection) -> int:

@@ -82,7 +82,8 @@ cases = Table(
     CheckConstraint("status IN ('active', 'archived')", name="status"),
     CheckConstraint("kind IN ('case', 'attempt')", name="kind"),
     # One therapist's caseload without reading everyone's cases.
-    Index("ix_cases_kind_status_therapist", "kind", "status", "therapist"),
+    # With the protocol (0008): the caseload's filter options are read from this index alone.
+    Index("ix_cases_kind_status_therapist_protocol", "kind", "status", "therapist", "protocol_id"),
 )
 
 answers = Table(

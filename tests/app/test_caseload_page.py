@@ -124,3 +124,31 @@ def test_the_fit_box_plot_shows_every_case_or_only_the_boxes_of_a_long_caseload(
     assert boxes["y"] == [t.therapist + " (small number)" * t.small for t in scored]
     assert boxes["median"] == [t.fit.median for t in scored]
     assert boxes["upperfence"] == [t.fit.upper_fence for t in scored]
+
+
+def test_a_first_visit_draws_the_same_table_from_the_preview_as_later_runs(
+    app: AppTest, monkeypatch
+):
+    from ui import caseload as caseload_ui
+
+    previews = []
+    real = services.caseload_preview
+    monkeypatch.setattr(services, "caseload_preview", lambda *a: previews.append(a) or real(*a))
+    monkeypatch.setattr(caseload_ui, "TABLE_ROWS", 3)
+    at = open_caseload(app)
+    assert len(previews) == 1  # nothing read yet on this server: the first rows come first
+    first = at.dataframe[0].value
+    assert any("Showing the first 3 of" in c.value for c in at.caption)
+    at.run()
+    assert len(previews) == 1  # read now: later runs draw from the whole caseload
+    assert first.equals(at.dataframe[0].value)
+    assert not at.exception
+
+
+def test_a_first_visit_with_a_filter_set_reads_the_whole_caseload(app: AppTest, monkeypatch):
+    previews = []
+    monkeypatch.setattr(services, "caseload_preview", lambda *a: previews.append(a))
+    app.session_state["caseload.high"] = True
+    at = open_caseload(app)
+    assert previews == [] and not at.exception
+    assert all(n > 0 for n in at.dataframe[0].value["High"])

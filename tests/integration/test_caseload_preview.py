@@ -1,0 +1,95 @@
+"""The caseload's preview (its table's first rows, sorted in the database) against the whole
+caseload sorted by pandas, on SQLite and PostgreSQL, for every order and for a narrowed view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tailoring import services
+from tailoring.auth import Actor
+from ui.caseload import SORTS
+
+LIMIT = 25
+COLUMNS = [
+    "id",
+    "reference",
+    "therapist",
+    "protocol_id",
+    "protocol_name",
+    "last_session_date",
+    "sessions_attended",
+    "fit",
+    "flags_high",
+    "flags_medium",
+    "flags_low",
+    "alliance_trend",
+    "outcome",
+]
+
+
+@pytest.fixture
+def caseload(database_url: str, monkeypatch: pytest.MonkeyPatch) -> pd.DataFrame:
+    monkeypatch.setenv("TAILORING_DATABASE_URL", database_url)
+    monkeypatch.setenv("TAILORING_DEMO", "0")
+    services.start(load_demo=False)
+    ids = services.store_demo_caseload(80, seed=7)
+    services.compute_figures(ids)
+    # Ties, empty values and text that sorts differently by locale than by code point.
+    first, second = ids[:2]
+    services.update_case(first, therapist="b. lower case")
+    services.update_case(second, therapist="Émile Accent")
+    services.update_case(ids[2], status="archived")
+    return services.caseload_table()
+
+
+def sorted_like_the_page(frame: pd.DataFrame, by: str, descending: bool) -> pd.DataFrame:
+    column = frame[by].reset_index(drop=True)
+    order = column.sort_values(ascending=not descending, na_position="last", kind="stable")
+    return frame.take(order.index.to_numpy()).reset_index(drop=True)
+
+
+def same(preview: pd.DataFrame, expected: pd.DataFrame) -> None:
+    left = preview[COLUMNS].reset_index(drop=True).astype(object)
+    right = expected[COLUMNS].reset_index(drop=True).astype(object)
+    pd.testing.assert_frame_equal(left.where(left.notna(), None), right.where(right.notna(), None))
+
+
+@pytest.mark.parametrize("descending", [True, False], ids=["highest first", "lowest first"])
+@pytest.mark.parametrize("by", list(SORTS))
+def test_the_preview_is_the_first_rows_of_the_caseload_in_the_pages_order(
+    caseload: pd.DataFrame, by: str, descending: bool
+) -> None:
+    preview = services.caseload_preview(False, by, descending, LIMIT)
+
+    same(preview.rows, sorted_like_the_page(caseload, by, descending).head(LIMIT))
+    assert preview.total == len(caseload)
+    assert preview.therapists == sorted(set(caseload["therapist"]))
+    names = dict(zip(caseload["protocol_id"], caseload["protocol_name"], strict=True))
+    assert preview.protocols == dict(sorted(names.items(), key=lambda item: item[1]))
+
+
+def test_a_preview_holds_only_what_the_person_may_see(caseload: pd.DataFrame) -> None:
+    therapist = caseload["therapist"].iloc[5]
+    mine = caseload[caseload["therapist"] == therapist]
+    person = Actor(therapist, therapist, frozenset({"therapist"}), frozenset())
+
+    with services.acting_as(person):
+        preview = services.caseload_preview(False, "fit", False, LIMIT)
+    same(preview.rows, sorted_like_the_page(mine, "fit", False).head(LIMIT))
+    assert (preview.total, preview.therapists) == (len(mine), [therapist])
+    with (
+        services.acting_as(Actor("trainee", "T", frozenset({"trainee"}), frozenset())),
+        pytest.raises(services.AccessDenied),
+    ):
+        services.caseload_preview(False, "fit", False, LIMIT)
+
+
+def test_archived_cases_are_previewed_only_when_asked_for(caseload: pd.DataFrame) -> None:
+    everything = services.caseload_table(include_archived=True)
+    preview = services.caseload_preview(True, "reference", False, len(everything) + 5)
+
+    assert len(everything) == len(caseload) + 1 == preview.total
+    same(preview.rows, sorted_like_the_page(everything, "reference", False))
+    assert np.array_equal(preview.rows["id"], everything.sort_values("reference")["id"])
