@@ -165,7 +165,9 @@ def patient_answers(case_id: int, number: int, measures: list[Measure]) -> None:
         return
     ss = st.session_state
     scores = ", ".join(
-        f"{s.short_name} {s.total}" if s.total is not None else f"{s.short_name} (partly)"
+        f"{s.short_name} {s.total} of {s.max_total}"
+        if s.total is not None
+        else f"{s.short_name} {s.answered} of {s.items} items"
         for s in found.scores
         if s.measure_id in given
     )

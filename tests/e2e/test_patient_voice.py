@@ -200,3 +200,19 @@ def test_a_patient_answers_on_a_phone_and_the_therapist_sees_a_perception_gap(
     coded = by_key(page, f"codes.patient:{first_link}:open.helped")
     expect(coded.locator("mark")).to_have_text("pace")
     screenshot(page, "patient-voice-therapist-own-words")
+
+    # The PHQ-9 the patient answered before session 1 goes into its record with one click.
+    session = {"number": 1, "date": "2026-11-20", "attendance": "attended", "kind": "treatment"}
+    app_services.record_session(case_id, session, 0)
+    before, _ = app_services.create_patient_link(case_id, "before_session", 1)
+    for item in range(1, 10):
+        app_services.save_patient_answer(before.id, f"measure.phq9.phq9_{item}", {"value": 1})
+    goto(page, f"{app_server.url}/sessions?case={case_id}")
+    offer = by_key(page, "sessions.patient_answers")
+    expect(offer).to_contain_text("PHQ-9 9")
+    screenshot(page, "sessions-patient-answers-offer")
+    click(page, by_key(page, "sessions.copy_patient").get_by_role("button"))
+    expect(page.get_by_text("The patient's answers are recorded in session 1.")).to_be_visible()
+    expect(offer).to_contain_text("are in this record: PHQ-9 9")
+    no_error_on_page(page)
+    screenshot(page, "sessions-patient-answers-recorded")
