@@ -153,6 +153,9 @@ log = logging.getLogger(__name__)
 BACKFILL_PER_START = 25
 # Cases whose figures are computed in one batch: a second or two of assessing them.
 FIGURES_BATCH = 200
+# Changed cases up to which the caseload is updated row by row rather than read again (or a
+# twentieth of it, if more).
+MAX_UPDATED_ROWS = 2000
 # The caseload's columns its table and filters read, read first; then what its charts add.
 TABLE_FIELDS = (
     "id",
@@ -1105,13 +1108,59 @@ def caseload_figures(include_archived: bool = False, therapist: str | None = Non
     """
     with collector_paused():
         columns = repository().caseload_columns(FIGURE_FIELDS, include_archived, therapist)
-        texts = columns.pop("open_flag_ids")
-        parsed = {text: list(open_flags(text) or ()) for text in set(texts)}
-        columns["open_flags"] = [parsed[text] for text in texts]
-        frame = _frame(columns)
+        return _figures_frame(columns)
+
+
+def _figures_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
+    texts = columns.pop("open_flag_ids")
+    parsed = {text: list(open_flags(text) or ()) for text in set(texts)}
+    columns["open_flags"] = [parsed[text] for text in texts]
+    frame = _frame(columns)
     frame["sessions_recorded"] = frame["sessions"]
     frame["alliance_latest"] = pd.to_numeric(frame["alliance_latest"], errors="coerce")
     return frame
+
+
+# Rows re-read around the old stamp's times: a change committed a moment after a later one
+# carries the earlier time, and would otherwise be missed.
+CHANGE_MARGIN = timedelta(seconds=5)
+
+
+def caseload_update(
+    frame: pd.DataFrame,
+    since: CaseloadStamp,
+    stamp: CaseloadStamp,
+    include_archived: bool = False,
+    figures: bool = False,
+) -> pd.DataFrame | None:
+    """``caseload_table`` (``caseload_figures`` with ``figures``) as of ``stamp`` (now), from
+    ``frame``, read as of the stamp ``since``, and the rows of the cases changed since; None
+    when reading everything again is the better or the only safe way (many changes, another
+    database, a case deleted, a row that does not add up).
+
+    A changed case's row is read again, or dropped when it no longer belongs (archived, say);
+    then the rows are counted against the database, which catches deleted cases.
+    """
+    if since.database != stamp.database:
+        return None
+    changed = repository().changed_since(
+        since.changed_at - CHANGE_MARGIN if since.changed_at else None,
+        since.computed_at - CHANGE_MARGIN if since.computed_at else None,
+    )
+    if len(changed) > max(MAX_UPDATED_ROWS, len(frame) // 20):
+        return None
+    fields, make = (FIGURE_FIELDS, _figures_frame) if figures else (TABLE_FIELDS, _table_frame)
+    kept = frame[~frame["id"].isin(sorted(changed))]
+    updated = kept
+    if changed:
+        columns = repository().caseload_columns(fields, include_archived, ids=changed)
+        if columns["id"]:
+            fresh = make(columns)[list(frame.columns)]
+            updated = pd.concat([kept, fresh], ignore_index=True).sort_values("id", kind="stable")
+    expected, _, _ = repository().caseload_options(include_archived)
+    if len(updated) != expected:
+        return None
+    return updated.reset_index(drop=True)
 
 
 def _frame(columns: dict[str, list[Any]]) -> pd.DataFrame:

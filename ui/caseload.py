@@ -20,10 +20,11 @@ IMPORT_PAGE = "pages/import_caseload.py"
 
 # The caseload, read again only when it changes ---------------------------------------------------
 #
-# Reading 100,000 cases takes about a second; a rerun (a filter, a click) must not. The frames
+# Reading 100,000 cases takes most of a second; a rerun (a filter, a click) must not. The frames
 # are kept once per server for every session, keyed by the caseload's stamp and by every
 # argument of the services that read them: anything that narrows a caseload (e.g. to one
-# person's supervisees) must be an argument here too. They are shared: never change them.
+# person's supervisees) must be an argument here too. When the stamp moves, the frame kept is
+# updated with the rows of the cases changed since. They are shared: never change them.
 
 
 def waiting_notice(stamp: services.CaseloadStamp) -> None:
@@ -40,41 +41,73 @@ def waiting_notice(stamp: services.CaseloadStamp) -> None:
 
 def frame(stamp: services.CaseloadStamp, include_archived: bool) -> pd.DataFrame:
     """The caseload's table (``services.caseload_table``) as of ``stamp``."""
-    store = _tables()
-    key = (stamp, include_archived)
-    table = store.get(key)
-    if table is None:
-        table = services.caseload_table(include_archived)
-        store.put(key, table)
-    return table
+    return _read(_tables("table"), stamp, include_archived, figures=False)
 
 
 def ready(stamp: services.CaseloadStamp, include_archived: bool) -> pd.DataFrame | None:
-    """The caseload's table as of ``stamp`` if this server has read it, else None."""
-    return _tables().get((stamp, include_archived))
+    """The caseload's table as of ``stamp`` without reading it whole, or None: kept, or the one
+    kept before updated with the cases changed since."""
+    return _kept(_tables("table"), stamp, include_archived, figures=False)
 
 
-class _Tables:
-    """The caseload tables read, the newest two, shared by the sessions of a server."""
+def _kept(
+    store: _Frames, stamp: services.CaseloadStamp, include_archived: bool, figures: bool
+) -> pd.DataFrame | None:
+    key = (stamp, include_archived)
+    found = store.get(key)
+    before = store.latest(include_archived) if found is None else None
+    if before is not None:
+        since, previous = before
+        found = services.caseload_update(previous, since, stamp, include_archived, figures)
+        if found is not None:
+            store.put(key, found)
+    return found
+
+
+def _read(
+    store: _Frames, stamp: services.CaseloadStamp, include_archived: bool, figures: bool
+) -> pd.DataFrame:
+    """The frame as of ``stamp``: kept, else the one kept before updated with the cases changed
+    since (``services.caseload_update``), else read whole."""
+    found = _kept(store, stamp, include_archived, figures)
+    if found is None:
+        read = services.caseload_figures if figures else services.caseload_table
+        found = read(include_archived)
+        store.put((stamp, include_archived), found)
+    return found
+
+
+class _Frames:
+    """Caseload frames by (stamp, include_archived), the newest two, shared by the sessions of
+    a server."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._tables: OrderedDict[object, pd.DataFrame] = OrderedDict()
+        self._frames: OrderedDict[tuple[services.CaseloadStamp, bool], pd.DataFrame] = OrderedDict()
 
-    def get(self, key: object) -> pd.DataFrame | None:
+    def get(self, key: tuple[services.CaseloadStamp, bool]) -> pd.DataFrame | None:
         with self._lock:
-            return self._tables.get(key)
+            return self._frames.get(key)
 
-    def put(self, key: object, table: pd.DataFrame) -> None:
+    def latest(self, include_archived: bool) -> tuple[services.CaseloadStamp, pd.DataFrame] | None:
+        """The newest frame kept with ``include_archived`` as given, and its stamp."""
         with self._lock:
-            self._tables[key] = table
-            while len(self._tables) > 2:
-                self._tables.popitem(last=False)
+            for (stamp, archived), kept in reversed(self._frames.items()):
+                if archived == include_archived:
+                    return stamp, kept
+        return None
+
+    def put(self, key: tuple[services.CaseloadStamp, bool], kept: pd.DataFrame) -> None:
+        with self._lock:
+            self._frames[key] = kept
+            while len(self._frames) > 2:
+                self._frames.popitem(last=False)
 
 
 @st.cache_resource(show_spinner=False)
-def _tables() -> _Tables:
-    return _Tables()
+def _tables(kind: str) -> _Frames:
+    """The store of one kind of frame: "table" or "figures"."""
+    return _Frames()
 
 
 def overview(
@@ -85,17 +118,12 @@ def overview(
     return _overview(stamp, include_archived, ids, shown)
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _figures(stamp: services.CaseloadStamp, include_archived: bool) -> pd.DataFrame:
-    return services.caseload_figures(include_archived)
-
-
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _overview(
     stamp: services.CaseloadStamp, include_archived: bool, ids: bytes, _shown: pd.DataFrame
 ) -> CaseloadSummary:
     # The rows shown are known by their ids: the same ids in the same stamp are the same rows.
-    figures = _figures(stamp, include_archived)
+    figures = _read(_tables("figures"), stamp, include_archived, figures=True)
     return services.caseload_overview(services.with_figures(_shown, figures))
 
 

@@ -152,3 +152,23 @@ def test_a_first_visit_with_a_filter_set_reads_the_whole_caseload(app: AppTest, 
     at = open_caseload(app)
     assert previews == [] and not at.exception
     assert all(n > 0 for n in at.dataframe[0].value["High"])
+
+
+def test_after_a_change_the_kept_caseload_is_updated_not_read_again(app: AppTest, monkeypatch):
+    at = open_caseload(app)
+    at.run()  # the whole caseload is kept now
+    reads = []
+    for name in ("caseload_table", "caseload_figures", "caseload_preview"):
+        real = getattr(services, name)
+        monkeypatch.setattr(
+            services,
+            name,
+            lambda *a, real=real, name=name, **k: reads.append(name) or real(*a, **k),
+        )
+    case_id = services.repository().get_by_reference("DEMO-001").id
+    services.update_case(case_id, therapist="B. Second")
+    at.run()
+    assert reads == [] and not at.exception
+    shown = at.dataframe[0].value
+    assert "B. Second" in list(shown["Therapist"])
+    assert len(shown) == len(services.caseload_table())

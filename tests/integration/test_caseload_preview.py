@@ -3,6 +3,8 @@ caseload sorted by pandas, on SQLite and PostgreSQL, for every order and for a n
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -93,3 +95,68 @@ def test_archived_cases_are_previewed_only_when_asked_for(caseload: pd.DataFrame
     assert len(everything) == len(caseload) + 1 == preview.total
     same(preview.rows, sorted_like_the_page(everything, "reference", False))
     assert np.array_equal(preview.rows["id"], everything.sort_values("reference")["id"])
+
+
+# Updating a kept caseload with the cases changed since ------------------------------------------
+
+
+def update(frame: pd.DataFrame, since, figures: bool = False, archived: bool = False):
+    return services.caseload_update(
+        frame, since, services.caseload_stamp(), archived, figures=figures
+    )
+
+
+def same_frames(left: pd.DataFrame, right: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(left.reset_index(drop=True), right.reset_index(drop=True))
+
+
+def test_a_kept_caseload_updated_with_the_changed_cases_is_the_caseload_read_again(
+    caseload: pd.DataFrame,
+) -> None:
+    since = services.caseload_stamp()
+    table, figures = services.caseload_table(), services.caseload_figures()
+    archived_too = services.caseload_table(include_archived=True)
+    ids = list(caseload["id"])
+    # A changed answer (new fit), a case archived, one moved to another therapist, a new case.
+    services.save_answer(ids[3], "preferences", "structure", {"value": 5, "importance": 3})
+    services.update_case(ids[4], status="archived")
+    services.update_case(ids[5], therapist="Z. Newcomer")
+    added = services.new_case("NEW-001", "cbt_depression", 12)
+
+    for kept, is_figures, archived in (
+        (table, False, False),
+        (figures, True, False),
+        (archived_too, False, True),
+    ):
+        updated = update(kept, since, figures=is_figures, archived=archived)
+        read = (services.caseload_figures if is_figures else services.caseload_table)(archived)
+        assert updated is not None
+        same_frames(updated, read)
+    assert added in set(update(table, since)["id"])
+    assert ids[4] not in set(update(table, since)["id"])
+
+
+def test_a_deleted_case_or_another_database_means_reading_everything_again(
+    caseload: pd.DataFrame,
+) -> None:
+    since = services.caseload_stamp()
+    ids = list(caseload["id"])
+    assert update(caseload, since) is not None  # nothing changed: the same rows
+    services.delete_case(ids[6])
+    services.new_case("NEW-002", "cbt_depression", 12)  # the count alone would not tell
+    assert update(caseload, since) is None
+    elsewhere = dataclasses.replace(since, database="sqlite:///elsewhere.db")
+    assert update(services.caseload_table(), elsewhere) is None
+
+
+def test_many_changes_mean_reading_everything_again(
+    caseload: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    since = services.caseload_stamp()
+    monkeypatch.setattr(services, "MAX_UPDATED_ROWS", 2)
+    for case_id in list(caseload["id"])[:5]:
+        services.refresh_case(case_id)  # new figures, as after a recompute
+    assert update(caseload, since) is None
+    # Every case here was computed within the margin before the stamp: all are read again.
+    monkeypatch.setattr(services, "MAX_UPDATED_ROWS", 1000)
+    same_frames(update(caseload, since), services.caseload_table())
