@@ -1121,8 +1121,8 @@ def _figures_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
     return frame
 
 
-# Rows re-read around the old stamp's times: a change committed a moment after a later one
-# carries the earlier time, and would otherwise be missed.
+# Cases changed this long before a stamp was read are read again when updating a caseload read
+# as of it: a change committed a moment late carries a time from before the read.
 CHANGE_MARGIN = timedelta(seconds=5)
 
 
@@ -1141,12 +1141,9 @@ def caseload_update(
     A changed case's row is read again, or dropped when it no longer belongs (archived, say);
     then the rows are counted against the database, which catches deleted cases.
     """
-    if since.database != stamp.database:
+    if since.database != stamp.database or since.taken_at is None:
         return None
-    changed = repository().changed_since(
-        since.changed_at - CHANGE_MARGIN if since.changed_at else None,
-        since.computed_at - CHANGE_MARGIN if since.computed_at else None,
-    )
+    changed = repository().changed_since(since.taken_at - CHANGE_MARGIN)
     if len(changed) > max(MAX_UPDATED_ROWS, len(frame) // 20):
         return None
     fields, make = (FIGURE_FIELDS, _figures_frame) if figures else (TABLE_FIELDS, _table_frame)

@@ -4,6 +4,7 @@ caseload sorted by pandas, on SQLite and PostgreSQL, for every order and for a n
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -160,3 +161,21 @@ def test_many_changes_mean_reading_everything_again(
     # Every case here was computed within the margin before the stamp: all are read again.
     monkeypatch.setattr(services, "MAX_UPDATED_ROWS", 1000)
     same_frames(update(caseload, since), services.caseload_table())
+
+
+def test_a_change_committed_late_with_an_earlier_time_is_still_picked_up(
+    caseload: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tailoring.storage import repository as storage
+
+    since = services.caseload_stamp()
+    case_id = int(caseload["id"].iloc[10])
+    # The change's time was taken two seconds before the stamp was read; it committed after.
+    early = since.taken_at - timedelta(seconds=2)
+    with monkeypatch.context() as clock:
+        clock.setattr(storage, "_now", lambda: early)
+        services.update_case(case_id, therapist="Late Committer")
+
+    updated = update(caseload, since)
+    assert updated is not None
+    assert updated.loc[updated["id"] == case_id, "therapist"].item() == "Late Committer"
