@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 
@@ -115,15 +116,22 @@ def overview(
 ) -> CaseloadSummary:
     """Every figure of the charts for the cases ``shown`` (rows of ``frame``) as of ``stamp``."""
     ids = shown["id"].to_numpy(dtype=np.int64).tobytes()
-    return _overview(stamp, include_archived, ids, shown)
+    # Streamlit's cache hashes every field of the stamp: the key is the stamp without the moment
+    # it was read, so that the same caseload read twice is one key.
+    key = dataclasses.replace(stamp, taken_at=None)
+    return _overview(key, include_archived, ids, stamp, shown)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _overview(
-    stamp: services.CaseloadStamp, include_archived: bool, ids: bytes, _shown: pd.DataFrame
+    key: services.CaseloadStamp,
+    include_archived: bool,
+    ids: bytes,
+    _stamp: services.CaseloadStamp,
+    _shown: pd.DataFrame,
 ) -> CaseloadSummary:
     # The rows shown are known by their ids: the same ids in the same stamp are the same rows.
-    figures = _read(_tables("figures"), stamp, include_archived, figures=True)
+    figures = _read(_tables("figures"), _stamp, include_archived, figures=True)
     return services.caseload_overview(services.with_figures(_shown, figures))
 
 

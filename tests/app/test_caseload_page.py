@@ -172,3 +172,14 @@ def test_after_a_change_the_kept_caseload_is_updated_not_read_again(app: AppTest
     shown = at.dataframe[0].value
     assert "B. Second" in list(shown["Therapist"])
     assert len(shown) == len(services.caseload_table())
+
+
+def test_a_rerun_with_nothing_changed_computes_no_figures_again(app: AppTest, monkeypatch):
+    at = open_caseload(app)
+    at.run()
+    summaries = []
+    real = services.caseload_overview
+    monkeypatch.setattr(services, "caseload_overview", lambda *a: summaries.append(1) or real(*a))
+    at.run()
+    at.run()
+    assert summaries == [] and not at.exception
