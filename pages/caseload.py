@@ -78,7 +78,7 @@ with friendly_errors():
         placeholder="any fit",
     )
     if preview is not None:
-        st.markdown(f"**{total} of {total} cases**")
+        st.markdown(f"**{total:,} of {total:,} cases**")
         by, descending = caseload.sort_choice()
         caseload.table(preview.rows, np.arange(len(preview.rows)), total)
         frame = services.visible_caseload(caseload.frame(stamp, include_archived))
@@ -94,7 +94,7 @@ with friendly_errors():
     )
 
     if preview is None:
-        st.markdown(f"**{len(shown)} of {len(frame)} cases**")
+        st.markdown(f"**{len(shown):,} of {len(frame):,} cases**")
         by, descending = caseload.sort_choice()
     # The summary keeps the filtered rows' own order, so a new sort does not recompute it.
     order = caseload.sort_order(shown, by, descending)
