@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -213,13 +214,18 @@ def cold_run(url: str, clock: TableClock, trace: bool = False) -> dict[str, floa
     return figures
 
 
-def reruns(url: str, runs: int) -> tuple[list[float], list[float]]:
-    """Wall and CPU seconds of each of ``runs`` reruns of an open page, after one untimed run."""
+def reruns(
+    url: str, runs: int, before_each: Callable[[int], None] | None = None
+) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of each of ``runs`` reruns of an open page, after one untimed run;
+    ``before_each(i)``, untimed, before the i-th."""
     at = app_on_page(url)
     at.run()
     checked(at)
     walls, cpus = [], []
-    for _ in range(runs):
+    for i in range(runs):
+        if before_each is not None:
+            before_each(i)
         start, cpu = time.perf_counter(), time.process_time()
         at.run()
         walls.append(time.perf_counter() - start)
@@ -229,23 +235,13 @@ def reruns(url: str, runs: int) -> tuple[list[float], list[float]]:
 
 
 def reruns_after_a_change(url: str, runs: int) -> tuple[list[float], list[float]]:
-    """Wall and CPU seconds of reruns of an open page, each after one case's figures were
-    computed again (as after any change to a case): the stamp moves every time."""
+    """Reruns of an open page, each after one case's figures were computed again (as after any
+    change to a case): the stamp moves every time."""
     from tailoring import services
 
-    at = app_on_page(url)
-    at.run()
-    checked(at)
-    ids = services.caseload_table()["id"].tolist()
-    walls, cpus = [], []
-    for case_id in random.Random(1).sample(ids, runs):
-        services.refresh_case(int(case_id))
-        start, cpu = time.perf_counter(), time.process_time()
-        at.run()
-        walls.append(time.perf_counter() - start)
-        cpus.append(time.process_time() - cpu)
-    checked(at)
-    return walls, cpus
+    os.environ["TAILORING_DATABASE_URL"] = url
+    ids = random.Random(1).sample(services.caseload_table()["id"].tolist(), runs)
+    return reruns(url, runs, lambda i: services.refresh_case(int(ids[i])))
 
 
 def report_reruns(label: str, times: tuple[list[float], list[float]], target: bool = True) -> None:
