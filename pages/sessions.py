@@ -19,7 +19,6 @@ with friendly_errors():
     case = stored.case
     measures = entry.measures_for(lib, case.anxiety_measure)
     st.title(f"Sessions · {case.reference}")
-    entry.show_notice()
 
     numbers = [s.number for s in case.sessions]
     next_number = max(numbers, default=0) + 1
@@ -33,6 +32,7 @@ with friendly_errors():
     )
 
     if choice is None:
+        entry.show_notice(case_id)
         with st.form("sessions.new", border=True):
             st.caption(
                 "Add the session, then fill in the alliance check and measures: every "
@@ -79,24 +79,25 @@ with friendly_errors():
 
     session = next(s for s in case.sessions if s.number == choice)
     entry.load_session(f"{case_id}:{choice}", session, stored.session_revisions.get(choice, 0))
-    entry.header_fields(lib, case_id, choice, measures)
+    entry.show_notice(case_id)
+    entry.header_fields(case_id)
     entry.patient_answers(case_id, choice, measures)
     tabs = st.tabs(["Alliance check", *(m.short_name for m in measures), "Note"])
     with tabs[0]:
         st.caption(
             "The patient's view of the working relationship at this session: under two minutes."
         )
-        entry.alliance_fields(lib, case_id, choice, measures)
+        entry.alliance_fields(lib, case_id)
     for tab, measure in zip(tabs[1:-1], measures, strict=True):
         with tab:
-            entry.measure_fields(lib, case_id, choice, measures, measure)
+            entry.measure_fields(case_id, measure)
     with tabs[-1]:
         st.text_area(
             "Session note (no names or identifiers)",
-            key="session.note",
+            key=entry.show(entry.NOTE_KEY),
             max_chars=2000,
             on_change=entry.changed,
-            args=(lib, case_id, choice, measures),
+            args=(entry.NOTE_KEY, case_id),
         )
         privacy.offer(entry.NOTE_KEY)
 
@@ -119,5 +120,4 @@ with friendly_errors():
             services.remove_session(case_id, choice)
             del st.session_state["sessions.pending_remove"]
             st.session_state["_sessions_goto"] = None
-            entry.forget_session()
             st.rerun()

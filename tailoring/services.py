@@ -23,7 +23,14 @@ from sqlalchemy import Engine
 
 from tailoring import access
 from tailoring.access import AccessDenied, Action
-from tailoring.auth import LOCAL_USER, Actor, actor_for, authenticate, local_actor
+from tailoring.auth import (
+    LOCAL_USER,
+    Actor,
+    LoginRefused,
+    actor_for,
+    authenticate,
+    local_actor,
+)
 from tailoring.content import content_dir, library
 from tailoring.demo import FIRST_REFERENCE, demo_cases, demo_reference
 from tailoring.engine import patient_links as link_codes
@@ -336,6 +343,43 @@ def signed_in_elsewhere(username: str) -> Actor:
     actor = actor_for(accounts(), username.strip().lower())
     audit_log().record(actor.username, "login", detail="single sign-on")
     return actor
+
+
+# However active, a sign-in kept across reloads ends after this long: sign in again each day.
+SIGN_IN_LONGEST = timedelta(hours=12)
+
+
+def start_sign_in(actor: Actor) -> str:
+    """A token that keeps ``actor`` signed in across reloads and tabs (for a cookie)."""
+    return accounts().start_sign_in(actor.username)
+
+
+def resume_sign_in(token: str, idle_minutes: int) -> Actor | None:
+    """Who a sign-in token stands for, read afresh from the accounts; None if it has ended.
+
+    Called on every run in team mode, so a sign-out in another tab, a disabled account, or a
+    change of roles or supervisees takes effect on the next click.
+    """
+    username = accounts().resume_sign_in(token, timedelta(minutes=idle_minutes), SIGN_IN_LONGEST)
+    if username is None:
+        return None
+    try:
+        return actor_for(accounts(), username)
+    except LoginRefused:
+        accounts().end_sign_in(token)
+        return None
+
+
+def end_sign_in(token: str) -> None:
+    accounts().end_sign_in(token)
+
+
+def account_now(actor: Actor) -> Actor | None:
+    """``actor`` as the accounts have them now (roles, supervisees); None if disabled or gone."""
+    try:
+        return actor_for(accounts(), actor.username)
+    except LoginRefused:
+        return None
 
 
 def _kind_action(action: Action, kind: str) -> Action:

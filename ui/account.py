@@ -7,6 +7,8 @@ the source registered here, in callbacks as in the page run.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 from datetime import UTC, datetime
 
@@ -20,6 +22,11 @@ from ui.common import friendly_errors
 ACTOR_KEY = "actor"
 LAST_SEEN = "actor.last_seen"
 SIGNED_OUT = "actor.signed_out"
+TOKEN = "actor.token"
+COOKIE_WRITE = "actor.cookie"
+# The page a person asked for before signing in (its address path and query), to land on after.
+DESTINATION = "actor.destination"
+COOKIE = "tailoring_sign_in"
 ROLE_WORDS = {
     "therapist": "therapist",
     "supervisor": "supervisor",
@@ -29,10 +36,20 @@ ROLE_WORDS = {
 
 
 def _session_actor() -> Actor | None:
+    """Who this browser session acts for; nobody once it has been idle too long.
+
+    Widget callbacks run before the page script, so the idle time-out is checked here too: a
+    click after the time-out saves nothing (services refuse it) before the page signs out.
+    """
     if get_script_run_ctx(suppress_warning=True) is None:
         return None  # not inside a script run (a test calling services directly)
     actor = st.session_state.get(ACTOR_KEY)
-    return actor if isinstance(actor, Actor) else None
+    if not isinstance(actor, Actor):
+        return None
+    last = st.session_state.get(LAST_SEEN)
+    if last is not None and idle_expired(last, datetime.now(UTC), idle_minutes()):
+        return None
+    return actor
 
 
 def _secret_mode() -> str | None:
@@ -55,33 +72,97 @@ def idle_minutes() -> int:
 
 
 def signed_in_actor() -> Actor | None:
-    """The signed-in actor, after signing out one idle for too long (team mode only)."""
-    actor = _session_actor()
-    if actor is None:
+    """The signed-in actor (team mode), checked against the accounts on every run.
+
+    A reload, a typed address or a new tab is a new Streamlit session: it resumes the sign-in
+    from the browser's cookie (a random token; the database keeps only its hash). An idle
+    session, a sign-out in another tab, a disabled account or an ended token signs out here.
+    """
+    ss = st.session_state
+    if not services.team_mode():
         return None
+    actor = ss.get(ACTOR_KEY)
     now = datetime.now(UTC)
-    last = st.session_state.get(LAST_SEEN, now)
-    if idle_expired(last, now, idle_minutes()):
-        sign_out(
-            f"You were signed out after {idle_minutes()} minutes without activity. Sign in "
-            "again: everything you saved is kept."
-        )
+    if isinstance(actor, Actor):
+        if idle_expired(ss.get(LAST_SEEN, now), now, idle_minutes()):
+            sign_out(
+                f"You were signed out after {idle_minutes()} minutes without activity. Sign in "
+                "again: everything you saved is kept."
+            )
+            return None
+        token = ss.get(TOKEN)
+        try:
+            fresh = (
+                services.resume_sign_in(token, idle_minutes())
+                if token
+                else services.account_now(actor)
+            )
+        except services.StorageError:
+            fresh = actor  # the page says the database is down; the person stays signed in
+        if fresh is None:
+            sign_out(
+                "You are signed out: you signed out in another tab, or this account can no "
+                "longer be used. Ask your administrator if you think it should."
+            )
+            return None
+        ss[ACTOR_KEY] = fresh
+        ss[LAST_SEEN] = now
+        return fresh
+    token = st.context.cookies.get(COOKIE)
+    if not isinstance(token, str) or not token:
         return None
-    st.session_state[LAST_SEEN] = now
-    return actor
+    try:
+        resumed = services.resume_sign_in(token, idle_minutes())
+    except services.StorageError:
+        return None
+    if resumed is not None:
+        sign_in(resumed, token)
+    return resumed
 
 
-def sign_in(actor: Actor) -> None:
-    st.session_state[ACTOR_KEY] = actor
-    st.session_state[LAST_SEEN] = datetime.now(UTC)
-    st.session_state.pop(SIGNED_OUT, None)
+def sign_in(actor: Actor, token: str | None = None) -> None:
+    """Sign ``actor`` in for this session and, with a new token, for the browser's other tabs."""
+    ss = st.session_state
+    ss[ACTOR_KEY] = actor
+    ss[LAST_SEEN] = datetime.now(UTC)
+    ss.pop(SIGNED_OUT, None)
+    if token is None:
+        token = services.start_sign_in(actor)
+        ss[COOKIE_WRITE] = token
+    ss[TOKEN] = token
 
 
 def sign_out(message: str = "You are signed out.") -> None:
+    """End the sign-in everywhere (its token too) and forget everything this session held."""
+    token = st.session_state.get(TOKEN)
+    if token:
+        with contextlib.suppress(services.StorageError):
+            services.end_sign_in(token)
     for key in list(st.session_state):
-        if key not in (SIGNED_OUT,):
-            del st.session_state[key]
+        del st.session_state[key]
     st.session_state[SIGNED_OUT] = message
+    st.session_state[COOKIE_WRITE] = ""
+
+
+def write_cookie() -> None:
+    """Give the browser the sign-in cookie, or take it away, after a sign-in or sign-out.
+
+    Streamlit has no way to set a cookie from Python, so a one-line script does it, with
+    SameSite=Strict (never sent by another site's link or form) and Secure under HTTPS. It lasts
+    as long as the longest sign-in; the server ends the token sooner (sign-out, idle time-out,
+    disabled account) and then refuses it whatever the browser sends.
+    """
+    token = st.session_state.pop(COOKIE_WRITE, None)
+    if token is None:
+        return
+    age = int(services.SIGN_IN_LONGEST.total_seconds()) if token else 0
+    value = json.dumps(f"{COOKIE}={token}; Path=/; Max-Age={age}; SameSite=Strict")
+    st.html(
+        "<script>document.cookie = "
+        + value
+        + " + (location.protocol === 'https:' ? '; Secure' : '');</script>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def account_box(actor: Actor | None) -> None:
@@ -96,6 +177,13 @@ def account_box(actor: Actor | None) -> None:
         if provider_configured() and st.user.is_logged_in:
             st.logout()  # ends the provider's session too, and reruns
         st.rerun()
+
+
+def remember_destination() -> None:
+    """Note the page whose address the sign-in form was shown at, to go there once signed in."""
+    url = st.context.url or ""
+    path = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    st.session_state[DESTINATION] = (path, dict(st.query_params))
 
 
 def provider_configured() -> bool:
@@ -132,6 +220,7 @@ def login_screen() -> None:
                     f"{exc} Your organisation signed you in, but this app has no account for you."
                 )
             else:
+                remember_destination()
                 st.rerun()
         if provider_configured():
             st.button(
@@ -156,6 +245,7 @@ def login_screen() -> None:
                 st.error(str(exc), icon=":material/lock:")
             else:
                 sign_in(actor)
+                remember_destination()
                 st.rerun()
         st.caption(
             "Accounts are made by an administrator (`python -m tailoring users add`). After "

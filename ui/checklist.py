@@ -15,62 +15,67 @@ import streamlit as st
 from tailoring import services
 from tailoring.model.case import Answers, Section
 from tailoring.model.content import ContentLibrary, PreferenceItem, SocialDomain
-from ui import privacy
+from ui import bound, privacy
 
 # save(section, item_id, answer, allow_identifiers=False)
 Saver = Callable[..., None]
 TRI_OPTIONS = ["yes", "no", "unsure"]
 TRI_LABELS = {"yes": "Yes", "no": "No", "unsure": "Not sure"}
 PREFIX = {"preferences": "pref", "social": "social", "alliance": "alliance"}
-UNSAVED = "_unsaved_answers"
+SCOPE = "_checklist_scope"
+STORED = "_checklist_stored"
 NOTICE = "_checklist_notice"
-REVISIONS = "_checklist_revisions"
+UNDO = "_checklist_undo"
+FIELDS: dict[str, tuple[str, ...]] = {
+    "preferences": ("value", "importance"),
+    "social": ("present", "maintains", "helping", "details", "note"),
+    "alliance": ("value",),
+}
+EMPTY: dict[str, dict[str, Any]] = {
+    "preferences": {"value": None, "importance": None},
+    "social": {"present": None, "maintains": None, "helping": None, "details": [], "note": ""},
+    "alliance": {"value": None},
+}
 
 
-def widget_values(section: Section, item_id: str, answer: dict[str, Any] | None) -> dict[str, Any]:
-    """The session-state values that show one stored answer (None clears a widget)."""
-    answer = answer or {}
-    if section == "preferences":
-        return {
-            f"pref.{item_id}": answer.get("value"),
-            f"pref.{item_id}.importance": answer.get("importance"),
-        }
+def field_key(section: Section, item_id: str, field: str) -> str:
+    """The widget key of one field of an answer (``pref.depth.importance``, ``alliance.bond``)."""
+    base = f"{PREFIX[section]}.{item_id}"
     if section == "social":
-        return {
-            f"social.{item_id}.present": answer.get("present"),
-            f"social.{item_id}.maintains": answer.get("maintains"),
-            f"social.{item_id}.helping": answer.get("helping"),
-            f"social.{item_id}.details": answer.get("details") or [],
-            f"social.{item_id}.note": answer.get("note", ""),
-        }
-    return {f"alliance.{item_id}": answer.get("value")}
+        return f"{base}.{field}"
+    return base if field == "value" else f"{base}.{field}"
 
 
 def load_answers(
     scope: str, answers: Answers, revisions: dict[tuple[str, str], int] | None = None
 ) -> None:
-    """Show stored answers in widgets that hold no value of their own yet.
+    """Make the stored answers of a case (or attempt) the ones the widgets show on this run.
 
-    Runs on every rerun: Streamlit drops the state of widgets that were not drawn in the last run
-    (another step of the walk-through), so they are refilled from storage. A new scope (another
-    case or attempt) clears every checklist widget first. The revision of each answer shown is
-    kept, so a save can tell whether someone else changed the answer meanwhile.
+    Runs on every rerun, with the answers just read from storage: the widgets drawn after it
+    show them (ui/bound.py says why they are set from here and not left to Streamlit), and the
+    callbacks merge a changed value into them, with the revision each was read at, so a save can
+    tell whether someone else changed the answer meanwhile.
     """
     ss = st.session_state
-    if ss.get("_checklist_scope") != scope:
-        for key in [k for k in ss if str(k).split(".")[0] in PREFIX.values()]:
-            del ss[key]
-        ss["_checklist_scope"] = scope
-        ss[UNSAVED] = {}
-        ss[REVISIONS] = {}
-    for section in PREFIX:
-        for item_id, answer in getattr(answers, section).items():
-            for key, value in widget_values(section, item_id, answer.model_dump()).items():
-                if key not in ss:
-                    ss[key] = value
-            ss[REVISIONS].setdefault(
-                (section, item_id), (revisions or {}).get((section, item_id), 0)
-            )
+    ss[SCOPE] = scope
+    ss[STORED] = {
+        (section, item_id): (answer.model_dump(), (revisions or {}).get((section, item_id), 0))
+        for section in PREFIX
+        for item_id, answer in getattr(answers, section).items()
+    }
+
+
+def _stored(section: Section, item_id: str) -> tuple[dict[str, Any], int]:
+    answer, revision = st.session_state.get(STORED, {}).get((section, item_id), ({}, 0))
+    return {**EMPTY[section], **answer}, revision
+
+
+def show(section: Section, item_id: str, field: str, multi: bool = False) -> str:
+    """Before drawing a field's widget: give it the stored (or held) value; returns its key."""
+    key = field_key(section, item_id, field)
+    value = _stored(section, item_id)[0][field]
+    bound.show(st.session_state.get(SCOPE, ""), key, (value or []) if multi else value)
+    return key
 
 
 def case_saver(case_id: int) -> Saver:
@@ -79,80 +84,81 @@ def case_saver(case_id: int) -> Saver:
     def save(
         section: Section, item_id: str, answer: dict[str, Any], allow_identifiers: bool = False
     ) -> None:
-        revisions = st.session_state.setdefault(REVISIONS, {})
+        _, revision = _stored(section, item_id)
         try:
-            revisions[(section, item_id)] = services.save_answer(
-                case_id,
-                section,
-                item_id,
-                answer,
-                revisions.get((section, item_id), 0),
-                allow_identifiers=allow_identifiers,
+            new_revision = services.save_answer(
+                case_id, section, item_id, answer, revision, allow_identifiers=allow_identifiers
             )
         except services.StaleAnswer as exc:
-            revisions[(section, item_id)] = exc.revision
+            st.session_state[STORED][(section, item_id)] = (exc.current or {}, exc.revision)
             raise
+        st.session_state[STORED][(section, item_id)] = (answer, new_revision)
 
     return save
 
 
-def forget_scope() -> None:
-    """Make the next ``load_answers`` reload from storage (after a conflict or a reset)."""
-    st.session_state.pop("_checklist_scope", None)
-
-
-def answer_from_widgets(section: Section, item_id: str) -> dict[str, Any]:
+def _changed(
+    save: Saver,
+    section: Section,
+    item_id: str,
+    field: str,
+    radio: bool = False,
+    allow_identifiers: bool = False,
+) -> None:
+    """One widget changed: merge its value into the stored answer and save that, nothing else."""
     ss = st.session_state
-    if section == "preferences":
-        value = ss.get(f"pref.{item_id}")
-        return {
-            "value": value or None if isinstance(value, list) else value,
-            "importance": ss.get(f"pref.{item_id}.importance"),
-        }
-    if section == "social":
-        return {
-            "present": ss.get(f"social.{item_id}.present"),
-            "maintains": ss.get(f"social.{item_id}.maintains"),
-            "helping": ss.get(f"social.{item_id}.helping"),
-            "details": ss.get(f"social.{item_id}.details") or [],
-            "note": ss.get(f"social.{item_id}.note") or "",
-        }
-    return {"value": ss.get(f"alliance.{item_id}")}
-
-
-def _changed(save: Saver, section: Section, item_id: str, allow_identifiers: bool = False) -> None:
-    answer = answer_from_widgets(section, item_id)
+    scope = ss.get(SCOPE, "")
+    key = field_key(section, item_id, field)
+    value = bound.given(key)
+    if value is None and radio:
+        return  # a person cannot empty a radio: this is a stale value from the browser
+    if isinstance(value, list):
+        value = list(value)
+        if section == "preferences":
+            value = value or None
+    before, _ = _stored(section, item_id)
+    answer = {**before, field: value}
+    if answer == before:
+        bound.release(scope, key)
+        return
     try:
         save(section, item_id, answer, allow_identifiers=allow_identifiers)
     except services.IdentifiersFound as exc:
         # The note stays in its box, unsaved, until the user decides (ui/privacy.py).
-        privacy.hold(f"social.{item_id}.note", exc, _retry_note(save, item_id))
-    except services.StaleAnswer as exc:
+        bound.hold(scope, key, value)
+        privacy.hold(key, exc, _retry_note(save, item_id))
+    except services.StaleAnswer:
         # Someone else saved this answer first: show theirs, keep ours in the notice.
-        st.session_state.update(widget_values(section, item_id, exc.current))
-        st.session_state[NOTICE] = (
+        bound.release(scope, key)
+        ss[NOTICE] = (
             "warning",
             "Someone else changed this answer while you had the case open. Their answer is "
             f"now shown; yours was: {_plain(answer)}. Choose again if yours should stand.",
         )
     except services.StorageError as exc:
-        st.session_state.setdefault(UNSAVED, {})[(section, item_id)] = answer
-        st.session_state[NOTICE] = ("error", f"Not saved: {exc} Your answers stay on this page.")
+        bound.hold(scope, key, value)
+        ss[NOTICE] = ("error", f"Not saved: {exc} Your answers stay on this page.")
     except services.CaseFileError as exc:
-        st.session_state[NOTICE] = ("error", "Not saved: " + "; ".join(exc.problems))
+        bound.release(scope, key)
+        ss[NOTICE] = ("error", "Not saved: " + "; ".join(exc.problems))
     except (services.AccessDenied, services.NotSignedIn) as exc:
-        st.session_state[NOTICE] = ("error", f"Not saved. {exc}")
+        bound.hold(scope, key, value)
+        ss[NOTICE] = ("error", f"Not saved. {exc}")
     else:
-        st.session_state.get(UNSAVED, {}).pop((section, item_id), None)
+        bound.release(scope, key)
+        ss[UNDO] = (scope, section, item_id, before)
 
 
 def _retry_note(save: Saver, item_id: str) -> privacy.Retry:
     def retry(redacted: dict[str, str] | None) -> None:
+        key = field_key("social", item_id, "note")
+        scope = st.session_state.get(SCOPE, "")
         if redacted is None:
-            _changed(save, "social", item_id, allow_identifiers=True)
+            _changed(save, "social", item_id, "note", allow_identifiers=True)
         else:
-            st.session_state[f"social.{item_id}.note"] = redacted["note"]
-            _changed(save, "social", item_id)
+            st.session_state[key] = redacted["note"]
+            bound.hold(scope, key, redacted["note"])
+            _changed(save, "social", item_id, "note")
 
     return retry
 
@@ -162,30 +168,92 @@ def _plain(answer: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in shown.items()) or "no answer"
 
 
+def _field_of(key: str) -> tuple[Section, str, str]:
+    """The answer field a checklist widget key stands for (the inverse of ``field_key``)."""
+    prefix, item_id, *rest = key.split(".")
+    section = next(s for s, p in PREFIX.items() if p == prefix)
+    return section, item_id, rest[0] if rest else "value"
+
+
 def retry_unsaved(save: Saver) -> None:
-    """Try again to save answers that could not be saved (e.g. the database was down)."""
-    for (section, item_id), answer in list(st.session_state.get(UNSAVED, {}).items()):
+    """Save again exactly the values held unsaved (the database was down, say): nothing else."""
+    ss = st.session_state
+    scope = ss.get(SCOPE, "")
+    for key, value in bound.held(scope).items():
+        if privacy.pending(key):
+            continue  # waits for the person's decision about identifiers, not for storage
+        section, item_id, field = _field_of(key)
+        before, _ = _stored(section, item_id)
         try:
-            save(section, item_id, answer)
-        except services.StorageError as exc:
-            st.session_state[NOTICE] = ("error", f"Still not saved: {exc}")
+            save(section, item_id, {**before, field: value})
+        except services.StaleAnswer:
+            bound.release(scope, key)
+            ss[NOTICE] = (
+                "warning",
+                "Someone else changed an answer you had not yet saved; theirs is now shown.",
+            )
             return
-        st.session_state[UNSAVED].pop((section, item_id))
-    st.session_state[NOTICE] = ("success", "All answers are saved.")
+        except (services.StorageError, services.AccessDenied, services.NotSignedIn) as exc:
+            ss[NOTICE] = ("error", f"Still not saved: {exc}")
+            return
+        except services.CaseFileError as exc:
+            bound.release(scope, key)
+            ss[NOTICE] = ("error", "Not saved: " + "; ".join(exc.problems))
+            return
+        bound.release(scope, key)
+    ss[NOTICE] = ("success", "The answers kept on this page are now saved.")
+
+
+def undo(save: Saver) -> None:
+    """Put back the answer as it was before the last change made on this page."""
+    ss = st.session_state
+    scope, section, item_id, before = ss.pop(UNDO)
+    if scope != ss.get(SCOPE):
+        return
+    try:
+        save(section, item_id, before)
+    except services.StaleAnswer:
+        ss[NOTICE] = ("warning", "Someone else changed that answer since: nothing was undone.")
+    except (services.StorageError, services.AccessDenied, services.NotSignedIn) as exc:
+        ss[NOTICE] = ("error", f"Not undone: {exc}")
+    except services.CaseFileError as exc:
+        ss[NOTICE] = ("error", "Not undone: " + "; ".join(exc.problems))
 
 
 def show_notices(save: Saver) -> None:
-    """Conflict and storage messages, and a retry button while answers are unsaved."""
-    notice = st.session_state.pop(NOTICE, None)
+    """Conflict and storage messages, a retry while answers are unsaved, and undo."""
+    ss = st.session_state
+    notice = ss.pop(NOTICE, None)
     if notice:
         getattr(st, notice[0])(notice[1])
-    unsaved = st.session_state.get(UNSAVED) or {}
+    unsaved = [k for k in bound.held(ss.get(SCOPE, "")) if not privacy.pending(k)]
     if unsaved:
         st.error(
-            f"{len(unsaved)} answer(s) are kept on this page but not yet saved.",
+            f"{len(unsaved)} answer(s) are kept on this page but not yet saved: they are marked "
+            "“not saved” below.",
             icon=":material/sync_problem:",
         )
         st.button("Try saving again", key="checklist.retry", on_click=retry_unsaved, args=(save,))
+    last = ss.get(UNDO)
+    if last is not None and last[0] == ss.get(SCOPE):
+        st.button(
+            "Undo the last change",
+            key="checklist.undo",
+            icon=":material/undo:",
+            on_click=undo,
+            args=(save,),
+        )
+
+
+def saved_mark(section: Section, item_id: str) -> str:
+    """A few words after an item's title: saved, not saved, or nothing yet."""
+    scope = st.session_state.get(SCOPE, "")
+    keys = [field_key(section, item_id, f) for f in FIELDS[section]]
+    if any(bound.is_held(scope, k) for k in keys):
+        return " · :red[:material/sync_problem: not saved]"
+    if (section, item_id) in st.session_state.get(STORED, {}):
+        return " · :gray[:material/cloud_done: saved]"
+    return ""
 
 
 def _importance(lib: ContentLibrary, item: PreferenceItem, save: Saver) -> None:
@@ -193,17 +261,20 @@ def _importance(lib: ContentLibrary, item: PreferenceItem, save: Saver) -> None:
         "How much does this matter to the patient?",
         options=list(range(len(lib.importance_labels))),
         format_func=lambda i: lib.importance_labels[i],
-        key=f"pref.{item.id}.importance",
+        key=show("preferences", item.id, "importance"),
         on_change=_changed,
-        args=(save, "preferences", item.id),
+        args=(save, "preferences", item.id, "importance"),
     )
 
 
 def preference_widget(lib: ContentLibrary, item: PreferenceItem, save: Saver) -> None:
-    key = f"pref.{item.id}"
-    args = (save, "preferences", item.id)
+    key = show("preferences", item.id, "value", multi=item.kind == "multi")
+    args = (save, "preferences", item.id, "value", item.kind != "multi")
     with st.container(border=True):
-        st.markdown(f"**{item.title}** · _{lib.theme(item.theme).title}_")
+        st.markdown(
+            f"**{item.title}** · _{lib.theme(item.theme).title}_"
+            + saved_mark("preferences", item.id)
+        )
         if item.kind == "scale":
             labels = item.labels or []
             st.radio(
@@ -246,17 +317,19 @@ def preference_widget(lib: ContentLibrary, item: PreferenceItem, save: Saver) ->
 
 def social_widget(lib: ContentLibrary, domain: SocialDomain, save: Saver) -> None:
     key = f"social.{domain.id}"
-    args = (save, "social", domain.id)
     with st.container(border=True):
-        st.markdown(f"**{domain.title}** · _{lib.theme(domain.theme).title}_")
+        st.markdown(
+            f"**{domain.title}** · _{lib.theme(domain.theme).title}_"
+            + saved_mark("social", domain.id)
+        )
         st.segmented_control(
             domain.question,
             TRI_OPTIONS,
             format_func=TRI_LABELS.__getitem__,
-            key=f"{key}.present",
+            key=show("social", domain.id, "present"),
             help=domain.why,
             on_change=_changed,
-            args=args,
+            args=(save, "social", domain.id, "present"),
         )
         if domain.safeguarding:
             st.caption(
@@ -270,17 +343,17 @@ def social_widget(lib: ContentLibrary, domain: SocialDomain, save: Saver) -> Non
             "Does it keep the difficulties going?",
             TRI_OPTIONS,
             format_func=TRI_LABELS.__getitem__,
-            key=f"{key}.maintains",
+            key=show("social", domain.id, "maintains"),
             on_change=_changed,
-            args=args,
+            args=(save, "social", domain.id, "maintains"),
         )
         right.segmented_control(
             "Is anyone already helping with it?",
             TRI_OPTIONS,
             format_func=TRI_LABELS.__getitem__,
-            key=f"{key}.helping",
+            key=show("social", domain.id, "helping"),
             on_change=_changed,
-            args=args,
+            args=(save, "social", domain.id, "helping"),
         )
         if domain.details:
             names = {d.id: d.label for d in domain.details}
@@ -289,17 +362,17 @@ def social_widget(lib: ContentLibrary, domain: SocialDomain, save: Saver) -> Non
                 options=list(names),
                 selection_mode="multi",
                 format_func=names.__getitem__,
-                key=f"{key}.details",
+                key=show("social", domain.id, "details", multi=True),
                 on_change=_changed,
-                args=args,
+                args=(save, "social", domain.id, "details"),
             )
         st.text_area(
             "Note (optional; no names or identifiers)",
-            key=f"{key}.note",
+            key=show("social", domain.id, "note"),
             max_chars=2000,
             height=68,
             on_change=_changed,
-            args=args,
+            args=(save, "social", domain.id, "note"),
         )
         privacy.offer(f"{key}.note")
 
@@ -307,17 +380,19 @@ def social_widget(lib: ContentLibrary, domain: SocialDomain, save: Saver) -> Non
 def alliance_widget(lib: ContentLibrary, item_id: str, save: Saver) -> None:
     item = lib.alliance_item(item_id)
     with st.container(border=True):
-        st.markdown(f"**{item.title}** · _{lib.theme(item.theme).title}_")
+        st.markdown(
+            f"**{item.title}** · _{lib.theme(item.theme).title}_" + saved_mark("alliance", item.id)
+        )
         st.radio(
             item.question,
             options=list(range(len(item.labels))),
             index=None,
-            key=f"alliance.{item.id}",
+            key=show("alliance", item.id, "value"),
             horizontal=True,
             format_func=lambda v: item.labels[v],
             help=f"{item.why} ({item.measures})",
             on_change=_changed,
-            args=(save, "alliance", item.id),
+            args=(save, "alliance", item.id, "value", True),
         )
 
 

@@ -25,6 +25,7 @@ import streamlit as st
 from tailoring import services
 from tailoring.model.coding import ThemeCode
 from tailoring.model.patient import SOURCES, PatientLink, Question
+from ui import bound
 from ui import report as report_ui
 from ui.review import when
 
@@ -32,6 +33,7 @@ URL_PATH = "patient"
 MODE = "patient.mode"
 LINK = "patient.link_id"
 SCOPE = "patient.scope"
+STORED = "patient.stored"
 CLIENT = "patient.client"
 NOTICE = "patient.notice"
 REFUSAL = "patient.refusal"
@@ -225,7 +227,7 @@ def questionnaire(link: PatientLink) -> None:
     chosen_set = services.patient_questionnaire(link)
     asked = services.patient_questions(link)
     stored = services.patient_link_answers(link.id)
-    _load(link.id, asked, stored)
+    _load(link.id, stored)
     st.title(chosen_set.title)
     st.write(chosen_set.intro)
     st.info(
@@ -283,34 +285,40 @@ def _widget_values(question: Question, payload: dict[str, Any] | None) -> dict[s
     return values
 
 
-def _load(link_id: int, asked: list[Question], answers: dict[str, dict[str, Any]]) -> None:
-    """Show stored answers in widgets that hold none yet (all of them after a reload)."""
+def _load(link_id: int, answers: dict[str, dict[str, Any]]) -> None:
+    """Make the stored answers the ones the widgets show on this run (ui/bound.py says why)."""
     ss = st.session_state
-    if ss.get(SCOPE) != link_id:
-        for key in [k for k in ss if str(k).startswith("patient.") and k not in _KEPT]:
-            del ss[key]
-        ss[SCOPE] = link_id
-    for question in asked:
-        for key, value in _widget_values(question, answers.get(question.key)).items():
-            if key not in ss:
-                ss[key] = value
+    ss[SCOPE] = link_id
+    ss[STORED] = answers
 
 
-_KEPT = {MODE, LINK, SCOPE, CLIENT, NOTICE, REFUSAL}
-
-
-def _payload(question: Question) -> dict[str, Any]:
+def _show(question: Question, key: str) -> str:
+    """Before drawing one of a question's widgets: give it the stored (or held) value."""
     ss = st.session_state
-    key = f"patient.{question.key}"
-    if question.multiple:
-        value: Any = [c.value for c in question.choices if ss.get(f"{key}.{c.value}")] or None
-    elif question.kind == "open":
-        value = (ss.get(key) or "").strip() or None
-    else:
-        value = ss.get(key)
-    payload = {"value": value}
+    stored = ss.get(STORED, {}).get(question.key)
+    bound.show(f"link:{ss.get(SCOPE)}", key, _widget_values(question, stored)[key])
+    return key
+
+
+def _merged(question: Question, key: str, given: Any, ticked: str | int | None) -> dict[str, Any]:
+    """The stored answer with the one widget ``key`` changed to ``given``."""
+    payload = {"value": None, **(st.session_state.get(STORED, {}).get(question.key) or {})}
     if question.importance:
-        payload["importance"] = ss.get(f"{key}.importance")
+        payload.setdefault("importance", None)
+    if key.endswith(".importance") and question.importance:
+        payload["importance"] = given
+    elif question.multiple:
+        chosen = set(payload["value"] or [])
+        if given:
+            # "None of these" and the others exclude each other: the last tick wins.
+            chosen = {c for c in chosen if question.exclusive not in (ticked, c)} | {ticked}
+        else:
+            chosen.discard(ticked)
+        payload["value"] = [c.value for c in question.choices if c.value in chosen] or None
+    elif question.kind == "open":
+        payload["value"] = (given or "").strip() or None
+    else:
+        payload["value"] = given
     return payload
 
 
@@ -326,11 +334,11 @@ def _question(link_id: int, question: Question, importance: str, levels: list[st
         if question.kind == "open":
             st.text_area(
                 question.text,
-                key=key,
+                key=_show(question, key),
                 max_chars=2000,
                 label_visibility="collapsed",
                 on_change=_save,
-                args=(link_id, question),
+                args=(link_id, question, key),
             )
             st.caption(WORDS["saves_on_leave"])
             _offer(link_id, question)
@@ -339,52 +347,67 @@ def _question(link_id: int, question: Question, importance: str, levels: list[st
             for choice in question.choices:
                 st.checkbox(
                     choice.label,
-                    key=f"{key}.{choice.value}",
+                    key=_show(question, f"{key}.{choice.value}"),
                     on_change=_save,
-                    args=(link_id, question, choice.value),
+                    args=(link_id, question, f"{key}.{choice.value}", choice.value),
                 )
         else:
             st.radio(
                 question.text,
                 list(labels),
                 index=None,
-                key=key,
+                key=_show(question, key),
                 format_func=labels.__getitem__,
                 label_visibility="collapsed",
                 on_change=_save,
-                args=(link_id, question),
+                args=(link_id, question, key, None, True),
             )
         if question.importance:
             st.radio(
                 importance,
                 list(range(len(levels))),
                 index=None,
-                key=f"{key}.importance",
+                key=_show(question, f"{key}.importance"),
                 format_func=levels.__getitem__,
                 on_change=_save,
-                args=(link_id, question),
+                args=(link_id, question, f"{key}.importance", None, True),
             )
 
 
-def _save(link_id: int, question: Question, ticked: str | int | None = None) -> None:
+def _save(
+    link_id: int,
+    question: Question,
+    key: str,
+    ticked: str | int | None = None,
+    radio: bool = False,
+) -> None:
+    """One widget changed: merge its value into the stored answer and save that, nothing else."""
     ss = st.session_state
-    key = f"patient.{question.key}"
-    if ticked is not None and ss.get(f"{key}.{ticked}"):
-        # "None of these" and the others exclude each other: the last tick wins.
-        for choice in question.choices:
-            if choice.value != ticked and question.exclusive in (ticked, choice.value):
-                ss[f"{key}.{choice.value}"] = False
+    scope = f"link:{link_id}"
+    given = bound.given(key)
+    if given is None and radio:
+        return  # a person cannot empty a radio: a stale value from the browser
+    payload = _merged(question, key, given, ticked)
+    if payload == {"value": None, **(ss.get(STORED, {}).get(question.key) or {})}:
+        bound.release(scope, key)
+        return
     try:
-        services.save_patient_answer(link_id, question.key, _payload(question))
+        services.save_patient_answer(link_id, question.key, payload)
     except services.IdentifiersFound as found:
+        bound.hold(scope, key, given)
         ss.setdefault(HELD, {})[question.key] = found.redacted()[question.key]
         return
     except services.LinkRefused as refused:
         _refuse(str(refused))
     except services.StorageError:
+        bound.hold(scope, key, given)
         ss[NOTICE] = WORDS["not_saved"]
+        return
     except ValueError:
         ss[NOTICE] = WORDS["not_valid"]
+    else:
+        ss.setdefault(STORED, {})[question.key] = payload
+    bound.release(scope, key)
     ss.get(HELD, {}).pop(question.key, None)
 
 
@@ -423,8 +446,9 @@ def _keep_editing(item_key: str) -> None:
 
 
 def _remove_details(link_id: int, question: Question, redacted: str) -> None:
-    st.session_state[f"patient.{question.key}"] = redacted
-    _save(link_id, question)
+    key = f"patient.{question.key}"
+    st.session_state[key] = redacted
+    _save(link_id, question, key)
 
 
 def _finish(link_id: int) -> None:

@@ -17,7 +17,7 @@ from tailoring.engine.outcomes import score_measure
 from tailoring.model.content import ContentLibrary
 from tailoring.model.measures import Measure
 from tailoring.model.session import ATTENDANCES, SESSION_KINDS, Session
-from ui import privacy
+from ui import bound, privacy
 
 ATTENDANCE_WORDS = {
     "attended": "Attended",
@@ -27,9 +27,10 @@ ATTENDANCE_WORDS = {
 KIND_WORDS = {"assessment": "Assessment", "treatment": "Treatment", "follow_up": "Follow-up"}
 PREFIX = "session."
 SCOPE = "_session_scope"
-REVISIONS = "_session_revisions"
+STORED = "_session_stored"
 NOTICE = "_session_notice"
 NOTE_KEY = "session.note"
+DATE_KEY = "session.date"
 
 
 def measures_for(lib: ContentLibrary, anxiety_measure: str) -> list[Measure]:
@@ -38,94 +39,113 @@ def measures_for(lib: ContentLibrary, anxiety_measure: str) -> list[Measure]:
 
 
 def load_session(scope: str, session: Session, revision: int) -> None:
-    """Show a stored session in the widgets, once per case and session number."""
+    """Make the stored session the one the widgets show on this run (ui/bound.py says why).
+
+    Runs on every rerun with the session just read from storage; the callbacks merge a changed
+    value into it and pass back the revision it was read at.
+    """
     ss = st.session_state
-    if ss.get(SCOPE) == scope:
-        return
-    for key in [k for k in ss if str(k).startswith(PREFIX)]:
-        del ss[key]
-    ss["session.date"] = session.date
-    ss["session.attendance"] = session.attendance
-    ss["session.kind"] = session.kind
-    ss["session.note"] = session.note
-    for item_id, answer in session.alliance.items():
-        ss[f"session.alliance.{item_id}"] = answer.value
-    for measure_id, answers in session.measures.items():
-        for item_id, value in answers.items():
-            ss[f"session.{measure_id}.{item_id}"] = value
     ss[SCOPE] = scope
-    ss.setdefault(REVISIONS, {})[scope] = revision
+    ss[STORED] = (session.model_dump(), revision)
 
 
-def forget_session() -> None:
-    st.session_state.pop(SCOPE, None)
+def show(key: str) -> str:
+    """Before drawing a session widget: give it the stored (or held) value; returns its key."""
+    data, _ = st.session_state[STORED]
+    bound.show(st.session_state[SCOPE], key, _value(data, key))
+    return key
 
 
-def session_from_widgets(
-    lib: ContentLibrary, number: int, measures: list[Measure]
-) -> dict[str, Any]:
+def _value(data: dict[str, Any], key: str) -> Any:
+    """The value in a stored session that the widget ``key`` shows."""
+    field = key.removeprefix(PREFIX)
+    if field in ("date", "attendance", "kind", "note"):
+        return data[field]
+    group, item_id = field.split(".", 1)
+    if group == "alliance":
+        return (data["alliance"].get(item_id) or {}).get("value")
+    return data["measures"].get(group, {}).get(item_id)
+
+
+def _with(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """The stored session with the one value of the widget ``key`` replaced."""
+    data = {**data, "alliance": dict(data["alliance"]), "measures": dict(data["measures"])}
+    field = key.removeprefix(PREFIX)
+    if field in ("date", "attendance", "kind", "note"):
+        data[field] = value
+        return data
+    group, item_id = field.split(".", 1)
+    if group == "alliance":
+        if value is None:
+            data["alliance"].pop(item_id, None)
+        else:
+            data["alliance"][item_id] = {"value": value}
+        return data
+    answers = dict(data["measures"].get(group, {}))
+    if value is None:
+        answers.pop(item_id, None)
+    else:
+        answers[item_id] = value
+    if answers:
+        data["measures"][group] = answers
+    else:
+        data["measures"].pop(group, None)
+    return data
+
+
+def changed(key: str, case_id: int, radio: bool = False, allow_identifiers: bool = False) -> None:
+    """One widget changed: merge its value into the stored session and save that, nothing else."""
     ss = st.session_state
-    alliance = {
-        item.id: {"value": ss[f"session.alliance.{item.id}"]}
-        for item in lib.alliance
-        if ss.get(f"session.alliance.{item.id}") is not None
-    }
-    scored: dict[str, dict[str, Any]] = {}
-    for measure in measures:
-        answers = {
-            item.id: ss[f"session.{measure.id}.{item.id}"]
-            for item in measure.items
-            if ss.get(f"session.{measure.id}.{item.id}") is not None
-        }
-        if answers:
-            scored[measure.id] = answers
-    return {
-        "number": number,
-        "date": ss["session.date"],
-        "attendance": ss["session.attendance"],
-        "kind": ss["session.kind"],
-        "note": ss.get("session.note") or "",
-        "alliance": alliance,
-        "measures": scored,
-    }
-
-
-def changed(
-    lib: ContentLibrary,
-    case_id: int,
-    number: int,
-    measures: list[Measure],
-    allow_identifiers: bool = False,
-) -> None:
-    scope = st.session_state.get(SCOPE)
-    revisions = st.session_state.setdefault(REVISIONS, {})
-    data = session_from_widgets(lib, number, measures)
+    scope = ss.get(SCOPE, "")
+    value = bound.given(key)
+    if value is None and (radio or key in (DATE_KEY, "session.attendance", "session.kind")):
+        return  # a person cannot empty these: a stale value from the browser
+    before, revision = ss[STORED]
+    data = _with(before, key, value)
+    if data == before:
+        bound.release(scope, key)
+        return
     try:
-        revisions[scope] = services.record_session(
-            case_id, data, revisions.get(scope, 0), allow_identifiers=allow_identifiers
+        new_revision = services.record_session(
+            case_id, data, revision, allow_identifiers=allow_identifiers
         )
     except services.IdentifiersFound as exc:
         # Nothing of this change is saved until the user decides about the note.
-        args = (lib, case_id, number, measures)
-        privacy.hold(NOTE_KEY, exc, lambda redacted: _retry_note(args, redacted))
-        st.session_state[NOTICE] = (
-            "warning",
-            f"Not saved yet: {exc} The Note tab has the choices.",
-        )
-    except services.StaleSession as exc:
-        revisions[scope] = exc.revision
-        forget_session()
-        st.session_state[NOTICE] = (
+        bound.hold(scope, key, value)
+        privacy.hold(NOTE_KEY, exc, lambda redacted: _retry_note(case_id, redacted))
+        ss[NOTICE] = ("warning", f"Not saved yet: {exc} The Note tab has the choices.")
+    except services.StaleSession:
+        bound.release(scope, key)
+        ss[NOTICE] = (
             "warning",
             "Someone else changed this session while you had it open. Their version is now "
             f"shown; yours was: {_entries(data)}. Make your change again if it should stand.",
         )
     except services.CaseFileError as exc:
-        st.session_state[NOTICE] = ("error", "Not saved: " + "; ".join(exc.problems))
+        bound.release(scope, key)
+        ss[NOTICE] = ("error", "Not saved: " + "; ".join(exc.problems))
     except (services.AccessDenied, services.NotSignedIn) as exc:
-        st.session_state[NOTICE] = ("error", f"Not saved. {exc}")
+        bound.hold(scope, key, value)
+        ss[NOTICE] = ("error", f"Not saved. {exc}")
     except services.StorageError as exc:
-        st.session_state[NOTICE] = ("error", f"Not saved: {exc} Your entries stay on this page.")
+        bound.hold(scope, key, value)
+        ss[NOTICE] = ("error", f"Not saved: {exc} Your entries stay on this page.")
+    else:
+        bound.release(scope, key)
+        ss[STORED] = (data, new_revision)
+
+
+def retry_unsaved(case_id: int) -> None:
+    """Save again exactly the entries held unsaved on this session: nothing else."""
+    ss = st.session_state
+    scope = ss.get(SCOPE, "")
+    for key in bound.held(scope):
+        if key == NOTE_KEY and privacy.pending(NOTE_KEY):
+            continue
+        ss[key] = bound.held(scope)[key]
+        changed(key, case_id)
+        if bound.is_held(scope, key):
+            return
 
 
 def _entries(data: dict[str, Any]) -> str:
@@ -141,18 +161,28 @@ def _entries(data: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def _retry_note(args: tuple[Any, ...], redacted: dict[str, str] | None) -> None:
+def _retry_note(case_id: int, redacted: dict[str, str] | None) -> None:
     if redacted is None:
-        changed(*args, allow_identifiers=True)
+        changed(NOTE_KEY, case_id, allow_identifiers=True)
     else:
         st.session_state[NOTE_KEY] = redacted["note"]
-        changed(*args)
+        changed(NOTE_KEY, case_id)
 
 
-def show_notice() -> None:
-    notice = st.session_state.pop(NOTICE, None)
+def show_notice(case_id: int) -> None:
+    """The last save's message, and a retry while entries are held unsaved."""
+    ss = st.session_state
+    notice = ss.pop(NOTICE, None)
     if notice:
         getattr(st, notice[0])(notice[1])
+    unsaved = [k for k in bound.held(ss.get(SCOPE, "")) if not privacy.pending(k)]
+    if unsaved:
+        st.error(
+            f"{len(unsaved)} entr{'y is' if len(unsaved) == 1 else 'ies are'} kept on this page "
+            "but not yet saved.",
+            icon=":material/sync_problem:",
+        )
+        st.button("Try saving again", key="sessions.retry", on_click=retry_unsaved, args=(case_id,))
 
 
 def patient_answers(case_id: int, number: int, measures: list[Measure]) -> None:
@@ -171,8 +201,9 @@ def patient_answers(case_id: int, number: int, measures: list[Measure]) -> None:
         for s in found.scores
         if s.measure_id in given
     )
+    stored, _ = ss[STORED]
     in_record = all(
-        ss.get(f"{PREFIX}{measure}.{item}") == value
+        _value(stored, f"{PREFIX}{measure}.{item}") == value
         for measure, items in given.items()
         for item, value in items.items()
     )
@@ -200,10 +231,9 @@ def patient_answers(case_id: int, number: int, measures: list[Measure]) -> None:
 
 def _copy_patient_answers(case_id: int, number: int) -> None:
     ss = st.session_state
-    scope = ss.get(SCOPE)
-    revisions = ss.setdefault(REVISIONS, {})
+    _, revision = ss[STORED]
     try:
-        services.copy_patient_measures(case_id, number, revisions.get(scope, 0))
+        services.copy_patient_measures(case_id, number, revision)
     except services.StaleSession:
         ss[NOTICE] = (
             "warning",
@@ -219,53 +249,51 @@ def _copy_patient_answers(case_id: int, number: int) -> None:
         return
     else:
         ss[NOTICE] = ("success", f"The patient's answers are recorded in session {number}.")
-    forget_session()  # show the session as stored now
 
 
-def header_fields(lib: ContentLibrary, case_id: int, number: int, measures: list[Measure]) -> None:
-    args = (lib, case_id, number, measures)
+def header_fields(case_id: int) -> None:
     date_col, attendance_col, kind_col = st.columns([1, 2, 2])
     date_col.date_input(
-        "Date", key="session.date", format="DD/MM/YYYY", on_change=changed, args=args
+        "Date",
+        key=show(DATE_KEY),
+        format="DD/MM/YYYY",
+        on_change=changed,
+        args=(DATE_KEY, case_id),
     )
     attendance_col.segmented_control(
         "Attendance",
         list(ATTENDANCES),
-        key="session.attendance",
+        key=show("session.attendance"),
         format_func=ATTENDANCE_WORDS.__getitem__,
         on_change=changed,
-        args=args,
+        args=("session.attendance", case_id),
     )
     kind_col.segmented_control(
         "Kind of contact",
         list(SESSION_KINDS),
-        key="session.kind",
+        key=show("session.kind"),
         format_func=KIND_WORDS.__getitem__,
         on_change=changed,
-        args=args,
+        args=("session.kind", case_id),
         help="Only attended treatment sessions count for outcomes.",
     )
 
 
-def alliance_fields(
-    lib: ContentLibrary, case_id: int, number: int, measures: list[Measure]
-) -> None:
+def alliance_fields(lib: ContentLibrary, case_id: int) -> None:
     for item in lib.alliance:
         st.radio(
             item.question,
             list(range(len(item.labels))),
             index=None,
             horizontal=True,
-            key=f"session.alliance.{item.id}",
+            key=show(f"session.alliance.{item.id}"),
             format_func=lambda v, i=item: i.labels[v],
             on_change=changed,
-            args=(lib, case_id, number, measures),
+            args=(f"session.alliance.{item.id}", case_id, True),
         )
 
 
-def measure_fields(
-    lib: ContentLibrary, case_id: int, number: int, measures: list[Measure], measure: Measure
-) -> None:
+def measure_fields(case_id: int, measure: Measure) -> None:
     """One measure item by item, with its total and band computed as answers come in."""
     st.markdown(f"**{measure.question}**")
     labels: dict[Any, str] = {o.value: f"{o.value} · {o.label}" for o in measure.options}
@@ -278,11 +306,11 @@ def measure_fields(
             options,
             index=None,
             horizontal=True,
-            key=f"session.{measure.id}.{item.id}",
+            key=show(f"session.{measure.id}.{item.id}"),
             format_func=lambda v, i=item: "Not applicable" if v == "na" else labels[v],
             help=item.not_applicable,
             on_change=changed,
-            args=(lib, case_id, number, measures),
+            args=(f"session.{measure.id}.{item.id}", case_id, True),
         )
     answers = {
         item.id: st.session_state[f"session.{measure.id}.{item.id}"]

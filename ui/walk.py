@@ -12,7 +12,7 @@ from tailoring import services
 from tailoring.model.case import WALK_STEPS, Case, WalkStep
 from tailoring.model.content import ContentLibrary
 from tailoring.model.report import Completeness
-from ui import checklist
+from ui import bound, checklist
 
 STEP_TITLES: dict[str, str] = {
     "preferences": "Preferences",
@@ -41,10 +41,8 @@ def step_picker(
     case_id: int, case: Case, done: Completeness, titles: dict[str, str] = STEP_TITLES
 ) -> WalkStep:
     """The visible progress indicator; returns the step to draw."""
-    ss = st.session_state
-    if ss.get("_walk_case") != case_id or ss.get("walk.step") is None:
-        ss["walk.step"] = case.step
-        ss["_walk_case"] = case_id
+    # The stored step, set from here on every run that needs it (ui/bound.py says why).
+    bound.show(f"case:{case_id}", "walk.step", case.step)
     counts = done.by_section
     st.segmented_control(
         "Step",
@@ -59,7 +57,7 @@ def step_picker(
         label_visibility="collapsed",
     )
     st.progress(done.percent / 100, text=f"{done.percent}% of questions answered")
-    return ss["walk.step"]
+    return st.session_state["walk.step"] or case.step
 
 
 def checklist_step(lib: ContentLibrary, step: WalkStep, save: checklist.Saver) -> None:

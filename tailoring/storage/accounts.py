@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, delete, insert, select, update
@@ -14,11 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from tailoring.auth import ROLES, Role
 from tailoring.storage.db import transaction
 from tailoring.storage.errors import UnknownUser, UsernameTaken
-from tailoring.storage.tables import supervision_assignments, users
+from tailoring.storage.tables import sign_ins, supervision_assignments, users
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9._-]{3,40}")
 DISPLAY_NAME_LENGTH = 80
 HASH_LENGTH = 255
+# How often a sign-in's last use is written: a write per click is not needed for a time-out
+# counted in minutes.
+SEEN_EVERY = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -104,8 +109,10 @@ class AccountRepository:
         self._change(username, roles=_roles_text(roles))
 
     def disable(self, username: str) -> None:
-        """Stop the account from signing in; its cases and audit entries stay."""
-        self._change(username, disabled=True)
+        """Stop the account from signing in, ending its sign-ins; cases and audit entries stay."""
+        with transaction(self._engine) as connection:
+            _set(connection, username, updated_at=_now(), disabled=True)
+            _end_sign_ins(connection, sign_ins.c.username == username)
 
     def enable(self, username: str) -> None:
         """Let a disabled account sign in again."""
@@ -185,10 +192,62 @@ class AccountRepository:
             )
             return list(rows.scalars())
 
+    def start_sign_in(self, username: str) -> str:
+        """A new random token that signs ``username`` in until it ends; only its hash is kept."""
+        token = secrets.token_urlsafe(32)
+        now = _now()
+        with transaction(self._engine) as connection:
+            _load(connection, username)
+            connection.execute(
+                insert(sign_ins).values(
+                    token_hash=_token_hash(token),
+                    username=username,
+                    started_at=now,
+                    last_seen_at=now,
+                )
+            )
+        return token
+
+    def resume_sign_in(self, token: str, idle: timedelta, longest: timedelta) -> str | None:
+        """The username a token signs in, noting it was seen now; None if ended or expired.
+
+        A token ends when unused for ``idle`` or older than ``longest``; ending is stored, so an
+        expired token never comes back.
+        """
+        if not isinstance(token, str) or not token or len(token) > 200:
+            return None
+        now = _now()
+        key = sign_ins.c.token_hash == _token_hash(token)
+        with transaction(self._engine) as connection:
+            row = connection.execute(select(sign_ins).where(key)).first()
+            if row is None or row.ended_at is not None:
+                return None
+            if now - row.last_seen_at >= idle or now - row.started_at >= longest:
+                _end_sign_ins(connection, key)
+                return None
+            if now - row.last_seen_at >= SEEN_EVERY:
+                connection.execute(update(sign_ins).where(key).values(last_seen_at=now))
+            return str(row.username)
+
+    def end_sign_in(self, token: str) -> None:
+        """End the sign-in of this token (sign-out, idle time-out); nothing if there is none."""
+        with transaction(self._engine) as connection:
+            _end_sign_ins(connection, sign_ins.c.token_hash == _token_hash(token))
+
     def _change(self, username: str, **values: Any) -> None:
         """Change the account and stamp ``updated_at``."""
         with transaction(self._engine) as connection:
             _set(connection, username, updated_at=_now(), **values)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def _end_sign_ins(connection: Connection, where: ColumnElement[bool]) -> None:
+    connection.execute(
+        update(sign_ins).where(where, sign_ins.c.ended_at.is_(None)).values(ended_at=_now())
+    )
 
 
 def _load(connection: Connection, username: str) -> User:

@@ -284,6 +284,19 @@ supervision_assignments = Table(
     CheckConstraint("supervisor_id <> supervisee_id", name="not_self"),
 )
 
+# A sign-in kept across reloads and tabs in team mode (revision 0009): the browser holds a random
+# token in a cookie; only its SHA-256 is stored, so a copy of the database signs no one in. A
+# sign-in ends at sign-out, when the account is disabled, or after the idle time-out.
+sign_ins = Table(
+    "sign_ins",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", String(40), nullable=False, index=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+)
+
 # Append-only (the database refuses updates and deletes): who viewed, created, changed, exported
 # or deleted which case, and who signed in, when. No foreign key to cases: the entries about a
 # case outlive it. ``detail`` is a fixed phrase, never free text or a patient identifier.

@@ -1,0 +1,82 @@
+"""Soak: many random walk-through sequences in a real browser; how many answers differed.
+
+Usage: .venv/bin/python bench/state_soak.py [--sequences 1000] [--actions 25] [--busy 0.3]
+       [--seed 0]
+
+Starts the app on a fresh SQLite database (as the e2e tests do), then runs the sequences of
+tests/e2e/state_integrity.py: each compares the database with what the person gave and every
+widget on the screen with the database. ``--busy`` is the share of sequences run while other
+processes keep both cores busy. Prints one line per failing sequence (seed and actions, so it
+replays with ``SEEDS=<seed> scripts/test tests/e2e/test_state_integrity.py``) and the totals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
+from tests.e2e.state_integrity import walkthrough_sequence  # noqa: E402
+from tests.e2e.test_state_regressions import busy_machine  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sequences", type=int, default=1000)
+    parser.add_argument("--actions", type=int, default=25)
+    parser.add_argument("--busy", type=float, default=0.3, help="share run on a busy machine")
+    parser.add_argument("--seed", type=int, default=0, help="first seed")
+    args = parser.parse_args()
+
+    choose_busy = random.Random(args.seed)
+    started = time.monotonic()
+    failed = differences = busy_runs = 0
+    with (
+        tempfile.TemporaryDirectory() as work,
+        running_app(Path(work)) as server,
+        sync_playwright() as p,
+    ):
+        os.environ["TAILORING_DATABASE_URL"] = server.database_url
+        from tailoring import services
+
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        for n in range(args.sequences):
+            seed = args.seed + n
+            busy = choose_busy.random() < args.busy
+            busy_runs += busy
+            if busy:
+                with busy_machine():
+                    outcome = walkthrough_sequence(browser, server, services, seed, args.actions)
+            else:
+                outcome = walkthrough_sequence(browser, server, services, seed, args.actions)
+            if outcome.differences:
+                failed += 1
+                differences += outcome.differences
+                print(("busy " if busy else "") + outcome.report(), flush=True)
+            if (n + 1) % 10 == 0:
+                print(
+                    f"{n + 1} sequences, {failed} with differences "
+                    f"({time.monotonic() - started:.0f} s)",
+                    flush=True,
+                )
+        browser.close()
+    minutes = (time.monotonic() - started) / 60
+    print(
+        f"sequences: {args.sequences} ({busy_runs} on a busy machine), "
+        f"{args.actions} actions each; sequences with a difference: {failed}; "
+        f"answers or widgets that differed: {differences}; {minutes:.1f} min"
+    )
+
+
+if __name__ == "__main__":
+    main()

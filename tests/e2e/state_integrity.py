@@ -1,0 +1,373 @@
+"""Random sequences of what people do, in a real browser, checked against the database.
+
+Shared by the bounded suite (tests/e2e/test_state_integrity.py, run by CI) and the long soak
+(bench/state_soak.py). A sequence does what people do on one page — step changes, sidebar
+navigation, answer clicks, text entry, reloads, a second tab on the same case — with delays
+from 20 ms to 1 s, keeping a *model* of what the person gave: the stored answers at the start,
+changed by every answer the page showed as given. At the end the database must equal the model,
+and every widget on the screen must show what the database holds. Seeded: a failure replays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser, Error, Page
+
+from tests.e2e.conftest import (
+    AppServer,
+    key_class,
+    new_page,
+    settle_paint,
+    wait_ready,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_CASE = REPO / "content" / "demo" / "demo-01.json"
+STEPS = ["Preferences", "Social context", "Alliance check", "Fit report"]
+TRI = ["yes", "no", "unsure"]
+SIDEBAR_AWAY = "Timeline"
+
+# Reads every checklist widget named by its key class: which radio or segment is checked, which
+# pills are pressed, the text of a text area. Keys missing from the page are left out.
+READ_WIDGETS = """(classes) => {
+  const out = {};
+  for (const cls of classes) {
+    const box = document.querySelector("." + cls);
+    if (!box) continue;
+    const radios = [...box.querySelectorAll("input[type=radio]")];
+    if (radios.length) { out[cls] = radios.findIndex((r) => r.checked); continue; }
+    const segments = [...box.querySelectorAll("button[role=radio]")];
+    if (segments.length) {
+      out[cls] = segments.findIndex((b) => b.getAttribute("aria-checked") === "true");
+      continue;
+    }
+    const pills = [...box.querySelectorAll("button[aria-pressed]")];
+    if (pills.length) {
+      out[cls] = pills.map((b, i) => b.getAttribute("aria-pressed") === "true" ? i : -1)
+                      .filter((i) => i >= 0);
+      continue;
+    }
+    const checkbox = box.querySelector("input[type=checkbox]");
+    if (checkbox) { out[cls] = checkbox.checked; continue; }
+    const text = box.querySelector("textarea");
+    if (text) out[cls] = text.value;
+  }
+  return out;
+}"""
+
+
+def pause(rng: random.Random) -> float:
+    """A delay between 20 ms and 1 s, spread evenly on a log scale (many fast, some slow)."""
+    return math.exp(rng.uniform(math.log(0.02), math.log(1.0)))
+
+
+@dataclass
+class Widget:
+    """One answer field as a widget: its key, and how a screen index maps to a stored value."""
+
+    key: str
+    options: list[Any]
+    kind: str  # radio, segment, pills, text
+
+    def shown(self, raw: Any) -> Any:
+        """The value a widget shows, from what READ_WIDGETS found."""
+        if self.kind == "text":
+            return raw
+        if self.kind == "pills":
+            return sorted(self.options[i] for i in raw)
+        return None if raw is None or raw < 0 else self.options[raw]
+
+
+@dataclass
+class Outcome:
+    """What one sequence found: answers that differ from the model, widgets that differ."""
+
+    seed: int
+    actions: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    shown_wrong: list[str] = field(default_factory=list)
+
+    @property
+    def differences(self) -> int:
+        return len(self.lost) + len(self.shown_wrong)
+
+    def report(self) -> str:
+        return (
+            f"seed {self.seed}: {len(self.lost)} answers differ from what was given, "
+            f"{len(self.shown_wrong)} widgets differ from the database\n"
+            + "\n".join(self.lost + self.shown_wrong)
+            + "\nactions: "
+            + ", ".join(self.actions)
+        )
+
+
+class Checklist:
+    """The walk-through's checklist widgets of one case, read from content."""
+
+    def __init__(self, lib: Any) -> None:
+        self.lib = lib
+        self.widgets: dict[tuple[str, str, str], Widget] = {}
+        for item in lib.preferences:
+            if item.kind == "scale":
+                value = Widget(f"pref.{item.id}", [1, 2, 3, 4, 5], "radio")
+            elif item.kind == "multi":
+                value = Widget(f"pref.{item.id}", [o.id for o in item.options], "pills")
+            else:
+                value = Widget(f"pref.{item.id}", [o.id for o in item.options], "radio")
+            self.widgets[("preferences", item.id, "value")] = value
+            self.widgets[("preferences", item.id, "importance")] = Widget(
+                f"pref.{item.id}.importance", list(range(len(lib.importance_labels))), "segment"
+            )
+        for domain in lib.social:
+            base = f"social.{domain.id}"
+            for name in ("present", "maintains", "helping"):
+                self.widgets[("social", domain.id, name)] = Widget(f"{base}.{name}", TRI, "segment")
+            if domain.details:
+                self.widgets[("social", domain.id, "details")] = Widget(
+                    f"{base}.details", [d.id for d in domain.details], "pills"
+                )
+            self.widgets[("social", domain.id, "note")] = Widget(f"{base}.note", [], "text")
+        for a_item in lib.alliance:
+            self.widgets[("alliance", a_item.id, "value")] = Widget(
+                f"alliance.{a_item.id}", list(range(len(a_item.labels))), "radio"
+            )
+
+    def stored(self, answers: Any) -> dict[tuple[str, str, str], Any]:
+        """Every field's stored value, as its widget would show it (unanswered: None / [] / "")."""
+        values: dict[tuple[str, str, str], Any] = {}
+        for (section, item_id, name), widget in self.widgets.items():
+            answer = getattr(answers, section).get(item_id)
+            value = None if answer is None else getattr(answer, name)
+            if widget.kind == "pills":
+                value = sorted(value or [])
+            elif widget.kind == "text":
+                value = value or ""
+            values[(section, item_id, name)] = value
+        return values
+
+    def read(self, page: Page) -> dict[tuple[str, str, str], Any]:
+        """What the widgets on the screen show, for those that are on it."""
+        classes = {key_class(w.key): spec for spec, w in self.widgets.items()}
+        raw = page.evaluate(READ_WIDGETS, list(classes))
+        return {classes[c]: self.widgets[classes[c]].shown(v) for c, v in raw.items()}
+
+
+def settle(page: Page) -> None:
+    """Let every request in flight finish: idle, a pause for a late rerun, idle, drawn."""
+    for _ in range(3):
+        wait_ready(page, timeout=60_000)
+        page.wait_for_timeout(700)
+    wait_ready(page, timeout=60_000)
+    settle_paint(page)
+
+
+def new_demo_case(services: Any, reference: str) -> int:
+    """A copy of demo case 1 (every preference answered), on the running app's database."""
+    data = json.loads(DEMO_CASE.read_text(encoding="utf-8"))
+    data["reference"] = reference
+    data["step"] = "preferences"
+    return int(services.import_case(json.dumps(data)))
+
+
+def _click_quietly(target: Any) -> bool:
+    """Click without waiting for anything after; False if the element was gone or covered."""
+    try:
+        target.click(timeout=1_500, no_wait_after=True)
+    except Error:
+        return False
+    return True
+
+
+def walkthrough_sequence(
+    browser: Browser,
+    server: AppServer,
+    services: Any,
+    seed: int,
+    actions: int = 25,
+    note: Callable[[str], None] | None = None,
+) -> Outcome:
+    """One random sequence on the walk-through of a fresh copy of demo case 1."""
+    rng = random.Random(seed)
+    lib = services.content()
+    checklist = Checklist(lib)
+    case_id = new_demo_case(services, f"SI-{seed:05d}")
+    model = checklist.stored(services.open_case(case_id).case.answers)
+    outcome = Outcome(seed)
+    url = f"{server.url}/walkthrough?case={case_id}"
+    page = new_page(browser)
+    taken_by_other_tab: set[tuple[str, str, str]] = set()
+    try:
+        page.goto(url)
+        wait_ready(page, since=0)
+        for _ in range(actions):
+            kind = rng.choices(
+                ["step", "answer", "text", "away", "reload", "tab"], [6, 8, 1, 1, 1, 1]
+            )[0]
+            if kind == "step":
+                step = rng.randrange(len(STEPS))
+                outcome.actions.append(f"step {step + 1}")
+                _click_quietly(
+                    page.locator(f".{key_class('walk.step')} button[role=radio]").nth(step)
+                )
+            elif kind == "answer":
+                for spec, value in _answer(page, rng, checklist, taken_by_other_tab).items():
+                    model[spec] = value
+                    outcome.actions.append(f"{'.'.join(spec)}={value}")
+            elif kind == "text":
+                given = _type_note(page, rng, checklist, taken_by_other_tab)
+                if given is not None:
+                    spec, value = given
+                    model[spec] = value
+                    outcome.actions.append(f"{'.'.join(spec)}=“{value}”")
+            elif kind == "away":
+                outcome.actions.append("sidebar away and back")
+                sidebar = page.get_by_test_id("stSidebarNav")
+                _click_quietly(sidebar.get_by_role("link", name=SIDEBAR_AWAY))
+                time.sleep(pause(rng))
+                _click_quietly(sidebar.get_by_role("link", name="Walk-through"))
+            elif kind == "reload":
+                outcome.actions.append("reload")
+                with contextlib.suppress(Error):
+                    page.reload(wait_until="commit")
+            else:
+                outcome.actions.append("second tab")
+                other = _second_tab(browser, url, rng, checklist)
+                if other is not None:
+                    spec, value = other
+                    model[spec] = value
+                    taken_by_other_tab.add(spec)
+                    outcome.actions[-1] += f" {'.'.join(spec)}={value}"
+            time.sleep(pause(rng))
+        settle(page)
+        _compare(outcome, checklist, model, services, case_id, page)
+        # Every step, at a person's pace: each widget shows what is stored.
+        for step in range(3):
+            page.locator(f".{key_class('walk.step')} button[role=radio]").nth(step).click()
+            settle(page)
+            _compare(outcome, checklist, model, services, case_id, page, f"step {step + 1}: ")
+    finally:
+        page.context.close()
+    if note is not None:
+        note(outcome.report() if outcome.differences else f"seed {seed}: ok")
+    return outcome
+
+
+def _compare(
+    outcome: Outcome,
+    checklist: Checklist,
+    model: dict[tuple[str, str, str], Any],
+    services: Any,
+    case_id: int,
+    page: Page,
+    where: str = "",
+) -> None:
+    stored = checklist.stored(services.open_case(case_id).case.answers)
+    if not where:
+        for spec, value in model.items():
+            if stored[spec] != value:
+                outcome.lost.append(f"{'.'.join(spec)}: given {value!r}, stored {stored[spec]!r}")
+    for spec, value in checklist.read(page).items():
+        if stored[spec] != value:
+            outcome.shown_wrong.append(
+                f"{where}{'.'.join(spec)}: shown {value!r}, stored {stored[spec]!r}"
+            )
+
+
+def _visible(page: Page, checklist: Checklist, kinds: set[str]) -> list[tuple[str, str, str]]:
+    present = checklist.read(page)
+    return [s for s in present if checklist.widgets[s].kind in kinds]
+
+
+def _answer(
+    page: Page, rng: random.Random, checklist: Checklist, avoid: set[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], Any]:
+    """Choose another option of a radio or segment on the screen; what the page shows as given.
+
+    A fast click can land on another widget than the one aimed at (the page is still drawing
+    and moves under the pointer): whatever widget the screen shows changed is what the person
+    gave, so every widget is read before and after the click.
+    """
+    try:
+        before = checklist.read(page)
+    except Error:
+        return {}
+    specs = [
+        s for s in before if checklist.widgets[s].kind in ("radio", "segment") and s not in avoid
+    ]
+    if not specs:
+        return {}
+    spec = rng.choice(specs)
+    widget = checklist.widgets[spec]
+    value = rng.choice([v for v in widget.options if v != before[spec]])
+    index = widget.options.index(value)
+    box = page.locator(f".{key_class(widget.key)}").first
+    if widget.kind == "radio":
+        target = box.locator("[data-testid='stRadioOption']").nth(index)
+    else:
+        target = box.locator("button[role=radio]").nth(index)
+    if not _click_quietly(target):
+        return {}
+    try:
+        after = checklist.read(page)
+    except Error:
+        return {}
+    return {
+        s: v
+        for s, v in after.items()
+        if s in before and before[s] != v and s not in avoid and checklist.widgets[s].kind != "text"
+    }
+
+
+def _type_note(
+    page: Page, rng: random.Random, checklist: Checklist, avoid: set[tuple[str, str, str]]
+) -> tuple[tuple[str, str, str], Any] | None:
+    """Type a note in a social-context box on the screen and leave it (which saves it)."""
+    try:
+        specs = [s for s in _visible(page, checklist, {"text"}) if s not in avoid]
+    except Error:
+        return None
+    if not specs:
+        return None
+    spec = rng.choice(specs)
+    text = rng.choice(["Stairs are hard", "Works nights", "Rent arrears", "Cares for mum"])
+    area = page.locator(f".{key_class(checklist.widgets[spec].key)} textarea").first
+    try:
+        area.fill(text, timeout=1_500)
+        area.press("Tab", timeout=1_500)
+        shown = area.input_value(timeout=1_500)
+    except Error:
+        return None
+    return (spec, text) if shown == text else None
+
+
+def _second_tab(
+    browser: Browser, url: str, rng: random.Random, checklist: Checklist
+) -> tuple[tuple[str, str, str], Any] | None:
+    """Open the same case in a second tab, change one alliance answer there, close it."""
+    other = new_page(browser)
+    try:
+        other.goto(url)
+        wait_ready(other, since=0)
+        other.locator(f".{key_class('walk.step')} button[role=radio]").nth(2).click()
+        settle(other)
+        spec = rng.choice([s for s in checklist.widgets if s[0] == "alliance" and s[2] == "value"])
+        widget = checklist.widgets[spec]
+        current = checklist.read(other).get(spec)
+        value = rng.choice([v for v in widget.options if v != current])
+        box = other.locator(f".{key_class(widget.key)}").first
+        box.locator("[data-testid='stRadioOption']").nth(widget.options.index(value)).click()
+        settle(other)
+        return (spec, value)
+    except Error:
+        return None
+    finally:
+        other.context.close()

@@ -1,0 +1,28 @@
+"""Nothing a clinician records is lost or shown wrong: random sequences in a real browser.
+
+A bounded number of seeded sequences (bench/state_soak.py runs a thousand): each compares the
+database with a model of what the person did, and every widget on the screen with the database.
+A failure prints the seed and the actions, so it replays with ``SEEDS=<seed>``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from playwright.sync_api import Browser
+
+from tests.e2e.conftest import AppServer
+from tests.e2e.state_integrity import walkthrough_sequence
+
+pytestmark = pytest.mark.e2e
+
+SEEDS = [int(s) for s in os.environ.get("SEEDS", "1,2,3,4").split(",")]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_walkthrough_sequences_lose_nothing(
+    browser: Browser, app_server: AppServer, app_services, seed: int
+):
+    outcome = walkthrough_sequence(browser, app_server, app_services, seed)
+    assert outcome.differences == 0, outcome.report()

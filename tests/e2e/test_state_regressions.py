@@ -1,0 +1,157 @@
+"""The answers lost in a real browser before ui/bound.py, one test each, as they were seen.
+
+1. Fast clicks on the walk-through's steps (with the machine busy) erased stored answers.
+2. Sessions: away to Timeline and back showed an empty form, and an answer on it was not saved.
+3. Practice: back to the Alliance step after Submit showed it empty; the next click saved blanks.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import (
+    AppServer,
+    by_key,
+    click,
+    goto,
+    key_class,
+    no_error_on_page,
+    pick_radio,
+    radio_inputs,
+    step_button,
+)
+from tests.e2e.state_integrity import REPO, Checklist, new_demo_case, settle
+
+pytestmark = pytest.mark.e2e
+
+BUSY = "import time\nend = time.monotonic() + 120\nwhile time.monotonic() < end: pass\n"
+
+
+@contextmanager
+def busy_machine(processes: int = 2) -> Iterator[None]:
+    """Keep every core busy, as on the clinic's shared server when answers were lost."""
+    burners = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+
+
+def test_fast_step_changes_on_a_busy_machine_change_no_answer(
+    page: Page, app_server: AppServer, app_services
+):
+    lib = app_services.content()
+    checklist = Checklist(lib)
+    case_id = new_demo_case(app_services, "SR-STEPS")
+    stored = checklist.stored(app_services.open_case(case_id).case.answers)
+    goto(page, f"{app_server.url}/walkthrough?case={case_id}")
+    steps = page.locator(f".{key_class('walk.step')} button[role=radio]")
+    rng = random.Random(13)
+    with busy_machine():
+        for _ in range(40):
+            steps.nth(rng.randrange(4)).click(no_wait_after=True)
+            time.sleep(rng.uniform(0.04, 0.08))
+        settle(page)
+    assert checklist.stored(app_services.open_case(case_id).case.answers) == stored
+    changed = [
+        e for e in app_services.audit_entries(reference="SR-STEPS") if e.action == "changed"
+    ]
+    assert not [e.detail for e in changed if e.detail.startswith("answer")]
+    for step in range(3):
+        click(page, steps.nth(step))
+        settle(page)
+        shown = checklist.read(page)
+        assert shown, f"step {step + 1} shows no checklist widget"
+        assert {s: v for s, v in stored.items() if s in shown} == shown
+    no_error_on_page(page)
+
+
+def _session_case(services) -> int:
+    """A copy of demo case 5, which has six recorded sessions."""
+    data = json.loads((REPO / "content/demo/demo-05.json").read_text(encoding="utf-8"))
+    data["reference"] = "SR-SESSIONS"
+    return int(services.import_case(json.dumps(data)))
+
+
+def _checked_session_radios(page: Page) -> int:
+    return page.locator("[class*='st-key-session-'] input[type=radio]:checked").count()
+
+
+def test_sessions_after_going_away_and_back_show_and_save_what_is_stored(
+    page: Page, app_server: AppServer, app_services
+):
+    case_id = _session_case(app_services)
+    session = app_services.open_case(case_id).case.sessions[-1]
+    given = len(session.alliance) + sum(len(items) for items in session.measures.values())
+    assert given > 10
+    goto(page, f"{app_server.url}/sessions?case={case_id}")
+    expect(by_key(page, "sessions.pick").get_by_role("combobox")).to_have_value(
+        f"Session {session.number}"
+    )
+    expect(page.locator("[class*='st-key-session-'] input[type=radio]:checked")).to_have_count(
+        given
+    )
+
+    sidebar = page.get_by_test_id("stSidebarNav")
+    click(page, sidebar.get_by_role("link", name="Timeline"))
+    click(page, sidebar.get_by_role("link", name="Sessions"))
+    settle(page)
+    assert _checked_session_radios(page) == given
+    expect(
+        by_key(page, "session.attendance").get_by_role("radio", name="Attended", exact=True)
+    ).to_have_attribute("aria-checked", "true")
+
+    # An answer given on the page after coming back is saved, and nothing else changes.
+    lib = app_services.content()
+    item = lib.alliance[0]
+    before = session.alliance.get(item.id)
+    value = 4 if before is None or before.value != 4 else 3
+    page.get_by_role("tab", name="Alliance check", exact=True).click()
+    pick_radio(page, f"session.alliance.{item.id}", item.labels[value])
+    after = next(
+        s for s in app_services.open_case(case_id).case.sessions if s.number == session.number
+    )
+    assert after.alliance[item.id].value == value
+    assert after.measures == session.measures
+    assert {k: v for k, v in after.alliance.items() if k != item.id} == {
+        k: v for k, v in session.alliance.items() if k != item.id
+    }
+    no_error_on_page(page)
+
+
+def test_practice_answers_stay_after_submit_and_a_later_click_adds_only_itself(
+    page: Page, app_server: AppServer, app_services
+):
+    lib = app_services.content()
+    scenario = app_services.scenarios()[0]
+    goto(page, f"{app_server.url}/practice?scenario={scenario.id}")
+    click(page, by_key(page, "practice.start").get_by_role("button"))
+    attempt_id = app_services.attempts(scenario.id)[0].id
+    click(page, step_button(page, 3, "Alliance check"))
+    chosen = {item.id: 3 for item in lib.alliance[:3]}
+    for item_id, value in chosen.items():
+        pick_radio(page, f"alliance.{item_id}", lib.alliance_item(item_id).labels[value])
+    click(page, step_button(page, 4, "Submit and feedback"))
+    click(page, by_key(page, "practice.submit").get_by_role("button"))
+    expect(page.get_by_text("Overall mark")).to_be_visible()
+
+    click(page, step_button(page, 3, "Alliance check"))
+    settle(page)
+    for item_id, value in chosen.items():
+        expect(radio_inputs(page, f"alliance.{item_id}").nth(value)).to_be_checked()
+    fourth = lib.alliance[3]
+    pick_radio(page, f"alliance.{fourth.id}", fourth.labels[1])
+    answers = app_services.open_case(attempt_id).case.answers.alliance
+    assert {k: a.value for k, a in answers.items()} == {**chosen, fourth.id: 1}
+    no_error_on_page(page)

@@ -1,0 +1,96 @@
+"""Widgets bound to stored answers: what a widget shows is what is stored, or held unsaved.
+
+Why this exists (the root cause of answers erased by fast step changes, of a blank Sessions
+form after a visit to another page, and of practice answers erased after Submit):
+Streamlit keeps a widget's value twice, in the server's session state and in the browser, and
+each side drops it when a script run *completes* without drawing the widget (another step,
+another page); a run stopped for a rerun drops nothing. The two drops are not simultaneous. A
+click that reaches the server after a run completed there, but was sent before the browser heard
+of it, starts a run in which the server still believes the browser holds the old values (the
+click carried them), so it redraws the widgets without sending their values; the browser, which
+has meanwhile dropped them, draws them empty. The next interaction sends those empty values
+back, an ``on_change`` callback fires for each, and the pages built the whole answer from every
+widget of the item, so a blank (and the blanks of sibling widgets) was saved over the stored
+answer. Navigating away and back did the same through pages that loaded stored values into
+widgets only once per case.
+
+So, for every widget drawn through ``show``:
+1. the server sets the widget's value through session state, which the browser must take,
+   whenever the widget was not drawn in the last completed run, or its value is not the stored
+   one (or the one held unsaved): a widget never shows an empty or old value by accident;
+2. callbacks (in the pages' modules) read only the widget that changed, merge that one value into
+   the answer as stored, save nothing when the result equals what is stored, and never save a
+   value a person cannot give (an empty radio); answers that could not be saved are *held* here,
+   per scope, shown as not saved, and saved again exactly as they were given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import RerunException
+
+DRAWN = "_bound_drawn"
+HELD = "_bound_held"
+_MISSING = object()
+
+
+@contextlib.contextmanager
+def script_run() -> Iterator[None]:
+    """Around a whole script run (app.py): note which bound widgets a completed run drew.
+
+    A run stopped for a rerun (a newer click, or ``st.rerun``) is not a completed run: neither
+    Streamlit nor the browser drops widgets then, so its partial list must not count either.
+    ``st.stop()`` does complete a run. The note is made in a dict held from the start of the
+    run, not by setting session state: while a run is stopping, setting session state raises
+    the stop again before the value is stored.
+    """
+    track = st.session_state.setdefault(DRAWN, {"now": set(), "last": set()})
+    track["now"] = set()
+    try:
+        yield
+    except RerunException:
+        raise
+    except BaseException:
+        track["last"] = track["now"]
+        raise
+    else:
+        track["last"] = track["now"]
+
+
+def show(scope: str, key: str, stored: Any) -> None:
+    """Before drawing the widget ``key``: make it show ``stored``, or what is held unsaved."""
+    ss = st.session_state
+    held = ss.get(HELD, {}).get(scope, {}).get(key, _MISSING)
+    wanted = stored if held is _MISSING else held
+    track = ss.setdefault(DRAWN, {"now": set(), "last": set()})
+    if key not in track["last"] or ss.get(key, _MISSING) != wanted:
+        ss[key] = wanted
+    track["now"].add(key)
+
+
+def given(key: str) -> Any:
+    """What the browser says the widget ``key`` holds now (in a callback: the new value)."""
+    return st.session_state.get(key)
+
+
+def hold(scope: str, key: str, value: Any) -> None:
+    """Keep a value that could not be saved; the widget keeps showing it until it is."""
+    st.session_state.setdefault(HELD, {}).setdefault(scope, {})[key] = value
+
+
+def release(scope: str, key: str) -> None:
+    """The value of ``key`` is saved (or given up): show the stored value again."""
+    st.session_state.get(HELD, {}).get(scope, {}).pop(key, None)
+
+
+def held(scope: str) -> dict[str, Any]:
+    """Widget values held unsaved in this scope, by key."""
+    return dict(st.session_state.get(HELD, {}).get(scope, {}))
+
+
+def is_held(scope: str, key: str) -> bool:
+    return key in st.session_state.get(HELD, {}).get(scope, {})
