@@ -14,7 +14,7 @@ from ui.sessions import measures_for
 require_entry()
 
 lib = services.content()
-stored = require_case("Case review")
+stored = require_case("Case review", ("pages/caseload.py", "Choose a case on the caseload"))
 case_id = stored.id
 
 with friendly_errors():

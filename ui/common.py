@@ -91,13 +91,33 @@ def friendly_errors() -> Iterator[None]:
         )
 
 
-def require_case(title: str) -> services.StoredCase:
-    """The open real case, or a pointer to the case list (and the page stops)."""
+def require_case(
+    title: str, back: tuple[str, str] = ("pages/cases.py", "Go to cases")
+) -> services.StoredCase:
+    """The open real case, or a plain message and a way back (and the page stops).
+
+    ``back`` is the page to offer when no case is open: the case list, or the caseload for a
+    page a supervisor uses. When the database cannot be reached the message says so: answers
+    given but not saved stay kept in this session (ui/bound.py) until it comes back.
+    """
     case_id = current_case_id()
     stored = None
+    unreachable: services.StorageUnavailable | None = None
     if case_id is not None:
         with friendly_errors():
-            stored = services.open_case(case_id)
+            try:
+                stored = services.open_case(case_id)
+            except services.StorageUnavailable as exc:
+                unreachable = exc
+    if unreachable is not None:
+        st.title(title)
+        st.error(
+            f"{unreachable} Nothing you gave on this page is lost: answers not yet saved are "
+            "kept here and shown as “not saved” once the case opens again.",
+            icon=":material/cloud_off:",
+        )
+        st.button("Try again", key="case.reopen", icon=":material/refresh:")
+        st.stop()
     if stored is None or stored.kind != "case":
         st.title(title)
         st.info(
@@ -105,7 +125,8 @@ def require_case(title: str) -> services.StoredCase:
             if stored is None
             else "That is a practice attempt: open it from Practice."
         )
-        st.page_link("pages/cases.py", label="Go to cases", icon=":material/folder_open:")
+        page, label = back
+        st.page_link(page, label=label, icon=":material/folder_open:")
         st.stop()
     return stored
 

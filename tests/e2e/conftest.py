@@ -326,8 +326,11 @@ def _healthy(url: str) -> bool:
 
 
 @contextmanager
-def running_app(workdir: Path) -> Iterator[AppServer]:
-    """Start ``streamlit run app.py`` on a free port and a fresh SQLite file; stop it after."""
+def running_app(workdir: Path, env: dict[str, str] | None = None) -> Iterator[AppServer]:
+    """Start ``streamlit run app.py`` on a free port and a fresh SQLite file; stop it after.
+
+    ``env`` adds to the environment (e.g. ``TAILORING_MODE=team``).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     database_url = f"sqlite:///{workdir / 'e2e.db'}"
@@ -336,6 +339,7 @@ def running_app(workdir: Path) -> Iterator[AppServer]:
         "TAILORING_DATABASE_URL": database_url,
         "TAILORING_DEMO": "1",
         "PYTHONUNBUFFERED": "1",
+        **(env or {}),
     }
     log = workdir / "streamlit.log"
     command = [

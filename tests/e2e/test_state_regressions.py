@@ -64,9 +64,7 @@ def test_fast_step_changes_on_a_busy_machine_change_no_answer(
             time.sleep(rng.uniform(0.04, 0.08))
         settle(page)
     assert checklist.stored(app_services.open_case(case_id).case.answers) == stored
-    changed = [
-        e for e in app_services.audit_entries(reference="SR-STEPS") if e.action == "changed"
-    ]
+    changed = [e for e in app_services.audit_entries(reference="SR-STEPS") if e.action == "changed"]
     assert not [e.detail for e in changed if e.detail.startswith("answer")]
     for step in range(3):
         click(page, steps.nth(step))

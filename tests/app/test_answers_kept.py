@@ -1,0 +1,101 @@
+"""Answers kept through faults: an outage and its retry, clearing a multi-choice answer, undo.
+
+Before ui/bound.py a retry after an outage saved every preference as empty and said "All answers
+are saved."; deselecting every option of "format" saved ``{"value": null}`` and broke the step.
+"""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tailoring import services
+from tests.app.conftest import open_walkthrough
+from tests.app.test_team_mode import sign_in, team  # noqa: F401 (a fixture, used by name)
+
+GIVEN = {
+    "structure": {"value": 2, "importance": 2},
+    "focus": {"value": 4, "importance": 1},
+    "format": {"value": ["in_person", "video"], "importance": 3},
+}
+
+
+def _answer_case(case_id: int) -> None:
+    for item_id, answer in GIVEN.items():
+        services.save_answer(case_id, "preferences", item_id, answer)
+
+
+def _stored(case_id: int) -> dict[str, dict]:
+    answers = services.open_case(case_id).case.answers.preferences
+    return {item_id: a.model_dump() for item_id, a in answers.items()}
+
+
+def _down() -> None:
+    raise services.StorageUnavailable()
+
+
+def test_an_outage_keeps_the_answer_given_and_a_retry_saves_exactly_it(
+    app: AppTest, fresh_case: int, monkeypatch
+):
+    _answer_case(fresh_case)
+    at = open_walkthrough(app, fresh_case)
+    with monkeypatch.context() as outage:
+        outage.setattr(services, "save_answer", lambda *a, **k: _down())
+        at.radio(key="pref.structure").set_value(5).run()
+        assert any("Not saved" in e.value for e in at.error)
+        assert at.radio(key="pref.structure").value == 5
+        # The database stays down for the next click: the page says so, not "open a case".
+        outage.setattr(services, "open_case", lambda *a, **k: _down())
+        at.run()
+        assert any("cannot be used right now" in e.value for e in at.error)
+        assert not any("Open or create a case first" in i.value for i in at.info)
+    assert _stored(fresh_case) == GIVEN
+    at.run()
+    assert at.radio(key="pref.structure").value == 5
+    assert any("not yet saved" in e.value for e in at.error)
+    assert "not saved" in " ".join(m.value for m in at.markdown)
+    audited = len(services.audit_entries(action="changed"))
+
+    at.button(key="checklist.retry").click().run()
+    assert _stored(fresh_case) == {**GIVEN, "structure": {"value": 5, "importance": 2}}
+    assert len(services.audit_entries(action="changed")) == audited + 1
+    assert any("now saved" in s.value for s in at.success)
+    assert not at.exception
+
+
+def test_clearing_every_option_of_a_multi_choice_works_and_can_be_undone(
+    app: AppTest, fresh_case: int
+):
+    _answer_case(fresh_case)
+    at = open_walkthrough(app, fresh_case)
+    at.button_group(key="pref.format").set_value([]).run()
+    assert not at.exception
+    assert not any("Something went wrong" in e.value for e in at.error)
+    assert _stored(fresh_case)["format"] == {"value": None, "importance": 3}
+    assert at.button_group(key="pref.format").value == []
+    # Every item after it is still drawn.
+    assert at.radio(key="pref.therapist_gender") is not None
+
+    at.button(key="checklist.undo").click().run()
+    assert _stored(fresh_case)["format"] == GIVEN["format"]
+    assert at.button_group(key="pref.format").value == ["in_person", "video"]
+    assert not at.exception
+
+
+def test_an_unchanged_value_saves_nothing_and_audits_nothing(app: AppTest, fresh_case: int):
+    _answer_case(fresh_case)
+    at = open_walkthrough(app, fresh_case)
+    audited = len(services.audit_entries(action="changed"))
+    at.radio(key="pref.structure").set_value(2).run()
+    at.button_group(key="pref.structure.importance").set_value(2).run()
+    assert len(services.audit_entries(action="changed")) == audited
+    assert _stored(fresh_case) == GIVEN
+
+
+@pytest.mark.usefixtures("team")
+def test_case_review_without_a_case_points_a_supervisor_to_the_caseload():
+    at = sign_in("sam")
+    at.switch_page("pages/review.py").run()
+    assert not at.exception
+    assert not any("Something went wrong" in e.value for e in at.error)
+    assert any("Open or create a case first" in i.value for i in at.info)
