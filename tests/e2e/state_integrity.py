@@ -282,13 +282,13 @@ def _compare(
             )
 
 
-def _visible(page: Page, checklist: Checklist, kinds: set[str]) -> list[tuple[str, str, str]]:
+def _visible(page: Page, checklist: Any, kinds: set[str]) -> list[tuple[str, str, str]]:
     present = checklist.read(page)
     return [s for s in present if checklist.widgets[s].kind in kinds]
 
 
 def _answer(
-    page: Page, rng: random.Random, checklist: Checklist, avoid: set[tuple[str, str, str]]
+    page: Page, rng: random.Random, checklist: Any, avoid: set[tuple[str, str, str]]
 ) -> dict[tuple[str, str, str], Any]:
     """Choose another option of a radio or segment on the screen; what the page shows as given.
 
@@ -371,3 +371,118 @@ def _second_tab(
         return None
     finally:
         other.context.close()
+
+
+class SessionForm:
+    """The Sessions page's widgets for one session: alliance check and measures, item by item."""
+
+    def __init__(self, lib: Any, measures: list[Any]) -> None:
+        self.widgets: dict[tuple[str, str, str], Widget] = {
+            ("alliance", item.id, "value"): Widget(
+                f"session.alliance.{item.id}", list(range(len(item.labels))), "radio"
+            )
+            for item in lib.alliance
+        }
+        self.tabs = {"alliance": "Alliance check"}
+        for measure in measures:
+            self.tabs[measure.id] = measure.short_name
+            for item in measure.items:
+                options: list[Any] = [o.value for o in measure.options]
+                if item.not_applicable:
+                    options.append("na")
+                self.widgets[(measure.id, item.id, "value")] = Widget(
+                    f"session.{measure.id}.{item.id}", options, "radio"
+                )
+
+    def stored(self, session: Any) -> dict[tuple[str, str, str], Any]:
+        values: dict[tuple[str, str, str], Any] = {}
+        for group, item_id, name in self.widgets:
+            if group == "alliance":
+                answer = session.alliance.get(item_id)
+                values[(group, item_id, name)] = None if answer is None else answer.value
+            else:
+                values[(group, item_id, name)] = session.measures.get(group, {}).get(item_id)
+        return values
+
+    def read(self, page: Page) -> dict[tuple[str, str, str], Any]:
+        """What the widgets of the tab on show say (hidden tabs are left out)."""
+        classes = {key_class(w.key): spec for spec, w in self.widgets.items()}
+        raw = page.evaluate(
+            READ_WIDGETS.replace(
+                "if (!box) continue;", "if (!box || box.offsetParent === null) continue;"
+            ),
+            list(classes),
+        )
+        return {classes[c]: self.widgets[classes[c]].shown(v) for c, v in raw.items()}
+
+
+def session_case(services: Any, reference: str) -> int:
+    """A copy of demo case 5, which has six recorded sessions."""
+    data = json.loads((REPO / "content/demo/demo-05.json").read_text(encoding="utf-8"))
+    data["reference"] = reference
+    return int(services.import_case(json.dumps(data)))
+
+
+def sessions_sequence(
+    browser: Browser,
+    server: AppServer,
+    services: Any,
+    seed: int,
+    actions: int = 25,
+) -> Outcome:
+    """One random sequence on the Sessions page of a copy of demo case 5 (its last session)."""
+    rng = random.Random(seed)
+    lib = services.content()
+    case_id = session_case(services, f"SS-{seed:05d}")
+    case = services.open_case(case_id).case
+    number = case.sessions[-1].number
+    form = SessionForm(lib, services.recorded_measures(lib, case.anxiety_measure))
+
+    def stored() -> dict[tuple[str, str, str], Any]:
+        sessions = services.open_case(case_id).case.sessions
+        return form.stored(next(s for s in sessions if s.number == number))
+
+    model = stored()
+    outcome = Outcome(seed)
+    url = f"{server.url}/sessions?case={case_id}"
+    page = new_page(browser)
+    try:
+        page.goto(url)
+        wait_ready(page, since=0)
+        for _ in range(actions):
+            kind = rng.choices(["tab", "answer", "away", "reload"], [4, 8, 2, 1])[0]
+            if kind == "tab":
+                name = rng.choice(list(form.tabs.values()))
+                outcome.actions.append(f"tab {name}")
+                _click_quietly(page.get_by_role("tab", name=name, exact=True))
+            elif kind == "answer":
+                for spec, value in _answer(page, rng, form, set()).items():
+                    model[spec] = value
+                    outcome.actions.append(f"{'.'.join(spec)}={value}")
+            elif kind == "away":
+                outcome.actions.append("sidebar away and back")
+                sidebar = page.get_by_test_id("stSidebarNav")
+                _click_quietly(sidebar.get_by_role("link", name=SIDEBAR_AWAY))
+                time.sleep(pause(rng))
+                _click_quietly(sidebar.get_by_role("link", name="Sessions"))
+            else:
+                outcome.actions.append("reload")
+                with contextlib.suppress(Error):
+                    page.reload(wait_until="commit")
+            time.sleep(pause(rng))
+        settle(page)
+        now = stored()
+        for spec, value in model.items():
+            if now[spec] != value:
+                outcome.lost.append(f"{'.'.join(spec)}: given {value!r}, stored {now[spec]!r}")
+        for name in form.tabs.values():
+            page.get_by_role("tab", name=name, exact=True).click()
+            page.wait_for_timeout(200)
+            for spec, value in form.read(page).items():
+                if now[spec] != value:
+                    outcome.shown_wrong.append(
+                        f"{name}: {'.'.join(spec)}: shown {value!r}, stored {now[spec]!r}"
+                    )
+    finally:
+        page.context.close()
+    return outcome

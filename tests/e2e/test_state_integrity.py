@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from tests.e2e.conftest import AppServer
-from tests.e2e.state_integrity import walkthrough_sequence
+from tests.e2e.state_integrity import sessions_sequence, walkthrough_sequence
 
 pytestmark = pytest.mark.e2e
 
@@ -25,4 +25,12 @@ def test_walkthrough_sequences_lose_nothing(
     browser: Browser, app_server: AppServer, app_services, seed: int
 ):
     outcome = walkthrough_sequence(browser, app_server, app_services, seed)
+    assert outcome.differences == 0, outcome.report()
+
+
+@pytest.mark.parametrize("seed", SEEDS[:2])
+def test_sessions_sequences_lose_nothing(
+    browser: Browser, app_server: AppServer, app_services, seed: int
+):
+    outcome = sessions_sequence(browser, app_server, app_services, seed)
     assert outcome.differences == 0, outcome.report()

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from tests.e2e.conftest import (
     radio_inputs,
     step_button,
 )
-from tests.e2e.state_integrity import REPO, Checklist, new_demo_case, settle
+from tests.e2e.state_integrity import Checklist, new_demo_case, session_case, settle
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +52,7 @@ def test_fast_step_changes_on_a_busy_machine_change_no_answer(
 ):
     lib = app_services.content()
     checklist = Checklist(lib)
-    case_id = new_demo_case(app_services, "SR-STEPS")
+    case_id = new_demo_case(app_services, "SR-0001")
     stored = checklist.stored(app_services.open_case(case_id).case.answers)
     goto(page, f"{app_server.url}/walkthrough?case={case_id}")
     steps = page.locator(f".{key_class('walk.step')} button[role=radio]")
@@ -64,7 +63,7 @@ def test_fast_step_changes_on_a_busy_machine_change_no_answer(
             time.sleep(rng.uniform(0.04, 0.08))
         settle(page)
     assert checklist.stored(app_services.open_case(case_id).case.answers) == stored
-    changed = [e for e in app_services.audit_entries(reference="SR-STEPS") if e.action == "changed"]
+    changed = [e for e in app_services.audit_entries(reference="SR-0001") if e.action == "changed"]
     assert not [e.detail for e in changed if e.detail.startswith("answer")]
     for step in range(3):
         click(page, steps.nth(step))
@@ -75,13 +74,6 @@ def test_fast_step_changes_on_a_busy_machine_change_no_answer(
     no_error_on_page(page)
 
 
-def _session_case(services) -> int:
-    """A copy of demo case 5, which has six recorded sessions."""
-    data = json.loads((REPO / "content/demo/demo-05.json").read_text(encoding="utf-8"))
-    data["reference"] = "SR-SESSIONS"
-    return int(services.import_case(json.dumps(data)))
-
-
 def _checked_session_radios(page: Page) -> int:
     return page.locator("[class*='st-key-session-'] input[type=radio]:checked").count()
 
@@ -89,7 +81,7 @@ def _checked_session_radios(page: Page) -> int:
 def test_sessions_after_going_away_and_back_show_and_save_what_is_stored(
     page: Page, app_server: AppServer, app_services
 ):
-    case_id = _session_case(app_services)
+    case_id = session_case(app_services, "SR-0002")
     session = app_services.open_case(case_id).case.sessions[-1]
     given = len(session.alliance) + sum(len(items) for items in session.measures.values())
     assert given > 10
