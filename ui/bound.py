@@ -27,11 +27,13 @@ So, for every widget drawn through ``show``:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import RerunException
+
+from ui import privacy
 
 DRAWN = "_bound_drawn"
 HELD = "_bound_held"
@@ -94,3 +96,25 @@ def held(scope: str) -> dict[str, Any]:
 
 def is_held(scope: str, key: str) -> bool:
     return key in st.session_state.get(HELD, {}).get(scope, {})
+
+
+def notices(
+    notice_key: str, scope: str, retry_key: str, retry: Callable[..., None], args: tuple[Any, ...]
+) -> None:
+    """The last save's message, and while values are held unsaved, how many and a retry.
+
+    Text held for the person's decision about identifiers (ui/privacy.py) waits for that
+    decision, not for storage, so it is not counted here.
+    """
+    ss = st.session_state
+    notice = ss.pop(notice_key, None)
+    if notice:
+        getattr(st, notice[0])(notice[1])
+    unsaved = [k for k in held(scope) if not privacy.pending(k)]
+    if unsaved:
+        st.error(
+            f"{len(unsaved)} {'answer is' if len(unsaved) == 1 else 'answers are'} kept on this "
+            "page but not yet saved.",
+            icon=":material/sync_problem:",
+        )
+        st.button("Try saving again", key=retry_key, on_click=retry, args=args)

@@ -26,6 +26,7 @@ SCOPE = "_checklist_scope"
 STORED = "_checklist_stored"
 NOTICE = "_checklist_notice"
 UNDO = "_checklist_undo"
+CLEARING = "_checklist_clearing"
 FIELDS: dict[str, tuple[str, ...]] = {
     "preferences": ("value", "importance"),
     "social": ("present", "maintains", "helping", "details", "note"),
@@ -104,6 +105,7 @@ def _changed(
     field: str,
     radio: bool = False,
     allow_identifiers: bool = False,
+    confirmed: bool = False,
 ) -> None:
     """One widget changed: merge its value into the stored answer and save that, nothing else."""
     ss = st.session_state
@@ -120,6 +122,11 @@ def _changed(
     answer = {**before, field: value}
     if answer == before:
         bound.release(scope, key)
+        return
+    if field == "note" and not value and not confirmed:
+        # An emptied note is only cleared once the person confirms: a text box the browser
+        # redraws can send an empty value nobody typed (seen in the soak, bench/state_soak.py).
+        ss[CLEARING] = (scope, item_id)
         return
     try:
         save(section, item_id, answer, allow_identifiers=allow_identifiers)
@@ -223,17 +230,21 @@ def undo(save: Saver) -> None:
 def show_notices(save: Saver) -> None:
     """Conflict and storage messages, a retry while answers are unsaved, and undo."""
     ss = st.session_state
-    notice = ss.pop(NOTICE, None)
-    if notice:
-        getattr(st, notice[0])(notice[1])
-    unsaved = [k for k in bound.held(ss.get(SCOPE, "")) if not privacy.pending(k)]
-    if unsaved:
-        st.error(
-            f"{len(unsaved)} answer(s) are kept on this page but not yet saved: they are marked "
-            "“not saved” below.",
-            icon=":material/sync_problem:",
+    bound.notices(NOTICE, ss.get(SCOPE, ""), "checklist.retry", retry_unsaved, (save,))
+    clearing = ss.get(CLEARING)
+    if clearing is not None and clearing[0] == ss.get(SCOPE):
+        title = next(d.title for d in services.content().social if d.id == clearing[1])
+        st.warning(
+            f"The note on {title} was emptied. It stays as saved unless you clear it.",
+            icon=":material/delete:",
         )
-        st.button("Try saving again", key="checklist.retry", on_click=retry_unsaved, args=(save,))
+        clear, keep = st.columns(2)
+        clear.button(
+            "Clear the note", key="checklist.clear_note", on_click=_clear_note, args=(save,)
+        )
+        keep.button(
+            "Keep the saved note", key="checklist.keep_note", on_click=ss.pop, args=(CLEARING, None)
+        )
     last = ss.get(UNDO)
     if last is not None and last[0] == ss.get(SCOPE):
         st.button(
@@ -243,6 +254,12 @@ def show_notices(save: Saver) -> None:
             on_click=undo,
             args=(save,),
         )
+
+
+def _clear_note(save: Saver) -> None:
+    _, item_id = st.session_state.pop(CLEARING)
+    st.session_state[field_key("social", item_id, "note")] = ""
+    _changed(save, "social", item_id, "note", confirmed=True)
 
 
 def saved_mark(section: Section, item_id: str) -> str:

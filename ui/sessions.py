@@ -171,18 +171,8 @@ def _retry_note(case_id: int, redacted: dict[str, str] | None) -> None:
 
 def show_notice(case_id: int) -> None:
     """The last save's message, and a retry while entries are held unsaved."""
-    ss = st.session_state
-    notice = ss.pop(NOTICE, None)
-    if notice:
-        getattr(st, notice[0])(notice[1])
-    unsaved = [k for k in bound.held(ss.get(SCOPE, "")) if not privacy.pending(k)]
-    if unsaved:
-        st.error(
-            f"{len(unsaved)} entr{'y is' if len(unsaved) == 1 else 'ies are'} kept on this page "
-            "but not yet saved.",
-            icon=":material/sync_problem:",
-        )
-        st.button("Try saving again", key="sessions.retry", on_click=retry_unsaved, args=(case_id,))
+    scope = st.session_state.get(SCOPE, "")
+    bound.notices(NOTICE, scope, "sessions.retry", retry_unsaved, (case_id,))
 
 
 def patient_answers(case_id: int, number: int, measures: list[Measure]) -> None:

@@ -99,3 +99,23 @@ def test_case_review_without_a_case_points_a_supervisor_to_the_caseload():
     assert not at.exception
     assert not any("Something went wrong" in e.value for e in at.error)
     assert any("Open or create a case first" in i.value for i in at.info)
+
+
+def test_an_emptied_note_stays_until_the_person_confirms_clearing_it(app: AppTest, fresh_case: int):
+    services.save_answer(
+        fresh_case,
+        "social",
+        "housing",
+        {"present": "yes", "maintains": "yes", "note": "Damp since the winter"},
+    )
+    at = open_walkthrough(app, fresh_case, "social")
+    at.text_area(key="social.housing.note").input("").run()
+    stored = services.open_case(fresh_case).case.answers.social["housing"]
+    assert stored.note == "Damp since the winter"
+    assert at.text_area(key="social.housing.note").value == "Damp since the winter"
+    assert any("The note on Housing was emptied" in w.value for w in at.warning)
+
+    at.button(key="checklist.clear_note").click().run()
+    assert services.open_case(fresh_case).case.answers.social["housing"].note == ""
+    assert at.text_area(key="social.housing.note").value == ""
+    assert not at.exception

@@ -228,16 +228,8 @@ def walkthrough_sequence(
                     spec, value = given
                     model[spec] = value
                     outcome.actions.append(f"{'.'.join(spec)}=“{value}”")
-            elif kind == "away":
-                outcome.actions.append("sidebar away and back")
-                sidebar = page.get_by_test_id("stSidebarNav")
-                _click_quietly(sidebar.get_by_role("link", name=SIDEBAR_AWAY))
-                time.sleep(pause(rng))
-                _click_quietly(sidebar.get_by_role("link", name="Walk-through"))
-            elif kind == "reload":
-                outcome.actions.append("reload")
-                with contextlib.suppress(Error):
-                    page.reload(wait_until="commit")
+            elif kind in ("away", "reload"):
+                _away_or_reload(page, rng, kind, "Walk-through", outcome)
             else:
                 outcome.actions.append("second tab")
                 other = _second_tab(browser, url, rng, checklist)
@@ -259,6 +251,22 @@ def walkthrough_sequence(
     if note is not None:
         note(outcome.report() if outcome.differences else f"seed {seed}: ok")
     return outcome
+
+
+def _away_or_reload(
+    page: Page, rng: random.Random, kind: str, back_to: str, outcome: Outcome
+) -> None:
+    """To another page by the sidebar and back to ``back_to``, or a reload, without waiting."""
+    if kind == "reload":
+        outcome.actions.append("reload")
+        with contextlib.suppress(Error):
+            page.reload(wait_until="commit")
+        return
+    outcome.actions.append("sidebar away and back")
+    sidebar = page.get_by_test_id("stSidebarNav")
+    _click_quietly(sidebar.get_by_role("link", name=SIDEBAR_AWAY))
+    time.sleep(pause(rng))
+    _click_quietly(sidebar.get_by_role("link", name=back_to))
 
 
 def _compare(
@@ -459,16 +467,8 @@ def sessions_sequence(
                 for spec, value in _answer(page, rng, form, set()).items():
                     model[spec] = value
                     outcome.actions.append(f"{'.'.join(spec)}={value}")
-            elif kind == "away":
-                outcome.actions.append("sidebar away and back")
-                sidebar = page.get_by_test_id("stSidebarNav")
-                _click_quietly(sidebar.get_by_role("link", name=SIDEBAR_AWAY))
-                time.sleep(pause(rng))
-                _click_quietly(sidebar.get_by_role("link", name="Sessions"))
             else:
-                outcome.actions.append("reload")
-                with contextlib.suppress(Error):
-                    page.reload(wait_until="commit")
+                _away_or_reload(page, rng, kind, "Sessions", outcome)
             time.sleep(pause(rng))
         settle(page)
         now = stored()
