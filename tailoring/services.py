@@ -363,11 +363,10 @@ def resume_sign_in(token: str, idle_minutes: int) -> Actor | None:
     username = accounts().resume_sign_in(token, timedelta(minutes=idle_minutes), SIGN_IN_LONGEST)
     if username is None:
         return None
-    try:
-        return actor_for(accounts(), username)
-    except LoginRefused:
+    actor = _enabled_actor(username)
+    if actor is None:
         accounts().end_sign_in(token)
-        return None
+    return actor
 
 
 def end_sign_in(token: str) -> None:
@@ -376,8 +375,12 @@ def end_sign_in(token: str) -> None:
 
 def account_now(actor: Actor) -> Actor | None:
     """``actor`` as the accounts have them now (roles, supervisees); None if disabled or gone."""
+    return _enabled_actor(actor.username)
+
+
+def _enabled_actor(username: str) -> Actor | None:
     try:
-        return actor_for(accounts(), actor.username)
+        return actor_for(accounts(), username)
     except LoginRefused:
         return None
 

@@ -44,12 +44,14 @@ def _session_actor() -> Actor | None:
     if get_script_run_ctx(suppress_warning=True) is None:
         return None  # not inside a script run (a test calling services directly)
     actor = st.session_state.get(ACTOR_KEY)
-    if not isinstance(actor, Actor):
-        return None
-    last = st.session_state.get(LAST_SEEN)
-    if last is not None and idle_expired(last, datetime.now(UTC), idle_minutes()):
+    if not isinstance(actor, Actor) or _idle(datetime.now(UTC)):
         return None
     return actor
+
+
+def _idle(now: datetime) -> bool:
+    """Whether this session has gone unused for the idle time-out (never used: not idle)."""
+    return idle_expired(st.session_state.get(LAST_SEEN, now), now, idle_minutes())
 
 
 def _secret_mode() -> str | None:
@@ -84,7 +86,7 @@ def signed_in_actor() -> Actor | None:
     actor = ss.get(ACTOR_KEY)
     now = datetime.now(UTC)
     if isinstance(actor, Actor):
-        if idle_expired(ss.get(LAST_SEEN, now), now, idle_minutes()):
+        if _idle(now):
             sign_out(
                 f"You were signed out after {idle_minutes()} minutes without activity. Sign in "
                 "again: everything you saved is kept."

@@ -50,7 +50,7 @@ def script_run() -> Iterator[None]:
     run, not by setting session state: while a run is stopping, setting session state raises
     the stop again before the value is stored.
     """
-    track = st.session_state.setdefault(DRAWN, {"now": set(), "last": set()})
+    track = _track()
     track["now"] = set()
     try:
         yield
@@ -63,12 +63,18 @@ def script_run() -> Iterator[None]:
         track["last"] = track["now"]
 
 
+def _track() -> dict[str, set[str]]:
+    """The keys of bound widgets drawn in this run ("now") and the last completed one ("last")."""
+    track: dict[str, set[str]] = st.session_state.setdefault(DRAWN, {"now": set(), "last": set()})
+    return track
+
+
 def show(scope: str, key: str, stored: Any) -> None:
     """Before drawing the widget ``key``: make it show ``stored``, or what is held unsaved."""
     ss = st.session_state
     held = ss.get(HELD, {}).get(scope, {}).get(key, _MISSING)
     wanted = stored if held is _MISSING else held
-    track = ss.setdefault(DRAWN, {"now": set(), "last": set()})
+    track = _track()
     if key not in track["last"] or ss.get(key, _MISSING) != wanted:
         ss[key] = wanted
     track["now"].add(key)

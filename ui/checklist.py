@@ -183,31 +183,21 @@ def _field_of(key: str) -> tuple[Section, str, str]:
 
 
 def retry_unsaved(save: Saver) -> None:
-    """Save again exactly the values held unsaved (the database was down, say): nothing else."""
+    """Save again exactly the values held unsaved (the database was down, say): nothing else.
+
+    Each goes through the same path as the click that gave it; the first that fails again stops
+    the retry with that failure's message.
+    """
     ss = st.session_state
     scope = ss.get(SCOPE, "")
     for key, value in bound.held(scope).items():
         if privacy.pending(key):
             continue  # waits for the person's decision about identifiers, not for storage
         section, item_id, field = _field_of(key)
-        before, _ = _stored(section, item_id)
-        try:
-            save(section, item_id, {**before, field: value})
-        except services.StaleAnswer:
-            bound.release(scope, key)
-            ss[NOTICE] = (
-                "warning",
-                "Someone else changed an answer you had not yet saved; theirs is now shown.",
-            )
+        ss[key] = value
+        _changed(save, section, item_id, field)
+        if bound.is_held(scope, key):
             return
-        except (services.StorageError, services.AccessDenied, services.NotSignedIn) as exc:
-            ss[NOTICE] = ("error", f"Still not saved: {exc}")
-            return
-        except services.CaseFileError as exc:
-            bound.release(scope, key)
-            ss[NOTICE] = ("error", "Not saved: " + "; ".join(exc.problems))
-            return
-        bound.release(scope, key)
     ss[NOTICE] = ("success", "The answers kept on this page are now saved.")
 
 

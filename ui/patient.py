@@ -300,11 +300,17 @@ def _show(question: Question, key: str) -> str:
     return key
 
 
-def _merged(question: Question, key: str, given: Any, ticked: str | int | None) -> dict[str, Any]:
-    """The stored answer with the one widget ``key`` changed to ``given``."""
+def _stored_payload(question: Question) -> dict[str, Any]:
+    """The question's answer as stored, with every field (unanswered: None)."""
     payload = {"value": None, **(st.session_state.get(STORED, {}).get(question.key) or {})}
     if question.importance:
         payload.setdefault("importance", None)
+    return payload
+
+
+def _merged(question: Question, key: str, given: Any, ticked: str | int | None) -> dict[str, Any]:
+    """The stored answer with the one widget ``key`` changed to ``given``."""
+    payload = _stored_payload(question)
     if key.endswith(".importance") and question.importance:
         payload["importance"] = given
     elif question.multiple:
@@ -388,7 +394,7 @@ def _save(
     if given is None and radio:
         return  # a person cannot empty a radio: a stale value from the browser
     payload = _merged(question, key, given, ticked)
-    if payload == {"value": None, **(ss.get(STORED, {}).get(question.key) or {})}:
+    if payload == _stored_payload(question):
         bound.release(scope, key)
         return
     try:

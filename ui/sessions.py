@@ -31,6 +31,10 @@ STORED = "_session_stored"
 NOTICE = "_session_notice"
 NOTE_KEY = "session.note"
 DATE_KEY = "session.date"
+# The session's own fields, each one widget (the rest are alliance and measure items); a person
+# cannot empty the date, the attendance or the kind of contact.
+NEVER_EMPTY = ("date", "attendance", "kind")
+HEADER = (*NEVER_EMPTY, "note")
 
 
 def measures_for(lib: ContentLibrary, anxiety_measure: str) -> list[Measure]:
@@ -59,7 +63,7 @@ def show(key: str) -> str:
 def _value(data: dict[str, Any], key: str) -> Any:
     """The value in a stored session that the widget ``key`` shows."""
     field = key.removeprefix(PREFIX)
-    if field in ("date", "attendance", "kind", "note"):
+    if field in HEADER:
         return data[field]
     group, item_id = field.split(".", 1)
     if group == "alliance":
@@ -71,7 +75,7 @@ def _with(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
     """The stored session with the one value of the widget ``key`` replaced."""
     data = {**data, "alliance": dict(data["alliance"]), "measures": dict(data["measures"])}
     field = key.removeprefix(PREFIX)
-    if field in ("date", "attendance", "kind", "note"):
+    if field in HEADER:
         data[field] = value
         return data
     group, item_id = field.split(".", 1)
@@ -98,7 +102,7 @@ def changed(key: str, case_id: int, radio: bool = False, allow_identifiers: bool
     ss = st.session_state
     scope = ss.get(SCOPE, "")
     value = bound.given(key)
-    if value is None and (radio or key in (DATE_KEY, "session.attendance", "session.kind")):
+    if value is None and (radio or key.removeprefix(PREFIX) in NEVER_EMPTY):
         return  # a person cannot empty these: a stale value from the browser
     before, revision = ss[STORED]
     data = _with(before, key, value)
@@ -139,10 +143,10 @@ def retry_unsaved(case_id: int) -> None:
     """Save again exactly the entries held unsaved on this session: nothing else."""
     ss = st.session_state
     scope = ss.get(SCOPE, "")
-    for key in bound.held(scope):
+    for key, value in bound.held(scope).items():
         if key == NOTE_KEY and privacy.pending(NOTE_KEY):
             continue
-        ss[key] = bound.held(scope)[key]
+        ss[key] = value
         changed(key, case_id)
         if bound.is_held(scope, key):
             return
