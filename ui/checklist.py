@@ -24,6 +24,8 @@ TRI_LABELS = {"yes": "Yes", "no": "No", "unsure": "Not sure"}
 PREFIX = {"preferences": "pref", "social": "social", "alliance": "alliance"}
 SCOPE = "_checklist_scope"
 STORED = "_checklist_stored"
+# The revision of each answer as its widgets were last drawn: what this browser was shown.
+SHOWN = "_checklist_shown"
 NOTICE = "_checklist_notice"
 UNDO = "_checklist_undo"
 CLEARING = "_checklist_clearing"
@@ -73,10 +75,24 @@ def _stored(section: Section, item_id: str) -> tuple[dict[str, Any], int]:
 
 def show(section: Section, item_id: str, field: str, multi: bool = False) -> str:
     """Before drawing a field's widget: give it the stored (or held) value; returns its key."""
+    ss = st.session_state
     key = field_key(section, item_id, field)
-    value = _stored(section, item_id)[0][field]
-    bound.show(st.session_state.get(SCOPE, ""), key, (value or []) if multi else value)
+    answer, revision = _stored(section, item_id)
+    bound.show(ss.get(SCOPE, ""), key, (answer[field] or []) if multi else answer[field])
+    ss.setdefault(SHOWN, {})[(ss.get(SCOPE, ""), section, item_id)] = revision
     return key
+
+
+def _shown_revision(section: Section, item_id: str) -> int:
+    """The revision a save expects: the one this browser was shown, not the latest read.
+
+    Answers are read afresh on every run, also those of widgets not on the screen; a browser
+    that sends an older value of such a widget (from before another tab changed it) must be
+    refused as stale, not saved over the newer answer (seen in the soak).
+    """
+    ss = st.session_state
+    shown = ss.get(SHOWN, {}).get((ss.get(SCOPE, ""), section, item_id))
+    return _stored(section, item_id)[1] if shown is None else int(shown)
 
 
 def case_saver(case_id: int) -> Saver:
@@ -85,15 +101,21 @@ def case_saver(case_id: int) -> Saver:
     def save(
         section: Section, item_id: str, answer: dict[str, Any], allow_identifiers: bool = False
     ) -> None:
-        _, revision = _stored(section, item_id)
+        ss = st.session_state
         try:
             new_revision = services.save_answer(
-                case_id, section, item_id, answer, revision, allow_identifiers=allow_identifiers
+                case_id,
+                section,
+                item_id,
+                answer,
+                _shown_revision(section, item_id),
+                allow_identifiers=allow_identifiers,
             )
         except services.StaleAnswer as exc:
-            st.session_state[STORED][(section, item_id)] = (exc.current or {}, exc.revision)
+            ss[STORED][(section, item_id)] = (exc.current or {}, exc.revision)
             raise
-        st.session_state[STORED][(section, item_id)] = (answer, new_revision)
+        ss[STORED][(section, item_id)] = (answer, new_revision)
+        ss.setdefault(SHOWN, {})[(ss.get(SCOPE, ""), section, item_id)] = new_revision
 
     return save
 
