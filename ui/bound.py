@@ -27,6 +27,7 @@ So, for every widget drawn through ``show``:
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -37,7 +38,9 @@ from ui import privacy
 
 DRAWN = "_bound_drawn"
 HELD = "_bound_held"
+CLEARS = "_bound_clears"
 _MISSING = object()
+log = logging.getLogger("tailoring.ui")
 
 
 @contextlib.contextmanager
@@ -52,6 +55,7 @@ def script_run() -> Iterator[None]:
     """
     track = _track()
     track["now"] = set()
+    _apply_clears()
     try:
         yield
     except RerunException:
@@ -61,6 +65,25 @@ def script_run() -> Iterator[None]:
         raise
     else:
         track["last"] = track["now"]
+
+
+def defer_clear(key: str, apply: Callable[[], None]) -> None:
+    """Empty a stored answer once the callbacks of this browser message have all run.
+
+    A person empties one control per click. A browser message that empties several at once is
+    the browser sending widgets it drew without values (the soak saw every social-context answer
+    on a step emptied in one message on a busy machine): those are refused, and the widgets are
+    given their stored values again on this run.
+    """
+    st.session_state.setdefault(CLEARS, []).append((key, apply))
+
+
+def _apply_clears() -> None:
+    clears = st.session_state.pop(CLEARS, [])
+    if len(clears) == 1:
+        clears[0][1]()
+    elif clears:
+        log.warning("refused %d answers emptied by one browser message", len(clears))
 
 
 def _track() -> dict[str, set[str]]:

@@ -150,6 +150,13 @@ def _changed(
         # redraws can send an empty value nobody typed (seen in the soak, bench/state_soak.py).
         ss[CLEARING] = (scope, item_id)
         return
+    if _empty(value) and not _empty(before[field]) and not confirmed:
+        # Emptied: saved once this browser message's callbacks have run, if it emptied no other.
+        bound.defer_clear(
+            key,
+            lambda: _changed(save, section, item_id, field, radio, allow_identifiers, True),
+        )
+        return
     try:
         save(section, item_id, answer, allow_identifiers=allow_identifiers)
     except services.IdentifiersFound as exc:
@@ -176,6 +183,11 @@ def _changed(
     else:
         bound.release(scope, key)
         ss[UNDO] = (scope, section, item_id, before)
+
+
+def _empty(value: Any) -> bool:
+    """No answer: nothing chosen, no option ticked, no text (0 is an answer)."""
+    return value is None or value == [] or value == ""
 
 
 def _retry_note(save: Saver, item_id: str) -> privacy.Retry:

@@ -119,3 +119,21 @@ def test_an_emptied_note_stays_until_the_person_confirms_clearing_it(app: AppTes
     assert services.open_case(fresh_case).case.answers.social["housing"].note == ""
     assert at.text_area(key="social.housing.note").value == ""
     assert not at.exception
+
+
+def test_several_answers_emptied_by_one_browser_message_are_refused(app: AppTest, fresh_case: int):
+    _answer_case(fresh_case)
+    at = open_walkthrough(app, fresh_case)
+    # As a browser that drew these widgets without their values sends them back: both at once.
+    at.button_group(key="pref.structure.importance").set_value(None)
+    at.button_group(key="pref.focus.importance").set_value(None)
+    at.run()
+    assert _stored(fresh_case) == GIVEN
+    assert at.button_group(key="pref.structure.importance").value == 2
+    assert at.button_group(key="pref.focus.importance").value == 1
+    # One emptied by itself is a person's doing, and "Doesn't matter" (0) is an answer.
+    at.button_group(key="pref.structure.importance").set_value(None).run()
+    at.button_group(key="pref.focus.importance").set_value(0).run()
+    assert _stored(fresh_case)["structure"] == {"value": 2, "importance": None}
+    assert _stored(fresh_case)["focus"] == {"value": 4, "importance": 0}
+    assert not at.exception
