@@ -595,13 +595,16 @@ def archive_case(case_id: int, archived: bool = True) -> None:
 
 
 def duplicate_case(case_id: int, new_reference: str) -> int:
+    """Copy a case the actor may see into the actor's own caseload (a supervisor's copy of a
+    supervisee's case is the supervisor's, never a case made in someone else's caseload)."""
     problems = reference_problems(new_reference)
     if problems:
         raise CaseFileError([f"reference: {p}" for p in problems])
     _guard("case.view", case_id)
     actor = current_actor()
     access.require(actor, "case.create", actor.username, "case")
-    copy_id = repository().duplicate(case_id, new_reference.strip())
+    holder = None if actor.local else actor.username
+    copy_id = repository().duplicate(case_id, new_reference.strip(), therapist=holder)
     _audit("created", repository().owner(copy_id), f"copy of case {case_id}")
     refresh_case(copy_id)
     return copy_id

@@ -615,15 +615,18 @@ class CaseRepository:
             raise ReferenceTaken() from error
         return version
 
-    def duplicate(self, case_id: int, new_reference: str) -> int:
+    def duplicate(self, case_id: int, new_reference: str, therapist: str | None = None) -> int:
         """Copy a case with its answers and sessions under a new reference, active, at the start.
 
         The copy keeps the kind, scenario and each session's fit; corrections stay with the
-        original, whose history they are.
+        original, whose history they are. ``therapist``, when given, holds the copy instead of
+        the original's therapist.
         """
         original = self.get(case_id)
         data = original.case.model_dump()
         copy = {**data, "reference": new_reference, "status": "active", "step": "preferences"}
+        if therapist is not None:
+            copy["therapist"] = therapist
         return self._create(
             Case.model_validate(copy), original.kind, original.scenario_id, original.session_fits
         )

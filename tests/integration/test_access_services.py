@@ -190,3 +190,16 @@ def test_a_refused_change_is_not_in_the_audit_log(team):
     assert changes() == before
     as_("tess", lambda: services.save_answer(team["tess"], "social", "money", ANSWER))
     assert changes() == before + 1
+
+
+def test_a_copy_of_a_supervisees_case_lands_in_the_copiers_own_caseload(team):
+    """A supervisor who is also a therapist copies a supervisee's case: the copy is theirs (18.4)."""
+    both = actor("bea", "supervisor", "therapist", supervisees=("tess",))
+    services.accounts().add_user("bea", both.roles, "Bea", hash_password(PASSWORD))
+    services.accounts().assign_supervisor("bea", "tess")
+    with services.acting_as(both):
+        copy_id = services.duplicate_case(team["tess"], "BE-001")
+        assert services.open_case(copy_id).case.therapist == "bea"
+    assert [c.reference for c in as_("tess", services.list_cases)] == ["TT-001"]
+    created = [e for e in as_("ada", services.audit_entries) if e.case_reference == "BE-001"]
+    assert [(e.actor, e.action) for e in created if e.action == "created"] == [("bea", "created")]
