@@ -13,6 +13,7 @@ from ui.account import (
     DESTINATION,
     account_box,
     configure_mode,
+    idle_watch,
     login_screen,
     signed_in_actor,
     write_cookie,
@@ -130,6 +131,8 @@ def main() -> None:
 
     with st.sidebar:
         account_box(actor)
+        if team:
+            idle_watch()
         case_id = current_case_id()
         if case_id is not None:
             with friendly_errors():

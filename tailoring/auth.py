@@ -190,10 +190,10 @@ def actor_for(accounts: AccountRepository, username: str) -> Actor:
     return _actor(accounts, user)
 
 
-def idle_expired(last_seen: datetime, now: datetime, minutes: int = IDLE_MINUTES) -> bool:
+def idle_expired(last_seen: datetime, now: datetime, minutes: float = IDLE_MINUTES) -> bool:
     """Whether a session last used at ``last_seen`` has been idle for ``minutes`` or more."""
     if minutes <= 0:
-        raise ValueError("the idle timeout must be at least one minute")
+        raise ValueError("the idle timeout must be more than zero minutes")
     return now - last_seen >= timedelta(minutes=minutes)
 
 

@@ -354,7 +354,7 @@ def start_sign_in(actor: Actor) -> str:
     return accounts().start_sign_in(actor.username)
 
 
-def resume_sign_in(token: str, idle_minutes: int) -> Actor | None:
+def resume_sign_in(token: str, idle_minutes: float) -> Actor | None:
     """Who a sign-in token stands for, read afresh from the accounts; None if it has ended.
 
     Called on every run in team mode, so a sign-out in another tab, a disabled account, or a
@@ -367,6 +367,11 @@ def resume_sign_in(token: str, idle_minutes: int) -> Actor | None:
     if actor is None:
         accounts().end_sign_in(token)
     return actor
+
+
+def sign_in_seen(token: str, idle_minutes: float) -> datetime | None:
+    """When the sign-in was last used in any tab, not counting this question; None if ended."""
+    return accounts().sign_in_seen(token, timedelta(minutes=idle_minutes), SIGN_IN_LONGEST)
 
 
 def end_sign_in(token: str) -> None:

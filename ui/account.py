@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -27,6 +27,8 @@ COOKIE_WRITE = "actor.cookie"
 # The page a person asked for before signing in (its address path and query), to land on after.
 DESTINATION = "actor.destination"
 COOKIE = "tailoring_sign_in"
+# How often an open page checks whether the person has gone idle (so it hides within this).
+IDLE_WATCH_EVERY = timedelta(seconds=float(os.environ.get("TAILORING_IDLE_WATCH_SECONDS", 20)))
 ROLE_WORDS = {
     "therapist": "therapist",
     "supervisor": "supervisor",
@@ -50,8 +52,36 @@ def _session_actor() -> Actor | None:
 
 
 def _idle(now: datetime) -> bool:
-    """Whether this session has gone unused for the idle time-out (never used: not idle)."""
-    return idle_expired(st.session_state.get(LAST_SEEN, now), now, idle_minutes())
+    """Whether the person has gone idle for the time-out in every tab (never used: not idle).
+
+    This session's own last use answers without a query while it is recent; after that the
+    sign-in's last use decides, as another tab may have kept it in use. An ended sign-in (signed
+    out elsewhere, expired) or a database that cannot answer counts as idle: hide, not show.
+    """
+    ss = st.session_state
+    minutes = idle_minutes()
+    if not idle_expired(ss.get(LAST_SEEN, now), now, minutes):
+        return False
+    token = ss.get(TOKEN)
+    if not token:
+        return True
+    try:
+        seen = services.sign_in_seen(token, minutes)
+    except services.StorageError:
+        return True
+    return seen is None or idle_expired(seen, now, minutes)
+
+
+@st.fragment(run_every=IDLE_WATCH_EVERY)
+def idle_watch() -> None:
+    """Hide the page once the person has gone idle, without waiting for their next click.
+
+    A fragment run on a timer is not activity (it does not run the page, so nothing notes a
+    use); when the time-out has passed it reruns the whole app, whose sign-in check signs out
+    and shows the sign-in form in place of the clinical content.
+    """
+    if isinstance(st.session_state.get(ACTOR_KEY), Actor) and _idle(datetime.now(UTC)):
+        st.rerun(scope="app")
 
 
 def _secret_mode() -> str | None:
@@ -69,8 +99,12 @@ def configure_mode() -> bool:
     return services.team_mode()
 
 
-def idle_minutes() -> int:
-    return int(os.environ.get("TAILORING_IDLE_MINUTES", IDLE_MINUTES))
+def idle_minutes() -> float:
+    return float(os.environ.get("TAILORING_IDLE_MINUTES", IDLE_MINUTES))
+
+
+def _minutes_words() -> str:
+    return f"{idle_minutes():g} minutes"
 
 
 def signed_in_actor() -> Actor | None:
@@ -88,7 +122,7 @@ def signed_in_actor() -> Actor | None:
     if isinstance(actor, Actor):
         if _idle(now):
             sign_out(
-                f"You were signed out after {idle_minutes()} minutes without activity. Sign in "
+                f"You were signed out after {_minutes_words()} without activity. Sign in "
                 "again: everything you saved is kept."
             )
             return None
@@ -251,5 +285,5 @@ def login_screen() -> None:
                 st.rerun()
         st.caption(
             "Accounts are made by an administrator (`python -m tailoring users add`). After "
-            f"{idle_minutes()} minutes without activity you are signed out."
+            f"{_minutes_words()} without activity you are signed out."
         )

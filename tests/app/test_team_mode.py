@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
 from tailoring import services
 from tailoring.auth import Actor, hash_password
+from tailoring.storage.tables import sign_ins
 from tests.app.conftest import APP
 
 PASSWORD = "correct horse battery"
@@ -147,12 +149,27 @@ def test_an_admin_reads_the_audit_log_but_no_case(team):
         services.open_case(team["tess"])
 
 
+def _last_used(at: AppTest, minutes_ago: float) -> None:
+    """Make this session, and its sign-in as every tab sees it, last used ``minutes_ago``."""
+    then = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    at.session_state["actor.last_seen"] = then
+    with services.accounts()._engine.begin() as connection:
+        connection.execute(update(sign_ins).values(last_seen_at=then))
+
+
 def test_an_idle_session_is_signed_out(team):
     at = sign_in("tess")
-    at.session_state["actor.last_seen"] = datetime.now(UTC) - timedelta(minutes=31)
+    _last_used(at, 31)
     at.run()
     assert at.title[0].value == "Sign in to Tailoring"
     assert "without activity" in at.info[0].value
+
+
+def test_a_session_left_alone_stays_signed_in_while_another_tab_is_in_use(team):
+    at = sign_in("tess")
+    at.session_state["actor.last_seen"] = datetime.now(UTC) - timedelta(minutes=31)
+    at.run()  # the sign-in was used a moment ago (another tab): not idle
+    assert at.title[0].value != "Sign in to Tailoring"
 
 
 def test_signing_out(team):

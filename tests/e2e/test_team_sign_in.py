@@ -127,3 +127,60 @@ def test_sign_in_survives_reload_typed_address_and_tab_and_ends_on_sign_out_and_
         no_error_on_page(page)
     finally:
         page.context.close()
+
+
+IDLE_SECONDS = 20
+
+
+@pytest.fixture(scope="module")
+def idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """Team mode with a 20-second idle time-out, checked every second by the open page."""
+    with running_app(
+        tmp_path_factory.mktemp("idle-app"),
+        {
+            "TAILORING_MODE": "team",
+            "TAILORING_DEMO": "0",
+            "TAILORING_IDLE_MINUTES": str(IDLE_SECONDS / 60),
+            "TAILORING_IDLE_WATCH_SECONDS": "1",
+        },
+    ) as server:
+        yield server
+
+
+def test_the_idle_time_out_hides_the_case_without_a_click_unless_another_tab_is_in_use(
+    browser: Browser, idle_server: AppServer
+):
+    """Issue 18.5: the time-out used to wait for the next click, which it then saved."""
+    cli(idle_server, "users", "add", USER, "--role", "therapist", "--password-stdin")
+    page = new_page(browser)
+    try:
+        goto(page, idle_server.url)
+        sign_in(page)
+        signed_in_on(page, "Cases")
+        by_key(page, "case.new.reference").locator("input").fill("ID-001")
+        click(page, page.get_by_role("button", name="Create and start the walk-through"))
+        expect(page.get_by_test_id("stSidebar")).to_contain_text("Open case: ID-001")
+
+        # Busy in a second tab: the first, left alone past the time-out, stays signed in.
+        second = page.context.new_page()
+        goto(second, f"{idle_server.url}/library")
+        signed_in_on(second, "Content library")
+        nav = second.get_by_test_id("stSidebarNav")
+        for name in ["Cases", "Content library"] * 6:  # 24 s and more: past the time-out
+            second.wait_for_timeout(2_000)
+            click(second, nav.get_by_role("link", name=name, exact=True))
+        expect(page.get_by_test_id("stSidebar")).to_contain_text("Open case: ID-001")
+        expect(page.get_by_role("heading", name=SIGN_IN)).to_have_count(0)
+
+        # Nobody clicks anywhere: both tabs hide the case and show the sign-in form, unclicked.
+        page.wait_for_timeout((IDLE_SECONDS + 3) * 1_000)
+        for tab in (page, second):
+            expect(tab.get_by_role("heading", name=SIGN_IN)).to_be_visible(timeout=10_000)
+            expect(tab.get_by_text("ID-001")).to_have_count(0)
+        expect(page.get_by_text("You were signed out after")).to_be_visible()
+        screenshot(page, "team-idle-signed-out", full=False)
+        reload(page)
+        expect(page.get_by_role("heading", name=SIGN_IN)).to_be_visible()
+        no_error_on_page(page)
+    finally:
+        page.context.close()
