@@ -110,6 +110,20 @@ def test_a_supervisor_reviews_a_supervisees_case_but_not_another(team):
     assert "OM-001" not in [t.value for t in at.title]
 
 
+def test_ending_a_supervision_takes_effect_on_the_supervisors_next_click(team):
+    """Issue 13.5: the signed-in supervisor is checked against the accounts on every run."""
+    at = sign_in("sam")
+    at.session_state["case_id"] = team["tess"]
+    at.switch_page("pages/review.py").run()
+    assert at.title[0].value == "Case review · TT-001"
+    services.accounts().unassign_supervisor("sam", "tess")
+    at.run()
+    assert any("You cannot open this case" in e.value for e in at.error)
+    assert "TT-001" not in [t.value for t in at.title]
+    at.switch_page("pages/caseload.py").run()
+    assert "TT-001" not in str(at._tree)
+
+
 def test_a_therapist_reads_the_review_of_their_case_without_the_supervisors_forms(team):
     at = sign_in("tess")
     at.session_state["case_id"] = team["tess"]
