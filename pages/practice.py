@@ -13,6 +13,16 @@ require_entry()
 TITLES = {**walk.STEP_TITLES, "report": "Submit and feedback"}
 DIFFICULTIES = ["introductory", "intermediate", "advanced"]
 RELABEL = "_practice_relabel"
+# The scenario and attempt last shown: the address and the widgets forget them when the person
+# visits another page, and coming back must bring them back to where they were.
+PLACE = "_practice_place"
+
+
+def latest_place() -> dict[str, object]:
+    """Where a session starts without an address to go by: the person's latest attempt."""
+    latest = next((a for a in services.attempts() if a.scenario_id), None)
+    return {} if latest is None else {"scenario": latest.scenario_id, latest.scenario_id: latest.id}
+
 
 lib = services.content()
 st.title("Practice")
@@ -53,8 +63,9 @@ with friendly_errors():
         st.info("No scenario matches these filters.")
         st.stop()
     # The scenario and attempt live in the address bar too, so a reload comes back to them.
+    place = st.session_state.get(PLACE) or latest_place()
     if "practice.scenario" not in st.session_state:
-        wanted = st.query_params.get("scenario")
+        wanted = st.query_params.get("scenario") or place.get("scenario")
         if wanted in {s.id for s in shown}:
             st.session_state["practice.scenario"] = wanted
     scenario = services.scenario(
@@ -84,7 +95,7 @@ with friendly_errors():
     past = services.attempts(scenario.id)
     attempt_key = f"practice.attempt.{scenario.id}"
     if attempt_key not in st.session_state:
-        wanted = st.query_params.get("attempt", "")
+        wanted = st.query_params.get("attempt") or str(place.get(scenario.id, ""))
         ids = [a.id for a in past]
         from_url = int(wanted) if wanted.isdigit() and int(wanted) in ids else None
         st.session_state[attempt_key] = from_url or (ids[0] if ids else None)
@@ -114,6 +125,7 @@ with friendly_errors():
             ),
         )
     attempt_id = st.session_state[attempt_key]
+    st.session_state[PLACE] = {**place, "scenario": scenario.id, scenario.id: attempt_id}
     st.query_params["scenario"] = scenario.id
     if attempt_id is None:
         st.query_params.pop("attempt", None)

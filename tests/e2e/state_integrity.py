@@ -14,6 +14,7 @@ import contextlib
 import json
 import math
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -196,22 +197,55 @@ def walkthrough_sequence(
     note: Callable[[str], None] | None = None,
 ) -> Outcome:
     """One random sequence on the walk-through of a fresh copy of demo case 1."""
-    rng = random.Random(seed)
-    lib = services.content()
-    checklist = Checklist(lib)
     case_id = new_demo_case(services, f"SI-{seed:05d}")
+    url = f"{server.url}/walkthrough?case={case_id}"
+    outcome = _checklist_sequence(browser, services, seed, actions, case_id, url, "Walk-through")
+    if note is not None:
+        note(outcome.report() if outcome.differences else f"seed {seed}: ok")
+    return outcome
+
+
+def practice_sequence(
+    browser: Browser, server: AppServer, services: Any, seed: int, actions: int = 25
+) -> Outcome:
+    """One random sequence on a new practice attempt, submitting and grading again on the way.
+
+    The attempt starts empty; the person answers, changes steps, submits for feedback (on the
+    last step) and grades again, goes away and back, reloads and opens a second tab.
+    """
+    rng = random.Random(seed)
+    scenario = rng.choice(services.scenarios())
+    attempt_id = services.start_attempt(scenario.id)
+    url = f"{server.url}/practice?scenario={scenario.id}&attempt={attempt_id}"
+    return _checklist_sequence(
+        browser, services, seed, actions, attempt_id, url, "Practice", submit=True
+    )
+
+
+def _checklist_sequence(
+    browser: Browser,
+    services: Any,
+    seed: int,
+    actions: int,
+    case_id: int,
+    url: str,
+    back_to: str,
+    submit: bool = False,
+) -> Outcome:
+    """Random steps, answers, notes, visits away, reloads and second tabs on a checklist page."""
+    rng = random.Random(seed)
+    checklist = Checklist(services.content())
     model = checklist.stored(services.open_case(case_id).case.answers)
     outcome = Outcome(seed)
-    url = f"{server.url}/walkthrough?case={case_id}"
     page = new_page(browser)
     taken_by_other_tab: set[tuple[str, str, str]] = set()
+    kinds = ["step", "answer", "text", "away", "reload", "tab", "submit"]
+    weights = [6, 8, 1, 1, 1, 1, 2 if submit else 0]
     try:
         page.goto(url)
         wait_ready(page, since=0)
         for _ in range(actions):
-            kind = rng.choices(
-                ["step", "answer", "text", "away", "reload", "tab"], [6, 8, 1, 1, 1, 1]
-            )[0]
+            kind = rng.choices(kinds, weights)[0]
             if kind == "step":
                 step = rng.randrange(len(STEPS))
                 outcome.actions.append(f"step {step + 1}")
@@ -229,7 +263,9 @@ def walkthrough_sequence(
                     model[spec] = value
                     outcome.actions.append(f"{'.'.join(spec)}=“{value}”")
             elif kind in ("away", "reload"):
-                _away_or_reload(page, rng, kind, "Walk-through", outcome)
+                _away_or_reload(page, rng, kind, back_to, outcome)
+            elif kind == "submit":
+                _submit(page, outcome)
             else:
                 outcome.actions.append("second tab")
                 other = _second_tab(browser, url, rng, checklist)
@@ -248,9 +284,23 @@ def walkthrough_sequence(
             _compare(outcome, checklist, model, services, case_id, page, f"step {step + 1}: ")
     finally:
         page.context.close()
-    if note is not None:
-        note(outcome.report() if outcome.differences else f"seed {seed}: ok")
     return outcome
+
+
+def _submit(page: Page, outcome: Outcome) -> None:
+    """On the practice's last step: submit for feedback, or grade again; else go there first."""
+    outcome.actions.append("submit")
+    buttons = page.get_by_role("button", name=re.compile("^(Submit for feedback|Grade again)"))
+    try:
+        visible = buttons.count() > 0 and buttons.first.is_visible()
+    except Error:
+        return
+    if visible:
+        _click_quietly(buttons.first)
+    else:
+        _click_quietly(
+            page.locator(f".{key_class('walk.step')} button[role=radio]").nth(len(STEPS) - 1)
+        )
 
 
 def _away_or_reload(

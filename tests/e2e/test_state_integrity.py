@@ -13,7 +13,11 @@ import pytest
 from playwright.sync_api import Browser
 
 from tests.e2e.conftest import AppServer
-from tests.e2e.state_integrity import sessions_sequence, walkthrough_sequence
+from tests.e2e.state_integrity import (
+    practice_sequence,
+    sessions_sequence,
+    walkthrough_sequence,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -33,4 +37,12 @@ def test_sessions_sequences_lose_nothing(
     browser: Browser, app_server: AppServer, app_services, seed: int
 ):
     outcome = sessions_sequence(browser, app_server, app_services, seed)
+    assert outcome.differences == 0, outcome.report()
+
+
+@pytest.mark.parametrize("seed", SEEDS[:2])
+def test_practice_sequences_lose_nothing(
+    browser: Browser, app_server: AppServer, app_services, seed: int
+):
+    outcome = practice_sequence(browser, app_server, app_services, seed)
     assert outcome.differences == 0, outcome.report()

@@ -145,3 +145,23 @@ def test_practice_answers_stay_after_submit_and_a_later_click_adds_only_itself(
     answers = app_services.open_case(attempt_id).case.answers.alliance
     assert {k: a.value for k, a in answers.items()} == {**chosen, fourth.id: 1}
     no_error_on_page(page)
+
+
+def test_practice_comes_back_to_the_attempt_after_another_page_and_in_a_new_session(
+    page: Page, app_server: AppServer, app_services
+):
+    """Seen by the practice sequences: back from another page, the first scenario showed."""
+    scenario = app_services.scenarios()[-1]
+    attempt_id = app_services.start_attempt(scenario.id)
+    goto(page, f"{app_server.url}/practice?scenario={scenario.id}&attempt={attempt_id}")
+    expect(step_button(page, 1, "Preferences")).to_be_visible()
+    nav = page.get_by_test_id("stSidebarNav")
+    click(page, nav.get_by_role("link", name="Content library"))
+    click(page, nav.get_by_role("link", name="Practice"))
+    expect(step_button(page, 1, "Preferences")).to_be_visible()
+    assert f"attempt={attempt_id}" in page.url and f"scenario={scenario.id}" in page.url
+    # A new session at the bare address: the latest attempt.
+    goto(page, f"{app_server.url}/practice")
+    expect(step_button(page, 1, "Preferences")).to_be_visible()
+    assert f"attempt={attempt_id}" in page.url
+    no_error_on_page(page)
