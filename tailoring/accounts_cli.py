@@ -119,7 +119,7 @@ def _add(args: argparse.Namespace, accounts: AccountRepository, audit: AuditLog)
         pass
     else:
         raise UsernameTaken(args.username)
-    password_hash = None if args.no_password else hash_password(_password(args))
+    password_hash = None if args.no_password else hash_password(_password(args), args.username)
     user = accounts.add_user(args.username, args.roles, args.name, password_hash)
     roles = _roles(user)
     sso = ", single sign-on only" if password_hash is None else ""
@@ -154,7 +154,7 @@ def _enable(args: argparse.Namespace, accounts: AccountRepository, audit: AuditL
 
 def _reset_password(args: argparse.Namespace, accounts: AccountRepository, audit: AuditLog) -> str:
     accounts.get_user(args.username)  # say there is no such account before asking for a password
-    accounts.set_password_hash(args.username, hash_password(_password(args)))
+    accounts.set_password_hash(args.username, hash_password(_password(args), args.username))
     return _audited(audit, f"set a new password for {args.username}")
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from tailoring.passwords import MAX_LENGTH, check_password
 from tailoring.storage.errors import UnknownUser
 
 if TYPE_CHECKING:
@@ -25,8 +26,6 @@ LOCAL_USER = "local user"
 # How the audit log names someone who tried a username that has no account: what was typed may
 # be a password or a name, so it is not written down.
 UNKNOWN_ACTOR = "(unknown username)"
-MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 1024
 # Failed logins in a row before the account is locked, and how long: the first lock lasts
 # FIRST_LOCK, each further failure doubles it, up to LONGEST_LOCK.
 FREE_FAILURES = 5
@@ -68,18 +67,19 @@ class LoginRefused(Exception):
         super().__init__(message)
 
 
-def hash_password(password: str) -> str:
-    """The argon2id hash of ``password``; ValueError if it is too short or too long."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise ValueError(f"a password can have at most {MAX_PASSWORD_LENGTH} characters")
+def hash_password(password: str, username: str) -> str:
+    """The argon2id hash of a new password for ``username``.
+
+    ValueError, saying why in plain words, for a password that may not be set: too short or too
+    long, common, a pattern, or containing the username (tailoring/passwords.py).
+    """
+    check_password(password, username)
     return _hasher.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     """Whether ``password`` is the one ``password_hash`` was made from."""
-    if len(password) > MAX_PASSWORD_LENGTH:
+    if len(password) > MAX_LENGTH:
         return False
     try:
         return _hasher.verify(password_hash, password)

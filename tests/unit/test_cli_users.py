@@ -90,6 +90,13 @@ def test_add_without_a_password_makes_a_single_sign_on_account(
 
 
 STDIN = "--password-stdin"
+# The password typed for the account each refused command below names.
+WEAK = {
+    "dr.b": "short",
+    "dr.c": "aaaaaaaaaa",
+    "dr.d": "Password2024!",
+    "dr.a": "1234567890",  # reset-password; adding dr.a again is refused before the password
+}
 
 
 @pytest.mark.parametrize(
@@ -97,6 +104,9 @@ STDIN = "--password-stdin"
     [
         (("add", "Dr A", "--role", "therapist", STDIN), "3–40 lower-case"),
         (("add", "dr.b", "--role", "therapist", STDIN), "at least 10 characters"),
+        (("add", "dr.c", "--role", "therapist", STDIN), "repeats one character"),
+        (("add", "dr.d", "--role", "therapist", STDIN), "common passwords"),
+        (("reset-password", "dr.a", STDIN), "run of keys"),
         (("add", "dr.a", "--role", "admin", STDIN), "already an account called dr.a"),
         (("disable", "nobody"), "There is no account called nobody."),
         (("enable", "nobody"), "There is no account called nobody."),
@@ -111,11 +121,12 @@ def test_refused_commands_say_why_and_change_nothing(
     database: str, stored, monkeypatch, capsys, argv: tuple[str, ...], message: str
 ) -> None:
     run(monkeypatch, capsys, "add", "dr.a", "--role", "therapist", STDIN, stdin=PASSWORD)
-    password = "short" if "dr.b" in argv else PASSWORD
+    password = WEAK.get(argv[1], PASSWORD)
     code, out, err = run(monkeypatch, capsys, *argv, stdin=password)
     assert (code, out) == (2, "")
     assert message in err
     assert [user.username for user in stored[0].list_users()] == ["dr.a"]
+    assert verify_password(stored[0].get_user("dr.a").password_hash or "", PASSWORD)
     assert len(stored[1].entries()) == 1
 
 
