@@ -131,7 +131,13 @@ def _list(_: argparse.Namespace, accounts: AccountRepository, __: AuditLog) -> s
     for user in accounts.list_users():
         supervisees = accounts.supervisees(user.username) if "supervisor" in user.roles else []
         rows.append(
-            (user.username, user.display_name, _roles(user), _state(user), ", ".join(supervisees))
+            (
+                user.username,
+                user.display_name,
+                _roles(user),
+                _state(user, accounts.login_locked_until(user.username, datetime.now(UTC))),
+                ", ".join(supervisees),
+            )
         )
     if len(rows) == 1:
         return "no accounts yet: add one with `python -m tailoring users add`"
@@ -196,10 +202,10 @@ def _roles(user: User) -> str:
     return ",".join(sorted(user.roles, key=ROLES.index))
 
 
-def _state(user: User) -> str:
+def _state(user: User, locked_until: datetime | None) -> str:
     state = "disabled" if user.disabled else "active"
-    if user.locked_until is not None and user.locked_until > datetime.now(UTC):
-        state += f", locked until {user.locked_until:%Y-%m-%d %H:%M} UTC"
+    if locked_until is not None:
+        state += f", locked until {locked_until:%Y-%m-%d %H:%M} UTC"
     if user.password_hash is None:
         state += ", single sign-on only"
     return state

@@ -7,17 +7,18 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tailoring import accounts_cli
 from tailoring.__main__ import main
-from tailoring.auth import verify_password
+from tailoring.auth import NAME_POLICY, name_bucket, verify_password
 from tailoring.storage.accounts import AccountRepository
 from tailoring.storage.audit import AuditLog
 from tailoring.storage.db import make_engine
+from tailoring.storage.throttle import SignInAttempts
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
@@ -138,9 +139,9 @@ def test_accounts_are_managed_and_listed(database: str, stored, monkeypatch, cap
         add = ("add", username, "--role", role, "--password-stdin")
         assert run(monkeypatch, capsys, *add, stdin=PASSWORD)[0] == 0
     accounts, audit = stored
-    for _ in range(5):
-        accounts.record_failed_login("dr.a")
-    accounts.lock_until("dr.a", datetime.now(UTC) + timedelta(minutes=5))
+    attempts = SignInAttempts(make_engine(database))
+    for _ in range(NAME_POLICY.max_failures):
+        attempts.fail(name_bucket("dr.a"), NAME_POLICY, datetime.now(UTC))
 
     steps = [
         (("assign-supervisor", "sup.b", "dr.a"), "sup.b now supervises dr.a"),
@@ -168,7 +169,7 @@ def test_accounts_are_managed_and_listed(database: str, stored, monkeypatch, cap
     )
     assert (code, out) == (0, "set a new password for dr.a\n")
     user = accounts.get_user("dr.a")
-    assert (user.failed_logins, user.locked_until) == (0, None)
+    assert accounts.login_locked_until("dr.a", datetime.now(UTC)) is None
     assert verify_password(user.password_hash, "another password")
     assert run(monkeypatch, capsys, "enable", "tr.c")[1] == "enabled tr.c\n"
     assert not accounts.get_user("tr.c").disabled
