@@ -119,7 +119,7 @@ def _add(args: argparse.Namespace, accounts: AccountRepository, audit: AuditLog)
         pass
     else:
         raise UsernameTaken(args.username)
-    password_hash = None if args.no_password else hash_password(_password(args))
+    password_hash = None if args.no_password else hash_password(_password(args), args.username)
     user = accounts.add_user(args.username, args.roles, args.name, password_hash)
     roles = _roles(user)
     sso = ", single sign-on only" if password_hash is None else ""
@@ -131,7 +131,13 @@ def _list(_: argparse.Namespace, accounts: AccountRepository, __: AuditLog) -> s
     for user in accounts.list_users():
         supervisees = accounts.supervisees(user.username) if "supervisor" in user.roles else []
         rows.append(
-            (user.username, user.display_name, _roles(user), _state(user), ", ".join(supervisees))
+            (
+                user.username,
+                user.display_name,
+                _roles(user),
+                _state(user, accounts.login_locked_until(user.username, datetime.now(UTC))),
+                ", ".join(supervisees),
+            )
         )
     if len(rows) == 1:
         return "no accounts yet: add one with `python -m tailoring users add`"
@@ -154,7 +160,7 @@ def _enable(args: argparse.Namespace, accounts: AccountRepository, audit: AuditL
 
 def _reset_password(args: argparse.Namespace, accounts: AccountRepository, audit: AuditLog) -> str:
     accounts.get_user(args.username)  # say there is no such account before asking for a password
-    accounts.set_password_hash(args.username, hash_password(_password(args)))
+    accounts.set_password_hash(args.username, hash_password(_password(args), args.username))
     return _audited(audit, f"set a new password for {args.username}")
 
 
@@ -196,10 +202,10 @@ def _roles(user: User) -> str:
     return ",".join(sorted(user.roles, key=ROLES.index))
 
 
-def _state(user: User) -> str:
+def _state(user: User, locked_until: datetime | None) -> str:
     state = "disabled" if user.disabled else "active"
-    if user.locked_until is not None and user.locked_until > datetime.now(UTC):
-        state += f", locked until {user.locked_until:%Y-%m-%d %H:%M} UTC"
+    if locked_until is not None:
+        state += f", locked until {locked_until:%Y-%m-%d %H:%M} UTC"
     if user.password_hash is None:
         state += ", single sign-on only"
     return state

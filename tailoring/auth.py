@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -12,11 +10,14 @@ from typing import TYPE_CHECKING, Literal
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from tailoring.engine.throttle import UNKNOWN_CLIENT, Policy, client_bucket
+from tailoring.passwords import MAX_LENGTH, check_password
 from tailoring.storage.errors import UnknownUser
 
 if TYPE_CHECKING:
     from tailoring.storage.accounts import AccountRepository, User
     from tailoring.storage.audit import AuditAction, AuditLog
+    from tailoring.storage.throttle import SignInAttempts
 
 Role = Literal["therapist", "supervisor", "trainee", "admin"]
 ROLES: tuple[Role, ...] = ("therapist", "supervisor", "trainee", "admin")
@@ -25,13 +26,29 @@ LOCAL_USER = "local user"
 # How the audit log names someone who tried a username that has no account: what was typed may
 # be a password or a name, so it is not written down.
 UNKNOWN_ACTOR = "(unknown username)"
-MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 1024
-# Failed logins in a row before the account is locked, and how long: the first lock lasts
-# FIRST_LOCK, each further failure doubles it, up to LONGEST_LOCK.
-FREE_FAILURES = 5
-FIRST_LOCK = timedelta(seconds=30)
-LONGEST_LOCK = timedelta(minutes=15)
+# Failed logins to one username within a day before it is locked: 30 seconds at first, doubling
+# with each further failure up to 15 minutes. The same for a username that has no account.
+NAME_POLICY = Policy(
+    max_failures=5,
+    first_lock=timedelta(seconds=30),
+    longest_lock=timedelta(minutes=15),
+    window=timedelta(days=1),
+)
+# Failed logins from one client address within 15 minutes, whatever the usernames: trying one
+# password on many accounts is throttled too. Looser, as a clinic may share one address.
+CLIENT_POLICY = Policy(
+    max_failures=20,
+    first_lock=timedelta(minutes=1),
+    longest_lock=timedelta(minutes=15),
+    window=timedelta(minutes=15),
+)
+# All clients whose address is not known share one bucket: looser again, as a whole team may.
+UNKNOWN_CLIENTS_POLICY = Policy(
+    max_failures=100,
+    first_lock=timedelta(minutes=1),
+    longest_lock=timedelta(minutes=15),
+    window=timedelta(minutes=15),
+)
 IDLE_MINUTES = 30
 REFUSED = "Wrong username or password, or the account is disabled."
 
@@ -68,18 +85,19 @@ class LoginRefused(Exception):
         super().__init__(message)
 
 
-def hash_password(password: str) -> str:
-    """The argon2id hash of ``password``; ValueError if it is too short or too long."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise ValueError(f"a password can have at most {MAX_PASSWORD_LENGTH} characters")
+def hash_password(password: str, username: str) -> str:
+    """The argon2id hash of a new password for ``username``.
+
+    ValueError, saying why in plain words, for a password that may not be set: too short or too
+    long, common, a pattern, or containing the username (tailoring/passwords.py).
+    """
+    check_password(password, username)
     return _hasher.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     """Whether ``password`` is the one ``password_hash`` was made from."""
-    if len(password) > MAX_PASSWORD_LENGTH:
+    if len(password) > MAX_LENGTH:
         return False
     try:
         return _hasher.verify(password_hash, password)
@@ -87,88 +105,58 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def lock_time(failures: int) -> timedelta:
-    """How long an account stays locked after ``failures`` failed logins in a row (zero: not)."""
-    if failures < FREE_FAILURES:
-        return timedelta(0)
-    return min(FIRST_LOCK * 2 ** min(failures - FREE_FAILURES, 16), LONGEST_LOCK)
+def name_bucket(username: str) -> str:
+    """The throttle bucket of a username as typed at the sign-in form (trimmed, lower case)."""
+    return "login.name:" + username
 
 
-class LoginThrottle:
-    """Failed logins to usernames that have no account, kept in memory.
-
-    They are throttled exactly as accounts are, so the answers to a login do not tell whether a
-    username exists. At most ``capacity`` usernames are remembered, the oldest forgotten first;
-    a restart forgets them all.
-    """
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        self._capacity = capacity
-        self._failures: OrderedDict[str, tuple[int, datetime | None]] = OrderedDict()
-        self._guard = threading.Lock()
-
-    def locked_until(self, username: str, now: datetime) -> datetime | None:
-        """When the lock on ``username`` ends, or None if it is not locked at ``now``."""
-        with self._guard:
-            _count, until = self._failures.get(username, (0, None))
-        return until if until is not None and until > now else None
-
-    def fail(self, username: str, now: datetime) -> None:
-        """Count one more failed login to ``username``, locking it as an account would be."""
-        with self._guard:
-            count = self._failures.pop(username, (0, None))[0] + 1
-            wait = lock_time(count)
-            self._failures[username] = (count, now + wait if wait else None)
-            while len(self._failures) > self._capacity:
-                self._failures.popitem(last=False)
-
-
-UNKNOWN_USERNAMES = LoginThrottle()
+def login_client_bucket(address: str | None) -> tuple[str, Policy]:
+    """The throttle bucket of the client signing in, and its policy."""
+    client = client_bucket(address)
+    policy = UNKNOWN_CLIENTS_POLICY if client == UNKNOWN_CLIENT else CLIENT_POLICY
+    return "login.client:" + client, policy
 
 
 def authenticate(
     accounts: AccountRepository,
+    attempts: SignInAttempts,
     username: str,
     password: str,
     now: datetime,
+    client: str | None = None,
     audit: AuditLog | None = None,
-    throttle: LoginThrottle = UNKNOWN_USERNAMES,
 ) -> Actor:
     """The actor whose username and password these are, at ``now`` (timezone-aware).
 
     LoginRefused, with one message whatever the reason (no such account, wrong password, a
-    disabled or single-sign-on-only account), so the answer does not tell which. After
-    FREE_FAILURES failures in a row the username is locked for FIRST_LOCK, doubling with each
-    further failure up to LONGEST_LOCK; while it is locked every login to it is refused with a
-    message to wait, without checking the password. Unknown usernames are throttled the same way
-    by ``throttle``. Each attempt is written to ``audit`` when given.
+    disabled or single-sign-on-only account), so the answer does not tell which. Failures are
+    counted in ``attempts`` per username (NAME_POLICY), whether or not it has an account, and
+    per client address ``client`` (CLIENT_POLICY; all clients without one share a bucket). While
+    either is locked every login is refused with a message to wait, without checking the
+    password. An unknown username is checked against a stand-in hash, so it takes as long and
+    is counted, locked and answered exactly as an account is. Each attempt is written to
+    ``audit`` when given.
     """
     username = username.strip().lower()
     try:
         user = accounts.get_user(username)
     except UnknownUser:
         user = None
-    locked = throttle.locked_until(username, now) if user is None else _lock_of(user, now)
     actor = UNKNOWN_ACTOR if user is None else username
+    name = name_bucket(username)
+    client_key, client_policy = login_client_bucket(client)
+    locked = attempts.locked_until((name, client_key), now)
     if locked is not None:
         _audit(audit, actor, "login_failed", "locked")
         raise LoginRefused(_wait_message(locked - now))
     stored = user.password_hash if user is not None else None
     matches = verify_password(stored or _stand_in_hash(), password) and stored is not None
-    if user is None:
-        throttle.fail(username, now)
-        _audit(audit, actor, "login_failed", "no such account")
+    if user is None or not matches or user.disabled:
+        attempts.fail(name, NAME_POLICY, now)
+        attempts.fail(client_key, client_policy, now)
+        _audit(audit, actor, "login_failed", _failure(user, matches))
         raise LoginRefused()
-    if not matches or user.disabled:
-        failures = accounts.record_failed_login(username)
-        wait = lock_time(failures)
-        if wait:
-            accounts.lock_until(username, now + wait)
-        reason = "account disabled" if user.disabled and matches else _failure(user)
-        _audit(audit, actor, "login_failed", reason)
-        raise LoginRefused()
-    if user.failed_logins or user.locked_until is not None:
-        accounts.reset_failed_logins(username)
+    attempts.forget(name)
     if stored is not None and _hasher.check_needs_rehash(stored):
         accounts.set_password_hash(username, _hasher.hash(password))
     _audit(audit, actor, "login", "password")
@@ -208,12 +196,12 @@ def _stand_in_hash() -> str:
     return _hasher.hash("no account has this password")
 
 
-def _lock_of(user: User, now: datetime) -> datetime | None:
-    until = user.locked_until
-    return until if until is not None and until > now else None
-
-
-def _failure(user: User) -> str:
+def _failure(user: User | None, matches: bool) -> str:
+    """Why a login failed, for the audit log only."""
+    if user is None:
+        return "no such account"
+    if user.disabled and matches:
+        return "account disabled"
     return "wrong password" if user.password_hash else "no password (single sign-on only)"
 
 

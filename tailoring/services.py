@@ -132,6 +132,7 @@ from tailoring.storage.repository import (
     SupervisionNote,
     open_flags,
 )
+from tailoring.storage.throttle import SignInAttempts
 
 __all__ = [
     "AUDIT_ACTIONS",
@@ -252,6 +253,16 @@ def audit_log() -> AuditLog:
     return _audit_log(database_url())
 
 
+@lru_cache(maxsize=4)
+def _sign_in_attempts(url: str) -> SignInAttempts:
+    return SignInAttempts(_engine(url))
+
+
+def sign_in_attempts() -> SignInAttempts:
+    """Failed sign-ins and wrong patient codes, counted in the configured database."""
+    return _sign_in_attempts(database_url())
+
+
 # Who is acting, and what they may do ---------------------------------------------------------
 #
 # Local mode (the default): no login; one user, named by TAILORING_USER, who may do everything.
@@ -331,10 +342,17 @@ def may(action: Action, case_id: int | None = None) -> bool:
     return access.allowed(current_actor(), _kind_action(action, holder.kind), holder.therapist)
 
 
-def sign_in(username: str, password: str) -> Actor:
-    """Check a local account's password (LoginRefused, throttled) and return who signed in."""
+def sign_in(username: str, password: str, client: str | None = None) -> Actor:
+    """Check a local account's password (LoginRefused, throttled per username and per client
+    address ``client``, None when not known) and return who signed in."""
     return authenticate(
-        accounts(), username.strip().lower(), password, datetime.now(UTC), audit=audit_log()
+        accounts(),
+        sign_in_attempts(),
+        username,
+        password,
+        datetime.now(UTC),
+        client=client,
+        audit=audit_log(),
     )
 
 
@@ -1477,8 +1495,6 @@ def case_summary_pdf(case_id: int, on: date | None = None) -> bytes:
 LinkRefused = link_codes.LinkRefused
 TooManyAttempts = link_codes.TooManyAttempts
 DEFAULT_LINK_DAYS = link_codes.DEFAULT_LIFETIME.days
-# One throttle per server process: wrong codes are counted per client key across sessions.
-_link_throttle = link_codes.Throttle()
 # Free-text answers coded once per process and content folder: the caseload's themes code every
 # patient text on each visit, and the texts rarely change.
 THEME_CODE_CACHE = 20_000
@@ -1580,14 +1596,27 @@ def mark_link_seen(link_id: int) -> PatientLink:
 # The patient's side: the code is the only key -------------------------------------------------
 
 
-def open_patient_link(code: str, client_key: str) -> PatientLink:
+def open_patient_link(code: str, client: str | None) -> PatientLink:
     """The link a typed or scanned code opens, recorded as opened.
 
     The same LinkRefused for an unknown, mistyped, expired or revoked code; TooManyAttempts
-    after repeated wrong codes from ``client_key`` (an IP address, else a session id).
+    after repeated wrong codes from the client address ``client`` (None when not known: such
+    clients share one bucket), counted in the database, right code or wrong.
     """
+    now = link_codes.utc_now()
+    bucket, policy = link_codes.code_client_bucket(client)
+    attempts = sign_in_attempts()
+    locked = attempts.locked_until([bucket], now)
+    if locked is not None:
+        raise TooManyAttempts(locked, now)
     repo = patient_repository()
-    link = _link_throttle.attempt(client_key, code, repo.find_by_hash)
+    try:
+        link = link_codes.resolve(code, now, repo.find_by_hash)
+    except LinkRefused:
+        locked = attempts.fail(bucket, policy, now).lock_at(now)
+        if locked is not None:
+            raise TooManyAttempts(locked, now) from None
+        raise
     return repo.mark_opened(link.id)
 
 

@@ -17,6 +17,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from tailoring import services
 from tailoring.auth import IDLE_MINUTES, Actor, LoginRefused, idle_expired
+from ui.client import client_address
 from ui.common import friendly_errors
 
 ACTOR_KEY = "actor"
@@ -276,7 +277,7 @@ def login_screen() -> None:
             submitted = st.form_submit_button("Sign in", key="login.submit", type="primary")
         if submitted:
             try:
-                actor = services.sign_in(username, password)
+                actor = services.sign_in(username, password, client_address())
             except LoginRefused as exc:
                 st.error(str(exc), icon=":material/lock:")
             else:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import html
 import io
 import os
-import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +26,7 @@ from tailoring.model.coding import ThemeCode
 from tailoring.model.patient import SOURCES, PatientLink, Question
 from ui import bound
 from ui import report as report_ui
+from ui.client import client_address
 from ui.review import when
 
 URL_PATH = "patient"
@@ -34,13 +34,10 @@ MODE = "patient.mode"
 LINK = "patient.link_id"
 SCOPE = "patient.scope"
 STORED = "patient.stored"
-CLIENT = "patient.client"
 NOTICE = "patient.notice"
 REFUSAL = "patient.refusal"
+ADDRESS_CLEARED = "patient.address_cleared"
 HELD = "patient.held"
-# Set by a deployment behind one reverse proxy (e.g. X-Forwarded-For): without it every patient
-# would share the proxy's address, and one person's wrong codes would lock everyone out.
-CLIENT_IP_HEADER = "TAILORING_CLIENT_IP_HEADER"
 PUBLIC_URL = "TAILORING_PUBLIC_URL"
 # Radio buttons and tick boxes a thumb can hit on a phone, at least 44 px tall (WCAG 2.5.5), and
 # captions dark enough to read (WCAG 1.4.3).
@@ -65,6 +62,8 @@ WORDS = {
     "title": "Your questions",
     "code_intro": "Your therapist gave you a link or a code. If you have the link, open it. If "
     "you have the code, type it here. Small or capital letters both work.",
+    "reopen": "Were you answering when the page closed or reloaded? Open the link from your "
+    "message again, or type the code. Your answers so far are kept.",
     "code_label": "Type the code your therapist gave you",
     "open": "Open my questions",
     "works_until": "The link works until {until}.",
@@ -125,19 +124,6 @@ def _at_patient_address() -> bool:
     return isinstance(url, str) and url.rstrip("/").endswith(f"/{URL_PATH}")
 
 
-def client_key() -> str:
-    """Whom wrong codes are counted against: the client's address, else this browser session."""
-    header = os.environ.get(CLIENT_IP_HEADER)
-    forwarded = st.context.headers.get(header) if header else None
-    if isinstance(forwarded, str) and forwarded.strip():
-        # The last address is the one the proxy added; earlier ones the client may have made up.
-        return "ip:" + forwarded.split(",")[-1].strip()
-    address = st.context.ip_address  # None on localhost
-    if isinstance(address, str) and address:
-        return "ip:" + address
-    return "session:" + st.session_state.setdefault(CLIENT, secrets.token_hex(16))
-
-
 # The patient's side -------------------------------------------------------------------------
 
 
@@ -153,7 +139,12 @@ def touch_targets() -> None:
 
 
 def current_link() -> PatientLink | None:
-    """The link this visit opened, or None after showing the code form (and why, if refused)."""
+    """The link this visit opened, or None after showing the code form (and why, if refused).
+
+    Once read, the code leaves the address bar: someone who sees the screen, a screenshot or a
+    shared address does not get it. A reload then starts a new session without the code, which
+    shows the code form: the patient opens the link again and finds their answers kept.
+    """
     ss = st.session_state
     link = None
     if ss.get(LINK) is not None:
@@ -165,19 +156,38 @@ def current_link() -> PatientLink | None:
         link = _open(code)
     if link is None:
         _code_form()
+    else:
+        _forget_code_in_address()
     return link
 
 
 def _open(code: str) -> PatientLink | None:
     try:
-        link = services.open_patient_link(code, client_key())
+        link = services.open_patient_link(code, client_address())
     except (services.LinkRefused, services.TooManyAttempts) as refused:
         _refuse(str(refused))
         return None
     st.session_state[LINK] = link.id
-    # In the address, so a reload (which forgets this session) opens the same questions.
-    st.query_params["code"] = code.strip()
     return link
+
+
+def _forget_code_in_address() -> None:
+    """Take the code out of the address bar, without leaving it in the browser's back button.
+
+    Setting ``st.query_params`` alone would push a new history entry and keep the one with the
+    code; so the browser's own entry is replaced first, and Streamlit's copy of the query is
+    emptied on the next run, when the address already matches and nothing is pushed.
+    """
+    if not st.query_params.get("code"):
+        return
+    if st.session_state.get(ADDRESS_CLEARED):
+        st.query_params["code"] = ""
+        return
+    st.session_state[ADDRESS_CLEARED] = True
+    st.html(
+        "<script>history.replaceState(history.state, '', location.pathname + '?code=');</script>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def _refuse(message: str) -> None:
@@ -197,6 +207,7 @@ def _code_form() -> None:
     if refusal:
         st.error(refusal, icon=":material/block:")
     st.write(WORDS["code_intro"])
+    st.caption(WORDS["reopen"])
     with st.form("patient.code_form", border=False):
         st.text_input(
             WORDS["code_label"],

@@ -9,19 +9,17 @@ throttling of wrong codes.
   table of guesses can cover the space, and the hash lets a code be found with one indexed look-up.
 - A link works until it expires (14 days by default) or is revoked. An expired, revoked, unknown
   or mistyped code gets the same refusal, so a refusal says nothing about which codes exist.
-- :class:`Throttle` refuses every attempt from one client for a while after repeated wrong codes.
+- Repeated wrong codes from one client lock it out for a while (:func:`code_client_bucket`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
-from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from tailoring.engine.throttle import UNKNOWN_CLIENT, Policy, client_bucket
 from tailoring.model.patient import PatientLink
 
 CODE_BYTES = 17  # 136 bits: at least 128 random bits, as the issue asks
@@ -52,7 +50,8 @@ class LinkRefused(Exception):
 class TooManyAttempts(Exception):
     """Too many wrong codes from one client: every attempt is refused until ``until``."""
 
-    def __init__(self, until: datetime, minutes: int) -> None:
+    def __init__(self, until: datetime, now: datetime) -> None:
+        minutes = max(1, -(-int((until - now).total_seconds()) // 60))
         super().__init__(
             f"Too many codes did not work. Please wait {minutes} minute"
             f"{'' if minutes == 1 else 's'} and try again, "
@@ -137,92 +136,29 @@ def utc_now() -> datetime:
 
 
 # Throttling -----------------------------------------------------------------------------------
+#
+# A wrong code names no link (the code is all that names one), so wrong codes are counted per
+# client address, in the database (tailoring/storage/throttle.py), never per browser session,
+# which a reload renews. Five wrong codes in ten minutes is more than a person mistyping makes,
+# and far fewer than any guessing needs; a quarter of an hour's pause costs a patient little.
+CLIENT_POLICY = Policy(
+    max_failures=5,
+    first_lock=timedelta(minutes=15),
+    longest_lock=timedelta(minutes=15),
+    window=timedelta(minutes=10),
+)
+# Every client whose address is not known (behind a proxy that does not say) shares one bucket,
+# so guessing is still throttled; one patient's typing mistakes should not lock out the rest.
+UNKNOWN_CLIENTS_POLICY = Policy(
+    max_failures=50,
+    first_lock=timedelta(minutes=15),
+    longest_lock=timedelta(minutes=15),
+    window=timedelta(minutes=10),
+)
 
-# Five wrong codes in ten minutes is more than a person mistyping makes, and far fewer than any
-# guessing needs; a quarter of an hour's pause costs a patient little.
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=10)
-LOCKOUT = timedelta(minutes=15)
-# Clients remembered at once; the quietest are forgotten first, so memory stays bounded.
-MAX_CLIENTS = 10_000
 
-
-@dataclass
-class _Client:
-    failures: deque[datetime] = field(default_factory=deque)
-    locked_until: datetime | None = None
-
-
-class Throttle:
-    """Counts wrong codes per client key (an IP address or a session id) in memory.
-
-    After ``max_failures`` wrong codes within ``window``, every attempt from that key is refused
-    for ``lockout``, right or wrong. A right code does not wipe the count, so a client holding one
-    valid code cannot use it to keep guessing others. Safe to share between threads.
-    """
-
-    def __init__(
-        self,
-        clock: Callable[[], datetime] = utc_now,
-        max_failures: int = MAX_FAILURES,
-        window: timedelta = FAILURE_WINDOW,
-        lockout: timedelta = LOCKOUT,
-        max_clients: int = MAX_CLIENTS,
-    ) -> None:
-        if max_failures < 1 or max_clients < 1:
-            raise ValueError("max_failures and max_clients must be at least 1")
-        self._clock = clock
-        self._max_failures = max_failures
-        self._window = window
-        self._lockout = lockout
-        self._max_clients = max_clients
-        self._clients: OrderedDict[str, _Client] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def check(self, key: str) -> None:
-        """TooManyAttempts while ``key`` is locked out."""
-        now = self._clock()
-        with self._lock:
-            client = self._clients.get(key)
-            if client is not None:
-                self._refuse_if_locked(client, now)
-
-    def failure(self, key: str) -> None:
-        """Count a wrong code from ``key``; TooManyAttempts when it locks the key out."""
-        now = self._clock()
-        with self._lock:
-            client = self._clients.get(key) or _Client()
-            self._clients[key] = client
-            self._clients.move_to_end(key)
-            self._forget_oldest()
-            while client.failures and client.failures[0] <= now - self._window:
-                client.failures.popleft()
-            client.failures.append(now)
-            if len(client.failures) >= self._max_failures:
-                client.failures.clear()
-                client.locked_until = now + self._lockout
-                self._refuse_if_locked(client, now)
-
-    def attempt(
-        self, key: str, code: str, find: Callable[[str], PatientLink | None]
-    ) -> PatientLink:
-        """The link ``code`` opens for client ``key``: LinkRefused or TooManyAttempts otherwise."""
-        self.check(key)
-        try:
-            return resolve(code, self._clock(), find)
-        except LinkRefused:
-            self.failure(key)
-            raise
-
-    def _refuse_if_locked(self, client: _Client, now: datetime) -> None:
-        if client.locked_until is None:
-            return
-        if now >= client.locked_until:
-            client.locked_until = None
-            return
-        minutes = max(1, -(-int((client.locked_until - now).total_seconds()) // 60))
-        raise TooManyAttempts(client.locked_until, minutes)
-
-    def _forget_oldest(self) -> None:
-        while len(self._clients) > self._max_clients:
-            self._clients.popitem(last=False)
+def code_client_bucket(address: str | None) -> tuple[str, Policy]:
+    """The bucket that a patient's wrong codes count in, from their address, and its policy."""
+    client = client_bucket(address)
+    policy = UNKNOWN_CLIENTS_POLICY if client == UNKNOWN_CLIENT else CLIENT_POLICY
+    return "code.client:" + client, policy

@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from tailoring.auth import ROLES, Role
+from tailoring.auth import ROLES, Role, name_bucket
 from tailoring.storage.db import transaction
 from tailoring.storage.errors import UnknownUser, UsernameTaken
 from tailoring.storage.tables import sign_ins, supervision_assignments, users
+from tailoring.storage.throttle import SignInAttempts, forget_bucket
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9._-]{3,40}")
 DISPLAY_NAME_LENGTH = 80
@@ -29,7 +30,7 @@ SEEN_EVERY = timedelta(seconds=30)
 
 @dataclass(frozen=True)
 class User:
-    """An account: who it is, what it may do, and the state of its logins.
+    """An account: who it is and what it may do.
 
     ``password_hash`` is None for an account that signs in through single sign-on only.
     """
@@ -40,8 +41,6 @@ class User:
     roles: frozenset[Role]
     password_hash: str | None = field(repr=False)
     disabled: bool
-    failed_logins: int
-    locked_until: datetime | None
     created_at: datetime
     updated_at: datetime
 
@@ -50,8 +49,8 @@ class AccountRepository:
     """The accounts of a team and their supervision assignments.
 
     Accounts are disabled, never deleted, so that cases and the audit log keep naming people who
-    existed. ``updated_at`` says when the account was last changed (roles, password, state), not
-    when its login counters last moved.
+    existed. ``updated_at`` says when the account was last changed (roles, password, state).
+    Failed logins are counted apart, for every username typed (tailoring/storage/throttle.py).
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -85,7 +84,6 @@ class AccountRepository:
                         roles=_roles_text(roles),
                         password_hash=password_hash,
                         disabled=False,
-                        failed_logins=0,
                         created_at=now,
                         updated_at=now,
                     )
@@ -120,28 +118,16 @@ class AccountRepository:
         self._change(username, disabled=False)
 
     def set_password_hash(self, username: str, password_hash: str | None) -> None:
-        """Replace the account's password hash (None: single sign-on only) and lift any lock."""
+        """Replace the account's password hash (None: single sign-on only) and lift any lock on
+        its logins."""
         _check_hash(password_hash)
-        self._change(username, password_hash=password_hash, failed_logins=0, locked_until=None)
-
-    def record_failed_login(self, username: str) -> int:
-        """Count one more failed login for the account and return the count."""
         with transaction(self._engine) as connection:
-            _set(connection, username, failed_logins=users.c.failed_logins + 1)
-            count: int = connection.execute(
-                select(users.c.failed_logins).where(users.c.username == username)
-            ).scalar_one()
-        return count
+            _set(connection, username, updated_at=_now(), password_hash=password_hash)
+            forget_bucket(connection, name_bucket(username))
 
-    def lock_until(self, username: str, until: datetime) -> None:
-        """Refuse the account's logins until ``until`` (timezone-aware)."""
-        with transaction(self._engine) as connection:
-            _set(connection, username, locked_until=until)
-
-    def reset_failed_logins(self, username: str) -> None:
-        """Forget the account's failed logins and lift its lock, after a successful login."""
-        with transaction(self._engine) as connection:
-            _set(connection, username, failed_logins=0, locked_until=None)
+    def login_locked_until(self, username: str, now: datetime) -> datetime | None:
+        """When the lock on logins to ``username`` ends; None if it is not locked at ``now``."""
+        return SignInAttempts(self._engine).locked_until([name_bucket(username)], now)
 
     def assign_supervisor(self, supervisor: str, supervisee: str) -> bool:
         """Let ``supervisor`` read the cases of ``supervisee``; False if already assigned.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Seconds a SQLite writer waits for another process's lock before giving up.
 SQLITE_LOCK_TIMEOUT = 15
+# A SQLite file holds every case: only the account that runs the app may read it. SQLite gives its
+# journal and WAL files the permissions of the database file.
+PRIVATE_FILE = 0o600
+PRIVATE_FOLDER = 0o700
 
 
 def database_url() -> str:
@@ -28,7 +32,7 @@ def database_url() -> str:
     if url:
         return url
     data = REPO_ROOT / "data"
-    data.mkdir(exist_ok=True)
+    data.mkdir(mode=PRIVATE_FOLDER, exist_ok=True)
     return f"sqlite:///{data / 'tailoring.db'}"
 
 
@@ -48,7 +52,9 @@ def build_engine(url: str) -> Engine:
     """An engine configured for the backend in ``url``, without touching the schema."""
     # Parameters may hold patient notes: keep them out of logs and error messages.
     options: dict[str, Any] = {"hide_parameters": True}
-    if make_url(url).get_backend_name() == "sqlite":
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _create_private_file(parsed.database)
         options["connect_args"] = {"timeout": SQLITE_LOCK_TIMEOUT}
         engine = create_engine(url, **options)
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
@@ -106,6 +112,20 @@ def suspended_foreign_keys(connection: Connection) -> Iterator[None]:
         connection.rollback()
         connection.exec_driver_sql("PRAGMA foreign_keys = ON")
         connection.commit()
+
+
+def _create_private_file(database: str | None) -> None:
+    """Create a new SQLite file readable by its owner only, before SQLite creates it 0644.
+
+    Its folder too, if missing. An existing file keeps the permissions its owner gave it; an
+    in-memory database (no name, or ``:memory:``) has no file.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE))
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:

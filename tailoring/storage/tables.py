@@ -256,9 +256,6 @@ users = Table(
     # None for an account that signs in through single sign-on only.
     Column("password_hash", String(255)),
     Column("disabled", Boolean, nullable=False, server_default=false()),
-    # Failed logins since the last successful one, and the lock they earned.
-    Column("failed_logins", Integer, nullable=False, server_default="0"),
-    Column("locked_until", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
@@ -295,6 +292,20 @@ sign_ins = Table(
     Column("started_at", UtcDateTime, nullable=False),
     Column("last_seen_at", UtcDateTime, nullable=False),
     Column("ended_at", UtcDateTime),
+)
+
+# Failed sign-ins and wrong patient codes, counted per bucket (revision 0011): a username typed at
+# the sign-in form, whether or not it has an account, a client address, or all clients whose
+# address is unknown. Only a SHA-256 of the bucket's name is kept. A row can be deleted from
+# ``forget_at`` on, when its window and its lock are over (see tailoring/engine/throttle.py).
+sign_in_attempts = Table(
+    "sign_in_attempts",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_start", UtcDateTime, nullable=False),
+    Column("locked_until", UtcDateTime),
+    Column("forget_at", UtcDateTime, nullable=False, index=True),
 )
 
 # Append-only (the database refuses updates and deletes): who viewed, created, changed, exported

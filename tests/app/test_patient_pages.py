@@ -6,21 +6,25 @@ nothing else of the case. An expired, revoked or wrong code gets the same messag
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import textstat
 from streamlit.testing.v1 import AppTest
 
 from tailoring import services
-from tailoring.engine.patient_links import REFUSED, Throttle
+from tailoring.engine import patient_links
+from tailoring.engine.patient_links import REFUSED
+from tailoring.engine.throttle import Policy
 from tests.app.conftest import APP
+from ui import patient as patient_ui
 from ui.patient import WORDS, highlighted
 
 HELPED = "Sessions felt rushed, and I never had time to talk about my childhood."
 
 
 @pytest.fixture
-def case_id(database, monkeypatch) -> int:
-    monkeypatch.setattr(services, "_link_throttle", Throttle())
+def case_id(database) -> int:
     services.start(load_demo=False)
     case_id = services.new_case("PV-APP-1", "cbt_depression", 12)
     services.save_answer(case_id, "preferences", "structure", {"value": 1, "importance": 3})
@@ -35,6 +39,11 @@ def visit(code: str | None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["code"] = code or ""
     return at.run()
+
+
+def page_scripts(at: AppTest) -> str:
+    """The HTML the page ran (st.html), where its scripts are."""
+    return "\n".join(str(e.proto.body) for e in at.get("html"))
 
 
 def frame(at: AppTest, column: str, without: str = "—"):
@@ -81,7 +90,19 @@ def test_a_valid_code_opens_the_questions_and_nothing_else(case_id):
     assert "call 999" in at.warning[0].value
     assert at.radio(key="patient.preferences.structure").value is None
     assert services.patient_links(case_id)[0].opened_at is not None
+    # The code leaves the address: first in the browser, then in Streamlit's copy of the query.
     assert at.query_params["code"] == code
+    assert "history.replaceState" in page_scripts(at)
+    at = at.radio(key="patient.preferences.structure").set_value(2).run()
+    assert at.query_params["code"] == ""
+    assert [t.value for t in at.title] == ["What you want from therapy"]
+
+
+def test_a_reload_without_the_code_asks_for_the_link_again(case_id):
+    at = visit("")
+    assert [t.value for t in at.title] == ["Your questions"]
+    assert "Open the link from your message again" in shown_text(at)
+    assert not at.error
 
 
 @pytest.mark.parametrize("how", ["expired", "revoked", "wrong"])
@@ -103,7 +124,8 @@ def test_expired_revoked_and_wrong_codes_get_the_same_plain_message(case_id, how
     assert at.query_params["code"] == ""
 
 
-def test_a_typed_code_opens_the_questions_and_wrong_codes_are_throttled(case_id):
+def test_a_typed_code_opens_the_questions_and_wrong_codes_are_throttled(case_id, monkeypatch):
+    monkeypatch.setattr(patient_ui, "client_address", lambda: "203.0.113.9")
     _, code = services.create_patient_link(case_id, "preferences")
     at = visit(None)
     assert [t.value for t in at.title] == ["Your questions"]
@@ -111,11 +133,25 @@ def test_a_typed_code_opens_the_questions_and_wrong_codes_are_throttled(case_id)
         at.text_input(key="patient.code").input("7K2M-QX9D-AAAA-BBBB-CCCC-DDDD-EEEE")
         at = at.button[0].click().run()
     assert "Too many codes did not work" in at.error[0].value
-    again = visit(None)
+    again = visit(None)  # a reload: a new session from the same address
     again.text_input(key="patient.code").input(code.lower())
     again = again.button[0].click().run()
-    assert not again.exception
-    assert [t.value for t in again.title] == ["What you want from therapy"]
+    assert "Too many codes did not work" in again.error[0].value
+    monkeypatch.setattr(patient_ui, "client_address", lambda: "203.0.113.10")
+    other = visit(code)
+    assert [t.value for t in other.title] == ["What you want from therapy"]
+
+
+def test_wrong_codes_from_unknown_addresses_are_throttled_across_reloads(case_id, monkeypatch):
+    """Behind a proxy on the same host Streamlit knows no address: each reload used to be a new
+    key, so wrong codes were never throttled. Now such clients share one stored bucket."""
+    three = Policy(3, timedelta(minutes=15), timedelta(minutes=15), timedelta(minutes=10))
+    monkeypatch.setattr(patient_links, "UNKNOWN_CLIENTS_POLICY", three)
+    _, code = services.create_patient_link(case_id, "preferences")
+    errors = [visit(f"7K2M-QX9D-AAAA-BBBB-CCCC-DDDD-EEE{n}").error[0].value for n in range(4)]
+    assert errors[:2] == [REFUSED] * 2
+    assert all("Too many codes did not work" in e for e in errors[2:])
+    assert "Too many codes did not work" in visit(code).error[0].value
 
 
 def test_answers_save_as_given_and_survive_a_new_visit(case_id):

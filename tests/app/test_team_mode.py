@@ -31,7 +31,9 @@ def team(database, monkeypatch) -> dict[str, int]:
     services.set_mode("team")
     services.start()
     for username, roles in PEOPLE.items():
-        services.accounts().add_user(username, roles, username.title(), hash_password(PASSWORD))
+        services.accounts().add_user(
+            username, roles, username.title(), hash_password(PASSWORD, username)
+        )
     services.accounts().assign_supervisor("sam", "tess")
     ids = {}
     for username, reference in (("tess", "TT-001"), ("omar", "OM-001")):

@@ -216,3 +216,33 @@ def test_a_patient_answers_on_a_phone_and_the_therapist_sees_a_perception_gap(
     expect(offer).to_contain_text("are in this record: PHQ-9 9")
     no_error_on_page(page)
     screenshot(page, "sessions-patient-answers-recorded")
+
+
+def test_the_code_leaves_the_address_bar_once_read(
+    phone: Browser, app_server: AppServer, app_services
+):
+    """Nobody who sees the screen or the browser's back button afterwards gets the code."""
+    case_id = app_services.new_case("PV-E2E-2", "cbt_depression", 12)
+    _, code = app_services.create_patient_link(case_id, "preferences")
+    page = patient_page(phone, f"{app_server.url}/patient?code={code}")
+    expect(page.get_by_role("heading", name="What you want from therapy")).to_be_visible()
+    page.wait_for_url(re.compile(r"\?code=$"))
+    assert code not in page.url
+    pick_radio(page, "patient.preferences.structure", "Open: we follow what I bring")
+    assert page.url.endswith("?code=") and code not in page.url
+    expect(page.get_by_role("heading", name="What you want from therapy")).to_be_visible()
+
+    # The page the browser goes back to is the one before the link, not the link with its code.
+    page.go_back()
+    assert code not in page.url
+
+    # A reload is a new visit without the code: the patient is told to open the link again.
+    page.go_forward()
+    page.reload()
+    expect(page.get_by_role("heading", name="Your questions")).to_be_visible()
+    expect(page.get_by_text("Open the link from your message again", exact=False)).to_be_visible()
+    assert code not in page.url
+    assert app_services.patient_link_answers(app_services.patient_links(case_id)[0].id) == {
+        "preferences.structure": {"value": 5, "importance": None}
+    }
+    page.context.close()

@@ -41,7 +41,10 @@ def team(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[st
         services.start()
         for person in PEOPLE.values():
             services.accounts().add_user(
-                person.username, person.roles, person.display_name, hash_password(PASSWORD)
+                person.username,
+                person.roles,
+                person.display_name,
+                hash_password(PASSWORD, person.username),
             )
         services.accounts().assign_supervisor("sam", "tess")
         ids = {}

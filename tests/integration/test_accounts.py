@@ -1,4 +1,4 @@
-"""Accounts, roles, login counters and supervision assignments on real databases."""
+"""Accounts, roles, logins and supervision assignments on real databases."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from argon2 import PasswordHasher
 from sqlalchemy import Engine, delete, inspect, select
 from sqlalchemy.exc import DBAPIError
 
-from tailoring.auth import REFUSED, LoginRefused, LoginThrottle, authenticate
+from tailoring.auth import NAME_POLICY, REFUSED, LoginRefused, authenticate, name_bucket
 from tailoring.storage.accounts import AccountRepository
 from tailoring.storage.audit import AuditLog
-from tailoring.storage.db import build_engine, make_engine, migrate
+from tailoring.storage.db import build_engine, migrate
 from tailoring.storage.errors import UnknownUser, UsernameTaken
 from tailoring.storage.repository import CaseRepository
 from tailoring.storage.tables import audit_log, users
+from tailoring.storage.throttle import SignInAttempts
 from tests.integration.helpers import make_case
 from tests.integration.test_migrations import move_to
 
@@ -37,8 +38,7 @@ def test_an_account_is_added_and_read_back(accounts: AccountRepository) -> None:
     assert stored == added
     assert (stored.username, stored.display_name) == ("dr.a", "Dr Ä Smith")
     assert stored.roles == {"therapist", "supervisor"}
-    assert (stored.password_hash, stored.disabled, stored.failed_logins) == (CHEAP_HASH, False, 0)
-    assert stored.locked_until is None
+    assert (stored.password_hash, stored.disabled) == (CHEAP_HASH, False)
     assert stored.created_at.tzinfo is not None and stored.created_at == stored.updated_at
     assert CHEAP_HASH not in repr(stored)
 
@@ -104,9 +104,6 @@ def test_every_change_to_an_unknown_account_says_so(accounts: AccountRepository)
         lambda: accounts.disable("nobody"),
         lambda: accounts.enable("nobody"),
         lambda: accounts.set_password_hash("nobody", CHEAP_HASH),
-        lambda: accounts.record_failed_login("nobody"),
-        lambda: accounts.lock_until("nobody", NOW),
-        lambda: accounts.reset_failed_logins("nobody"),
         lambda: accounts.supervisees("nobody"),
     ]
     for change in changes:
@@ -114,26 +111,18 @@ def test_every_change_to_an_unknown_account_says_so(accounts: AccountRepository)
             change()
 
 
-def test_login_counters_and_locks_are_kept(accounts: AccountRepository, database_url: str) -> None:
+def test_a_new_password_lifts_the_lock_on_logins(
+    accounts: AccountRepository, engine: Engine
+) -> None:
     accounts.add_user("dr.a", ["therapist"], password_hash=CHEAP_HASH)
-    assert [accounts.record_failed_login("dr.a") for _ in range(3)] == [1, 2, 3]
-    accounts.lock_until("dr.a", NOW)
-    elsewhere = make_engine(database_url)
-    try:
-        seen = AccountRepository(elsewhere).get_user("dr.a")
-        assert (seen.failed_logins, seen.locked_until) == (3, NOW)
-        accounts.reset_failed_logins("dr.a")
-        seen = AccountRepository(elsewhere).get_user("dr.a")
-        assert (seen.failed_logins, seen.locked_until) == (0, None)
-    finally:
-        elsewhere.dispose()
-    accounts.record_failed_login("dr.a")
-    accounts.lock_until("dr.a", NOW)
+    attempts = SignInAttempts(engine)
+    now = datetime.now(UTC)
+    for _ in range(NAME_POLICY.max_failures):
+        attempts.fail(name_bucket("dr.a"), NAME_POLICY, now)
+    assert accounts.login_locked_until("dr.a", now) == now + NAME_POLICY.first_lock
     accounts.set_password_hash("dr.a", CHEAP_HASH)
-    assert (accounts.get_user("dr.a").failed_logins, accounts.get_user("dr.a").locked_until) == (
-        0,
-        None,
-    )
+    assert accounts.login_locked_until("dr.a", now) is None
+    assert attempts.failures(name_bucket("dr.a"), now) is None
 
 
 def test_supervision_assignments(accounts: AccountRepository) -> None:
@@ -170,20 +159,24 @@ def test_a_login_on_the_database_throttles_and_audits(
     accounts.add_user("dr.a", ["therapist"])
     accounts.assign_supervisor("sup.b", "dr.a")
     audit = AuditLog(engine)
-    throttle = LoginThrottle()
+    attempts = SignInAttempts(engine)
+
+    def login(password: str, at: datetime = NOW):
+        return authenticate(accounts, attempts, "sup.b", password, at, "203.0.113.9", audit)
+
     for _ in range(5):
         with pytest.raises(LoginRefused, match=REFUSED):
-            authenticate(accounts, "sup.b", "wrong horse battery", NOW, audit, throttle)
-    stored = accounts.get_user("sup.b")
-    assert (stored.failed_logins, stored.locked_until) == (5, NOW + timedelta(seconds=30))
+            login("wrong horse battery")
+    assert accounts.login_locked_until("sup.b", NOW) == NOW + timedelta(seconds=30)
     with pytest.raises(LoginRefused, match="Wait 30 seconds"):
-        authenticate(accounts, "sup.b", PASSWORD, NOW, audit, throttle)
+        login(PASSWORD)
 
-    actor = authenticate(accounts, "sup.b", PASSWORD, NOW + timedelta(seconds=30), audit, throttle)
+    actor = login(PASSWORD, NOW + timedelta(seconds=30))
 
     assert (actor.username, actor.supervisees) == ("sup.b", {"dr.a"})
+    assert attempts.failures(name_bucket("sup.b"), NOW) is None
+    assert attempts.failures("login.client:203.0.113.9", NOW).count == 5
     stored = accounts.get_user("sup.b")
-    assert (stored.failed_logins, stored.locked_until) == (0, None)
     assert stored.password_hash != CHEAP_HASH  # replaced by a hash with the real parameters
     assert [(e.actor, e.action, e.detail) for e in audit.entries()] == [
         ("sup.b", "login", "password"),

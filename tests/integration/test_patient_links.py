@@ -12,10 +12,10 @@ from sqlalchemy.exc import IntegrityError
 
 from tailoring.engine.patient_links import (
     LinkRefused,
-    Throttle,
     expiry,
     extended_expiry,
     new_code,
+    resolve,
     token_hash,
 )
 from tailoring.model.patient import PatientAnswers
@@ -87,15 +87,14 @@ def test_a_link_is_stored_by_the_hash_of_its_code(
     assert code.replace("-", "") not in str(stored)
 
 
-def test_the_throttled_way_in(patients: PatientRepository, case_id: int) -> None:
+def test_a_code_opens_its_link_until_revoked(patients: PatientRepository, case_id: int) -> None:
     code, link_id = send(patients, case_id, at=datetime.now(UTC))
-    throttle = Throttle()
-    assert throttle.attempt("10.1.1.1", code, patients.find_by_hash).id == link_id
+    assert resolve(code, datetime.now(UTC), patients.find_by_hash).id == link_id
     with pytest.raises(LinkRefused):
-        throttle.attempt("10.1.1.1", new_code(), patients.find_by_hash)
+        resolve(new_code(), datetime.now(UTC), patients.find_by_hash)
     patients.revoke(link_id)
     with pytest.raises(LinkRefused):
-        throttle.attempt("10.1.1.1", code, patients.find_by_hash)
+        resolve(code, datetime.now(UTC), patients.find_by_hash)
 
 
 @pytest.mark.parametrize(

@@ -10,17 +10,17 @@ from sqlalchemy import select
 
 from tailoring import services
 from tailoring.auth import Actor
-from tailoring.engine.patient_links import Throttle, normalise
+from tailoring.engine.patient_links import UNKNOWN_CLIENTS_POLICY, normalise
 from tailoring.storage.tables import patient_links
 
+# Client addresses (of a documentation range): a patient's, a guesser's and someone else's.
+PATIENT, GUESSER, OTHER = "198.51.100.7", "203.0.113.9", "203.0.113.10"
 HELPED = "The sessions felt rushed and I never had time to talk about my childhood."
 
 
 @pytest.fixture
 def database(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("TAILORING_DATABASE_URL", f"sqlite:///{tmp_path / 'patient.db'}")
-    # A throttle of this test's own, so wrong codes of other tests do not count here.
-    monkeypatch.setattr(services, "_link_throttle", Throttle())
     services.start(load_demo=False)
 
 
@@ -33,7 +33,17 @@ def case_id(database) -> int:
 
 def opened(case_id: int, set_id: str = "preferences", session: int | None = None) -> int:
     _, code = services.create_patient_link(case_id, set_id, session)  # type: ignore[arg-type]
-    return services.open_patient_link(code, "client").id
+    return services.open_patient_link(code, PATIENT).id
+
+
+WRONG = "7K2M-QX9D-AAAA-BBBB-CCCC-DDDD-EEEE"
+
+
+def restart() -> None:
+    """Forget every engine and repository, as a new server process would."""
+    services._engine.cache_clear()
+    for cached in (services._patient_repository, services._sign_in_attempts):
+        cached.cache_clear()
 
 
 def stored_link_rows() -> list[dict]:
@@ -53,7 +63,7 @@ def test_a_link_gives_its_code_once_and_stores_only_the_hash(case_id):
     assert normalise(code) not in str(row) and code not in str(row)
     # Typed by hand: small letters, no dashes, O for 0 and I for 1 all open it.
     typed = code.lower().replace("-", " ").replace("0", "o").replace("1", "i")
-    assert services.open_patient_link(typed, "client").id == link.id
+    assert services.open_patient_link(typed, PATIENT).id == link.id
     assert services.patient_links(case_id)[0].opened_at is not None
 
 
@@ -65,7 +75,7 @@ def test_expired_revoked_and_unknown_codes_get_the_same_refusal(case_id):
     messages = set()
     for code in (expired, revoked, "7K2M-QX9D-AAAA-BBBB-CCCC-DDDD-EEEE", "not a code"):
         with pytest.raises(services.LinkRefused) as refused:
-            services.open_patient_link(code, "client")
+            services.open_patient_link(code, PATIENT)
         messages.add(str(refused.value))
     assert messages == {"This link or code does not work. Ask your therapist for a new one."}
 
@@ -74,12 +84,27 @@ def test_repeated_wrong_codes_lock_the_client_out_even_with_a_right_code(case_id
     _, code = services.create_patient_link(case_id, "preferences")
     for _ in range(4):
         with pytest.raises(services.LinkRefused):
-            services.open_patient_link("7K2M-QX9D-AAAA-BBBB-CCCC-DDDD-EEEE", "guesser")
+            services.open_patient_link(WRONG, GUESSER)
     with pytest.raises(services.TooManyAttempts, match="wait 15 minutes"):
-        services.open_patient_link("7K2M-QX9D-AAAA-BBBB-CCCC-DDDD-EEEE", "guesser")
+        services.open_patient_link(WRONG, GUESSER)
     with pytest.raises(services.TooManyAttempts):
-        services.open_patient_link(code, "guesser")
-    assert services.open_patient_link(code, "someone else").case_id == case_id
+        services.open_patient_link(code, GUESSER)
+    assert services.open_patient_link(code, OTHER).case_id == case_id
+
+
+def test_wrong_codes_without_an_address_are_throttled_in_one_bucket_and_kept(case_id):
+    """Behind a proxy on the same host no client has an address: before, each reload was a new
+    key and wrong codes were never throttled; the count also survives a restart."""
+    _, code = services.create_patient_link(case_id, "preferences")
+    for _ in range(UNKNOWN_CLIENTS_POLICY.max_failures - 1):
+        with pytest.raises(services.LinkRefused):
+            services.open_patient_link(WRONG, None)
+    with pytest.raises(services.TooManyAttempts):
+        services.open_patient_link(WRONG, None)
+    restart()
+    with pytest.raises(services.TooManyAttempts):
+        services.open_patient_link(code, None)
+    assert services.open_patient_link(code, PATIENT).case_id == case_id
 
 
 def test_links_are_extended_expired_and_revoked_for_good(case_id):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,20 +12,22 @@ from argon2 import PasswordHasher
 
 from tailoring import auth
 from tailoring.auth import (
+    CLIENT_POLICY,
     LOCAL_USER,
     REFUSED,
     ROLES,
     UNKNOWN_ACTOR,
+    UNKNOWN_CLIENTS_POLICY,
     LoginRefused,
-    LoginThrottle,
     actor_for,
     authenticate,
     hash_password,
     idle_expired,
     local_actor,
-    lock_time,
+    name_bucket,
     verify_password,
 )
+from tailoring.engine.throttle import Failures, Policy, after_failure
 from tailoring.storage.accounts import User
 from tailoring.storage.errors import UnknownUser
 
@@ -48,8 +50,6 @@ class FakeAccounts:
             roles=frozenset(roles),  # type: ignore[arg-type]
             password_hash=auth._hasher.hash(password) if password else None,
             disabled=False,
-            failed_logins=0,
-            locked_until=None,
             created_at=NOW,
             updated_at=NOW,
         )
@@ -63,22 +63,30 @@ class FakeAccounts:
             raise UnknownUser(username)
         return self.users[username]
 
-    def record_failed_login(self, username: str) -> int:
-        self.change(username, failed_logins=self.get_user(username).failed_logins + 1)
-        return self.users[username].failed_logins
-
-    def lock_until(self, username: str, until: datetime) -> None:
-        self.change(username, locked_until=until)
-
-    def reset_failed_logins(self, username: str) -> None:
-        self.change(username, failed_logins=0, locked_until=None)
-
     def set_password_hash(self, username: str, password_hash: str | None) -> None:
-        self.change(username, password_hash=password_hash, failed_logins=0, locked_until=None)
+        self.change(username, password_hash=password_hash)
 
     def supervisees(self, supervisor: str) -> list[str]:
         self.get_user(supervisor)
         return self.supervised.get(supervisor, [])
+
+
+class MemoryAttempts:
+    """Failure counts in memory, as SignInAttempts keeps them in the database."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[str, Failures] = {}
+
+    def locked_until(self, buckets: Iterable[str], now: datetime) -> datetime | None:
+        locks = [self.buckets[b].lock_at(now) for b in buckets if b in self.buckets]
+        return max((lock for lock in locks if lock is not None), default=None)
+
+    def fail(self, bucket: str, policy: Policy, now: datetime) -> Failures:
+        self.buckets[bucket] = after_failure(self.buckets.get(bucket), policy, now)
+        return self.buckets[bucket]
+
+    def forget(self, bucket: str) -> None:
+        self.buckets.pop(bucket, None)
 
 
 class FakeAudit:
@@ -118,12 +126,19 @@ def audit() -> FakeAudit:
 
 
 @pytest.fixture
-def throttle() -> LoginThrottle:
-    return LoginThrottle()
+def attempts() -> MemoryAttempts:
+    return MemoryAttempts()
 
 
-def login(accounts: FakeAccounts, username: str, password: str, at: datetime, **kw: Any):
-    return authenticate(accounts, username, password, at, **kw)  # type: ignore[arg-type]
+def login(
+    accounts: FakeAccounts,
+    username: str,
+    password: str,
+    at: datetime,
+    attempts: MemoryAttempts,
+    **kw: Any,
+):
+    return authenticate(accounts, attempts, username, password, at, **kw)  # type: ignore[arg-type]
 
 
 def refusal(accounts: FakeAccounts, username: str, password: str, at: datetime, **kw: Any) -> str:
@@ -132,28 +147,44 @@ def refusal(accounts: FakeAccounts, username: str, password: str, at: datetime, 
     return str(refused.value)
 
 
+def lock_of(attempts: MemoryAttempts, username: str) -> datetime | None:
+    counted = attempts.buckets.get(name_bucket(username))
+    return None if counted is None else counted.locked_until
+
+
 def test_passwords_are_hashed_with_argon2id_and_verified() -> None:
-    hashed = hash_password(PASSWORD)
+    hashed = hash_password(PASSWORD, "dr.a")
     assert hashed.startswith("$argon2id$")
     assert PASSWORD not in hashed
-    assert hash_password(PASSWORD) != hashed  # salted
+    assert hash_password(PASSWORD, "dr.a") != hashed  # salted
     assert verify_password(hashed, PASSWORD)
     assert not verify_password(hashed, PASSWORD.upper())
     assert not verify_password("not a hash", PASSWORD)
 
 
-@pytest.mark.parametrize("password", ["", "short", "x" * 9, "x" * 1025])
-def test_a_password_too_short_or_too_long_is_refused(password: str) -> None:
-    with pytest.raises(ValueError, match="characters"):
-        hash_password(password)
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("", "at least 10 characters"),
+        ("short", "at least 10 characters"),
+        ("x" * 1025, "at most 1024 characters"),
+        ("aaaaaaaaaa", "repeats one character"),
+        ("Password2024!", "common passwords"),
+        ("qwertyuiop", "run of keys"),
+        ("dr.a kettle harbour", "contains the username"),
+    ],
+)
+def test_a_weak_password_is_refused_with_the_reason(password: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        hash_password(password, "dr.a")
 
 
-def test_a_login_gives_the_actor_with_roles_and_supervisees(accounts, audit, throttle) -> None:
-    actor = login(accounts, " Sup.B ", PASSWORD, NOW, audit=audit, throttle=throttle)
+def test_a_login_gives_the_actor_with_roles_and_supervisees(accounts, audit, attempts) -> None:
+    actor = login(accounts, " Sup.B ", PASSWORD, NOW, audit=audit, attempts=attempts)
     assert (actor.username, actor.display_name, actor.local) == ("sup.b", "Sup.B", False)
     assert actor.roles == {"supervisor", "therapist"}
     assert actor.supervisees == {"dr.a", "tr.c"}
-    assert login(accounts, "dr.a", PASSWORD, NOW, throttle=throttle).supervisees == frozenset()
+    assert login(accounts, "dr.a", PASSWORD, NOW, attempts=attempts).supervisees == frozenset()
     assert audit.entries == [("sup.b", "login", "password")]
 
 
@@ -168,9 +199,9 @@ def test_a_login_gives_the_actor_with_roles_and_supervisees(accounts, audit, thr
     ],
 )
 def test_every_failed_login_gets_the_same_message(
-    accounts, audit, throttle, username: str, password: str, why: str
+    accounts, audit, attempts, username: str, password: str, why: str
 ) -> None:
-    message = refusal(accounts, username, password, NOW, audit=audit, throttle=throttle)
+    message = refusal(accounts, username, password, NOW, audit=audit, attempts=attempts)
     assert message == REFUSED == "Wrong username or password, or the account is disabled."
     # The log tells an administrator why, but never writes down what was typed for a username
     # that has no account: it may be a password.
@@ -178,70 +209,55 @@ def test_every_failed_login_gets_the_same_message(
     assert audit.entries == [(actor, "login_failed", why)]
 
 
-def test_failures_are_counted_and_a_login_forgets_them(accounts, throttle) -> None:
+def test_failures_are_counted_and_a_login_forgets_them(accounts, attempts) -> None:
     for _ in range(3):
-        refusal(accounts, "dr.a", "wrong horse battery", NOW, throttle=throttle)
-    assert accounts.users["dr.a"].failed_logins == 3
-    login(accounts, "dr.a", PASSWORD, NOW, throttle=throttle)
-    assert accounts.users["dr.a"].failed_logins == 0
-
-
-def test_lock_times_start_at_30_seconds_double_and_stop_at_15_minutes() -> None:
-    assert [lock_time(n).total_seconds() for n in range(1, 12)] == [
-        0,
-        0,
-        0,
-        0,
-        30,
-        60,
-        120,
-        240,
-        480,
-        900,
-        900,
-    ]
-    assert lock_time(10_000) == timedelta(minutes=15)
+        refusal(accounts, "dr.a", "wrong horse battery", NOW, attempts=attempts)
+    assert attempts.buckets[name_bucket("dr.a")].count == 3
+    login(accounts, "dr.a", PASSWORD, NOW, attempts=attempts)
+    assert name_bucket("dr.a") not in attempts.buckets
+    # The client's count stays: an account of one's own must not reset guessing at others.
+    assert attempts.buckets["login.client:unknown"].count == 3
 
 
 def test_repeated_failures_lock_the_account_even_for_the_right_password(
-    accounts, audit, throttle
+    accounts, audit, attempts
 ) -> None:
     for attempt in range(5):
-        message = refusal(accounts, "dr.a", f"guess number {attempt}", NOW, throttle=throttle)
+        message = refusal(accounts, "dr.a", f"guess number {attempt}", NOW, attempts=attempts)
         assert message == REFUSED
-    assert accounts.users["dr.a"].locked_until == NOW + timedelta(seconds=30)
+    assert lock_of(attempts, "dr.a") == NOW + timedelta(seconds=30)
 
     later = NOW + timedelta(seconds=10)
-    message = refusal(accounts, "dr.a", PASSWORD, later, audit=audit, throttle=throttle)
+    message = refusal(accounts, "dr.a", PASSWORD, later, audit=audit, attempts=attempts)
     assert message == "Too many failed logins. Wait 20 seconds, then try again."
     assert audit.entries == [("dr.a", "login_failed", "locked")]
     # Tries during the lock are not counted: they neither lengthen it nor reach the password.
-    assert accounts.users["dr.a"].failed_logins == 5
+    assert attempts.buckets[name_bucket("dr.a")].count == 5
 
     after = NOW + timedelta(seconds=30)
-    assert login(accounts, "dr.a", PASSWORD, after, throttle=throttle).username == "dr.a"
-    assert (accounts.users["dr.a"].failed_logins, accounts.users["dr.a"].locked_until) == (0, None)
+    assert login(accounts, "dr.a", PASSWORD, after, attempts=attempts).username == "dr.a"
+    assert lock_of(attempts, "dr.a") is None
 
 
-def test_each_failure_after_a_lock_doubles_it(accounts, throttle) -> None:
+def test_each_failure_after_a_lock_doubles_it(accounts, attempts) -> None:
     at = NOW
     for _ in range(5):
-        refusal(accounts, "dr.a", "wrong horse battery", at, throttle=throttle)
+        refusal(accounts, "dr.a", "wrong horse battery", at, attempts=attempts)
     locks = []
     for _ in range(6):
-        at = accounts.users["dr.a"].locked_until
-        refusal(accounts, "dr.a", "wrong horse battery", at, throttle=throttle)
-        locks.append(accounts.users["dr.a"].locked_until - at)
+        at = lock_of(attempts, "dr.a")
+        refusal(accounts, "dr.a", "wrong horse battery", at, attempts=attempts)
+        locks.append(lock_of(attempts, "dr.a") - at)
     assert [lock.total_seconds() for lock in locks] == [60, 120, 240, 480, 900, 900]
-    message = refusal(accounts, "dr.a", PASSWORD, at + timedelta(minutes=1), throttle=throttle)
+    message = refusal(accounts, "dr.a", PASSWORD, at + timedelta(minutes=1), attempts=attempts)
     assert message == "Too many failed logins. Wait 14 minutes, then try again."
 
 
-def test_an_unknown_username_is_throttled_like_an_account(accounts, throttle) -> None:
+def test_an_unknown_username_is_throttled_like_an_account(accounts, attempts) -> None:
     times = [NOW + timedelta(seconds=s) for s in (0, 1, 2, 3, 4, 5, 33, 34, 35, 94, 95)]
-    known = [refusal(accounts, "dr.a", "wrong horse battery", t, throttle=throttle) for t in times]
+    known = [refusal(accounts, "dr.a", "wrong horse battery", t, attempts=attempts) for t in times]
     unknown = [
-        refusal(accounts, "ghost", "wrong horse battery", t, throttle=throttle) for t in times
+        refusal(accounts, "ghost", "wrong horse battery", t, attempts=attempts) for t in times
     ]
     assert unknown == known
     assert known[:5] == [REFUSED] * 5
@@ -253,24 +269,59 @@ def test_an_unknown_username_is_throttled_like_an_account(accounts, throttle) ->
     assert known[10] == "Too many failed logins. Wait 119 seconds, then try again."
 
 
-def test_the_throttle_of_unknown_usernames_is_bounded(accounts) -> None:
-    throttle = LoginThrottle(capacity=2)
-    for _ in range(5):
-        refusal(accounts, "ghost", "wrong horse battery", NOW, throttle=throttle)
-    assert throttle.locked_until("ghost", NOW) == NOW + timedelta(seconds=30)
-    throttle.fail("other.1", NOW)
-    throttle.fail("other.2", NOW)
-    assert throttle.locked_until("ghost", NOW) is None
+def test_a_real_and_an_unknown_username_take_the_same_path(accounts, monkeypatch) -> None:
+    """Same checks of the hash (the stand-in for an unknown name), same counts, same answers."""
+    checked: list[str] = []
+    real_verify = auth.verify_password
+    monkeypatch.setattr(
+        auth, "verify_password", lambda h, p: checked.append(h) or real_verify(h, p)
+    )
+    seen = {}
+    for username in ("dr.a", "ghost"):
+        attempts = MemoryAttempts()
+        answers = [
+            refusal(accounts, username, "wrong horse battery", NOW, attempts=attempts)
+            for _ in range(6)
+        ]
+        seen[username] = (answers, attempts.buckets[name_bucket(username)])
+    assert seen["dr.a"] == seen["ghost"]
+    assert len(checked) == 10  # five each; the sixth, locked, checks nothing
+    assert checked[5:] == [auth._stand_in_hash()] * 5
+
+
+def test_guessing_one_password_across_many_usernames_is_throttled_per_client(
+    accounts, attempts
+) -> None:
+    client = "203.0.113.9"
+    answers = [
+        refusal(accounts, f"user.{n}", "Summer is here 2026", NOW, attempts=attempts, client=client)
+        for n in range(CLIENT_POLICY.max_failures + 1)
+    ]
+    assert answers[:-1] == [REFUSED] * CLIENT_POLICY.max_failures
+    assert answers[-1] == "Too many failed logins. Wait 60 seconds, then try again."
+    # Locked for that client, even for the right password of an account never tried...
+    message = refusal(accounts, "sup.b", PASSWORD, NOW, attempts=attempts, client=client)
+    assert message.startswith("Too many failed logins.")
+    # ...but not for another client.
+    assert login(accounts, "sup.b", PASSWORD, NOW, attempts, client="203.0.113.10")
+
+
+def test_clients_without_an_address_share_one_bucket(accounts, attempts) -> None:
+    for n in range(UNKNOWN_CLIENTS_POLICY.max_failures):
+        refusal(accounts, f"user.{n}", "Summer is here 2026", NOW, attempts=attempts)
+    message = refusal(accounts, "sup.b", PASSWORD, NOW, attempts=attempts, client=None)
+    assert message.startswith("Too many failed logins.")
+    assert login(accounts, "sup.b", PASSWORD, NOW, attempts, client="203.0.113.10")
 
 
 def test_a_hash_made_with_weaker_parameters_is_replaced_at_login(
-    accounts, throttle, monkeypatch: pytest.MonkeyPatch
+    accounts, attempts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     weaker = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     stronger = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1)
     accounts.change("dr.a", password_hash=weaker.hash(PASSWORD))
     monkeypatch.setattr(auth, "_hasher", stronger)
-    login(accounts, "dr.a", PASSWORD, NOW, throttle=throttle)
+    login(accounts, "dr.a", PASSWORD, NOW, attempts=attempts)
     renewed = accounts.users["dr.a"].password_hash
     assert not stronger.check_needs_rehash(renewed)
     assert verify_password(renewed, PASSWORD)

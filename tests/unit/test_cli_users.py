@@ -7,17 +7,18 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tailoring import accounts_cli
 from tailoring.__main__ import main
-from tailoring.auth import verify_password
+from tailoring.auth import NAME_POLICY, name_bucket, verify_password
 from tailoring.storage.accounts import AccountRepository
 from tailoring.storage.audit import AuditLog
 from tailoring.storage.db import make_engine
+from tailoring.storage.throttle import SignInAttempts
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
@@ -90,6 +91,13 @@ def test_add_without_a_password_makes_a_single_sign_on_account(
 
 
 STDIN = "--password-stdin"
+# The password typed for the account each refused command below names.
+WEAK = {
+    "dr.b": "short",
+    "dr.c": "aaaaaaaaaa",
+    "dr.d": "Password2024!",
+    "dr.a": "1234567890",  # reset-password; adding dr.a again is refused before the password
+}
 
 
 @pytest.mark.parametrize(
@@ -97,6 +105,9 @@ STDIN = "--password-stdin"
     [
         (("add", "Dr A", "--role", "therapist", STDIN), "3–40 lower-case"),
         (("add", "dr.b", "--role", "therapist", STDIN), "at least 10 characters"),
+        (("add", "dr.c", "--role", "therapist", STDIN), "repeats one character"),
+        (("add", "dr.d", "--role", "therapist", STDIN), "common passwords"),
+        (("reset-password", "dr.a", STDIN), "run of keys"),
         (("add", "dr.a", "--role", "admin", STDIN), "already an account called dr.a"),
         (("disable", "nobody"), "There is no account called nobody."),
         (("enable", "nobody"), "There is no account called nobody."),
@@ -111,11 +122,12 @@ def test_refused_commands_say_why_and_change_nothing(
     database: str, stored, monkeypatch, capsys, argv: tuple[str, ...], message: str
 ) -> None:
     run(monkeypatch, capsys, "add", "dr.a", "--role", "therapist", STDIN, stdin=PASSWORD)
-    password = "short" if "dr.b" in argv else PASSWORD
+    password = WEAK.get(argv[1], PASSWORD)
     code, out, err = run(monkeypatch, capsys, *argv, stdin=password)
     assert (code, out) == (2, "")
     assert message in err
     assert [user.username for user in stored[0].list_users()] == ["dr.a"]
+    assert verify_password(stored[0].get_user("dr.a").password_hash or "", PASSWORD)
     assert len(stored[1].entries()) == 1
 
 
@@ -127,9 +139,9 @@ def test_accounts_are_managed_and_listed(database: str, stored, monkeypatch, cap
         add = ("add", username, "--role", role, "--password-stdin")
         assert run(monkeypatch, capsys, *add, stdin=PASSWORD)[0] == 0
     accounts, audit = stored
-    for _ in range(5):
-        accounts.record_failed_login("dr.a")
-    accounts.lock_until("dr.a", datetime.now(UTC) + timedelta(minutes=5))
+    attempts = SignInAttempts(make_engine(database))
+    for _ in range(NAME_POLICY.max_failures):
+        attempts.fail(name_bucket("dr.a"), NAME_POLICY, datetime.now(UTC))
 
     steps = [
         (("assign-supervisor", "sup.b", "dr.a"), "sup.b now supervises dr.a"),
@@ -157,7 +169,7 @@ def test_accounts_are_managed_and_listed(database: str, stored, monkeypatch, cap
     )
     assert (code, out) == (0, "set a new password for dr.a\n")
     user = accounts.get_user("dr.a")
-    assert (user.failed_logins, user.locked_until) == (0, None)
+    assert accounts.login_locked_until("dr.a", datetime.now(UTC)) is None
     assert verify_password(user.password_hash, "another password")
     assert run(monkeypatch, capsys, "enable", "tr.c")[1] == "enabled tr.c\n"
     assert not accounts.get_user("tr.c").disabled

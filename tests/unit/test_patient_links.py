@@ -13,12 +13,14 @@ from hypothesis import strategies as st
 from tailoring.engine import patient_links
 from tailoring.engine.patient_links import (
     ALPHABET,
+    CLIENT_POLICY,
     DEFAULT_LIFETIME,
     MAX_LIFETIME,
     REFUSED,
+    UNKNOWN_CLIENTS_POLICY,
     LinkRefused,
-    Throttle,
     TooManyAttempts,
+    code_client_bucket,
     expiry,
     extended_expiry,
     format_code,
@@ -27,6 +29,7 @@ from tailoring.engine.patient_links import (
     resolve,
     token_hash,
 )
+from tailoring.engine.throttle import after_failure
 from tailoring.model.patient import PatientLink
 
 NOW = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
@@ -218,81 +221,32 @@ def test_a_completed_link_still_opens_to_say_thank_you() -> None:
 # Throttling -------------------------------------------------------------------------------------
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def wait(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+def test_wrong_codes_count_per_client_address_or_in_one_bucket_for_unknown_ones() -> None:
+    assert code_client_bucket("203.0.113.9") == ("code.client:203.0.113.9", CLIENT_POLICY)
+    assert code_client_bucket(None) == ("code.client:unknown", UNKNOWN_CLIENTS_POLICY)
+    assert code_client_bucket("") == ("code.client:unknown", UNKNOWN_CLIENTS_POLICY)
+    # Never the browser session: a reload would start a new count.
+    assert code_client_bucket(None) == code_client_bucket(None)
 
 
-def test_five_wrong_codes_in_ten_minutes_lock_the_client_out() -> None:
-    clock, store = Clock(), Store()
-    good = store.add(make_link())
-    throttle = Throttle(clock)
-    for _ in range(4):
-        with pytest.raises(LinkRefused):
-            throttle.attempt("10.0.0.1", new_code(), store.find)
-        clock.wait(minutes=1)
-    with pytest.raises(TooManyAttempts, match="wait 15 minutes") as locked:
-        throttle.attempt("10.0.0.1", "WRONG", store.find)
-    assert locked.value.until == clock.now + timedelta(minutes=15)
-    # Locked out: even the right code is refused, and the store is not asked.
-    asked = len(store.looked_up)
-    clock.wait(minutes=5)
-    with pytest.raises(TooManyAttempts, match="wait 10 minutes"):
-        throttle.attempt("10.0.0.1", good, store.find)
-    assert len(store.looked_up) == asked
-    # Another client is not affected.
-    assert throttle.attempt("10.0.0.2", good, store.find).id == 7
-    clock.wait(minutes=10)
-    assert throttle.attempt("10.0.0.1", good, store.find).id == 7
+def test_five_wrong_codes_in_ten_minutes_lock_a_client_out_for_a_quarter_of_an_hour() -> None:
+    counted = None
+    for minute in range(5):
+        counted = after_failure(counted, CLIENT_POLICY, NOW + timedelta(minutes=minute))
+        if minute < 4:
+            assert counted.lock_at(NOW + timedelta(minutes=minute)) is None
+    assert counted is not None
+    assert counted.locked_until == NOW + timedelta(minutes=4 + 15)
 
 
 def test_wrong_codes_spread_out_are_not_throttled() -> None:
-    clock, store = Clock(), Store()
-    throttle = Throttle(clock)
-    for _ in range(20):
-        with pytest.raises(LinkRefused):
-            throttle.attempt("phone", new_code(), store.find)
-        clock.wait(minutes=3)
+    counted = None
+    for step in range(20):
+        at = NOW + timedelta(minutes=3 * step)
+        counted = after_failure(counted, CLIENT_POLICY, at)
+        assert counted.lock_at(at) is None
 
 
-def test_a_right_code_does_not_wipe_the_count() -> None:
-    clock, store = Clock(), Store()
-    good = store.add(make_link())
-    throttle = Throttle(clock, max_failures=3)
-    for _ in range(2):
-        with pytest.raises(LinkRefused):
-            throttle.attempt("k", new_code(), store.find)
-        throttle.attempt("k", good, store.find)
-    with pytest.raises(TooManyAttempts):
-        throttle.attempt("k", new_code(), store.find)
-
-
-def test_check_and_failure_can_be_used_apart() -> None:
-    clock = Clock()
-    throttle = Throttle(clock, max_failures=2, lockout=timedelta(seconds=30))
-    throttle.check("s")
-    throttle.failure("s")
-    with pytest.raises(TooManyAttempts, match="wait 1 minute and"):
-        throttle.failure("s")
-    with pytest.raises(TooManyAttempts):
-        throttle.check("s")
-    clock.wait(seconds=30)
-    throttle.check("s")
-
-
-def test_memory_stays_bounded() -> None:
-    clock = Clock()
-    throttle = Throttle(clock, max_failures=2, max_clients=100)
-    for n in range(1000):
-        throttle.failure(f"client-{n}")
-    assert len(throttle._clients) == 100
-    with pytest.raises(TooManyAttempts):
-        throttle.failure("client-999")
-    with pytest.raises(ValueError):
-        Throttle(clock, max_failures=0)
+def test_the_lock_message_says_how_many_minutes_to_wait() -> None:
+    assert "wait 15 minutes" in str(TooManyAttempts(NOW + timedelta(minutes=15), NOW))
+    assert "wait 1 minute and" in str(TooManyAttempts(NOW + timedelta(seconds=20), NOW))
