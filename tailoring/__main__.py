@@ -41,7 +41,7 @@ def _assess(args: argparse.Namespace) -> int:
     case = _read_case(args.case_file)
     if case is None:
         return EXIT_INVALID
-    print(services.report_as_json(services.assess_case(case)))
+    print(services.file_report_json(case))
     return 0
 
 
@@ -142,7 +142,7 @@ def _fhir_export(args: argparse.Namespace) -> int:
     case = _read_case(args.case_file)
     if case is None:
         return EXIT_INVALID
-    sys.stdout.write(services.case_fhir(case))
+    sys.stdout.write(services.file_fhir_bundle(case))
     return 0
 
 
@@ -159,7 +159,7 @@ def _fhir_import(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_INVALID
-    print(services.case_file(case))
+    print(services.file_case_json(case))
     return 0
 
 

@@ -712,9 +712,34 @@ def report_as_json(report: FitReport) -> str:
 
 
 def case_file(case: Case) -> str:
-    _audit("exported", _guard("case.export", reference=case.reference), "case file")
     """The case in the documented case-file format (JSON)."""
+    _audit("exported", _guard("case.export", reference=case.reference), "case file")
+    return _case_json(case)
+
+
+def _case_json(case: Case) -> str:
     return case.model_dump_json(indent=2, exclude_defaults=False)
+
+
+# Working on files (the command line) ----------------------------------------------------------
+#
+# A case file is already in the hands of whoever runs the command: nothing is read from or written
+# to the database, so these work where none is configured or reachable, and audit nothing.
+
+
+def file_report_json(case: Case) -> str:
+    """The fit report of a case read from a file, as JSON; opens no database."""
+    return report_json(assess_case(case))
+
+
+def file_fhir_bundle(case: Case, at: datetime | None = None) -> str:
+    """A case read from a file as a FHIR R4B Bundle (JSON); opens no database."""
+    return _fhir_bundle(case, at)
+
+
+def file_case_json(case: Case) -> str:
+    """A case read from a file (e.g. a FHIR Bundle) in the case-file format; opens no database."""
+    return _case_json(case)
 
 
 def parse_case_file(text: str) -> Case:
@@ -1410,8 +1435,11 @@ def fhir_questionnaires() -> str:
 def case_fhir(case: Case, at: datetime | None = None) -> str:
     """The case as a FHIR R4B collection Bundle (JSON), led by its fit report."""
     _audit("exported", _guard("case.export", reference=case.reference), "FHIR bundle")
-    moment = at or datetime.now(UTC)
-    return fhir.case_bundle_json(content(), case, assess_case(case), moment)
+    return _fhir_bundle(case, at)
+
+
+def _fhir_bundle(case: Case, at: datetime | None) -> str:
+    return fhir.case_bundle_json(content(), case, assess_case(case), at or datetime.now(UTC))
 
 
 def case_from_fhir(text: str) -> Case:
