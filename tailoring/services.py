@@ -92,8 +92,16 @@ from tailoring.model.report import FitReport, Flag, MeasureScore
 from tailoring.model.scenario import Scenario
 from tailoring.model.session import Session
 from tailoring.storage.accounts import AccountRepository
-from tailoring.storage.audit import AUDIT_ACTIONS, AuditAction, AuditEntry, AuditLog
-from tailoring.storage.db import database_url, make_engine
+from tailoring.storage.audit import AUDIT_ACTIONS, AuditAction, AuditEntry, AuditLog, ChainCheck
+from tailoring.storage.db import (
+    build_engine,
+    database_url,
+    grant_app_role,
+    make_engine,
+    migrate,
+    require_current,
+    schema_revisions,
+)
 from tailoring.storage.errors import (
     CaseNotFound,
     LinkClosed,
@@ -481,6 +489,50 @@ def audit_csv(entries: Sequence[AuditEntry]) -> str:
             for e in entries
         ]
     )
+
+
+# The database itself: run by whoever owns it, from the command line ----------------------------
+
+
+@contextmanager
+def _engine_at(url: str | None) -> Iterator[Engine]:
+    """A fresh engine on ``url`` (default: the configured database) that leaves the schema be."""
+    engine = build_engine(url or database_url())
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def upgrade_database(url: str | None = None) -> tuple[str | None, str]:
+    """Migrate the database to the latest schema; the revisions it was at before and is at now."""
+    with _engine_at(url) as engine:
+        before, _ = schema_revisions(engine)
+        migrate(engine)
+        return before, schema_revisions(engine)[0] or ""
+
+
+def grant_app_database_role(role: str, url: str | None = None) -> None:
+    """Let PostgreSQL role ``role`` use the tables as the app does, and only read and append to
+    the audit log (ValueError naming what stands in the way)."""
+    with _engine_at(url) as engine:
+        grant_app_role(engine, role)
+
+
+def check_audit_chain(
+    expected: tuple[int, str] | None = None, url: str | None = None
+) -> ChainCheck:
+    """Check the whole audit log's hash chain (and an entry recorded earlier, if given).
+
+    For those who may read the whole log (admins, the local user); it writes nothing and
+    changes no schema (SchemaOutdated when not migrated).
+    """
+    me = current_actor()
+    if access.audit_owners(me) is not None:
+        raise AccessDenied("audit.view")
+    with _engine_at(url) as engine:
+        require_current(engine)
+        return AuditLog(engine).check(expected)
 
 
 def start(load_demo: bool | None = None) -> None:
