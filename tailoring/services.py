@@ -50,6 +50,7 @@ from tailoring.engine.perception import (
 from tailoring.export import fhir, summary_pdf
 from tailoring.export.caseload import (
     MAX_ERRORS,
+    caseload_csv,
     collector_paused,
     conflicts_with_existing,
     notes_csv,
@@ -1309,6 +1310,17 @@ def _frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
 def with_figures(table: pd.DataFrame, figures: pd.DataFrame) -> pd.DataFrame:
     """Rows of the caseload table (e.g. filtered) with the charts' figures of the same cases."""
     return table.merge(figures, on="id", how="inner", validate="one_to_one")
+
+
+def caseload_export(rows: Sequence[dict[str, Any]]) -> str:
+    """The caseload table as shown (the rows the actor may see, filtered), as CSV.
+
+    Call it when the file is downloaded, not when the button is drawn: the export is audited,
+    by how many cases it holds.
+    """
+    access.require(current_actor(), "caseload.view")
+    audit_log().record(current_user(), "exported", detail=f"caseload CSV ({len(rows)} cases)")
+    return caseload_csv(rows)
 
 
 def caseload_overview(frame: pd.DataFrame) -> CaseloadSummary:
