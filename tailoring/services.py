@@ -277,6 +277,8 @@ MODES = ("local", "team")
 # Who the app's own upkeep acts as (loading the demo cases, computing missing figures).
 SYSTEM_USER = "system"
 PATIENT_USER = "patient (by link)"
+# Who the audit log names for a patient code that belongs to no link.
+UNKNOWN_CODE = "(unknown patient code)"
 # A case opened again within this many seconds by the same person is not logged again.
 VIEW_AUDIT_SECONDS = 15 * 60
 _mode = [os.environ.get("TAILORING_MODE", "local")]
@@ -1672,11 +1674,46 @@ def open_patient_link(code: str, client_key: str) -> PatientLink:
     """The link a typed or scanned code opens, recorded as opened.
 
     The same LinkRefused for an unknown, mistyped, expired or revoked code; TooManyAttempts
-    after repeated wrong codes from ``client_key`` (an IP address, else a session id).
+    after repeated wrong codes from ``client_key`` (an IP address, else a session id). The audit
+    log gets each opening and each refused code, with the link when the code belongs to one
+    (never the code or the client); attempts while a client is paused are refused unread and
+    not logged, so a guesser cannot fill the log.
     """
     repo = patient_repository()
-    link = _link_throttle.attempt(client_key, code, repo.find_by_hash)
-    return repo.mark_opened(link.id)
+    _link_throttle.check(client_key)
+    found: list[PatientLink] = []
+
+    def find(token_hash: str) -> PatientLink | None:
+        link = repo.find_by_hash(token_hash)
+        found.extend([link] if link else [])
+        return link
+
+    try:
+        link = _link_throttle.attempt(client_key, code, find)
+    except LinkRefused:
+        _audit_refused_code(found, "")
+        raise
+    except TooManyAttempts:
+        _audit_refused_code(found, "; too many wrong codes, client paused")
+        raise
+    opened = repo.mark_opened(link.id)
+    _audit_patient("viewed", opened, "questionnaire opened by its code")
+    return opened
+
+
+def _audit_patient(action: AuditAction, link: PatientLink, detail: str) -> None:
+    """Log what came through ``link``: the link stands for the anonymous patient; never answers."""
+    holder = repository().owner(link.case_id)
+    audit_log().record(f"patient link {link.id}", action, holder.id, holder.reference, detail)
+
+
+def _audit_refused_code(found: list[PatientLink], paused: str) -> None:
+    if not found:
+        audit_log().record(UNKNOWN_CODE, "code_refused", detail=f"no link has this code{paused}")
+        return
+    link = found[0]
+    why = "was revoked" if link.revoked_at is not None else "has expired"
+    _audit_patient("code_refused", link, f"code of a link that {why}{paused}")
 
 
 def patient_link(link_id: int) -> PatientLink:
@@ -1739,13 +1776,17 @@ def save_patient_answer(link_id: int, item_key: str, payload: dict[str, Any]) ->
         if parsed["value"]:
             check_identifiers({item_key: parsed["value"]})
     patient_repository().save_answer(link_id, item_key, parsed)
+    _audit_patient("answered", link, f"answer {item_key}")
     _refresh_for_patient(link.case_id)
 
 
 def complete_patient_link(link_id: int) -> PatientLink:
     """The patient has finished: the answers stop changing and the therapist is told."""
-    patient_link(link_id)
-    return patient_repository().complete(link_id)
+    link = patient_link(link_id)
+    completed = patient_repository().complete(link_id)
+    if link.completed_at is None:
+        _audit_patient("answered", link, "questionnaire finished")
+    return completed
 
 
 def _refresh_for_patient(case_id: int) -> None:
