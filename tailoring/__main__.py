@@ -1,5 +1,6 @@
 """The command line: assess a case, grade an attempt, print the schema, check content, demo data,
-exchange cases and questionnaires as FHIR, and manage the accounts of a team."""
+exchange cases and questionnaires as FHIR, manage the accounts of a team, migrate the database,
+and check the audit log."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from tailoring import services
 from tailoring.accounts_cli import add_users_parser
 from tailoring.content import ContentError, content_dir, load_content
+from tailoring.database_cli import add_database_parsers
 from tailoring.demo import demo_cases
 from tailoring.engine.coding import code_texts
 from tailoring.export.caseload import cases_csv
@@ -41,7 +43,7 @@ def _assess(args: argparse.Namespace) -> int:
     case = _read_case(args.case_file)
     if case is None:
         return EXIT_INVALID
-    print(services.report_as_json(services.assess_case(case)))
+    print(services.file_report_json(case))
     return 0
 
 
@@ -142,7 +144,7 @@ def _fhir_export(args: argparse.Namespace) -> int:
     case = _read_case(args.case_file)
     if case is None:
         return EXIT_INVALID
-    sys.stdout.write(services.case_fhir(case))
+    sys.stdout.write(services.file_fhir_bundle(case))
     return 0
 
 
@@ -159,7 +161,7 @@ def _fhir_import(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_INVALID
-    print(services.case_file(case))
+    print(services.file_case_json(case))
     return 0
 
 
@@ -268,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     code_feedback.set_defaults(run=_code_feedback)
     _add_fhir(commands)
     add_users_parser(commands)
+    add_database_parsers(commands)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

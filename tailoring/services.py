@@ -50,6 +50,7 @@ from tailoring.engine.perception import (
 from tailoring.export import fhir, summary_pdf
 from tailoring.export.caseload import (
     MAX_ERRORS,
+    caseload_csv,
     collector_paused,
     conflicts_with_existing,
     notes_csv,
@@ -92,14 +93,24 @@ from tailoring.model.report import FitReport, Flag, MeasureScore
 from tailoring.model.scenario import Scenario
 from tailoring.model.session import Session
 from tailoring.storage.accounts import AccountRepository
-from tailoring.storage.audit import AUDIT_ACTIONS, AuditAction, AuditEntry, AuditLog
-from tailoring.storage.db import database_url, make_engine
+from tailoring.storage.audit import AUDIT_ACTIONS, AuditAction, AuditEntry, AuditLog, ChainCheck
+from tailoring.storage.db import (
+    build_engine,
+    database_url,
+    grant_app_role,
+    make_engine,
+    migrate,
+    require_current,
+    schema_revisions,
+)
 from tailoring.storage.errors import (
     CaseNotFound,
     LinkClosed,
+    MayNotMigrate,
     NoteNotFound,
     PatientLinkNotFound,
     ReferenceTaken,
+    SchemaOutdated,
     StaleAnswer,
     StaleCase,
     StaleNote,
@@ -143,9 +154,11 @@ __all__ = [
     "CaseloadStamp",
     "FhirError",
     "IdentifiersFound",
+    "MayNotMigrate",
     "NotSignedIn",
     "NoteNotFound",
     "ReferenceTaken",
+    "SchemaOutdated",
     "StaleAnswer",
     "StaleCase",
     "StaleNote",
@@ -275,6 +288,8 @@ MODES = ("local", "team")
 # Who the app's own upkeep acts as (loading the demo cases, computing missing figures).
 SYSTEM_USER = "system"
 PATIENT_USER = "patient (by link)"
+# Who the audit log names for a patient code that belongs to no link.
+UNKNOWN_CODE = "(unknown patient code)"
 # A case opened again within this many seconds by the same person is not logged again.
 VIEW_AUDIT_SECONDS = 15 * 60
 _mode = [os.environ.get("TAILORING_MODE", "local")]
@@ -504,6 +519,50 @@ def audit_csv(entries: Sequence[AuditEntry]) -> str:
             for e in entries
         ]
     )
+
+
+# The database itself: run by whoever owns it, from the command line ----------------------------
+
+
+@contextmanager
+def _engine_at(url: str | None) -> Iterator[Engine]:
+    """A fresh engine on ``url`` (default: the configured database) that leaves the schema be."""
+    engine = build_engine(url or database_url())
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def upgrade_database(url: str | None = None) -> tuple[str | None, str]:
+    """Migrate the database to the latest schema; the revisions it was at before and is at now."""
+    with _engine_at(url) as engine:
+        before, _ = schema_revisions(engine)
+        migrate(engine)
+        return before, schema_revisions(engine)[0] or ""
+
+
+def grant_app_database_role(role: str, url: str | None = None) -> None:
+    """Let PostgreSQL role ``role`` use the tables as the app does, and only read and append to
+    the audit log (ValueError naming what stands in the way)."""
+    with _engine_at(url) as engine:
+        grant_app_role(engine, role)
+
+
+def check_audit_chain(
+    expected: tuple[int, str] | None = None, url: str | None = None
+) -> ChainCheck:
+    """Check the whole audit log's hash chain (and an entry recorded earlier, if given).
+
+    For those who may read the whole log (admins, the local user); it writes nothing and
+    changes no schema (SchemaOutdated when not migrated).
+    """
+    me = current_actor()
+    if access.audit_owners(me) is not None:
+        raise AccessDenied("audit.view")
+    with _engine_at(url) as engine:
+        require_current(engine)
+        return AuditLog(engine).check(expected)
 
 
 def start(load_demo: bool | None = None) -> None:
@@ -738,9 +797,34 @@ def report_as_json(report: FitReport) -> str:
 
 
 def case_file(case: Case) -> str:
-    _audit("exported", _guard("case.export", reference=case.reference), "case file")
     """The case in the documented case-file format (JSON)."""
+    _audit("exported", _guard("case.export", reference=case.reference), "case file")
+    return _case_json(case)
+
+
+def _case_json(case: Case) -> str:
     return case.model_dump_json(indent=2, exclude_defaults=False)
+
+
+# Working on files (the command line) ----------------------------------------------------------
+#
+# A case file is already in the hands of whoever runs the command: nothing is read from or written
+# to the database, so these work where none is configured or reachable, and audit nothing.
+
+
+def file_report_json(case: Case) -> str:
+    """The fit report of a case read from a file, as JSON; opens no database."""
+    return report_json(assess_case(case))
+
+
+def file_fhir_bundle(case: Case, at: datetime | None = None) -> str:
+    """A case read from a file as a FHIR R4B Bundle (JSON); opens no database."""
+    return _fhir_bundle(case, at)
+
+
+def file_case_json(case: Case) -> str:
+    """A case read from a file (e.g. a FHIR Bundle) in the case-file format; opens no database."""
+    return _case_json(case)
 
 
 def parse_case_file(text: str) -> Case:
@@ -1256,6 +1340,17 @@ def with_figures(table: pd.DataFrame, figures: pd.DataFrame) -> pd.DataFrame:
     return table.merge(figures, on="id", how="inner", validate="one_to_one")
 
 
+def caseload_export(rows: Sequence[dict[str, Any]]) -> str:
+    """The caseload table as shown (the rows the actor may see, filtered), as CSV.
+
+    Call it when the file is downloaded, not when the button is drawn: the export is audited,
+    by how many cases it holds.
+    """
+    access.require(current_actor(), "caseload.view")
+    audit_log().record(current_user(), "exported", detail=f"caseload CSV ({len(rows)} cases)")
+    return caseload_csv(rows)
+
+
 def caseload_overview(frame: pd.DataFrame) -> CaseloadSummary:
     """Every figure of the caseload charts, overall and per therapist."""
     titles = {t.id: t.title for t in content().themes}
@@ -1436,8 +1531,11 @@ def fhir_questionnaires() -> str:
 def case_fhir(case: Case, at: datetime | None = None) -> str:
     """The case as a FHIR R4B collection Bundle (JSON), led by its fit report."""
     _audit("exported", _guard("case.export", reference=case.reference), "FHIR bundle")
-    moment = at or datetime.now(UTC)
-    return fhir.case_bundle_json(content(), case, assess_case(case), moment)
+    return _fhir_bundle(case, at)
+
+
+def _fhir_bundle(case: Case, at: datetime | None) -> str:
+    return fhir.case_bundle_json(content(), case, assess_case(case), at or datetime.now(UTC))
 
 
 def case_from_fhir(text: str) -> Case:
@@ -1601,7 +1699,10 @@ def open_patient_link(code: str, client: str | None) -> PatientLink:
 
     The same LinkRefused for an unknown, mistyped, expired or revoked code; TooManyAttempts
     after repeated wrong codes from the client address ``client`` (None when not known: such
-    clients share one bucket), counted in the database, right code or wrong.
+    clients share one bucket), counted in the database, right code or wrong. The audit log gets
+    each opening and each refused code, with the link when the code belongs to one (never the
+    code or the client); attempts while a client is paused are refused unread and not logged,
+    so a guesser cannot fill the log.
     """
     now = link_codes.utc_now()
     bucket, policy = link_codes.code_client_bucket(client)
@@ -1610,14 +1711,40 @@ def open_patient_link(code: str, client: str | None) -> PatientLink:
     if locked is not None:
         raise TooManyAttempts(locked, now)
     repo = patient_repository()
+    found: list[PatientLink] = []
+
+    def find(token_hash: str) -> PatientLink | None:
+        link = repo.find_by_hash(token_hash)
+        found.extend([link] if link else [])
+        return link
+
     try:
-        link = link_codes.resolve(code, now, repo.find_by_hash)
+        link = link_codes.resolve(code, now, find)
     except LinkRefused:
         locked = attempts.fail(bucket, policy, now).lock_at(now)
         if locked is not None:
+            _audit_refused_code(found, "; too many wrong codes, client paused")
             raise TooManyAttempts(locked, now) from None
+        _audit_refused_code(found, "")
         raise
-    return repo.mark_opened(link.id)
+    opened = repo.mark_opened(link.id)
+    _audit_patient("viewed", opened, "questionnaire opened by its code")
+    return opened
+
+
+def _audit_patient(action: AuditAction, link: PatientLink, detail: str) -> None:
+    """Log what came through ``link``: the link stands for the anonymous patient; never answers."""
+    holder = repository().owner(link.case_id)
+    audit_log().record(f"patient link {link.id}", action, holder.id, holder.reference, detail)
+
+
+def _audit_refused_code(found: list[PatientLink], paused: str) -> None:
+    if not found:
+        audit_log().record(UNKNOWN_CODE, "code_refused", detail=f"no link has this code{paused}")
+        return
+    link = found[0]
+    why = "was revoked" if link.revoked_at is not None else "has expired"
+    _audit_patient("code_refused", link, f"code of a link that {why}{paused}")
 
 
 def patient_link(link_id: int) -> PatientLink:
@@ -1680,13 +1807,17 @@ def save_patient_answer(link_id: int, item_key: str, payload: dict[str, Any]) ->
         if parsed["value"]:
             check_identifiers({item_key: parsed["value"]})
     patient_repository().save_answer(link_id, item_key, parsed)
+    _audit_patient("answered", link, f"answer {item_key}")
     _refresh_for_patient(link.case_id)
 
 
 def complete_patient_link(link_id: int) -> PatientLink:
     """The patient has finished: the answers stop changing and the therapist is told."""
-    patient_link(link_id)
-    return patient_repository().complete(link_id)
+    link = patient_link(link_id)
+    completed = patient_repository().complete(link_id)
+    if link.completed_at is None:
+        _audit_patient("answered", link, "questionnaire finished")
+    return completed
 
 
 def _refresh_for_patient(case_id: int) -> None:

@@ -12,7 +12,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from tailoring import services
-from tailoring.export.caseload import caseload_csv
 from tailoring.model.caseload import OUTCOME_WORDS, CaseloadSummary, Rate
 
 TREND_WORDS = {"up": "↑ up", "down": "↓ down", "steady": "→ steady", "none": "—"}
@@ -248,7 +247,8 @@ def table(frame: pd.DataFrame, order: np.ndarray, total: int | None = None) -> N
 
 
 def csv(frame: pd.DataFrame, order: np.ndarray) -> str:
-    return caseload_csv(display(in_order(frame, order)).to_dict("records"))
+    """The caseload file, built and audited when the button is clicked (pass it uncalled)."""
+    return services.caseload_export(display(in_order(frame, order)).to_dict("records"))
 
 
 def _rate_text(rate: Rate) -> str:

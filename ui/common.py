@@ -75,6 +75,9 @@ def friendly_errors() -> Iterator[None]:
         yield
     except services.StorageUnavailable as exc:
         st.error(str(exc), icon=":material/cloud_off:")
+    except (services.SchemaOutdated, services.MayNotMigrate) as exc:
+        # Says which command the database's owner must run: no patient text, no paths.
+        st.error(str(exc), icon=":material/database:")
     except services.AccessDenied as exc:
         st.error(str(exc), icon=":material/block:")
     except services.NotSignedIn as exc:

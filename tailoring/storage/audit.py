@@ -1,14 +1,17 @@
-"""The audit log: who viewed, created, changed, exported or deleted which case; who signed in."""
+"""The audit log: who viewed, created, changed, exported or deleted which case; who signed in;
+what came in through patient links. Each entry is chained to the one before by a hash."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select, text
 
 from tailoring.storage.db import transaction
 from tailoring.storage.tables import audit_log
@@ -22,6 +25,8 @@ AuditAction = Literal[
     "login",
     "login_failed",
     "account_changed",
+    "answered",
+    "code_refused",
 ]
 AUDIT_ACTIONS: tuple[AuditAction, ...] = get_args(AuditAction)
 ACTOR_LENGTH = 80
@@ -31,6 +36,14 @@ DETAIL_LENGTH = 200
 # characters of emails, phone numbers and dates as people write them ("@", "+", "/") keeps the
 # commonest identifiers out even when a caller passes text it should not.
 DETAIL_PATTERN = re.compile(r"[A-Za-z0-9 .,:;=()_-]*")
+
+# The hash chain (docs/team-mode.md, "Tamper evidence"). The first entry follows GENESIS.
+GENESIS = "0" * 64
+HASHED_FIELDS = ("previous_hash", "at", "actor", "action", "case_id", "case_reference", "detail")
+# Any fixed number: every writer of the log takes this PostgreSQL advisory lock first.
+CHAIN_LOCK = 0x7A11_0A0D
+# Entries read at a time when checking the chain, so a long log needs little memory.
+CHECK_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,42 @@ class AuditEntry:
     case_id: int | None
     case_reference: str | None
     detail: str
+    previous_hash: str
+    hash: str
+
+
+def entry_hash(fields: dict[str, Any]) -> str:
+    """The SHA-256 (hex) of an entry's HASHED_FIELDS: the previous entry's hash and its own.
+
+    Canonical form: a JSON object of exactly those keys, sorted, without spaces, non-ASCII escaped;
+    ``at`` as ISO 8601 in UTC with microseconds (``2026-12-09T09:00:00.000000+00:00``), an absent
+    case as null. The id is not hashed: PostgreSQL may skip ids, and order is in the chain itself.
+    """
+    canonical = {name: fields[name] for name in HASHED_FIELDS}
+    canonical["at"] = fields["at"].astimezone(UTC).isoformat(timespec="microseconds")
+    serialised = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(serialised.encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """What checking the chain found: the first broken link, if any, and the end of the log.
+
+    ``entries`` counts the entries checked (all of them when nothing is broken). ``last_id`` and
+    ``last_hash`` name the last entry (None and GENESIS for an empty log): kept somewhere the
+    database's users cannot change, they let a later check find a deleted end of the log, which
+    the chain alone cannot show.
+    """
+
+    entries: int
+    last_id: int | None
+    last_hash: str
+    broken_id: int | None = None
+    problem: str = ""
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_id is None
 
 
 def _now() -> datetime:
@@ -54,10 +103,11 @@ def _now() -> datetime:
 
 
 class AuditLog:
-    """An append-only audit log in the SQL database.
+    """An append-only audit log in the SQL database, each entry chained to the one before.
 
     There is no way to change or remove an entry here, and the database refuses it too (the
-    migration adds triggers), so the app cannot edit the log.
+    migration adds triggers), so the app cannot edit the log. Whoever owns the tables can drop
+    the triggers; the chain then shows what they changed (see :meth:`check`).
     """
 
     def __init__(self, engine: Engine, clock: Callable[[], datetime] = _now) -> None:
@@ -98,9 +148,37 @@ class AuditLog:
             "detail": detail,
         }
         with transaction(self._engine) as connection:
+            _lock_chain(connection)
+            last = select(audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)
+            values["previous_hash"] = connection.execute(last).scalar() or GENESIS
+            values["hash"] = entry_hash(values)
             added = connection.execute(insert(audit_log).values(values))
         entry_id: int = added.inserted_primary_key[0]
         return AuditEntry(id=entry_id, **values)
+
+    def check(self, expected: tuple[int, str] | None = None) -> ChainCheck:
+        """Walk the chain in id order and report the first entry that breaks it.
+
+        An entry breaks it when its fields no longer give its hash (it was changed), or when its
+        previous hash is not the hash of the entry before it (an entry between them was deleted,
+        or the one before was rewritten). ``expected`` is an (id, hash) recorded from an earlier
+        check: the entry must still be there with that hash, else the log lost its end or was
+        rewritten up to it.
+        """
+        wanted = None if expected is None else expected[0]
+        count, last_id, last_hash, seen = 0, None, GENESIS, False
+        with transaction(self._engine) as connection:
+            for entry in _in_order(connection):
+                problem = _link_problem(entry, last_id, last_hash) or _recorded_problem(
+                    entry, expected
+                )
+                if problem:
+                    return ChainCheck(count, last_id, last_hash, entry.id, problem)
+                count, last_id, last_hash = count + 1, entry.id, entry.hash
+                seen = seen or entry.id == wanted
+        if wanted is not None and not seen:
+            return ChainCheck(count, last_id, last_hash, wanted, _gone(wanted, last_id))
+        return ChainCheck(count, last_id, last_hash)
 
     def entries(
         self,
@@ -135,3 +213,68 @@ class AuditLog:
             query = query.where(log.at < until)
         with transaction(self._engine) as connection:
             return [AuditEntry(**row._mapping) for row in connection.execute(query)]
+
+
+def _lock_chain(connection: Connection) -> None:
+    """Make this transaction the only writer of the log until it ends, so the chain cannot fork.
+
+    SQLite: ``BEGIN IMMEDIATE`` takes the database's write lock before the last hash is read
+    (the driver would otherwise begin only at the insert). PostgreSQL: a transaction-scoped
+    advisory lock, which needs no privilege: the app's role may only insert into and read the
+    log, and ``LOCK TABLE`` or ``SELECT ... FOR UPDATE`` would need more. A writer that skipped
+    the lock would still be refused: two entries cannot follow the same hash (unique constraint).
+    """
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+
+
+def _in_order(connection: Connection) -> Iterator[AuditEntry]:
+    """Every entry in id order, read a batch at a time."""
+    after = 0
+    while True:
+        query = (
+            select(audit_log)
+            .where(audit_log.c.id > after)
+            .order_by(audit_log.c.id)
+            .limit(CHECK_BATCH)
+        )
+        batch = [AuditEntry(**row._mapping) for row in connection.execute(query)]
+        yield from batch
+        if len(batch) < CHECK_BATCH:
+            return
+        after = batch[-1].id
+
+
+def _recorded_problem(entry: AuditEntry, expected: tuple[int, str] | None) -> str | None:
+    """Why ``entry`` is not as recorded in ``expected`` (None when it is, or is another entry)."""
+    if expected is None or entry.id != expected[0] or entry.hash == expected[1]:
+        return None
+    return "its hash is not the one recorded for it: the log was rewritten up to it"
+
+
+def _gone(entry_id: int, last_id: int | None) -> str:
+    """Why an entry recorded earlier is not in an unbroken chain."""
+    if last_id is None:
+        return "the entry recorded earlier is gone and the log is empty: it was emptied"
+    if last_id < entry_id:
+        return (
+            f"the entry recorded earlier is gone (the log ends at entry {last_id}): "
+            "entries at the end were deleted"
+        )
+    return "the entry recorded earlier is gone: the log was rewritten without it"
+
+
+def _link_problem(entry: AuditEntry, before_id: int | None, before_hash: str) -> str | None:
+    """Why ``entry`` does not follow the entry before it (None when it does)."""
+    if entry.previous_hash != before_hash:
+        if before_id is None:
+            return "it is not the first entry ever written: entries before it were deleted"
+        return (
+            f"its previous hash is not the hash of entry {before_id}: an entry between them "
+            f"was deleted, or entry {before_id} was rewritten"
+        )
+    if entry_hash(vars(entry)) != entry.hash:
+        return "its fields do not give its hash: it was changed after it was written"
+    return None

@@ -10,11 +10,14 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from tailoring.storage.errors import StorageUnavailable
+from tailoring.storage.errors import MayNotMigrate, SchemaOutdated, StorageUnavailable
+from tailoring.storage.tables import audit_log, metadata
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -24,6 +27,8 @@ SQLITE_LOCK_TIMEOUT = 15
 # journal and WAL files the permissions of the database file.
 PRIVATE_FILE = 0o600
 PRIVATE_FOLDER = 0o700
+# PostgreSQL's code for "permission denied" and "must be owner".
+INSUFFICIENT_PRIVILEGE = "42501"
 
 
 def database_url() -> str:
@@ -62,21 +67,57 @@ def build_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, **options)
 
 
+def migrates_on_start() -> bool:
+    """False when ``TAILORING_MIGRATE=0``: the app's role may not change the schema."""
+    return os.environ.get("TAILORING_MIGRATE", "1") != "0"
+
+
 def make_engine(url: str | None = None) -> Engine:
-    """An engine for ``url`` (default: :func:`database_url`) whose schema is at head."""
+    """An engine for ``url`` (default: :func:`database_url`) whose schema is at head.
+
+    Pending migrations are applied, unless ``TAILORING_MIGRATE=0``: then SchemaOutdated says
+    who must migrate.
+    """
     engine = build_engine(url or database_url())
-    migrate(engine)
+    if migrates_on_start():
+        migrate(engine)
+    else:
+        require_current(engine)
     return engine
 
 
 def migrate(engine: Engine) -> None:
-    """Apply every pending Alembic migration; a no-op when the schema is current."""
+    """Apply every pending Alembic migration; a no-op when the schema is current.
+
+    MayNotMigrate when the database refuses the change to this role (it does not own the tables).
+    """
     try:
         # Not in a transaction: the migrations environment opens its own, see env.py.
         with engine.connect() as connection:
             command.upgrade(alembic_config(connection), "head")
     except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
+            raise MayNotMigrate() from error
         raise StorageUnavailable() from error
+
+
+def schema_revisions(engine: Engine) -> tuple[str | None, str]:
+    """The revision the database is at (None before the first migration), and the latest one."""
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+            head = ScriptDirectory.from_config(alembic_config(connection)).get_current_head()
+    except DBAPIError as error:
+        raise StorageUnavailable() from error
+    assert head is not None
+    return current, head
+
+
+def require_current(engine: Engine) -> None:
+    """SchemaOutdated unless the database's schema is at the latest revision."""
+    current, head = schema_revisions(engine)
+    if current != head:
+        raise SchemaOutdated(current, head)
 
 
 def alembic_config(connection: Connection) -> Config:
@@ -133,3 +174,48 @@ def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
+
+
+def grant_app_role(engine: Engine, role: str) -> None:
+    """Give PostgreSQL role ``role`` what the app needs and no more; run as the tables' owner.
+
+    Reading and writing every table, except the audit log, which it may only read and append to,
+    and the schema's revision, which it may only read. Re-run after each migration that adds a
+    table. ValueError on SQLite, for a role that does not exist or owns the tables, or when run
+    by a role that does not own them.
+    """
+    if engine.dialect.name != "postgresql":
+        raise ValueError("database roles are PostgreSQL's: SQLite has none to grant")
+    quote = engine.dialect.identifier_preparer.quote
+    who = quote(role)
+    with transaction(engine) as connection:
+        problem = _grant_problem(connection, role)
+        if problem:
+            raise ValueError(problem)
+        schema = quote(connection.execute(text("SELECT current_schema()")).scalar_one())
+        rights = {audit_log.name: "SELECT, INSERT", "alembic_version": "SELECT"}
+        for table in [*(t.name for t in metadata.sorted_tables), "alembic_version"]:
+            where = f"{schema}.{quote(table)}"
+            connection.execute(text(f"REVOKE ALL ON {where} FROM {who}"))
+            grant = rights.get(table, "SELECT, INSERT, UPDATE, DELETE")
+            connection.execute(text(f"GRANT {grant} ON {where} TO {who}"))
+        connection.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {who}"))
+
+
+def _grant_problem(connection: Connection, role: str) -> str | None:
+    """Why ``role`` cannot be given the app's rights by this connection's role (None: it can)."""
+    if connection.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first():
+        owner, me = connection.execute(
+            text(
+                "SELECT tableowner, current_user FROM pg_tables "
+                "WHERE tablename = 'audit_log' AND schemaname = current_schema()"
+            )
+        ).one_or_none() or (None, None)
+        if owner is None:
+            return "the database has no tables yet: run `python -m tailoring db upgrade` first"
+        if owner == role:
+            return f"{role} owns the tables, so it could lift any rule: give the app its own role"
+        if owner != me:
+            return f"run this as {owner}, the role that owns the tables (not {me})"
+        return None
+    return f"there is no role {role}: create it first (CREATE ROLE {role} LOGIN PASSWORD '...')"

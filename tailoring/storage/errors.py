@@ -79,6 +79,28 @@ class StorageUnavailable(StorageError):
         )
 
 
+class SchemaOutdated(StorageError):
+    """The app was told not to migrate (TAILORING_MIGRATE=0) and the schema is not current."""
+
+    def __init__(self, current: str | None, head: str) -> None:
+        super().__init__(
+            f"The database's schema is at revision {current or 'none'}, and this version of the "
+            f"app needs revision {head}. Ask whoever runs the database to run "
+            "`python -m tailoring db upgrade` as the role that owns the tables, then try again."
+        )
+
+
+class MayNotMigrate(StorageError):
+    """The database refused to change the schema: the app's role does not own the tables."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The schema needs migrating, and this database role may not change it. Run "
+            "`python -m tailoring db upgrade` as the role that owns the tables, and set "
+            "TAILORING_MIGRATE=0 for the app (docs/team-mode.md, 'Database roles')."
+        )
+
+
 class UnknownUser(StorageError):
     """No account has this username."""
 

@@ -309,8 +309,14 @@ sign_in_attempts = Table(
 )
 
 # Append-only (the database refuses updates and deletes): who viewed, created, changed, exported
-# or deleted which case, and who signed in, when. No foreign key to cases: the entries about a
-# case outlive it. ``detail`` is a fixed phrase, never free text or a patient identifier.
+# or deleted which case, who signed in, and what came in through patient links, when. No foreign
+# key to cases: the entries about a case outlive it. ``detail`` is a fixed phrase, never free
+# text or a patient identifier. Each entry holds the hash of the one before and its own hash
+# (revision 0010, tailoring.storage.audit.entry_hash): two entries cannot follow the same one.
+AUDIT_ACTIONS_CHECK = (
+    "action IN ('viewed', 'created', 'changed', 'exported', 'deleted', 'login', "
+    "'login_failed', 'account_changed', 'answered', 'code_refused')"
+)
 audit_log = Table(
     "audit_log",
     metadata,
@@ -321,11 +327,9 @@ audit_log = Table(
     Column("case_id", Integer),
     Column("case_reference", String(32), index=True),
     Column("detail", String(200), nullable=False),
-    CheckConstraint(
-        "action IN ('viewed', 'created', 'changed', 'exported', 'deleted', 'login', "
-        "'login_failed', 'account_changed')",
-        name="action",
-    ),
+    Column("previous_hash", String(64), nullable=False, unique=True),
+    Column("hash", String(64), nullable=False),
+    CheckConstraint(AUDIT_ACTIONS_CHECK, name="action"),
 )
 
 # A questionnaire sent to the patient by link (revision 0006): one case, one questionnaire set

@@ -5,6 +5,7 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from tailoring import services
+from ui import caseload
 
 
 def open_caseload(at: AppTest) -> AppTest:
@@ -183,3 +184,17 @@ def test_a_rerun_with_nothing_changed_computes_no_figures_again(app: AppTest, mo
     at.run()
     at.run()
     assert summaries == [] and not at.exception
+
+
+def test_the_caseload_csv_is_audited_when_downloaded_not_when_shown(app: AppTest):
+    at = open_caseload(app)
+    assert not at.exception
+    assert "Caseload (CSV)" in [el.proto.label for el in at.get("download_button")]
+    assert services.audit_entries(action="exported") == []
+
+    frame = services.visible_caseload(services.caseload_frame())
+    text = caseload.csv(frame, caseload.sort_order(frame, "reference", False))
+
+    assert len(text.splitlines()) == len(frame) + 1
+    [entry] = services.audit_entries(action="exported")
+    assert (entry.detail, entry.case_id) == (f"caseload CSV ({len(frame)} cases)", None)

@@ -192,3 +192,10 @@ def test_signing_out(team):
     at = sign_in("tess")
     at.button(key="account.sign_out").click().run()
     assert at.title[0].value == "Sign in to Tailoring"
+
+
+def test_an_app_told_not_to_migrate_says_what_to_run(database, monkeypatch) -> None:
+    monkeypatch.setenv("TAILORING_MIGRATE", "0")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert any("python -m tailoring db upgrade" in e.value for e in at.error)

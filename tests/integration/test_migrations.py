@@ -9,13 +9,16 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, delete, insert, select, text
+from sqlalchemy.exc import DBAPIError
 
+from tailoring.storage.audit import GENESIS, AuditLog, ChainCheck
 from tailoring.storage.db import alembic_config, build_engine, make_engine, migrate
 from tailoring.storage.repository import CaseRepository
 from tailoring.storage.tables import (
     answers,
     attempt_grades,
+    audit_log,
     case_metrics,
     cases,
     flag_events,
@@ -361,3 +364,56 @@ def test_downgrading_to_the_third_schema_keeps_the_figures(bare_engine: Engine) 
     repository.delete(case_id)
     with bare_engine.connect() as connection:
         assert connection.execute(select(case_metrics)).all() == []
+
+
+def add_unchained_entries(engine: Engine) -> None:
+    """Three audit entries as revision 0005 wrote them, before the chain."""
+    rows = [
+        {"actor": "dr.a", "action": "login", "case_id": None, "case_reference": None},
+        {"actor": "dr.a", "action": "created", "case_id": 1, "case_reference": "CASE-001"},
+        {"actor": "sup.b", "action": "viewed", "case_id": 1, "case_reference": "CASE-001"},
+    ]
+    with engine.begin() as connection:
+        for minute, row in enumerate(rows):
+            at = CREATED.replace(minute=minute, microsecond=250 * minute)
+            connection.execute(
+                text(
+                    "INSERT INTO audit_log (at, actor, action, case_id, case_reference, detail) "
+                    "VALUES (:at, :actor, :action, :case_id, :case_reference, '')"
+                ),
+                {**row, "at": at},
+            )
+
+
+def test_upgrading_chains_the_entries_already_there(bare_engine: Engine) -> None:
+    move_to(bare_engine, "0009")
+    add_unchained_entries(bare_engine)
+    migrate(bare_engine)
+
+    log = AuditLog(bare_engine)
+    old = log.entries()[::-1]
+    assert [e.actor for e in old] == ["dr.a", "dr.a", "sup.b"]
+    assert old[0].previous_hash == GENESIS
+    assert log.check() == ChainCheck(3, old[-1].id, old[-1].hash)
+    added = log.record("dr.a", "answered", 1, "CASE-001", "patient link 1: questionnaire finished")
+    assert added.previous_hash == old[-1].hash
+    assert log.check().intact
+    with pytest.raises(DBAPIError, match="append-only"), bare_engine.begin() as connection:
+        connection.execute(delete(audit_log))
+
+
+def test_downgrading_from_the_chain_keeps_the_entries(bare_engine: Engine) -> None:
+    migrate(bare_engine)
+    log = AuditLog(bare_engine)
+    log.record("dr.a", "login")
+    move_to(bare_engine, "0009", down=True)
+    with bare_engine.connect() as connection:
+        assert connection.execute(text("SELECT actor FROM audit_log")).scalars().all() == ["dr.a"]
+    with pytest.raises(DBAPIError, match="append-only"), bare_engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_log"))
+
+    migrate(bare_engine)
+    log.record("dr.a", "code_refused", detail="no link has this code")
+    with pytest.raises(RuntimeError, match="stay on revision 0010"):
+        move_to(bare_engine, "0009", down=True)
+    assert log.check().entries == 2

@@ -424,3 +424,72 @@ def test_only_the_cases_therapist_records_the_patients_measures(case_id):
     with services.acting_as(other), pytest.raises(services.AccessDenied):
         services.copy_patient_measures(case_id, 1)
     assert services.open_case(case_id).case.sessions[0].measures == {}
+
+
+# The audit log of the patient's side ------------------------------------------------------------
+
+
+def patient_entries() -> list[tuple[str, str, str | None, str]]:
+    """Entries about patient links, oldest first: who, what, which case, the detail."""
+    return [
+        (e.actor, e.action, e.case_reference, e.detail)
+        for e in reversed(services.audit_entries(limit=None))
+        if e.actor.startswith(("patient link", services.UNKNOWN_CODE))
+    ]
+
+
+def test_codes_and_answers_are_audited_by_link_never_with_the_answers(case_id):
+    link_id = opened(case_id)
+    services.save_patient_answer(link_id, "preferences.structure", {"value": 5, "importance": 2})
+    services.save_patient_answer(link_id, "open.helped", {"value": HELPED})
+    services.complete_patient_link(link_id)
+    services.complete_patient_link(link_id)
+    who = f"patient link {link_id}"
+    assert patient_entries() == [
+        (who, "viewed", "PV-001", "questionnaire opened by its code"),
+        (who, "answered", "PV-001", "answer preferences.structure"),
+        (who, "answered", "PV-001", "answer open.helped"),
+        (who, "answered", "PV-001", "questionnaire finished"),
+    ]
+    logged = str(services.audit_entries(limit=None))
+    assert "childhood" not in logged and "'importance'" not in logged
+    assert services.check_audit_chain().intact
+
+
+def test_refused_codes_are_audited_with_their_link_when_they_have_one(case_id):
+    expired_link, expired = services.create_patient_link(case_id, "preferences")
+    services.expire_patient_link(expired_link.id)
+    revoked_link, revoked = services.create_patient_link(case_id, "preferences")
+    services.revoke_patient_link(revoked_link.id)
+    wrong = "7K2M-QX9D-AAAA-BBBB-CCCC-DDDD-EEEE"
+    for code in (expired, revoked, wrong, "not a code"):
+        with pytest.raises(services.LinkRefused):
+            services.open_patient_link(code, "client")
+    with pytest.raises(services.TooManyAttempts):
+        services.open_patient_link(wrong, "client")
+    with pytest.raises(services.TooManyAttempts):  # paused: refused unread, not logged again
+        services.open_patient_link(wrong, "client")
+    unknown = services.UNKNOWN_CODE
+    assert patient_entries() == [
+        (
+            f"patient link {expired_link.id}",
+            "code_refused",
+            "PV-001",
+            "code of a link that has expired",
+        ),
+        (
+            f"patient link {revoked_link.id}",
+            "code_refused",
+            "PV-001",
+            "code of a link that was revoked",
+        ),
+        (unknown, "code_refused", None, "no link has this code"),
+        (unknown, "code_refused", None, "no link has this code"),
+        (
+            unknown,
+            "code_refused",
+            None,
+            "no link has this code; too many wrong codes, client paused",
+        ),
+    ]
+    assert wrong not in str(services.audit_entries(limit=None))

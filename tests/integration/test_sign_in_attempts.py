@@ -124,7 +124,7 @@ def test_revision_0011_moves_the_counts_out_of_the_accounts_and_back(bare_engine
     assert AccountRepository(bare_engine).get_user("dr.a").display_name == "Dr A"
     SignInAttempts(bare_engine).fail(name_bucket("dr.a"), NAME_POLICY, NOW)
 
-    move_to(bare_engine, "0009", down=True)
+    move_to(bare_engine, "0010", down=True)
 
     assert "sign_in_attempts" not in inspect(bare_engine).get_table_names()
     columns = {c["name"] for c in inspect(bare_engine).get_columns("users")}
