@@ -536,3 +536,135 @@ def sessions_sequence(
     finally:
         page.context.close()
     return outcome
+
+
+REVIEW_TABS = ["Flags", "Supervision notes", "Fit report", "Timeline"]
+DECISIONS = {"acknowledged": "Acknowledge", "resolved": "Resolve", "reopened": "Reopen"}
+NEXT = {
+    "raised": ("acknowledged", "resolved"),
+    "reopened": ("acknowledged", "resolved"),
+    "acknowledged": ("resolved", "reopened"),
+    "resolved": ("reopened",),
+    "cleared": ("resolved", "reopened"),
+}
+
+
+def review_sequence(
+    browser: Browser, server: AppServer, services: Any, seed: int, actions: int = 20
+) -> Outcome:
+    """One random sequence on the case review of a fresh copy of demo case 1.
+
+    Notes and flag decisions are forms: each is filled and sent at a person's pace (the model
+    counts it once the page has run), while tab changes, visits away, reloads and a second tab
+    adding a note come fast in between. The database must hold every note once and every
+    decision once; the notes tab must show exactly the stored notes.
+    """
+    rng = random.Random(seed)
+    case_id = new_demo_case(services, f"RV-{seed:05d}")
+    decisions_before = len(_decisions(services, case_id))
+    notes: list[str] = []
+    decided: list[tuple[str, str]] = []
+    outcome = Outcome(seed)
+    url = f"{server.url}/review?case={case_id}"
+    page = new_page(browser)
+    try:
+        page.goto(url)
+        wait_ready(page, since=0)
+        for n in range(actions):
+            kind = rng.choices(
+                ["tab", "note", "decide", "away", "reload", "second"], [6, 3, 3, 1, 1, 1]
+            )[0]
+            if kind == "tab":
+                name = rng.choice(REVIEW_TABS)
+                outcome.actions.append(f"tab {name}")
+                _click_quietly(page.get_by_role("tab", name=name, exact=True))
+            elif kind in ("note", "second"):
+                text = f"Note {seed}-{n}: agreed to revisit the pace"
+                target = page if kind == "note" else new_page(browser)
+                outcome.actions.append(("note " if kind == "note" else "second tab note ") + text)
+                try:
+                    if _add_note(target, url if kind == "second" else None, text):
+                        notes.append(text)
+                finally:
+                    if target is not page:
+                        target.context.close()
+            elif kind == "decide":
+                made = _decide(page, rng, services, case_id, f"Reason {seed}-{n}")
+                if made is not None:
+                    decided.append(made)
+                    outcome.actions.append(f"decide {made[0]}={made[1]}")
+            else:
+                _away_or_reload(page, rng, kind, "Case review", outcome)
+            time.sleep(pause(rng))
+        settle(page)
+        stored_notes = sorted(note.text for note in services.notes(case_id))
+        if stored_notes != sorted(notes):
+            outcome.lost.append(f"notes: given {sorted(notes)!r}, stored {stored_notes!r}")
+        made = [(e.flag_id, e.event) for e in _decisions(services, case_id)[decisions_before:]]
+        if made != decided:
+            outcome.lost.append(f"decisions: given {decided!r}, stored {made!r}")
+        # A page shows what was stored when it last ran: the person's next click (here the
+        # sidebar's link to this page) brings in what the second tab added.
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name="Case review").click()
+        settle(page)
+        page.get_by_role("tab", name="Supervision notes", exact=True).click()
+        settle(page)
+        shown = sorted(
+            t.strip()
+            for t in page.locator("[class*='st-key-review-note-'] [data-testid=stText]")
+            .filter(has_text="Note ")
+            .all_inner_texts()
+        )
+        if shown != stored_notes:
+            outcome.shown_wrong.append(f"notes: shown {shown!r}, stored {stored_notes!r}")
+    finally:
+        page.context.close()
+    return outcome
+
+
+def _decisions(services: Any, case_id: int) -> list[Any]:
+    return [e for e in services.flag_history(case_id) if e.event in DECISIONS]
+
+
+def _add_note(page: Page, url: str | None, text: str) -> bool:
+    """Write a note and add it, at a person's pace; True once the page has run the form."""
+    try:
+        if url is not None:
+            page.goto(url)
+            wait_ready(page, since=0)
+        settle(page)
+        page.get_by_role("tab", name="Supervision notes", exact=True).click()
+        page.locator(f".{key_class('review.note.text')} textarea").fill(text)
+        page.locator(f".{key_class('review.note.add')} button").click()
+        settle(page)
+    except Error:
+        return False
+    return True
+
+
+def _decide(
+    page: Page, rng: random.Random, services: Any, case_id: int, reason: str
+) -> tuple[str, str] | None:
+    """Record a decision allowed for a random flag, at a person's pace; None if not sent."""
+    statuses = services.flag_statuses(case_id)
+    if not statuses:
+        return None
+    chosen = rng.choice(statuses)
+    decision = rng.choice(NEXT[chosen.status])
+    try:
+        settle(page)
+        page.get_by_role("tab", name="Flags", exact=True).click()
+        form = page.get_by_test_id("stForm").filter(has_text="Record a decision about a flag")
+        _choose(page, form.get_by_test_id("stSelectbox").nth(0), chosen.title)
+        _choose(page, form.get_by_test_id("stSelectbox").nth(1), DECISIONS[decision])
+        page.locator(f".{key_class('review.decide.reason')} input").fill(reason)
+        page.locator(f".{key_class('review.decide.record')} button").click()
+        settle(page)
+    except Error:
+        return None
+    return (chosen.flag_id, decision)
+
+
+def _choose(page: Page, selectbox: Any, starts_with: str) -> None:
+    selectbox.click()
+    page.get_by_role("option").filter(has_text=starts_with).first.click()
