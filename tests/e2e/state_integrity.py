@@ -668,3 +668,143 @@ def _decide(
 def _choose(page: Page, selectbox: Any, starts_with: str) -> None:
     selectbox.click()
     page.get_by_role("option").filter(has_text=starts_with).first.click()
+
+
+class PatientForm:
+    """The patient page's widgets for one link: a radio per question (and its importance), a
+    checkbox per choice of a question with several answers, a text box per open question."""
+
+    def __init__(self, questions: list[Any], levels: int) -> None:
+        self.questions = {q.key: q for q in questions}
+        self.widgets: dict[tuple[str, str, str], Widget] = {}
+        for q in questions:
+            key = f"patient.{q.key}"
+            if q.kind == "open":
+                self.widgets[(q.key, "", "value")] = Widget(key, [], "text")
+            elif q.multiple:
+                for c in q.choices:
+                    self.widgets[(q.key, str(c.value), "ticked")] = Widget(
+                        f"{key}.{c.value}", [], "checkbox"
+                    )
+            else:
+                self.widgets[(q.key, "", "value")] = Widget(
+                    key, [c.value for c in q.choices], "radio"
+                )
+            if q.importance:
+                self.widgets[(q.key, "", "importance")] = Widget(
+                    f"{key}.importance", list(range(levels)), "radio"
+                )
+
+    def tick(
+        self, model: dict[tuple[str, str, str], Any], spec: tuple[str, str, str], on: bool
+    ) -> None:
+        """A box ticked or unticked, with the page's rule: "none of these" and the others
+        exclude each other (the last tick wins)."""
+        model[spec] = on
+        exclusive = self.questions[spec[0]].exclusive
+        if not on or exclusive is None:
+            return
+        for other in self.widgets:
+            same_question = other[0] == spec[0] and other != spec and other[2] == "ticked"
+            if same_question and str(exclusive) in (spec[1], other[1]):
+                model[other] = False
+
+    def stored(self, answers: dict[str, dict[str, Any]]) -> dict[tuple[str, str, str], Any]:
+        values: dict[tuple[str, str, str], Any] = {}
+        for spec, widget in self.widgets.items():
+            payload = answers.get(spec[0]) or {}
+            if widget.kind == "checkbox":
+                values[spec] = any(str(v) == spec[1] for v in payload.get("value") or [])
+            elif widget.kind == "text":
+                values[spec] = payload.get("value") or ""
+            else:
+                values[spec] = payload.get(spec[2])
+        return values
+
+    def read(self, page: Page) -> dict[tuple[str, str, str], Any]:
+        classes = {key_class(w.key): spec for spec, w in self.widgets.items()}
+        raw = page.evaluate(READ_WIDGETS, list(classes))
+        return {
+            classes[c]: v
+            if self.widgets[classes[c]].kind == "checkbox"
+            else self.widgets[classes[c]].shown(v)
+            for c, v in raw.items()
+        }
+
+
+def patient_sequence(
+    browser: Browser, server: AppServer, services: Any, seed: int, actions: int = 25
+) -> Outcome:
+    """One random sequence on a patient's questionnaire (preferences) for a fresh case.
+
+    The patient answers radios, ticks and unticks boxes, writes in a text box, and reloads
+    (which asks for the link again: it is opened again, as from the message). Every answer the
+    page showed as given must be stored, and every widget must show what is stored.
+    """
+    rng = random.Random(seed)
+    case_id = services.new_case(f"PS-{seed:05d}", "cbt_depression", 12)
+    link, code = services.create_patient_link(case_id, "preferences")
+    levels = len(services.patient_wording().importance.labels)
+    form = PatientForm(services.patient_questions(link), levels)
+    model = form.stored({})
+    outcome = Outcome(seed)
+    url = f"{server.url}/patient?code={code}"
+    page = new_page(browser)
+    try:
+        page.goto(url)
+        wait_ready(page, since=0)
+        for _ in range(actions):
+            kind = rng.choices(["answer", "tick", "text", "reload"], [8, 3, 1, 1])[0]
+            if kind == "answer":
+                for spec, value in _answer(page, rng, form, set()).items():
+                    model[spec] = value
+                    outcome.actions.append(f"{'.'.join(spec)}={value}")
+            elif kind == "tick":
+                for spec, value in _tick(page, rng, form).items():
+                    form.tick(model, spec, value)
+                    outcome.actions.append(f"{'.'.join(spec)}={value}")
+            elif kind == "text":
+                given = _type_note(page, rng, form, set())
+                if given is not None:
+                    model[given[0]] = given[1]
+                    outcome.actions.append(f"{'.'.join(given[0])}=“{given[1]}”")
+            else:
+                outcome.actions.append("reload and open the link again")
+                with contextlib.suppress(Error):
+                    page.reload(wait_until="commit")
+                    time.sleep(pause(rng))
+                    page.goto(url, wait_until="commit")
+            time.sleep(pause(rng))
+        settle(page)
+        stored = form.stored(services.patient_link_answers(link.id))
+        for spec, value in model.items():
+            if stored[spec] != value:
+                outcome.lost.append(f"{'.'.join(spec)}: given {value!r}, stored {stored[spec]!r}")
+        for spec, value in form.read(page).items():
+            if stored[spec] != value:
+                outcome.shown_wrong.append(
+                    f"{'.'.join(spec)}: shown {value!r}, stored {stored[spec]!r}"
+                )
+    finally:
+        page.context.close()
+    return outcome
+
+
+def _tick(page: Page, rng: random.Random, form: PatientForm) -> dict[tuple[str, str, str], Any]:
+    """Tick or untick one box on the screen; every box the screen shows changed."""
+    try:
+        before = form.read(page)
+    except Error:
+        return {}
+    specs = [s for s in before if form.widgets[s].kind == "checkbox"]
+    if not specs:
+        return {}
+    spec = rng.choice(specs)
+    box = page.locator(f".{key_class(form.widgets[spec].key)} label").first
+    if not _click_quietly(box):
+        return {}
+    try:
+        after = form.read(page)
+    except Error:
+        return {}
+    return {s: v for s, v in after.items() if s in before and before[s] != v}

@@ -14,6 +14,7 @@ from playwright.sync_api import Browser
 
 from tests.e2e.conftest import AppServer
 from tests.e2e.state_integrity import (
+    patient_sequence,
     practice_sequence,
     review_sequence,
     sessions_sequence,
@@ -54,4 +55,12 @@ def test_case_review_sequences_lose_nothing(
     browser: Browser, app_server: AppServer, app_services, seed: int
 ):
     outcome = review_sequence(browser, app_server, app_services, seed)
+    assert outcome.differences == 0, outcome.report()
+
+
+@pytest.mark.parametrize("seed", SEEDS[:2])
+def test_patient_sequences_lose_nothing(
+    browser: Browser, app_server: AppServer, app_services, seed: int
+):
+    outcome = patient_sequence(browser, app_server, app_services, seed)
     assert outcome.differences == 0, outcome.report()
