@@ -1,7 +1,10 @@
-"""Soak: many random walk-through sequences in a real browser; how many answers differed.
+"""Soak: many random sequences in a real browser, on every page that records; how many differed.
 
 Usage: .venv/bin/python bench/state_soak.py [--sequences 1000] [--actions 25] [--busy 0.3]
-       [--seed 0]
+       [--seed 0] [--pages walkthrough,sessions,practice,review,patient]
+
+Sequences take the pages in turn (walk-through, sessions, practice, case review, the patient's
+questionnaire) unless ``--pages`` names fewer.
 
 Starts the app on a fresh SQLite database (as the e2e tests do), then runs the sequences of
 tests/e2e/state_integrity.py: each compares the database with what the person gave and every
@@ -26,8 +29,22 @@ sys.path.insert(0, str(REPO))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
-from tests.e2e.state_integrity import walkthrough_sequence  # noqa: E402
+from tests.e2e.state_integrity import (  # noqa: E402
+    patient_sequence,
+    practice_sequence,
+    review_sequence,
+    sessions_sequence,
+    walkthrough_sequence,
+)
 from tests.e2e.test_state_regressions import busy_machine  # noqa: E402
+
+SEQUENCES = {
+    "walkthrough": walkthrough_sequence,
+    "sessions": sessions_sequence,
+    "practice": practice_sequence,
+    "review": review_sequence,
+    "patient": patient_sequence,
+}
 
 
 def main() -> None:
@@ -36,7 +53,10 @@ def main() -> None:
     parser.add_argument("--actions", type=int, default=25)
     parser.add_argument("--busy", type=float, default=0.3, help="share run on a busy machine")
     parser.add_argument("--seed", type=int, default=0, help="first seed")
+    parser.add_argument("--pages", default=",".join(SEQUENCES), help="pages, comma-separated")
     args = parser.parse_args()
+    pages = args.pages.split(",")
+    per_page = dict.fromkeys(pages, 0)
 
     choose_busy = random.Random(args.seed)
     started = time.monotonic()
@@ -52,17 +72,20 @@ def main() -> None:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         for n in range(args.sequences):
             seed = args.seed + n
+            page = pages[n % len(pages)]
+            sequence = SEQUENCES[page]
             busy = choose_busy.random() < args.busy
             busy_runs += busy
             if busy:
                 with busy_machine():
-                    outcome = walkthrough_sequence(browser, server, services, seed, args.actions)
+                    outcome = sequence(browser, server, services, seed, args.actions)
             else:
-                outcome = walkthrough_sequence(browser, server, services, seed, args.actions)
+                outcome = sequence(browser, server, services, seed, args.actions)
             if outcome.differences:
                 failed += 1
+                per_page[page] += 1
                 differences += outcome.differences
-                print(("busy " if busy else "") + outcome.report(), flush=True)
+                print(f"{page} " + ("busy " if busy else "") + outcome.report(), flush=True)
             if (n + 1) % 10 == 0:
                 print(
                     f"{n + 1} sequences, {failed} with differences "
@@ -74,7 +97,9 @@ def main() -> None:
     print(
         f"sequences: {args.sequences} ({busy_runs} on a busy machine), "
         f"{args.actions} actions each; sequences with a difference: {failed}; "
-        f"answers or widgets that differed: {differences}; {minutes:.1f} min"
+        f"answers or widgets that differed: {differences}; {minutes:.1f} min; "
+        "sequences with a difference by page: "
+        + ", ".join(f"{page} {count}" for page, count in per_page.items())
     )
 
 

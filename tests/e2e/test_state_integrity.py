@@ -1,6 +1,8 @@
 """Nothing a clinician records is lost or shown wrong: random sequences in a real browser.
 
-A bounded number of seeded sequences (bench/state_soak.py runs a thousand): each compares the
+A bounded number of seeded sequences on each page that records (the walk-through, sessions,
+practice, case review and the patient's questionnaire; bench/state_soak.py runs many more, with
+the machine busy for some): each compares the
 database with a model of what the person did, and every widget on the screen with the database.
 A failure prints the seed and the actions, so it replays with ``SEEDS=<seed>``.
 """
@@ -42,7 +44,7 @@ def test_sessions_sequences_lose_nothing(
     assert outcome.differences == 0, outcome.report()
 
 
-@pytest.mark.parametrize("seed", SEEDS[:2])
+@pytest.mark.parametrize("seed", SEEDS[:1])
 def test_practice_sequences_lose_nothing(
     browser: Browser, app_server: AppServer, app_services, seed: int
 ):
@@ -50,7 +52,7 @@ def test_practice_sequences_lose_nothing(
     assert outcome.differences == 0, outcome.report()
 
 
-@pytest.mark.parametrize("seed", SEEDS[:2])
+@pytest.mark.parametrize("seed", SEEDS[:1])
 def test_case_review_sequences_lose_nothing(
     browser: Browser, app_server: AppServer, app_services, seed: int
 ):
@@ -58,7 +60,7 @@ def test_case_review_sequences_lose_nothing(
     assert outcome.differences == 0, outcome.report()
 
 
-@pytest.mark.parametrize("seed", SEEDS[:2])
+@pytest.mark.parametrize("seed", SEEDS[:1])
 def test_patient_sequences_lose_nothing(
     browser: Browser, app_server: AppServer, app_services, seed: int
 ):
