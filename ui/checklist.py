@@ -135,7 +135,9 @@ def _changed(
     key = field_key(section, item_id, field)
     value = bound.given(key)
     if value is None and radio:
-        return  # a person cannot empty a radio: this is a stale value from the browser
+        # A person cannot empty a radio or a segmented control (``required``; "Undo the last
+        # change" takes an answer back): an empty value is a stale one from the browser.
+        return
     if isinstance(value, list):
         value = list(value)
         if section == "preferences":
@@ -303,8 +305,9 @@ def _importance(lib: ContentLibrary, item: PreferenceItem, save: Saver) -> None:
         options=list(range(len(lib.importance_labels))),
         format_func=lambda i: lib.importance_labels[i],
         key=show("preferences", item.id, "importance"),
+        required=True,
         on_change=_changed,
-        args=(save, "preferences", item.id, "importance"),
+        args=(save, "preferences", item.id, "importance", True),
     )
 
 
@@ -368,9 +371,10 @@ def social_widget(lib: ContentLibrary, domain: SocialDomain, save: Saver) -> Non
             TRI_OPTIONS,
             format_func=TRI_LABELS.__getitem__,
             key=show("social", domain.id, "present"),
+            required=True,
             help=domain.why,
             on_change=_changed,
-            args=(save, "social", domain.id, "present"),
+            args=(save, "social", domain.id, "present", True),
         )
         if domain.safeguarding:
             st.caption(
@@ -385,16 +389,18 @@ def social_widget(lib: ContentLibrary, domain: SocialDomain, save: Saver) -> Non
             TRI_OPTIONS,
             format_func=TRI_LABELS.__getitem__,
             key=show("social", domain.id, "maintains"),
+            required=True,
             on_change=_changed,
-            args=(save, "social", domain.id, "maintains"),
+            args=(save, "social", domain.id, "maintains", True),
         )
         right.segmented_control(
             "Is anyone already helping with it?",
             TRI_OPTIONS,
             format_func=TRI_LABELS.__getitem__,
             key=show("social", domain.id, "helping"),
+            required=True,
             on_change=_changed,
-            args=(save, "social", domain.id, "helping"),
+            args=(save, "social", domain.id, "helping", True),
         )
         if domain.details:
             names = {d.id: d.label for d in domain.details}

@@ -52,6 +52,7 @@ def step_picker(
             + (f" ({counts[s][0]}/{counts[s][1]})" if s in counts else "")
         ),
         key="walk.step",
+        required=True,
         on_change=_picked,
         args=(case_id,),
         label_visibility="collapsed",

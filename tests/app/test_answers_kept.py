@@ -123,17 +123,25 @@ def test_an_emptied_note_stays_until_the_person_confirms_clearing_it(app: AppTes
 
 def test_several_answers_emptied_by_one_browser_message_are_refused(app: AppTest, fresh_case: int):
     _answer_case(fresh_case)
+    goals = {"value": ["skills"], "importance": 2}
+    services.save_answer(fresh_case, "preferences", "goals", goals)
+    given = {**GIVEN, "goals": goals}
     at = open_walkthrough(app, fresh_case)
-    # As a browser that drew these widgets without their values sends them back: both at once.
+    # As a browser that drew these widgets without their values sends them back: all at once.
+    at.button_group(key="pref.format").set_value([])
+    at.button_group(key="pref.goals").set_value([])
     at.button_group(key="pref.structure.importance").set_value(None)
-    at.button_group(key="pref.focus.importance").set_value(None)
     at.run()
-    assert _stored(fresh_case) == GIVEN
+    assert _stored(fresh_case) == given
+    assert at.button_group(key="pref.format").value == ["in_person", "video"]
     assert at.button_group(key="pref.structure.importance").value == 2
-    assert at.button_group(key="pref.focus.importance").value == 1
-    # One emptied by itself is a person's doing, and "Doesn't matter" (0) is an answer.
+    # One multi-choice emptied by itself is a person's doing. A segmented control cannot be
+    # emptied by a person (it is required): even one emptied by itself is stale; "Doesn't
+    # matter" (0) is an answer.
+    at.button_group(key="pref.goals").set_value([]).run()
     at.button_group(key="pref.structure.importance").set_value(None).run()
     at.button_group(key="pref.focus.importance").set_value(0).run()
-    assert _stored(fresh_case)["structure"] == {"value": 2, "importance": None}
+    assert _stored(fresh_case)["goals"] == {"value": None, "importance": 2}
+    assert _stored(fresh_case)["structure"] == {"value": 2, "importance": 2}
     assert _stored(fresh_case)["focus"] == {"value": 4, "importance": 0}
     assert not at.exception

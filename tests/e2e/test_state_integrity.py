@@ -3,7 +3,8 @@
 A bounded number of seeded sequences on each page that records (the walk-through, sessions,
 practice, case review and the patient's questionnaire; bench/state_soak.py runs many more, with
 the machine busy for some): each compares the database with a model of what the person did,
-and every widget on the screen with the database. A failure prints the seed and the actions, so it replays with ``SEEDS=<seed>``.
+and every widget on the screen with the database. A failure prints the seed and the actions,
+so it replays with ``SEEDS=<seed>``.
 """
 
 from __future__ import annotations

@@ -464,11 +464,11 @@ def test_refused_codes_are_audited_with_their_link_when_they_have_one(case_id):
     wrong = "7K2M-QX9D-AAAA-BBBB-CCCC-DDDD-EEEE"
     for code in (expired, revoked, wrong, "not a code"):
         with pytest.raises(services.LinkRefused):
-            services.open_patient_link(code, "client")
+            services.open_patient_link(code, "192.0.2.1")
     with pytest.raises(services.TooManyAttempts):
-        services.open_patient_link(wrong, "client")
+        services.open_patient_link(wrong, "192.0.2.1")
     with pytest.raises(services.TooManyAttempts):  # paused: refused unread, not logged again
-        services.open_patient_link(wrong, "client")
+        services.open_patient_link(wrong, "192.0.2.1")
     unknown = services.UNKNOWN_CODE
     assert patient_entries() == [
         (
