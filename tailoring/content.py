@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from tailoring.limits import CONTENT_FILE_MB, InputRefused, read_text
 from tailoring.model.coding import CodingEvaluation, Lexicon, LexiconEntry
 from tailoring.model.content import (
     Adaptation,
@@ -51,19 +52,38 @@ class ContentError(Exception):
         super().__init__("content does not validate:\n" + "\n".join(f"  {p}" for p in problems))
 
 
+class _PlainLoader(yaml.SafeLoader):
+    """YAML without aliases: ten nested aliases of ten items each make ten billion entries
+    to validate from a few hundred bytes, and content never needs them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                problem="aliases (*name) are not allowed in content: write the value out",
+                problem_mark=self.peek_event().start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
 def _read_yaml(path: Path, problems: list[str], name: str | None = None) -> Any:
     """The parsed file, or None with a problem naming the file (``name``, else its file name)."""
     name = name or path.name
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         problems.append(f"{name}: file is missing")
+        return None
+    try:
+        return yaml.load(read_text(path, CONTENT_FILE_MB), Loader=_PlainLoader)
+    except InputRefused as exc:
+        problems.append(str(exc).replace(str(path), name))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
-        problems.append(f"{name}{where}: not valid YAML: {getattr(exc, 'problem', exc)}")
-    except UnicodeDecodeError:
-        problems.append(f"{name}: not UTF-8 text")
+        problems.append(f"{name}{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}")
+    except RecursionError:
+        problems.append(f"{name}: nested too deeply to read; content needs a few levels")
+    except ValueError:
+        # PyYAML turns digits into an int; past 4,300 digits Python refuses.
+        problems.append(f"{name}: holds a number too long to read; no content value needs one")
     return None
 
 

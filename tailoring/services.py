@@ -61,6 +61,7 @@ from tailoring.export.pdf import session_plan_pdf
 from tailoring.export.report_json import report_json
 from tailoring.export.review_pdf import case_review_pdf
 from tailoring.export.tables import csv_text
+from tailoring.limits import InputRefused, load_json
 from tailoring.model.case import (
     REFERENCE_PATTERN,
     AllianceAnswer,
@@ -720,9 +721,9 @@ def case_file(case: Case) -> str:
 def parse_case_file(text: str) -> Case:
     """Parse and validate a case file against the content; CaseFileError names every field."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CaseFileError([f"not valid JSON (line {exc.lineno}, column {exc.colno})"]) from None
+        data = load_json(text)
+    except InputRefused as exc:
+        raise CaseFileError([str(exc)]) from None
     if not isinstance(data, dict):
         raise CaseFileError(["expected a JSON object at the top level"])
     return _validated(data)
@@ -1422,8 +1423,8 @@ def case_from_fhir(text: str) -> Case:
 def is_fhir_bundle(text: str) -> bool:
     """Whether JSON text is a FHIR Bundle rather than a case file (by its resourceType)."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
+        data = load_json(text)
+    except InputRefused:
         return False
     return isinstance(data, dict) and data.get("resourceType") == "Bundle"
 
