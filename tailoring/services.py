@@ -73,7 +73,7 @@ from tailoring.model.case import (
     WalkStep,
     answer_problems,
 )
-from tailoring.model.caseload import CaseloadSummary, CaseMetrics, ImportReport
+from tailoring.model.caseload import CaseloadSummary, CaseMetrics, ImportReport, RowError
 from tailoring.model.coding import ThemeCode
 from tailoring.model.content import ContentLibrary
 from tailoring.model.grade import Grade
@@ -987,16 +987,50 @@ def check_caseload_file(filename: str, data: bytes) -> ImportReport:
     if report.blocked or not report.first_rows:
         return report
     conflicts = conflicts_with_existing(report, repository().taken_references(report.first_rows))
-    if not conflicts:
+    return _with_problems(report, [*conflicts, *_creation_refused(report)])
+
+
+def _creation_refused(report: ImportReport) -> list[RowError]:
+    """A problem on the therapist of each case the current actor may not create.
+
+    Checked with the file, not only at the import, so the report shows the row and the field to
+    change instead of one refusal of the whole import that names neither.
+    """
+    actor = current_actor()
+    refused = [
+        case
+        for case in report.cases
+        if not access.allowed(actor, "case.create", case.therapist, "case")
+    ]
+    if not refused:
+        return []
+    if access.allowed(actor, "case.create", actor.username, "case"):
+        reason = f"you can import cases for yourself ({actor.username}) only: change the therapist"
+    else:
+        reason = "your account's roles do not allow creating cases: ask a therapist to import it"
+    return [
+        RowError(
+            row=report.first_rows[case.reference],
+            field="therapist",
+            message=f"this case is for {case.therapist}, and {reason}",
+            reference=case.reference,
+        )
+        for case in refused
+    ]
+
+
+def _with_problems(report: ImportReport, problems: list[RowError]) -> ImportReport:
+    """The report with more problems, each taking its case out of those to import."""
+    if not problems:
         return report
-    taken = {conflict.reference for conflict in conflicts}
-    errors = sorted([*report.errors, *conflicts], key=lambda e: (e.row is not None, e.row or 0))
+    refused = {problem.reference for problem in problems}
+    errors = sorted([*report.errors, *problems], key=lambda e: (e.row is not None, e.row or 0))
     return report.model_copy(
         update={
-            "cases": [case for case in report.cases if case.reference not in taken],
+            "cases": [case for case in report.cases if case.reference not in refused],
             "errors": errors[:MAX_ERRORS],
-            "errors_total": report.errors_total + len(conflicts),
-            "invalid_references": sorted({*report.invalid_references, *taken}),
+            "errors_total": report.errors_total + len(problems),
+            "invalid_references": sorted({*report.invalid_references, *refused}),
         }
     )
 
