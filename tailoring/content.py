@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tailoring.limits import CONTENT_FILE_MB, InputRefused, read_text
+from tailoring.limits import CONTENT_FILE_MB, YAML_VALUES, InputRefused, read_text
 from tailoring.model.coding import CodingEvaluation, Lexicon, LexiconEntry
 from tailoring.model.content import (
     Adaptation,
@@ -52,17 +52,35 @@ class ContentError(Exception):
         super().__init__("content does not validate:\n" + "\n".join(f"  {p}" for p in problems))
 
 
-class _PlainLoader(yaml.SafeLoader):
-    """YAML without aliases: ten nested aliases of ten items each make ten billion entries
-    to validate from a few hundred bytes, and content never needs them."""
+class _BoundedLoader(yaml.SafeLoader):
+    """Safe YAML whose aliases cannot multiply: ten nested aliases of ten items each make ten
+    billion values to validate from a few hundred bytes. Tools that write YAML use aliases for
+    repeated values, so they are allowed up to YAML_VALUES values in all."""
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(
-                problem="aliases (*name) are not allowed in content: write the value out",
-                problem_mark=self.peek_event().start_mark,
+    def construct_document(self, node: yaml.Node) -> Any:
+        if _values(node, {}) > YAML_VALUES:
+            raise yaml.constructor.ConstructorError(
+                problem=f"its aliases (*name) make more than {YAML_VALUES:,} values: "
+                "write the values out",
+                problem_mark=node.start_mark,
             )
-        return super().compose_node(parent, index)
+        return super().construct_document(node)
+
+
+def _values(node: yaml.Node, counted: dict[int, int]) -> int:
+    """How many values ``node`` stands for once every alias is expanded (each node counted once
+    and its count reused, so this takes as long as the file is, not as the expansion)."""
+    if id(node) in counted:
+        return counted[id(node)]
+    counted[id(node)] = 1  # a node that holds itself counts once
+    if isinstance(node, yaml.SequenceNode):
+        total = 1 + sum(_values(child, counted) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total = 1 + sum(_values(k, counted) + _values(v, counted) for k, v in node.value)
+    else:
+        total = 1
+    counted[id(node)] = total
+    return total
 
 
 def _read_yaml(path: Path, problems: list[str], name: str | None = None) -> Any:
@@ -72,7 +90,7 @@ def _read_yaml(path: Path, problems: list[str], name: str | None = None) -> Any:
         problems.append(f"{name}: file is missing")
         return None
     try:
-        return yaml.load(read_text(path, CONTENT_FILE_MB), Loader=_PlainLoader)
+        return yaml.load(read_text(path, CONTENT_FILE_MB), Loader=_BoundedLoader)
     except InputRefused as exc:
         problems.append(str(exc).replace(str(path), name))
     except yaml.YAMLError as exc:

@@ -26,6 +26,9 @@ CONTENT_FILE_MB = 1
 # The largest upload Streamlit's server accepts: .streamlit/config.toml's server.maxUploadSize
 # must say the same (a test checks), or a bigger file fails with a bare HTTP error.
 UPLOAD_MB = CASELOAD_FILE_MB
+# Values in one content file once its YAML aliases are expanded: a 1 MB file holds at most about
+# 250,000 written out.
+YAML_VALUES = 1_000_000
 # Brackets inside brackets in JSON: a case file needs 5, a FHIR bundle about 10.
 JSON_DEPTH = 64
 # Digits in one number: no count, score or date in any file needs more than a few.
