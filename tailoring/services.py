@@ -92,6 +92,12 @@ from tailoring.model.patient_content import PatientWording, QuestionnaireSet, Se
 from tailoring.model.report import FitReport, Flag, MeasureScore
 from tailoring.model.scenario import Scenario
 from tailoring.model.session import Session
+from tailoring.model.text import (
+    SHORT_TEXT_CHARS,
+    SUPERVISION_NOTE_CHARS,
+    TextTooLong,
+)
+from tailoring.model.text import checked as checked_text
 from tailoring.storage.accounts import AccountRepository
 from tailoring.storage.audit import AUDIT_ACTIONS, AuditAction, AuditEntry, AuditLog
 from tailoring.storage.db import database_url, make_engine
@@ -153,6 +159,7 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "StoredCase",
+    "TextTooLong",
     "filter_caseload",
     "recorded_measures",
 ]
@@ -675,12 +682,13 @@ def save_answer(
     """
     model = ANSWER_MODELS[section]
     with _changing(case_id, f"answer {section} {item_id}"):
-        if section == "social" and not allow_identifiers:
-            check_identifiers({"note": answer.get("note") or ""})
         try:
             parsed = model.model_validate(answer)
         except ValidationError as exc:
             raise CaseFileError(_problems(exc, f"answers.{section}.{item_id}")) from None
+        # After validation: its limit keeps an over-long note out of the identifier search.
+        if isinstance(parsed, SocialAnswer) and not allow_identifiers:
+            check_identifiers({"note": parsed.note})
         problems = answer_problems(content(), section, item_id, parsed)
         if problems:
             raise CaseFileError(problems)
@@ -799,12 +807,12 @@ def record_session(
     checked for identifiers first, as in ``save_answer``.
     """
     with _changing(case_id, f"session {session.get('number', '')}"):
-        if not allow_identifiers:
-            check_identifiers({"note": session.get("note") or ""})
         try:
             parsed = Session.model_validate(session)
         except ValidationError as exc:
             raise CaseFileError(_problems(exc, f"sessions.{session.get('number', '?')}")) from None
+        if not allow_identifiers:
+            check_identifiers({"note": parsed.note})
         stored = repository().get(case_id)
         others = [s for s in stored.case.sessions if s.number != parsed.number]
         sessions = sorted([*others, parsed], key=lambda s: s.number)
@@ -1325,8 +1333,12 @@ def decide_flag(
     reason: str,
     allow_identifiers: bool = False,
 ) -> FlagEvent:
-    """Acknowledge, resolve or reopen a flag raised on the case, recording who, when and why."""
+    """Acknowledge, resolve or reopen a flag raised on the case, recording who, when and why.
+
+    TextTooLong for a reason over SHORT_TEXT_CHARS; control characters are removed.
+    """
     holder = _guard("case.review", case_id)
+    reason = checked_text(reason, SHORT_TEXT_CHARS, "reason")
     if not allow_identifiers:
         check_identifiers({"reason": reason})
     _audit("changed", holder, f"flag {decision}")
@@ -1346,12 +1358,24 @@ def add_note(
     status: NoteStatus = "open",
     allow_identifiers: bool = False,
 ) -> int:
-    """Add a supervision note, with the action agreed (may be empty), by the current user."""
+    """Add a supervision note, with the action agreed (may be empty), by the current user.
+
+    TextTooLong for a note or action over its limit; control characters are removed.
+    """
     holder = _guard("case.review", case_id)
+    text, action = _note_texts(text, action)
     if not allow_identifiers:
         check_identifiers({"text": text, "action": action})
     _audit("changed", holder, "supervision note added")
-    return repository().add_note(case_id, current_user(), text.strip(), action.strip(), status)
+    return repository().add_note(case_id, current_user(), text, action, status)
+
+
+def _note_texts(text: str, action: str) -> tuple[str, str]:
+    """A supervision note's text and action, cleaned, stripped and within their limits."""
+    return (
+        checked_text(text, SUPERVISION_NOTE_CHARS, "note").strip(),
+        checked_text(action, SHORT_TEXT_CHARS, "action agreed").strip(),
+    )
 
 
 def edit_note(
@@ -1362,18 +1386,17 @@ def edit_note(
     status: NoteStatus,
     allow_identifiers: bool = False,
 ) -> int:
-    """Change a note, keeping what it said before in its history; StaleNote if it moved on."""
+    """Change a note, keeping what it said before in its history; StaleNote if it moved on.
+
+    TextTooLong for a note or action over its limit; control characters are removed.
+    """
     holder = _guard("case.review", repository().note_case(note_id))
+    text, action = _note_texts(text, action)
     if not allow_identifiers:
         check_identifiers({"text": text, "action": action})
     _audit("changed", holder, "supervision note edited")
     return repository().edit_note(
-        note_id,
-        current_user(),
-        expected_version,
-        text=text.strip(),
-        action=action.strip(),
-        status=status,
+        note_id, current_user(), expected_version, text=text, action=action, status=status
     )
 
 

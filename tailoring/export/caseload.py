@@ -29,11 +29,10 @@ from tailoring.model.caseload import ImportReport, RowError
 from tailoring.model.content import ContentLibrary
 from tailoring.model.measures import MEASURE_ROLES, NOT_APPLICABLE, Measure
 from tailoring.model.session import ATTENDANCES, SESSION_KINDS
+from tailoring.model.text import NAME_CHARS, NOTE_CHARS
 
 MAX_ROWS = 200_000
 MAX_ERRORS = 5_000
-MAX_THERAPIST = 80
-MAX_NOTE = 2_000
 SESSIONS_AVAILABLE = (1, 60)
 SESSION_NUMBER = (1, 200)
 DEFAULT_ANXIETY = "gad7"
@@ -665,8 +664,8 @@ class _CsvReader:
         if kind not in SESSION_KINDS:
             problems.append(("kind", f"expected one of {', '.join(SESSION_KINDS)}, got {kind!r}"))
         note = cells[self.at_note] if self.at_note >= 0 else ""
-        if len(note) > MAX_NOTE:
-            problems.append(("note", f"longer than {MAX_NOTE} characters"))
+        if len(note) > NOTE_CHARS:
+            problems.append(("note", f"longer than {NOTE_CHARS} characters"))
         measures = {}
         for measure_id, item_columns in layout.measures:
             answers = _answers(cells, item_columns, problems, na=True)
@@ -694,8 +693,8 @@ def _case_fields(
     problems += [("reference", p) for p in checks(reference)]
     if not therapist:
         problems.append(("therapist", "required: the clinician who holds the case"))
-    elif len(therapist) > MAX_THERAPIST:
-        problems.append(("therapist", f"longer than {MAX_THERAPIST} characters"))
+    elif len(therapist) > NAME_CHARS:
+        problems.append(("therapist", f"longer than {NAME_CHARS} characters"))
     parsed["therapist"] = therapist
     protocols = [p.id for p in content.protocols]
     if protocol_id not in protocols:

@@ -14,12 +14,12 @@ from sqlalchemy import ColumnElement, Connection, Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from tailoring.auth import ROLES, Role
+from tailoring.model.text import NAME_CHARS, clean
 from tailoring.storage.db import transaction
 from tailoring.storage.errors import UnknownUser, UsernameTaken
 from tailoring.storage.tables import sign_ins, supervision_assignments, users
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9._-]{3,40}")
-DISPLAY_NAME_LENGTH = 80
 HASH_LENGTH = 255
 # How often a sign-in's last use is written: a write per click is not needed for a time-out
 # counted in minutes.
@@ -70,9 +70,9 @@ class AccountRepository:
         UsernameTaken if another account has the username.
         """
         check_username(username)
-        display_name = display_name.strip() or username
-        if len(display_name) > DISPLAY_NAME_LENGTH:
-            raise ValueError(f"the display name must be at most {DISPLAY_NAME_LENGTH} characters")
+        display_name = clean(display_name).strip() or username
+        if len(display_name) > NAME_CHARS:
+            raise ValueError(f"the display name must be at most {NAME_CHARS} characters")
         _check_hash(password_hash)
         now = _now()
         try:
