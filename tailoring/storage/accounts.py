@@ -251,6 +251,10 @@ def _end_sign_ins(connection: Connection, where: ColumnElement[bool]) -> None:
 
 
 def _load(connection: Connection, username: str) -> User:
+    # No account can have a name outside the pattern; asking the database about one with a NUL
+    # in it made PostgreSQL refuse the query, shown as "database cannot be used right now".
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise UnknownUser(username)
     row = connection.execute(select(users).where(users.c.username == username)).first()
     if row is None:
         raise UnknownUser(username)

@@ -102,3 +102,15 @@ def test_notes_over_their_limit_are_refused_by_the_model(app_database: str) -> N
              "note": "x" * 2001},
         )  # fmt: skip
     assert services.open_case(case_id).case.sessions == []
+
+
+@pytest.mark.parametrize("username", ["te\x00ss", "tess\u200b", "x" * 100_000])
+def test_a_sign_in_with_a_name_no_account_can_have_is_refused_as_a_wrong_name(
+    app_database: str, username: str
+) -> None:
+    """On PostgreSQL a NUL in the name failed the query: 'database cannot be used right now'."""
+    services.accounts().add_user("tess", ["therapist"], password_hash=None)
+    with pytest.raises(services.LoginRefused, match="Wrong username or password"):
+        services.sign_in(username, "correct horse battery")
+    with pytest.raises(services.LoginRefused):
+        services.signed_in_elsewhere(username)
