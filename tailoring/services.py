@@ -98,6 +98,7 @@ from tailoring.model.text import (
     TextTooLong,
 )
 from tailoring.model.text import checked as checked_text
+from tailoring.model.text import clean as clean_text
 from tailoring.storage.accounts import AccountRepository
 from tailoring.storage.audit import AUDIT_ACTIONS, AuditAction, AuditEntry, AuditLog
 from tailoring.storage.db import database_url, make_engine
@@ -457,15 +458,19 @@ def audit_entries(
     until: datetime | None = None,
     limit: int | None = 1000,
 ) -> list[AuditEntry]:
-    """The audit log, newest first, as far as the current actor may read it."""
+    """The audit log, newest first, as far as the current actor may read it.
+
+    The filters typed are cleaned of control characters first: PostgreSQL refuses a NUL in a
+    query, which showed as "database cannot be used right now".
+    """
     me = current_actor()
     access.require(me, "audit.view")
     owners = access.audit_owners(me)
     case_ids = None if owners is None else repository().ids_of(owners)
     return audit_log().entries(
-        actor=actor or None,
+        actor=clean_text(actor or "") or None,
         action=action,
-        case_reference=reference or None,
+        case_reference=clean_text(reference or "") or None,
         case_ids=case_ids,
         since=since,
         until=until,

@@ -114,3 +114,10 @@ def test_a_sign_in_with_a_name_no_account_can_have_is_refused_as_a_wrong_name(
         services.sign_in(username, "correct horse battery")
     with pytest.raises(services.LoginRefused):
         services.signed_in_elsewhere(username)
+
+
+def test_audit_filters_with_a_nul_find_what_the_rest_names(flagged_case: int) -> None:
+    reference = services.open_case(flagged_case).case.reference
+    found = services.audit_entries(reference=f"{reference}\x00")
+    assert found and {entry.case_reference for entry in found} == {reference}
+    assert services.audit_entries(actor="local\x00 user")
