@@ -999,7 +999,10 @@ def check_caseload_file(filename: str, data: bytes) -> ImportReport:
     report = parse_caseload(data, filename, content(), reference_problems)
     if report.blocked or not report.first_rows:
         return report
-    conflicts = conflicts_with_existing(report, repository().taken_references(report.first_rows))
+    # Only a well-formed reference can be stored; asking the database about one with a NUL in
+    # it made PostgreSQL refuse the query ("database cannot be used right now").
+    possible = [r for r in report.first_rows if re.fullmatch(REFERENCE_PATTERN, r)]
+    conflicts = conflicts_with_existing(report, repository().taken_references(possible))
     return _with_problems(report, [*conflicts, *_creation_refused(report)])
 
 

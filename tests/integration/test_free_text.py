@@ -8,6 +8,8 @@ import time
 import pytest
 
 from tailoring import services
+from tailoring.demo import demo_cases
+from tailoring.export.caseload import cases_csv
 from tailoring.model.text import SHORT_TEXT_CHARS, SUPERVISION_NOTE_CHARS
 
 DIRTY = "Agreed\x00 a lighter\x07 task\r\nnext week\tonly\x1b"
@@ -121,3 +123,13 @@ def test_audit_filters_with_a_nul_find_what_the_rest_names(flagged_case: int) ->
     found = services.audit_entries(reference=f"{reference}\x00")
     assert found and {entry.case_reference for entry in found} == {reference}
     assert services.audit_entries(actor="local\x00 user")
+
+
+def test_a_caseload_file_with_a_nul_in_a_reference_reports_that_row(app_database: str) -> None:
+    lib = services.content()
+    text = cases_csv(demo_cases(lib, 2, seed=1, first=30001), lib)
+    report = services.check_caseload_file(
+        "caseload.csv", text.replace("DEMO-30001", "D\x00-1").encode()
+    )
+    assert {(e.field, e.reference) for e in report.errors} == {("reference", "D\x00-1")}
+    assert report.valid_cases == 1
