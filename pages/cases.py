@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from tailoring import services
+from tailoring.limits import FILE_MB
 from ui.common import close_case, current_case_id, friendly_errors, open_case, require_entry
 
 require_entry()
@@ -45,9 +46,15 @@ with (
 with st.expander("Import a case file or FHIR bundle"):
     st.caption(
         "A case file (JSON) saved from this app, or a FHIR bundle (JSON) exported from the "
-        "walk-through's report. The case is checked against this content before it is stored."
+        f"walk-through's report, up to {FILE_MB} MB. The case is checked against this content "
+        "before it is stored."
     )
-    upload = st.file_uploader("Case file or FHIR bundle", type=["json"], key="cases.import.file")
+    upload = st.file_uploader(
+        "Case file or FHIR bundle",
+        type=["json"],
+        max_upload_size=FILE_MB,
+        key="cases.import.file",
+    )
     if st.button("Import", key="cases.import", disabled=upload is None) and upload is not None:
         try:
             imported_id = services.import_case(upload.getvalue().decode("utf-8"))

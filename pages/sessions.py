@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from tailoring import services
+from tailoring.model.text import NOTE_CHARS
 from ui import privacy
 from ui import sessions as entry
 from ui.common import friendly_errors, require_case, require_entry
@@ -95,7 +96,7 @@ with friendly_errors():
         st.text_area(
             "Session note (no names or identifiers)",
             key=entry.show(entry.NOTE_KEY),
-            max_chars=2000,
+            max_chars=NOTE_CHARS,
             on_change=entry.changed,
             args=(entry.NOTE_KEY, case_id),
         )

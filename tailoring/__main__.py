@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from tailoring import services
+from tailoring import limits, services
 from tailoring.accounts_cli import add_users_parser
 from tailoring.content import ContentError, content_dir, load_content
 from tailoring.database_cli import add_database_parsers
@@ -26,17 +26,20 @@ EXIT_INVALID = 2
 def _read_case(path: str) -> Case | None:
     """The validated case file at ``path``, or None after saying on stderr what is wrong."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"cannot read {path}: {exc}", file=sys.stderr)
-        return None
-    try:
-        return services.parse_case_file(text)
+        return services.parse_case_file(limits.read_text(Path(path)))
     except services.CaseFileError as exc:
-        print(f"{path} is not a valid case file:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        _print_problems(f"{path} is not a valid case file", exc.problems)
         return None
+
+
+def _print_problems(what: str, problems: list[str]) -> None:
+    """What is wrong, on stderr: one line for one problem, else a line for each."""
+    if len(problems) == 1:
+        print(f"{what}: {problems[0]}", file=sys.stderr)
+        return
+    print(f"{what}:", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
 
 
 def _assess(args: argparse.Namespace) -> int:
@@ -150,16 +153,11 @@ def _fhir_export(args: argparse.Namespace) -> int:
 
 def _fhir_import(args: argparse.Namespace) -> int:
     try:
-        text = Path(args.bundle_file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"cannot read {args.bundle_file}: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    try:
-        case = services.case_from_fhir(text)
+        case = services.case_from_fhir(limits.read_text(Path(args.bundle_file)))
     except services.FhirError as exc:
-        print(f"{args.bundle_file} is not a FHIR bundle of a case we can import:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        _print_problems(
+            f"{args.bundle_file} is not a FHIR bundle of a case we can import", exc.problems
+        )
         return EXIT_INVALID
     print(services.file_case_json(case))
     return 0
@@ -188,22 +186,9 @@ def _add_fhir(commands: argparse._SubParsersAction) -> None:
 
 
 def _code_feedback(args: argparse.Namespace) -> int:
-    try:
-        data = Path(args.file).read_bytes()
-    except OSError as exc:
-        print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-        return EXIT_INVALID
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        # Name the place, never the text: it may hold a patient's words.
-        line = data.count(b"\n", 0, exc.start) + 1
-        print(
-            f"{args.file} is not UTF-8 text (line {line}, byte {exc.start + 1} cannot be read): "
-            "save it as UTF-8 and try again",
-            file=sys.stderr,
-        )
-        return EXIT_INVALID
+    # Coding time grows with the length of a line: a 10 MB line took minutes.
+    text = limits.read_text(Path(args.file))
+    limits.check_lines(text, what=args.file)
     lines = [line.removesuffix("\r") for line in text.split("\n")]
     if lines[-1] == "":
         lines.pop()
@@ -274,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except ContentError as exc:
+    except (ContentError, limits.InputRefused) as exc:
+        # Name the problem, never the text: it may hold a patient's words.
         print(str(exc), file=sys.stderr)
         return EXIT_INVALID
 

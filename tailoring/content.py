@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from tailoring.limits import CONTENT_FILE_MB, YAML_VALUES, InputRefused, read_text
 from tailoring.model.coding import CodingEvaluation, Lexicon, LexiconEntry
 from tailoring.model.content import (
     Adaptation,
@@ -51,19 +52,56 @@ class ContentError(Exception):
         super().__init__("content does not validate:\n" + "\n".join(f"  {p}" for p in problems))
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """Safe YAML whose aliases cannot multiply: ten nested aliases of ten items each make ten
+    billion values to validate from a few hundred bytes. Tools that write YAML use aliases for
+    repeated values, so they are allowed up to YAML_VALUES values in all."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        if _values(node, {}) > YAML_VALUES:
+            raise yaml.constructor.ConstructorError(
+                problem=f"its aliases (*name) make more than {YAML_VALUES:,} values: "
+                "write the values out",
+                problem_mark=node.start_mark,
+            )
+        return super().construct_document(node)
+
+
+def _values(node: yaml.Node, counted: dict[int, int]) -> int:
+    """How many values ``node`` stands for once every alias is expanded (each node counted once
+    and its count reused, so this takes as long as the file is, not as the expansion)."""
+    if id(node) in counted:
+        return counted[id(node)]
+    counted[id(node)] = 1  # a node that holds itself counts once
+    if isinstance(node, yaml.SequenceNode):
+        total = 1 + sum(_values(child, counted) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total = 1 + sum(_values(k, counted) + _values(v, counted) for k, v in node.value)
+    else:
+        total = 1
+    counted[id(node)] = total
+    return total
+
+
 def _read_yaml(path: Path, problems: list[str], name: str | None = None) -> Any:
     """The parsed file, or None with a problem naming the file (``name``, else its file name)."""
     name = name or path.name
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         problems.append(f"{name}: file is missing")
+        return None
+    try:
+        return yaml.load(read_text(path, CONTENT_FILE_MB), Loader=_BoundedLoader)
+    except InputRefused as exc:
+        problems.append(str(exc).replace(str(path), name))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
-        problems.append(f"{name}{where}: not valid YAML: {getattr(exc, 'problem', exc)}")
-    except UnicodeDecodeError:
-        problems.append(f"{name}: not UTF-8 text")
+        problems.append(f"{name}{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}")
+    except RecursionError:
+        problems.append(f"{name}: nested too deeply to read; content needs a few levels")
+    except ValueError:
+        # PyYAML turns digits into an int; past 4,300 digits Python refuses.
+        problems.append(f"{name}: holds a number too long to read; no content value needs one")
     return None
 
 

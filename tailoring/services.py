@@ -62,6 +62,7 @@ from tailoring.export.pdf import session_plan_pdf
 from tailoring.export.report_json import report_json
 from tailoring.export.review_pdf import case_review_pdf
 from tailoring.export.tables import csv_text
+from tailoring.limits import InputRefused, load_json
 from tailoring.model.case import (
     REFERENCE_PATTERN,
     AllianceAnswer,
@@ -73,7 +74,7 @@ from tailoring.model.case import (
     WalkStep,
     answer_problems,
 )
-from tailoring.model.caseload import CaseloadSummary, CaseMetrics, ImportReport
+from tailoring.model.caseload import CaseloadSummary, CaseMetrics, ImportReport, RowError
 from tailoring.model.coding import ThemeCode
 from tailoring.model.content import ContentLibrary
 from tailoring.model.grade import Grade
@@ -92,6 +93,13 @@ from tailoring.model.patient_content import PatientWording, QuestionnaireSet, Se
 from tailoring.model.report import FitReport, Flag, MeasureScore
 from tailoring.model.scenario import Scenario
 from tailoring.model.session import Session
+from tailoring.model.text import (
+    SHORT_TEXT_CHARS,
+    SUPERVISION_NOTE_CHARS,
+    TextTooLong,
+)
+from tailoring.model.text import checked as checked_text
+from tailoring.model.text import clean as clean_text
 from tailoring.storage.accounts import AccountRepository
 from tailoring.storage.audit import AUDIT_ACTIONS, AuditAction, AuditEntry, AuditLog, ChainCheck
 from tailoring.storage.db import (
@@ -166,6 +174,7 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "StoredCase",
+    "TextTooLong",
     "filter_caseload",
     "recorded_measures",
 ]
@@ -487,15 +496,19 @@ def audit_entries(
     until: datetime | None = None,
     limit: int | None = 1000,
 ) -> list[AuditEntry]:
-    """The audit log, newest first, as far as the current actor may read it."""
+    """The audit log, newest first, as far as the current actor may read it.
+
+    The filters typed are cleaned of control characters first: PostgreSQL refuses a NUL in a
+    query, which showed as "database cannot be used right now".
+    """
     me = current_actor()
     access.require(me, "audit.view")
     owners = access.audit_owners(me)
     case_ids = None if owners is None else repository().ids_of(owners)
     return audit_log().entries(
-        actor=actor or None,
+        actor=clean_text(actor or "") or None,
         action=action,
-        case_reference=reference or None,
+        case_reference=clean_text(reference or "") or None,
         case_ids=case_ids,
         since=since,
         until=until,
@@ -759,12 +772,13 @@ def save_answer(
     """
     model = ANSWER_MODELS[section]
     with _changing(case_id, f"answer {section} {item_id}"):
-        if section == "social" and not allow_identifiers:
-            check_identifiers({"note": answer.get("note") or ""})
         try:
             parsed = model.model_validate(answer)
         except ValidationError as exc:
             raise CaseFileError(_problems(exc, f"answers.{section}.{item_id}")) from None
+        # After validation: its limit keeps an over-long note out of the identifier search.
+        if isinstance(parsed, SocialAnswer) and not allow_identifiers:
+            check_identifiers({"note": parsed.note})
         problems = answer_problems(content(), section, item_id, parsed)
         if problems:
             raise CaseFileError(problems)
@@ -830,9 +844,9 @@ def file_case_json(case: Case) -> str:
 def parse_case_file(text: str) -> Case:
     """Parse and validate a case file against the content; CaseFileError names every field."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CaseFileError([f"not valid JSON (line {exc.lineno}, column {exc.colno})"]) from None
+        data = load_json(text)
+    except InputRefused as exc:
+        raise CaseFileError([str(exc)]) from None
     if not isinstance(data, dict):
         raise CaseFileError(["expected a JSON object at the top level"])
     return _validated(data)
@@ -908,12 +922,12 @@ def record_session(
     checked for identifiers first, as in ``save_answer``.
     """
     with _changing(case_id, f"session {session.get('number', '')}"):
-        if not allow_identifiers:
-            check_identifiers({"note": session.get("note") or ""})
         try:
             parsed = Session.model_validate(session)
         except ValidationError as exc:
             raise CaseFileError(_problems(exc, f"sessions.{session.get('number', '?')}")) from None
+        if not allow_identifiers:
+            check_identifiers({"note": parsed.note})
         stored = repository().get(case_id)
         others = [s for s in stored.case.sessions if s.number != parsed.number]
         sessions = sorted([*others, parsed], key=lambda s: s.number)
@@ -1095,17 +1109,54 @@ def check_caseload_file(filename: str, data: bytes) -> ImportReport:
     report = parse_caseload(data, filename, content(), reference_problems)
     if report.blocked or not report.first_rows:
         return report
-    conflicts = conflicts_with_existing(report, repository().taken_references(report.first_rows))
-    if not conflicts:
+    # Only a well-formed reference can be stored; asking the database about one with a NUL in
+    # it made PostgreSQL refuse the query ("database cannot be used right now").
+    possible = [r for r in report.first_rows if re.fullmatch(REFERENCE_PATTERN, r)]
+    conflicts = conflicts_with_existing(report, repository().taken_references(possible))
+    return _with_problems(report, [*conflicts, *_creation_refused(report)])
+
+
+def _creation_refused(report: ImportReport) -> list[RowError]:
+    """A problem on the therapist of each case the current actor may not create.
+
+    Checked with the file, not only at the import, so the report shows the row and the field to
+    change instead of one refusal of the whole import that names neither.
+    """
+    actor = current_actor()
+    refused = [
+        case
+        for case in report.cases
+        if not access.allowed(actor, "case.create", case.therapist, "case")
+    ]
+    if not refused:
+        return []
+    if access.allowed(actor, "case.create", actor.username, "case"):
+        reason = f"you can import cases for yourself ({actor.username}) only: change the therapist"
+    else:
+        reason = "your account's roles do not allow creating cases: ask a therapist to import it"
+    return [
+        RowError(
+            row=report.first_rows[case.reference],
+            field="therapist",
+            message=f"this case is for {case.therapist}, and {reason}",
+            reference=case.reference,
+        )
+        for case in refused
+    ]
+
+
+def _with_problems(report: ImportReport, problems: list[RowError]) -> ImportReport:
+    """The report with more problems, each taking its case out of those to import."""
+    if not problems:
         return report
-    taken = {conflict.reference for conflict in conflicts}
-    errors = sorted([*report.errors, *conflicts], key=lambda e: (e.row is not None, e.row or 0))
+    refused = {problem.reference for problem in problems}
+    errors = sorted([*report.errors, *problems], key=lambda e: (e.row is not None, e.row or 0))
     return report.model_copy(
         update={
-            "cases": [case for case in report.cases if case.reference not in taken],
+            "cases": [case for case in report.cases if case.reference not in refused],
             "errors": errors[:MAX_ERRORS],
-            "errors_total": report.errors_total + len(conflicts),
-            "invalid_references": sorted({*report.invalid_references, *taken}),
+            "errors_total": report.errors_total + len(problems),
+            "invalid_references": sorted({*report.invalid_references, *refused}),
         }
     )
 
@@ -1411,8 +1462,12 @@ def decide_flag(
     reason: str,
     allow_identifiers: bool = False,
 ) -> FlagEvent:
-    """Acknowledge, resolve or reopen a flag raised on the case, recording who, when and why."""
+    """Acknowledge, resolve or reopen a flag raised on the case, recording who, when and why.
+
+    TextTooLong for a reason over SHORT_TEXT_CHARS; control characters are removed.
+    """
     holder = _guard("case.review", case_id)
+    reason = checked_text(reason, SHORT_TEXT_CHARS, "reason")
     if not allow_identifiers:
         check_identifiers({"reason": reason})
     _audit("changed", holder, f"flag {decision}")
@@ -1432,12 +1487,24 @@ def add_note(
     status: NoteStatus = "open",
     allow_identifiers: bool = False,
 ) -> int:
-    """Add a supervision note, with the action agreed (may be empty), by the current user."""
+    """Add a supervision note, with the action agreed (may be empty), by the current user.
+
+    TextTooLong for a note or action over its limit; control characters are removed.
+    """
     holder = _guard("case.review", case_id)
+    text, action = _note_texts(text, action)
     if not allow_identifiers:
         check_identifiers({"text": text, "action": action})
     _audit("changed", holder, "supervision note added")
-    return repository().add_note(case_id, current_user(), text.strip(), action.strip(), status)
+    return repository().add_note(case_id, current_user(), text, action, status)
+
+
+def _note_texts(text: str, action: str) -> tuple[str, str]:
+    """A supervision note's text and action, cleaned, stripped and within their limits."""
+    return (
+        checked_text(text, SUPERVISION_NOTE_CHARS, "note").strip(),
+        checked_text(action, SHORT_TEXT_CHARS, "action agreed").strip(),
+    )
 
 
 def edit_note(
@@ -1448,18 +1515,17 @@ def edit_note(
     status: NoteStatus,
     allow_identifiers: bool = False,
 ) -> int:
-    """Change a note, keeping what it said before in its history; StaleNote if it moved on."""
+    """Change a note, keeping what it said before in its history; StaleNote if it moved on.
+
+    TextTooLong for a note or action over its limit; control characters are removed.
+    """
     holder = _guard("case.review", repository().note_case(note_id))
+    text, action = _note_texts(text, action)
     if not allow_identifiers:
         check_identifiers({"text": text, "action": action})
     _audit("changed", holder, "supervision note edited")
     return repository().edit_note(
-        note_id,
-        current_user(),
-        expected_version,
-        text=text.strip(),
-        action=action.strip(),
-        status=status,
+        note_id, current_user(), expected_version, text=text, action=action, status=status
     )
 
 
@@ -1546,8 +1612,8 @@ def case_from_fhir(text: str) -> Case:
 def is_fhir_bundle(text: str) -> bool:
     """Whether JSON text is a FHIR Bundle rather than a case file (by its resourceType)."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
+        data = load_json(text)
+    except InputRefused:
         return False
     return isinstance(data, dict) and data.get("resourceType") == "Bundle"
 

@@ -15,6 +15,7 @@ import streamlit as st
 from tailoring import services
 from tailoring.model.case import Answers, Section
 from tailoring.model.content import ContentLibrary, PreferenceItem, SocialDomain
+from tailoring.model.text import NOTE_CHARS
 from ui import bound, privacy
 
 # save(section, item_id, answer, allow_identifiers=False)
@@ -416,7 +417,7 @@ def social_widget(lib: ContentLibrary, domain: SocialDomain, save: Saver) -> Non
         st.text_area(
             "Note (optional; no names or identifiers)",
             key=show("social", domain.id, "note"),
-            max_chars=2000,
+            max_chars=NOTE_CHARS,
             height=68,
             on_change=_changed,
             args=(save, "social", domain.id, "note"),

@@ -11,12 +11,11 @@ import pandas as pd
 import streamlit as st
 
 from tailoring import services
-from tailoring.export.caseload import MAX_BYTES
+from tailoring.limits import CASELOAD_FILE_MB as MAX_MB
 from tailoring.model.caseload import ImportReport
 
 FORMAT = Path(__file__).resolve().parent.parent / "docs" / "caseload-format.md"
 CASELOAD_PAGE = "pages/caseload.py"
-MAX_MB = MAX_BYTES // 1024 // 1024
 # The problems listed on the page; the download has every one the check kept.
 SHOWN_PROBLEMS = 1_000
 # Session state: the report of the file last checked, and the file last imported, by its hash.

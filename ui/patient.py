@@ -24,6 +24,7 @@ import streamlit as st
 from tailoring import services
 from tailoring.model.coding import ThemeCode
 from tailoring.model.patient import SOURCES, PatientLink, Question
+from tailoring.model.text import NOTE_CHARS
 from ui import bound
 from ui import report as report_ui
 from ui.client import client_address
@@ -352,7 +353,7 @@ def _question(link_id: int, question: Question, importance: str, levels: list[st
             st.text_area(
                 question.text,
                 key=_show(question, key),
-                max_chars=2000,
+                max_chars=NOTE_CHARS,
                 label_visibility="collapsed",
                 on_change=_save,
                 args=(link_id, question, key),

@@ -7,6 +7,7 @@ from datetime import datetime
 import streamlit as st
 
 from tailoring import services
+from tailoring.model.text import SHORT_TEXT_CHARS, SUPERVISION_NOTE_CHARS
 from tailoring.services import FlagStatus, NoteStatus, SupervisionNote
 from ui import privacy
 
@@ -109,7 +110,7 @@ def decision_form(case_id: int, statuses: list[FlagStatus]) -> None:
         reason = st.text_input(
             "Reason",
             key="review.decide.reason",
-            max_chars=500,
+            max_chars=SHORT_TEXT_CHARS,
             placeholder="What was agreed, or why (required to acknowledge or resolve)",
         )
         submitted = st.form_submit_button("Record decision", key="review.decide.record")
@@ -185,11 +186,13 @@ def new_note_form(case_id: int) -> None:
         st.text_area(
             "Note",
             key="review.note.text",
-            max_chars=4000,
+            max_chars=SUPERVISION_NOTE_CHARS,
             placeholder="What was discussed. No names or other identifiers.",
         )
         action, state = st.columns([3, 1])
-        action.text_input("Action agreed (optional)", key="review.note.action", max_chars=500)
+        action.text_input(
+            "Action agreed (optional)", key="review.note.action", max_chars=SHORT_TEXT_CHARS
+        )
         state.selectbox(
             "Status",
             ("open", "done"),
@@ -271,10 +274,12 @@ def edit_form(note: SupervisionNote) -> None:
     # reads the note again, and someone else's edit in between must not pass as the one seen.
     seen = st.session_state.setdefault(f"{prefix}.version", note.version)
     with st.form(prefix, border=False):
-        text = st.text_area("Note", value=note.text, key=f"{prefix}.text", max_chars=4000)
+        text = st.text_area(
+            "Note", value=note.text, key=f"{prefix}.text", max_chars=SUPERVISION_NOTE_CHARS
+        )
         action, state = st.columns([3, 1])
         agreed = action.text_input(
-            "Action agreed", value=note.action, key=f"{prefix}.action", max_chars=500
+            "Action agreed", value=note.action, key=f"{prefix}.action", max_chars=SHORT_TEXT_CHARS
         )
         status = state.selectbox(
             "Status",

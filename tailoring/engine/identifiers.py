@@ -1,13 +1,16 @@
 """Finds identifiers typed into free text and redacts them, so they are caught before saving.
 
 Kinds, and what is taken to be one:
-- ``nhs_number``: ten digits, run together or grouped 3-3-4 with spaces or with dashes, whose
+- ``nhs_number``: ten digits, run together or grouped 3-3-4 with spaces, dashes or dots, whose
   last digit is the modulus-11 check digit of the first nine (weights 10 down to 2; the check
   digit is 11 minus the remainder, 11 becomes 0, and 10 means no valid number). Ten digits that
   fail the check are not flagged: they are not an NHS number.
-- ``email``: an address with a local part, an @ and a domain with a dot.
+- ``email``: an address with a local part, an @ and a domain with a dot, in any script
+  ("anna@bücher.de"); also with the @ written out as "(at)" or "[at]", or as " at " when the
+  domain ends in a common top-level domain ("jo.bloggs at nhs.net", "jo at nhs dot net"), so
+  "at home" or "meet at 5.30" stay ordinary prose.
 - ``phone``: a UK number on 01, 02, 03 (landlines and non-geographic) or 07 (mobiles), written
-  from 0, +44, 0044 or +44 (0), with spaces, dashes or brackets between the usual groups.
+  from 0, +44, 0044 or +44 (0), with spaces, dashes, dots or brackets between the usual groups.
   Freephone and helpline numbers (0800, 0808, 111) are not flagged: they identify no one.
 - ``postcode``: a full UK postcode (outward and inward code, e.g. "SW1A 1AA" or "sw1a1aa"),
   case-insensitive, with or without the space, only as a whole word and only with the letters
@@ -21,6 +24,11 @@ Kinds, and what is taken to be one:
   before ``today`` (as a date of birth of an adult patient would be). A recent or future date, a
   day and month without a year, and a year alone are not flagged.
 
+The text is normalised before it is searched (Unicode NFKC, so full-width digits and
+non-breaking spaces read as digits and spaces; zero-width characters and soft hyphens removed),
+because a number split by an invisible character is still the number. Each span found is given
+in the text as written, so ``redact`` removes the invisible characters with it.
+
 Nothing here logs, and a found identifier's ``repr`` leaves out the matched text.
 """
 
@@ -28,6 +36,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -70,15 +79,34 @@ def is_valid_nhs_number(digits: str) -> bool:
     return len(digits) == 10 and digits.isdigit() and nhs_check_digit(digits[:9]) == int(digits[9])
 
 
-_NHS = re.compile(r"(?<![\w+-])\d{3}([ -]?)\d{3}\1\d{4}(?![\w-])")
+# Zero-width spaces, joiners, the word joiner, the byte-order mark and the soft hyphen: they show
+# nothing, yet split "943\u200b476 5919" so that no pattern would see the number.
+_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
 
+_NHS = re.compile(r"(?<![\w+-])\d{3}([ .-]?)\d{3}\1\d{4}(?![\w-]|\.\d)")
+
+# Letters and digits of any script: an address may be "anna@bücher.de".
+_LABEL = r"[^\W_](?:[\w-]*[^\W_])?"
+_LOCAL = r"[^\W_](?:[\w.%+-]*[\w%+-])?"
 _EMAIL = re.compile(
-    r"(?<![\w.+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]*[A-Za-z0-9_%+-])?"
-    r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
-    r"\.[A-Za-z]{2,}(?![\w-])"
+    rf"(?<![\w.+-]){_LOCAL}@{_LABEL}(?:\.{_LABEL})*\.(?:[^\W\d_]{{2,}}|xn--[a-z0-9-]+)(?![\w-])"
 )
+# "jo (at) nhs (dot) net" and "jo [at] nhs.net" say what they are; a bare " at " is an address
+# only before a domain that ends in a common top-level domain, so "at home.Then" is not one.
+_AT = r"(?P<at>\s*[(\[]\s*at\s*[)\]]\s*|\s+at\s+)"
+_DOT = r"(?:\.|\s*[(\[]\s*dot\s*[)\]]\s*|\s+dot\s+)"
+_SPELLED_EMAIL = re.compile(
+    rf"(?<![\w.+-]){_LOCAL}{_AT}{_LABEL}(?:{_DOT}{_LABEL})*{_DOT}(?P<tld>[^\W\d_]{{2,}})(?![\w-])",
+    re.IGNORECASE,
+)
+# fmt: off
+COMMON_TLDS = frozenset(
+    ["com", "net", "org", "uk", "ie", "eu", "info", "biz", "edu", "gov", "io", "co", "de", "fr",
+     "es", "nl", "us", "ca", "au", "nz", "scot", "wales"]
+)
+# fmt: on
 
-_SEP = r"[ -]?"
+_SEP = r"[ .-]?"
 # The number after its leading 0, with the area code optionally closed by a bracket.
 _UK_NUMBER = "|".join(
     [
@@ -201,21 +229,54 @@ def _dates_of_birth(text: str, today: datetime.date) -> list[FoundIdentifier]:
     return found
 
 
+def _normalised(text: str) -> tuple[str, list[int]]:
+    """``text`` in NFKC without invisible characters, and where each of its characters came from.
+
+    Each character is normalised on its own so that every character of the result maps back to
+    one of ``text`` (a ligature or a full-width form may give several).
+    """
+    pieces: list[str] = []
+    origins: list[int] = []
+    for index, char in enumerate(text):
+        if char in _INVISIBLE:
+            continue
+        mapped = char if char.isascii() else unicodedata.normalize("NFKC", char)
+        pieces.append(mapped)
+        origins.extend([index] * len(mapped))
+    return "".join(pieces), origins
+
+
 def find_identifiers(text: str, today: datetime.date | None = None) -> list[FoundIdentifier]:
     """Every identifier in ``text``, in order, none overlapping another.
 
     ``today`` (default: the date today) decides which dates are old enough to be a date of
     birth. Where two kinds cover the same characters the longer match stays, then the kind
     listed first in KINDS (a valid NHS number that also looks like a phone number is an NHS
-    number).
+    number). The search runs on the normalised text; spans are those of ``text`` as given.
     """
-    today = today or datetime.date.today()
+    if text.isascii():
+        return _find(text, today or datetime.date.today())
+    normal, origins = _normalised(text)
+    found = []
+    for item in _find(normal, today or datetime.date.today()):
+        start, end = origins[item.start], origins[item.end - 1] + 1
+        found.append(FoundIdentifier(item.kind, start, end, text[start:end]))
+    return found
+
+
+def _find(text: str, today: datetime.date) -> list[FoundIdentifier]:
+    """The identifiers of an already normalised text."""
     candidates = [
         FoundIdentifier("nhs_number", *m.span(), m.group())
         for m in _NHS.finditer(text)
-        if is_valid_nhs_number(re.sub(r"[ -]", "", m.group()))
+        if is_valid_nhs_number(re.sub(r"[ .-]", "", m.group()))
     ]
     candidates += [FoundIdentifier("email", *m.span(), m.group()) for m in _EMAIL.finditer(text)]
+    candidates += [
+        FoundIdentifier("email", *m.span(), m.group())
+        for m in _SPELLED_EMAIL.finditer(text)
+        if m.group("at").strip().lower() != "at" or m.group("tld").lower() in COMMON_TLDS
+    ]
     candidates += [FoundIdentifier("phone", *m.span(), m.group()) for m in _PHONE.finditer(text)]
     candidates += [
         FoundIdentifier("postcode", *m.span(), m.group())

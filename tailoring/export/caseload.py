@@ -14,7 +14,6 @@ import datetime
 import difflib
 import gc
 import io
-import json
 import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -24,17 +23,16 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from tailoring.export.tables import csv_text
+from tailoring.limits import CASELOAD_FILE_MB, InputRefused, check_size, load_json
 from tailoring.model.case import REFERENCE_PATTERN, Case
 from tailoring.model.caseload import ImportReport, RowError
 from tailoring.model.content import ContentLibrary
 from tailoring.model.measures import MEASURE_ROLES, NOT_APPLICABLE, Measure
 from tailoring.model.session import ATTENDANCES, SESSION_KINDS
+from tailoring.model.text import NAME_CHARS, NOTE_CHARS
 
-MAX_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 200_000
 MAX_ERRORS = 5_000
-MAX_THERAPIST = 80
-MAX_NOTE = 2_000
 SESSIONS_AVAILABLE = (1, 60)
 SESSION_NUMBER = (1, 200)
 DEFAULT_ANXIETY = "gad7"
@@ -278,15 +276,15 @@ def parse_caseload(
     """Validate every row of a caseload file (CSV or JSON) and build the valid cases.
 
     CSV or JSON is decided by the file name (.csv, .json), else by the first character. Files
-    over MAX_BYTES, with more than MAX_ROWS rows or cases, or not in UTF-8 are refused whole.
+    over CASELOAD_FILE_MB, with more than MAX_ROWS rows or cases, not in UTF-8, or JSON beyond
+    the limits of ``load_json`` are refused whole.
     ``check_reference`` adds the service's own rules for references (e.g. no names), each
     problem reported on the reference's rows.
     """
-    if len(data) > MAX_BYTES:
-        return _file_error(
-            f"The file is {len(data) / 1024 / 1024:.1f} MB; the limit is "
-            f"{MAX_BYTES // 1024 // 1024} MB. Split it into smaller files."
-        )
+    try:
+        check_size(len(data), CASELOAD_FILE_MB)
+    except InputRefused as exc:
+        return _file_error(exc.sentence())
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -331,11 +329,9 @@ class _ReferenceChecks:
 
 def _parse_json(text: str, content: ContentLibrary, checks: _ReferenceChecks) -> ImportReport:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return _file_error(
-            f"Not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}.", "json"
-        )
+        data = load_json(text)
+    except InputRefused as exc:
+        return _file_error(exc.sentence(), "json")
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list):
@@ -668,8 +664,8 @@ class _CsvReader:
         if kind not in SESSION_KINDS:
             problems.append(("kind", f"expected one of {', '.join(SESSION_KINDS)}, got {kind!r}"))
         note = cells[self.at_note] if self.at_note >= 0 else ""
-        if len(note) > MAX_NOTE:
-            problems.append(("note", f"longer than {MAX_NOTE} characters"))
+        if len(note) > NOTE_CHARS:
+            problems.append(("note", f"longer than {NOTE_CHARS} characters"))
         measures = {}
         for measure_id, item_columns in layout.measures:
             answers = _answers(cells, item_columns, problems, na=True)
@@ -697,8 +693,8 @@ def _case_fields(
     problems += [("reference", p) for p in checks(reference)]
     if not therapist:
         problems.append(("therapist", "required: the clinician who holds the case"))
-    elif len(therapist) > MAX_THERAPIST:
-        problems.append(("therapist", f"longer than {MAX_THERAPIST} characters"))
+    elif len(therapist) > NAME_CHARS:
+        problems.append(("therapist", f"longer than {NAME_CHARS} characters"))
     parsed["therapist"] = therapist
     protocols = [p.id for p in content.protocols]
     if protocol_id not in protocols:

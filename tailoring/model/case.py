@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validat
 
 from tailoring.model.content import ContentLibrary, Importance, PreferenceItem
 from tailoring.model.measures import item_problems
+from tailoring.model.text import NameText, NoteText
 
 if TYPE_CHECKING:
     # Resolved at import by tailoring/model/session.py, which itself imports this module.
@@ -54,7 +55,7 @@ class SocialAnswer(Answer):
     maintains: Tri | None = Field(None, description="Does it keep the difficulties going?")
     helping: Tri | None = Field(None, description="Is anyone already helping with it?")
     details: list[str] = Field(default_factory=list)
-    note: str = Field("", max_length=2000)
+    note: NoteText = ""
 
 
 class AllianceAnswer(Answer):
@@ -78,10 +79,8 @@ class Case(BaseModel):
 
     format_version: Literal[1] = 1
     reference: Reference
-    therapist: str = Field(
+    therapist: NameText = Field(
         "local user",
-        min_length=1,
-        max_length=80,
         description="The clinician who holds the case (a staff name or code, never the patient).",
     )
     protocol_id: str = Field(description="Id of the current (planned) protocol.")

@@ -27,13 +27,14 @@ from tailoring.model.case import AllianceAnswer, Answers, PreferenceAnswer, Soci
 from tailoring.model.content import ContentLibrary
 from tailoring.model.measures import NOT_APPLICABLE, ItemValue, Measure
 from tailoring.model.patient_content import ANXIETY_MEASURE, PatientContent, SetId
+from tailoring.model.text import NOTE_CHARS, checked
 
 ANSWER_KEY = re.compile(
     r"^(?:(preferences|barriers|alliance|open)\.([a-z][a-z0-9_]*)"
     r"|measure\.([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*))$"
 )
 # Longest free-text answer, as for the notes of a case.
-OPEN_TEXT_MAX = 2000
+OPEN_TEXT_MAX = NOTE_CHARS
 # Which answers the fit of a case uses (tailoring/engine/answer_source.py), as a case stores it.
 Source = Literal["patient", "therapist", "patient_where_present"]
 SOURCES: tuple[Source, ...] = ("patient_where_present", "patient", "therapist")
@@ -191,9 +192,7 @@ def _checked_value(question: Question, value: Any) -> Any:
     if question.kind == "open":
         if not isinstance(value, str):
             raise ValueError(f"{question.key}: expected text")
-        if len(value) > OPEN_TEXT_MAX:
-            raise ValueError(f"{question.key}: at most {OPEN_TEXT_MAX} characters")
-        return value
+        return checked(value, OPEN_TEXT_MAX, f"answer to {question.key}")
     allowed = [c.value for c in question.choices]
     if question.multiple:
         if not isinstance(value, list) or len(set(value)) != len(value):

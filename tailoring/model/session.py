@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tailoring.model.case import AllianceAnswer, Case
 from tailoring.model.measures import ItemValue
+from tailoring.model.text import NoteText
 
 Attendance = Literal["attended", "did_not_attend", "cancelled"]
 SessionKind = Literal["assessment", "treatment", "follow_up"]
@@ -34,7 +35,7 @@ class Session(BaseModel):
         default_factory=dict,
         description="Answers by measure id, then item id: a value, null, or 'na' where allowed.",
     )
-    note: str = Field("", max_length=2000)
+    note: NoteText = ""
 
 
 # Case names Session only as a forward reference (this module imports case.py); complete it.

@@ -14,13 +14,13 @@ from sqlalchemy import ColumnElement, Connection, Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from tailoring.auth import ROLES, Role, name_bucket
+from tailoring.model.text import NAME_CHARS, clean
 from tailoring.storage.db import transaction
 from tailoring.storage.errors import UnknownUser, UsernameTaken
 from tailoring.storage.tables import sign_ins, supervision_assignments, users
 from tailoring.storage.throttle import SignInAttempts, forget_bucket
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9._-]{3,40}")
-DISPLAY_NAME_LENGTH = 80
 HASH_LENGTH = 255
 # How often a sign-in's last use is written: a write per click is not needed for a time-out
 # counted in minutes (a quarter of the time-out when that is shorter, so a tab in use always
@@ -70,9 +70,9 @@ class AccountRepository:
         UsernameTaken if another account has the username.
         """
         check_username(username)
-        display_name = display_name.strip() or username
-        if len(display_name) > DISPLAY_NAME_LENGTH:
-            raise ValueError(f"the display name must be at most {DISPLAY_NAME_LENGTH} characters")
+        display_name = clean(display_name).strip() or username
+        if len(display_name) > NAME_CHARS:
+            raise ValueError(f"the display name must be at most {NAME_CHARS} characters")
         _check_hash(password_hash)
         now = _now()
         try:
@@ -256,6 +256,10 @@ def _end_sign_ins(connection: Connection, where: ColumnElement[bool]) -> None:
 
 
 def _load(connection: Connection, username: str) -> User:
+    # No account can have a name outside the pattern; asking the database about one with a NUL
+    # in it made PostgreSQL refuse the query, shown as "database cannot be used right now".
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise UnknownUser(username)
     row = connection.execute(select(users).where(users.c.username == username)).first()
     if row is None:
         raise UnknownUser(username)

@@ -5,15 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tomllib
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tailoring import services
+from tailoring import limits, services
 from tailoring.demo import demo_cases
 from tailoring.export.caseload import cases_csv
 
 PAGE = "pages/import_caseload.py"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def demo_csv(n: int = 4, first: int = 50001) -> str:
@@ -209,3 +212,34 @@ def test_cases_waiting_for_figures_are_named_on_both_pages(page: AppTest, monkey
     at.switch_page("pages/caseload.py").run()
     assert not any("still being computed" in i.value for i in at.info)
     assert {f"DEMO-{80001 + i}" for i in range(8)} <= set(at.dataframe[0].value["Reference"])
+
+
+def test_the_upload_limit_is_stated_once_and_truthfully(page: AppTest):
+    """The page, its uploader and Streamlit's server accept the same size: a file between two
+    different limits was refused by the server with a bare 'AxiosError … 413'."""
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["server"]["maxUploadSize"] == limits.UPLOAD_MB == limits.CASELOAD_FILE_MB
+    [uploader] = page.get("file_uploader")
+    assert uploader.proto.max_upload_size_mb == limits.CASELOAD_FILE_MB
+    said = " ".join(block.value for block in page.markdown)
+    assert f"up to {limits.CASELOAD_FILE_MB} MB" in said
+
+
+def test_the_case_file_upload_states_its_own_lower_limit(app: AppTest):
+    app.switch_page("pages/cases.py")
+    app.run()
+    [uploader] = [u for u in app.get("file_uploader") if "Case file" in u.proto.label]
+    assert uploader.proto.max_upload_size_mb == limits.FILE_MB <= limits.UPLOAD_MB
+    assert any(f"up to {limits.FILE_MB} MB" in c.value for c in app.caption)
+
+
+@pytest.mark.parametrize("kind", ["digits", "depth"])
+def test_hostile_json_is_refused_as_a_file_problem_not_an_error_page(page: AppTest, kind: str):
+    text = "[" + "9" * 5_000 + "]" if kind == "digits" else "[" * 100_000 + "]" * 100_000
+
+    at = upload(page, "caseload.json", text.encode(), "application/json")
+
+    assert not at.exception
+    [error] = at.error
+    assert "This file cannot be imported" in error.value
+    assert ("more than 30 digits" if kind == "digits" else "nested 100,000 levels") in error.value

@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tailoring import services
+from tailoring.model.text import SHORT_TEXT_CHARS, SUPERVISION_NOTE_CHARS
 
 
 def open_review(at: AppTest, case_id: int) -> AppTest:
@@ -150,3 +151,18 @@ def test_the_review_pdf_has_the_notes_and_decisions(app: AppTest, demo_case: int
     text = " ".join(text.split())
     for expected in ("DEMO-002", "Referred to housing advice", "Reviewed the plan"):
         assert expected in text
+
+
+def test_each_free_text_box_shows_the_limit_the_services_hold_it_to(app: AppTest, demo_case: int):
+    at = open_review(app, demo_case)
+    services.add_note(demo_case, "First wording", "")
+    at.run()
+    limits = {
+        "review.note.text": SUPERVISION_NOTE_CHARS,
+        "review.note.action": SHORT_TEXT_CHARS,
+        "review.decide.reason": SHORT_TEXT_CHARS,
+    }
+    boxes = {box.key: box.proto.max_chars for box in [*at.text_area, *at.text_input]}
+    assert {key: boxes[key] for key in limits} == limits
+    edit = {key: limit for key, limit in boxes.items() if key.startswith("review.edit.")}
+    assert sorted(edit.values()) == [SHORT_TEXT_CHARS, SUPERVISION_NOTE_CHARS]

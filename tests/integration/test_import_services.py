@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import replace
 
 import pytest
 
 from tailoring import services
+from tailoring.auth import Actor
 from tailoring.demo import demo_cases
 from tailoring.export.caseload import cases_csv
 
@@ -84,6 +86,58 @@ def test_a_stored_reference_is_a_problem_of_its_first_row_and_is_left_out(
     ids = services.import_caseload(report, valid_only=True)
     stored = {services.open_case(case_id).case.reference for case_id in ids}
     assert stored == {"DEMO-20001", "DEMO-20002", "DEMO-20004"}
+
+
+def therapists_file(therapists: list[str], as_json: bool = False) -> bytes:
+    lib = services.content()
+    cases = [
+        case.model_copy(update={"therapist": therapist})
+        for case, therapist in zip(
+            demo_cases(lib, len(therapists), seed=11, first=20001), therapists, strict=True
+        )
+    ]
+    if as_json:
+        return json.dumps([case.model_dump(mode="json") for case in cases]).encode()
+    return cases_csv(cases, lib).encode()
+
+
+TESS = Actor("tess", "Tess", frozenset({"therapist"}))
+SAM = Actor("sam", "Sam", frozenset({"supervisor"}), frozenset({"tess"}))
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_rows_naming_another_therapist_are_reported_by_row_and_field(
+    app_database: str, as_json: bool
+) -> None:
+    data = therapists_file(["tess", "omar", "tess", "zoe"], as_json)
+
+    with services.acting_as(TESS):
+        report = services.check_caseload_file("caseload.json" if as_json else "caseload.csv", data)
+        assert [(e.row, e.field, e.reference) for e in report.errors] == [
+            (report.first_rows["DEMO-20002"], "therapist", "DEMO-20002"),
+            (report.first_rows["DEMO-20004"], "therapist", "DEMO-20004"),
+        ]
+        assert report.errors[0].message == (
+            "this case is for omar, and you can import cases for yourself (tess) only: "
+            "change the therapist"
+        )
+        assert (report.valid_cases, report.invalid_references) == (2, ["DEMO-20002", "DEMO-20004"])
+        ids = services.import_caseload(report, valid_only=True)
+        assert {services.open_case(i).case.therapist for i in ids} == {"tess"}
+    if not as_json:
+        rows = {e.reference: e.row for e in report.errors}
+        assert rows == {ref: first_row(data, ref) for ref in ("DEMO-20002", "DEMO-20004")}
+
+
+def test_someone_who_may_create_no_case_is_told_so_on_every_case(app_database: str) -> None:
+    with services.acting_as(SAM):
+        report = services.check_caseload_file("caseload.csv", therapists_file(["tess", "sam"]))
+
+    assert [e.field for e in report.errors] == ["therapist", "therapist"]
+    assert all(
+        "your account's roles do not allow creating cases" in e.message for e in report.errors
+    )
+    assert report.valid_cases == 0
 
 
 def test_a_reference_taken_since_the_check_imports_nothing(app_database: str) -> None:

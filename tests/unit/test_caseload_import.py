@@ -15,7 +15,6 @@ from tailoring.engine.assess import assess
 from tailoring.engine.caseload import case_metrics
 from tailoring.export import caseload as caseload_module
 from tailoring.export.caseload import (
-    MAX_BYTES,
     caseload_csv,
     cases_csv,
     columns,
@@ -24,6 +23,7 @@ from tailoring.export.caseload import (
     parse_caseload,
     template_csv,
 )
+from tailoring.limits import CASELOAD_FILE_MB, MB
 from tailoring.model.case import Case
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "caseload-format.md"
@@ -411,7 +411,7 @@ def test_a_file_that_is_not_utf8_is_refused(content) -> None:
 
 
 def test_a_file_over_the_size_limit_is_refused(content) -> None:
-    report = parse_caseload(b"x" * (MAX_BYTES + 1), "caseload.csv", content)
+    report = parse_caseload(b"x" * (CASELOAD_FILE_MB * MB + 1), "caseload.csv", content)
 
     error = only_error(report)
     assert error.file_level and "the limit is 50 MB" in error.message

@@ -308,3 +308,89 @@ def test_repr_leaves_the_identifier_out() -> None:
 
 def test_today_defaults_to_the_date_today() -> None:
     assert [f.kind for f in find_identifiers("DOB 01/01/1990")] == ["date_of_birth"]
+
+
+# --- text normalised before the search -------------------------------------------------------
+
+NBSP, NNBSP, ZWSP, WORD_JOINER, SOFT_HYPHEN = "\u00a0", "\u202f", "\u200b", "\u2060", "\u00ad"
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        f"943{NBSP}476{NBSP}5919",
+        f"943{NNBSP}476{NNBSP}5919",
+        f"943{ZWSP}476{ZWSP}5919",
+        f"9434{WORD_JOINER}765919",
+        f"943{SOFT_HYPHEN}4765919",
+        "943.476.5919",
+        "９４３４７６５９１９",  # full-width digits
+    ],
+)
+def test_nhs_number_hidden_by_unicode_or_written_with_dots(number: str) -> None:
+    text = f"NHS no {number}, seen today."
+    assert found(text) == [("nhs_number", number)]
+    assert redact(text, find_identifiers(text, TODAY)) == "NHS no [NHS number removed], seen today."
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "jo.bloggs at nhs.net",
+        "jo.bloggs AT nhs.net",
+        "jo.bloggs (at) nhs.net",
+        "jo.bloggs(at)example.co.uk",
+        "jo.bloggs [at] nhs [dot] net",
+        "jo at nhs dot net",
+        f"jo.bloggs{ZWSP}@nhs.net",
+        f"jo.bloggs@{ZWSP}nhs.net",
+        "anna@bücher.de",
+        "josé.garcía@correo.es",
+        "user@例え.jp",
+        "jo＠nhs.net",  # full-width @
+    ],
+)
+def test_email_written_out_hidden_or_international(email: str) -> None:
+    assert found(f"Contact: {email} please.") == [("email", email)]
+
+
+@pytest.mark.parametrize(
+    "phone", ["07700.900.123", "07700.900123", "020.7946.0958", "+44.7700.900123", "0113.496.0000"]
+)
+def test_phone_number_with_dots(phone: str) -> None:
+    assert found(f"Call me on {phone} after 5.") == [("phone", phone)]
+
+
+@pytest.mark.parametrize(
+    "postcode", [f"SW1A{ZWSP}1AA", f"SW1A{NBSP}1AA", f"CR2{ZWSP} 6XH", f"M1{SOFT_HYPHEN}1AE"]
+)
+def test_postcode_hidden_by_unicode(postcode: str) -> None:
+    assert found(f"She moved to {postcode} last year.") == [("postcode", postcode)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She feels safest at home.",
+        "Meet at 5.30 on Tuesday; at 10.15 next week.",
+        "Was at home.Then she went out at work.Later at school.",
+        "Works at Tesco and stays at St. Mary's at weekends.",
+        "Looked at 2.5 mg, at 3.1 and at G.P. surgery at 9.",
+        "Stayed at her sister's (at least twice) at Christmas.",
+        f"Scores{NBSP}14 and{ZWSP}12, café visits at week{NBSP}3.",
+        "Rating 4 at 5.2; goals at 3 of 5.",
+    ],
+)
+def test_prose_with_at_dots_and_unicode_spaces_has_no_identifiers(text: str) -> None:
+    assert found(text) == []
+
+
+def test_spans_are_in_the_text_as_written() -> None:
+    text = f"a{ZWSP}b{ZWSP} mob 077{ZWSP}00 900123 and ９４３４７６５９１９"
+    items = find_identifiers(text, TODAY)
+    assert [(f.kind, text[f.start : f.end]) for f in items] == [
+        ("phone", f"077{ZWSP}00 900123"),
+        ("nhs_number", "９４３４７６５９１９"),
+    ]
+    redacted = redact(text, items)
+    assert redacted == f"a{ZWSP}b{ZWSP} mob [phone number removed] and [NHS number removed]"

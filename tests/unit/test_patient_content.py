@@ -143,7 +143,7 @@ def test_answers_that_fit_are_kept(
         ("alliance.bond", {"value": 3, "importance": 1}, "unexpected fields"),
         ("alliance.rupture_withdrawal", {"value": 3}, "is not one of"),
         ("open.helped", {"value": 3}, "expected text"),
-        ("open.helped", {"value": "x" * 2001}, "at most 2000"),
+        ("open.helped", {"value": "x" * 2001}, "the limit is 2,000"),
         ("measure.phq9.phq9_1", {"value": "na"}, "is not one of"),
         ("measure.phq9.phq9_1", {"value": 1, "note": "hi"}, "unexpected fields"),
     ],

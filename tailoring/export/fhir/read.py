@@ -9,7 +9,6 @@ type and, for a choice, one of the options its question offers. Each problem nam
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -30,6 +29,7 @@ from tailoring.export.fhir.questionnaires import (
     QuestionnaireSet,
     questionnaires,
 )
+from tailoring.limits import InputRefused, load_json
 from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary
 from tailoring.model.measures import NOT_APPLICABLE
@@ -137,9 +137,9 @@ def _path(parts: tuple[Any, ...] | list[Any]) -> str:
 
 def _parse(text: str) -> dict[str, Any]:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FhirError([f"not valid JSON (line {exc.lineno}, column {exc.colno})"]) from None
+        data = load_json(text)
+    except InputRefused as exc:
+        raise FhirError([str(exc)]) from None
     if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
         raise FhirError(["resourceType: expected a FHIR Bundle"])
     return data
