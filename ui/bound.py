@@ -14,6 +14,13 @@ widget of the item, so a blank (and the blanks of sibling widgets) was saved ove
 answer. Navigating away and back did the same through pages that loaded stored values into
 widgets only once per case.
 
+A second cause showed under load (the soak, bench/state_soak.py): Streamlit checks for a newer
+click at every read or write of ``st.session_state``, also inside a widget callback, and stops
+the callback there with a rerun. The rerun takes the newer message's widget values as already
+applied, so the stopped callback never runs again: the answer the person gave was shown, never
+saved, and a later change to a sibling field saved the old value back. Callbacks that save are
+therefore wrapped in ``uninterrupted``: the newer click waits until the callback has finished.
+
 So, for every widget drawn through ``show``:
 1. the server sets the widget's value through session state, which the browser must take,
    whenever the widget was not drawn in the last completed run, or its value is not the stored
@@ -27,12 +34,14 @@ So, for every widget drawn through ``show``:
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import RerunException
+from streamlit.runtime.state import get_session_state
 
 from ui import privacy
 
@@ -41,6 +50,26 @@ HELD = "_bound_held"
 CLEARS = "_bound_clears"
 _MISSING = object()
 log = logging.getLogger("tailoring.ui")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def uninterrupted(callback: Callable[P, R]) -> Callable[P, R]:
+    """A widget callback that a newer click cannot stop half-way (the module's docstring says
+    why): Streamlit's check for a waiting rerun, made at each use of session state, is held
+    off until the callback returns; the rerun then starts as usual."""
+
+    @functools.wraps(callback)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        state = get_session_state()
+        check = state._yield_callback  # Streamlit's SafeSessionState: pinned in requirements
+        object.__setattr__(state, "_yield_callback", lambda: None)
+        try:
+            return callback(*args, **kwargs)
+        finally:
+            object.__setattr__(state, "_yield_callback", check)
+
+    return run
 
 
 @contextlib.contextmanager

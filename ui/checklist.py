@@ -121,6 +121,7 @@ def case_saver(case_id: int) -> Saver:
     return save
 
 
+@bound.uninterrupted
 def _changed(
     save: Saver,
     section: Section,
@@ -219,6 +220,7 @@ def _field_of(key: str) -> tuple[Section, str, str]:
     return section, item_id, rest[0] if rest else "value"
 
 
+@bound.uninterrupted
 def retry_unsaved(save: Saver) -> None:
     """Save again exactly the values held unsaved (the database was down, say): nothing else.
 
@@ -238,6 +240,7 @@ def retry_unsaved(save: Saver) -> None:
     ss[NOTICE] = ("success", "The answers kept on this page are now saved.")
 
 
+@bound.uninterrupted
 def undo(save: Saver) -> None:
     """Put back the answer as it was before the last change made on this page."""
     ss = st.session_state

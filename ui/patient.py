@@ -392,6 +392,7 @@ def _question(link_id: int, question: Question, importance: str, levels: list[st
             )
 
 
+@bound.uninterrupted
 def _save(
     link_id: int,
     question: Question,
@@ -469,6 +470,7 @@ def _remove_details(link_id: int, question: Question, redacted: str) -> None:
     _save(link_id, question, key)
 
 
+@bound.uninterrupted
 def _finish(link_id: int) -> None:
     try:
         services.complete_patient_link(link_id)
@@ -804,6 +806,7 @@ def source_choice(case_id: int) -> None:
     )
 
 
+@bound.uninterrupted
 def _choose_source(case_id: int) -> None:
     services.set_answer_source(case_id, st.session_state["voice.source"])
 

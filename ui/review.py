@@ -9,7 +9,7 @@ import streamlit as st
 from tailoring import services
 from tailoring.model.text import SHORT_TEXT_CHARS, SUPERVISION_NOTE_CHARS
 from tailoring.services import FlagStatus, NoteStatus, SupervisionNote
-from ui import privacy
+from ui import bound, privacy
 
 SEVERITY_ICONS = {
     "high": ":material/error:",
@@ -208,6 +208,7 @@ def new_note_form(case_id: int) -> None:
     privacy.offer("review.note")
 
 
+@bound.uninterrupted
 def _add_note(case_id: int, allow_identifiers: bool = False) -> None:
     """Save the new note's form (a callback: it runs before the widgets, so it may clear them)."""
     ss = st.session_state

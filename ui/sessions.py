@@ -97,6 +97,7 @@ def _with(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
     return data
 
 
+@bound.uninterrupted
 def changed(key: str, case_id: int, radio: bool = False, allow_identifiers: bool = False) -> None:
     """One widget changed: merge its value into the stored session and save that, nothing else."""
     ss = st.session_state
@@ -139,6 +140,7 @@ def changed(key: str, case_id: int, radio: bool = False, allow_identifiers: bool
         ss[STORED] = (data, new_revision)
 
 
+@bound.uninterrupted
 def retry_unsaved(case_id: int) -> None:
     """Save again exactly the entries held unsaved on this session: nothing else."""
     ss = st.session_state

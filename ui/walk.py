@@ -32,6 +32,7 @@ def _go(case_id: int, step: WalkStep) -> None:
     st.session_state["walk.step"] = step
 
 
+@bound.uninterrupted
 def _picked(case_id: int) -> None:
     if st.session_state["walk.step"] is not None:
         services.set_step(case_id, st.session_state["walk.step"])
