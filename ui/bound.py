@@ -20,6 +20,9 @@ the callback there with a rerun. The rerun takes the newer message's widget valu
 applied, so the stopped callback never runs again: the answer the person gave was shown, never
 saved, and a later change to a sibling field saved the old value back. Callbacks that save are
 therefore wrapped in ``uninterrupted``: the newer click waits until the callback has finished.
+With Streamlit's "fast reruns" (its default) a newer click does not wait at all: it starts a
+second run beside the one in progress, and two callbacks of one session merged into the same
+answer at once; ``.streamlit/config.toml`` turns fast reruns off, so runs take turns.
 
 So, for every widget drawn through ``show``:
 1. the server sets the widget's value through session state, which the browser must take,
