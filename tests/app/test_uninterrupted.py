@@ -8,12 +8,17 @@ it checks.
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import pytest
 from streamlit.runtime.scriptrunner_utils.exceptions import RerunException
 from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
 from streamlit.runtime.state import SafeSessionState, SessionState
 
 from ui import bound
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _rerun_waiting() -> None:
@@ -50,3 +55,10 @@ def test_an_uninterrupted_callback_runs_to_its_end_and_the_rerun_still_comes(sta
     assert saved == ["given 3", "noted"]
     with pytest.raises(RerunException):  # the check is back once the callback has returned
         state["answer"]
+
+
+def test_runs_of_one_session_take_turns():
+    """With fast reruns a newer click starts a second run beside the one in progress, and two
+    callbacks of one session merge into the same answer at once (the patient soak, seed 109)."""
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["runner"]["fastReruns"] is False
