@@ -286,6 +286,7 @@ def show_notices(save: Saver) -> None:
         )
 
 
+@bound.uninterrupted
 def _clear_note(save: Saver) -> None:
     _, item_id = st.session_state.pop(CLEARING)
     st.session_state[field_key("social", item_id, "note")] = ""
