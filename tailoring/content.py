@@ -15,7 +15,9 @@ from tailoring.model.content import (
     Adaptation,
     AllianceItem,
     ContentLibrary,
+    Contraindication,
     PreferenceItem,
+    Problem,
     Protocol,
     SocialDomain,
     Theme,
@@ -40,6 +42,8 @@ LIST_FILES: dict[str, type[BaseModel]] = {
     "social": SocialDomain,
     "alliance": AllianceItem,
     "adaptations": Adaptation,
+    "problems": Problem,
+    "contraindications": Contraindication,
 }
 
 

@@ -864,6 +864,8 @@ def start_attempt(scenario_id: str) -> int:
             {
                 "reference": f"T{number}-{chosen.id}"[:32],
                 "protocol_id": chosen.protocol_id,
+                "problem": chosen.problem,
+                "second_problem": chosen.second_problem,
                 "sessions_available": chosen.sessions_available,
                 **({} if actor.local else {"therapist": actor.username}),
             }

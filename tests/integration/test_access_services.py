@@ -193,7 +193,7 @@ def test_a_refused_change_is_not_in_the_audit_log(team):
 
 
 def test_a_copy_of_a_supervisees_case_lands_in_the_copiers_own_caseload(team):
-    """A supervisor who is also a therapist copies a supervisee's case: the copy is theirs (18.4)."""
+    """A supervisor who is also a therapist copies a supervisee's case: the copy is theirs."""
     both = actor("bea", "supervisor", "therapist", supervisees=("tess",))
     services.accounts().add_user("bea", both.roles, "Bea", hash_password(PASSWORD))
     services.accounts().assign_supervisor("bea", "tess")

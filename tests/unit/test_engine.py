@@ -22,7 +22,9 @@ def test_no_answers_gives_no_fit_and_counts_nothing_as_agreement(content, make_c
     assert report.overall_fit is None
     assert report.completeness.answered == 0
     assert all(d.status == "unanswered" and d.fit is None for d in report.dimensions)
-    assert report.flags == []
+    # A missing problem is incompleteness too: a low flag, never a fit.
+    assert [(f.id, f.severity) for f in report.flags] == [("indication.no_problem", "low")]
+    assert assess(content, make_case(problem="depression")).flags == []
 
 
 def test_preference_at_the_protocol_default_fits_fully(content, make_case):
@@ -107,7 +109,8 @@ def test_digital_barrier_against_digital_cbt_is_a_hard_mismatch_that_caps_the_fi
 
 
 def test_a_barrier_only_clashes_when_the_domain_is_present(content, make_case):
-    case = make_case("dcbt", 8, social={"access": {"present": "no", "details": ["digital"]}})
+    # A detail with "present: no" is refused; a detail whose domain is not answered yet is kept.
+    case = make_case("dcbt", 8, social={"access": {"present": None, "details": ["digital"]}})
     assert not any(f.hard for f in assess(content, case).flags)
 
 
@@ -148,7 +151,7 @@ def test_maintaining_social_problem_nobody_addresses_raises_a_flag_even_when_pre
     [
         ({"present": "yes", "maintains": "yes", "helping": "yes"}, False),
         ({"present": "yes", "maintains": "no", "helping": "no"}, False),
-        ({"present": "no", "maintains": "yes", "helping": "no"}, False),
+        ({"present": "unsure", "maintains": "yes", "helping": "no"}, False),
         ({"present": "yes", "maintains": "yes"}, True),
     ],
 )

@@ -24,6 +24,7 @@ from tailoring.model.report import (
     DimensionFit,
     FitReport,
     Flag,
+    Indication,
     Trigger,
 )
 
@@ -82,6 +83,9 @@ def _report(
         protocol_id="ba_step2",
         protocol_name=protocol_name,
         sessions_available=6,
+        indication=Indication(
+            protocol_id="ba_step2", protocol_name=protocol_name, status="indicated"
+        ),
         overall_fit=overall_fit,
         capped=any(f.hard for f in flags),
         preference_fit=overall_fit,
@@ -111,6 +115,7 @@ def _report(
                 protocol_name="Counselling for depression",
                 step="step_3",
                 sessions="6–20",
+                indication="indicated",
                 fit=81.0,
                 change=19.0,
                 fixes=["Structure ≥ preference"],
