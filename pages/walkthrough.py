@@ -23,7 +23,32 @@ with friendly_errors():
     checklist.load_answers(f"case:{case_id}", case.answers, stored.revisions)
 
     st.title(f"Walk-through · {case.reference}")
-    with st.expander(f"Plan: {protocol.name}, {case.sessions_available} sessions available"):
+    problem = lib.problem(case.problem).title if case.problem else "problem not recorded"
+    with st.expander(
+        f"Plan: {protocol.name} for {problem}, {case.sessions_available} sessions available",
+        expanded=case.problem is None,
+    ):
+        problems: dict[str | None, str] = {None: "Not recorded yet"}
+        problems.update({p.id: p.title for p in lib.problems})
+        first_col, second_col = st.columns(2)
+        new_problem = first_col.selectbox(
+            "Presenting problem (provisional)",
+            list(problems),
+            index=list(problems).index(case.problem),
+            format_func=problems.__getitem__,
+            key="case.problem",
+            help="The problem descriptor recorded at assessment. The report checks that the "
+            "protocol is indicated for it.",
+        )
+        seconds: dict[str | None, str] = {None: "None"}
+        seconds.update({p.id: p.title for p in lib.problems})
+        new_second = second_col.selectbox(
+            "Second problem (optional)",
+            list(seconds),
+            index=list(seconds).index(case.second_problem),
+            format_func=seconds.__getitem__,
+            key="case.second_problem",
+        )
         protocols = {p.id: p for p in lib.protocols}
         new_protocol = st.selectbox(
             "Current protocol",
@@ -51,11 +76,15 @@ with friendly_errors():
                     case_id,
                     stored.version,
                     protocol_id=new_protocol,
+                    problem=new_problem,
+                    second_problem=new_second,
                     sessions_available=int(new_sessions),
                     anxiety_measure=new_anxiety,
                 )
             except services.StaleCase as exc:
                 st.warning(f"{exc} Reload the page to see the latest plan.")
+            except ValueError as exc:
+                st.error(str(exc))
             else:
                 st.rerun()
 

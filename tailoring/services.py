@@ -33,6 +33,7 @@ from tailoring.auth import (
 )
 from tailoring.content import content_dir, library
 from tailoring.demo import FIRST_REFERENCE, demo_cases, demo_reference
+from tailoring.engine import indications as indication_rules
 from tailoring.engine import patient_links as link_codes
 from tailoring.engine.answer_source import merge
 from tailoring.engine.assess import assess
@@ -571,7 +572,8 @@ def open_case(case_id: int) -> StoredCase:
 
 
 def update_case(case_id: int, expected_version: int | None = None, **fields: Any) -> None:
-    """Change the planned protocol, sessions available, anxiety measure, step, status, reference."""
+    """Change the planned protocol, presenting problems, sessions available, anxiety measure,
+    step, status or reference."""
     if "anxiety_measure" in fields:
         measure = fields["anxiety_measure"]
         if measure not in {m.id for m in content().measures if m.role == "anxiety"}:
@@ -582,6 +584,14 @@ def update_case(case_id: int, expected_version: int | None = None, **fields: Any
             raise CaseFileError([f"reference: {p}" for p in problems])
     if "protocol_id" in fields:
         content().protocol(fields["protocol_id"])
+    known = {p.id for p in content().problems}
+    unknown = [
+        f"{name}: unknown problem {fields[name]!r}"
+        for name in ("problem", "second_problem")
+        if fields.get(name) is not None and fields[name] not in known
+    ]
+    if unknown:
+        raise CaseFileError(unknown)
     if "therapist" in fields and team_mode():
         raise access.AccessDenied("accounts.manage")
     with _changing(case_id, "plan: " + ", ".join(sorted(fields))):
@@ -707,6 +717,11 @@ def clear_answer(case_id: int, section: Section, item_id: str) -> None:
 
 def assess_case(case: Case) -> FitReport:
     return assess(content(), case)
+
+
+def indication_matrix() -> list[dict[str, str]]:
+    """Every protocol × problem descriptor, with severity range and contraindications."""
+    return indication_rules.indication_matrix(content())
 
 
 def report_pdf(report: FitReport, on: date | None = None) -> bytes:
