@@ -143,10 +143,6 @@ class Indication(BaseModel):
     status: IndicationStatus
     reasons: list[str] = Field(default_factory=list, description="Why, in words.")
 
-    @property
-    def label(self) -> str:
-        return INDICATION_LABELS[self.status]
-
 
 class Alternative(BaseModel):
     protocol_id: str
