@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from tailoring import services
 from ui import checklist, report, walk
@@ -14,6 +15,22 @@ require_entry()
 
 lib = services.content()
 stored = require_case("Walk-through")
+
+
+def problem_picker(
+    column: DeltaGenerator, label: str, current: str | None, blank: str, **options: str
+) -> str | None:
+    """A problem descriptor, or None, chosen from the content's list."""
+    choices: dict[str | None, str] = {None: blank, **{p.id: p.title for p in lib.problems}}
+    return column.selectbox(
+        label,
+        list(choices),
+        index=list(choices).index(current),
+        format_func=choices.__getitem__,
+        **options,
+    )
+
+
 case_id = stored.id
 
 with friendly_errors():
@@ -28,25 +45,21 @@ with friendly_errors():
         f"Plan: {protocol.name} for {problem}, {case.sessions_available} sessions available",
         expanded=case.problem is None,
     ):
-        problems: dict[str | None, str] = {None: "Not recorded yet"}
-        problems.update({p.id: p.title for p in lib.problems})
         first_col, second_col = st.columns(2)
-        new_problem = first_col.selectbox(
+        new_problem = problem_picker(
+            first_col,
             "Presenting problem (provisional)",
-            list(problems),
-            index=list(problems).index(case.problem),
-            format_func=problems.__getitem__,
+            case.problem,
+            "Not recorded yet",
             key="case.problem",
             help="The problem descriptor recorded at assessment. The report checks that the "
             "protocol is indicated for it.",
         )
-        seconds: dict[str | None, str] = {None: "None"}
-        seconds.update({p.id: p.title for p in lib.problems})
-        new_second = second_col.selectbox(
+        new_second = problem_picker(
+            second_col,
             "Second problem (optional)",
-            list(seconds),
-            index=list(seconds).index(case.second_problem),
-            format_func=seconds.__getitem__,
+            case.second_problem,
+            "None",
             key="case.second_problem",
         )
         protocols = {p.id: p for p in lib.protocols}

@@ -72,6 +72,7 @@ from tailoring.model.case import (
     SocialAnswer,
     WalkStep,
     answer_problems,
+    unknown_problems,
 )
 from tailoring.model.caseload import CaseloadSummary, CaseMetrics, ImportReport
 from tailoring.model.coding import ThemeCode
@@ -584,12 +585,8 @@ def update_case(case_id: int, expected_version: int | None = None, **fields: Any
             raise CaseFileError([f"reference: {p}" for p in problems])
     if "protocol_id" in fields:
         content().protocol(fields["protocol_id"])
-    known = {p.id for p in content().problems}
-    unknown = [
-        f"{name}: unknown problem {fields[name]!r}"
-        for name in ("problem", "second_problem")
-        if fields.get(name) is not None and fields[name] not in known
-    ]
+    named = {k: v for k, v in fields.items() if k in ("problem", "second_problem")}
+    unknown = unknown_problems(content(), **named)
     if unknown:
         raise CaseFileError(unknown)
     if "therapist" in fields and team_mode():

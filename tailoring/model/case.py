@@ -148,16 +148,24 @@ def case_problems(case: Case, content: ContentLibrary) -> list[str]:
     problems: list[str] = []
     if case.protocol_id not in {p.id for p in content.protocols}:
         problems.append(f"protocol_id: unknown protocol {case.protocol_id!r}")
-    known = {p.id for p in content.problems}
-    for name in ("problem", "second_problem"):
-        value = getattr(case, name)
-        if value is not None and value not in known:
-            problems.append(f"{name}: unknown problem {value!r}")
+    problems.extend(
+        unknown_problems(content, problem=case.problem, second_problem=case.second_problem)
+    )
     for section in SECTIONS:
         for item_id, answer in getattr(case.answers, section).items():
             problems.extend(answer_problems(content, section, item_id, answer))
     problems.extend(session_problems(case, content))
     return problems
+
+
+def unknown_problems(content: ContentLibrary, **named: str | None) -> list[str]:
+    """Problem descriptor ids the content does not know, each named by its field."""
+    known = {p.id for p in content.problems}
+    return [
+        f"{field}: unknown problem {value!r}"
+        for field, value in named.items()
+        if value is not None and value not in known
+    ]
 
 
 def session_problems(case: Case, content: ContentLibrary) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from tailoring.model.case import SECTIONS, Answers, answer_problems
+from tailoring.model.case import SECTIONS, Answers, answer_problems, unknown_problems
 from tailoring.model.content import ContentLibrary, Identifier, Strict, ThemeId
 from tailoring.model.measures import item_problems
 
@@ -90,11 +90,9 @@ def scenario_problems(scenario: Scenario, content: ContentLibrary) -> list[str]:
             f"{protocol.sessions.min} sessions {protocol.id} needs; the sessions flag would be "
             "given, not found"
         )
-    known_problems = {p.id for p in content.problems}
-    for name in ("problem", "second_problem"):
-        value = getattr(scenario, name)
-        if value is not None and value not in known_problems:
-            problems.append(f"{name}: unknown problem {value!r}")
+    problems.extend(
+        unknown_problems(content, problem=scenario.problem, second_problem=scenario.second_problem)
+    )
     for measure_id, answers in scenario.assessment.items():
         try:
             measure = content.measure(measure_id)

@@ -455,6 +455,16 @@ def test_the_indication_matrix(content, capsys):
             lambda d: d.update(severity="less_severe"),
             "severity",
         ),
+        (
+            "scenarios/ipt_bereavement.yaml",
+            lambda d: d.update(problem="grief"),
+            "problem: unknown problem 'grief'",
+        ),
+        (
+            "scenarios/ba_severe_depression.yaml",
+            lambda d: d["assessment"]["phq9"].pop("phq9_9"),
+            "answer every item",
+        ),
     ],
 )
 def test_broken_indications_name_the_file_and_field(content_copy: Path, file, change, message):
