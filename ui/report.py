@@ -58,7 +58,7 @@ def severity_words(report: FitReport) -> str:
 
 def problem_and_indication(report: FitReport) -> None:
     """The presenting problem, its severity and whether the planned protocol suits it."""
-    problem = report.problem or "not recorded (record it in the plan above)"
+    problem = report.problem or "not recorded (record it in the walk-through's plan)"
     if report.second_problem:
         problem += f", with {report.second_problem}"
     st.markdown(f"**Presenting problem:** {problem}  \n**Severity:** {severity_words(report)}")
