@@ -235,6 +235,7 @@ def test_alternatives_say_what_they_fix_and_break_and_are_ranked(content, make_c
     case = make_case(
         "gsh_cbt",
         6,
+        problem="depression",
         preferences={
             "focus": {"value": 5, "importance": 3},
             "directiveness": {"value": 4, "importance": 2},
@@ -242,9 +243,14 @@ def test_alternatives_say_what_they_fix_and_break_and_are_ranked(content, make_c
     )
     report = assess(content, case)
     assert len(report.alternatives) == len(content.protocols) - 1
-    fits = [a.fit for a in report.alternatives]
-    assert fits == sorted(fits, reverse=True)
+    # Indicated protocols first, each group by fit (issue 15: fit only counts among them).
+    groups = [a.indication for a in report.alternatives]
+    assert groups == sorted(groups, key=["indicated", "not_indicated"].index)
+    for group in ("indicated", "not_indicated"):
+        fits = [a.fit for a in report.alternatives if a.indication == group]
+        assert fits == sorted(fits, reverse=True)
     best = report.alternatives[0]
+    assert best.indication == "indicated"
     assert best.fit > report.overall_fit
     planned_titles = {f.title for f in report.flags}
     assert set(best.fixes) <= planned_titles and best.fixes
@@ -281,3 +287,13 @@ def test_the_housing_demo_raises_the_housing_flag_and_ends_the_plan_with_a_revie
     planned = protocol_fit(content, case, content.protocol(case.protocol_id))
     assert any(f.id == "social.housing" and f.severity == "high" for f in planned.flags)
     assert assess(content, case).session_plan[-1].kind == "review"
+
+
+def test_no_demo_case_is_offered_a_protocol_for_another_problem_first(content):
+    """The reviewer's finding: demo case 1 (depression) was offered CBT for anxiety first."""
+    for case in demo_cases():
+        assert case.problem is not None, case.reference
+        report = assess(content, case)
+        best = report.alternatives[0]
+        assert best.indication == "indicated", (case.reference, best.protocol_id)
+        assert set(content.protocol(best.protocol_id).indications.problems) & {case.problem}
