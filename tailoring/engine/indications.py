@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tailoring.engine.describe import actions, social_trigger
-from tailoring.engine.flags import new_flag
+from tailoring.engine.flags import REVIEW, new_flag
 from tailoring.engine.outcomes import score_measure
 from tailoring.model.case import Answers, Case
 from tailoring.model.content import ContentLibrary, Measure, Protocol, SocialRule
@@ -47,7 +47,6 @@ STATUS_ORDER: tuple[IndicationStatus, ...] = (
 NO_PROBLEM = "No presenting problem recorded: whether it is indicated is not checked."
 CHOOSE_INDICATED = "choose_indicated_protocol"
 RECORD_PROBLEM = "record_presenting_problem"
-REVIEW = "review_protocol_step"
 STEP_UP = "discuss_step_up"
 SAFEGUARDING = "local_safeguarding_procedure"
 SPLIT_WORDS = {"less_severe": "less severe", "more_severe": "more severe"}
