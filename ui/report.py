@@ -108,6 +108,8 @@ def headline(report: FitReport) -> None:
             "demand of this protocol, so the overall fit is capped at 40."
         )
     missing = [f"{s} {a}/{t}" for s, (a, t) in report.completeness.by_section.items() if a < t]
+    if report.problem is None:
+        missing.append("the presenting problem (so the indication is not checked)")
     if missing:
         st.caption(
             "Unanswered questions are left out of the fit, never counted as agreement: "
