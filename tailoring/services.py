@@ -39,7 +39,7 @@ from tailoring.engine.answer_source import merge
 from tailoring.engine.assess import assess
 from tailoring.engine.caseload import case_metrics, caseload_summary, filter_caseload
 from tailoring.engine.coding import code_text
-from tailoring.engine.grading import grade, reference_flag_problems, theme_scores
+from tailoring.engine.grading import grade, reference_flag_problems, scenario_case, theme_scores
 from tailoring.engine.identifiers import FoundIdentifier, find_identifiers, redact
 from tailoring.engine.outcomes import recorded_measures, score_measure
 from tailoring.engine.perception import (
@@ -879,6 +879,11 @@ def start_attempt(scenario_id: str) -> int:
                 "problem": chosen.problem,
                 "second_problem": chosen.second_problem,
                 "sessions_available": chosen.sessions_available,
+                # The scenario's assessment measures, so the trainee's report reads the severity
+                # the grading reads.
+                "sessions": [
+                    s.model_dump(mode="json") for s in scenario_case(chosen, Answers()).sessions
+                ],
                 **({} if actor.local else {"therapist": actor.username}),
             }
         )
