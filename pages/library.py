@@ -28,8 +28,8 @@ st.download_button(
     "record; linkIds are the content ids.",
 )
 
-themes_tab, items_tab, protocols_tab, actions_tab = st.tabs(
-    ["Themes", "Checklist items", "Protocols", "Adaptations"]
+themes_tab, items_tab, protocols_tab, indications_tab, actions_tab = st.tabs(
+    ["Themes", "Checklist items", "Protocols", "Indications", "Adaptations"]
 )
 
 with themes_tab:
@@ -103,6 +103,40 @@ with protocols_tab:
     right.markdown("**Cannot address**\n" + "\n".join(f"- {x}" for x in protocol.cannot_address))
     demands = ", ".join(DEMAND_LABELS[d] for d in protocol.demands) or "none beyond attending"
     st.markdown(f"**Demands on the patient:** {demands}")
+    found = protocol.indications
+    st.markdown(
+        "**Indicated for:** "
+        + ", ".join(lib.problem(p).title for p in found.problems)
+        + f" · depression severity: {found.depression_severity.replace('_', ' ')}"
+    )
+    if found.only_when_why:
+        st.caption(found.only_when_why)
+    for rule in (lib.contraindication(c) for c in protocol.contraindications):
+        st.markdown(f"**Contraindicated:** {rule.title}. {rule.why}")
+    for problem, hours in protocol.hours.items():
+        span = "–".join(f"{h:g}" for h in (hours.min, hours.max) if h is not None)
+        st.markdown(f"**Hours for {lib.problem(problem).title.lower()}:** {span}")
+    st.caption(
+        "Sources: "
+        + "; ".join(
+            f"{s.document}, {s.section}" + ("" if s.checked else " (not checked here)")
+            for s in found.sources
+        )
+    )
+
+with indications_tab:
+    st.caption(
+        "Which protocol is indicated for which presenting problem, the depression severity it "
+        "suits (NICE NG222's split at PHQ-9 16) and what rules it out. Alternatives in the fit "
+        "report are ranked on this first; a contraindicated protocol is never suggested."
+    )
+    st.dataframe(
+        services.indication_matrix(),
+        hide_index=True,
+        width="stretch",
+        height="content",
+        key="library.indications",
+    )
 
 with actions_tab:
     for kind, words in ACTION_KIND_LABELS.items():

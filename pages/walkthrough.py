@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from tailoring import services
 from ui import checklist, report, walk
@@ -14,6 +15,22 @@ require_entry()
 
 lib = services.content()
 stored = require_case("Walk-through")
+
+
+def problem_picker(
+    column: DeltaGenerator, label: str, current: str | None, blank: str, **options: str
+) -> str | None:
+    """A problem descriptor, or None, chosen from the content's list."""
+    choices: dict[str | None, str] = {None: blank, **{p.id: p.title for p in lib.problems}}
+    return column.selectbox(
+        label,
+        list(choices),
+        index=list(choices).index(current),
+        format_func=choices.__getitem__,
+        **options,
+    )
+
+
 case_id = stored.id
 
 with friendly_errors():
@@ -23,7 +40,28 @@ with friendly_errors():
     checklist.load_answers(f"case:{case_id}", case.answers, stored.revisions)
 
     st.title(f"Walk-through · {case.reference}")
-    with st.expander(f"Plan: {protocol.name}, {case.sessions_available} sessions available"):
+    problem = lib.problem(case.problem).title if case.problem else "problem not recorded"
+    with st.expander(
+        f"Plan: {protocol.name} for {problem}, {case.sessions_available} sessions available",
+        expanded=case.problem is None,
+    ):
+        first_col, second_col = st.columns(2)
+        new_problem = problem_picker(
+            first_col,
+            "Presenting problem (provisional)",
+            case.problem,
+            "Not recorded yet",
+            key="case.problem",
+            help="The problem descriptor recorded at assessment. The report checks that the "
+            "protocol is indicated for it.",
+        )
+        new_second = problem_picker(
+            second_col,
+            "Second problem (optional)",
+            case.second_problem,
+            "None",
+            key="case.second_problem",
+        )
         protocols = {p.id: p for p in lib.protocols}
         new_protocol = st.selectbox(
             "Current protocol",
@@ -51,11 +89,15 @@ with friendly_errors():
                     case_id,
                     stored.version,
                     protocol_id=new_protocol,
+                    problem=new_problem,
+                    second_problem=new_second,
                     sessions_available=int(new_sessions),
                     anxiety_measure=new_anxiety,
                 )
             except services.StaleCase as exc:
                 st.warning(f"{exc} Reload the page to see the latest plan.")
+            except ValueError as exc:
+                st.error(str(exc))
             else:
                 st.rerun()
 

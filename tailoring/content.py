@@ -16,7 +16,9 @@ from tailoring.model.content import (
     Adaptation,
     AllianceItem,
     ContentLibrary,
+    Contraindication,
     PreferenceItem,
+    Problem,
     Protocol,
     SocialDomain,
     Theme,
@@ -41,6 +43,8 @@ LIST_FILES: dict[str, type[BaseModel]] = {
     "social": SocialDomain,
     "alliance": AllianceItem,
     "adaptations": Adaptation,
+    "problems": Problem,
+    "contraindications": Contraindication,
 }
 
 

@@ -248,6 +248,8 @@ def _case(
             "alliance": _alliance_check(content, rng, full),
         },
         "sessions": _sessions(content, protocol, available, therapist, rng),
+        # The first problem the protocol is for: no draw, so every other figure stays the same.
+        "problem": protocol.indications.problems[0],
     }
 
 

@@ -33,12 +33,13 @@ from tailoring.auth import (
 )
 from tailoring.content import content_dir, library
 from tailoring.demo import FIRST_REFERENCE, demo_cases, demo_reference
+from tailoring.engine import indications as indication_rules
 from tailoring.engine import patient_links as link_codes
 from tailoring.engine.answer_source import merge
 from tailoring.engine.assess import assess
 from tailoring.engine.caseload import case_metrics, caseload_summary, filter_caseload
 from tailoring.engine.coding import code_text
-from tailoring.engine.grading import grade, reference_flag_problems, theme_scores
+from tailoring.engine.grading import grade, reference_flag_problems, scenario_case, theme_scores
 from tailoring.engine.identifiers import FoundIdentifier, find_identifiers, redact
 from tailoring.engine.outcomes import recorded_measures, score_measure
 from tailoring.engine.perception import (
@@ -73,6 +74,7 @@ from tailoring.model.case import (
     SocialAnswer,
     WalkStep,
     answer_problems,
+    unknown_problems,
 )
 from tailoring.model.caseload import CaseloadSummary, CaseMetrics, ImportReport, RowError
 from tailoring.model.coding import ThemeCode
@@ -661,7 +663,8 @@ def open_case(case_id: int) -> StoredCase:
 
 
 def update_case(case_id: int, expected_version: int | None = None, **fields: Any) -> None:
-    """Change the planned protocol, sessions available, anxiety measure, step, status, reference."""
+    """Change the planned protocol, presenting problems, sessions available, anxiety measure,
+    step, status or reference."""
     if "anxiety_measure" in fields:
         measure = fields["anxiety_measure"]
         if measure not in {m.id for m in content().measures if m.role == "anxiety"}:
@@ -672,6 +675,10 @@ def update_case(case_id: int, expected_version: int | None = None, **fields: Any
             raise CaseFileError([f"reference: {p}" for p in problems])
     if "protocol_id" in fields:
         content().protocol(fields["protocol_id"])
+    named = {k: v for k, v in fields.items() if k in ("problem", "second_problem")}
+    unknown = unknown_problems(content(), **named)
+    if unknown:
+        raise CaseFileError(unknown)
     if "therapist" in fields and team_mode():
         raise access.AccessDenied("accounts.manage")
     with _changing(case_id, "plan: " + ", ".join(sorted(fields))):
@@ -798,6 +805,11 @@ def clear_answer(case_id: int, section: Section, item_id: str) -> None:
 
 def assess_case(case: Case) -> FitReport:
     return assess(content(), case)
+
+
+def indication_matrix() -> list[dict[str, str]]:
+    """Every protocol × problem descriptor, with severity range and contraindications."""
+    return indication_rules.indication_matrix(content())
 
 
 def report_pdf(report: FitReport, on: date | None = None) -> bytes:
@@ -980,7 +992,14 @@ def start_attempt(scenario_id: str) -> int:
             {
                 "reference": f"T{number}-{chosen.id}"[:32],
                 "protocol_id": chosen.protocol_id,
+                "problem": chosen.problem,
+                "second_problem": chosen.second_problem,
                 "sessions_available": chosen.sessions_available,
+                # The scenario's assessment measures, so the trainee's report reads the severity
+                # the grading reads.
+                "sessions": [
+                    s.model_dump(mode="json") for s in scenario_case(chosen, Answers()).sessions
+                ],
                 **({} if actor.local else {"therapist": actor.username}),
             }
         )

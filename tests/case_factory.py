@@ -36,7 +36,11 @@ def full_case(content: ContentLibrary, seed: int = 0) -> Case:
         if answer["importance"] is None:
             answer["importance"] = int(rng.integers(0, 4))
     for domain in content.social:
-        data["answers"]["social"][domain.id]["present"] = str(rng.choice(["yes", "no"]))
+        answer = data["answers"]["social"][domain.id]
+        answer["present"] = str(rng.choice(["yes", "no"]))
+        if answer["present"] == "no":
+            answer["details"] = []
+            answer["maintains"] = "no" if answer["maintains"] == "yes" else answer["maintains"]
     return Case.model_validate(data, context={"content": content})
 
 
@@ -58,11 +62,17 @@ def _case_data(
         if rng.random() < answered / 2 or answered == 1.0:
             ids = [d.id for d in domain.details]
             picked = rng.random(len(ids)) < 0.3
+            present = TRI[rng.integers(len(TRI))]
+            maintains = TRI[rng.integers(len(TRI))]
+            # "present: no" with details or "keeps it going: yes" is refused as contradictory.
+            absent = present == "no"
             social[domain.id] = {
-                "present": TRI[rng.integers(len(TRI))],
-                "maintains": TRI[rng.integers(len(TRI))],
+                "present": present,
+                "maintains": "unsure" if absent and maintains == "yes" else maintains,
                 "helping": TRI[rng.integers(len(TRI))],
-                "details": [d for d, keep in zip(ids, picked, strict=True) if keep],
+                "details": []
+                if absent
+                else [d for d, keep in zip(ids, picked, strict=True) if keep],
             }
     alliance = {
         item.id: {"value": int(rng.integers(0, item.max_value + 1))}

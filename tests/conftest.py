@@ -22,11 +22,17 @@ def content() -> ContentLibrary:
 def make_case(content: ContentLibrary):
     """Build a validated case from a protocol id and answer sections."""
 
-    def build(protocol_id: str = "cbt_depression", sessions: int = 16, **answers) -> Case:
+    def build(
+        protocol_id: str = "cbt_depression",
+        sessions: int = 16,
+        problem: str | None = None,
+        **answers,
+    ) -> Case:
         return Case.model_validate(
             {
                 "reference": "TEST-001",
                 "protocol_id": protocol_id,
+                "problem": problem,
                 "sessions_available": sessions,
                 "answers": answers,
             },

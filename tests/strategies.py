@@ -33,17 +33,49 @@ def answers(draw: st.DrawFn, content: ContentLibrary) -> dict:
     for domain in content.social:
         if draw(st.booleans()):
             details = [d.id for d in domain.details]
+            present = draw(tri)
+            # "present: no" with a detail or "keeps it going: yes" is refused as contradictory.
+            absent = present == "no"
             social[domain.id] = {
-                "present": draw(tri),
-                "maintains": draw(tri),
+                "present": present,
+                "maintains": draw(st.sampled_from([None, "no", "unsure"]) if absent else tri),
                 "helping": draw(tri),
-                "details": draw(st.lists(st.sampled_from(details), unique=True)) if details else [],
+                "details": []
+                if absent or not details
+                else draw(st.lists(st.sampled_from(details), unique=True)),
             }
     alliance = {}
     for a_item in content.alliance:
         if draw(st.booleans()):
             alliance[a_item.id] = {"value": draw(st.integers(0, a_item.max_value))}
     return {"preferences": preferences, "social": social, "alliance": alliance}
+
+
+@st.composite
+def problems(draw: st.DrawFn, content: ContentLibrary) -> dict:
+    """No problem, one, or two different ones."""
+    ids = [p.id for p in content.problems]
+    chosen = draw(st.lists(st.sampled_from(ids), max_size=2, unique=True))
+    return dict(zip(("problem", "second_problem"), chosen, strict=False))
+
+
+@st.composite
+def assessment(draw: st.DrawFn, content: ContentLibrary) -> list[dict]:
+    """No session, or an assessment with a complete depression measure (any total)."""
+    if not draw(st.booleans()):
+        return []
+    measure = content.measure(content.tracking.depression_measure)
+    values = [o.value for o in measure.options]
+    items = {i.id: draw(st.sampled_from(values)) for i in measure.items}
+    return [
+        {
+            "number": 1,
+            "date": "2026-11-02",
+            "attendance": "attended",
+            "kind": "assessment",
+            "measures": {measure.id: items},
+        }
+    ]
 
 
 @st.composite
@@ -55,6 +87,8 @@ def cases(draw: st.DrawFn, content: ContentLibrary) -> Case:
             "protocol_id": protocol.id,
             "sessions_available": draw(st.integers(1, 30)),
             "answers": draw(answers(content)),
+            **draw(problems(content)),
+            "sessions": draw(assessment(content)),
         },
         context={"content": content},
     )

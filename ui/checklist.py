@@ -386,31 +386,16 @@ def social_widget(lib: ContentLibrary, domain: SocialDomain, save: Saver) -> Non
                 "This app does not assess risk. If there is any concern, follow your service's "
                 "local safeguarding procedure and record it there, not here."
             )
-        if st.session_state.get(f"{key}.present") not in ("yes", "unsure") or domain.safeguarding:
+        if st.session_state.get(f"{key}.present") not in ("yes", "unsure"):
             return
-        left, right = st.columns(2)
-        left.segmented_control(
-            "Does it keep the difficulties going?",
-            TRI_OPTIONS,
-            format_func=TRI_LABELS.__getitem__,
-            key=show("social", domain.id, "maintains"),
-            required=True,
-            on_change=_changed,
-            args=(save, "social", domain.id, "maintains", True),
-        )
-        right.segmented_control(
-            "Is anyone already helping with it?",
-            TRI_OPTIONS,
-            format_func=TRI_LABELS.__getitem__,
-            key=show("social", domain.id, "helping"),
-            required=True,
-            on_change=_changed,
-            args=(save, "social", domain.id, "helping", True),
-        )
+        if not domain.safeguarding:
+            _maintains_and_helping(domain, save)
         if domain.details:
             names = {d.id: d.label for d in domain.details}
             st.pills(
-                "Which of these apply?",
+                # A safeguarding concern records only what kind it is: some kinds rule a
+                # protocol out (couple therapy with domestic abuse), and the report must know.
+                "What kind of concern?" if domain.safeguarding else "Which of these apply?",
                 options=list(names),
                 selection_mode="multi",
                 format_func=names.__getitem__,
@@ -418,6 +403,8 @@ def social_widget(lib: ContentLibrary, domain: SocialDomain, save: Saver) -> Non
                 on_change=_changed,
                 args=(save, "social", domain.id, "details"),
             )
+        if domain.safeguarding:
+            return
         st.text_area(
             "Note (optional; no names or identifiers)",
             key=show("social", domain.id, "note"),
@@ -427,6 +414,28 @@ def social_widget(lib: ContentLibrary, domain: SocialDomain, save: Saver) -> Non
             args=(save, "social", domain.id, "note"),
         )
         privacy.offer(f"{key}.note")
+
+
+def _maintains_and_helping(domain: SocialDomain, save: Saver) -> None:
+    left, right = st.columns(2)
+    left.segmented_control(
+        "Does it keep the difficulties going?",
+        TRI_OPTIONS,
+        format_func=TRI_LABELS.__getitem__,
+        key=show("social", domain.id, "maintains"),
+        required=True,
+        on_change=_changed,
+        args=(save, "social", domain.id, "maintains", True),
+    )
+    right.segmented_control(
+        "Is anyone already helping with it?",
+        TRI_OPTIONS,
+        format_func=TRI_LABELS.__getitem__,
+        key=show("social", domain.id, "helping"),
+        required=True,
+        on_change=_changed,
+        args=(save, "social", domain.id, "helping", True),
+    )
 
 
 def alliance_widget(lib: ContentLibrary, item_id: str, save: Saver) -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from tailoring.model.report import AGENDA_KIND_LABELS, DimensionFit, FitReport, Flag
+from tailoring.model.report import (
+    AGENDA_KIND_LABELS,
+    INDICATION_LABELS,
+    DimensionFit,
+    FitReport,
+    Flag,
+)
 
 SEVERITY_HEADINGS = {
     "high": ("High", "Act on these before or in the next session."),
@@ -34,6 +40,37 @@ def source_note(used: str, where: str = "Change it on the Patient questionnaires
         + (" where given, else the therapist's" if used == "patient_where_present" else " only")
         + f". {where}"
     )
+
+
+def severity_words(report: FitReport) -> str:
+    """The latest measures in a line, e.g. 'PHQ-9 22 (severe, more severe depression)'."""
+    parts = []
+    for found in (report.severity.depression, report.severity.anxiety):
+        if found is None:
+            continue
+        split = f", {found.split.replace('_', ' ')} depression" if found.split else ""
+        parts.append(
+            f"{found.short_name} {found.total} ({found.band.lower()}{split}; session "
+            f"{found.session})"
+        )
+    return "; ".join(parts) or "no complete measure recorded yet"
+
+
+def problem_and_indication(report: FitReport) -> None:
+    """The presenting problem, its severity and whether the planned protocol suits it."""
+    problem = report.problem or "not recorded (record it in the walk-through's plan)"
+    if report.second_problem:
+        problem += f", with {report.second_problem}"
+    st.markdown(f"**Presenting problem:** {problem}  \n**Severity:** {severity_words(report)}")
+    found = report.indication
+    words = f"{report.protocol_name}: {INDICATION_LABELS[found.status].lower()}."
+    reasons = " ".join(found.reasons)
+    if found.status == "indicated":
+        st.success(words, icon=":material/check_circle:")
+    elif found.status in ("contraindicated", "not_indicated"):
+        st.error(f"{words} {reasons}", icon=":material/block:")
+    else:
+        st.warning(f"{words} {reasons}", icon=":material/warning:")
 
 
 def headline(report: FitReport) -> None:
@@ -71,6 +108,8 @@ def headline(report: FitReport) -> None:
             "demand of this protocol, so the overall fit is capped at 40."
         )
     missing = [f"{s} {a}/{t}" for s, (a, t) in report.completeness.by_section.items() if a < t]
+    if report.problem is None:
+        missing.append("the presenting problem (so the indication is not checked)")
     if missing:
         st.caption(
             "Unanswered questions are left out of the fit, never counted as agreement: "
@@ -201,6 +240,8 @@ def alternatives_table(report: FitReport) -> None:
     rows = [
         {
             "Protocol": a.protocol_name,
+            "Indication": INDICATION_LABELS[a.indication],
+            "Why": " ".join(a.why) or "—",
             "Step": a.step,
             "Sessions": a.sessions,
             "Fit": a.fit,
@@ -221,6 +262,10 @@ def alternatives_table(report: FitReport) -> None:
             "Change": st.column_config.NumberColumn(format="%+.0f"),
         },
     )
+    if report.ruled_out:
+        st.markdown("**Ruled out** (contraindicated: never suggested)")
+        for found in report.ruled_out:
+            st.caption(f"{found.protocol_name}: {' '.join(found.reasons)}")
 
 
 def session_plan(report: FitReport) -> None:
@@ -235,6 +280,7 @@ def full_report(report: FitReport, with_headline: bool = True) -> None:
     """The whole report, in the order a clinician reads it (the headline figures first)."""
     if with_headline:
         headline(report)
+    problem_and_indication(report)
     st.subheader("Dimension by dimension")
     st.plotly_chart(dimension_chart(report), width="stretch", key="report.chart")
     with st.expander("Figures and explanations for every dimension"):
@@ -243,8 +289,9 @@ def full_report(report: FitReport, with_headline: bool = True) -> None:
     flags_section(report)
     st.subheader("Alternative protocols")
     st.caption(
-        "Ranked by fit. 'Would fix' lists the plan's flags the alternative avoids; "
-        "'would break' lists flags it raises that the plan does not."
+        "Ranked by indication for the recorded problem first, then by fit. 'Would fix' lists "
+        "the plan's flags the alternative avoids; 'would break' lists flags it raises that the "
+        "plan does not."
     )
     alternatives_table(report)
     st.subheader("Session plan")

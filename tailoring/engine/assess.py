@@ -11,6 +11,15 @@ from tailoring.engine.fit import (
     weighted_fit,
 )
 from tailoring.engine.flags import alliance_summary, independent_flags, protocol_flags
+from tailoring.engine.indications import (
+    STATUS_ORDER,
+    Picture,
+    case_picture,
+    indication,
+    indication_flags,
+    problems_of,
+    withheld,
+)
 from tailoring.engine.outcomes import RISK_FLAG, case_outcomes, session_flags, session_summaries
 from tailoring.engine.plan import session_plan
 from tailoring.model.case import Answers, Case
@@ -19,8 +28,10 @@ from tailoring.model.report import (
     SEVERITIES,
     Alternative,
     Completeness,
+    DimensionFit,
     FitReport,
     Flag,
+    Indication,
     ProtocolFit,
 )
 
@@ -31,11 +42,30 @@ def protocol_fit(
     protocol: Protocol,
     planned: bool = True,
     independent: list[Flag] | None = None,
+    picture: Picture | None = None,
 ) -> ProtocolFit:
-    """The fit of one protocol to the case: dimensions, overall figure and flags."""
+    """The fit of one protocol to the case: dimensions, overall figure and flags.
+
+    ``picture`` passes the case's severity and contraindications in when the caller scores many
+    protocols for one case. A contraindicated protocol is not counted as working on any social
+    domain: "make it a focus" must not send the patient into it.
+    """
+    if picture is None:
+        picture = case_picture(content, case)
     raws = raw_fits(content, case.answers, protocol)
     dimensions = dimension_fits(content, protocol, raws)
-    flags = protocol_flags(content, case, protocol, dimensions, planned, independent)
+    judged = (
+        protocol.model_copy(update={"addresses_social": []})
+        if picture.rules_out(protocol)
+        else protocol
+    )
+    flags = sorted(
+        [
+            *indication_flags(content, case, protocol, picture),
+            *protocol_flags(content, case, judged, dimensions, planned, independent),
+        ],
+        key=lambda f: SEVERITIES.index(f.severity),
+    )
     preference = weighted_fit(raws)
     hard = any(f.hard for f in flags)
     overall = capped(preference, hard)
@@ -75,15 +105,25 @@ def completeness(content: ContentLibrary, answers: Answers) -> Completeness:
     )
 
 
-def alternatives(content: ContentLibrary, case: Case, planned: ProtocolFit) -> list[Alternative]:
-    """Every other protocol, best fit first, with what it would fix and what it would break."""
+def alternatives(
+    content: ContentLibrary, case: Case, planned: ProtocolFit, picture: Picture
+) -> tuple[list[Alternative], list[Indication]]:
+    """Every other protocol that is not contraindicated, indicated first and then by fit, with
+    what it would fix and break; and the contraindicated ones, never suggested, with why."""
     planned_ids = {f.id for f in planned.flags}
     independent = independent_flags(content, case.answers)
     rows = []
+    ruled_out = []
     for protocol in content.protocols:
         if protocol.id == planned.protocol_id:
             continue
-        other = protocol_fit(content, case, protocol, planned=False, independent=independent)
+        found = indication(content, case, protocol, picture)
+        if found.status == "contraindicated":
+            ruled_out.append(found)
+            continue
+        other = protocol_fit(
+            content, case, protocol, planned=False, independent=independent, picture=picture
+        )
         other_ids = {f.id for f in other.flags}
         rows.append(
             Alternative(
@@ -92,6 +132,8 @@ def alternatives(content: ContentLibrary, case: Case, planned: ProtocolFit) -> l
                 step=protocol.step.replace("_", " "),
                 sessions=f"{protocol.sessions.min}–{protocol.sessions.max} × "
                 f"{protocol.sessions.minutes} min",
+                indication=found.status,
+                why=found.reasons,
                 fit=other.overall,
                 change=None
                 if other.overall is None or planned.overall is None
@@ -100,9 +142,37 @@ def alternatives(content: ContentLibrary, case: Case, planned: ProtocolFit) -> l
                 breaks=[f.title for f in other.flags if f.id not in planned_ids],
             )
         )
-    return sorted(
-        rows,
-        key=lambda r: (r.fit is None, -(r.fit or 0), len(r.breaks) - len(r.fixes), r.protocol_id),
+    rows.sort(
+        key=lambda r: (
+            STATUS_ORDER.index(r.indication),
+            r.fit is None,
+            -(r.fit or 0),
+            len(r.breaks) - len(r.fixes),
+            r.protocol_id,
+        )
+    )
+    return rows, ruled_out
+
+
+def without_withheld(
+    flags: list[Flag], dimensions: list[DimensionFit], unsafe: frozenset[str]
+) -> tuple[list[Flag], list[DimensionFit]]:
+    """Flags and dimensions with every action a recorded contraindication makes unsafe removed."""
+    if not unsafe:
+        return flags, dimensions
+    return (
+        [
+            f.model_copy(
+                update={"actions": [a for a in f.actions if a.adaptation_id not in unsafe]}
+            )
+            for f in flags
+        ],
+        [
+            d.model_copy(
+                update={"actions": [a for a in d.actions if a.adaptation_id not in unsafe]}
+            )
+            for d in dimensions
+        ],
     )
 
 
@@ -113,27 +183,40 @@ def assess(content: ContentLibrary, case: Case) -> FitReport:
     feed the session plan too. Alternatives are compared on the fit's flags alone.
     """
     protocol = content.protocol(case.protocol_id)
-    planned = protocol_fit(content, case, protocol)
-    others = alternatives(content, case, planned)
-    flags = sorted(
-        [*session_flags(content, case, planned), *planned.flags],
-        key=lambda f: (SEVERITIES.index(f.severity), f.id != RISK_FLAG),
+    picture = case_picture(content, case)
+    planned = protocol_fit(content, case, protocol, picture=picture)
+    others, ruled_out = alternatives(content, case, planned, picture)
+    flags, dimensions = without_withheld(
+        sorted(
+            [*session_flags(content, case, planned), *planned.flags],
+            key=lambda f: (SEVERITIES.index(f.severity), f.id != RISK_FLAG),
+        ),
+        planned.dimensions,
+        withheld(content, picture),
     )
+    titles = [content.problem(p).title for p in problems_of(case)]
     return FitReport(
         case_reference=case.reference,
         content_version=content.version,
         protocol_id=protocol.id,
         protocol_name=protocol.name,
         sessions_available=case.sessions_available,
+        problem=titles[0] if titles else None,
+        second_problem=titles[1] if len(titles) > 1 else None,
+        severity=picture.severity,
+        indication=indication(content, case, protocol, picture),
+        ruled_out=ruled_out,
         overall_fit=planned.overall,
         capped=planned.capped,
         preference_fit=planned.preference_fit,
         completeness=completeness(content, case.answers),
-        dimensions=planned.dimensions,
+        dimensions=dimensions,
         flags=flags,
         alliance=alliance_summary(content, case.answers),
         alternatives=others,
-        session_plan=session_plan(planned.model_copy(update={"flags": flags}), others),
+        session_plan=session_plan(
+            planned.model_copy(update={"flags": flags, "dimensions": dimensions}), others
+        ),
         outcomes=case_outcomes(content, case) if case.sessions else None,
         sessions=session_summaries(content, case),
     )

@@ -2,7 +2,9 @@
 
 The rules, in words:
 - A scale preference inside the protocol's flexibility range (low…high) fits fully (100). When it
-  is off the protocol's default, the fit carries an "adapt within the protocol" suggestion.
+  is off the protocol's default, the fit carries an "adapt within the protocol" suggestion that
+  moves the way the patient leans: below the default, the item's "lower" adaptation (e.g. keep
+  to the present), above it, its "higher" one (e.g. link the present to its roots).
 - Outside the range, the fit falls linearly with the distance to the nearest end of the range:
   100 × (1 − distance / 3), so one point beyond scores 67, two points 33, three or more 0.
 - Format fits when the protocol's usual format is acceptable (100), is adaptable when another
@@ -177,7 +179,7 @@ def _explain(
         return DimensionFit(**common, explanation="Not answered yet: left out of the fit.")
     trigger = preference_trigger(content, item, answer)
     suggestion = (
-        actions(content, [item.adapt_within])
+        actions(content, [adapt_towards(item, answer, protocol)])
         if raw.status == "adapt" and item.adapt_within and raw.weight > 0
         else []
     )
@@ -188,6 +190,13 @@ def _explain(
         triggers=[trigger],
         actions=suggestion,
     )
+
+
+def adapt_towards(item: PreferenceItem, answer: PreferenceAnswer, protocol: Protocol) -> str:
+    """The adaptation that moves the protocol the way the patient leans from its default."""
+    assert item.adapt_within is not None and isinstance(answer.value, int)
+    below = answer.value < protocol.profile[item.id].default
+    return item.adapt_within.lower if below else item.adapt_within.higher
 
 
 def _words(item: PreferenceItem, answer: PreferenceAnswer, protocol: Protocol, raw: RawFit) -> str:

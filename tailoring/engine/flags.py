@@ -14,11 +14,19 @@ Rules (documented here because clinicians and the teaching scenarios depend on t
   at least three ratings answered raises a high "weak alliance" flag.
 - Therapist characteristics and language: a preference that matters raises a low flag (medium when
   essential) to raise with allocation; the protocol does not change it.
-- Sessions: fewer sessions available than the protocol's minimum raises a medium pace flag.
+- Sessions: fewer sessions available than the protocol's minimum raises a medium pace flag. Where
+  the protocol states NICE's therapist hours for the case's problem (CBT for anxiety disorders:
+  panic 7–14 hours), the minimum is those hours in sessions of the protocol's length.
+- Demands made harder, not impossible (an interpreter needed, against a protocol that relies on
+  talking or reading in English) raise a medium flag and do not cap the fit.
+- Formats a circumstance rules out (phone and video without a private space): when every way
+  the patient would meet (the formats they accept that the protocol offers, or else its usual
+  format) is ruled out, a medium format-mismatch flag; high when the protocol offers no other.
 """
 
 from __future__ import annotations
 
+from math import ceil
 from typing import Any
 
 from tailoring.engine.describe import (
@@ -27,9 +35,15 @@ from tailoring.engine.describe import (
     preference_trigger,
     social_trigger,
 )
-from tailoring.engine.fit import weight_of
+from tailoring.engine.fit import FORMAT_WORDS, is_answered, weight_of
 from tailoring.model.case import Answers, Case
-from tailoring.model.content import DEMAND_LABELS, ContentLibrary, Protocol
+from tailoring.model.content import (
+    DEMAND_LABELS,
+    ContentLibrary,
+    Protocol,
+    SocialDetail,
+    ThemeId,
+)
 from tailoring.model.report import AllianceSummary, DimensionFit, Flag, Severity, Trigger
 
 REVIEW = "review_protocol_step"
@@ -109,34 +123,98 @@ def allocation_flags(content: ContentLibrary, answers: Answers) -> list[Flag]:
 
 
 def demand_flags(content: ContentLibrary, answers: Answers, protocol: Protocol) -> list[Flag]:
-    """Hard mismatches: circumstances that make a protocol's demands hard to meet."""
+    """Circumstances that make a protocol's demands hard to meet (hard), or harder (medium)."""
     flags = []
     for domain in content.social:
         answer = answers.social.get(domain.id)
         if answer is None or answer.present != "yes":
             continue
         for detail in domain.details:
-            clash = [d for d in detail.conflicts_with if d in protocol.demands]
-            if detail.id not in answer.details or not clash:
+            if detail.id not in answer.details:
                 continue
-            needs = " and ".join(DEMAND_LABELS[d] for d in clash)
-            flags.append(
-                new_flag(
-                    content,
-                    id=f"demand.{domain.id}.{detail.id}",
-                    severity="high",
-                    theme=domain.theme,
-                    hard=True,
-                    title=f"{detail.label}: {protocol.name} needs {needs}",
-                    explanation=f"{protocol.name} depends on {needs}; the patient's circumstances "
-                    "make that hard to meet, so the protocol as planned may not be usable.",
-                    triggers=[social_trigger(domain, answer)],
-                    actions=actions(
-                        content, [*([detail.adaptation] if detail.adaptation else []), REVIEW]
-                    ),
+            clash = [d for d in detail.conflicts_with if d in protocol.demands]
+            strain = [d for d in detail.strains if d in protocol.demands]
+            needs = " and ".join(DEMAND_LABELS[d] for d in clash or strain)
+            trigger = social_trigger(domain, answer)
+            own = [detail.adaptation] if detail.adaptation else []
+            if clash:
+                flags.append(
+                    new_flag(
+                        content,
+                        id=f"demand.{domain.id}.{detail.id}",
+                        severity="high",
+                        theme=domain.theme,
+                        hard=True,
+                        title=f"{detail.label}: {protocol.name} needs {needs}",
+                        explanation=f"{protocol.name} depends on {needs}; the patient's "
+                        "circumstances make that hard to meet, so the protocol as planned may "
+                        "not be usable.",
+                        triggers=[trigger],
+                        actions=actions(content, [*own, REVIEW]),
+                    )
                 )
-            )
+            elif strain:
+                flags.append(
+                    new_flag(
+                        content,
+                        id=f"demand.{domain.id}.{detail.id}",
+                        severity="medium",
+                        theme=domain.theme,
+                        title=f"{detail.label}: {protocol.name} relies on {needs}",
+                        explanation=f"{protocol.name} relies on {needs}. It can still work "
+                        "with the right support: arrange it before the first session and allow "
+                        "for it in the session plan.",
+                        triggers=[trigger],
+                        actions=actions(content, own),
+                    )
+                )
+            flags.extend(_format_flags(content, answers, protocol, domain.theme, detail, trigger))
     return flags
+
+
+def _format_flags(
+    content: ContentLibrary,
+    answers: Answers,
+    protocol: Protocol,
+    theme: ThemeId,
+    detail: SocialDetail,
+    trigger: Trigger,
+) -> list[Flag]:
+    """A format mismatch when every way the patient would meet is ruled out by ``detail``."""
+    if not detail.rules_out_formats:
+        return []
+    answer = answers.preferences.get("format")
+    accepted = answer.value if is_answered(answer) and answer is not None else None
+    used = (
+        [f for f in protocol.formats if f in accepted]
+        if isinstance(accepted, list)
+        else [protocol.default_format]
+    ) or [protocol.default_format]
+    if not set(used) <= set(detail.rules_out_formats):
+        return []
+    left = [f for f in protocol.formats if f not in detail.rules_out_formats]
+    ways = " or ".join(FORMAT_WORDS[f] for f in used)
+    return [
+        new_flag(
+            content,
+            id=f"format.{trigger.item_id}.{detail.id}",
+            severity="medium" if left else "high",
+            theme=theme,
+            title=f"{detail.label}: sessions {ways} will not work",
+            explanation=f"{protocol.name} would meet {ways}, which this circumstance rules out. "
+            + (
+                f"It is also offered {', '.join(FORMAT_WORDS[f] for f in left)}: agree that "
+                "with the patient."
+                if left
+                else "It is offered no other way: review the protocol."
+            ),
+            triggers=[trigger],
+            actions=actions(
+                content,
+                [*([detail.adaptation] if detail.adaptation else []), *([] if left else [REVIEW])],
+            ),
+        )
+    ]
 
 
 def social_flags(content: ContentLibrary, answers: Answers, protocol: Protocol) -> list[Flag]:
@@ -274,9 +352,22 @@ def alliance_flags(content: ContentLibrary, answers: Answers) -> list[Flag]:
     return flags
 
 
+def minimum_sessions(protocol: Protocol, case: Case) -> int:
+    """Sessions the protocol needs: from NICE's hours for the case's problem where it sets them."""
+    hours = [
+        h.min
+        for p in (case.problem, case.second_problem)
+        if p is not None and (h := protocol.hours.get(p)) is not None and h.min is not None
+    ]
+    if not hours:
+        return protocol.sessions.min
+    return ceil(max(hours) * 60 / protocol.sessions.minutes)
+
+
 def sessions_flag(content: ContentLibrary, case: Case, protocol: Protocol) -> list[Flag]:
-    """Too few sessions available for the protocol as designed."""
-    if case.sessions_available >= protocol.sessions.min:
+    """Too few sessions available for the protocol as designed (or for the problem's hours)."""
+    needed = minimum_sessions(protocol, case)
+    if case.sessions_available >= needed:
         return []
     return [
         new_flag(
@@ -285,7 +376,7 @@ def sessions_flag(content: ContentLibrary, case: Case, protocol: Protocol) -> li
             severity="medium",
             theme="pace",
             title=f"{case.sessions_available} sessions available; {protocol.name} needs "
-            f"at least {protocol.sessions.min}",
+            f"at least {needed}",
             explanation="A course cut short of its design risks a rushed ending, which patients "
             "in the study described as unhelpful.",
             triggers=[

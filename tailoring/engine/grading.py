@@ -103,13 +103,33 @@ def grade(content: ContentLibrary, scenario: Scenario, attempt: Case) -> Grade:
     )
 
 
+# A scenario's assessment has no real date; one fixed date keeps grading reproducible.
+ASSESSMENT_DATE = "2026-01-05"
+
+
 def scenario_case(scenario: Scenario, answers: Answers) -> Case:
-    """A case of the scenario's plan (protocol and sessions) with the given answers."""
-    return Case(
-        reference=f"SCEN-{scenario.id}",
-        protocol_id=scenario.protocol_id,
-        sessions_available=scenario.sessions_available,
-        answers=answers,
+    """A case of the scenario's plan (protocol, problem, sessions, assessment measures) with the
+    given answers."""
+    return Case.model_validate(
+        {
+            "reference": f"SCEN-{scenario.id}",
+            "protocol_id": scenario.protocol_id,
+            "problem": scenario.problem,
+            "second_problem": scenario.second_problem,
+            "sessions_available": scenario.sessions_available,
+            "answers": answers,
+            "sessions": [
+                {
+                    "number": 1,
+                    "date": ASSESSMENT_DATE,
+                    "attendance": "attended",
+                    "kind": "assessment",
+                    "measures": scenario.assessment,
+                }
+            ]
+            if scenario.assessment
+            else [],
+        }
     )
 
 

@@ -33,6 +33,9 @@ Session flags (the choices are data in content/measures/rules.yaml, explained th
   some signs medium), or a fall of the 0–100 alliance score of at least alliance_drop_points
   between the last two sessions rated on at least alliance_min_ratings items (medium). Scores
   are compared as shown, to one decimal.
+- session.not_heard: at the latest session with an alliance check, a rating on a "heard" item
+  (does the patient feel listened to and acted on) at the weak end, 0–1 of 4 (high at 0, medium
+  at 1), whether or not any rupture sign was seen: feeling unheard is a strain on its own.
 - session.not_on_track: reliable deterioration at any point (high), or, once the patient has
   attended not_on_track_after_treatment_sessions treatment sessions, reliable improvement "no"
   (medium). "Not enough data" raises nothing: the outcome notes say what is missing.
@@ -46,12 +49,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tailoring.engine.describe import actions
+from tailoring.engine.describe import actions, alliance_trigger
 from tailoring.engine.fit import dimension_fits, raw_fits
 from tailoring.engine.flags import (
     REPAIR,
     REVIEW,
     SUPERVISION,
+    WEAK_RATING_AT_MOST,
     alliance_summary,
     demand_flags,
     new_flag,
@@ -314,6 +318,7 @@ def session_flags(
     return [
         *risk_flags(content, case),
         *rupture_flags(content, case),
+        *not_heard_flags(content, case),
         *([] if outcomes is None else not_on_track_flags(content, outcomes)),
         *dropout_flags(content, case, dimensions, hard),
     ]
@@ -429,6 +434,49 @@ def rupture_flags(content: ContentLibrary, case: Case) -> list[Flag]:
             actions=actions(content, [REPAIR, SUPERVISION]),
         )
     ]
+
+
+def not_heard_flags(content: ContentLibrary, case: Case) -> list[Flag]:
+    """The patient does not feel heard at the latest alliance check, with or without ruptures."""
+    checked = [s for s in case.sessions if any(a.value is not None for a in s.alliance.values())]
+    if not checked:
+        return []
+    latest = checked[-1]
+    flags = []
+    for item in content.alliance:
+        answer = latest.alliance.get(item.id)
+        if item.theme != "heard" or item.kind != "rating" or answer is None:
+            continue
+        if answer.value is None:
+            continue
+        value = item.max_value - answer.value if item.reverse else answer.value
+        if value > WEAK_RATING_AT_MOST:
+            continue
+        trigger = alliance_trigger(item, answer)
+        flags.append(
+            new_flag(
+                content,
+                id="session.not_heard",
+                severity="high" if value == 0 else "medium",
+                theme="heard",
+                title=f"{item.title} at session {latest.number}: "
+                f"{item.labels[answer.value].lower()}",
+                explanation="The patient does not feel that what they bring is listened to and "
+                "acted on. Feeling unheard was a central complaint in the study and strains "
+                "the alliance even before any rupture shows: ask what was missed, and show at "
+                "the next session what changed because of it.",
+                triggers=[
+                    trigger.model_copy(
+                        update={
+                            "section": "sessions",
+                            "answer": f"Session {latest.number} ({latest.date}): {trigger.answer}",
+                        }
+                    )
+                ],
+                actions=actions(content, [item.adaptation, REPAIR, SUPERVISION]),
+            )
+        )
+    return flags
 
 
 def _change_trigger(change: MeasureChange) -> Trigger:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tailoring.model.report import AgendaItem, Alternative, ProtocolFit
+from tailoring.model.report import INDICATION_LABELS, AgendaItem, Alternative, ProtocolFit
 
 MAX_ITEMS = 8
 # Local procedures come first whatever else the report says; a review of the protocol comes last
@@ -53,9 +53,18 @@ def _review_item(planned: ProtocolFit, alternatives: list[Alternative]) -> Agend
     if not reasons:
         return None
     detail = "Because: " + "; ".join(reasons) + "."
-    best = next((a for a in alternatives if a.fit is not None), None)
+    # Alternatives are never contraindicated and come indicated first; one that is not indicated
+    # for a recorded problem is not put forward.
+    best = next(
+        (a for a in alternatives if a.fit is not None and a.indication != "not_indicated"), None
+    )
     if best is not None:
-        detail += f" Best-fitting alternative: {best.protocol_name} (fit {best.fit:.0f})."
+        checked = (
+            ""
+            if best.indication == "indicated"
+            else f"; {INDICATION_LABELS[best.indication].lower()}"
+        )
+        detail += f" Best-fitting alternative: {best.protocol_name} (fit {best.fit:.0f}{checked})."
     return AgendaItem(
         title=f"Review {planned.protocol_name} in supervision", detail=detail, kind="review"
     )

@@ -46,7 +46,15 @@ REQUIRED = (
     "attendance",
     "kind",
 )
-CASE_FIELDS = ("reference", "therapist", "protocol_id", "sessions_available", "anxiety_measure")
+CASE_FIELDS = (
+    "reference",
+    "therapist",
+    "protocol_id",
+    "sessions_available",
+    "anxiety_measure",
+    "problem",
+    "second_problem",
+)
 SESSION_FIELDS = ("date", "attendance", "kind", "note")
 ALLIANCE_PREFIX = "alliance_"
 STATUSES = ("active", "archived")
@@ -105,6 +113,8 @@ def cases_csv(cases: Iterable[Case], content: ContentLibrary) -> str:
             case.protocol_id,
             case.sessions_available,
             case.anxiety_measure,
+            case.problem or "",
+            case.second_problem or "",
             case.status,
         ]
         if not case.sessions:
@@ -688,7 +698,7 @@ def _case_fields(
     """The case columns of a row, parsed, and the problems with them as (column, message)."""
     problems: list[tuple[str, str]] = []
     values = [cells[i] if i >= 0 else "" for i in layout.case]
-    reference, therapist, protocol_id, available, anxiety, status = values
+    reference, therapist, protocol_id, available, anxiety, problem_id, second_id, status = values
     parsed: dict[str, Any] = {"reference": reference}
     problems += [("reference", p) for p in checks(reference)]
     if not therapist:
@@ -721,6 +731,11 @@ def _case_fields(
             )
         )
     parsed["anxiety_measure"] = anxiety
+    known = [p.id for p in content.problems]
+    for name, value in (("problem", problem_id), ("second_problem", second_id)):
+        if value and value not in known:
+            problems.append((name, f"unknown problem {value!r} (known: {', '.join(known)})"))
+        parsed[name] = value or None
     status = status or "active"
     if status not in STATUSES:
         problems.append(("status", f"expected one of {', '.join(STATUSES)}, got {status!r}"))

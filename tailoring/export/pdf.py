@@ -23,7 +23,14 @@ from tailoring.export.pdf_page import (
     tidy,
 )
 from tailoring.export.pdf_page import to_latin1 as to_latin1
-from tailoring.model.report import AGENDA_KIND_LABELS, SEVERITIES, AgendaItem, FitReport, Flag
+from tailoring.model.report import (
+    AGENDA_KIND_LABELS,
+    INDICATION_LABELS,
+    SEVERITIES,
+    AgendaItem,
+    FitReport,
+    Flag,
+)
 
 FOOTER = (
     "Supports clinical judgement; it does not assess risk or make a diagnosis. "
@@ -192,6 +199,10 @@ def _draw_header(page: Page, report: FitReport, generated_on: datetime.date) -> 
     rows = [
         [("Case reference", report.case_reference), ("Date", f"{generated_on:%Y-%m-%d}")],
         [("Planned protocol", report.protocol_name)],
+        [
+            ("Presenting problem", report.problem or "not recorded"),
+            ("Indication", INDICATION_LABELS[report.indication.status]),
+        ],
         [
             ("Sessions available", str(report.sessions_available)),
             ("Content version", report.content_version),

@@ -38,7 +38,13 @@ from tailoring.export.pdf_page import (
     draw_heading,
 )
 from tailoring.model.caseload import OUTCOME_WORDS
-from tailoring.model.report import SEVERITIES, FitReport, MeasureChange, SessionSummary
+from tailoring.model.report import (
+    INDICATION_LABELS,
+    SEVERITIES,
+    FitReport,
+    MeasureChange,
+    SessionSummary,
+)
 
 FOOTER = (
     "For clinical supervision; it does not assess risk or make a diagnosis. "
@@ -175,6 +181,10 @@ def draw_case_header(
     rows = [
         [("Case reference", report.case_reference), ("Date", f"{generated_on:%Y-%m-%d}")],
         [("Planned protocol", report.protocol_name)],
+        [
+            ("Presenting problem", report.problem or "not recorded"),
+            ("Indication", INDICATION_LABELS[report.indication.status]),
+        ],
         [("Therapist", therapist or "–"), ("Sessions available", str(report.sessions_available))],
         [("Content version", report.content_version)],
     ]

@@ -84,6 +84,14 @@ class Case(BaseModel):
         description="The clinician who holds the case (a staff name or code, never the patient).",
     )
     protocol_id: str = Field(description="Id of the current (planned) protocol.")
+    problem: str | None = Field(
+        None,
+        description="Id of the provisional presenting problem (content/problems.yaml), as NHS "
+        "Talking Therapies records it; None until recorded.",
+    )
+    second_problem: str | None = Field(
+        None, description="Id of a second presenting problem, if there is one."
+    )
     sessions_available: int = Field(ge=1, le=60)
     step: WalkStep = "preferences"
     status: Literal["active", "archived"] = "active"
@@ -116,6 +124,15 @@ class Case(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _second_problem_follows_the_first(self) -> Case:
+        if self.second_problem is not None:
+            if self.problem is None:
+                raise ValueError("second_problem: record the main problem first")
+            if self.second_problem == self.problem:
+                raise ValueError("second_problem: the same as the main problem")
+        return self
+
+    @model_validator(mode="after")
     def _check_against_content(self, info: ValidationInfo) -> Case:
         content = (info.context or {}).get("content")
         if content is not None:
@@ -130,11 +147,24 @@ def case_problems(case: Case, content: ContentLibrary) -> list[str]:
     problems: list[str] = []
     if case.protocol_id not in {p.id for p in content.protocols}:
         problems.append(f"protocol_id: unknown protocol {case.protocol_id!r}")
+    problems.extend(
+        unknown_problems(content, problem=case.problem, second_problem=case.second_problem)
+    )
     for section in SECTIONS:
         for item_id, answer in getattr(case.answers, section).items():
             problems.extend(answer_problems(content, section, item_id, answer))
     problems.extend(session_problems(case, content))
     return problems
+
+
+def unknown_problems(content: ContentLibrary, **named: str | None) -> list[str]:
+    """Problem descriptor ids the content does not know, each named by its field."""
+    known = {p.id for p in content.problems}
+    return [
+        f"{field}: unknown problem {value!r}"
+        for field, value in named.items()
+        if value is not None and value not in known
+    ]
 
 
 def session_problems(case: Case, content: ContentLibrary) -> list[str]:
@@ -185,7 +215,12 @@ def answer_problems(
             assert isinstance(answer, SocialAnswer)
             known = {d.id for d in content.social_domain(item_id).details}
             return [
-                f"{where}.details: unknown detail {d!r}" for d in answer.details if d not in known
+                *(
+                    f"{where}.details: unknown detail {d!r}"
+                    for d in answer.details
+                    if d not in known
+                ),
+                *social_contradictions(answer, where),
             ]
         assert isinstance(answer, AllianceAnswer)
         a_item = content.alliance_item(item_id)
@@ -194,6 +229,28 @@ def answer_problems(
     if answer.value is not None and answer.value > a_item.max_value:
         return [f"{where}.value: {answer.value} is above {a_item.max_value}"]
     return []
+
+
+def social_contradictions(answer: SocialAnswer, where: str) -> list[str]:
+    """Answers that contradict "present: no", each naming its field.
+
+    A detail recorded, or "keeps it going: yes", says the circumstance is there; saving it with
+    "present: no" would hide a concern (a safeguarding detail would raise nothing).
+    """
+    if answer.present != "no":
+        return []
+    problems = []
+    if answer.details:
+        problems.append(
+            f"{where}.details: {', '.join(answer.details)} recorded while present is 'no'; "
+            "answer present 'yes' or 'not sure', or clear the details"
+        )
+    if answer.maintains == "yes":
+        problems.append(
+            f"{where}.maintains: 'yes' (keeps it going) while present is 'no'; answer present "
+            "'yes' or 'not sure', or change this answer"
+        )
+    return problems
 
 
 def preference_value_problems(

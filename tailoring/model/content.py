@@ -19,7 +19,9 @@ Position = Annotated[int, Field(ge=1, le=5, description="A point on a 1–5 pref
 Importance = Annotated[int, Field(ge=0, le=3, description="0 doesn't matter … 3 essential.")]
 
 FormatId = Literal["in_person", "video", "phone", "digital", "group"]
-DemandId = Literal["reading", "homework", "digital_access", "group_setting", "daytime", "travel"]
+DemandId = Literal[
+    "reading", "homework", "digital_access", "group_setting", "daytime", "travel", "english"
+]
 DEMAND_LABELS: dict[str, str] = {
     "reading": "reading workbooks and written materials",
     "homework": "regular practice between sessions",
@@ -27,6 +29,7 @@ DEMAND_LABELS: dict[str, str] = {
     "group_setting": "taking part in a group",
     "daytime": "attending at fixed daytime hours",
     "travel": "travelling to a clinic",
+    "english": "talking or reading in English",
 }
 Step = Literal["step_2", "step_3", "specialist"]
 ActionKind = Literal["adapt_within", "discuss", "review_protocol", "signpost", "local_procedure"]
@@ -39,6 +42,10 @@ ACTION_KIND_LABELS: dict[str, str] = {
 }
 
 SCALE_MIN, SCALE_MAX = 1, 5
+# NICE NG222 (2022) splits depression at PHQ-9 16: below is less severe, 16 or more more severe.
+DepressionSeverity = Literal["less_severe", "more_severe"]
+SeverityRange = Literal["any", "less_severe", "more_severe"]
+SeverityRole = Literal["depression", "anxiety"]
 
 
 class Theme(Strict):
@@ -48,6 +55,17 @@ class Theme(Strict):
     title: str
     summary: str = Field(description="What the theme means for practice.")
     patients_said: str = Field(description="A paraphrase of what patients in the study reported.")
+
+
+class Directions(Strict):
+    """What to adapt within a protocol, by the way the patient leans from its default.
+
+    ``lower`` is for a patient below the default (towards label 1), ``higher`` above it; both
+    are needed, so a suggestion never pulls the opposite way to the patient.
+    """
+
+    lower: Identifier = Field(description="Adaptation for a patient below the default.")
+    higher: Identifier = Field(description="Adaptation for a patient above the default.")
 
 
 class Option(Strict):
@@ -78,8 +96,10 @@ class PreferenceItem(Strict):
         None, min_length=5, max_length=5, description="Labels of scale points 1–5."
     )
     options: list[Option] | None = None
-    adapt_within: Identifier | None = Field(
-        None, description="Adaptation suggested when the answer is in range but off the default."
+    adapt_within: Directions | None = Field(
+        None,
+        description="Adaptations suggested when a scale answer is in the protocol's range but "
+        "off its default, one for each direction the patient leans.",
     )
     on_mismatch: list[Identifier] = Field(
         default_factory=list, description="Adaptations suggested when the protocol cannot stretch."
@@ -97,6 +117,8 @@ class PreferenceItem(Strict):
                 raise ValueError("a choice item needs options and no labels")
             if self.compare == "position":
                 raise ValueError("only scale items are compared by position")
+            if self.adapt_within is not None:
+                raise ValueError("adapt_within: only scale items have a direction to adapt in")
         return self
 
     def option_ids(self) -> list[str]:
@@ -108,6 +130,16 @@ class SocialDetail(Option):
 
     conflicts_with: list[DemandId] = Field(
         default_factory=list, description="Protocol demands this circumstance makes hard to meet."
+    )
+    strains: list[DemandId] = Field(
+        default_factory=list,
+        description="Protocol demands this circumstance makes harder, though adaptation (e.g. "
+        "an interpreter) can meet them: a medium flag, no cap on the fit.",
+    )
+    rules_out_formats: list[FormatId] = Field(
+        default_factory=list,
+        description="Ways of meeting this circumstance rules out (e.g. phone and video without "
+        "a private space): a protocol usually delivered that way is a format mismatch.",
     )
 
 
@@ -161,6 +193,99 @@ class Adaptation(Strict):
     kind: ActionKind
     title: str
     description: str
+    withheld_when: list[Identifier] = Field(
+        default_factory=list,
+        description="Contraindications (contraindications.yaml) that make this action unsafe: "
+        "it is never suggested while one of them is recorded.",
+    )
+
+
+class Problem(Strict):
+    """A provisional problem descriptor, as NHS Talking Therapies records the presenting problem."""
+
+    id: Identifier
+    title: str
+    severity_from: list[SeverityRole] = Field(
+        description="Measures whose latest total gives the severity: the depression measure, "
+        "the case's anxiety measure (GAD-7 or a disorder-specific one), both or neither."
+    )
+
+
+class Source(Strict):
+    """Where a rule comes from: a guideline and its section, and whether we checked it."""
+
+    document: str = Field(description="e.g. 'NICE NG222 (2022)'.")
+    section: str = Field(description="The section or recommendation the rule rests on.")
+    checked: bool = Field(
+        description="True only when the section was read and says this; False marks a rule "
+        "taken from practice or memory, to be checked by the service."
+    )
+
+
+class SocialRule(Strict):
+    """A rule on the social answers: any of these details recorded in this domain."""
+
+    domain: Identifier
+    details: list[Identifier] = Field(min_length=1)
+
+
+class Contraindication(Strict):
+    """A circumstance in which a protocol must not be offered, as a rule on the answers."""
+
+    id: Identifier
+    theme: ThemeId
+    title: str = Field(description="Short, e.g. 'Domestic abuse or controlling behaviour'.")
+    why: str = Field(description="Why the protocols that list it must not be offered.")
+    when: SocialRule
+    safeguarding: bool = Field(
+        False, description="A safeguarding matter: the flag points to the local procedure."
+    )
+    sources: list[Source] = Field(min_length=1)
+
+
+class Indications(Strict):
+    """What a protocol is for: problems, the depression severity it suits, and the sources."""
+
+    problems: list[Identifier] = Field(
+        min_length=1, description="Problem descriptors (problems.yaml) it is indicated for."
+    )
+    depression_severity: SeverityRange = Field(
+        "any",
+        description="Depression severity it suits, by NICE NG222's split at PHQ-9 16; a "
+        "low-intensity protocol for more severe depression is offered only when the patient "
+        "chooses it after discussion.",
+    )
+    only_when: SocialRule | None = Field(
+        None,
+        description="A circumstance the protocol needs to be indicated at all, e.g. couple "
+        "therapy: difficulties with a partner recorded.",
+    )
+    only_when_why: str | None = Field(
+        None, description="Why, in a sentence shown when the circumstance is not recorded."
+    )
+    sources: list[Source] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _only_when_explained(self) -> Indications:
+        if (self.only_when is None) != (self.only_when_why is None):
+            raise ValueError("only_when and only_when_why go together")
+        return self
+
+
+class Hours(Strict):
+    """Therapist hours NICE gives for one problem, e.g. panic disorder 7–14 hours."""
+
+    min: float | None = Field(None, gt=0, le=60)
+    max: float | None = Field(None, gt=0, le=60)
+    source: Source
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Hours:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min is above max")
+        return self
 
 
 class ProfilePoint(Strict):
@@ -199,7 +324,15 @@ class Protocol(Strict):
     sessions: SessionRange
     formats: list[FormatId] = Field(min_length=1)
     default_format: FormatId
-    severity: Literal["any", "less_severe", "more_severe"] = "any"
+    indications: Indications
+    contraindications: list[Identifier] = Field(
+        default_factory=list, description="Contraindications (contraindications.yaml) it has."
+    )
+    hours: dict[Identifier, Hours] = Field(
+        default_factory=dict,
+        description="Therapist hours by problem, where the guideline sets them per problem; "
+        "they replace the minimum sessions for a case with that problem.",
+    )
     profile: dict[Identifier, ProfilePoint]
     demands: list[DemandId] = Field(default_factory=list)
     goals: dict[Identifier, Literal[0, 1, 2]] = Field(
@@ -228,6 +361,8 @@ class ContentLibrary(Strict):
     social: list[SocialDomain]
     alliance: list[AllianceItem]
     adaptations: list[Adaptation]
+    problems: list[Problem] = Field(min_length=1, description="Presenting problem descriptors.")
+    contraindications: list[Contraindication] = Field(default_factory=list)
     protocols: list[Protocol] = Field(min_length=1)
     measures: list[Measure] = Field(
         min_length=1, description="Outcome measures recorded at sessions (content/measures/)."
@@ -253,6 +388,8 @@ class ContentLibrary(Strict):
             "social": self.social,
             "alliance": self.alliance,
             "adaptations": self.adaptations,
+            "problems": self.problems,
+            "contraindications": self.contraindications,
             "protocols": self.protocols,
         }
         for section, group in groups.items():
@@ -267,7 +404,9 @@ class ContentLibrary(Strict):
                 errors.append(f"{where}: unknown adaptation {ref!r}")
 
         for item in self.preferences:
-            need_adaptation(f"preferences.{item.id}.adapt_within", item.adapt_within)
+            if item.adapt_within is not None:
+                need_adaptation(f"preferences.{item.id}.adapt_within", item.adapt_within.lower)
+                need_adaptation(f"preferences.{item.id}.adapt_within", item.adapt_within.higher)
             for ref in item.on_mismatch:
                 need_adaptation(f"preferences.{item.id}.on_mismatch", ref)
             for option in item.options or []:
@@ -277,6 +416,7 @@ class ContentLibrary(Strict):
                 need_adaptation(f"social.{domain.id}.signpost", ref)
         for a_item in self.alliance:
             need_adaptation(f"alliance.{a_item.id}.adaptation", a_item.adaptation)
+        errors.extend(self._indication_errors())
 
         scales = {i.id for i in self.preferences if i.kind == "scale"}
         goal_items = [i for i in self.preferences if i.compare == "goals"]
@@ -300,6 +440,50 @@ class ContentLibrary(Strict):
         if errors:
             raise ValueError("; ".join(errors))
         return self
+
+    def _indication_errors(self) -> list[str]:
+        """Problems, contraindications and hours must name what exists."""
+        errors = []
+        problems = {p.id for p in self.problems}
+        contraindications = {c.id for c in self.contraindications}
+        domains = {d.id: {x.id for x in d.details} for d in self.social}
+
+        def rule_errors(where: str, rule: SocialRule) -> list[str]:
+            if rule.domain not in domains:
+                return [f"{where}.domain: unknown domain {rule.domain!r}"]
+            return [
+                f"{where}.details: unknown detail {d!r}"
+                for d in rule.details
+                if d not in domains[rule.domain]
+            ]
+
+        for c in self.contraindications:
+            errors.extend(rule_errors(f"contraindications.{c.id}.when", c.when))
+        for p in self.protocols:
+            if p.indications.only_when is not None:
+                where = f"protocols.{p.id}.indications.only_when"
+                errors.extend(rule_errors(where, p.indications.only_when))
+        for a in self.adaptations:
+            errors.extend(
+                f"adaptations.{a.id}.withheld_when: unknown contraindication {c!r}"
+                for c in a.withheld_when
+                if c not in contraindications
+            )
+        for p in self.protocols:
+            errors.extend(
+                f"protocols.{p.id}.indications.problems: unknown problem {x!r}"
+                for x in p.indications.problems
+                if x not in problems
+            )
+            errors.extend(
+                f"protocols.{p.id}.contraindications: unknown contraindication {c!r}"
+                for c in p.contraindications
+                if c not in contraindications
+            )
+            for x in p.hours:
+                if x not in p.indications.problems:
+                    errors.append(f"protocols.{p.id}.hours: {x!r} is not a problem it is for")
+        return errors
 
     def _scenario_errors(self) -> list[str]:
         from tailoring.model.scenario import scenario_problems  # imports this module
@@ -351,6 +535,8 @@ class ContentLibrary(Strict):
             "protocol": self.protocols,
             "scenario": self.scenarios,
             "measure": self.measures,
+            "problem": self.problems,
+            "contraindication": self.contraindications,
         }
         return {what: {e.id: e for e in entries} for what, entries in groups.items()}
 
@@ -383,6 +569,12 @@ class ContentLibrary(Strict):
 
     def measure(self, measure_id: str) -> Measure:
         return self._get("measure", measure_id)
+
+    def problem(self, problem_id: str) -> Problem:
+        return self._get("problem", problem_id)
+
+    def contraindication(self, contraindication_id: str) -> Contraindication:
+        return self._get("contraindication", contraindication_id)
 
     @cached_property
     def compared_items(self) -> list[PreferenceItem]:

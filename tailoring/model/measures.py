@@ -86,6 +86,11 @@ class Measure(Strict):
     reliable_change: int | None = Field(
         None, description="A change of at least this many points is reliable."
     )
+    more_severe_from: int | None = Field(
+        None,
+        description="A total at or above this is 'more severe' (NICE NG222's split of "
+        "depression at PHQ-9 16); below it, 'less severe'.",
+    )
     risk_item: Identifier | None = Field(
         None, description="An item whose answer above 0 prompts the local risk procedure."
     )
@@ -124,7 +129,7 @@ class Measure(Strict):
         if all(i.not_applicable for i in self.items):
             problems.append("items: at least one item must be scored (not all 'not applicable')")
         problems.extend(self._band_problems())
-        for name in ("caseness", "reliable_change"):
+        for name in ("caseness", "reliable_change", "more_severe_from"):
             value = getattr(self, name)
             if value is not None and not self.min_total < value <= self.max_total:
                 problems.append(f"{name}: {value} is outside {self.min_total + 1}–{self.max_total}")

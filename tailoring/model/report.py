@@ -102,11 +102,57 @@ class ProtocolFit(BaseModel):
     flags: list[Flag]
 
 
+# Whether a protocol suits the recorded problem, best first (tailoring/engine/indications.py).
+IndicationStatus = Literal[
+    "indicated", "no_problem", "severity_outside", "not_indicated", "contraindicated"
+]
+INDICATION_LABELS: dict[str, str] = {
+    "indicated": "Indicated",
+    "no_problem": "Not checked: no problem recorded",
+    "severity_outside": "Severity outside its range",
+    "not_indicated": "Not indicated for the problem",
+    "contraindicated": "Contraindicated",
+}
+
+
+class MeasureSeverity(BaseModel):
+    """The latest complete total of one measure, with its band."""
+
+    measure_id: str
+    short_name: str
+    total: int
+    band: str
+    session: int = Field(description="The session it was recorded at.")
+    split: Literal["less_severe", "more_severe"] | None = Field(
+        None, description="NICE NG222's split, for a measure that has one (PHQ-9 at 16)."
+    )
+
+
+class CaseSeverity(BaseModel):
+    """Severity from the latest measures: depression and the case's anxiety measure."""
+
+    depression: MeasureSeverity | None = None
+    anxiety: MeasureSeverity | None = None
+
+
+class Indication(BaseModel):
+    """Whether one protocol suits the case's problem, severity and circumstances, and why."""
+
+    protocol_id: str
+    protocol_name: str
+    status: IndicationStatus
+    reasons: list[str] = Field(default_factory=list, description="Why, in words.")
+
+
 class Alternative(BaseModel):
     protocol_id: str
     protocol_name: str
     step: str
     sessions: str
+    indication: IndicationStatus = Field(description="Ranked on this first, then on fit.")
+    why: list[str] = Field(
+        default_factory=list, description="Why it is not (or not fully) indicated."
+    )
     fit: float | None
     change: float | None = Field(None, description="Fit minus the planned protocol's fit.")
     fixes: list[str] = Field(description="Titles of planned-protocol flags this one avoids.")
@@ -205,6 +251,14 @@ class FitReport(BaseModel):
     protocol_id: str
     protocol_name: str
     sessions_available: int
+    problem: str | None = Field(None, description="Title of the presenting problem.")
+    second_problem: str | None = Field(None, description="Title of the second problem.")
+    severity: CaseSeverity = Field(default_factory=CaseSeverity)
+    indication: Indication = Field(description="Whether the planned protocol suits the case.")
+    ruled_out: list[Indication] = Field(
+        default_factory=list,
+        description="Contraindicated protocols: never suggested, listed so the reason is seen.",
+    )
     overall_fit: float | None
     capped: bool
     preference_fit: float | None

@@ -11,8 +11,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from tailoring.model.case import SECTIONS, Answers, answer_problems
+from tailoring.model.case import SECTIONS, Answers, answer_problems, unknown_problems
 from tailoring.model.content import ContentLibrary, Identifier, Strict, ThemeId
+from tailoring.model.measures import item_problems
 
 # "SCEN-" + id must stay within the 32 characters of a case reference.
 ScenarioId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=27)]
@@ -21,7 +22,7 @@ DIFFICULTIES: tuple[Difficulty, ...] = ("introductory", "intermediate", "advance
 FlagId = Annotated[
     str,
     Field(
-        pattern=r"^(pref|social|demand|alliance)\.[a-z][a-z0-9_.]*$",
+        pattern=r"^(pref|social|demand|format|alliance|indication)\.[a-z][a-z0-9_.]*$",
         description="A flag id as the engine raises it, e.g. 'social.housing'.",
     ),
 ]
@@ -54,7 +55,14 @@ class Scenario(Strict):
     difficulty: Difficulty
     themes: list[ThemeId] = Field(min_length=1, description="Study themes the scenario teaches.")
     protocol_id: Identifier = Field(description="The protocol planned for the patient.")
+    problem: Identifier = Field(description="The presenting problem (problems.yaml).")
+    second_problem: Identifier | None = None
     sessions_available: int = Field(ge=1, le=60)
+    assessment: dict[Identifier, dict[Identifier, int]] = Field(
+        default_factory=dict,
+        description="Measures answered at the assessment, by measure id then item id; the "
+        "latest totals give the severity the indication rules read.",
+    )
     vignette: Vignette
     reference: Answers = Field(description="The reference answers, in the case-file format.")
     reference_flags: list[ReferenceFlag] = Field(
@@ -82,6 +90,20 @@ def scenario_problems(scenario: Scenario, content: ContentLibrary) -> list[str]:
             f"{protocol.sessions.min} sessions {protocol.id} needs; the sessions flag would be "
             "given, not found"
         )
+    problems.extend(
+        unknown_problems(content, problem=scenario.problem, second_problem=scenario.second_problem)
+    )
+    for measure_id, answers in scenario.assessment.items():
+        try:
+            measure = content.measure(measure_id)
+        except KeyError:
+            problems.append(f"assessment.{measure_id}: unknown measure")
+            continue
+        problems.extend(
+            f"assessment.{measure_id}.{p}" for p in item_problems(measure, dict(answers))
+        )
+        if set(answers) != {i.id for i in measure.items}:
+            problems.append(f"assessment.{measure_id}: answer every item, or leave it out")
     known_themes = {t.id for t in content.themes}
     for theme in scenario.themes:
         if theme not in known_themes:
@@ -117,7 +139,12 @@ def _flag_target_exists(content: ContentLibrary, flag_id: str) -> bool:
         return rest in {d.id for d in content.social}
     if kind == "alliance":
         return rest == "weak" or rest in {i.id for i in content.alliance}
-    if kind == "demand":
+    if kind == "indication":
+        what, _, rule = rest.partition(".")
+        if what == "contraindicated":
+            return rule in {c.id for c in content.contraindications}
+        return rest in {"no_problem", "not_indicated", "severity"}
+    if kind in ("demand", "format"):
         domain_id, _, detail_id = rest.partition(".")
         domain = next((d for d in content.social if d.id == domain_id), None)
         return domain is not None and detail_id in {d.id for d in domain.details}

@@ -93,6 +93,8 @@ CASE_FIELDS = (
     "step",
     "status",
     "anxiety_measure",
+    "problem",
+    "second_problem",
 )
 # The case columns of a summary: no answers, sessions or anxiety measure.
 SUMMARY_FIELDS = (
@@ -109,7 +111,8 @@ SUMMARY_FIELDS = (
     "updated_at",
 )
 ATTEMPT_FIELDS = ("id", "reference", "scenario_id", "created_at", "updated_at", "therapist")
-ID_LENGTH = 40  # the width of the id columns: protocol_id, item_id, anxiety_measure, scenario_id
+# The width of the id columns: protocol_id, item_id, anxiety_measure, scenario_id, the problems.
+ID_LENGTH = 40
 ACTOR_LENGTH = 80  # also the width of therapist, author, editor and flag_id
 THEME_LENGTH = 24
 TITLE_LENGTH = 200
@@ -598,6 +601,9 @@ class CaseRepository:
             raise ValueError(f"cases have no updatable field(s) {', '.join(unknown)}")
         for name in ("protocol_id", "anxiety_measure"):
             if name in fields:
+                _check_id(name, fields[name])
+        for name in ("problem", "second_problem"):
+            if fields.get(name) is not None:
                 _check_id(name, fields[name])
         try:
             with self._transaction() as connection:
@@ -1706,6 +1712,9 @@ def _check_case_ids(case: Case) -> None:
     """Refuse a case whose ids the database columns cannot hold."""
     _check_id("protocol_id", case.protocol_id)
     _check_id("anxiety_measure", case.anxiety_measure)
+    for name in ("problem", "second_problem"):
+        if getattr(case, name) is not None:
+            _check_id(name, getattr(case, name))
     for _section, item_id, _answer in _answer_items(case.answers):
         _check_id("item_id", item_id)
 

@@ -75,6 +75,9 @@ cases = Table(
     Column("scenario_id", String(40)),
     Column("anxiety_measure", String(40), nullable=False, server_default="gad7"),
     Column("therapist", String(80), nullable=False, server_default="local user"),
+    # The presenting problem and a second one (content/problems.yaml ids); NULL until recorded.
+    Column("problem", String(40)),
+    Column("second_problem", String(40)),
     # How many sessions the case has and the date of the latest: copies the repository keeps with
     # every session it writes, so a caseload of many thousands of cases reads no session rows.
     Column("session_count", Integer, nullable=False, server_default="0"),

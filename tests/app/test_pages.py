@@ -189,3 +189,56 @@ def test_the_content_library_shows_every_protocol_profile(app: AppTest, content)
         app.selectbox(key="library.protocol").set_value(protocol.id).run()
         assert not app.exception
         assert protocol.name in " ".join(m.value for m in app.markdown)
+
+
+def test_the_problem_is_recorded_in_the_plan_and_shown_with_the_protocol(app: AppTest, fresh_case):
+    at = open_walkthrough(app, fresh_case, "report")
+    assert "not recorded" in " ".join(m.value for m in at.markdown)
+    at.selectbox(key="case.problem").set_value("ptsd")
+    at.button(key="case.save_plan").click().run()
+    assert not at.exception
+    assert services.open_case(fresh_case).case.problem == "ptsd"
+    assert "CBT for depression: not indicated for the problem" in " ".join(
+        e.value for e in at.error
+    )
+    alternatives = next(d.value for d in at.dataframe if "Indication" in d.value.columns)
+    assert alternatives.iloc[0]["Indication"] == "Indicated"
+    assert set(alternatives.iloc[:2]["Protocol"]) == {
+        "Trauma-focused CBT for PTSD",
+        "EMDR for PTSD",
+    }
+
+
+def test_a_second_problem_the_same_as_the_first_is_refused(app: AppTest, fresh_case):
+    at = open_walkthrough(app, fresh_case, "report")
+    at.selectbox(key="case.problem").set_value("depression")
+    at.selectbox(key="case.second_problem").set_value("depression")
+    at.button(key="case.save_plan").click().run()
+    assert not at.exception
+    assert "second_problem" in " ".join(e.value for e in at.error)
+    assert services.open_case(fresh_case).case.problem is None
+
+
+def test_a_detail_with_present_no_is_refused_with_the_field_named(app: AppTest, fresh_case):
+    at = open_walkthrough(app, fresh_case, "social")
+    at.button_group(key="social.safeguarding.present").set_value("yes").run()
+    at.button_group(key="social.safeguarding.details").set_value(["domestic_abuse"]).run()
+    assert services.open_case(fresh_case).case.answers.social["safeguarding"].details == [
+        "domestic_abuse"
+    ]
+    at.button_group(key="social.safeguarding.present").set_value("no").run()
+    assert not at.exception
+    shown = " ".join(e.value for e in [*at.error, *at.warning])
+    assert "answers.social.safeguarding.details" in shown
+    stored = services.open_case(fresh_case).case.answers.social["safeguarding"]
+    assert (stored.present, stored.details) == ("yes", ["domestic_abuse"])
+
+
+def test_the_content_library_shows_the_indication_matrix(app: AppTest, content):
+    app.switch_page("pages/library.py").run()
+    assert not app.exception
+    matrix = next(d.value for d in app.dataframe if "contraindications" in d.value.columns)
+    assert list(matrix["protocol"]) == [p.name for p in content.protocols]
+    couple = matrix[matrix["protocol"] == "Couple therapy for depression"].iloc[0]
+    assert couple["Depression"] == "yes" and couple["Post-traumatic stress disorder (PTSD)"] == ""
+    assert "Domestic abuse" in couple["contraindications"]

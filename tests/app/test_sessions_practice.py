@@ -173,3 +173,13 @@ def test_the_walkthrough_refuses_to_open_a_practice_attempt(app: AppTest):
     attempt_id = services.start_attempt("cbt_depression_fit")
     at = open_page(app, "pages/walkthrough.py", attempt_id)
     assert "That is a practice attempt: open it from Practice." in [i.value for i in at.info]
+
+
+def test_an_attempt_carries_the_scenarios_problem_and_assessment(app: AppTest):
+    """The trainee's own report reads the severity the grading reads (issue 15)."""
+    attempt_id = services.start_attempt("ba_severe_depression")
+    case = services.open_case(attempt_id).case
+    assert case.problem == "depression"
+    report = services.assess_case(case)
+    assert report.severity.depression.total == 22
+    assert "indication.severity" in {f.id for f in report.flags}

@@ -417,3 +417,32 @@ def test_downgrading_from_the_chain_keeps_the_entries(bare_engine: Engine) -> No
     with pytest.raises(RuntimeError, match="stay on revision 0010"):
         move_to(bare_engine, "0009", down=True)
     assert log.check().entries == 2
+
+
+def test_upgrading_to_the_presenting_problem_keeps_cases_and_records_none(bare_engine) -> None:
+    move_to(bare_engine, "0009")
+    case_id = add_first_schema_case(bare_engine, "OLD-PROB")
+
+    move_to(bare_engine, "0012")
+
+    repository = CaseRepository(bare_engine)
+    stored = repository.get(case_id)
+    assert (stored.case.problem, stored.case.second_problem) == (None, None)
+    assert stored.case.answers.alliance["bond"].value == 2
+    repository.update_case(case_id, None, problem="depression", second_problem="panic")
+    case = repository.get(case_id).case
+    assert (case.problem, case.second_problem) == ("depression", "panic")
+
+
+def test_downgrading_from_the_presenting_problem_keeps_the_case(bare_engine) -> None:
+    move_to(bare_engine, "0012")
+    repository = CaseRepository(bare_engine)
+    case_id = repository.create(make_case().model_copy(update={"problem": "ptsd"}))
+
+    move_to(bare_engine, "0011", down=True)
+    with bare_engine.connect() as connection:
+        references = connection.execute(select(cases.c.reference)).scalars().all()
+    assert references == [make_case().reference]
+
+    move_to(bare_engine, "0012")
+    assert repository.get(case_id).case.problem is None

@@ -74,21 +74,23 @@ def test_the_template_parses_clean(content) -> None:
 def test_the_template_has_every_column_in_order(content, template) -> None:
     header = template[0]
     assert header == columns(content)
-    assert header[:10] == [
+    assert header[:12] == [
         "reference",
         "therapist",
         "protocol_id",
         "sessions_available",
         "anxiety_measure",
+        "problem",
+        "second_problem",
         "status",
         "session",
         "date",
         "attendance",
         "kind",
     ]
-    assert header[10:19] == [f"phq9_{n}" for n in range(1, 10)]
-    assert header[19:26] == [f"gad7_{n}" for n in range(1, 8)]
-    assert header[26:31] == [f"wsas_{n}" for n in range(1, 6)]
+    assert header[12:21] == [f"phq9_{n}" for n in range(1, 10)]
+    assert header[21:28] == [f"gad7_{n}" for n in range(1, 8)]
+    assert header[28:33] == [f"wsas_{n}" for n in range(1, 6)]
 
 
 def test_the_documented_example_parses_clean(content) -> None:
@@ -531,3 +533,20 @@ def test_the_caseload_table_exports_as_csv(content) -> None:
 
     assert exported[0][:3] == ["therapist", "reference", "protocol"]
     assert [r[1] for r in exported[1:]] == [c.reference for c in cases]
+
+
+@pytest.mark.parametrize(("cell", "kept"), [("ptsd", "ptsd"), ("", None)])
+def test_the_problem_column_is_read_and_optional(content, template, cell, kept) -> None:
+    at = template[0].index("problem")
+    rows = [template[0], *([*r[:at], cell, *r[at + 1 :]] for r in template[1:])]
+    report = parse_caseload(as_csv(rows), "x.csv", content)
+    assert not report.errors
+    assert [c.problem for c in report.cases] == [kept]
+
+
+def test_an_unknown_problem_is_named_by_row_and_column(content, template) -> None:
+    at = template[0].index("problem")
+    rows = [template[0], *([*r[:at], "grief", *r[at + 1 :]] for r in template[1:])]
+    report = parse_caseload(as_csv(rows), "x.csv", content)
+    assert (report.errors[0].row, report.errors[0].field) == (2, "problem")
+    assert "unknown problem 'grief'" in report.errors[0].message

@@ -39,6 +39,34 @@ def test_assess_prints_the_fit_report_as_json(tmp_path, capsys):
     assert report.flags
 
 
+def test_assess_shows_problem_severity_indication_per_protocol_and_the_new_flags(tmp_path, capsys):
+    case = valid_case()  # behavioural activation (low intensity) for depression
+    case["answers"]["social"]["safeguarding"] = {"present": "yes", "details": ["domestic_abuse"]}
+    phq9 = {f"phq9_{n}": 3 if n < 8 else (1 if n == 8 else 0) for n in range(1, 10)}
+    case["sessions"] = [
+        {
+            "number": 1,
+            "date": "2026-11-02",
+            "attendance": "attended",
+            "kind": "assessment",
+            "measures": {"phq9": phq9},
+        }
+    ]
+    assert main(["assess", write(tmp_path, case)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["problem"] == "Depression"
+    assert printed["severity"]["depression"]["total"] == 22
+    assert printed["severity"]["depression"]["split"] == "more_severe"
+    assert printed["indication"]["status"] == "severity_outside"
+    statuses = {a["protocol_id"]: a["indication"] for a in printed["alternatives"]}
+    statuses.update({r["protocol_id"]: r["status"] for r in printed["ruled_out"]})
+    assert statuses["couple_therapy"] == "contraindicated"
+    assert statuses["tf_cbt"] == "not_indicated"
+    assert statuses["cbt_depression"] == "indicated"
+    assert "couple_therapy" not in {a["protocol_id"] for a in printed["alternatives"]}
+    assert "indication.severity" in {f["id"] for f in printed["flags"]}
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
@@ -78,6 +106,17 @@ def test_assess_prints_the_fit_report_as_json(tmp_path, capsys):
             "answers.preferences.goals.value",
         ),
         (lambda c: c.update(surprise=True), "surprise"),
+        (lambda c: c.update(problem="melancholy"), "problem"),
+        (
+            lambda c: c["answers"]["social"].update(
+                safeguarding={"present": "no", "details": ["domestic_abuse"]}
+            ),
+            "answers.social.safeguarding.details",
+        ),
+        (
+            lambda c: c["answers"]["social"].update(housing={"present": "no", "maintains": "yes"}),
+            "answers.social.housing.maintains",
+        ),
     ],
 )
 def test_assess_refuses_a_bad_case_file_naming_the_field(tmp_path, capsys, change, field):

@@ -153,7 +153,7 @@ def test_protocol_id_must_match_file_name(content_copy: Path) -> None:
 def test_unknown_adaptation_reference(content_copy: Path) -> None:
     def change(items: object) -> None:
         assert isinstance(items, list)
-        items[0]["adapt_within"] = "no_such_adaptation"
+        items[0]["adapt_within"]["lower"] = "no_such_adaptation"
 
     edit_yaml(content_copy / "preferences.yaml", change)
     problems = content_problems(content_copy)

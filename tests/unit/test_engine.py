@@ -22,7 +22,9 @@ def test_no_answers_gives_no_fit_and_counts_nothing_as_agreement(content, make_c
     assert report.overall_fit is None
     assert report.completeness.answered == 0
     assert all(d.status == "unanswered" and d.fit is None for d in report.dimensions)
-    assert report.flags == []
+    # A missing problem is incompleteness too: a low flag, never a fit.
+    assert [(f.id, f.severity) for f in report.flags] == [("indication.no_problem", "low")]
+    assert assess(content, make_case(problem="depression")).flags == []
 
 
 def test_preference_at_the_protocol_default_fits_fully(content, make_case):
@@ -107,7 +109,8 @@ def test_digital_barrier_against_digital_cbt_is_a_hard_mismatch_that_caps_the_fi
 
 
 def test_a_barrier_only_clashes_when_the_domain_is_present(content, make_case):
-    case = make_case("dcbt", 8, social={"access": {"present": "no", "details": ["digital"]}})
+    # A detail with "present: no" is refused; a detail whose domain is not answered yet is kept.
+    case = make_case("dcbt", 8, social={"access": {"present": None, "details": ["digital"]}})
     assert not any(f.hard for f in assess(content, case).flags)
 
 
@@ -148,7 +151,7 @@ def test_maintaining_social_problem_nobody_addresses_raises_a_flag_even_when_pre
     [
         ({"present": "yes", "maintains": "yes", "helping": "yes"}, False),
         ({"present": "yes", "maintains": "no", "helping": "no"}, False),
-        ({"present": "no", "maintains": "yes", "helping": "no"}, False),
+        ({"present": "unsure", "maintains": "yes", "helping": "no"}, False),
         ({"present": "yes", "maintains": "yes"}, True),
     ],
 )
@@ -232,6 +235,7 @@ def test_alternatives_say_what_they_fix_and_break_and_are_ranked(content, make_c
     case = make_case(
         "gsh_cbt",
         6,
+        problem="depression",
         preferences={
             "focus": {"value": 5, "importance": 3},
             "directiveness": {"value": 4, "importance": 2},
@@ -239,9 +243,14 @@ def test_alternatives_say_what_they_fix_and_break_and_are_ranked(content, make_c
     )
     report = assess(content, case)
     assert len(report.alternatives) == len(content.protocols) - 1
-    fits = [a.fit for a in report.alternatives]
-    assert fits == sorted(fits, reverse=True)
+    # Indicated protocols first, each group by fit (issue 15: fit only counts among them).
+    groups = [a.indication for a in report.alternatives]
+    assert groups == sorted(groups, key=["indicated", "not_indicated"].index)
+    for group in ("indicated", "not_indicated"):
+        fits = [a.fit for a in report.alternatives if a.indication == group]
+        assert fits == sorted(fits, reverse=True)
     best = report.alternatives[0]
+    assert best.indication == "indicated"
     assert best.fit > report.overall_fit
     planned_titles = {f.title for f in report.flags}
     assert set(best.fixes) <= planned_titles and best.fixes
@@ -278,3 +287,13 @@ def test_the_housing_demo_raises_the_housing_flag_and_ends_the_plan_with_a_revie
     planned = protocol_fit(content, case, content.protocol(case.protocol_id))
     assert any(f.id == "social.housing" and f.severity == "high" for f in planned.flags)
     assert assess(content, case).session_plan[-1].kind == "review"
+
+
+def test_no_demo_case_is_offered_a_protocol_for_another_problem_first(content):
+    """The reviewer's finding: demo case 1 (depression) was offered CBT for anxiety first."""
+    for case in demo_cases():
+        assert case.problem is not None, case.reference
+        report = assess(content, case)
+        best = report.alternatives[0]
+        assert best.indication == "indicated", (case.reference, best.protocol_id)
+        assert set(content.protocol(best.protocol_id).indications.problems) & {case.problem}

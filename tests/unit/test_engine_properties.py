@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from tailoring.content import library
 from tailoring.engine.assess import assess, protocol_fit
 from tailoring.engine.fit import score_protocols
+from tailoring.engine.indications import STATUS_ORDER, met_contraindications
 from tailoring.model.case import Case
 from tailoring.model.content import ProfilePoint, Protocol
 from tests.strategies import cases
@@ -121,3 +122,28 @@ def test_the_fast_scores_equal_the_explained_fits(case: Case):
     scores = score_protocols(CONTENT, case.answers)
     for protocol in CONTENT.protocols:
         assert scores[protocol.id] == protocol_fit(CONTENT, case, protocol).overall
+
+
+@given(cases(CONTENT))
+def test_no_contraindicated_protocol_is_ever_suggested(case: Case):
+    """Issue 15: not as an alternative, not as the plan's best alternative, not by an action."""
+    report = assess(CONTENT, case)
+    met = met_contraindications(CONTENT, case.answers)
+    ruled_out = {p.id for p in CONTENT.protocols if set(p.contraindications) & set(met)}
+    assert not ruled_out & {a.protocol_id for a in report.alternatives}
+    assert {r.protocol_id for r in report.ruled_out} == ruled_out - {case.protocol_id}
+    names = [CONTENT.protocol(p).name for p in ruled_out]
+    plan = " ".join(item.detail for item in report.session_plan)
+    assert not any(f"Best-fitting alternative: {name}" in plan for name in names)
+    unsafe = {a.id for a in CONTENT.adaptations if set(a.withheld_when) & set(met)}
+    suggested = {a.adaptation_id for f in report.flags for a in f.actions}
+    suggested |= {a.adaptation_id for d in report.dimensions for a in d.actions}
+    assert not suggested & unsafe
+    assert (report.indication.status == "contraindicated") == (case.protocol_id in ruled_out)
+
+
+@given(cases(CONTENT))
+def test_alternatives_are_ranked_on_indication_before_fit(case: Case):
+    report = assess(CONTENT, case)
+    ranks = [STATUS_ORDER.index(a.indication) for a in report.alternatives]
+    assert ranks == sorted(ranks)

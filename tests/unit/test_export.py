@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from tailoring.engine.assess import assess
 from tailoring.export import pdf as pdf_module
 from tailoring.export.pdf import FOOTER, session_plan_pdf, to_latin1
 from tailoring.export.report_json import report_json
@@ -24,6 +25,7 @@ from tailoring.model.report import (
     DimensionFit,
     FitReport,
     Flag,
+    Indication,
     Trigger,
 )
 
@@ -82,6 +84,9 @@ def _report(
         protocol_id="ba_step2",
         protocol_name=protocol_name,
         sessions_available=6,
+        indication=Indication(
+            protocol_id="ba_step2", protocol_name=protocol_name, status="indicated"
+        ),
         overall_fit=overall_fit,
         capped=any(f.hard for f in flags),
         preference_fit=overall_fit,
@@ -111,6 +116,7 @@ def _report(
                 protocol_name="Counselling for depression",
                 step="step_3",
                 sessions="6–20",
+                indication="indicated",
                 fit=81.0,
                 change=19.0,
                 fixes=["Structure ≥ preference"],
@@ -357,3 +363,24 @@ def test_report_json_is_pretty_and_keeps_unicode(huge_report: FitReport) -> None
     document = json.loads(text)
     del document["generated_by"], document["schema"]
     assert FitReport.model_validate(document) == huge_report
+
+
+def test_the_plan_pdf_shows_the_problem_and_never_recommends_a_contraindicated_protocol(
+    content, make_case
+):
+    social = {
+        "relationships": {
+            "present": "yes",
+            "maintains": "yes",
+            "helping": "no",
+            "details": ["partner_conflict"],
+        },
+        "safeguarding": {"present": "yes", "details": ["domestic_abuse"]},
+    }
+    report = assess(content, make_case("couple_therapy", 16, problem="depression", social=social))
+    text = _text(session_plan_pdf(report, GENERATED_ON))
+    assert "Presenting problem Depression" in text
+    assert "Indication Contraindicated" in text
+    assert "follow your local safeguarding procedure" in text.lower()
+    assert "Best-fitting alternative: Couple" not in text
+    assert "relationship support" not in text.lower()

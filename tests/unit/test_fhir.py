@@ -596,3 +596,44 @@ def test_import_refuses_a_reference_that_looks_like_an_nhs_number(database, cour
     case = course.model_copy(update={"reference": "943-476-5919"})
     with pytest.raises(services.CaseFileError, match="NHS number"):
         services.import_case(services.case_fhir(case))
+
+
+def test_an_import_with_a_detail_under_present_no_is_refused_naming_the_field(content) -> None:
+    case = Case.model_validate(
+        {
+            "reference": "FHIR-IND",
+            "protocol_id": "cbt_depression",
+            "problem": "depression",
+            "sessions_available": 16,
+            "answers": {
+                "social": {"safeguarding": {"present": "yes", "details": ["domestic_abuse"]}}
+            },
+        },
+        context={"content": content},
+    )
+    tampered = bundle_of(content, case)
+    index, response = entry(tampered, "social")
+    [group] = [i for i in response["item"] if i["linkId"] == "safeguarding"]
+    [present] = [i for i in group["item"] if i["linkId"] == "safeguarding.present"]
+    present["answer"][0]["valueCoding"].update(code="no", display="No")
+    problems = refused(content, tampered)
+    assert any(
+        p.startswith(f"entry[{index}] QuestionnaireResponse/social")
+        and "answers.social.safeguarding.details" in p
+        for p in problems
+    ), problems
+
+
+def test_the_problem_comes_back_from_fhir(content) -> None:
+    case = Case.model_validate(
+        {
+            "reference": "FHIR-PROB",
+            "protocol_id": "tf_cbt",
+            "problem": "ptsd",
+            "second_problem": "depression",
+            "sessions_available": 12,
+        },
+        context={"content": content},
+    )
+    back = read_case_bundle(content, json.dumps(bundle_of(content, case)))
+    assert (back.problem, back.second_problem) == ("ptsd", "depression")

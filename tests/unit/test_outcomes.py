@@ -456,11 +456,13 @@ def test_the_fit_is_unchanged_by_sessions(content, make_case):
         preferences={"structure": {"value": 5, "importance": 3}},
     )
     a, b = assess(content, base), assess(content, with_sessions)
-    assert (a.overall_fit, a.dimensions, a.alternatives) == (
-        b.overall_fit,
-        b.dimensions,
-        b.alternatives,
-    )
+    assert (a.overall_fit, a.dimensions) == (b.overall_fit, b.dimensions)
+    assert {x.protocol_id: x.fit for x in a.alternatives} == {
+        x.protocol_id: x.fit for x in b.alternatives
+    }
+    # The severity the sessions give does change the indication: PHQ-9 22 is more severe.
+    low = {x.protocol_id: x.indication for x in b.alternatives}
+    assert low["ba_step2"] == "severity_outside"
 
 
 def test_the_demo_with_sessions_reports_outcomes(content):

@@ -158,6 +158,21 @@ def test_a_new_case_says_what_is_missing(content, make_case) -> None:
     assert "No flag history recorded." in text
     assert "No supervision notes yet." in text
     assert "No sessions yet" in text  # the outcome word
+    assert "Presenting problem not recorded" in text
+
+
+def test_the_review_names_the_problem_and_a_contraindicated_plan(content, make_case) -> None:
+    social = {
+        "relationships": {"present": "yes", "details": ["partner_conflict"]},
+        "safeguarding": {"present": "yes", "details": ["domestic_abuse"]},
+    }
+    report = assess(content, make_case("couple_therapy", 16, problem="depression", social=social))
+
+    text = _text(case_review_pdf(report, [], [], GENERATED_ON))
+
+    assert "Presenting problem Depression" in text
+    assert "Indication Contraindicated" in text
+    assert "relationship support" not in text.lower()
 
 
 def test_the_same_review_gives_the_same_bytes(report) -> None:

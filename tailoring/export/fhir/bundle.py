@@ -114,6 +114,13 @@ class _Writer:
             self.item(CASE, "reference", [{"valueString": case.reference}]),
             self.item(CASE, "therapist", [{"valueString": case.therapist}]),
             self.coded(CASE, "protocol", [case.protocol_id]),
+            *(
+                self.coded(CASE, name, [value]) if value is not None else self.item(CASE, name)
+                for name, value in (
+                    ("problem", case.problem),
+                    ("second_problem", case.second_problem),
+                )
+            ),
             self.item(CASE, "sessions_available", [{"valueInteger": case.sessions_available}]),
             self.coded(CASE, "anxiety_measure", [case.anxiety_measure]),
             self.coded(CASE, "step", [case.step]),

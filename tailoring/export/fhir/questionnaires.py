@@ -225,10 +225,13 @@ def measures_in_order(content: ContentLibrary) -> list[Measure]:
 def _case(content: ContentLibrary) -> dict[str, Any]:
     protocols = {p.id: p.name for p in content.protocols}
     anxiety = {m.id: m.name for m in content.measures if m.role == "anxiety"}
+    problems = _named(code_system("problems"), {p.id: p.title for p in content.problems})
     items = [
         {"linkId": "reference", "text": "Case reference (pseudonymous)", "type": "string"},
         {"linkId": "therapist", "text": "Therapist (staff name or code)", "type": "string"},
         _choice("protocol", "Planned protocol", _named(code_system("protocols"), protocols)),
+        _choice("problem", "Presenting problem (provisional)", problems),
+        _choice("second_problem", "Second presenting problem", problems),
         {"linkId": "sessions_available", "text": "Sessions available", "type": "integer"},
         _choice(
             "anxiety_measure", "Anxiety measure of the outcomes", _named(MEASURE_CODES, anxiety)

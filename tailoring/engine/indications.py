@@ -1,0 +1,323 @@
+"""Whether a protocol suits the case's problem: indications, severity and contraindications.
+
+The rules, in words (the content they read says where each comes from):
+- Severity is the latest complete total of the depression measure and of the case's anxiety
+  measure, from any attended session (assessment included). The depression total is split as
+  NICE NG222 does: below the measure's ``more_severe_from`` (PHQ-9 16) is less severe.
+- A protocol is indicated when the main or the second problem is among its indications, and the
+  circumstance it needs is recorded where it names one (couple therapy: difficulties with a
+  partner).
+- Its depression severity range is checked when the problem is measured by depression, or not
+  recorded yet: a less-severe protocol with a more severe PHQ-9 is outside its range (discuss a
+  step up; the patient may still choose it after discussion), and the reverse.
+- A contraindication holds when any of its details is recorded in its domain. A protocol that
+  lists one that holds is contraindicated: it is never suggested, and its safe-looking fit does
+  not matter. Actions that list it in ``withheld_when`` are never suggested either.
+- Status, best first: indicated, no problem recorded, severity outside the range, not indicated,
+  contraindicated. A missing problem is incompleteness, never a fit: with none recorded, only
+  the severity and the contraindications are checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tailoring.engine.describe import actions, social_trigger
+from tailoring.engine.flags import REVIEW, new_flag
+from tailoring.engine.outcomes import score_measure
+from tailoring.model.case import Answers, Case
+from tailoring.model.content import ContentLibrary, Measure, Protocol, SocialRule
+from tailoring.model.report import (
+    CaseSeverity,
+    Flag,
+    Indication,
+    IndicationStatus,
+    MeasureSeverity,
+    Trigger,
+)
+from tailoring.model.session import Session
+
+STATUS_ORDER: tuple[IndicationStatus, ...] = (
+    "indicated",
+    "no_problem",
+    "severity_outside",
+    "not_indicated",
+    "contraindicated",
+)
+NO_PROBLEM = "No presenting problem recorded: whether it is indicated is not checked."
+CHOOSE_INDICATED = "choose_indicated_protocol"
+RECORD_PROBLEM = "record_presenting_problem"
+STEP_UP = "discuss_step_up"
+SAFEGUARDING = "local_safeguarding_procedure"
+SPLIT_WORDS = {"less_severe": "less severe", "more_severe": "more severe"}
+
+
+def latest_severity(measure: Measure, sessions: list[Session]) -> MeasureSeverity | None:
+    """The measure's latest complete total at an attended session, or None."""
+    for session in reversed(sessions):
+        if session.attendance != "attended" or measure.id not in session.measures:
+            continue
+        total = score_measure(measure, session.measures[measure.id]).total
+        if total is None:
+            continue
+        split = None
+        if measure.more_severe_from is not None:
+            split = "more_severe" if total >= measure.more_severe_from else "less_severe"
+        return MeasureSeverity(
+            measure_id=measure.id,
+            short_name=measure.short_name,
+            total=total,
+            band=measure.band(total).label,
+            session=session.number,
+            split=split,
+        )
+    return None
+
+
+def case_severity(content: ContentLibrary, case: Case) -> CaseSeverity:
+    """Severity from the latest depression and anxiety totals of the case's sessions."""
+    if not case.sessions:
+        return CaseSeverity()
+    return CaseSeverity(
+        depression=latest_severity(
+            content.measure(content.tracking.depression_measure), case.sessions
+        ),
+        anxiety=latest_severity(content.measure(case.anxiety_measure), case.sessions),
+    )
+
+
+def holds(rule: SocialRule, answers: Answers) -> bool:
+    """Whether any of the rule's details is recorded in its domain."""
+    answer = answers.social.get(rule.domain)
+    return (
+        answer is not None
+        and answer.present != "no"
+        and bool(set(rule.details) & set(answer.details))
+    )
+
+
+def met_contraindications(content: ContentLibrary, answers: Answers) -> dict[str, Trigger]:
+    """Contraindications whose rule holds on the answers, each with the answer behind it."""
+    return {
+        rule.id: social_trigger(
+            content.social_domain(rule.when.domain), answers.social[rule.when.domain]
+        )
+        for rule in content.contraindications
+        if holds(rule.when, answers)
+    }
+
+
+def unmet_requirement(protocol: Protocol, answers: Answers) -> str | None:
+    """Why a protocol that needs a circumstance (``only_when``) is not indicated, or None."""
+    need = protocol.indications.only_when
+    if need is None or holds(need, answers):
+        return None
+    return protocol.indications.only_when_why
+
+
+def problems_of(case: Case) -> list[str]:
+    return [p for p in (case.problem, case.second_problem) if p is not None]
+
+
+def severity_checked(content: ContentLibrary, case: Case) -> bool:
+    """Whether the depression range applies: a problem measured by depression, or none yet."""
+    recorded = problems_of(case)
+    return not recorded or any("depression" in content.problem(p).severity_from for p in recorded)
+
+
+def severity_outside(
+    content: ContentLibrary, case: Case, protocol: Protocol, severity: CaseSeverity
+) -> str | None:
+    """Why the depression severity is outside the protocol's range, or None when it is not."""
+    wanted = protocol.indications.depression_severity
+    found = severity.depression
+    if wanted == "any" or found is None or found.split is None or found.split == wanted:
+        return None
+    if not severity_checked(content, case):
+        return None
+    return (
+        f"{found.short_name} {found.total} ({found.band.lower()}, session {found.session}) is "
+        f"{SPLIT_WORDS[found.split]} depression; {protocol.name} suits "
+        f"{SPLIT_WORDS[wanted]} depression (NICE NG222)"
+    )
+
+
+def indication(
+    content: ContentLibrary, case: Case, protocol: Protocol, picture: Picture
+) -> Indication:
+    """Whether ``protocol`` suits the case, with the reasons when it does not fully."""
+    ruled = [content.contraindication(c) for c in protocol.contraindications if c in picture.met]
+    recorded = problems_of(case)
+    outside = severity_outside(content, case, protocol, picture.severity)
+    status: IndicationStatus
+    if ruled:
+        status = "contraindicated"
+        reasons = [f"{c.title}: {c.why}" for c in ruled]
+    elif recorded and not set(recorded) & set(protocol.indications.problems):
+        status = "not_indicated"
+        names = " or ".join(in_sentence(content.problem(p).title) for p in recorded)
+        reasons = [f"Not indicated for {names}: it is for {_problem_list(content, protocol)}."]
+    elif recorded and (unmet := unmet_requirement(protocol, case.answers)) is not None:
+        status = "not_indicated"
+        reasons = [unmet]
+    elif outside:
+        status = "severity_outside"
+        reasons = [outside]
+    else:
+        status = "indicated" if recorded else "no_problem"
+        reasons = []
+    if not recorded and status != "contraindicated":
+        reasons.insert(0, NO_PROBLEM)
+    return Indication(
+        protocol_id=protocol.id, protocol_name=protocol.name, status=status, reasons=reasons
+    )
+
+
+def in_sentence(title: str) -> str:
+    """A title inside a sentence: first letter lower case, acronyms such as PTSD kept."""
+    return title[0].lower() + title[1:]
+
+
+def _problem_list(content: ContentLibrary, protocol: Protocol) -> str:
+    return ", ".join(in_sentence(content.problem(p).title) for p in protocol.indications.problems)
+
+
+@dataclass(frozen=True)
+class Picture:
+    """What the indication rules read from a case, worked out once for every protocol."""
+
+    severity: CaseSeverity
+    met: dict[str, Trigger]
+
+    def rules_out(self, protocol: Protocol) -> bool:
+        """Whether a contraindication of the protocol holds."""
+        return any(c in self.met for c in protocol.contraindications)
+
+
+def case_picture(content: ContentLibrary, case: Case) -> Picture:
+    return Picture(case_severity(content, case), met_contraindications(content, case.answers))
+
+
+def indication_flags(
+    content: ContentLibrary, case: Case, protocol: Protocol, picture: Picture
+) -> list[Flag]:
+    """Flags on the indication: contraindicated, not indicated, severity, no problem recorded."""
+    met = picture.met
+    flags = [
+        new_flag(
+            content,
+            id=f"indication.contraindicated.{rule.id}",
+            severity="high",
+            theme=rule.theme,
+            title=f"{protocol.name} is contraindicated: {in_sentence(rule.title)}",
+            explanation=f"{rule.why} Choose another protocol"
+            + (
+                "; follow your local safeguarding procedure first. This app does not assess risk."
+                if rule.safeguarding
+                else "."
+            ),
+            triggers=[met[rule.id]],
+            actions=actions(
+                content, [*([SAFEGUARDING] if rule.safeguarding else []), CHOOSE_INDICATED]
+            ),
+        )
+        for rule in (content.contraindication(c) for c in protocol.contraindications)
+        if rule.id in met
+    ]
+    problem_trigger = Trigger(
+        section="case",
+        item_id="problem",
+        question="Presenting problem",
+        answer=" and ".join(content.problem(p).title for p in problems_of(case)) or "not recorded",
+    )
+    if not problems_of(case):
+        flags.append(
+            new_flag(
+                content,
+                id="indication.no_problem",
+                severity="low",
+                theme="personalisation",
+                title="No presenting problem recorded: the indication is not checked",
+                explanation="Which protocols are indicated depends on the presenting problem. "
+                "Until it is recorded, the report cannot say whether the plan suits it; this is "
+                "incompleteness, not a fit.",
+                triggers=[problem_trigger],
+                actions=actions(content, [RECORD_PROBLEM]),
+            )
+        )
+    elif (
+        not set(problems_of(case)) & set(protocol.indications.problems)
+        or unmet_requirement(protocol, case.answers) is not None
+    ):
+        flags.append(
+            new_flag(
+                content,
+                id="indication.not_indicated",
+                severity="high",
+                theme="personalisation",
+                title=f"{protocol.name} is not indicated for the recorded problem",
+                explanation=f"{protocol.name} is for {_problem_list(content, protocol)}. "
+                + (unmet_requirement(protocol, case.answers) or "")
+                + " A protocol that fits the patient's preferences but not their problem leaves "
+                "the problem untreated: review the protocol.",
+                triggers=[problem_trigger],
+                actions=actions(content, [CHOOSE_INDICATED, REVIEW]),
+            )
+        )
+    outside = severity_outside(content, case, protocol, picture.severity)
+    if outside:
+        depression = picture.severity.depression
+        assert depression is not None
+        above = depression.split == "more_severe"
+        flags.append(
+            new_flag(
+                content,
+                id="indication.severity",
+                severity="high" if above else "medium",
+                theme="pace",
+                title=f"{depression.short_name} {depression.total}: severity "
+                f"{'above' if above else 'below'} the range of {protocol.name}",
+                explanation=f"{outside}. "
+                + (
+                    "Discuss stepping up; if the patient chooses to continue at this step after "
+                    "discussion, record the choice and review progress closely."
+                    if above
+                    else "A less intensive protocol may suit; discuss it with the patient."
+                ),
+                triggers=[
+                    Trigger(
+                        section="sessions",
+                        item_id=depression.measure_id,
+                        question=f"Latest {depression.short_name} total",
+                        answer=f"Session {depression.session}: {depression.total} "
+                        f"({depression.band})",
+                    )
+                ],
+                actions=actions(content, [STEP_UP, REVIEW] if above else [REVIEW]),
+            )
+        )
+    return flags
+
+
+def withheld(content: ContentLibrary, picture: Picture) -> frozenset[str]:
+    """Adaptations never to suggest: those a recorded contraindication makes unsafe."""
+    return frozenset(a.id for a in content.adaptations if set(a.withheld_when) & set(picture.met))
+
+
+def indication_matrix(content: ContentLibrary) -> list[dict[str, str]]:
+    """One row per protocol, one column per problem: 'yes' where it is indicated, else ''.
+
+    The depression severity range and the contraindications follow, so a clinician can read
+    every protocol's indications in one place (content library page, tests, docs).
+    """
+    rows = []
+    for protocol in content.protocols:
+        row = {"protocol": protocol.name, "step": protocol.step.replace("_", " ")}
+        for problem in content.problems:
+            row[problem.title] = "yes" if problem.id in protocol.indications.problems else ""
+        row["depression severity"] = protocol.indications.depression_severity.replace("_", " ")
+        row["contraindications"] = ", ".join(
+            content.contraindication(c).title for c in protocol.contraindications
+        )
+        rows.append(row)
+    return rows
