@@ -326,13 +326,16 @@ def _healthy(url: str) -> bool:
 
 
 @contextmanager
-def running_app(workdir: Path, env: dict[str, str] | None = None) -> Iterator[AppServer]:
-    """Start ``streamlit run app.py`` on a free port and a fresh SQLite file; stop it after.
+def running_app(
+    workdir: Path, env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[AppServer]:
+    """Start ``streamlit run app.py`` on a free port (or ``port``) and the SQLite file of
+    ``workdir`` (fresh the first time); stop it after.
 
     ``env`` adds to the environment (e.g. ``TAILORING_MODE=team``).
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     database_url = f"sqlite:///{workdir / 'e2e.db'}"
     env = {
         **os.environ,

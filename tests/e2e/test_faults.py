@@ -1,5 +1,6 @@
 """Faults in a real browser (issue 18): an outage keeps the person's answer and a retry saves
-exactly it; clearing every option of a multi-choice answer works and can be undone.
+exactly it; clearing every option of a multi-choice answer works and can be undone; after a
+killed server the page shows which answers were saved.
 """
 
 from __future__ import annotations
@@ -7,19 +8,24 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import (
     AppServer,
     by_key,
     click,
+    free_port,
     goto,
     key_class,
+    new_page,
     no_error_on_page,
     pick_radio,
     radio_inputs,
+    running_app,
+    step_button,
 )
 from tests.e2e.state_integrity import Checklist, new_demo_case, settle
 
@@ -99,3 +105,47 @@ def test_clearing_every_option_of_a_multi_choice_answer_works_and_undoes(
     expect(pills.and_(page.locator("[aria-pressed=true]"))).to_have_count(1)
     restored = app_services.open_case(case_id).case.answers.preferences["format"].value
     assert restored is not None and len(restored) == 1 and set(restored) <= set(before)
+
+
+def test_after_a_killed_server_the_page_shows_which_answers_were_saved(
+    browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """18.3: five quick answers, ``kill -9`` the server: some were lost with no sign. After the
+    restart every widget shows what is stored and each stored answer is marked saved, so the
+    person sees what to give again."""
+    from tailoring import services
+
+    port = free_port()
+    with running_app(tmp_path, port=port) as first:
+        monkeypatch.setenv("TAILORING_DATABASE_URL", first.database_url)
+        case_id = services.new_case("KILL-001", "ba_step2", 6)
+        page = new_page(browser)
+        goto(page, f"{first.url}/walkthrough?case={case_id}")
+        click(page, step_button(page, 3, "Alliance check"))
+        items = services.content().alliance[:5]
+        for item in items:
+            option = by_key(page, f"alliance.{item.id}").get_by_test_id("stRadioOption").nth(1)
+            option.click(no_wait_after=True)
+        first.process.kill()
+        first.process.wait()
+    with running_app(tmp_path, port=port) as second:
+        page.reload()
+        settle(page)
+        click(page, step_button(page, 3, "Alliance check"))
+        settle(page)
+        checklist = Checklist(services.content())
+        stored = checklist.stored(services.open_case(case_id).case.answers)
+        shown = checklist.read(page)
+        alliance = [("alliance", item.id, "value") for item in items]
+        assert {s: shown[s] for s in alliance} == {s: stored[s] for s in alliance}
+        for item in items:
+            title = page.get_by_test_id("stMarkdownContainer").filter(has_text=item.title).first
+            mark = (
+                expect(title).to_contain_text
+                if stored[("alliance", item.id, "value")]
+                else (expect(title).not_to_contain_text)
+            )
+            mark("saved")
+        no_error_on_page(page)
+        assert second.process.poll() is None
+    page.context.close()
