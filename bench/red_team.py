@@ -7,7 +7,7 @@ temporary folder, and with ``--database`` a new database on that server too, dro
 ``--items 7,15`` tries only those items (11 is tried with 10). Each line says PASS or FAIL and
 why; the totals by item come last, and the exit code is 1 if anything failed.
 
-- Items 1–6 (data lost, access) are browser and AppTest tests: ``ITEMS_IN_TESTS`` says which.
+- Items 1–6 (data lost, access) are browser and AppTest tests: ``TRIED_ELSEWHERE`` says which.
 - Item 7: tampering by whoever owns a SQLite file is found by ``audit verify``; on PostgreSQL
   the app's role cannot touch the log at all, and the owner's tampering is found.
 - Item 8: the caseload CSV export, wrong patient codes and patient answers are audited, never
@@ -84,11 +84,13 @@ DEEP = "[" * 100_000 + "]" * 100_000
 CLI_SECONDS = 20
 COMMAND_SECONDS = 120
 ITEMS = tuple(str(n) for n in range(7, 18))
-ITEMS_IN_TESTS = (
+TRIED_ELSEWHERE = (
     "items 1–6 are browser and AppTest tests, not tried here: 1–3 in tests/e2e/"
     "test_state_integrity.py, tests/e2e/test_state_regressions.py and tests/app/"
     "test_answers_kept.py (bench/state_soak.py soaks them); 4 in tests/integration/"
-    "test_access_services.py; 5 in tests/e2e/test_team_sign_in.py; 6 in tests/app/test_pages.py"
+    "test_access_services.py; 5 in tests/e2e/test_team_sign_in.py; 6 in tests/app/test_pages.py;\n"
+    "item 16's code leaving the address bar is tests/e2e/test_patient_voice.py, and its proxy "
+    "headers are the example in docs/team-mode.md"
 )
 # Client addresses of the documentation ranges.
 CLIENT_A, CLIENT_B = "203.0.113.9", "203.0.113.10"
@@ -1020,7 +1022,7 @@ def main() -> int:
     unknown = sorted(set(chosen) - {*ITEMS, "11"})
     if unknown:
         parser.error(f"no such item: {', '.join(unknown)} (items 7 to 17)")
-    print(ITEMS_IN_TESTS)
+    print(TRIED_ELSEWHERE)
     # The migrations of each new database would fill the output.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     os.environ["TAILORING_DEMO"] = "0"
