@@ -21,10 +21,13 @@ Per case (``case_metrics``):
 
 Over many cases (work on a pandas frame from ``caseload_frame``, vectorised; 100,000 rows take
 well under a second). Denominators, as NHS Talking Therapies reports them:
-- started: at least one attended treatment session (our reading of "entered treatment";
-  assessments do not count); finished: a finished course (the ``finished`` column, the
-  engine's rule: at least two attended treatment sessions); finished at caseness: finished,
-  and at caseness on depression or anxiety at the first scored session.
+- started: at least one attended treatment appointment (treatment, or assessment and
+  treatment: our reading of the glossary's "entered treatment"; assessment-only appointments do
+  not count); finished: a finished course (the ``finished`` column, the engine's rule from the
+  NHS Digital glossary: the referral has ended after at least two attended treatment
+  appointments, so open cases never count, however many sessions they have had); finished at
+  caseness: finished, and at caseness on depression or anxiety at the first scored treatment
+  appointment.
 - recovery and reliable recovery: among finished courses at caseness at the start.
 - reliable improvement, reliable deterioration, not on track: among finished courses.
 - completion (finished) and drop-out after the first session: among cases that started.
@@ -63,7 +66,7 @@ from tailoring.model.caseload import (
 )
 from tailoring.model.content import ThemeId
 from tailoring.model.report import SEVERITIES, FitReport, SessionSummary
-from tailoring.model.session import Session
+from tailoring.model.session import Session, is_treatment_contact
 
 NOT_ON_TRACK_FLAG = "session.not_on_track"
 TREND_POINTS = 10.0
@@ -164,7 +167,7 @@ def case_outcome(report: FitReport) -> CaseOutcome:
 def dropped_after_first(sessions: Sequence[Session | SessionSummary]) -> bool:
     """Exactly one attended treatment session and nothing attended after it."""
     ordered = sorted(sessions, key=lambda s: s.number)
-    treatment = [s for s in ordered if s.kind == "treatment" and s.attendance == "attended"]
+    treatment = [s for s in ordered if is_treatment_contact(s.kind, s.attendance)]
     if len(treatment) != 1:
         return False
     first = treatment[0].number
@@ -185,7 +188,7 @@ def case_metrics(
         )
     alliance_latest, trend = alliance_figures(report, min_ratings)
     outcomes = report.outcomes
-    treatment = sum(s.kind == "treatment" and s.attendance == "attended" for s in case.sessions)
+    treatment = sum(s.treatment_contact for s in case.sessions)
 
     def yes(name: str) -> bool:
         return outcomes is not None and getattr(outcomes, name) == "yes"
@@ -430,7 +433,7 @@ def funnel(rows: Caseload) -> list[FunnelStage]:
         ),
         stage(
             "finished",
-            "Finished a course (2+ treatment sessions attended)",
+            "Finished a course (ended after 2+ treatment appointments)",
             finished,
             Rate.of_counts(finished, started, "cases that started"),
         ),

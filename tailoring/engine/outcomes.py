@@ -8,18 +8,22 @@ Scoring (items, bands and thresholds are data in content/measures/):
   of the other items, not scaled up, read against the same bands.
 - At caseness: a total at or above the measure's threshold (PHQ-9 10, GAD-7 8).
 
-Outcomes (NHS Talking Therapies definitions, as in the brief):
-- Only complete measures at attended treatment sessions count; assessment and follow-up
-  appointments do not. The first score is the earliest such score, the last the latest; a change
-  needs two scored sessions. Depression is the rules' depression measure (PHQ-9); anxiety is the
-  case's anxiety measure (GAD-7 unless the case names an anxiety-disorder-specific one).
+Outcomes (NHS Talking Therapies definitions; docs/outcomes.md gives each one's source):
+- Only complete measures at attended treatment appointments count: "treatment" and "assessment
+  and treatment"; assessment-only and follow-up appointments do not. The first score is the
+  earliest such score (so caseness at the start is read at the first scored treatment
+  appointment, never at an assessment-only one), the last the latest; a change needs two.
+  Depression is the rules' depression measure (PHQ-9); anxiety is the case's anxiety measure
+  (GAD-7 unless the case names an anxiety-disorder-specific one).
 - Caseness at the start: the first score on either measure at caseness.
 - Reliable drop or rise: a change of at least the measure's reliable change (PHQ-9 6, GAD-7 4).
 - Reliable improvement: a reliable drop on at least one measure and no reliable rise on the other.
 - Reliable deterioration: a reliable rise on either measure.
 - Recovery: at caseness at the start and below caseness on both measures at the end.
 - Reliable recovery: recovery and reliable improvement.
-- Finished course: at least two attended treatment sessions (finished_min_treatment_sessions).
+- Finished course (NHS Digital glossary): the referral has ended (the case has an ending) after
+  at least two attended treatment appointments (finished_min_treatment_sessions). An open case
+  with any number of sessions has not finished; nor has an ended one with a single appointment.
 - Missing scores are never guessed: a status is "yes" or "no" only when the scores present settle
   it whatever the missing ones turn out to be (three-valued logic: a reliable rise on one measure
   is deterioration even with no pair on the other), otherwise "not_enough_data". Recovery and
@@ -63,6 +67,7 @@ from tailoring.model.measures import (
     NOT_APPLICABLE,
     ItemValue,
     Measure,
+    TrackingRules,
     item_problems,
 )
 from tailoring.model.report import (
@@ -172,7 +177,13 @@ def session_summaries(content: ContentLibrary, case: Case) -> list[SessionSummar
 
 
 def counts_for_outcomes(session: Session) -> bool:
-    return session.kind == "treatment" and session.attendance == "attended"
+    return session.treatment_contact
+
+
+def finished_course(case: Case, rules: TrackingRules) -> bool:
+    """Ended after at least the rules' number of attended treatment appointments."""
+    attended = sum(counts_for_outcomes(s) for s in case.sessions)
+    return case.ended and attended >= rules.finished_min_treatment_sessions
 
 
 def measure_change(measure: Measure, scored: list[tuple[int, int]]) -> MeasureChange:
@@ -249,7 +260,8 @@ def case_outcomes(content: ContentLibrary, case: Case) -> Outcomes:
         anxiety=anx,
         functioning=functioning,
         treatment_sessions_attended=attended,
-        finished=attended >= rules.finished_min_treatment_sessions,
+        ended=case.ended,
+        finished=finished_course(case, rules),
         caseness_at_start=STATUS[at_start],
         reliable_improvement=STATUS[improvement],
         reliable_deterioration=STATUS[deterioration],
@@ -289,6 +301,11 @@ def _notes(case: Case, measures: list[Measure], changes: list[MeasureChange]) ->
         notes.append(
             f"Scores at assessment, follow-up or missed sessions are shown but not counted "
             f"({which}): outcomes use attended treatment sessions only."
+        )
+    if not case.ended:
+        notes.append(
+            "The referral has not ended: it counts as a finished course in the caseload's "
+            "rates only once an ending is recorded."
         )
     return notes
 

@@ -7,6 +7,7 @@ context={"content": library})``.
 
 from __future__ import annotations
 
+import datetime
 from itertools import pairwise
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -33,6 +34,27 @@ WalkStep = Literal["preferences", "social", "alliance", "report"]
 WALK_STEPS: tuple[WalkStep, ...] = ("preferences", "social", "alliance", "report")
 Section = Literal["preferences", "social", "alliance"]
 SECTIONS: tuple[Section, ...] = ("preferences", "social", "alliance")
+# Why a referral ended. Only an ended referral can be a finished course (NHS Digital glossary).
+EndingReason = Literal[
+    "completed",
+    "dropped_out",
+    "declined",
+    "moved",
+    "stepped_up",
+    "stepped_down",
+    "referred_on",
+    "other",
+]
+ENDING_REASONS: tuple[EndingReason, ...] = (
+    "completed",
+    "dropped_out",
+    "declined",
+    "moved",
+    "stepped_up",
+    "stepped_down",
+    "referred_on",
+    "other",
+)
 
 
 class Answer(BaseModel):
@@ -96,6 +118,36 @@ class Case(BaseModel):
     sessions: list[Session] = Field(
         default_factory=list, description="Sessions in the order held, numbers ascending."
     )
+    referral_date: datetime.date | None = Field(
+        None, description="When the referral was received: the start of every wait."
+    )
+    ending_date: datetime.date | None = Field(
+        None, description="When the referral ended; empty while it is open."
+    )
+    ending_reason: EndingReason | None = Field(
+        None, description="Why the referral ended; given exactly when ending_date is."
+    )
+
+    @property
+    def ended(self) -> bool:
+        return self.ending_date is not None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Case:
+        problems = []
+        if (self.ending_date is None) != (self.ending_reason is None):
+            problems.append("ending_date and ending_reason: give both or neither")
+        first = self.sessions[0].date if self.sessions else None
+        if self.referral_date and first and first < self.referral_date:
+            problems.append(
+                f"referral_date: {self.referral_date} is after the first session ({first})"
+            )
+        start = self.referral_date or first
+        if self.ending_date and start and self.ending_date < start:
+            problems.append(f"ending_date: {self.ending_date} is before the start ({start})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _sessions_in_order(self) -> Case:

@@ -78,7 +78,9 @@ class CaseMetrics(BaseModel):
     alliance_trend: AllianceTrend
     outcome: CaseOutcome
     caseness_at_start: bool | None = Field(description="None while not known.")
-    finished: bool = Field(description="At least two attended treatment sessions.")
+    finished: bool = Field(
+        description="A finished course: ended after at least two attended treatment appointments."
+    )
     recovery: bool
     reliable_recovery: bool
     reliable_improvement: bool

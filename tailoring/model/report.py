@@ -175,7 +175,10 @@ class Outcomes(BaseModel):
     anxiety: MeasureChange
     functioning: MeasureChange | None = None
     treatment_sessions_attended: int
-    finished: bool = Field(description="At least two attended treatment sessions.")
+    ended: bool = Field(False, description="The referral has ended (the case has an ending).")
+    finished: bool = Field(
+        description="A finished course: ended after at least two attended treatment appointments."
+    )
     caseness_at_start: OutcomeStatus
     reliable_improvement: OutcomeStatus
     reliable_deterioration: OutcomeStatus

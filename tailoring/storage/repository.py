@@ -93,6 +93,9 @@ CASE_FIELDS = (
     "step",
     "status",
     "anxiety_measure",
+    "referral_date",
+    "ending_date",
+    "ending_reason",
 )
 # The case columns of a summary: no answers, sessions or anxiety measure.
 SUMMARY_FIELDS = (

@@ -44,8 +44,8 @@ from tests.session_factory import case_with_sessions, random_cases_with_sessions
 GOOD = {"goals_agreement": 4, "task_agreement": 4, "bond": 4, "heard": 4, "individual": 4}
 
 
-def metrics_of(content, sessions, **answers) -> CaseMetrics:
-    case = case_with_sessions(content, sessions, **answers)
+def metrics_of(content, sessions, ending: str | None = None, **answers) -> CaseMetrics:
+    case = case_with_sessions(content, sessions, ending=ending, **answers)
     return case_metrics(assess(content, case), case)
 
 
@@ -130,11 +130,13 @@ def test_not_on_track_comes_before_recovery(content) -> None:
 
 
 def test_recovery_comes_before_reliable_improvement(content) -> None:
-    m = metrics_of(content, [treatment(content, 1, 15, 10), treatment(content, 2, 5, 3)])
+    sessions = [treatment(content, 1, 15, 10), treatment(content, 2, 5, 3)]
+    m = metrics_of(content, sessions, ending="completed")
 
     assert m.recovery and m.reliable_recovery and m.reliable_improvement
     assert m.outcome == "recovered"
     assert m.caseness_at_start is True and m.finished
+    assert not metrics_of(content, sessions).finished, "an open case has not finished"
 
 
 def test_reliable_improvement_without_recovery(content) -> None:

@@ -166,7 +166,7 @@ def test_spreadsheet_variants_parse_clean(content, transform) -> None:
         (3, "date", "2026-02-30", "2026-02-30 is not a date in the calendar"),
         (3, "date", "", "required"),
         (3, "attendance", "came", "expected one of attended, did_not_attend, cancelled"),
-        (3, "kind", "", "expected one of assessment, treatment, follow_up"),
+        (3, "kind", "", "expected one of assessment, assessment_and_treatment, treatment"),
         (3, "phq9_3", "7", "7 is outside 0–3"),
         (3, "phq9_3", "-1", "-1 is outside 0–3"),
         (3, "gad7_2", "two", "expected a whole number 0–3 or na where allowed, got 'two'"),
