@@ -73,6 +73,7 @@ from tailoring.model.case import (
     SocialAnswer,
     WalkStep,
     answer_problems,
+    referral_problems,
 )
 from tailoring.model.caseload import CaseloadSummary, CaseMetrics, ImportReport, RowError
 from tailoring.model.coding import ThemeCode
@@ -221,6 +222,8 @@ FIGURE_FIELDS = (
 )
 _demo_checked: set[str] = set()
 FLAG_TITLE_LENGTH = 200
+# Case fields checked against the sessions' dates when they change.
+REFERRAL_FIELDS = frozenset({"referral_date", "ending_date", "ending_reason"})
 ANSWER_MODELS = {
     "preferences": PreferenceAnswer,
     "social": SocialAnswer,
@@ -661,7 +664,8 @@ def open_case(case_id: int) -> StoredCase:
 
 
 def update_case(case_id: int, expected_version: int | None = None, **fields: Any) -> None:
-    """Change the planned protocol, sessions available, anxiety measure, step, status, reference."""
+    """Change the planned protocol, sessions available, anxiety measure, step, status, reference,
+    referral date or ending."""
     if "anxiety_measure" in fields:
         measure = fields["anxiety_measure"]
         if measure not in {m.id for m in content().measures if m.role == "anxiety"}:
@@ -674,9 +678,23 @@ def update_case(case_id: int, expected_version: int | None = None, **fields: Any
         content().protocol(fields["protocol_id"])
     if "therapist" in fields and team_mode():
         raise access.AccessDenied("accounts.manage")
+    if REFERRAL_FIELDS & set(fields):
+        _check_referral(case_id, fields)
     with _changing(case_id, "plan: " + ", ".join(sorted(fields))):
         repository().update_case(case_id, expected_version, **fields)
         refresh_case(case_id)
+
+
+def _check_referral(case_id: int, fields: dict[str, Any]) -> None:
+    """CaseFileError when the new referral or ending disagrees with itself or the sessions."""
+    case = repository().get(case_id).case
+    try:
+        changed = Case.model_validate({**case.model_dump(), **fields})
+    except ValidationError as exc:
+        raise CaseFileError(_problems(exc)) from None
+    problems = referral_problems(changed)
+    if problems:
+        raise CaseFileError(problems)
 
 
 def set_step(case_id: int, step: WalkStep) -> None:

@@ -24,7 +24,12 @@ ATTENDANCE_WORDS = {
     "did_not_attend": "Did not attend",
     "cancelled": "Cancelled",
 }
-KIND_WORDS = {"assessment": "Assessment", "treatment": "Treatment", "follow_up": "Follow-up"}
+KIND_WORDS = {
+    "assessment": "Assessment",
+    "assessment_and_treatment": "Assessment and treatment",
+    "treatment": "Treatment",
+    "follow_up": "Follow-up",
+}
 PREFIX = "session."
 SCOPE = "_session_scope"
 STORED = "_session_stored"
@@ -271,7 +276,8 @@ def header_fields(case_id: int) -> None:
         format_func=KIND_WORDS.__getitem__,
         on_change=changed,
         args=("session.kind", case_id),
-        help="Only attended treatment sessions count for outcomes.",
+        help="Only attended treatment appointments (treatment, or assessment and treatment) "
+        "count for outcomes and towards a finished course.",
     )
 
 

@@ -244,8 +244,10 @@ def outcome_badges(outcomes: Outcomes) -> None:
         column.caption(label)
         column.badge(words, color=colour)
     columns[-1].caption("Finished course")
+    open_words = "" if outcomes.ended else ", referral open"
     columns[-1].badge(
-        f"{'Yes' if outcomes.finished else 'No'} ({outcomes.treatment_sessions_attended} attended)",
+        f"{'Yes' if outcomes.finished else 'No'} "
+        f"({outcomes.treatment_sessions_attended} attended{open_words})",
         color="blue" if outcomes.finished else "gray",
     )
     for note in outcomes.notes:

@@ -134,17 +134,15 @@ class Case(BaseModel):
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Case:
+        # Only what the case fields say alone: a stored case must always load, so the dates of
+        # its sessions are checked where the referral is changed (referral_problems).
         problems = []
         if (self.ending_date is None) != (self.ending_reason is None):
             problems.append("ending_date and ending_reason: give both or neither")
-        first = self.sessions[0].date if self.sessions else None
-        if self.referral_date and first and first < self.referral_date:
+        if self.referral_date and self.ending_date and self.ending_date < self.referral_date:
             problems.append(
-                f"referral_date: {self.referral_date} is after the first session ({first})"
+                f"ending_date: {self.ending_date} is before the referral ({self.referral_date})"
             )
-        start = self.referral_date or first
-        if self.ending_date and start and self.ending_date < start:
-            problems.append(f"ending_date: {self.ending_date} is before the start ({start})")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -186,6 +184,20 @@ def case_problems(case: Case, content: ContentLibrary) -> list[str]:
         for item_id, answer in getattr(case.answers, section).items():
             problems.extend(answer_problems(content, section, item_id, answer))
     problems.extend(session_problems(case, content))
+    return problems
+
+
+def referral_problems(case: Case) -> list[str]:
+    """Why the referral's dates disagree with the sessions: a referral after the first session,
+    or an ending before it."""
+    if not case.sessions:
+        return []
+    first = case.sessions[0].date
+    problems = []
+    if case.referral_date and case.referral_date > first:
+        problems.append(f"referral_date: {case.referral_date} is after the first session ({first})")
+    if case.ending_date and case.ending_date < first:
+        problems.append(f"ending_date: {case.ending_date} is before the first session ({first})")
     return problems
 
 
