@@ -55,6 +55,13 @@ with friendly_errors():
         format_func=OUTCOME_WORDS.__getitem__,
     )
     high_only = severity_col.toggle("High flags only", key="caseload.high")
+    item9 = services.item9_cases(include_archived)
+    item9_only = severity_col.toggle(
+        "PHQ-9 item 9 above 0",
+        key="caseload.item9",
+        help="Answered above 0 at a session or by link, even in a questionnaire left "
+        "unfinished. Follow your local risk procedure; this app does not assess risk.",
+    )
     protocol_col, trend_col, fit_col = st.columns([3, 3, 2])
     protocols = protocol_col.multiselect(
         "Protocol",
@@ -93,6 +100,8 @@ with friendly_errors():
         fit_below=fit_below,
     )
 
+    shown = caseload.with_item9(shown, item9, item9_only)
+    caseload.item9_notice(shown)
     if preview is None:
         st.markdown(f"**{len(shown):,} of {len(frame):,} cases**")
         by, descending = caseload.sort_choice()

@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+import yaml
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
@@ -38,9 +39,15 @@ from tailoring.engine.answer_source import merge
 from tailoring.engine.assess import assess
 from tailoring.engine.caseload import case_metrics, caseload_summary, filter_caseload
 from tailoring.engine.coding import code_text
+from tailoring.engine.expected import derive_expected_change
 from tailoring.engine.grading import grade, reference_flag_problems, theme_scores
 from tailoring.engine.identifiers import FoundIdentifier, find_identifiers, redact
-from tailoring.engine.outcomes import recorded_measures, score_measure
+from tailoring.engine.outcomes import (
+    RISK_FLAG,
+    expected_scores,
+    recorded_measures,
+    score_measure,
+)
 from tailoring.engine.perception import (
     Comparison,
     perception_gaps,
@@ -133,6 +140,7 @@ from tailoring.storage.patient import (
     CodeDecisionKind,
     OpenAnswer,
     PatientRepository,
+    RiskAnswer,
 )
 from tailoring.storage.repository import (
     AttemptSummary,
@@ -695,6 +703,48 @@ def _check_referral(case_id: int, fields: dict[str, Any]) -> None:
     problems = referral_problems(changed)
     if problems:
         raise CaseFileError(problems)
+
+
+def expected_change_yaml(demo: int | None = None, seed: int = 0, **options: Any) -> str:
+    """Expected-change curves as the text of content/measures/expected_change.yaml: from the
+    finished courses of every real case in the database, or from ``demo`` invented cases."""
+    lib = content()
+    if demo is not None:
+        cases = demo_cases(lib, demo, seed)
+        source = f"computed from {demo} invented demo cases (seed {seed}): replace with your own"
+    else:
+        repo = repository()
+        ids = [c.id for c in repo.list(include_archived=True)]
+        cases = [stored.case for stored in repo.get_many(ids)]
+        source = f"computed from the finished courses of this service's {len(cases)} cases"
+    curves = derive_expected_change(lib, cases, source, **options)
+    header = (
+        "# Expected-change curves with a failure boundary, written by\n"
+        "# `python -m tailoring expected-change` (engine/expected.py explains the method).\n"
+        "# Recompute them from your service's own finished courses; delete this file to use\n"
+        "# the fixed not-on-track rule of rules.yaml instead.\n"
+    )
+    return header + yaml.safe_dump(curves.model_dump(mode="json"), sort_keys=False)
+
+
+def expected_band(case: Case, measure_id: str) -> list[tuple[int, float, float]]:
+    """(session number, expected, boundary) at the case's scored treatment appointments, for the
+    timeline: empty when no curve covers where the patient started or they were below caseness."""
+    lib = content()
+    expected = lib.expected_change
+    measure = lib.measure(measure_id)
+    scored = expected_scores(measure, case)
+    if expected is None or not scored or measure.caseness is None:
+        return []
+    first = scored[0][2]
+    if first < measure.caseness:
+        return []
+    band = []
+    for k, number, _ in scored:
+        point = expected.point(measure_id, first, k)
+        if point is not None:
+            band.append((number, point.expected, point.boundary))
+    return band
 
 
 def set_step(case_id: int, step: WalkStep) -> None:
@@ -1693,6 +1743,39 @@ def patient_repository() -> PatientRepository:
 
 
 # The therapist's side: links ------------------------------------------------------------------
+
+
+def risk_item_keys() -> list[str]:
+    """The answer keys of the risk items (PHQ-9 item 9) in a patient's questionnaire."""
+    return [f"measure.{m.id}.{m.risk_item}" for m in content().measures if m.risk_item]
+
+
+def link_risks(therapist: str | None = None) -> list[RiskAnswer]:
+    """Risk items answered above 0 by link, finished or partly answered, on the active cases
+    the current actor may see, newest first. The app does not assess risk: each one points to
+    the local risk procedure."""
+    found = patient_repository().risk_answers(risk_item_keys(), therapist)
+    owners = access.visible_owners(current_actor())
+    return [r for r in found if owners is None or r.therapist in owners]
+
+
+def case_link_risks(case_id: int) -> list[RiskAnswer]:
+    """The risk answers above 0 given by link on one case, finished or partly answered."""
+    _guard("case.view", case_id)
+    return [r for r in link_risks() if r.case_id == case_id]
+
+
+def item9_cases(include_archived: bool = False) -> dict[int, str]:
+    """Cases with the risk item above 0, by link or at a recorded session, in words per case."""
+    words: dict[int, list[str]] = {}
+    for case_id in repository().cases_with_open_flag(RISK_FLAG, include_archived):
+        words.setdefault(case_id, []).append("at a session")
+    for risk in link_risks():
+        state = "finished" if risk.completed else "partly answered"
+        said = f"by link ({state})"
+        if said not in words.setdefault(risk.case_id, []):
+            words[risk.case_id].append(said)
+    return {case_id: ", ".join(said) for case_id, said in words.items()}
 
 
 def create_patient_link(

@@ -153,7 +153,31 @@ def display(frame: pd.DataFrame) -> pd.DataFrame:
             "Alliance trend": frame["alliance_trend"].map(TREND_WORDS.get),
             "Outcome": frame["outcome"].map(OUTCOME_WORDS.get),
             "Last session": frame["last_session_date"],
+            "PHQ-9 item 9": frame.get("item9", ""),
         }
+    )
+
+
+def with_item9(frame: pd.DataFrame, item9: dict[int, str], only: bool) -> pd.DataFrame:
+    """The rows with an "item9" column saying where PHQ-9 item 9 was answered above 0; only
+    those rows when ``only``."""
+    marked = frame.assign(item9=frame["id"].map(item9).fillna(""))
+    if only:
+        return marked[marked["item9"] != ""].reset_index(drop=True)
+    return marked
+
+
+def item9_notice(frame: pd.DataFrame) -> None:
+    """Cases with PHQ-9 item 9 above 0, named above the table, each pointing to the procedure."""
+    flagged = frame[frame["item9"] != ""]
+    if not len(flagged):
+        return
+    pairs = zip(flagged["reference"], flagged["item9"], strict=True)
+    names = ", ".join(f"{reference} ({where})" for reference, where in pairs)
+    st.error(
+        f"PHQ-9 item 9 above 0 in {len(flagged)} case{'s' if len(flagged) > 1 else ''}: {names}. "
+        "Follow your local risk procedure for each; this app does not assess risk.",
+        icon=":material/emergency:",
     )
 
 
@@ -177,6 +201,7 @@ FILTER_KEYS = (
     "caseload.therapists",
     "caseload.outcomes",
     "caseload.high",
+    "caseload.item9",
     "caseload.protocols",
     "caseload.trends",
 )

@@ -37,9 +37,13 @@ Session flags (the choices are data in content/measures/rules.yaml, explained th
   some signs medium), or a fall of the 0–100 alliance score of at least alliance_drop_points
   between the last two sessions rated on at least alliance_min_ratings items (medium). Scores
   are compared as shown, to one decimal.
-- session.not_on_track: reliable deterioration at any point (high), or, once the patient has
-  attended not_on_track_after_treatment_sessions treatment sessions, reliable improvement "no"
-  (medium). "Not enough data" raises nothing: the outcome notes say what is missing.
+- session.not_on_track: never for a patient who started below caseness or has recovered.
+  Otherwise reliable deterioration at any point (high); or, where an expected-change curve
+  (measures/expected_change.yaml, see engine/expected.py) covers where the patient started on a
+  measure, the latest score above that curve's boundary at the same treatment appointment
+  (medium); or, where no curve does, once the patient has attended
+  not_on_track_after_treatment_sessions treatment sessions, reliable improvement "no" (medium).
+  The title names the rule. "Not enough data" raises nothing: the notes say what is missing.
 - session.dropout_risk: the patient has attended exactly one session and missed (did not attend)
   a later one (high; cancellations do not count, as the record does not say who cancelled); or,
   until early_until_treatment_sessions treatment sessions are attended, a preference mismatch
@@ -84,6 +88,7 @@ from tailoring.model.report import (
 from tailoring.model.session import Session
 
 RISK_FLAG = "session.risk_item"
+NOT_ON_TRACK = "session.not_on_track"
 RISK_PROCEDURE = "local_risk_procedure"
 REVISIT_FIT = "revisit_fit"
 FOLLOW_UP_MISSED = "follow_up_missed_session"
@@ -331,7 +336,7 @@ def session_flags(
     return [
         *risk_flags(content, case),
         *rupture_flags(content, case),
-        *([] if outcomes is None else not_on_track_flags(content, outcomes)),
+        *([] if outcomes is None else not_on_track_flags(content, case, outcomes)),
         *dropout_flags(content, case, dimensions, hard),
     ]
 
@@ -465,8 +470,74 @@ def _change_trigger(change: MeasureChange) -> Trigger:
     )
 
 
-def not_on_track_flags(content: ContentLibrary, outcomes: Outcomes) -> list[Flag]:
-    """Reliable deterioration, or no reliable improvement by the rules' session."""
+def progress_allows_not_on_track(outcomes: Outcomes) -> bool:
+    """Not on track is never raised for a patient who started below caseness or has recovered:
+    there is nothing to be off track from (issue 16; a rise is still counted as deterioration
+    in the outcomes and the caseload's rates)."""
+    return outcomes.caseness_at_start != "no" and outcomes.recovery != "yes"
+
+
+def boundary_crossings(content: ContentLibrary, case: Case, outcomes: Outcomes) -> list[Trigger]:
+    """The latest score of each measure above its expected-change boundary, as triggers."""
+    expected = content.expected_change
+    if expected is None:
+        return []
+    triggers = []
+    for change in (outcomes.depression, outcomes.anxiety):
+        if not change.caseness_at_start or change.first is None:
+            continue
+        measure = content.measure(change.measure_id)
+        scored = expected_scores(measure, case)
+        k, number, last = scored[-1]
+        point = expected.point(measure.id, change.first, k)
+        if len(scored) < 2 or point is None or last <= point.boundary:
+            continue
+        triggers.append(
+            Trigger(
+                section="sessions",
+                item_id=measure.id,
+                question=f"{measure.short_name} against the expected-change boundary",
+                answer=f"Session {number} (treatment appointment {k}): {last}. Patients who "
+                f"started at {change.first} ({change.first_band}) were at {point.expected:g} "
+                f"by then; the boundary is {point.boundary:g} (the "
+                f"{expected.percentile:g}th percentile of {point.cases} finished courses; "
+                f"{expected.source})",
+            )
+        )
+    return triggers
+
+
+def expected_scores(measure: Measure, case: Case) -> list[tuple[int, int, int]]:
+    """(k, session number, total) for each attended treatment appointment scored on the measure."""
+    scored = []
+    k = 0
+    for session in case.sessions:
+        if not counts_for_outcomes(session):
+            continue
+        k += 1
+        answers = session.measures.get(measure.id)
+        total = None if answers is None else score_measure(measure, answers).total
+        if total is not None:
+            scored.append((k, session.number, total))
+    return scored
+
+
+def has_boundary(content: ContentLibrary, outcomes: Outcomes) -> bool:
+    """Whether a curve covers where the patient started on a measure at caseness."""
+    expected = content.expected_change
+    return expected is not None and any(
+        c.caseness_at_start and c.first is not None and expected.curve(c.measure_id, c.first)
+        for c in (outcomes.depression, outcomes.anxiety)
+    )
+
+
+def not_on_track_flags(content: ContentLibrary, case: Case, outcomes: Outcomes) -> list[Flag]:
+    """Reliable deterioration; a score above the expected-change boundary; or, where no curve
+    covers the patient's start, no reliable improvement by the rules' session. Never for a
+    patient who started below caseness or has recovered. Each flag names the rule that raised it.
+    """
+    if not progress_allows_not_on_track(outcomes):
+        return []
     by = content.tracking.not_on_track_after_treatment_sessions
     changes = [c for c in (outcomes.depression, outcomes.anxiety) if c.scored_sessions]
     triggers = [_change_trigger(c) for c in changes]
@@ -476,10 +547,10 @@ def not_on_track_flags(content: ContentLibrary, outcomes: Outcomes) -> list[Flag
         return [
             new_flag(
                 content,
-                id="session.not_on_track",
+                id=NOT_ON_TRACK,
                 severity="high",
                 theme="personalisation",
-                title=f"Not on track: reliable deterioration on {worse}",
+                title=f"Not on track (rule: reliable deterioration): {worse} has risen reliably",
                 explanation=f"{worse} has risen by at least its reliable change since the start "
                 "of treatment. Revisit the fit with the patient (preferences, social context, "
                 "alliance), discuss the case with your supervisor promptly, and consider "
@@ -488,19 +559,42 @@ def not_on_track_flags(content: ContentLibrary, outcomes: Outcomes) -> list[Flag
                 actions=actions(content, [REVISIT_FIT, SUPERVISION, REVIEW]),
             )
         ]
+    if has_boundary(content, outcomes):
+        crossed = boundary_crossings(content, case, outcomes)
+        if not crossed:
+            return []
+        names = " and ".join(content.measure(t.item_id).short_name for t in crossed)
+        return [
+            new_flag(
+                content,
+                id=NOT_ON_TRACK,
+                severity="medium",
+                theme="personalisation",
+                title=f"Not on track (rule: expected-change boundary): {names} above the "
+                "boundary for where the patient started",
+                explanation="The latest score is above the boundary that most patients who "
+                "started at the same level were below by this appointment. Patients who are not "
+                "on track do better when feedback comes with support: revisit the fit with the "
+                "patient (preferences, social context, alliance) and discuss the case with your "
+                "supervisor.",
+                triggers=[*crossed, *triggers],
+                actions=actions(content, [REVISIT_FIT, SUPERVISION]),
+            )
+        ]
     if attended >= by and outcomes.reliable_improvement == "no":
         return [
             new_flag(
                 content,
-                id="session.not_on_track",
+                id=NOT_ON_TRACK,
                 severity="medium",
                 theme="personalisation",
-                title=f"Not on track: no reliable improvement after {attended} treatment sessions",
+                title=f"Not on track (rule: no reliable improvement after {by} treatment "
+                f"sessions): none after {attended}",
                 explanation=f"After {attended} attended treatment sessions (the rule looks from "
-                f"{by}) neither measure shows reliable improvement. Patients who are not on track "
-                "do better when feedback comes with support: revisit the fit with the patient "
-                "(preferences, social context, alliance) and discuss the case with your "
-                "supervisor.",
+                f"{by}; no expected-change curve covers this patient's start) neither measure "
+                "shows reliable improvement. Patients who are not on track do better when "
+                "feedback comes with support: revisit the fit with the patient (preferences, "
+                "social context, alliance) and discuss the case with your supervisor.",
                 triggers=triggers,
                 actions=actions(content, [REVISIT_FIT, SUPERVISION]),
             )

@@ -1005,6 +1005,22 @@ class CaseRepository:
         database = self._engine.url.render_as_string(hide_password=True)
         return CaseloadStamp(database, counted, with_figures, changed_at, computed_at, taken)
 
+    def cases_with_open_flag(self, flag_id: str, include_archived: bool = False) -> list[int]:
+        """Ids of the real cases whose stored figures hold this flag open."""
+        _check_id("flag_id", flag_id, ACTOR_LENGTH)
+        query = (
+            select(cases.c.id)
+            .join(case_metrics)
+            .where(
+                cases.c.kind == "case",
+                case_metrics.c.open_flag_ids.contains(f'"{flag_id}"', autoescape=True),
+            )
+        )
+        if not include_archived:
+            query = query.where(cases.c.status == "active")
+        with self._transaction() as connection:
+            return list(connection.execute(query.order_by(cases.c.id)).scalars())
+
     def cases_without_metrics(self, limit: int) -> list[int]:
         """Ids of up to ``limit`` cases (not attempts) with no caseload figures, oldest first."""
         if limit < 1:

@@ -132,6 +132,33 @@ def test_three_sessions_show_reliable_improvement_and_a_rupture_on_the_timeline(
     assert len(at.get("plotly_chart")) >= 4
 
 
+def test_the_timeline_shows_the_expected_change_band_and_the_rule_that_raised_the_flag(
+    app: AppTest, fresh_case
+):
+    start = datetime.date(2026, 9, 1)
+    for number in (1, 2, 3):
+        services.record_session(
+            fresh_case,
+            {
+                "number": number,
+                "date": start + datetime.timedelta(weeks=number),
+                "attendance": "attended",
+                "measures": {"phq9": {f"phq9_{i}": 2 for i in range(1, 10)}},  # 18 each time
+            },
+            0,
+        )
+    case = services.open_case(fresh_case).case
+    band = services.expected_band(case, "phq9")
+    assert [n for n, _, _ in band] == [1, 2, 3]
+    at = open_page(app, "pages/timeline.py", fresh_case)
+    assert not at.exception
+    assert any("shaded band" in c.value for c in at.caption)
+    flags = services.assess_case(case).flags
+    [flag] = [f for f in flags if f.id == "session.not_on_track"]
+    assert "rule: expected-change boundary" in flag.title, "18 stays above the boundary"
+    assert flag.title in " ".join(e.label for e in at.expander)
+
+
 def test_a_stale_session_edit_is_refused_and_the_other_version_shown(app: AppTest, fresh_case):
     at = open_page(app, "pages/sessions.py", fresh_case)
     add_session(at, 1)

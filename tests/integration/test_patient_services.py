@@ -371,6 +371,45 @@ def test_measures_before_a_session_are_scored_and_a_risk_answer_stands_out(case_
     assert services.patient_measures(case_id) == []
 
 
+def test_item_9_by_link_shows_at_once_even_when_the_questionnaire_is_unfinished(case_id):
+    other = services.new_case("PV-002", "cbt_depression", 12)
+    link_id = opened(case_id, "before_session", 2)
+    services.save_patient_answer(link_id, "measure.phq9.phq9_1", {"value": 3})
+    services.save_patient_answer(link_id, "measure.phq9.phq9_9", {"value": 0})
+    assert services.link_risks() == [] and services.item9_cases() == {}, "0 is not above 0"
+
+    services.save_patient_answer(link_id, "measure.phq9.phq9_9", {"value": 1})
+    [risk] = services.link_risks()
+    assert (risk.case_id, risk.reference, risk.session_number) == (case_id, "PV-001", 2)
+    assert (risk.value, risk.completed) == (1, False)
+    assert services.case_link_risks(case_id) == [risk]
+    assert services.case_link_risks(other) == []
+    assert services.item9_cases() == {case_id: "by link (partly answered)"}
+    assert services.link_risks("dr.a") == [risk] and services.link_risks("dr.b") == []
+
+    services.complete_patient_link(link_id)
+    assert services.item9_cases() == {case_id: "by link (finished)"}
+    services.revoke_patient_link(link_id)
+    assert services.link_risks() == [], "a revoked link may have reached the wrong person"
+
+
+def test_item_9_at_a_session_shows_on_the_caseload_with_the_link(case_id):
+    services.record_session(
+        case_id,
+        {
+            "number": 1,
+            "date": "2026-11-20",
+            "attendance": "attended",
+            "measures": {"phq9": {"phq9_9": 2}},
+        },
+        0,
+    )
+    assert services.item9_cases() == {case_id: "at a session"}
+    link_id = opened(case_id, "before_session", 2)
+    services.save_patient_answer(link_id, "measure.phq9.phq9_9", {"value": 3})
+    assert services.item9_cases() == {case_id: "at a session, by link (partly answered)"}
+
+
 def test_the_patients_measures_are_recorded_in_their_session_on_request(case_id):
     services.record_session(
         case_id,

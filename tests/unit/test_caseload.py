@@ -119,14 +119,16 @@ def test_deterioration_comes_before_everything(content) -> None:
 
 
 def test_not_on_track_comes_before_recovery(content) -> None:
-    # Below caseness at the end on both (recovery) but no reliable change after 4 sessions.
-    sessions = [treatment(content, n, 11, 8) for n in (1, 2, 3)]
-    sessions.append(treatment(content, 4, 8, 6))
+    # At caseness on both with no reliable change after 4 sessions (the fixed rule): not on
+    # track; once below caseness on both (recovery) it is never not on track (issue 16).
+    content = content.model_copy(update={"expected_change": None})
+    sessions = [treatment(content, n, 11, 8) for n in (1, 2, 3, 4)]
+    stuck = metrics_of(content, sessions)
+    assert stuck.not_on_track and stuck.outcome == "not_on_track"
 
-    m = metrics_of(content, sessions)
-
-    assert m.recovery and not m.reliable_improvement and m.not_on_track
-    assert m.outcome == "not_on_track"
+    recovered = metrics_of(content, [*sessions[:3], treatment(content, 4, 8, 6)])
+    assert recovered.recovery and not recovered.reliable_improvement
+    assert not recovered.not_on_track and recovered.outcome == "recovered"
 
 
 def test_recovery_comes_before_reliable_improvement(content) -> None:

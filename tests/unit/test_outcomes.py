@@ -265,6 +265,8 @@ def test_the_anxiety_measure_is_configurable_per_case(
 
 
 def test_not_on_track_at_the_documented_session(content):
+    """The fixed rule, used where no expected-change curve covers the patient's start."""
+    content = content.model_copy(update={"expected_change": None})
     by = content.tracking.not_on_track_after_treatment_sessions
     flat = [(15, 10)] * by
     assert flag(content, course(content, *flat[:-1]), "session.not_on_track") is None
@@ -273,6 +275,7 @@ def test_not_on_track_at_the_documented_session(content):
     assert {a.adaptation_id for a in raised.actions} == {"revisit_fit", "discuss_in_supervision"}
     assert raised.theme == "personalisation"
     assert raised.triggers and raised.triggers[0].section == "sessions"
+    assert f"rule: no reliable improvement after {by} treatment sessions" in raised.title
 
 
 def test_missed_sessions_do_not_count_towards_the_not_on_track_session(content):
@@ -288,7 +291,7 @@ def test_reliable_improvement_by_then_is_on_track(content):
 
 
 def test_reliable_deterioration_is_not_on_track_at_any_session(content):
-    case = course(content, (8, 6), (14, 6))
+    case = course(content, (10, 6), (16, 6))
     raised = flag(content, case, "session.not_on_track")
     assert raised is not None and raised.severity == "high"
     assert "PHQ-9" in raised.title
@@ -481,8 +484,8 @@ def test_no_risk_notice_without_item_9_above_0(content, answers):
 
 def test_session_flags_join_the_report_sorted_by_severity(content):
     sessions = [
-        session(content, 1, phq9=8, anxiety=6, alliance=ratings(4, rupture_withdrawal=1)),
-        session(content, 2, phq9=14, anxiety=6, attendance="attended"),
+        session(content, 1, phq9=10, anxiety=6, alliance=ratings(4, rupture_withdrawal=1)),
+        session(content, 2, phq9=16, anxiety=6, attendance="attended"),
     ]
     report = assess(content, case_with_sessions(content, sessions))
     ids = [f.id for f in report.flags]
