@@ -45,7 +45,7 @@ with friendly_errors():
         st.info("No cases with figures yet." if stamp.without_figures else "No cases yet.")
         st.stop()
 
-    search, therapist_col, outcome_col, severity_col = st.columns([2, 2, 3, 1.4])
+    search, therapist_col, outcome_col, severity_col = st.columns([2, 2, 2.6, 1.8])
     text = search.text_input("Search by reference", key="caseload.search")
     chosen = therapist_col.multiselect("Therapist", therapists, key="caseload.therapists")
     outcomes = outcome_col.multiselect(
@@ -57,9 +57,9 @@ with friendly_errors():
     high_only = severity_col.toggle("High flags only", key="caseload.high")
     item9 = services.item9_cases(include_archived)
     item9_only = severity_col.toggle(
-        "PHQ-9 item 9 above 0",
+        "Item 9 above 0",
         key="caseload.item9",
-        help="Answered above 0 at a session or by link, even in a questionnaire left "
+        help="PHQ-9 item 9 answered above 0 at a session or by link, even in a questionnaire left "
         "unfinished. Follow your local risk procedure; this app does not assess risk.",
     )
     protocol_col, trend_col, fit_col = st.columns([3, 3, 2])
