@@ -88,7 +88,8 @@ def test_the_template_has_every_column_in_order(content, template) -> None:
     ]
     assert header[10:19] == [f"phq9_{n}" for n in range(1, 10)]
     assert header[19:26] == [f"gad7_{n}" for n in range(1, 8)]
-    assert header[26:31] == [f"wsas_{n}" for n in range(1, 6)]
+    assert header[26:46] == [f"pcl5_{n}" for n in range(1, 21)]
+    assert header[46:51] == [f"wsas_{n}" for n in range(1, 6)]
 
 
 def test_the_documented_example_parses_clean(content) -> None:

@@ -272,7 +272,7 @@ def problems_of(content: ContentLibrary, change: Callable[[dict], None]) -> str:
         (lambda d: d["sessions"][0].update(attendance="late"), "attendance"),
         (lambda d: d["sessions"][0].update(kind="group"), "kind"),
         (lambda d: d["sessions"][0].update(number=0), "number"),
-        (lambda d: d.update(anxiety_measure="pcl5"), "anxiety_measure"),
+        (lambda d: d.update(anxiety_measure="ies_r"), "anxiety_measure"),
         (lambda d: d.update(anxiety_measure="wsas"), "anxiety_measure"),
     ],
 )
@@ -359,6 +359,7 @@ def test_missing_measures_are_reported(content_copy: Path) -> None:
 def test_content_needs_an_anxiety_measure(content_copy: Path) -> None:
     edit_yaml(content_copy / "measures" / "gad7.yaml", lambda d: d.update(role="functioning"))
     (content_copy / "measures" / "wsas.yaml").unlink()
+    (content_copy / "measures" / "pcl5.yaml").unlink()
     edit_yaml(
         content_copy / "measures" / "rules.yaml", lambda d: d.update(functioning_measure=None)
     )
@@ -366,3 +367,43 @@ def test_content_needs_an_anxiety_measure(content_copy: Path) -> None:
     shutil.rmtree(content_copy / "patient")
     found = content_problems(content_copy)
     assert has_problem(found, "measures/", "no measure has role anxiety"), found
+
+
+def test_the_pcl5_is_scored_as_its_sources_say(content) -> None:
+    """PCL-5 (public domain): 20 items 0–4, total 0–80; caseness 32 (the National Center for
+    PTSD's 31–33, as services use it); reliable change 10. Pinned at the edges."""
+    pcl5 = content.measure("pcl5")
+    assert (pcl5.role, len(pcl5.items), pcl5.min_value, pcl5.max_value) == ("anxiety", 20, 0, 4)
+    assert (pcl5.max_total, pcl5.caseness, pcl5.reliable_change) == (80, 32, 10)
+    assert [o.label for o in pcl5.options] == [
+        "Not at all",
+        "A little bit",
+        "Moderately",
+        "Quite a bit",
+        "Extremely",
+    ]
+    assert pcl5.band(31).label == "Below the probable-PTSD cut-off"
+    assert pcl5.band(32).label == "At or above the probable-PTSD cut-off"
+    assert pcl5.risk_item is None
+
+
+def test_a_ptsd_case_reads_its_outcomes_on_the_pcl5(content) -> None:
+    from tailoring.engine.outcomes import case_outcomes
+    from tests.session_factory import case_with_sessions, session
+
+    def outcomes(first: int, last: int):
+        sessions = [
+            session(content, 1, phq9=5, anxiety=first, anxiety_measure="pcl5"),
+            session(content, 2, phq9=5, anxiety=last, anxiety_measure="pcl5"),
+        ]
+        case = case_with_sessions(content, sessions, anxiety_measure="pcl5", ending="completed")
+        return case_outcomes(content, case)
+
+    below = outcomes(31, 20)
+    assert (below.caseness_at_start, below.recovery) == ("no", "not_at_caseness")
+    nine = outcomes(40, 31)  # a fall of 9: recovered, not reliably
+    assert (nine.recovery, nine.reliable_improvement, nine.reliable_recovery) == ("yes", "no", "no")
+    ten = outcomes(40, 30)
+    assert (ten.recovery, ten.reliable_recovery, ten.finished) == ("yes", "yes", True)
+    rise = outcomes(32, 42)
+    assert rise.reliable_deterioration == "yes"
