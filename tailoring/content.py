@@ -21,7 +21,7 @@ from tailoring.model.content import (
     SocialDomain,
     Theme,
 )
-from tailoring.model.measures import ExpectedChange, Measure, TrackingRules
+from tailoring.model.measures import ExpectedChange, Measure, TrackingRules, WaitStandard
 from tailoring.model.patient_content import (
     Barrier,
     OpenQuestion,
@@ -41,6 +41,7 @@ LIST_FILES: dict[str, type[BaseModel]] = {
     "social": SocialDomain,
     "alliance": AllianceItem,
     "adaptations": Adaptation,
+    "waits": WaitStandard,
 }
 
 

@@ -226,6 +226,9 @@ FIGURE_FIELDS = (
     "reliable_recovery",
     "reliable_improvement",
     "deterioration",
+    "wait_first_appointment",
+    "wait_first_treatment",
+    "wait_second_treatment",
     "open_flag_ids",
 )
 _demo_checked: set[str] = set()
@@ -1473,7 +1476,7 @@ def caseload_export(rows: Sequence[dict[str, Any]]) -> str:
 def caseload_overview(frame: pd.DataFrame) -> CaseloadSummary:
     """Every figure of the caseload charts, overall and per therapist."""
     titles = {t.id: t.title for t in content().themes}
-    return caseload_summary(frame, titles)
+    return caseload_summary(frame, titles, content().waits)
 
 
 # Case review: flag decisions and supervision notes --------------------------------------------

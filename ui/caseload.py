@@ -280,6 +280,28 @@ def _rate_text(rate: Rate) -> str:
     return rate.text() + (" (small number)" if rate.small else "")
 
 
+def waits(overview: CaseloadSummary) -> None:
+    """Each waiting-time standard (content/waits.yaml), met by how many, against its target."""
+    if not overview.waits:
+        return
+    st.markdown("**Waits** (the NHS standards, as the service's content states them)")
+    st.dataframe(
+        [
+            {
+                "Standard": w.standard.label,
+                "Met": _rate_text(w.met),
+                "Target": f"{w.standard.target:.0%}",
+                "Median wait (days)": None if w.median_days is None else round(w.median_days),
+                "Meets the target": {True: "Yes", False: "No", None: "—"}[w.meets_target],
+            }
+            for w in overview.waits
+        ],
+        hide_index=True,
+        width="stretch",
+        key="caseload.waits",
+    )
+
+
 def summary(overview: CaseloadSummary, frame: pd.DataFrame) -> None:
     """Fit distribution, flags by theme, outcome rates and the funnel."""
     left, right = st.columns(2)
@@ -337,6 +359,7 @@ def summary(overview: CaseloadSummary, frame: pd.DataFrame) -> None:
     st.markdown(
         "**Funnel**: " + " → ".join(f"{stage.label} {stage.count}" for stage in overview.funnel)
     )
+    waits(overview)
     st.markdown("**By therapist**")
     if len(overview.therapists) > 1:
         therapist_charts(overview, frame)

@@ -41,6 +41,7 @@ well under a second). Denominators, as NHS Talking Therapies reports them:
 
 from __future__ import annotations
 
+import datetime
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, get_args
@@ -63,8 +64,10 @@ from tailoring.model.caseload import (
     Rate,
     ThemeCount,
     TherapistSummary,
+    WaitFigure,
 )
 from tailoring.model.content import ThemeId
+from tailoring.model.measures import WaitId, WaitStandard
 from tailoring.model.report import SEVERITIES, FitReport, SessionSummary
 from tailoring.model.session import Session, is_treatment_contact
 
@@ -100,6 +103,9 @@ FRAME_COLUMNS = (
     "deterioration",
     "not_on_track",
     "dropped_after_first",
+    "wait_first_appointment",
+    "wait_first_treatment",
+    "wait_second_treatment",
 )
 # The columns each aggregate reads: a frame built elsewhere (e.g. from stored figures) needs
 # only these, not every column of FRAME_COLUMNS.
@@ -174,6 +180,26 @@ def dropped_after_first(sessions: Sequence[Session | SessionSummary]) -> bool:
     return all(s.attendance != "attended" for s in ordered if s.number > first)
 
 
+def case_waits(case: Case) -> dict[WaitId, int | None]:
+    """Days of each wait of WAIT_IDS (content/waits.yaml says which is which); None while it
+    has not ended, when the referral date is not recorded, or when the dates run backwards."""
+    attended = [s for s in case.sessions if s.attendance == "attended"]
+    appointments = [s.date for s in attended if s.kind != "follow_up"]
+    treatment = [s.date for s in attended if s.treatment_contact]
+
+    def days(start: datetime.date | None, end: datetime.date | None) -> int | None:
+        if start is None or end is None or end < start:
+            return None
+        return (end - start).days
+
+    referral = case.referral_date
+    return {
+        "first_appointment": days(referral, appointments[0] if appointments else None),
+        "first_treatment": days(referral, treatment[0] if treatment else None),
+        "second_treatment": days(*treatment[:2]) if len(treatment) >= 2 else None,
+    }
+
+
 def case_metrics(
     report: FitReport, case: Case, min_ratings: int = TREND_MIN_RATINGS
 ) -> CaseMetrics:
@@ -231,6 +257,7 @@ def case_metrics(
         deterioration=yes("reliable_deterioration"),
         not_on_track=any(f.id == NOT_ON_TRACK_FLAG for f in report.flags),
         dropped_after_first=dropped_after_first(case.sessions),
+        **{f"wait_{wait}": days for wait, days in case_waits(case).items()},
     )
 
 
@@ -466,7 +493,33 @@ def by_therapist(rows: Caseload, titles: Mapping[str, str] | None = None) -> lis
     return summaries
 
 
-def caseload_summary(rows: Caseload, titles: Mapping[str, str] | None = None) -> CaseloadSummary:
+def wait_figures(rows: Caseload, standards: Sequence[WaitStandard]) -> list[WaitFigure]:
+    """How many cases met each waiting-time standard, of those whose wait is known; a small
+    number (under SMALL_DENOMINATOR) is a count, with no verdict on the target."""
+    frame = _frame(rows, [f"wait_{s.wait}" for s in standards])
+    figures = []
+    for standard in standards:
+        days = pd.to_numeric(frame[f"wait_{standard.wait}"], errors="coerce").to_numpy(float)
+        known = days[~np.isnan(days)]
+        met = Rate.of_counts(
+            int((known <= standard.within_days).sum()), int(known.size), "cases with the wait known"
+        )
+        figures.append(
+            WaitFigure(
+                standard=standard,
+                met=met,
+                median_days=float(np.median(known)) if known.size else None,
+                meets_target=None if met.value is None else met.value >= standard.target,
+            )
+        )
+    return figures
+
+
+def caseload_summary(
+    rows: Caseload,
+    titles: Mapping[str, str] | None = None,
+    standards: Sequence[WaitStandard] = (),
+) -> CaseloadSummary:
     """Every chart of the caseload page, for all cases and per therapist."""
     frame = _frame(rows, SUMMARY_COLUMNS)
     high = int((frame["flags_high"].to_numpy() > 0).sum())
@@ -479,6 +532,7 @@ def caseload_summary(rows: Caseload, titles: Mapping[str, str] | None = None) ->
         rates=outcome_rates(frame),
         funnel=funnel(frame),
         therapists=by_therapist(frame, titles),
+        waits=wait_figures(frame, standards) if standards else [],
     )
 
 

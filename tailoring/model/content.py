@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 from pydantic import Field, model_validator
 
 from tailoring.model.base import Identifier, Strict
-from tailoring.model.measures import ExpectedChange, Measure, TrackingRules
+from tailoring.model.measures import ExpectedChange, Measure, TrackingRules, WaitStandard
 
 if TYPE_CHECKING:
     # Resolved at import by tailoring/model/scenario.py, which itself imports this module.
@@ -233,6 +233,9 @@ class ContentLibrary(Strict):
         min_length=1, description="Outcome measures recorded at sessions (content/measures/)."
     )
     tracking: TrackingRules = Field(description="Session-tracking rules (measures/rules.yaml).")
+    waits: list[WaitStandard] = Field(
+        default_factory=list, description="Waiting-time standards (content/waits.yaml)."
+    )
     expected_change: ExpectedChange | None = Field(
         None,
         description="Expected-change curves with a failure boundary "

@@ -262,3 +262,19 @@ class ExpectedChange(Strict):
         if curve is None:
             return None
         return next((p for p in curve.points if p.appointment == appointment), None)
+
+
+WaitId = Literal["first_appointment", "first_treatment", "second_treatment"]
+WAIT_IDS: tuple[WaitId, ...] = ("first_appointment", "first_treatment", "second_treatment")
+
+
+class WaitStandard(Strict):
+    """A waiting-time standard: the share of cases that must wait at most so long
+    (content/waits.yaml)."""
+
+    id: Identifier
+    label: str
+    wait: WaitId
+    within_days: int = Field(ge=0, le=3650)
+    target: float = Field(gt=0, le=1, description="The share that must meet it, e.g. 0.75.")
+    source: str

@@ -154,6 +154,9 @@ METRICS_FIELDS = (
     "reliable_improvement",
     "deterioration",
     "not_on_track",
+    "wait_first_appointment",
+    "wait_first_treatment",
+    "wait_second_treatment",
     "open_flag_ids",
     "computed_at",
 )
@@ -280,6 +283,9 @@ class CaseloadRow:
     reliable_improvement: bool | None
     deterioration: bool | None
     not_on_track: bool | None
+    wait_first_appointment: int | None
+    wait_first_treatment: int | None
+    wait_second_treatment: int | None
     open_flag_ids: tuple[dict[str, Any], ...] | None
     computed_at: datetime | None
 

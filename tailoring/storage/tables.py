@@ -182,6 +182,10 @@ case_metrics = Table(
     Column("reliable_improvement", Boolean, nullable=False, server_default=false()),
     Column("deterioration", Boolean, nullable=False, server_default=false()),
     Column("not_on_track", Boolean, nullable=False, server_default=false()),
+    # Waits in days (revision 0013): None while not known.
+    Column("wait_first_appointment", Integer),
+    Column("wait_first_treatment", Integer),
+    Column("wait_second_treatment", Integer),
     CheckConstraint("alliance_trend IN ('up', 'down', 'steady', 'none')", name="alliance_trend"),
 )
 
