@@ -1,11 +1,15 @@
-"""A case's referral and ending: what the case says alone, and what it must agree with."""
+"""A case's referral and ending: what the case says alone, what it must agree with, and the
+waits it gives against the NHS standards."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from tailoring.engine.caseload import case_waits, wait_figures
 from tailoring.model.case import referral_problems
+from tailoring.model.measures import WaitStandard
 from tests.session_factory import START, case_with_sessions, session
 
 
@@ -57,3 +61,63 @@ def test_the_referral_comes_before_the_first_session_and_the_ending_after_it(con
     assert referral_problems(early_end) == [
         f"ending_date: {early_end.ending_date} is before the first session ({first})"
     ]
+
+
+# Waits -----------------------------------------------------------------------------------------
+
+
+def test_each_wait_runs_from_its_own_start_to_its_own_end(content):
+    sessions = [
+        session(content, 1, kind="assessment"),  # 2026-01-12
+        session(content, 2, attendance="did_not_attend"),  # 2026-01-19: not attended
+        session(content, 3, kind="follow_up"),  # 2026-01-26: a follow-up is no appointment here
+        session(content, 4),  # 2026-02-02: treatment begins
+        session(content, 6),  # 2026-02-16: the second treatment appointment
+    ]
+    case = with_fields(content, sessions, referral_date="2025-12-01")
+    assert case_waits(case) == {
+        "first_appointment": 42,
+        "first_treatment": 63,
+        "second_treatment": 14,
+    }
+
+
+def test_waits_are_unknown_without_a_referral_date_or_before_they_end(content):
+    one = [session(content, 1, kind="assessment_and_treatment")]
+    assert case_waits(with_fields(content, one)) == {
+        "first_appointment": None,
+        "first_treatment": None,
+        "second_treatment": None,
+    }
+    dated = case_waits(with_fields(content, one, referral_date="2026-01-12"))
+    assert dated == {"first_appointment": 0, "first_treatment": 0, "second_treatment": None}
+
+
+def standard(within: int, target: float = 0.75) -> WaitStandard:
+    return WaitStandard(
+        id="w", label="W", wait="first_treatment", within_days=within, target=target, source="t"
+    )
+
+
+def test_a_standard_counts_waits_at_most_its_days_among_those_known():
+    frame = pd.DataFrame({"wait_first_treatment": [42, 43, None, *[10] * 9]})
+    [figure] = wait_figures(frame, [standard(42)])
+    assert (figure.met.numerator, figure.met.denominator) == (10, 11)  # 42 meets, 43 does not
+    assert figure.meets_target is True and figure.median_days == 10
+    [strict] = wait_figures(frame, [standard(42, target=0.95)])
+    assert strict.meets_target is False  # 10 of 11 is 91%
+
+
+def test_a_small_number_of_waits_gets_no_verdict():
+    frame = pd.DataFrame({"wait_first_treatment": [1, 2, 3]})
+    [figure] = wait_figures(frame, [standard(42)])
+    assert figure.met.small and figure.meets_target is None
+
+
+def test_the_shipped_standards_are_the_nhs_ones(content):
+    found = {(w.wait, w.within_days, w.target) for w in content.waits}
+    assert found == {
+        ("first_treatment", 42, 0.75),
+        ("first_treatment", 126, 0.95),
+        ("second_treatment", 90, 0.90),
+    }
