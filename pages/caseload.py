@@ -87,7 +87,8 @@ with friendly_errors():
     if preview is not None:
         st.markdown(f"**{total:,} of {total:,} cases**")
         by, descending = caseload.sort_choice()
-        caseload.table(preview.rows, np.arange(len(preview.rows)), total)
+        rows = caseload.with_item9(preview.rows, item9, only=False)
+        caseload.table(rows, np.arange(len(rows)), total)
         frame = services.visible_caseload(caseload.frame(stamp, include_archived))
     shown = services.filter_caseload(
         frame,

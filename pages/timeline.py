@@ -19,8 +19,9 @@ case_id = stored.id
 
 with friendly_errors():
     case = stored.case
-    fit = services.assess_case(case)
+    fit, used = services.fit_with_source(case_id)
     st.title(f"Timeline · {case.reference}")
+    report.source_note(used)
     st.download_button(
         "Case summary (PDF)",
         # Built only when clicked: drawing the PDF on every rerun would slow the page down.

@@ -1645,7 +1645,7 @@ def review_pdf(case_id: int, on: date | None = None) -> bytes:
     """The case review for supervision as PDF: report, outcomes, flag history and notes."""
     _audit("exported", _guard("case.export", case_id), "case review PDF")
     stored = open_case(case_id)
-    report = assess(content(), stored.case)
+    report, _ = fit_with_source(case_id)
     return case_review_pdf(
         report,
         [asdict(note) for note in repository().notes(case_id)],
@@ -1715,9 +1715,8 @@ def case_summary_pdf(case_id: int, on: date | None = None) -> bytes:
     case = open_case(case_id).case
     lib = content()
     measures = [lib.measure(lib.tracking.depression_measure), lib.measure(case.anxiety_measure)]
-    return summary_pdf.case_summary_pdf(
-        assess(lib, case), measures, on or date.today(), case.therapist
-    )
+    report, _ = fit_with_source(case_id)
+    return summary_pdf.case_summary_pdf(report, measures, on or date.today(), case.therapist)
 
 
 # Patient voice --------------------------------------------------------------------------------
@@ -2085,7 +2084,12 @@ def as_assessed(case_id: int, case: Case, source: Source | None = None) -> Case:
 
 
 def fit_with_source(case_id: int) -> tuple[FitReport, Source]:
-    """The case's fit report on its chosen answers, each dimension saying whose answer it used."""
+    """The case's fit report on its chosen answers, each dimension saying whose answer it used.
+
+    The one fit of a stored case: the walk-through's report, the timeline, the case review, both
+    PDFs and the caseload's stored figures (through ``as_assessed``, the same merge) all show it,
+    so a case never shows one fit in one place and another elsewhere.
+    """
     stored = open_case(case_id)
     source = answer_source(case_id)
     patient, _ = patient_answers_for_case(case_id)

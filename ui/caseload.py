@@ -161,7 +161,8 @@ def display(frame: pd.DataFrame) -> pd.DataFrame:
 def with_item9(frame: pd.DataFrame, item9: dict[int, str], only: bool) -> pd.DataFrame:
     """The rows with an "item9" column saying where PHQ-9 item 9 was answered above 0; only
     those rows when ``only``."""
-    marked = frame.assign(item9=frame["id"].map(item9).fillna(""))
+    words = pd.Series([item9.get(i, "") for i in frame["id"]], index=frame.index, dtype=object)
+    marked = frame.assign(item9=words)
     if only:
         return marked[marked["item9"] != ""].reset_index(drop=True)
     return marked

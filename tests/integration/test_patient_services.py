@@ -277,6 +277,31 @@ def stored_fit(case_id: int) -> float | None:
     return frame.loc[frame["id"] == case_id, "fit"].item()
 
 
+@pytest.mark.parametrize("source", ["therapist", "patient", "patient_where_present"])
+def test_every_place_shows_the_same_fit_for_every_answer_source(case_id, monkeypatch, source):
+    """Issue 16: the report, the timeline's fit, both PDFs and the caseload agree."""
+    services.save_answer(case_id, "preferences", "structure", {"value": 1, "importance": 3})
+    services.save_answer(case_id, "preferences", "pace", {"value": 3, "importance": 2})
+    link_id = opened(case_id)
+    services.save_patient_answer(link_id, "preferences.structure", {"value": 5, "importance": 3})
+    services.set_answer_source(case_id, source)
+    printed = []
+    monkeypatch.setattr(services, "case_review_pdf", lambda report, *a: printed.append(report))
+    monkeypatch.setattr(
+        services.summary_pdf, "case_summary_pdf", lambda report, *a: printed.append(report)
+    )
+
+    fit, used = services.fit_with_source(case_id)
+    services.review_pdf(case_id)
+    services.case_summary_pdf(case_id)
+
+    assert used == source
+    assert [r.overall_fit for r in printed] == [fit.overall_fit, fit.overall_fit]
+    assert stored_fit(case_id) == pytest.approx(fit.overall_fit)
+    therapist_only = services.assess_case(services.open_case(case_id).case).overall_fit
+    assert (fit.overall_fit == therapist_only) is (source == "therapist")
+
+
 def test_the_caseload_and_the_flags_follow_the_answers_the_fit_uses(case_id):
     services.save_answer(case_id, "preferences", "structure", {"value": 1, "importance": 3})
     services.save_answer(case_id, "preferences", "pace", {"value": 3, "importance": 2})
