@@ -329,6 +329,12 @@ def measure_fields(case_id: int, measure: Measure) -> None:
         )
     if score.complete:
         st.success(f"{measure.short_name} total {score.total} of {score.max_total}: {score.band}")
+        if score.prorated:
+            answered = score.items - score.not_applicable
+            st.caption(
+                f"With {score.not_applicable} item not applicable, the total of the other "
+                f"{answered} is read against the bands pro-rated to {answered} items."
+            )
     elif score.answered or score.not_applicable:
         st.info(
             f"Partial: {score.answered + score.not_applicable} of {score.items} items answered. "

@@ -5,7 +5,9 @@ Scoring (items, bands and thresholds are data in content/measures/):
   it shows how many items are answered, but has no total, band or caseness. A partial measure is
   never scored as if it were complete, nor counted towards outcomes.
 - "Not applicable" (allowed on the WSAS work item only) leaves that item out: the total is the sum
-  of the other items, not scaled up, read against the same bands.
+  of the other items, not scaled up, and its band is read against the bands pro-rated to the
+  items answered (for the WSAS on four items: below 8, 8–16, above 16), i.e. the band of
+  floor(total × items / items answered). The score says so (``prorated``), and so does the screen.
 - At caseness: a total at or above the measure's threshold (PHQ-9 10, GAD-7 8).
 
 Outcomes (NHS Talking Therapies definitions; docs/outcomes.md gives each one's source):
@@ -136,6 +138,8 @@ def score_measure(measure: Measure, answers: Mapping[str, ItemValue]) -> Measure
     complete = bool(numbers) and len(numbers) + not_applicable == len(measure.items)
     total = sum(numbers) if complete else None
     risk_value = answers.get(measure.risk_item) if measure.risk_item else None
+    # Bands pro-rated to the items answered: the total read as if on every item.
+    banded = None if total is None else total * len(measure.items) // len(numbers)
     return MeasureScore(
         measure_id=measure.id,
         short_name=measure.short_name,
@@ -145,7 +149,8 @@ def score_measure(measure: Measure, answers: Mapping[str, ItemValue]) -> Measure
         not_applicable=not_applicable,
         items=len(measure.items),
         complete=complete,
-        band=None if total is None else measure.band(total).label,
+        band=None if banded is None else measure.band(banded).label,
+        prorated=complete and not_applicable > 0,
         caseness=None if total is None or measure.caseness is None else total >= measure.caseness,
         risk=isinstance(risk_value, int) and risk_value > 0,
     )

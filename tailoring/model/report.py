@@ -140,6 +140,11 @@ class MeasureScore(BaseModel):
     items: int
     complete: bool
     band: str | None = None
+    prorated: bool = Field(
+        False,
+        description="An item was 'not applicable': the band is read against bands pro-rated "
+        "to the items answered.",
+    )
     caseness: bool | None = Field(
         None, description="At or above the caseness threshold; None if partial or none defined."
     )

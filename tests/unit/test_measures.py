@@ -195,7 +195,32 @@ def test_wsas_work_not_applicable_sums_the_other_items(content: ContentLibrary) 
         wsas, {"wsas_1": "na", "wsas_2": 8, "wsas_3": 8, "wsas_4": 4, "wsas_5": 1}
     )
     assert (score.total, score.max_total, score.not_applicable, score.complete) == (21, 32, 1, True)
-    assert score.band == "Moderately severe impairment or worse"
+    assert score.band == "Moderately severe impairment or worse" and score.prorated
+
+
+@pytest.mark.parametrize(
+    ("four_items", "band"),
+    [
+        (7, "Subclinical"),  # 7 × 5/4 = 8.75: below 10
+        (8, "Significant functional impairment"),  # 10
+        (16, "Significant functional impairment"),  # 20
+        (17, "Moderately severe impairment or worse"),  # 21.25
+    ],
+)
+def test_wsas_with_work_not_applicable_reads_bands_pro_rated_to_four_items(
+    content: ContentLibrary, four_items: int, band: str
+) -> None:
+    """Bands on four items: below 8, 8–16, above 16 (10 and 20 scaled by 4/5)."""
+    values = [min(8, four_items - 8 * i) if four_items > 8 * i else 0 for i in range(4)]
+    answers = {"wsas_1": "na", **{f"wsas_{n}": v for n, v in enumerate(values, start=2)}}
+    score = score_measure(content.measure("wsas"), answers)
+    assert (score.total, score.band, score.prorated) == (four_items, band, True)
+    full = score_measure(content.measure("wsas"), {f"wsas_{n}": 2 for n in range(1, 6)})
+    assert (full.total, full.band, full.prorated) == (
+        10,
+        "Significant functional impairment",
+        False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -407,3 +432,10 @@ def test_a_ptsd_case_reads_its_outcomes_on_the_pcl5(content) -> None:
     assert (ten.recovery, ten.reliable_recovery, ten.finished) == ("yes", "yes", True)
     rise = outcomes(32, 42)
     assert rise.reliable_deterioration == "yes"
+
+
+def test_the_wsas_keeps_its_five_areas_and_the_patient_is_told_of_nhs_111(content) -> None:
+    wsas = content.measure("wsas")
+    assert "form and maintain close relationships" in wsas.item("wsas_5").text
+    urgent = content.patient.wording.urgent_help
+    assert "NHS 111" in urgent and "mental health option" in urgent and "999" in urgent
