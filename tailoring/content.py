@@ -226,7 +226,8 @@ def _measures(directory: Path, problems: list[str]) -> dict[str, Any]:
     if not measures:
         problems.append("measures/: no measure files")
     parts: dict[str, Any] = {"measures": measures}
-    # Optional: without curves, not-on-track falls back to the fixed rule of rules.yaml.
+    # Optional (a service's own, from `python -m tailoring expected-change`): without curves,
+    # not-on-track uses the fixed rule of rules.yaml.
     expected = directory / "measures" / EXPECTED_FILE
     if expected.exists():
         file = f"measures/{EXPECTED_FILE}"

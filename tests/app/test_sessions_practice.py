@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import shutil
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tailoring import services
+from tailoring.content import CONTENT_DIR, _cached_library
 
 PAGES = ["pages/sessions.py", "pages/timeline.py", "pages/practice.py"]
 
@@ -133,8 +135,17 @@ def test_three_sessions_show_reliable_improvement_and_a_rupture_on_the_timeline(
 
 
 def test_the_timeline_shows_the_expected_change_band_and_the_rule_that_raised_the_flag(
-    app: AppTest, fresh_case
+    app: AppTest, fresh_case, tmp_path, monkeypatch
 ):
+    # A service's own curves: here the shipped example, put where a service puts its own.
+    with_curves = tmp_path / "content"
+    shutil.copytree(CONTENT_DIR, with_curves)
+    shutil.copy(
+        CONTENT_DIR / "examples" / "expected_change.demo.yaml",
+        with_curves / "measures" / "expected_change.yaml",
+    )
+    monkeypatch.setenv("TAILORING_CONTENT_DIR", str(with_curves))
+    _cached_library.cache_clear()
     start = datetime.date(2026, 9, 1)
     for number in (1, 2, 3):
         services.record_session(

@@ -50,12 +50,15 @@ def test_a_band_that_straddles_caseness_starts_at_caseness(content):
     assert (mild.start_min, mild.start_max) == (8, 9), "GAD-7 mild is 5–9, caseness 8"
 
 
-def test_the_shipped_curves_validate_and_name_their_source(content):
-    raw = yaml.safe_load((CONTENT_DIR / "measures" / "expected_change.yaml").read_text())
-    shipped = ExpectedChange.model_validate(raw)
-    assert "invented demo cases" in shipped.source, "the file says it is not a service's data"
-    assert content.expected_change == shipped
-    assert {c.measure for c in shipped.curves} == {"phq9", "gad7"}
+def test_the_example_curves_validate_and_are_not_used(content):
+    """Curves from invented patients must never decide whether a real patient is on track: the
+    example lies outside content/measures/, and the app ships no curves of its own."""
+    raw = yaml.safe_load((CONTENT_DIR / "examples" / "expected_change.demo.yaml").read_text())
+    example = ExpectedChange.model_validate(raw)
+    assert "invented demo cases" in example.source
+    assert {c.measure for c in example.curves} <= {m.id for m in content.measures}
+    assert content.expected_change is None
+    assert not (CONTENT_DIR / "measures" / "expected_change.yaml").exists()
 
 
 def test_the_command_writes_the_curves_of_invented_cases(tmp_path):
