@@ -15,7 +15,8 @@ same way; their published curves are for other measures or licensed, so we deriv
   same band. A point needs ``min_cases`` courses (20 by default), or there is none.
 
 ``python -m tailoring expected-change`` computes the curves from the database's finished
-courses (or from the invented demo caseload) and writes content/measures/expected_change.yaml.
+courses (or from the invented demo caseload) for content/measures/expected_change.yaml. None are
+shipped there: content/examples/ holds curves of invented cases, as an example only.
 """
 
 from __future__ import annotations
