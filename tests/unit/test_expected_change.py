@@ -66,3 +66,13 @@ def test_the_command_writes_the_curves_of_invented_cases(tmp_path):
     curves = ExpectedChange.model_validate(yaml.safe_load(text))
     assert curves.source.startswith("computed from 40 invented demo cases")
     assert curves.curves and all(p.cases >= 5 for c in curves.curves for p in c.points)
+
+
+def test_the_command_line_writes_the_file_a_service_puts_in_its_content(tmp_path):
+    from tailoring.__main__ import main
+
+    out = tmp_path / "expected_change.yaml"
+    assert main(["expected-change", "--demo", "40", "--min-cases", "5", "--out", str(out)]) == 0
+    curves = ExpectedChange.model_validate(yaml.safe_load(out.read_text()))
+    assert curves.min_cases == 5 and curves.percentile == 75
+    assert main(["expected-change", "--demo", "0"]) == 2
