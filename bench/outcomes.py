@@ -52,7 +52,8 @@ def random_sessions(
     rng = np.random.default_rng(seed)
     case = np.sort(rng.integers(0, cases, sessions))
     number = np.arange(sessions) - np.searchsorted(case, case) + 1
-    kind = rng.choice(3, size=sessions, p=[0.10, 0.82, 0.08]).astype(np.int8)
+    kinds = [KIND_CODES[k] for k in ("assessment", "treatment", "follow_up")]
+    kind = rng.choice(kinds, size=sessions, p=[0.10, 0.82, 0.08]).astype(np.int8)
     kind[number == 1] = KIND_CODES["assessment"]
     attendance = rng.choice(3, size=sessions, p=[0.78, 0.14, 0.08]).astype(np.int8)
     level = np.clip(rng.random(cases)[case] + rng.normal(0, 0.06, cases)[case] * number, 0, 1)
@@ -70,6 +71,7 @@ def random_sessions(
         anxiety=empty,
         anxiety_caseness=np.full(cases, float(gad7.caseness or 0)),
         anxiety_reliable_change=np.full(cases, float(gad7.reliable_change or 0)),
+        ended=rng.random(cases) < 0.7,
     )
     return phq_items, gad_items, arrays
 

@@ -45,7 +45,7 @@ with friendly_errors():
         st.info("No cases with figures yet." if stamp.without_figures else "No cases yet.")
         st.stop()
 
-    search, therapist_col, outcome_col, severity_col = st.columns([2, 2, 3, 1.4])
+    search, therapist_col, outcome_col, severity_col = st.columns([2, 2, 2.6, 1.8])
     text = search.text_input("Search by reference", key="caseload.search")
     chosen = therapist_col.multiselect("Therapist", therapists, key="caseload.therapists")
     outcomes = outcome_col.multiselect(
@@ -55,6 +55,13 @@ with friendly_errors():
         format_func=OUTCOME_WORDS.__getitem__,
     )
     high_only = severity_col.toggle("High flags only", key="caseload.high")
+    item9 = services.item9_cases(include_archived)
+    item9_only = severity_col.toggle(
+        "Item 9 above 0",
+        key="caseload.item9",
+        help="PHQ-9 item 9 answered above 0 at a session or by link, even in a questionnaire left "
+        "unfinished. Follow your local risk procedure; this app does not assess risk.",
+    )
     protocol_col, trend_col, fit_col = st.columns([3, 3, 2])
     protocols = protocol_col.multiselect(
         "Protocol",
@@ -80,7 +87,8 @@ with friendly_errors():
     if preview is not None:
         st.markdown(f"**{total:,} of {total:,} cases**")
         by, descending = caseload.sort_choice()
-        caseload.table(preview.rows, np.arange(len(preview.rows)), total)
+        rows = caseload.with_item9(preview.rows, item9, only=False)
+        caseload.table(rows, np.arange(len(rows)), total)
         frame = services.visible_caseload(caseload.frame(stamp, include_archived))
     shown = services.filter_caseload(
         frame,
@@ -93,6 +101,8 @@ with friendly_errors():
         fit_below=fit_below,
     )
 
+    shown = caseload.with_item9(shown, item9, item9_only)
+    caseload.item9_notice(shown)
     if preview is None:
         st.markdown(f"**{len(shown):,} of {len(frame):,} cases**")
         by, descending = caseload.sort_choice()

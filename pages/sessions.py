@@ -55,7 +55,7 @@ with friendly_errors():
             kind = right.selectbox(
                 "Kind of contact",
                 list(entry.KIND_WORDS),
-                index=1,
+                index=list(entry.KIND_WORDS).index("treatment"),
                 format_func=entry.KIND_WORDS.__getitem__,
                 key="sessions.new.kind",
             )

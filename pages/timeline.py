@@ -19,8 +19,9 @@ case_id = stored.id
 
 with friendly_errors():
     case = stored.case
-    fit = services.assess_case(case)
+    fit, used = services.fit_with_source(case_id)
     st.title(f"Timeline · {case.reference}")
+    report.source_note(used)
     st.download_button(
         "Case summary (PDF)",
         # Built only when clicked: drawing the PDF on every rerun would slow the page down.
@@ -51,11 +52,19 @@ with friendly_errors():
             # An empty chart (with axes from -1 to 6) says less than a sentence.
             st.caption(f"{measure.short_name}: not recorded at any session yet.")
             continue
+        band = tuple(services.expected_band(case, measure.id))
         st.plotly_chart(
-            timeline.measure_chart(measure, fit.sessions),
+            timeline.measure_chart(measure, fit.sessions, band),
             width="stretch",
             key=f"timeline.{measure.id}",
         )
+        if band and lib.expected_change is not None:
+            st.caption(
+                f"{measure.short_name}: the shaded band runs from the score expected at each "
+                "treatment appointment for patients who started where this one did to the "
+                f"not-on-track boundary ({lib.expected_change.percentile:g}th percentile; "
+                f"{lib.expected_change.source})."
+            )
     st.plotly_chart(timeline.alliance_chart(fit.sessions), width="stretch", key="timeline.alliance")
     st.plotly_chart(
         timeline.attendance_chart(fit.sessions), width="stretch", key="timeline.attendance"

@@ -83,6 +83,7 @@ with friendly_errors():
             help="GAD-7 unless your service uses a measure specific to this anxiety disorder "
             "(add it to content/measures/).",
         )
+        referral = walk.referral_fields(case)
         if st.button("Save plan", key="case.save_plan"):
             try:
                 services.update_case(
@@ -93,9 +94,12 @@ with friendly_errors():
                     second_problem=new_second,
                     sessions_available=int(new_sessions),
                     anxiety_measure=new_anxiety,
+                    **referral,
                 )
             except services.StaleCase as exc:
                 st.warning(f"{exc} Reload the page to see the latest plan.")
+            except services.CaseFileError as exc:
+                st.error("; ".join(exc.problems))
             except ValueError as exc:
                 st.error(str(exc))
             else:

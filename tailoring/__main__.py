@@ -122,6 +122,27 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _expected_change(args: argparse.Namespace) -> int:
+    if args.demo is not None and args.demo < 1:
+        print("--demo: give 1 or more", file=sys.stderr)
+        return EXIT_INVALID
+    if args.database:
+        os.environ["TAILORING_DATABASE_URL"] = args.database
+    text = services.expected_change_yaml(
+        args.demo, args.seed, percentile=args.percentile, min_cases=args.min_cases
+    )
+    if not args.out:
+        sys.stdout.write(text)
+        return 0
+    try:
+        Path(args.out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"cannot write {args.out}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"wrote the expected-change curves to {args.out}", file=sys.stderr)
+    return 0
+
+
 def _demo_into_db(args: argparse.Namespace) -> int:
     """Store the invented cases through the caseload import and compute their figures."""
     if args.database:
@@ -246,6 +267,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     where.add_argument("--database", help="as --into-db, into the database at this URL")
     demo.set_defaults(run=_demo)
+    expected = commands.add_parser(
+        "expected-change",
+        help="compute expected-change curves with a failure boundary from the database's "
+        "finished courses (or invented ones) as content/measures/expected_change.yaml",
+    )
+    expected.add_argument("--database", help="read the cases of the database at this URL")
+    expected.add_argument("--demo", type=int, help="use this many invented demo cases instead")
+    expected.add_argument("--seed", type=int, default=0, help="the demo cases' seed")
+    expected.add_argument("--percentile", type=float, default=75.0, help="of the boundary")
+    expected.add_argument(
+        "--min-cases", type=int, default=20, help="fewest finished courses behind a point"
+    )
+    expected.add_argument("--out", help="write to this file instead of printing")
+    expected.set_defaults(run=_expected_change)
     code_feedback = commands.add_parser(
         "code-feedback",
         help="suggest the study's themes for free text (UTF-8, one statement a line); "

@@ -23,7 +23,7 @@ from tailoring.model.content import (
     SocialDomain,
     Theme,
 )
-from tailoring.model.measures import Measure, TrackingRules
+from tailoring.model.measures import ExpectedChange, Measure, TrackingRules, WaitStandard
 from tailoring.model.patient_content import (
     Barrier,
     OpenQuestion,
@@ -45,6 +45,7 @@ LIST_FILES: dict[str, type[BaseModel]] = {
     "adaptations": Adaptation,
     "problems": Problem,
     "contraindications": Contraindication,
+    "waits": WaitStandard,
 }
 
 
@@ -139,8 +140,9 @@ def _validate_entries(
 
 
 FileEntry = TypeVar("FileEntry", Protocol, Scenario, Measure)
-# The tracking rules sit beside the measures but are not a measure.
+# The tracking rules and the expected-change curves sit beside the measures but are not one.
 RULES_FILE = "rules.yaml"
+EXPECTED_FILE = "expected_change.yaml"
 
 
 def _validate_folder(
@@ -149,7 +151,7 @@ def _validate_folder(
     """One entry per ``<folder>/*.yaml`` file, whose id must be the file name."""
     entries = []
     for path in sorted((directory / folder).glob("*.yaml")):
-        if model is Measure and path.name == RULES_FILE:
+        if model is Measure and path.name in (RULES_FILE, EXPECTED_FILE):
             continue
         file = f"{folder}/{path.name}"
         raw = _read_yaml(path, problems, file)
@@ -227,15 +229,27 @@ def _measures(directory: Path, problems: list[str]) -> dict[str, Any]:
     measures = _validate_folder(directory, "measures", Measure, problems)
     if not measures:
         problems.append("measures/: no measure files")
+    parts: dict[str, Any] = {"measures": measures}
+    # Optional (a service's own, from `python -m tailoring expected-change`): without curves,
+    # not-on-track uses the fixed rule of rules.yaml.
+    expected = directory / "measures" / EXPECTED_FILE
+    if expected.exists():
+        file = f"measures/{EXPECTED_FILE}"
+        raw = _read_yaml(expected, problems, file)
+        if raw is not None:
+            try:
+                parts["expected_change"] = ExpectedChange.model_validate(raw)
+            except ValidationError as exc:
+                problems.extend(_field_errors(file, "", exc))
     file = f"measures/{RULES_FILE}"
     raw = _read_yaml(directory / "measures" / RULES_FILE, problems, file)
     if raw is None:
-        return {"measures": measures}
+        return parts
     try:
-        return {"measures": measures, "tracking": TrackingRules.model_validate(raw)}
+        return {**parts, "tracking": TrackingRules.model_validate(raw)}
     except ValidationError as exc:
         problems.extend(_field_errors(file, "", exc))
-        return {"measures": measures}
+        return parts
 
 
 def _measures_file(section: str, rest: str) -> str:

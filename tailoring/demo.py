@@ -20,6 +20,11 @@ The variety follows the brief, in round figures:
   most have finished: about half recover, some improve without recovering, a quarter do not
   change, one in ten deteriorates. About one in ten starts below caseness. Sessions are weekly
   or fortnightly, with missed (8%) and cancelled (5%) appointments.
+- Referrals and endings: every case has a referral date; the wait to the first appointment is
+  within 6 weeks for about 70%, 6–18 weeks for about a quarter, longer for a few. Finished
+  courses end ("completed", a few "stepped up"); most who attend one treatment session, or are
+  assessed only, end too (dropped out, declined, referred on, moved); those still in treatment
+  and a few of the others stay open.
 - Measures (PHQ-9, the case's anxiety measure, WSAS) at attended sessions, a few missing or
   partial; the PHQ-9 risk item is above 0 at some point for about 5% of patients.
 - Alliance checks at about three in four attended treatment sessions, with ruptures (more often
@@ -247,10 +252,40 @@ def _case(
             "social": _social(content, rng, full),
             "alliance": _alliance_check(content, rng, full),
         },
-        "sessions": _sessions(content, protocol, available, therapist, rng),
+        **_referral(*_sessions(content, protocol, available, therapist, rng), rng),
         # The first problem the protocol is for: no draw, so every other figure stays the same.
         "problem": protocol.indications.problems[0],
     }
+
+
+# How each stage of a course ends: (reason, weight); None leaves the referral open.
+ENDINGS: dict[str, list[tuple[str | None, float]]] = {
+    "waiting": [(None, 0.9), ("declined", 0.1)],
+    "assessed": [(None, 0.2), ("declined", 0.4), ("referred_on", 0.3), ("moved", 0.1)],
+    "one": [(None, 0.3), ("dropped_out", 0.6), ("moved", 0.1)],
+    "in_progress": [(None, 1.0)],
+    "course": [("completed", 0.85), ("stepped_up", 0.1), ("other", 0.05)],
+}
+# Days from referral to the first appointment: (lowest, highest, weight).
+WAITS = ((3, 42, 0.7), (43, 126, 0.25), (127, 200, 0.05))
+
+
+def _referral(sessions: list[dict[str, Any]], stage: str, rng: random.Random) -> dict[str, Any]:
+    """The sessions with a referral date and, by the course's stage, an ending."""
+    low, high = _pick(rng, [((lo, hi), w) for lo, hi, w in WAITS])
+    first = (
+        datetime.date.fromisoformat(sessions[0]["date"])
+        if sessions
+        else START + datetime.timedelta(days=rng.randrange(REFERRAL_SPAN_DAYS))
+    )
+    referral = first - datetime.timedelta(days=rng.randint(low, high))
+    fields: dict[str, Any] = {"sessions": sessions, "referral_date": referral.isoformat()}
+    reason = _pick(rng, ENDINGS[stage])
+    if reason is not None:
+        last = datetime.date.fromisoformat(sessions[-1]["date"]) if sessions else referral
+        fields["ending_date"] = (last + datetime.timedelta(days=rng.randint(0, 14))).isoformat()
+        fields["ending_reason"] = reason
+    return fields
 
 
 def _anxiety_measure(content: ContentLibrary) -> Measure:
@@ -345,24 +380,27 @@ def _sessions(
     available: int,
     therapist: Therapist,
     rng: random.Random,
-) -> list[dict[str, Any]]:
-    """An assessment, then a course of treatment shaped like the brief's attrition."""
+) -> tuple[list[dict[str, Any]], str]:
+    """An assessment, then a course of treatment shaped like the brief's attrition, and the
+    course's stage: waiting, assessed (only), one (treatment session), in_progress or course."""
     roll = rng.random()
     if roll < WAITING:
-        return []
+        return [], "waiting"
     start = START + datetime.timedelta(days=rng.randrange(REFERRAL_SPAN_DAYS))
     # The change over a course runs over its planned length; a finished course may end early.
     length = max(2, available)
     if roll < WAITING + ASSESSED_ONLY:
-        attended = 0
+        attended, stage = 0, "assessed"
     elif rng.random() < ONE_SESSION_OF_STARTED:
-        attended = 1
+        attended, stage = 1, "one"
     elif rng.random() < IN_PROGRESS_OF_CONTINUING:
-        attended = rng.randint(2, max(2, length - 1))
+        attended, stage = rng.randint(2, max(2, length - 1)), "in_progress"
     else:
         attended = length = rng.randint(max(2, length * 2 // 3), length)
+        stage = "course"
     course = _Course(content, therapist, rng, attended, length)
-    return course.sessions(start, weekly=protocol.step != "step_2" or rng.random() < 0.6)
+    weekly = protocol.step != "step_2" or rng.random() < 0.6
+    return course.sessions(start, weekly), stage
 
 
 class _Course:

@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+import yaml
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
@@ -39,9 +40,15 @@ from tailoring.engine.answer_source import merge
 from tailoring.engine.assess import assess
 from tailoring.engine.caseload import case_metrics, caseload_summary, filter_caseload
 from tailoring.engine.coding import code_text
+from tailoring.engine.expected import derive_expected_change
 from tailoring.engine.grading import grade, reference_flag_problems, scenario_case, theme_scores
 from tailoring.engine.identifiers import FoundIdentifier, find_identifiers, redact
-from tailoring.engine.outcomes import recorded_measures, score_measure
+from tailoring.engine.outcomes import (
+    RISK_FLAG,
+    expected_scores,
+    recorded_measures,
+    score_measure,
+)
 from tailoring.engine.perception import (
     Comparison,
     perception_gaps,
@@ -74,6 +81,7 @@ from tailoring.model.case import (
     SocialAnswer,
     WalkStep,
     answer_problems,
+    referral_problems,
     unknown_problems,
 )
 from tailoring.model.caseload import CaseloadSummary, CaseMetrics, ImportReport, RowError
@@ -134,6 +142,7 @@ from tailoring.storage.patient import (
     CodeDecisionKind,
     OpenAnswer,
     PatientRepository,
+    RiskAnswer,
 )
 from tailoring.storage.repository import (
     AttemptSummary,
@@ -219,10 +228,15 @@ FIGURE_FIELDS = (
     "reliable_recovery",
     "reliable_improvement",
     "deterioration",
+    "wait_first_appointment",
+    "wait_first_treatment",
+    "wait_second_treatment",
     "open_flag_ids",
 )
 _demo_checked: set[str] = set()
 FLAG_TITLE_LENGTH = 200
+# Case fields checked against the sessions' dates when they change.
+REFERRAL_FIELDS = frozenset({"referral_date", "ending_date", "ending_reason"})
 ANSWER_MODELS = {
     "preferences": PreferenceAnswer,
     "social": SocialAnswer,
@@ -664,7 +678,7 @@ def open_case(case_id: int) -> StoredCase:
 
 def update_case(case_id: int, expected_version: int | None = None, **fields: Any) -> None:
     """Change the planned protocol, presenting problems, sessions available, anxiety measure,
-    step, status or reference."""
+    step, status, reference, referral date or ending."""
     if "anxiety_measure" in fields:
         measure = fields["anxiety_measure"]
         if measure not in {m.id for m in content().measures if m.role == "anxiety"}:
@@ -681,9 +695,65 @@ def update_case(case_id: int, expected_version: int | None = None, **fields: Any
         raise CaseFileError(unknown)
     if "therapist" in fields and team_mode():
         raise access.AccessDenied("accounts.manage")
+    if REFERRAL_FIELDS & set(fields):
+        _check_referral(case_id, fields)
     with _changing(case_id, "plan: " + ", ".join(sorted(fields))):
         repository().update_case(case_id, expected_version, **fields)
         refresh_case(case_id)
+
+
+def _check_referral(case_id: int, fields: dict[str, Any]) -> None:
+    """CaseFileError when the new referral or ending disagrees with itself or the sessions."""
+    case = repository().get(case_id).case
+    try:
+        changed = Case.model_validate({**case.model_dump(), **fields})
+    except ValidationError as exc:
+        raise CaseFileError(_problems(exc)) from None
+    problems = referral_problems(changed)
+    if problems:
+        raise CaseFileError(problems)
+
+
+def expected_change_yaml(demo: int | None = None, seed: int = 0, **options: Any) -> str:
+    """Expected-change curves as the text of content/measures/expected_change.yaml: from the
+    finished courses of every real case in the database, or from ``demo`` invented cases."""
+    lib = content()
+    if demo is not None:
+        cases = demo_cases(lib, demo, seed)
+        source = f"computed from {demo} invented demo cases (seed {seed}): replace with your own"
+    else:
+        repo = repository()
+        ids = [c.id for c in repo.list(include_archived=True)]
+        cases = [stored.case for stored in repo.get_many(ids)]
+        source = f"computed from the finished courses of this service's {len(cases)} cases"
+    curves = derive_expected_change(lib, cases, source, **options)
+    header = (
+        "# Expected-change curves with a failure boundary, written by\n"
+        "# `python -m tailoring expected-change` (engine/expected.py explains the method).\n"
+        "# Recompute them from your service's own finished courses; delete this file to use\n"
+        "# the fixed not-on-track rule of rules.yaml instead.\n"
+    )
+    return header + yaml.safe_dump(curves.model_dump(mode="json"), sort_keys=False)
+
+
+def expected_band(case: Case, measure_id: str) -> list[tuple[int, float, float]]:
+    """(session number, expected, boundary) at the case's scored treatment appointments, for the
+    timeline: empty when no curve covers where the patient started or they were below caseness."""
+    lib = content()
+    expected = lib.expected_change
+    measure = lib.measure(measure_id)
+    scored = expected_scores(measure, case)
+    if expected is None or not scored or measure.caseness is None:
+        return []
+    first = scored[0][2]
+    if first < measure.caseness:
+        return []
+    band = []
+    for k, number, _ in scored:
+        point = expected.point(measure_id, first, k)
+        if point is not None:
+            band.append((number, point.expected, point.boundary))
+    return band
 
 
 def set_step(case_id: int, step: WalkStep) -> None:
@@ -1424,7 +1494,7 @@ def caseload_export(rows: Sequence[dict[str, Any]]) -> str:
 def caseload_overview(frame: pd.DataFrame) -> CaseloadSummary:
     """Every figure of the caseload charts, overall and per therapist."""
     titles = {t.id: t.title for t in content().themes}
-    return caseload_summary(frame, titles)
+    return caseload_summary(frame, titles, content().waits)
 
 
 # Case review: flag decisions and supervision notes --------------------------------------------
@@ -1593,7 +1663,7 @@ def review_pdf(case_id: int, on: date | None = None) -> bytes:
     """The case review for supervision as PDF: report, outcomes, flag history and notes."""
     _audit("exported", _guard("case.export", case_id), "case review PDF")
     stored = open_case(case_id)
-    report = assess(content(), stored.case)
+    report, _ = fit_with_source(case_id)
     return case_review_pdf(
         report,
         [asdict(note) for note in repository().notes(case_id)],
@@ -1663,9 +1733,8 @@ def case_summary_pdf(case_id: int, on: date | None = None) -> bytes:
     case = open_case(case_id).case
     lib = content()
     measures = [lib.measure(lib.tracking.depression_measure), lib.measure(case.anxiety_measure)]
-    return summary_pdf.case_summary_pdf(
-        assess(lib, case), measures, on or date.today(), case.therapist
-    )
+    report, _ = fit_with_source(case_id)
+    return summary_pdf.case_summary_pdf(report, measures, on or date.today(), case.therapist)
 
 
 # Patient voice --------------------------------------------------------------------------------
@@ -1694,6 +1763,39 @@ def patient_repository() -> PatientRepository:
 
 
 # The therapist's side: links ------------------------------------------------------------------
+
+
+def risk_item_keys() -> list[str]:
+    """The answer keys of the risk items (PHQ-9 item 9) in a patient's questionnaire."""
+    return [f"measure.{m.id}.{m.risk_item}" for m in content().measures if m.risk_item]
+
+
+def link_risks(therapist: str | None = None) -> list[RiskAnswer]:
+    """Risk items answered above 0 by link, finished or partly answered, on the active cases
+    the current actor may see, newest first. The app does not assess risk: each one points to
+    the local risk procedure."""
+    found = patient_repository().risk_answers(risk_item_keys(), therapist)
+    owners = access.visible_owners(current_actor())
+    return [r for r in found if owners is None or r.therapist in owners]
+
+
+def case_link_risks(case_id: int) -> list[RiskAnswer]:
+    """The risk answers above 0 given by link on one case, finished or partly answered."""
+    _guard("case.view", case_id)
+    return [r for r in link_risks() if r.case_id == case_id]
+
+
+def item9_cases(include_archived: bool = False) -> dict[int, str]:
+    """Cases with the risk item above 0, by link or at a recorded session, in words per case."""
+    words: dict[int, list[str]] = {}
+    for case_id in repository().cases_with_open_flag(RISK_FLAG, include_archived):
+        words.setdefault(case_id, []).append("at a session")
+    for risk in link_risks():
+        state = "finished" if risk.completed else "partly answered"
+        said = f"by link ({state})"
+        if said not in words.setdefault(risk.case_id, []):
+            words[risk.case_id].append(said)
+    return {case_id: ", ".join(said) for case_id, said in words.items()}
 
 
 def create_patient_link(
@@ -2000,7 +2102,12 @@ def as_assessed(case_id: int, case: Case, source: Source | None = None) -> Case:
 
 
 def fit_with_source(case_id: int) -> tuple[FitReport, Source]:
-    """The case's fit report on its chosen answers, each dimension saying whose answer it used."""
+    """The case's fit report on its chosen answers, each dimension saying whose answer it used.
+
+    The one fit of a stored case: the walk-through's report, the timeline, the case review, both
+    PDFs and the caseload's stored figures (through ``as_assessed``, the same merge) all show it,
+    so a case never shows one fit in one place and another elsewhere.
+    """
     stored = open_case(case_id)
     source = answer_source(case_id)
     patient, _ = patient_answers_for_case(case_id)

@@ -16,13 +16,13 @@ import numpy as np
 import yaml
 
 from tailoring.content import CONTENT_DIR, load_content
-from tailoring.model.case import Case
+from tailoring.model.case import ENDING_REASONS, Case
 from tailoring.model.content import ContentLibrary
 from tailoring.model.measures import Measure
 from tests.case_factory import random_cases
 
 START = datetime.date(2026, 1, 5)
-KINDS = ["assessment", "treatment", "follow_up"]
+KINDS = ["assessment", "assessment_and_treatment", "treatment", "follow_up"]
 ATTENDANCE = ["attended", "did_not_attend", "cancelled"]
 
 
@@ -71,9 +71,17 @@ def case_with_sessions(
     sessions: list[dict[str, Any]],
     protocol_id: str = "cbt_depression",
     anxiety_measure: str = "gad7",
+    ending: str | None = None,
     **answers: Any,
 ) -> Case:
-    """A validated case with the given sessions and walk-through answers."""
+    """A validated case with the given sessions and walk-through answers.
+
+    ``ending`` is an ending reason: the referral then ends on the day of its last session.
+    """
+    ended = {}
+    if ending is not None:
+        last = sessions[-1]["date"] if sessions else str(START)
+        ended = {"ending_date": last, "ending_reason": ending}
     return Case.model_validate(
         {
             "reference": "SESS-001",
@@ -82,6 +90,7 @@ def case_with_sessions(
             "anxiety_measure": anxiety_measure,
             "answers": answers,
             "sessions": sessions,
+            **ended,
         },
         context={"content": content},
     )
@@ -103,7 +112,8 @@ def random_course(
     sessions = []
     for k in range(int(rng.integers(0, 13))):
         number += int(rng.integers(1, 3))
-        kind = KINDS[rng.choice(3, p=[0.15, 0.75, 0.10])] if k else "assessment"
+        first_kind = "assessment_and_treatment" if rng.random() < 0.2 else "assessment"
+        kind = KINDS[rng.choice(4, p=[0.10, 0.05, 0.75, 0.10])] if k else first_kind
         p = float(np.clip(level + slope * k, 0, 1))
         answers: dict[str, dict[str, Any]] = {}
         for measure in measures:
@@ -153,6 +163,9 @@ def random_cases_with_sessions(
         data = case.model_dump(mode="json")
         data["anxiety_measure"] = anxiety
         data["sessions"] = random_course(content, rng, anxiety)
+        if data["sessions"] and rng.random() < 0.6:
+            data["ending_date"] = data["sessions"][-1]["date"]
+            data["ending_reason"] = str(rng.choice(ENDING_REASONS))
         cases.append(Case.model_validate(data, context={"content": content}))
     return cases
 

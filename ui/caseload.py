@@ -153,7 +153,32 @@ def display(frame: pd.DataFrame) -> pd.DataFrame:
             "Alliance trend": frame["alliance_trend"].map(TREND_WORDS.get),
             "Outcome": frame["outcome"].map(OUTCOME_WORDS.get),
             "Last session": frame["last_session_date"],
+            "PHQ-9 item 9": frame.get("item9", ""),
         }
+    )
+
+
+def with_item9(frame: pd.DataFrame, item9: dict[int, str], only: bool) -> pd.DataFrame:
+    """The rows with an "item9" column saying where PHQ-9 item 9 was answered above 0; only
+    those rows when ``only``."""
+    words = pd.Series([item9.get(i, "") for i in frame["id"]], index=frame.index, dtype=object)
+    marked = frame.assign(item9=words)
+    if only:
+        return marked[marked["item9"] != ""].reset_index(drop=True)
+    return marked
+
+
+def item9_notice(frame: pd.DataFrame) -> None:
+    """Cases with PHQ-9 item 9 above 0, named above the table, each pointing to the procedure."""
+    flagged = frame[frame["item9"] != ""]
+    if not len(flagged):
+        return
+    pairs = zip(flagged["reference"], flagged["item9"], strict=True)
+    names = ", ".join(f"{reference} ({where})" for reference, where in pairs)
+    st.error(
+        f"PHQ-9 item 9 above 0 in {len(flagged)} case{'s' if len(flagged) > 1 else ''}: {names}. "
+        "Follow your local risk procedure for each; this app does not assess risk.",
+        icon=":material/emergency:",
     )
 
 
@@ -177,6 +202,7 @@ FILTER_KEYS = (
     "caseload.therapists",
     "caseload.outcomes",
     "caseload.high",
+    "caseload.item9",
     "caseload.protocols",
     "caseload.trends",
 )
@@ -255,6 +281,28 @@ def _rate_text(rate: Rate) -> str:
     return rate.text() + (" (small number)" if rate.small else "")
 
 
+def waits(overview: CaseloadSummary) -> None:
+    """Each waiting-time standard (content/waits.yaml), met by how many, against its target."""
+    if not overview.waits:
+        return
+    st.markdown("**Waits** (the NHS standards, as the service's content states them)")
+    st.dataframe(
+        [
+            {
+                "Standard": w.standard.label,
+                "Met": _rate_text(w.met),
+                "Target": f"{w.standard.target:.0%}",
+                "Median wait (days)": None if w.median_days is None else round(w.median_days),
+                "Meets the target": {True: "Yes", False: "No", None: "—"}[w.meets_target],
+            }
+            for w in overview.waits
+        ],
+        hide_index=True,
+        width="stretch",
+        key="caseload.waits",
+    )
+
+
 def summary(overview: CaseloadSummary, frame: pd.DataFrame) -> None:
     """Fit distribution, flags by theme, outcome rates and the funnel."""
     left, right = st.columns(2)
@@ -312,6 +360,7 @@ def summary(overview: CaseloadSummary, frame: pd.DataFrame) -> None:
     st.markdown(
         "**Funnel**: " + " → ".join(f"{stage.label} {stage.count}" for stage in overview.funnel)
     )
+    waits(overview)
     st.markdown("**By therapist**")
     if len(overview.therapists) > 1:
         therapist_charts(overview, frame)

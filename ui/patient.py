@@ -645,7 +645,11 @@ def links_notice() -> None:
 
 
 def tracking(therapist: str | None) -> None:
-    """Questionnaires still out, and those that came back since they were last looked at."""
+    """Questionnaires still out, and those that came back since they were last looked at; a
+    risk item answered above 0 first, also from a questionnaire not finished."""
+    risks = services.link_risks(therapist)
+    link_risk_notice(risks)
+    risky = {r.link_id for r in risks}
     for heading, lines, when_word, none in (
         (
             "Came back since you last looked",
@@ -670,6 +674,7 @@ def tracking(therapist: str | None) -> None:
                     line,
                     line.link.completed_at if when_word == "Came back" else line.link.expires_at,
                     when_word,
+                    line.link.id in risky,
                 )
                 for line in lines
             ],
@@ -678,9 +683,12 @@ def tracking(therapist: str | None) -> None:
         )
 
 
-def _tracking_row(line: services.CaseLink, at: datetime | None, word: str) -> dict[str, Any]:
+def _tracking_row(
+    line: services.CaseLink, at: datetime | None, word: str, risk: bool
+) -> dict[str, Any]:
     link = line.link
     return {
+        "PHQ-9 item 9": "Above 0: follow your risk procedure" if risk else "",
         "Case": line.reference,
         "Therapist": line.therapist,
         "Questionnaire": SET_WORDS[link.set_id]
@@ -725,6 +733,20 @@ def side_by_side(voice: services.PatientVoice) -> None:
         st.success("Where you both answered, your answers and the patient's agree.")
     for flag in voice.gaps:
         report_ui.flag_card(flag)
+
+
+def link_risk_notice(risks: list[services.RiskAnswer]) -> None:
+    """Each risk item answered above 0 by link, finished or left unfinished, named at once."""
+    for risk in risks:
+        when = f"before session {risk.session_number}" if risk.session_number else "by link"
+        state = "finished" if risk.completed else "left unfinished"
+        st.error(
+            f"{risk.reference}: {when} the patient answered the PHQ-9 question about thoughts of "
+            f"being better off dead or of self-harm above 'not at all' ({risk.value}) in a "
+            f"questionnaire {state} on {risk.updated_at:%d %b %Y %H:%M}. Follow your service's "
+            "risk procedure now; this app does not assess risk.",
+            icon=":material/emergency:",
+        )
 
 
 def risk_notice(measures: list[services.PatientMeasures]) -> None:

@@ -24,7 +24,12 @@ ATTENDANCE_WORDS = {
     "did_not_attend": "Did not attend",
     "cancelled": "Cancelled",
 }
-KIND_WORDS = {"assessment": "Assessment", "treatment": "Treatment", "follow_up": "Follow-up"}
+KIND_WORDS = {
+    "assessment": "Assessment",
+    "assessment_and_treatment": "Assessment and treatment",
+    "treatment": "Treatment",
+    "follow_up": "Follow-up",
+}
 PREFIX = "session."
 SCOPE = "_session_scope"
 STORED = "_session_stored"
@@ -273,7 +278,8 @@ def header_fields(case_id: int) -> None:
         format_func=KIND_WORDS.__getitem__,
         on_change=changed,
         args=("session.kind", case_id),
-        help="Only attended treatment sessions count for outcomes.",
+        help="Only attended treatment appointments (treatment, or assessment and treatment) "
+        "count for outcomes and towards a finished course.",
     )
 
 
@@ -325,6 +331,12 @@ def measure_fields(case_id: int, measure: Measure) -> None:
         )
     if score.complete:
         st.success(f"{measure.short_name} total {score.total} of {score.max_total}: {score.band}")
+        if score.prorated:
+            answered = score.items - score.not_applicable
+            st.caption(
+                f"With {score.not_applicable} item not applicable, the total of the other "
+                f"{answered} is read against the bands pro-rated to {answered} items."
+            )
     elif score.answered or score.not_applicable:
         st.info(
             f"Partial: {score.answered + score.not_applicable} of {score.items} items answered. "

@@ -33,9 +33,15 @@ def sessions_key(sessions: list[SessionSummary]) -> str:
     return digest.hexdigest()
 
 
-def measure_chart(measure: Measure, sessions: list[SessionSummary]) -> go.Figure:
-    """Totals over sessions on the measure's severity bands, with the caseness line."""
-    return _measure_chart(measure.id, sessions_key(sessions), measure, sessions)
+ExpectedBand = tuple[tuple[int, float, float], ...]
+
+
+def measure_chart(
+    measure: Measure, sessions: list[SessionSummary], expected: ExpectedBand = ()
+) -> go.Figure:
+    """Totals over sessions on the measure's severity bands, with the caseness line and, where
+    a curve covers the patient's start, the expected change and its not-on-track boundary."""
+    return _measure_chart(measure.id, sessions_key(sessions), expected, measure, sessions)
 
 
 def alliance_chart(sessions: list[SessionSummary]) -> go.Figure:
@@ -49,7 +55,11 @@ def attendance_chart(sessions: list[SessionSummary]) -> go.Figure:
 
 @st.cache_resource(max_entries=256, show_spinner=False)
 def _measure_chart(
-    measure_id: str, key: str, _measure: Measure, _sessions: list[SessionSummary]
+    measure_id: str,
+    key: str,
+    expected: ExpectedBand,
+    _measure: Measure,
+    _sessions: list[SessionSummary],
 ) -> go.Figure:
     measure, sessions = _measure, _sessions
     points = [
@@ -122,6 +132,24 @@ def _measure_chart(
             }
         )
     fig = go.Figure(layout={"shapes": shapes, "annotations": notes})
+    if expected:
+        numbers = [n for n, _, _ in expected]
+        fig.add_scatter(
+            x=numbers,
+            y=[e for _, e, _ in expected],
+            mode="lines",
+            name="expected for this start",
+            line={"color": "#7a9cc6", "dash": "dot", "width": 1},
+        )
+        fig.add_scatter(
+            x=numbers,
+            y=[b for _, _, b in expected],
+            mode="lines",
+            name="not-on-track boundary",
+            line={"color": "#c0392b", "dash": "dot", "width": 1},
+            fill="tonexty",
+            fillcolor="rgba(122, 156, 198, 0.15)",
+        )
     fig.add_scatter(
         x=[n for n, _ in points],
         y=[t for _, t in points],
@@ -244,8 +272,10 @@ def outcome_badges(outcomes: Outcomes) -> None:
         column.caption(label)
         column.badge(words, color=colour)
     columns[-1].caption("Finished course")
+    open_words = "" if outcomes.ended else ", referral open"
     columns[-1].badge(
-        f"{'Yes' if outcomes.finished else 'No'} ({outcomes.treatment_sessions_attended} attended)",
+        f"{'Yes' if outcomes.finished else 'No'} "
+        f"({outcomes.treatment_sessions_attended} attended{open_words})",
         color="blue" if outcomes.finished else "gray",
     )
     for note in outcomes.notes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from tailoring import services
-from tailoring.model.case import WALK_STEPS, Case, WalkStep
+from tailoring.model.case import ENDING_REASONS, WALK_STEPS, Case, WalkStep
 from tailoring.model.content import ContentLibrary
 from tailoring.model.report import Completeness
 from ui import bound, checklist
@@ -19,6 +19,16 @@ STEP_TITLES: dict[str, str] = {
     "social": "Social context",
     "alliance": "Alliance check",
     "report": "Fit report",
+}
+ENDING_WORDS = {
+    "completed": "Completed treatment",
+    "dropped_out": "Dropped out",
+    "declined": "Declined treatment",
+    "moved": "Moved away",
+    "stepped_up": "Stepped up",
+    "stepped_down": "Stepped down",
+    "referred_on": "Referred on",
+    "other": "Other",
 }
 STEP_HINTS = {
     "preferences": "What the patient wants from therapy, and how much each point matters to them.",
@@ -88,3 +98,32 @@ def step_buttons(case_id: int, step: WalkStep, titles: dict[str, str] = STEP_TIT
             on_click=_go,
             args=(case_id, WALK_STEPS[index + 1]),
         )
+
+
+def referral_fields(case: Case) -> dict[str, object]:
+    """The referral date and the ending, as the plan's form fields; the values to save."""
+    left, middle, right = st.columns(3)
+    referral = left.date_input(
+        "Referral received",
+        value=case.referral_date,
+        format="YYYY-MM-DD",
+        key="case.referral_date",
+        help="The start of every wait the caseload shows.",
+    )
+    ending = middle.date_input(
+        "Referral ended",
+        value=case.ending_date,
+        format="YYYY-MM-DD",
+        key="case.ending_date",
+        help="Leave empty while the referral is open. Only an ended referral with two or more "
+        "attended treatment appointments counts as a finished course.",
+    )
+    reason = right.selectbox(
+        "Why it ended",
+        list(ENDING_REASONS),
+        index=None if case.ending_reason is None else ENDING_REASONS.index(case.ending_reason),
+        format_func=ENDING_WORDS.__getitem__,
+        placeholder="Open",
+        key="case.ending_reason",
+    )
+    return {"referral_date": referral, "ending_date": ending, "ending_reason": reason}

@@ -3,11 +3,12 @@
 Sessions come in as flat arrays, one row per session (``SessionArrays``): the case's index, the
 session number, kind and attendance as codes, and the depression and anxiety totals, NaN when the
 measure is partial or not recorded. Each case carries its own anxiety thresholds, since a case may
-use an anxiety-disorder-specific measure. ``batch_outcomes`` then works out, per case, the
-treatment sessions attended, a finished course, and the five outcome statuses, with no loop over
-cases or sessions: the first and last scores are the first and last rows of each case's run of
-scored attended treatment sessions, and the three-valued logic of outcomes.py becomes ``minimum``
-(and), ``maximum`` (or) and ``2 − x`` (not) on the codes no 0 < not known 1 < yes 2.
+use an anxiety-disorder-specific measure, and whether its referral has ended. ``batch_outcomes``
+then works out, per case, the treatment sessions attended, a finished course, and the five
+outcome statuses, with no loop over cases or sessions: the first and last scores are the first
+and last rows of each case's run of scored attended treatment sessions, and the three-valued
+logic of outcomes.py becomes ``minimum`` (and), ``maximum`` (or) and ``2 − x`` (not) on the
+codes no 0 < not known 1 < yes 2.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tailoring.engine.outcomes import score_measure
 from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary
 from tailoring.model.report import OutcomeStatus
-from tailoring.model.session import ATTENDANCES, SESSION_KINDS
+from tailoring.model.session import ATTENDANCES, SESSION_KINDS, TREATMENT_KINDS
 
 KIND_CODES = {kind: code for code, kind in enumerate(SESSION_KINDS)}
 ATTENDANCE_CODES = {attendance: code for code, attendance in enumerate(ATTENDANCES)}
@@ -47,6 +48,7 @@ class SessionArrays:
     anxiety: np.ndarray  # S float: the case's anxiety measure total, NaN likewise
     anxiety_caseness: np.ndarray  # N float: each case's anxiety caseness threshold
     anxiety_reliable_change: np.ndarray  # N float: each case's anxiety reliable change
+    ended: np.ndarray  # N bool: the case's referral has ended (a finished course needs it)
 
     @property
     def n_cases(self) -> int:
@@ -104,6 +106,7 @@ def session_arrays(content: ContentLibrary, cases: list[Case]) -> SessionArrays:
         anxiety_reliable_change=np.array(
             [m.reliable_change for m in anxiety_measures], dtype=float
         ),
+        ended=np.array([c.ended for c in cases], dtype=bool),
     )
 
 
@@ -165,7 +168,8 @@ def batch_outcomes(content: ContentLibrary, sessions: SessionArrays) -> BatchOut
     s = _in_order(sessions)
     n = s.n_cases
     depression = content.measure(content.tracking.depression_measure)
-    counted = (s.kind == KIND_CODES["treatment"]) & (s.attendance == ATTENDANCE_CODES["attended"])
+    treatment = np.isin(s.kind, [KIND_CODES[k] for k in TREATMENT_KINDS])
+    counted = treatment & (s.attendance == ATTENDANCE_CODES["attended"])
     attended = np.bincount(s.case[counted], minlength=n)
     d_start, d_end, d_drop, d_rise = _measure(
         *_first_last(s.case, s.depression, counted, n),
@@ -189,7 +193,7 @@ def batch_outcomes(content: ContentLibrary, sessions: SessionArrays) -> BatchOut
 
     return BatchOutcomes(
         treatment_sessions_attended=attended,
-        finished=attended >= content.tracking.finished_min_treatment_sessions,
+        finished=s.ended & (attended >= content.tracking.finished_min_treatment_sessions),
         caseness_at_start=at_start,
         reliable_improvement=improvement,
         reliable_deterioration=np.maximum(d_rise, a_rise),

@@ -21,10 +21,13 @@ Per case (``case_metrics``):
 
 Over many cases (work on a pandas frame from ``caseload_frame``, vectorised; 100,000 rows take
 well under a second). Denominators, as NHS Talking Therapies reports them:
-- started: at least one attended treatment session (our reading of "entered treatment";
-  assessments do not count); finished: a finished course (the ``finished`` column, the
-  engine's rule: at least two attended treatment sessions); finished at caseness: finished,
-  and at caseness on depression or anxiety at the first scored session.
+- started: at least one attended treatment appointment (treatment, or assessment and
+  treatment: our reading of the glossary's "entered treatment"; assessment-only appointments do
+  not count); finished: a finished course (the ``finished`` column, the engine's rule from the
+  NHS Digital glossary: the referral has ended after at least two attended treatment
+  appointments, so open cases never count, however many sessions they have had); finished at
+  caseness: finished, and at caseness on depression or anxiety at the first scored treatment
+  appointment.
 - recovery and reliable recovery: among finished courses at caseness at the start.
 - reliable improvement, reliable deterioration, not on track: among finished courses.
 - completion (finished) and drop-out after the first session: among cases that started.
@@ -38,6 +41,7 @@ well under a second). Denominators, as NHS Talking Therapies reports them:
 
 from __future__ import annotations
 
+import datetime
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, get_args
@@ -60,10 +64,12 @@ from tailoring.model.caseload import (
     Rate,
     ThemeCount,
     TherapistSummary,
+    WaitFigure,
 )
 from tailoring.model.content import ThemeId
+from tailoring.model.measures import WaitId, WaitStandard
 from tailoring.model.report import SEVERITIES, FitReport, SessionSummary
-from tailoring.model.session import Session
+from tailoring.model.session import Session, is_treatment_contact
 
 NOT_ON_TRACK_FLAG = "session.not_on_track"
 TREND_POINTS = 10.0
@@ -97,6 +103,9 @@ FRAME_COLUMNS = (
     "deterioration",
     "not_on_track",
     "dropped_after_first",
+    "wait_first_appointment",
+    "wait_first_treatment",
+    "wait_second_treatment",
 )
 # The columns each aggregate reads: a frame built elsewhere (e.g. from stored figures) needs
 # only these, not every column of FRAME_COLUMNS.
@@ -164,11 +173,31 @@ def case_outcome(report: FitReport) -> CaseOutcome:
 def dropped_after_first(sessions: Sequence[Session | SessionSummary]) -> bool:
     """Exactly one attended treatment session and nothing attended after it."""
     ordered = sorted(sessions, key=lambda s: s.number)
-    treatment = [s for s in ordered if s.kind == "treatment" and s.attendance == "attended"]
+    treatment = [s for s in ordered if is_treatment_contact(s.kind, s.attendance)]
     if len(treatment) != 1:
         return False
     first = treatment[0].number
     return all(s.attendance != "attended" for s in ordered if s.number > first)
+
+
+def case_waits(case: Case) -> dict[WaitId, int | None]:
+    """Days of each wait of WAIT_IDS (content/waits.yaml says which is which); None while it
+    has not ended, when the referral date is not recorded, or when the dates run backwards."""
+    attended = [s for s in case.sessions if s.attendance == "attended"]
+    appointments = [s.date for s in attended if s.kind != "follow_up"]
+    treatment = [s.date for s in attended if s.treatment_contact]
+
+    def days(start: datetime.date | None, end: datetime.date | None) -> int | None:
+        if start is None or end is None or end < start:
+            return None
+        return (end - start).days
+
+    referral = case.referral_date
+    return {
+        "first_appointment": days(referral, appointments[0] if appointments else None),
+        "first_treatment": days(referral, treatment[0] if treatment else None),
+        "second_treatment": days(*treatment[:2]) if len(treatment) >= 2 else None,
+    }
 
 
 def case_metrics(
@@ -185,7 +214,7 @@ def case_metrics(
         )
     alliance_latest, trend = alliance_figures(report, min_ratings)
     outcomes = report.outcomes
-    treatment = sum(s.kind == "treatment" and s.attendance == "attended" for s in case.sessions)
+    treatment = sum(s.treatment_contact for s in case.sessions)
 
     def yes(name: str) -> bool:
         return outcomes is not None and getattr(outcomes, name) == "yes"
@@ -228,6 +257,7 @@ def case_metrics(
         deterioration=yes("reliable_deterioration"),
         not_on_track=any(f.id == NOT_ON_TRACK_FLAG for f in report.flags),
         dropped_after_first=dropped_after_first(case.sessions),
+        **{f"wait_{wait}": days for wait, days in case_waits(case).items()},
     )
 
 
@@ -430,7 +460,7 @@ def funnel(rows: Caseload) -> list[FunnelStage]:
         ),
         stage(
             "finished",
-            "Finished a course (2+ treatment sessions attended)",
+            "Finished a course (ended after 2+ treatment appointments)",
             finished,
             Rate.of_counts(finished, started, "cases that started"),
         ),
@@ -463,7 +493,33 @@ def by_therapist(rows: Caseload, titles: Mapping[str, str] | None = None) -> lis
     return summaries
 
 
-def caseload_summary(rows: Caseload, titles: Mapping[str, str] | None = None) -> CaseloadSummary:
+def wait_figures(rows: Caseload, standards: Sequence[WaitStandard]) -> list[WaitFigure]:
+    """How many cases met each waiting-time standard, of those whose wait is known; a small
+    number (under SMALL_DENOMINATOR) is a count, with no verdict on the target."""
+    frame = _frame(rows, [f"wait_{s.wait}" for s in standards])
+    figures = []
+    for standard in standards:
+        days = pd.to_numeric(frame[f"wait_{standard.wait}"], errors="coerce").to_numpy(float)
+        known = days[~np.isnan(days)]
+        met = Rate.of_counts(
+            int((known <= standard.within_days).sum()), int(known.size), "cases with the wait known"
+        )
+        figures.append(
+            WaitFigure(
+                standard=standard,
+                met=met,
+                median_days=float(np.median(known)) if known.size else None,
+                meets_target=None if met.value is None else met.value >= standard.target,
+            )
+        )
+    return figures
+
+
+def caseload_summary(
+    rows: Caseload,
+    titles: Mapping[str, str] | None = None,
+    standards: Sequence[WaitStandard] = (),
+) -> CaseloadSummary:
     """Every chart of the caseload page, for all cases and per therapist."""
     frame = _frame(rows, SUMMARY_COLUMNS)
     high = int((frame["flags_high"].to_numpy() > 0).sum())
@@ -476,6 +532,7 @@ def caseload_summary(rows: Caseload, titles: Mapping[str, str] | None = None) ->
         rates=outcome_rates(frame),
         funnel=funnel(frame),
         therapists=by_therapist(frame, titles),
+        waits=wait_figures(frame, standards) if standards else [],
     )
 
 

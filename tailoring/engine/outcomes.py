@@ -5,21 +5,27 @@ Scoring (items, bands and thresholds are data in content/measures/):
   it shows how many items are answered, but has no total, band or caseness. A partial measure is
   never scored as if it were complete, nor counted towards outcomes.
 - "Not applicable" (allowed on the WSAS work item only) leaves that item out: the total is the sum
-  of the other items, not scaled up, read against the same bands.
+  of the other items, not scaled up, and its band is read against the bands pro-rated to the
+  items answered (for the WSAS on four items: below 8, 8–16, above 16), i.e. the band of
+  floor(total × items / items answered). The score says so (``prorated``), and so does the screen.
 - At caseness: a total at or above the measure's threshold (PHQ-9 10, GAD-7 8).
 
-Outcomes (NHS Talking Therapies definitions, as in the brief):
-- Only complete measures at attended treatment sessions count; assessment and follow-up
-  appointments do not. The first score is the earliest such score, the last the latest; a change
-  needs two scored sessions. Depression is the rules' depression measure (PHQ-9); anxiety is the
-  case's anxiety measure (GAD-7 unless the case names an anxiety-disorder-specific one).
+Outcomes (NHS Talking Therapies definitions; docs/outcomes.md gives each one's source):
+- Only complete measures at attended treatment appointments count: "treatment" and "assessment
+  and treatment"; assessment-only and follow-up appointments do not. The first score is the
+  earliest such score (so caseness at the start is read at the first scored treatment
+  appointment, never at an assessment-only one), the last the latest; a change needs two.
+  Depression is the rules' depression measure (PHQ-9); anxiety is the case's anxiety measure
+  (GAD-7 unless the case names an anxiety-disorder-specific one).
 - Caseness at the start: the first score on either measure at caseness.
 - Reliable drop or rise: a change of at least the measure's reliable change (PHQ-9 6, GAD-7 4).
 - Reliable improvement: a reliable drop on at least one measure and no reliable rise on the other.
 - Reliable deterioration: a reliable rise on either measure.
 - Recovery: at caseness at the start and below caseness on both measures at the end.
 - Reliable recovery: recovery and reliable improvement.
-- Finished course: at least two attended treatment sessions (finished_min_treatment_sessions).
+- Finished course (NHS Digital glossary): the referral has ended (the case has an ending) after
+  at least two attended treatment appointments (finished_min_treatment_sessions). An open case
+  with any number of sessions has not finished; nor has an ended one with a single appointment.
 - Missing scores are never guessed: a status is "yes" or "no" only when the scores present settle
   it whatever the missing ones turn out to be (three-valued logic: a reliable rise on one measure
   is deterioration even with no pair on the other), otherwise "not_enough_data". Recovery and
@@ -36,9 +42,13 @@ Session flags (the choices are data in content/measures/rules.yaml, explained th
 - session.not_heard: at the latest session with an alliance check, a rating on a "heard" item
   (does the patient feel listened to and acted on) at the weak end, 0–1 of 4 (high at 0, medium
   at 1), whether or not any rupture sign was seen: feeling unheard is a strain on its own.
-- session.not_on_track: reliable deterioration at any point (high), or, once the patient has
-  attended not_on_track_after_treatment_sessions treatment sessions, reliable improvement "no"
-  (medium). "Not enough data" raises nothing: the outcome notes say what is missing.
+- session.not_on_track: never for a patient who started below caseness or has recovered.
+  Otherwise reliable deterioration at any point (high); or, where an expected-change curve
+  (measures/expected_change.yaml, see engine/expected.py) covers where the patient started on a
+  measure, the latest score above that curve's boundary at the same treatment appointment
+  (medium); or, where no curve does, once the patient has attended
+  not_on_track_after_treatment_sessions treatment sessions, reliable improvement "no" (medium).
+  The title names the rule. "Not enough data" raises nothing: the notes say what is missing.
 - session.dropout_risk: the patient has attended exactly one session and missed (did not attend)
   a later one (high; cancellations do not count, as the record does not say who cancelled); or,
   until early_until_treatment_sessions treatment sessions are attended, a preference mismatch
@@ -67,6 +77,7 @@ from tailoring.model.measures import (
     NOT_APPLICABLE,
     ItemValue,
     Measure,
+    TrackingRules,
     item_problems,
 )
 from tailoring.model.report import (
@@ -83,6 +94,7 @@ from tailoring.model.report import (
 from tailoring.model.session import Session
 
 RISK_FLAG = "session.risk_item"
+NOT_ON_TRACK = "session.not_on_track"
 RISK_PROCEDURE = "local_risk_procedure"
 REVISIT_FIT = "revisit_fit"
 FOLLOW_UP_MISSED = "follow_up_missed_session"
@@ -130,6 +142,8 @@ def score_measure(measure: Measure, answers: Mapping[str, ItemValue]) -> Measure
     complete = bool(numbers) and len(numbers) + not_applicable == len(measure.items)
     total = sum(numbers) if complete else None
     risk_value = answers.get(measure.risk_item) if measure.risk_item else None
+    # Bands pro-rated to the items answered: the total read as if on every item.
+    banded = None if total is None else total * len(measure.items) // len(numbers)
     return MeasureScore(
         measure_id=measure.id,
         short_name=measure.short_name,
@@ -139,7 +153,8 @@ def score_measure(measure: Measure, answers: Mapping[str, ItemValue]) -> Measure
         not_applicable=not_applicable,
         items=len(measure.items),
         complete=complete,
-        band=None if total is None else measure.band(total).label,
+        band=None if banded is None else measure.band(banded).label,
+        prorated=complete and not_applicable > 0,
         caseness=None if total is None or measure.caseness is None else total >= measure.caseness,
         risk=isinstance(risk_value, int) and risk_value > 0,
     )
@@ -176,7 +191,13 @@ def session_summaries(content: ContentLibrary, case: Case) -> list[SessionSummar
 
 
 def counts_for_outcomes(session: Session) -> bool:
-    return session.kind == "treatment" and session.attendance == "attended"
+    return session.treatment_contact
+
+
+def finished_course(case: Case, rules: TrackingRules) -> bool:
+    """Ended after at least the rules' number of attended treatment appointments."""
+    attended = sum(counts_for_outcomes(s) for s in case.sessions)
+    return case.ended and attended >= rules.finished_min_treatment_sessions
 
 
 def measure_change(measure: Measure, scored: list[tuple[int, int]]) -> MeasureChange:
@@ -253,7 +274,8 @@ def case_outcomes(content: ContentLibrary, case: Case) -> Outcomes:
         anxiety=anx,
         functioning=functioning,
         treatment_sessions_attended=attended,
-        finished=attended >= rules.finished_min_treatment_sessions,
+        ended=case.ended,
+        finished=finished_course(case, rules),
         caseness_at_start=STATUS[at_start],
         reliable_improvement=STATUS[improvement],
         reliable_deterioration=STATUS[deterioration],
@@ -294,6 +316,11 @@ def _notes(case: Case, measures: list[Measure], changes: list[MeasureChange]) ->
             f"Scores at assessment, follow-up or missed sessions are shown but not counted "
             f"({which}): outcomes use attended treatment sessions only."
         )
+    if not case.ended:
+        notes.append(
+            "The referral has not ended: it counts as a finished course in the caseload's "
+            "rates only once an ending is recorded."
+        )
     return notes
 
 
@@ -319,7 +346,7 @@ def session_flags(
         *risk_flags(content, case),
         *rupture_flags(content, case),
         *not_heard_flags(content, case),
-        *([] if outcomes is None else not_on_track_flags(content, outcomes)),
+        *([] if outcomes is None else not_on_track_flags(content, case, outcomes)),
         *dropout_flags(content, case, dimensions, hard),
     ]
 
@@ -496,8 +523,74 @@ def _change_trigger(change: MeasureChange) -> Trigger:
     )
 
 
-def not_on_track_flags(content: ContentLibrary, outcomes: Outcomes) -> list[Flag]:
-    """Reliable deterioration, or no reliable improvement by the rules' session."""
+def progress_allows_not_on_track(outcomes: Outcomes) -> bool:
+    """Not on track is never raised for a patient who started below caseness or has recovered:
+    there is nothing to be off track from (issue 16; a rise is still counted as deterioration
+    in the outcomes and the caseload's rates)."""
+    return outcomes.caseness_at_start != "no" and outcomes.recovery != "yes"
+
+
+def boundary_crossings(content: ContentLibrary, case: Case, outcomes: Outcomes) -> list[Trigger]:
+    """The latest score of each measure above its expected-change boundary, as triggers."""
+    expected = content.expected_change
+    if expected is None:
+        return []
+    triggers = []
+    for change in (outcomes.depression, outcomes.anxiety):
+        if not change.caseness_at_start or change.first is None:
+            continue
+        measure = content.measure(change.measure_id)
+        scored = expected_scores(measure, case)
+        k, number, last = scored[-1]
+        point = expected.point(measure.id, change.first, k)
+        if len(scored) < 2 or point is None or last <= point.boundary:
+            continue
+        triggers.append(
+            Trigger(
+                section="sessions",
+                item_id=measure.id,
+                question=f"{measure.short_name} against the expected-change boundary",
+                answer=f"Session {number} (treatment appointment {k}): {last}. Patients who "
+                f"started at {change.first} ({change.first_band}) were at {point.expected:g} "
+                f"by then; the boundary is {point.boundary:g} (the "
+                f"{expected.percentile:g}th percentile of {point.cases} finished courses; "
+                f"{expected.source})",
+            )
+        )
+    return triggers
+
+
+def expected_scores(measure: Measure, case: Case) -> list[tuple[int, int, int]]:
+    """(k, session number, total) for each attended treatment appointment scored on the measure."""
+    scored = []
+    k = 0
+    for session in case.sessions:
+        if not counts_for_outcomes(session):
+            continue
+        k += 1
+        answers = session.measures.get(measure.id)
+        total = None if answers is None else score_measure(measure, answers).total
+        if total is not None:
+            scored.append((k, session.number, total))
+    return scored
+
+
+def has_boundary(content: ContentLibrary, outcomes: Outcomes) -> bool:
+    """Whether a curve covers where the patient started on a measure at caseness."""
+    expected = content.expected_change
+    return expected is not None and any(
+        c.caseness_at_start and c.first is not None and expected.curve(c.measure_id, c.first)
+        for c in (outcomes.depression, outcomes.anxiety)
+    )
+
+
+def not_on_track_flags(content: ContentLibrary, case: Case, outcomes: Outcomes) -> list[Flag]:
+    """Reliable deterioration; a score above the expected-change boundary; or, where no curve
+    covers the patient's start, no reliable improvement by the rules' session. Never for a
+    patient who started below caseness or has recovered. Each flag names the rule that raised it.
+    """
+    if not progress_allows_not_on_track(outcomes):
+        return []
     by = content.tracking.not_on_track_after_treatment_sessions
     changes = [c for c in (outcomes.depression, outcomes.anxiety) if c.scored_sessions]
     triggers = [_change_trigger(c) for c in changes]
@@ -507,10 +600,10 @@ def not_on_track_flags(content: ContentLibrary, outcomes: Outcomes) -> list[Flag
         return [
             new_flag(
                 content,
-                id="session.not_on_track",
+                id=NOT_ON_TRACK,
                 severity="high",
                 theme="personalisation",
-                title=f"Not on track: reliable deterioration on {worse}",
+                title=f"Not on track (rule: reliable deterioration): {worse} has risen reliably",
                 explanation=f"{worse} has risen by at least its reliable change since the start "
                 "of treatment. Revisit the fit with the patient (preferences, social context, "
                 "alliance), discuss the case with your supervisor promptly, and consider "
@@ -519,19 +612,42 @@ def not_on_track_flags(content: ContentLibrary, outcomes: Outcomes) -> list[Flag
                 actions=actions(content, [REVISIT_FIT, SUPERVISION, REVIEW]),
             )
         ]
+    if has_boundary(content, outcomes):
+        crossed = boundary_crossings(content, case, outcomes)
+        if not crossed:
+            return []
+        names = " and ".join(content.measure(t.item_id).short_name for t in crossed)
+        return [
+            new_flag(
+                content,
+                id=NOT_ON_TRACK,
+                severity="medium",
+                theme="personalisation",
+                title=f"Not on track (rule: expected-change boundary): {names} above the "
+                "boundary for where the patient started",
+                explanation="The latest score is above the boundary that most patients who "
+                "started at the same level were below by this appointment. Patients who are not "
+                "on track do better when feedback comes with support: revisit the fit with the "
+                "patient (preferences, social context, alliance) and discuss the case with your "
+                "supervisor.",
+                triggers=[*crossed, *triggers],
+                actions=actions(content, [REVISIT_FIT, SUPERVISION]),
+            )
+        ]
     if attended >= by and outcomes.reliable_improvement == "no":
         return [
             new_flag(
                 content,
-                id="session.not_on_track",
+                id=NOT_ON_TRACK,
                 severity="medium",
                 theme="personalisation",
-                title=f"Not on track: no reliable improvement after {attended} treatment sessions",
+                title=f"Not on track (rule: no reliable improvement after {by} treatment "
+                f"sessions): none after {attended}",
                 explanation=f"After {attended} attended treatment sessions (the rule looks from "
-                f"{by}) neither measure shows reliable improvement. Patients who are not on track "
-                "do better when feedback comes with support: revisit the fit with the patient "
-                "(preferences, social context, alliance) and discuss the case with your "
-                "supervisor.",
+                f"{by}; no expected-change curve covers this patient's start) neither measure "
+                "shows reliable improvement. Patients who are not on track do better when "
+                "feedback comes with support: revisit the fit with the patient (preferences, "
+                "social context, alliance) and discuss the case with your supervisor.",
                 triggers=triggers,
                 actions=actions(content, [REVISIT_FIT, SUPERVISION]),
             )

@@ -300,9 +300,11 @@ def draw_outcomes(flow: Flow, report: FitReport) -> None:
     )
     flow.y += 2.0
     finished = "yes" if outcomes.finished else "no"
+    referral = "ended" if outcomes.ended else "open"
     flow.muted(
-        f"Finished course: {finished} ({outcomes.treatment_sessions_attended} attended treatment "
-        f"sessions). Reliable improvement: {STATUS_WORDS[outcomes.reliable_improvement]}. "
+        f"Finished course: {finished} (referral {referral}; "
+        f"{outcomes.treatment_sessions_attended} attended treatment appointments). Reliable "
+        f"improvement: {STATUS_WORDS[outcomes.reliable_improvement]}. "
         f"Recovery: {STATUS_WORDS[outcomes.recovery]}. Reliable recovery: "
         f"{STATUS_WORDS[outcomes.reliable_recovery]}. Reliable deterioration: "
         f"{STATUS_WORDS[outcomes.reliable_deterioration]}."

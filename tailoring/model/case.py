@@ -7,6 +7,7 @@ context={"content": library})``.
 
 from __future__ import annotations
 
+import datetime
 from itertools import pairwise
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -33,6 +34,27 @@ WalkStep = Literal["preferences", "social", "alliance", "report"]
 WALK_STEPS: tuple[WalkStep, ...] = ("preferences", "social", "alliance", "report")
 Section = Literal["preferences", "social", "alliance"]
 SECTIONS: tuple[Section, ...] = ("preferences", "social", "alliance")
+# Why a referral ended. Only an ended referral can be a finished course (NHS Digital glossary).
+EndingReason = Literal[
+    "completed",
+    "dropped_out",
+    "declined",
+    "moved",
+    "stepped_up",
+    "stepped_down",
+    "referred_on",
+    "other",
+]
+ENDING_REASONS: tuple[EndingReason, ...] = (
+    "completed",
+    "dropped_out",
+    "declined",
+    "moved",
+    "stepped_up",
+    "stepped_down",
+    "referred_on",
+    "other",
+)
 
 
 class Answer(BaseModel):
@@ -104,6 +126,34 @@ class Case(BaseModel):
     sessions: list[Session] = Field(
         default_factory=list, description="Sessions in the order held, numbers ascending."
     )
+    referral_date: datetime.date | None = Field(
+        None, description="When the referral was received: the start of every wait."
+    )
+    ending_date: datetime.date | None = Field(
+        None, description="When the referral ended; empty while it is open."
+    )
+    ending_reason: EndingReason | None = Field(
+        None, description="Why the referral ended; given exactly when ending_date is."
+    )
+
+    @property
+    def ended(self) -> bool:
+        return self.ending_date is not None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Case:
+        # Only what the case fields say alone: a stored case must always load, so the dates of
+        # its sessions are checked where the referral is changed (referral_problems).
+        problems = []
+        if (self.ending_date is None) != (self.ending_reason is None):
+            problems.append("ending_date and ending_reason: give both or neither")
+        if self.referral_date and self.ending_date and self.ending_date < self.referral_date:
+            problems.append(
+                f"ending_date: {self.ending_date} is before the referral ({self.referral_date})"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _sessions_in_order(self) -> Case:
@@ -165,6 +215,20 @@ def unknown_problems(content: ContentLibrary, **named: str | None) -> list[str]:
         for field, value in named.items()
         if value is not None and value not in known
     ]
+
+
+def referral_problems(case: Case) -> list[str]:
+    """Why the referral's dates disagree with the sessions: a referral after the first session,
+    or an ending before it."""
+    if not case.sessions:
+        return []
+    first = case.sessions[0].date
+    problems = []
+    if case.referral_date and case.referral_date > first:
+        problems.append(f"referral_date: {case.referral_date} is after the first session ({first})")
+    if case.ending_date and case.ending_date < first:
+        problems.append(f"ending_date: {case.ending_date} is before the first session ({first})")
+    return problems
 
 
 def session_problems(case: Case, content: ContentLibrary) -> list[str]:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from tailoring.model.case import Case
 from tailoring.model.content import ThemeId
+from tailoring.model.measures import WaitStandard
 from tailoring.model.report import Severity
 
 AllianceTrend = Literal["up", "down", "steady", "none"]
@@ -78,13 +79,24 @@ class CaseMetrics(BaseModel):
     alliance_trend: AllianceTrend
     outcome: CaseOutcome
     caseness_at_start: bool | None = Field(description="None while not known.")
-    finished: bool = Field(description="At least two attended treatment sessions.")
+    finished: bool = Field(
+        description="A finished course: ended after at least two attended treatment appointments."
+    )
     recovery: bool
     reliable_recovery: bool
     reliable_improvement: bool
     deterioration: bool = Field(description="Reliable deterioration.")
     not_on_track: bool = Field(description="A session.not_on_track flag is raised.")
     dropped_after_first: bool
+    wait_first_appointment: int | None = Field(
+        None, description="Days from referral to the first attended appointment."
+    )
+    wait_first_treatment: int | None = Field(
+        None, description="Days from referral to the first attended treatment appointment."
+    )
+    wait_second_treatment: int | None = Field(
+        None, description="Days from the first to the second attended treatment appointment."
+    )
 
     def table_row(self) -> dict[str, Any]:
         """The caseload table's columns, in words, for the page and the CSV export."""
@@ -225,6 +237,15 @@ class TherapistSummary(BaseModel):
     funnel: list[FunnelStage]
 
 
+class WaitFigure(BaseModel):
+    """How a caseload meets one waiting-time standard."""
+
+    standard: WaitStandard
+    met: Rate = Field(description="Cases that waited at most within_days, of those known.")
+    median_days: float | None = Field(None, description="The median wait, in days.")
+    meets_target: bool | None = Field(None, description="None while a small number.")
+
+
 class CaseloadSummary(BaseModel):
     """Everything the caseload charts show, for all cases and per therapist."""
 
@@ -236,6 +257,7 @@ class CaseloadSummary(BaseModel):
     rates: OutcomeRates
     funnel: list[FunnelStage]
     therapists: list[TherapistSummary]
+    waits: list[WaitFigure] = Field(default_factory=list)
 
 
 # Import ----------------------------------------------------------------------------------------

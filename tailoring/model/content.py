@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 from pydantic import Field, model_validator
 
 from tailoring.model.base import Identifier, Strict
-from tailoring.model.measures import Measure, TrackingRules
+from tailoring.model.measures import ExpectedChange, Measure, TrackingRules, WaitStandard
 
 if TYPE_CHECKING:
     # Resolved at import by tailoring/model/scenario.py, which itself imports this module.
@@ -368,6 +368,14 @@ class ContentLibrary(Strict):
         min_length=1, description="Outcome measures recorded at sessions (content/measures/)."
     )
     tracking: TrackingRules = Field(description="Session-tracking rules (measures/rules.yaml).")
+    waits: list[WaitStandard] = Field(
+        default_factory=list, description="Waiting-time standards (content/waits.yaml)."
+    )
+    expected_change: ExpectedChange | None = Field(
+        None,
+        description="Expected-change curves with a failure boundary "
+        "(measures/expected_change.yaml); without them not-on-track uses the fixed rule.",
+    )
     scenarios: list[Scenario] = Field(
         default_factory=list, description="Teaching scenarios for trainees (content/scenarios/)."
     )
@@ -512,6 +520,9 @@ class ContentLibrary(Strict):
                 errors.append(f"tracking.{field}: {ref!r} is not a {role} measure")
         if "anxiety" not in roles.values():
             errors.append("measures: no measure has role anxiety")
+        for index, curve in enumerate(self.expected_change.curves if self.expected_change else []):
+            if curve.measure not in roles:
+                errors.append(f"expected_change.curves.{index}.measure: unknown {curve.measure!r}")
         if errors:
             raise ValueError("; ".join(errors))
         return self

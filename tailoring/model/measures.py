@@ -222,3 +222,64 @@ class TrackingRules(Strict):
     early_until_treatment_sessions: int = Field(
         ge=1, le=60, description="The start of a course lasts until this many are attended."
     )
+
+
+class ExpectedPoint(Strict):
+    """Where patients who started in one band stood at one treatment appointment."""
+
+    appointment: int = Field(ge=1, description="The k-th attended treatment appointment.")
+    expected: float = Field(description="The median score at that appointment.")
+    boundary: float = Field(
+        description="The score at the curve's percentile: above it, a patient is not on track."
+    )
+    cases: int = Field(ge=1, description="Finished courses scored at that appointment.")
+
+
+class ExpectedCurve(Strict):
+    """The expected change of one measure for patients who started within a range of scores."""
+
+    measure: Identifier
+    start_min: int = Field(ge=0)
+    start_max: int = Field(ge=0)
+    label: str = Field(description="The measure's band the range is, e.g. 'Moderate'.")
+    points: list[ExpectedPoint]
+
+
+class ExpectedChange(Strict):
+    """Expected-change curves with a failure boundary (content/measures/expected_change.yaml)."""
+
+    source: str = Field(description="Which finished courses the curves were computed from.")
+    computed_on: str = Field(description="When, as an ISO date.")
+    percentile: float = Field(gt=50, lt=100, description="The boundary's percentile.")
+    min_cases: int = Field(ge=1, description="Fewest courses behind a point.")
+    curves: list[ExpectedCurve] = Field(default_factory=list)
+
+    def curve(self, measure_id: str, first: int) -> ExpectedCurve | None:
+        """The curve of patients who started where ``first`` is, or None."""
+        for curve in self.curves:
+            if curve.measure == measure_id and curve.start_min <= first <= curve.start_max:
+                return curve
+        return None
+
+    def point(self, measure_id: str, first: int, appointment: int) -> ExpectedPoint | None:
+        """The point for a patient who started at ``first``, or None where there is none."""
+        curve = self.curve(measure_id, first)
+        if curve is None:
+            return None
+        return next((p for p in curve.points if p.appointment == appointment), None)
+
+
+WaitId = Literal["first_appointment", "first_treatment", "second_treatment"]
+WAIT_IDS: tuple[WaitId, ...] = ("first_appointment", "first_treatment", "second_treatment")
+
+
+class WaitStandard(Strict):
+    """A waiting-time standard: the share of cases that must wait at most so long
+    (content/waits.yaml)."""
+
+    id: Identifier
+    label: str
+    wait: WaitId
+    within_days: int = Field(ge=0, le=3650)
+    target: float = Field(gt=0, le=1, description="The share that must meet it, e.g. 0.75.")
+    source: str

@@ -186,6 +186,11 @@ class MeasureScore(BaseModel):
     items: int
     complete: bool
     band: str | None = None
+    prorated: bool = Field(
+        False,
+        description="An item was 'not applicable': the band is read against bands pro-rated "
+        "to the items answered.",
+    )
     caseness: bool | None = Field(
         None, description="At or above the caseness threshold; None if partial or none defined."
     )
@@ -221,7 +226,10 @@ class Outcomes(BaseModel):
     anxiety: MeasureChange
     functioning: MeasureChange | None = None
     treatment_sessions_attended: int
-    finished: bool = Field(description="At least two attended treatment sessions.")
+    ended: bool = Field(False, description="The referral has ended (the case has an ending).")
+    finished: bool = Field(
+        description="A finished course: ended after at least two attended treatment appointments."
+    )
     caseness_at_start: OutcomeStatus
     reliable_improvement: OutcomeStatus
     reliable_deterioration: OutcomeStatus

@@ -12,9 +12,23 @@ from tailoring.model.measures import ItemValue
 from tailoring.model.text import NoteText
 
 Attendance = Literal["attended", "did_not_attend", "cancelled"]
-SessionKind = Literal["assessment", "treatment", "follow_up"]
+# NHS Talking Therapies classes every appointment by its purpose: "assessment and treatment" is
+# an assessment at which treatment also began, and counts as a treatment appointment.
+SessionKind = Literal["assessment", "assessment_and_treatment", "treatment", "follow_up"]
 ATTENDANCES: tuple[Attendance, ...] = ("attended", "did_not_attend", "cancelled")
-SESSION_KINDS: tuple[SessionKind, ...] = ("assessment", "treatment", "follow_up")
+SESSION_KINDS: tuple[SessionKind, ...] = (
+    "assessment",
+    "assessment_and_treatment",
+    "treatment",
+    "follow_up",
+)
+TREATMENT_KINDS: tuple[SessionKind, ...] = ("assessment_and_treatment", "treatment")
+ASSESSMENT_KINDS: tuple[SessionKind, ...] = ("assessment", "assessment_and_treatment")
+
+
+def is_treatment_contact(kind: str, attendance: str) -> bool:
+    """An attended treatment appointment: the contacts a finished course and outcomes count."""
+    return kind in TREATMENT_KINDS and attendance == "attended"
 
 
 class Session(BaseModel):
@@ -26,7 +40,9 @@ class Session(BaseModel):
     date: datetime.date
     attendance: Attendance
     kind: SessionKind = Field(
-        "treatment", description="Only attended treatment sessions count towards outcomes."
+        "treatment",
+        description="Only attended treatment appointments (treatment, or assessment and "
+        "treatment) count towards outcomes.",
     )
     alliance: dict[str, AllianceAnswer] = Field(
         default_factory=dict, description="The alliance check at this session, by item id."
@@ -36,6 +52,10 @@ class Session(BaseModel):
         description="Answers by measure id, then item id: a value, null, or 'na' where allowed.",
     )
     note: NoteText = ""
+
+    @property
+    def treatment_contact(self) -> bool:
+        return is_treatment_contact(self.kind, self.attendance)
 
 
 # Case names Session only as a forward reference (this module imports case.py); complete it.

@@ -92,6 +92,21 @@ class CollectedAnswer(PatientAnswer):
 
 
 @dataclass(frozen=True)
+class RiskAnswer:
+    """A risk item answered above 0 through a link, finished or not."""
+
+    case_id: int
+    reference: str
+    therapist: str
+    link_id: int
+    session_number: int | None
+    item_key: str
+    value: int
+    updated_at: datetime
+    completed: bool
+
+
+@dataclass(frozen=True)
 class CodeDecision:
     """A clinician's decision about one theme suggested for one text."""
 
@@ -345,6 +360,58 @@ class PatientRepository:
                     completed=row.completed_at is not None,
                 )
         return collected
+
+    def risk_answers(
+        self, item_keys: Sequence[str], therapist: str | None = None
+    ) -> list[RiskAnswer]:
+        """Every answer above 0 to these items through a link that was not revoked, on active
+        real cases, finished or only partly answered, newest first."""
+        if not item_keys:
+            return []
+        a, p = patient_answers.c, patient_links.c
+        query = (
+            select(
+                p.case_id,
+                cases.c.reference,
+                cases.c.therapist,
+                a.link_id,
+                p.session_number,
+                a.item_key,
+                a.payload,
+                a.updated_at,
+                p.completed_at,
+            )
+            .join(patient_links, p.id == a.link_id)
+            .join(cases, cases.c.id == p.case_id)
+            .where(
+                a.item_key.in_(sorted(item_keys)),
+                p.revoked_at.is_(None),
+                cases.c.kind == "case",
+                cases.c.status == "active",
+            )
+            .order_by(a.updated_at.desc(), a.link_id.desc())
+        )
+        if therapist is not None:
+            query = query.where(cases.c.therapist == therapist)
+        found = []
+        with self._transaction() as connection:
+            for row in connection.execute(query):
+                value = json.loads(row.payload).get("value")
+                if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                    found.append(
+                        RiskAnswer(
+                            case_id=row.case_id,
+                            reference=row.reference,
+                            therapist=row.therapist,
+                            link_id=row.link_id,
+                            session_number=row.session_number,
+                            item_key=row.item_key,
+                            value=value,
+                            updated_at=row.updated_at,
+                            completed=row.completed_at is not None,
+                        )
+                    )
+        return found
 
     # Coded free text -------------------------------------------------------------------------
 

@@ -95,6 +95,9 @@ CASE_FIELDS = (
     "anxiety_measure",
     "problem",
     "second_problem",
+    "referral_date",
+    "ending_date",
+    "ending_reason",
 )
 # The case columns of a summary: no answers, sessions or anxiety measure.
 SUMMARY_FIELDS = (
@@ -154,6 +157,9 @@ METRICS_FIELDS = (
     "reliable_improvement",
     "deterioration",
     "not_on_track",
+    "wait_first_appointment",
+    "wait_first_treatment",
+    "wait_second_treatment",
     "open_flag_ids",
     "computed_at",
 )
@@ -280,6 +286,9 @@ class CaseloadRow:
     reliable_improvement: bool | None
     deterioration: bool | None
     not_on_track: bool | None
+    wait_first_appointment: int | None
+    wait_first_treatment: int | None
+    wait_second_treatment: int | None
     open_flag_ids: tuple[dict[str, Any], ...] | None
     computed_at: datetime | None
 
@@ -1007,6 +1016,22 @@ class CaseRepository:
             with_figures = figures - _attempt_figures(connection)
         database = self._engine.url.render_as_string(hide_password=True)
         return CaseloadStamp(database, counted, with_figures, changed_at, computed_at, taken)
+
+    def cases_with_open_flag(self, flag_id: str, include_archived: bool = False) -> list[int]:
+        """Ids of the real cases whose stored figures hold this flag open."""
+        _check_id("flag_id", flag_id, ACTOR_LENGTH)
+        query = (
+            select(cases.c.id)
+            .join(case_metrics)
+            .where(
+                cases.c.kind == "case",
+                case_metrics.c.open_flag_ids.contains(f'"{flag_id}"', autoescape=True),
+            )
+        )
+        if not include_archived:
+            query = query.where(cases.c.status == "active")
+        with self._transaction() as connection:
+            return list(connection.execute(query.order_by(cases.c.id)).scalars())
 
     def cases_without_metrics(self, limit: int) -> list[int]:
         """Ids of up to ``limit`` cases (not attempts) with no caseload figures, oldest first."""

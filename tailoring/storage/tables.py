@@ -82,7 +82,16 @@ cases = Table(
     # every session it writes, so a caseload of many thousands of cases reads no session rows.
     Column("session_count", Integer, nullable=False, server_default="0"),
     Column("last_session", Date),
+    # The referral and its ending (0013): a finished course is an ended referral.
+    Column("referral_date", Date),
+    Column("ending_date", Date),
+    Column("ending_reason", String(16)),
     CheckConstraint("status IN ('active', 'archived')", name="status"),
+    CheckConstraint(
+        "ending_reason IN ('completed', 'dropped_out', 'declined', 'moved', 'stepped_up', "
+        "'stepped_down', 'referred_on', 'other')",
+        name="ending_reason",
+    ),
     CheckConstraint("kind IN ('case', 'attempt')", name="kind"),
     # One therapist's caseload without reading everyone's cases.
     # With the protocol (0008): the caseload's filter options are read from this index alone.
@@ -176,6 +185,10 @@ case_metrics = Table(
     Column("reliable_improvement", Boolean, nullable=False, server_default=false()),
     Column("deterioration", Boolean, nullable=False, server_default=false()),
     Column("not_on_track", Boolean, nullable=False, server_default=false()),
+    # Waits in days (revision 0013): None while not known.
+    Column("wait_first_appointment", Integer),
+    Column("wait_first_treatment", Integer),
+    Column("wait_second_treatment", Integer),
     CheckConstraint("alliance_trend IN ('up', 'down', 'steady', 'none')", name="alliance_trend"),
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -165,6 +166,26 @@ def test_changing_the_plan_rescores_against_the_new_protocol(app: AppTest, fresh
     assert services.open_case(fresh_case).case.protocol_id == "dit"
     with pytest.raises(services.CaseFileError, match="anxiety_measure"):
         services.update_case(fresh_case, None, anxiety_measure="phq9")
+    assert not at.exception
+
+
+def test_the_plan_records_the_referral_and_its_ending(app: AppTest, fresh_case):
+    at = open_walkthrough(app, fresh_case, "report")
+    at.date_input(key="case.referral_date").set_value(date(2026, 10, 1))
+    at.date_input(key="case.ending_date").set_value(date(2026, 9, 1))
+    at.selectbox(key="case.ending_reason").set_value("completed")
+    at.button(key="case.save_plan").click().run()
+    assert any("before the referral" in e.value for e in at.error)
+    assert services.open_case(fresh_case).case.ending_date is None
+
+    at.date_input(key="case.ending_date").set_value(date(2026, 12, 1))
+    at.button(key="case.save_plan").click().run()
+    case = services.open_case(fresh_case).case
+    assert (case.referral_date, case.ending_date, case.ending_reason) == (
+        date(2026, 10, 1),
+        date(2026, 12, 1),
+        "completed",
+    )
     assert not at.exception
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import shutil
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tailoring import services
+from tailoring.content import CONTENT_DIR, _cached_library
 
 PAGES = ["pages/sessions.py", "pages/timeline.py", "pages/practice.py"]
 
@@ -130,6 +132,42 @@ def test_three_sessions_show_reliable_improvement_and_a_rupture_on_the_timeline(
     rupture = [f for f in report.flags if f.id == "session.rupture"]
     assert rupture and rupture[0].title in shown
     assert len(at.get("plotly_chart")) >= 4
+
+
+def test_the_timeline_shows_the_expected_change_band_and_the_rule_that_raised_the_flag(
+    app: AppTest, fresh_case, tmp_path, monkeypatch
+):
+    # A service's own curves: here the shipped example, put where a service puts its own.
+    with_curves = tmp_path / "content"
+    shutil.copytree(CONTENT_DIR, with_curves)
+    shutil.copy(
+        CONTENT_DIR / "examples" / "expected_change.demo.yaml",
+        with_curves / "measures" / "expected_change.yaml",
+    )
+    monkeypatch.setenv("TAILORING_CONTENT_DIR", str(with_curves))
+    _cached_library.cache_clear()
+    start = datetime.date(2026, 9, 1)
+    for number in (1, 2, 3):
+        services.record_session(
+            fresh_case,
+            {
+                "number": number,
+                "date": start + datetime.timedelta(weeks=number),
+                "attendance": "attended",
+                "measures": {"phq9": {f"phq9_{i}": 2 for i in range(1, 10)}},  # 18 each time
+            },
+            0,
+        )
+    case = services.open_case(fresh_case).case
+    band = services.expected_band(case, "phq9")
+    assert [n for n, _, _ in band] == [1, 2, 3]
+    at = open_page(app, "pages/timeline.py", fresh_case)
+    assert not at.exception
+    assert any("shaded band" in c.value for c in at.caption)
+    flags = services.assess_case(case).flags
+    [flag] = [f for f in flags if f.id == "session.not_on_track"]
+    assert "rule: expected-change boundary" in flag.title, "18 stays above the boundary"
+    assert flag.title in " ".join(e.label for e in at.expander)
 
 
 def test_a_stale_session_edit_is_refused_and_the_other_version_shown(app: AppTest, fresh_case):

@@ -246,3 +246,46 @@ def test_the_code_leaves_the_address_bar_once_read(
         "preferences.structure": {"value": 5, "importance": None}
     }
     page.context.close()
+
+
+def test_item_9_answered_by_link_and_left_unfinished_shows_everywhere(
+    page: Page, phone: Browser, app_server: AppServer, app_services
+):
+    """Issue 16: PHQ-9 item 9 = 1 by link, questionnaire not finished; the therapist's list of
+    questionnaires, the caseload and the supervisor's case review all show it at once."""
+    reference = "PV-E2E-9"
+    case_id = app_services.new_case(reference, "cbt_depression", 12)
+    _, code = app_services.create_patient_link(case_id, "before_session", 1)
+
+    answering = patient_page(phone, f"{app_server.url}/patient?code={code}")
+    pick_radio(answering, "patient.measure.phq9.phq9_9", "Several days")
+    expect(answering.get_by_text(re.compile(r"^1 of \d+ questions answered"))).to_be_visible()
+    answering.context.close()  # left unfinished
+    [link] = app_services.patient_links(case_id)
+    assert link.completed_at is None and link.answered == 1
+
+    # The therapist's list of questionnaires (all their cases).
+    goto(page, f"{app_server.url}/patient_links")
+    notice = page.get_by_test_id("stAlertContentError").filter(has_text=reference)
+    expect(notice).to_contain_text("left unfinished")
+    expect(notice).to_contain_text("risk procedure")
+    no_error_on_page(page)
+    screenshot(page, "item9-therapist-list")
+
+    # The caseload: named above the table, and the filter keeps only such cases.
+    goto(page, f"{app_server.url}/caseload")
+    caseload_notice = page.get_by_test_id("stAlertContentError").filter(has_text=reference)
+    expect(caseload_notice).to_contain_text(f"{reference} (by link (partly answered))")
+    click(page, by_key(page, "caseload.item9").locator("label"))
+    flagged = app_services.item9_cases()  # the demo's DEMO-005 has item 9 at a session
+    assert flagged[case_id] == "by link (partly answered)"
+    expect(page.get_by_text(re.compile(rf"^{len(flagged)} of \d+ cases$"))).to_be_visible()
+    no_error_on_page(page)
+    screenshot(page, "item9-caseload")
+
+    # The supervisor's case review.
+    goto(page, f"{app_server.url}/review?case={case_id}")
+    review_notice = page.get_by_test_id("stAlertContentError").filter(has_text="before session 1")
+    expect(review_notice).to_contain_text("left unfinished")
+    no_error_on_page(page)
+    screenshot(page, "item9-case-review")

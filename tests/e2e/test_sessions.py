@@ -156,7 +156,8 @@ def test_three_sessions_entered_item_by_item_show_on_the_timeline(
     expect(badge(page, "Reliable improvement")).to_have_text("Yes")
     expect(badge(page, "Caseness at start")).to_have_text("Yes")
     expect(badge(page, "Reliable deterioration")).to_have_text("No")
-    expect(badge(page, "Finished course")).to_have_text("Yes (3 attended)")
+    # Three treatment sessions, but the referral has not ended: not a finished course yet.
+    expect(badge(page, "Finished course")).to_have_text("No (3 attended, referral open)")
     for key in ("timeline.phq9", "timeline.gad7", "timeline.alliance", "timeline.attendance"):
         expect(by_key(page, key).locator(".main-svg").first).to_be_attached()
 

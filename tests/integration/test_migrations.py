@@ -446,3 +446,28 @@ def test_downgrading_from_the_presenting_problem_keeps_the_case(bare_engine) -> 
 
     move_to(bare_engine, "0012")
     assert repository.get(case_id).case.problem is None
+
+
+def test_0013_leaves_every_case_open_and_no_course_finished(bare_engine: Engine) -> None:
+    """Before 0013 an open case with two treatment sessions was a finished course; after it, a
+    case is open until an ending is recorded, and its stored figures say so at once."""
+    move_to(bare_engine, "0011")
+    case_id = add_first_schema_case(bare_engine, "OLD-1")
+    add_third_schema_metrics(bare_engine, case_id, "recovered")
+    with bare_engine.begin() as connection:
+        connection.execute(
+            case_metrics.update().values(finished=True, treatment_sessions_attended=3)
+        )
+
+    move_to(bare_engine, "0013")
+
+    stored = CaseRepository(bare_engine).get(case_id).case
+    assert (stored.referral_date, stored.ending_date, stored.ending_reason) == (None, None, None)
+    [row] = CaseRepository(bare_engine).caseload()
+    assert (row.finished, row.outcome, row.treatment_sessions_attended) == (False, "recovered", 3)
+    with pytest.raises(DBAPIError), bare_engine.begin() as connection:
+        connection.execute(cases.update().values(ending_reason="cured"))
+
+    move_to(bare_engine, "0011", down=True)
+    with bare_engine.connect() as connection:
+        assert connection.execute(select(case_metrics.c.finished)).scalars().all() == [True]

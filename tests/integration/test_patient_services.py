@@ -277,6 +277,31 @@ def stored_fit(case_id: int) -> float | None:
     return frame.loc[frame["id"] == case_id, "fit"].item()
 
 
+@pytest.mark.parametrize("source", ["therapist", "patient", "patient_where_present"])
+def test_every_place_shows_the_same_fit_for_every_answer_source(case_id, monkeypatch, source):
+    """Issue 16: the report, the timeline's fit, both PDFs and the caseload agree."""
+    services.save_answer(case_id, "preferences", "structure", {"value": 1, "importance": 3})
+    services.save_answer(case_id, "preferences", "pace", {"value": 3, "importance": 2})
+    link_id = opened(case_id)
+    services.save_patient_answer(link_id, "preferences.structure", {"value": 5, "importance": 3})
+    services.set_answer_source(case_id, source)
+    printed = []
+    monkeypatch.setattr(services, "case_review_pdf", lambda report, *a: printed.append(report))
+    monkeypatch.setattr(
+        services.summary_pdf, "case_summary_pdf", lambda report, *a: printed.append(report)
+    )
+
+    fit, used = services.fit_with_source(case_id)
+    services.review_pdf(case_id)
+    services.case_summary_pdf(case_id)
+
+    assert used == source
+    assert [r.overall_fit for r in printed] == [fit.overall_fit, fit.overall_fit]
+    assert stored_fit(case_id) == pytest.approx(fit.overall_fit)
+    therapist_only = services.assess_case(services.open_case(case_id).case).overall_fit
+    assert (fit.overall_fit == therapist_only) is (source == "therapist")
+
+
 def test_the_caseload_and_the_flags_follow_the_answers_the_fit_uses(case_id):
     services.save_answer(case_id, "preferences", "structure", {"value": 1, "importance": 3})
     services.save_answer(case_id, "preferences", "pace", {"value": 3, "importance": 2})
@@ -369,6 +394,45 @@ def test_measures_before_a_session_are_scored_and_a_risk_answer_stands_out(case_
     assert answered.items[0][0] == "PHQ-9" and len(answered.items) == 10
     services.revoke_patient_link(link_id)
     assert services.patient_measures(case_id) == []
+
+
+def test_item_9_by_link_shows_at_once_even_when_the_questionnaire_is_unfinished(case_id):
+    other = services.new_case("PV-002", "cbt_depression", 12)
+    link_id = opened(case_id, "before_session", 2)
+    services.save_patient_answer(link_id, "measure.phq9.phq9_1", {"value": 3})
+    services.save_patient_answer(link_id, "measure.phq9.phq9_9", {"value": 0})
+    assert services.link_risks() == [] and services.item9_cases() == {}, "0 is not above 0"
+
+    services.save_patient_answer(link_id, "measure.phq9.phq9_9", {"value": 1})
+    [risk] = services.link_risks()
+    assert (risk.case_id, risk.reference, risk.session_number) == (case_id, "PV-001", 2)
+    assert (risk.value, risk.completed) == (1, False)
+    assert services.case_link_risks(case_id) == [risk]
+    assert services.case_link_risks(other) == []
+    assert services.item9_cases() == {case_id: "by link (partly answered)"}
+    assert services.link_risks("dr.a") == [risk] and services.link_risks("dr.b") == []
+
+    services.complete_patient_link(link_id)
+    assert services.item9_cases() == {case_id: "by link (finished)"}
+    services.revoke_patient_link(link_id)
+    assert services.link_risks() == [], "a revoked link may have reached the wrong person"
+
+
+def test_item_9_at_a_session_shows_on_the_caseload_with_the_link(case_id):
+    services.record_session(
+        case_id,
+        {
+            "number": 1,
+            "date": "2026-11-20",
+            "attendance": "attended",
+            "measures": {"phq9": {"phq9_9": 2}},
+        },
+        0,
+    )
+    assert services.item9_cases() == {case_id: "at a session"}
+    link_id = opened(case_id, "before_session", 2)
+    services.save_patient_answer(link_id, "measure.phq9.phq9_9", {"value": 3})
+    assert services.item9_cases() == {case_id: "at a session, by link (partly answered)"}
 
 
 def test_the_patients_measures_are_recorded_in_their_session_on_request(case_id):

@@ -44,8 +44,8 @@ from tests.session_factory import case_with_sessions, random_cases_with_sessions
 GOOD = {"goals_agreement": 4, "task_agreement": 4, "bond": 4, "heard": 4, "individual": 4}
 
 
-def metrics_of(content, sessions, **answers) -> CaseMetrics:
-    case = case_with_sessions(content, sessions, **answers)
+def metrics_of(content, sessions, ending: str | None = None, **answers) -> CaseMetrics:
+    case = case_with_sessions(content, sessions, ending=ending, **answers)
     return case_metrics(assess(content, case), case)
 
 
@@ -119,22 +119,26 @@ def test_deterioration_comes_before_everything(content) -> None:
 
 
 def test_not_on_track_comes_before_recovery(content) -> None:
-    # Below caseness at the end on both (recovery) but no reliable change after 4 sessions.
-    sessions = [treatment(content, n, 11, 8) for n in (1, 2, 3)]
-    sessions.append(treatment(content, 4, 8, 6))
+    # At caseness on both with no reliable change after 4 sessions (the fixed rule): not on
+    # track; once below caseness on both (recovery) it is never not on track (issue 16).
+    content = content.model_copy(update={"expected_change": None})
+    sessions = [treatment(content, n, 11, 8) for n in (1, 2, 3, 4)]
+    stuck = metrics_of(content, sessions)
+    assert stuck.not_on_track and stuck.outcome == "not_on_track"
 
-    m = metrics_of(content, sessions)
-
-    assert m.recovery and not m.reliable_improvement and m.not_on_track
-    assert m.outcome == "not_on_track"
+    recovered = metrics_of(content, [*sessions[:3], treatment(content, 4, 8, 6)])
+    assert recovered.recovery and not recovered.reliable_improvement
+    assert not recovered.not_on_track and recovered.outcome == "recovered"
 
 
 def test_recovery_comes_before_reliable_improvement(content) -> None:
-    m = metrics_of(content, [treatment(content, 1, 15, 10), treatment(content, 2, 5, 3)])
+    sessions = [treatment(content, 1, 15, 10), treatment(content, 2, 5, 3)]
+    m = metrics_of(content, sessions, ending="completed")
 
     assert m.recovery and m.reliable_recovery and m.reliable_improvement
     assert m.outcome == "recovered"
     assert m.caseness_at_start is True and m.finished
+    assert not metrics_of(content, sessions).finished, "an open case has not finished"
 
 
 def test_reliable_improvement_without_recovery(content) -> None:

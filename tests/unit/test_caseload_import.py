@@ -90,7 +90,8 @@ def test_the_template_has_every_column_in_order(content, template) -> None:
     ]
     assert header[12:21] == [f"phq9_{n}" for n in range(1, 10)]
     assert header[21:28] == [f"gad7_{n}" for n in range(1, 8)]
-    assert header[28:33] == [f"wsas_{n}" for n in range(1, 6)]
+    assert header[28:48] == [f"pcl5_{n}" for n in range(1, 21)]
+    assert header[48:53] == [f"wsas_{n}" for n in range(1, 6)]
 
 
 def test_the_documented_example_parses_clean(content) -> None:
@@ -168,7 +169,7 @@ def test_spreadsheet_variants_parse_clean(content, transform) -> None:
         (3, "date", "2026-02-30", "2026-02-30 is not a date in the calendar"),
         (3, "date", "", "required"),
         (3, "attendance", "came", "expected one of attended, did_not_attend, cancelled"),
-        (3, "kind", "", "expected one of assessment, treatment, follow_up"),
+        (3, "kind", "", "expected one of assessment, assessment_and_treatment, treatment"),
         (3, "phq9_3", "7", "7 is outside 0–3"),
         (3, "phq9_3", "-1", "-1 is outside 0–3"),
         (3, "gad7_2", "two", "expected a whole number 0–3 or na where allowed, got 'two'"),

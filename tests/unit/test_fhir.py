@@ -270,7 +270,17 @@ def test_every_questionnaire_validates_with_fhir_resources(content) -> None:
     bundle = questionnaire_bundle(content)
     Bundle.model_validate(bundle)
     names = [e["resource"]["id"] for e in bundle["entry"]]
-    assert names == ["preferences", "social", "alliance", "phq9", "gad7", "wsas", "case", "session"]
+    assert names == [
+        "preferences",
+        "social",
+        "alliance",
+        "phq9",
+        "gad7",
+        "pcl5",
+        "wsas",
+        "case",
+        "session",
+    ]
     for e in bundle["entry"]:
         questionnaire = Questionnaire.model_validate(e["resource"])
         assert questionnaire.url == e["fullUrl"]

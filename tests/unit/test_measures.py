@@ -195,7 +195,32 @@ def test_wsas_work_not_applicable_sums_the_other_items(content: ContentLibrary) 
         wsas, {"wsas_1": "na", "wsas_2": 8, "wsas_3": 8, "wsas_4": 4, "wsas_5": 1}
     )
     assert (score.total, score.max_total, score.not_applicable, score.complete) == (21, 32, 1, True)
-    assert score.band == "Moderately severe impairment or worse"
+    assert score.band == "Moderately severe impairment or worse" and score.prorated
+
+
+@pytest.mark.parametrize(
+    ("four_items", "band"),
+    [
+        (7, "Subclinical"),  # 7 × 5/4 = 8.75: below 10
+        (8, "Significant functional impairment"),  # 10
+        (16, "Significant functional impairment"),  # 20
+        (17, "Moderately severe impairment or worse"),  # 21.25
+    ],
+)
+def test_wsas_with_work_not_applicable_reads_bands_pro_rated_to_four_items(
+    content: ContentLibrary, four_items: int, band: str
+) -> None:
+    """Bands on four items: below 8, 8–16, above 16 (10 and 20 scaled by 4/5)."""
+    values = [min(8, four_items - 8 * i) if four_items > 8 * i else 0 for i in range(4)]
+    answers = {"wsas_1": "na", **{f"wsas_{n}": v for n, v in enumerate(values, start=2)}}
+    score = score_measure(content.measure("wsas"), answers)
+    assert (score.total, score.band, score.prorated) == (four_items, band, True)
+    full = score_measure(content.measure("wsas"), {f"wsas_{n}": 2 for n in range(1, 6)})
+    assert (full.total, full.band, full.prorated) == (
+        10,
+        "Significant functional impairment",
+        False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -272,7 +297,7 @@ def problems_of(content: ContentLibrary, change: Callable[[dict], None]) -> str:
         (lambda d: d["sessions"][0].update(attendance="late"), "attendance"),
         (lambda d: d["sessions"][0].update(kind="group"), "kind"),
         (lambda d: d["sessions"][0].update(number=0), "number"),
-        (lambda d: d.update(anxiety_measure="pcl5"), "anxiety_measure"),
+        (lambda d: d.update(anxiety_measure="ies_r"), "anxiety_measure"),
         (lambda d: d.update(anxiety_measure="wsas"), "anxiety_measure"),
     ],
 )
@@ -359,6 +384,7 @@ def test_missing_measures_are_reported(content_copy: Path) -> None:
 def test_content_needs_an_anxiety_measure(content_copy: Path) -> None:
     edit_yaml(content_copy / "measures" / "gad7.yaml", lambda d: d.update(role="functioning"))
     (content_copy / "measures" / "wsas.yaml").unlink()
+    (content_copy / "measures" / "pcl5.yaml").unlink()
     edit_yaml(
         content_copy / "measures" / "rules.yaml", lambda d: d.update(functioning_measure=None)
     )
@@ -366,3 +392,50 @@ def test_content_needs_an_anxiety_measure(content_copy: Path) -> None:
     shutil.rmtree(content_copy / "patient")
     found = content_problems(content_copy)
     assert has_problem(found, "measures/", "no measure has role anxiety"), found
+
+
+def test_the_pcl5_is_scored_as_its_sources_say(content) -> None:
+    """PCL-5 (public domain): 20 items 0–4, total 0–80; caseness 32 (the National Center for
+    PTSD's 31–33, as services use it); reliable change 10. Pinned at the edges."""
+    pcl5 = content.measure("pcl5")
+    assert (pcl5.role, len(pcl5.items), pcl5.min_value, pcl5.max_value) == ("anxiety", 20, 0, 4)
+    assert (pcl5.max_total, pcl5.caseness, pcl5.reliable_change) == (80, 32, 10)
+    assert [o.label for o in pcl5.options] == [
+        "Not at all",
+        "A little bit",
+        "Moderately",
+        "Quite a bit",
+        "Extremely",
+    ]
+    assert pcl5.band(31).label == "Below the probable-PTSD cut-off"
+    assert pcl5.band(32).label == "At or above the probable-PTSD cut-off"
+    assert pcl5.risk_item is None
+
+
+def test_a_ptsd_case_reads_its_outcomes_on_the_pcl5(content) -> None:
+    from tailoring.engine.outcomes import case_outcomes
+    from tests.session_factory import case_with_sessions, session
+
+    def outcomes(first: int, last: int):
+        sessions = [
+            session(content, 1, phq9=5, anxiety=first, anxiety_measure="pcl5"),
+            session(content, 2, phq9=5, anxiety=last, anxiety_measure="pcl5"),
+        ]
+        case = case_with_sessions(content, sessions, anxiety_measure="pcl5", ending="completed")
+        return case_outcomes(content, case)
+
+    below = outcomes(31, 20)
+    assert (below.caseness_at_start, below.recovery) == ("no", "not_at_caseness")
+    nine = outcomes(40, 31)  # a fall of 9: recovered, not reliably
+    assert (nine.recovery, nine.reliable_improvement, nine.reliable_recovery) == ("yes", "no", "no")
+    ten = outcomes(40, 30)
+    assert (ten.recovery, ten.reliable_recovery, ten.finished) == ("yes", "yes", True)
+    rise = outcomes(32, 42)
+    assert rise.reliable_deterioration == "yes"
+
+
+def test_the_wsas_keeps_its_five_areas_and_the_patient_is_told_of_nhs_111(content) -> None:
+    wsas = content.measure("wsas")
+    assert "form and maintain close relationships" in wsas.item("wsas_5").text
+    urgent = content.patient.wording.urgent_help
+    assert "NHS 111" in urgent and "mental health option" in urgent and "999" in urgent

@@ -170,21 +170,69 @@ def test_only_attended_treatment_sessions_count_towards_outcomes(content):
     assert any("not counted (sessions 1, 3, 5)" in n for n in result.notes)
 
 
-# --- A finished course: two or more attended treatment sessions --------------------------------
+# --- A finished course: ended after two or more attended treatment appointments ---------------
+# NHS Digital glossary: "a referral that has finished a course of treatment is one that has
+# ended having had at least two attended treatment appointments".
+
+ONE_TREATMENT = [
+    ("assessment", "attended"),
+    ("treatment", "attended"),
+    ("treatment", "did_not_attend"),
+    ("treatment", "cancelled"),
+    ("follow_up", "attended"),
+]
 
 
-def test_finished_counts_only_attended_treatment_sessions(content):
+@pytest.mark.parametrize(
+    ("extra", "ending", "attended", "finished"),
+    [
+        ([], None, 1, False),  # one treatment appointment, open
+        ([], "completed", 1, False),  # one, ended: not a finished course
+        ([("treatment", "attended")], None, 2, False),  # two, still open
+        ([("treatment", "attended")], "completed", 2, True),  # two, ended
+        ([("treatment", "attended")], "dropped_out", 2, True),  # any ending reason counts
+        ([("assessment_and_treatment", "attended")], "completed", 2, True),
+        ([("assessment", "attended")], "completed", 1, False),
+        ([("follow_up", "attended")], "completed", 1, False),
+        ([("assessment_and_treatment", "did_not_attend")], "completed", 1, False),
+    ],
+)
+def test_a_finished_course_is_ended_after_two_attended_treatment_appointments(
+    content, extra, ending, attended, finished
+):
+    kinds = ONE_TREATMENT + extra
     sessions = [
-        session(content, 1, kind="assessment"),
-        session(content, 2),
-        session(content, 3, attendance="did_not_attend"),
-        session(content, 4, attendance="cancelled"),
-        session(content, 5, kind="follow_up"),
+        session(content, n, kind=kind, attendance=attendance)
+        for n, (kind, attendance) in enumerate(kinds, start=1)
     ]
-    one = case_outcomes(content, case_with_sessions(content, sessions))
-    assert (one.treatment_sessions_attended, one.finished) == (1, False)
-    two = case_outcomes(content, case_with_sessions(content, [*sessions, session(content, 6)]))
-    assert (two.treatment_sessions_attended, two.finished) == (2, True)
+    result = case_outcomes(content, case_with_sessions(content, sessions, ending=ending))
+    assert (result.treatment_sessions_attended, result.ended, result.finished) == (
+        attended,
+        ending is not None,
+        finished,
+    )
+    open_note = any("has not ended" in n for n in result.notes)
+    assert open_note is (ending is None)
+
+
+# --- The first score: the first scored treatment appointment ------------------------------------
+
+
+def test_caseness_is_read_at_the_first_scored_treatment_appointment_not_the_assessment(content):
+    """An assessment-only score never counts; an "assessment and treatment" one does."""
+    sessions = [
+        session(content, 1, phq9=20, anxiety=15, kind="assessment"),
+        session(content, 2, phq9=9, anxiety=7),
+        session(content, 3, phq9=5, anxiety=4),
+    ]
+    below = case_outcomes(content, case_with_sessions(content, sessions, ending="completed"))
+    assert (below.depression.first_session, below.depression.first) == (2, 9)
+    assert (below.caseness_at_start, below.recovery) == ("no", "not_at_caseness")
+
+    sessions[0]["kind"] = "assessment_and_treatment"
+    counted = case_outcomes(content, case_with_sessions(content, sessions, ending="completed"))
+    assert (counted.depression.first_session, counted.depression.first) == (1, 20)
+    assert (counted.caseness_at_start, counted.recovery, counted.finished) == ("yes", "yes", True)
 
 
 # --- Anxiety measure per case ------------------------------------------------------------------
@@ -217,6 +265,8 @@ def test_the_anxiety_measure_is_configurable_per_case(
 
 
 def test_not_on_track_at_the_documented_session(content):
+    """The fixed rule, used where no expected-change curve covers the patient's start."""
+    content = content.model_copy(update={"expected_change": None})
     by = content.tracking.not_on_track_after_treatment_sessions
     flat = [(15, 10)] * by
     assert flag(content, course(content, *flat[:-1]), "session.not_on_track") is None
@@ -225,6 +275,7 @@ def test_not_on_track_at_the_documented_session(content):
     assert {a.adaptation_id for a in raised.actions} == {"revisit_fit", "discuss_in_supervision"}
     assert raised.theme == "personalisation"
     assert raised.triggers and raised.triggers[0].section == "sessions"
+    assert f"rule: no reliable improvement after {by} treatment sessions" in raised.title
 
 
 def test_missed_sessions_do_not_count_towards_the_not_on_track_session(content):
@@ -240,7 +291,7 @@ def test_reliable_improvement_by_then_is_on_track(content):
 
 
 def test_reliable_deterioration_is_not_on_track_at_any_session(content):
-    case = course(content, (8, 6), (14, 6))
+    case = course(content, (10, 6), (16, 6))
     raised = flag(content, case, "session.not_on_track")
     assert raised is not None and raised.severity == "high"
     assert "PHQ-9" in raised.title
@@ -433,8 +484,8 @@ def test_no_risk_notice_without_item_9_above_0(content, answers):
 
 def test_session_flags_join_the_report_sorted_by_severity(content):
     sessions = [
-        session(content, 1, phq9=8, anxiety=6, alliance=ratings(4, rupture_withdrawal=1)),
-        session(content, 2, phq9=14, anxiety=6, attendance="attended"),
+        session(content, 1, phq9=10, anxiety=6, alliance=ratings(4, rupture_withdrawal=1)),
+        session(content, 2, phq9=16, anxiety=6, attendance="attended"),
     ]
     report = assess(content, case_with_sessions(content, sessions))
     ids = [f.id for f in report.flags]
@@ -471,7 +522,9 @@ def test_the_demo_with_sessions_reports_outcomes(content):
     assert tracked, "one demo case carries sessions"
     for case in tracked:
         report = assess(content, case)
-        assert report.outcomes is not None and report.outcomes.finished
+        # DEMO-005 is still in treatment: outcomes so far, not yet a finished course.
+        assert report.outcomes is not None and report.outcomes.caseness_at_start == "yes"
+        assert case.referral_date is not None and not report.outcomes.finished
         assert any(f.id.startswith("session.") for f in report.flags)
 
 

@@ -125,6 +125,9 @@ class _Writer:
             self.coded(CASE, "anxiety_measure", [case.anxiety_measure]),
             self.coded(CASE, "step", [case.step]),
             self.coded(CASE, "status", [case.status]),
+            self.item(CASE, "referral_date", _date(case.referral_date)),
+            self.item(CASE, "ending_date", _date(case.ending_date)),
+            self.coded(CASE, "ending_reason", [case.ending_reason] if case.ending_reason else []),
         ]
         self.add(self.response("case", CASE, items, complete=True))
 
@@ -243,6 +246,11 @@ class _Writer:
             observation["interpretation"] = [{"text": score.band}]
         observation["derivedFrom"] = [{"reference": url}]
         self.add(observation)
+
+
+def _date(value: datetime.date | None) -> list[dict[str, Any]]:
+    """A date answer, or none for a date not recorded."""
+    return [] if value is None else [{"valueDate": value.isoformat()}]
 
 
 def _index(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

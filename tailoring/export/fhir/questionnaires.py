@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-from tailoring.model.case import WALK_STEPS, SocialAnswer
+from tailoring.model.case import ENDING_REASONS, WALK_STEPS, SocialAnswer
 from tailoring.model.content import ContentLibrary
 from tailoring.model.measures import MEASURE_ROLES, NOT_APPLICABLE, Measure
 from tailoring.model.session import ATTENDANCES, SESSION_KINDS
@@ -245,6 +245,13 @@ def _case(content: ContentLibrary) -> dict[str, Any]:
             "status",
             "Case status",
             _named(code_system("case-status"), {s: _words(s) for s in CASE_STATUSES}),
+        ),
+        {"linkId": "referral_date", "text": "Referral received", "type": "date"},
+        {"linkId": "ending_date", "text": "Referral ended", "type": "date"},
+        _choice(
+            "ending_reason",
+            "Why the referral ended",
+            _named(code_system("ending-reason"), {r: _words(r) for r in ENDING_REASONS}),
         ),
     ]
     return _questionnaire(
