@@ -295,6 +295,7 @@ st.caption(
     "never as rates."
 )
 
+
 def csv(frame: pd.DataFrame, order: np.ndarray) -> str:
     """The caseload file, built and audited when the button is clicked (pass it uncalled)."""
     return services.caseload_export(display(in_order(frame, order)).to_dict("records"))
