@@ -366,3 +366,10 @@ def test_content_needs_an_anxiety_measure(content_copy: Path) -> None:
     shutil.rmtree(content_copy / "patient")
     found = content_problems(content_copy)
     assert has_problem(found, "measures/", "no measure has role anxiety"), found
+
+
+def test_severity_runs_from_the_lowest_band_to_the_highest(content):
+    phq9, gad7, wsas = (content.measure(m) for m in ("phq9", "gad7", "wsas"))
+    assert [phq9.severity(t) for t in (0, 5, 10, 15, 27)] == [0, 0.25, 0.5, 0.75, 1]
+    assert gad7.severity(0) == 0 and gad7.severity(21) == 1
+    assert wsas.severity(15) == 0.5
