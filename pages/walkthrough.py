@@ -60,11 +60,11 @@ with friendly_errors():
             else:
                 st.rerun()
 
-    fit = services.assess_case(case)
-    step = walk.step_picker(case_id, case, fit.completeness)
+    step = walk.step_picker(case_id, case, services.answer_completeness(case))
     checklist.show_notices(save)
 
     if step == "report":
+        fit = services.assess_case(case)
         if services.answer_source(case_id) != "therapist":
             # The patient answered too, and the fit is to use their answers (chosen on the
             # Patient questionnaires page): each dimension says whose answer it used.

@@ -35,7 +35,7 @@ from tailoring.content import content_dir, library
 from tailoring.demo import FIRST_REFERENCE, demo_cases, demo_reference
 from tailoring.engine import patient_links as link_codes
 from tailoring.engine.answer_source import merge
-from tailoring.engine.assess import assess
+from tailoring.engine.assess import assess, completeness
 from tailoring.engine.caseload import case_metrics, caseload_summary, filter_caseload
 from tailoring.engine.coding import code_text
 from tailoring.engine.grading import grade, reference_flag_problems, theme_scores
@@ -91,7 +91,7 @@ from tailoring.model.patient import (
     questions,
 )
 from tailoring.model.patient_content import PatientWording, QuestionnaireSet, SetId
-from tailoring.model.report import FitReport, Flag, MeasureScore
+from tailoring.model.report import Completeness, FitReport, Flag, MeasureScore
 from tailoring.model.scenario import Scenario
 from tailoring.model.session import Session
 from tailoring.model.text import (
@@ -799,6 +799,12 @@ def clear_answer(case_id: int, section: Section, item_id: str) -> None:
 
 def assess_case(case: Case) -> FitReport:
     return assess(content(), case)
+
+
+def answer_completeness(case: Case) -> Completeness:
+    """How many checklist questions are answered, by section: all a walk-through step but the
+    report needs on every click (the full assessment also weighs every other protocol)."""
+    return completeness(content(), case.answers)
 
 
 def report_pdf(report: FitReport, on: date | None = None) -> bytes:
