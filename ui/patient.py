@@ -28,6 +28,7 @@ from tailoring.model.text import NOTE_CHARS
 from ui import bound
 from ui import report as report_ui
 from ui.client import client_address
+from ui.common import wrapped_table
 from ui.review import when
 
 URL_PATH = "patient"
@@ -704,7 +705,7 @@ def side_by_side(voice: services.PatientVoice) -> None:
                 f"The patient's answers after session {voice.alliance_session}, beside your "
                 "alliance check of that session (or the walk-through's if it has none)."
             )
-        st.dataframe(
+        wrapped_table(
             [
                 {
                     "Item": row.title,
@@ -714,9 +715,7 @@ def side_by_side(voice: services.PatientVoice) -> None:
                 }
                 for row in rows
             ],
-            hide_index=True,
-            width="stretch",
-            key=f"voice.{section}",
+            f"voice.{section}",
         )
     st.subheader(f"Perception gaps ({len(voice.gaps)})")
     if not voice.gaps:

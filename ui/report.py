@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from tailoring.model.report import AGENDA_KIND_LABELS, DimensionFit, FitReport, Flag
+from ui.common import wrapped_table
 
 SEVERITY_HEADINGS = {
     "high": ("High", "Act on these before or in the next session."),
@@ -149,20 +150,17 @@ def dimensions_table(dimensions: list[DimensionFit]) -> None:
             "Dimension": d.title,
             **({"Answer from": SOURCE_WORDS.get(d.source, "—")} if with_source else {}),
             "Status": STATUS_WORDS[d.status],
-            "Fit": d.fit,
-            "Weight": d.weight,
+            "Fit": _number(d.fit),
+            "Weight": f"{d.weight:g}",
             "Why": d.explanation,
         }
         for d in dimensions
     ]
-    st.dataframe(
-        rows,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "Fit": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f")
-        },
-    )
+    wrapped_table(rows, "report.dimensions")
+
+
+def _number(value: float | None, sign: str = "") -> str:
+    return "—" if value is None else f"{value:{sign}.0f}"
 
 
 SOURCE_WORDS = {"patient": "Patient", "therapist": "Therapist"}
@@ -203,24 +201,14 @@ def alternatives_table(report: FitReport) -> None:
             "Protocol": a.protocol_name,
             "Step": a.step,
             "Sessions": a.sessions,
-            "Fit": a.fit,
-            "Change": a.change,
+            "Fit": _number(a.fit),
+            "Change": _number(a.change, "+"),
             "Would fix": "; ".join(a.fixes) or "—",
             "Would break": "; ".join(a.breaks) or "—",
         }
         for a in report.alternatives
     ]
-    st.dataframe(
-        rows,
-        hide_index=True,
-        width="stretch",
-        height="content",  # at most one row per other protocol: show them all, no inner scroll
-        key="report.alternatives",
-        column_config={
-            "Fit": st.column_config.NumberColumn(format="%.0f"),
-            "Change": st.column_config.NumberColumn(format="%+.0f"),
-        },
-    )
+    wrapped_table(rows, "report.alternatives")
 
 
 def session_plan(report: FitReport) -> None:

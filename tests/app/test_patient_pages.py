@@ -47,9 +47,11 @@ def page_scripts(at: AppTest) -> str:
 
 
 def frame(at: AppTest, column: str, without: str = "—"):
-    """The first dataframe with this column (and not that one): AppTest keeps no dataframe keys."""
+    """The first table with this column (and not that one): AppTest keeps no table keys."""
     return next(
-        d.value for d in at.dataframe if column in d.value.columns and without not in d.value
+        d.value
+        for d in [*at.dataframe, *at.table]
+        if column in d.value.columns and without not in d.value
     )
 
 
@@ -75,7 +77,7 @@ def assert_nothing_of_the_case(at: AppTest) -> None:
     text = shown_text(at)
     for secret in ("PV-APP-1", "Damp flat", "Fit", "flag", "CBT for depression"):
         assert secret not in text
-    assert not at.dataframe and not at.metric
+    assert not at.dataframe and not at.table and not at.metric
 
 
 # The patient's page ----------------------------------------------------------------------------
@@ -288,6 +290,7 @@ def test_the_caseload_shows_the_themes_of_patient_feedback(case_id):
     services.save_patient_answer(link.id, "open.helped", {"value": HELPED})
     at = AppTest.from_file(APP, default_timeout=60)
     at.switch_page("pages/caseload.py")
+    at.session_state["caseload.view"] = "Patient feedback"
     at = at.run()
     assert not at.exception
     assert "Themes of patient feedback" in [s.value for s in at.subheader]
@@ -346,6 +349,6 @@ def test_the_walkthrough_report_follows_the_chosen_answer_source(app: AppTest):
     assert not at.exception
     assert any("uses the patient's answers where given" in c.value for c in at.caption)
     # No patient answers yet: every answered dimension is the therapist's.
-    table = at.dataframe[0].value
+    table = at.table[0].value
     answered = table[table["Status"] != "Not answered"]
     assert set(answered["Answer from"]) == {"Therapist"}
