@@ -5,6 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
+from tailoring.export.text import practicalities, with_where
 from tailoring.model.report import AGENDA_KIND_LABELS, DimensionFit, FitReport, Flag
 from ui.common import wrapped_table
 
@@ -212,9 +213,12 @@ def alternatives_table(report: FitReport) -> None:
 
 
 def session_plan(report: FitReport) -> None:
+    stated = practicalities(report)
+    if stated:
+        st.markdown("**Practicalities, as the patient stated them:** " + " · ".join(stated))
     if not report.session_plan:
         st.info("Nothing to add to the agenda from the answers so far.")
-    for number, item in enumerate(report.session_plan, start=1):
+    for number, item in enumerate(with_where(report), start=1):
         st.markdown(f"{number}. **{item.title}** — _{AGENDA_KIND_LABELS[item.kind]}_")
         st.caption(item.detail)
 

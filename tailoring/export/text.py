@@ -42,13 +42,26 @@ def _fit_line(report: FitReport) -> str:
 
 
 def practicalities(report: FitReport) -> list[str]:
-    """The patient's stated ways of meeting and times they can attend, in words."""
-    lines = []
-    for dimension in report.dimensions:
-        if dimension.item_id in PRACTICALITIES and dimension.triggers:
-            answers = "; ".join(t.answer for t in dimension.triggers)
-            lines.append(f"- {dimension.title}: {answers}")
-    return lines
+    """The patient's stated ways of meeting and times they can attend: "title: answer"."""
+    return [
+        f"{d.title}: {'; '.join(t.answer for t in d.triggers)}"
+        for d in report.dimensions
+        if d.item_id in PRACTICALITIES and d.triggers
+    ]
+
+
+def with_where(report: FitReport) -> list[AgendaItem]:
+    """The session plan with each signposting item's what and where (its action's description)
+    added to its detail: the agenda alone names the action and the flags behind it."""
+    where = {
+        a.title: a.description for f in report.flags for a in f.actions if a.kind == "signpost"
+    }
+    return [
+        item.model_copy(update={"detail": f"{where[item.title]} (For: {item.detail}.)"})
+        if item.kind == "signpost" and item.title in where
+        else item
+        for item in report.session_plan
+    ]
 
 
 def _agenda_item(item: AgendaItem) -> list[str]:
@@ -81,9 +94,9 @@ def session_plan_text(report: FitReport, generated_on: datetime.date) -> str:
     lines = [*_header("Session plan", report, generated_on), _fit_line(report), ""]
     stated = practicalities(report)
     if stated:
-        lines += ["Practicalities (as the patient stated them)", *stated, ""]
+        lines += ["Practicalities (as the patient stated them)", *(f"- {p}" for p in stated), ""]
     lines.append("Agenda")
-    for item in report.session_plan:
+    for item in with_where(report):
         lines += _agenda_item(item)
     if not report.session_plan:
         lines.append("No agenda items yet.")
@@ -96,7 +109,7 @@ def fit_report_text(report: FitReport, generated_on: datetime.date) -> str:
     lines = [*_header("Fit report", report, generated_on), _fit_line(report), ""]
     stated = practicalities(report)
     if stated:
-        lines += ["Practicalities (as the patient stated them)", *stated, ""]
+        lines += ["Practicalities (as the patient stated them)", *(f"- {p}" for p in stated), ""]
     lines.append("Fit by dimension")
     lines += [_dimension(d) for d in report.dimensions]
     lines += ["", "Flags, with what to do", *_flags(report, with_actions=True), ""]
