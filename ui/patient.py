@@ -520,7 +520,9 @@ def new_link_form(case_id: int, sessions: list[int]) -> None:
         max_value=200,
         value=max(sessions, default=0) + (1 if set_id == "before_session" else 0) or 1,
         step=1,
-        key="links.new.session",
+        # One widget per questionnaire: a single one kept the number of the questionnaire
+        # first shown, so "before a session" offered the last recorded session, not the next.
+        key=f"links.new.session.{set_id}",
         disabled=not needs_session,
         help="The session the answers are about.",
     )

@@ -352,3 +352,18 @@ def test_the_walkthrough_report_follows_the_chosen_answer_source(app: AppTest):
     table = at.table[0].value
     answered = table[table["Status"] != "Not answered"]
     assert set(answered["Answer from"]) == {"Therapist"}
+
+
+def test_before_a_session_offers_the_next_unrecorded_session(case_id):
+    for number in (1, 2):
+        services.record_session(
+            case_id, {"number": number, "date": f"2026-11-0{number}", "attendance": "attended"}
+        )
+    at = therapist(case_id)
+    # Shown first with another questionnaire, then switched: the number follows the choice.
+    at.selectbox(key="links.new.set").set_value("preferences").run()
+    at.selectbox(key="links.new.set").set_value("before_session").run()
+    assert at.number_input(key="links.new.session.before_session").value == 3
+    at.button(key="links.new.create").click().run()
+    assert not at.exception
+    assert services.patient_links(case_id)[-1].session_number == 3
