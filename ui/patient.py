@@ -55,6 +55,10 @@ TOUCH_CSS = """
 /* Streamlit greys captions with opacity (3.9:1 on white); hints patients read need 4.5:1. */
 [data-testid="stCaptionContainer"] { color: #55575d; opacity: 1; }
 .st-key-patient-style { display: none; }
+/* Phones zoom into a text field whose text is under 16 px (iOS Safari), and "Press Ctrl+Enter
+   to apply" means nothing on a phone: the words save when the box loses focus, as the page says. */
+[data-testid="stTextArea"] textarea, [data-testid="stTextInput"] input { font-size: 16px; }
+[data-testid="InputInstructions"] { display: none; }
 </style>
 <span></span>
 """

@@ -132,3 +132,23 @@ def test_the_session_plan_copies_as_text(laptop: Page, app_server: AppServer, ap
     assert download.value.suggested_filename.startswith("session-plan-DEMO-002-")
     no_error_on_page(laptop)
     screenshot(laptop, "issue17-plan-text")
+
+
+def test_a_patients_text_box_on_a_phone_has_no_key_hint_and_does_not_zoom(
+    browser: Browser, app_server: AppServer, app_services
+):
+    case = app_services.new_case("E2E-1717", "cbt_depression", 12)
+    _, code = app_services.create_patient_link(case, "preferences")
+    phone = new_page(browser, {"width": 375, "height": 800})
+    try:
+        goto(phone, f"{app_server.url}/patient?code={code}")
+        box = by_key(phone, "patient.open.helped").locator("textarea")
+        box.fill("Being listened to")
+        size = box.evaluate("(el) => getComputedStyle(el).fontSize")
+        assert size == "16px"
+        expect(phone.get_by_text("Ctrl+Enter", exact=False)).not_to_be_visible()
+        expect(phone.get_by_test_id("InputInstructions")).not_to_be_visible()
+        no_error_on_page(phone)
+        screenshot(phone, "issue17-patient-phone-text", full=False)
+    finally:
+        phone.context.close()
