@@ -261,7 +261,13 @@ def questionnaire(link: PatientLink) -> None:
         st.header(section.title)
         if section.intro:
             st.write(section.intro)
+        stem = None
         for question in (q for q in asked if q.section == section.title):
+            # A measure's question ("Over the last 2 weeks, how often...") once, above its
+            # items: repeated in each of nine blocks it made a phone page much longer.
+            if question.stem and question.stem != stem:
+                st.markdown(f"**{question.stem}**")
+            stem = question.stem
             _question(link.id, question, wording.importance.question, wording.importance.labels)
     st.divider()
     st.write(WORDS["answered"].format(answered=answered, total=len(asked)))
@@ -349,8 +355,6 @@ def _question(link_id: int, question: Question, importance: str, levels: list[st
     key = f"patient.{question.key}"
     labels = {c.value: c.label for c in question.choices}
     with st.container(border=True, key=f"{key}.block"):
-        if question.stem:
-            st.caption(question.stem)
         st.markdown(f"**{question.text}**")
         if question.hint:
             st.caption(question.hint)

@@ -367,3 +367,12 @@ def test_before_a_session_offers_the_next_unrecorded_session(case_id):
     at.button(key="links.new.create").click().run()
     assert not at.exception
     assert services.patient_links(case_id)[-1].session_number == 3
+
+
+def test_a_measures_question_is_shown_once_above_its_items(case_id):
+    _, code = services.create_patient_link(case_id, "before_session", 1)
+    at = visit(code)
+    assert not at.exception
+    stem = services.content().measure("phq9").question.strip()
+    texts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    assert sum(stem in t for t in texts) == 1
