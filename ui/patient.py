@@ -75,6 +75,9 @@ WORDS = {
     "works_until": "The link works until {until}.",
     "tick_all": "Tick all that apply.",
     "saves_on_leave": "Your words save when you tap or click outside the box.",
+    "sent": "You sent your answers to '{title}' at {when}.",
+    "closed": "The link to '{title}' closed at {when}. The answers you gave are saved.",
+    "changes": "Want to change an answer? Ask your therapist. They can send you a new link.",
     "answered": "You have answered {answered} of {total} questions. You can leave out any you "
     "prefer not to answer.",
     "progress": "{answered} of {total} questions answered",
@@ -231,10 +234,17 @@ def _submit_code() -> None:
         _open(code)
 
 
-def thank_you() -> None:
+def thank_you(link: PatientLink) -> None:
+    """A link that takes no more answers: what was sent and when, and how to change it."""
     wording = services.patient_wording()
     st.title(wording.thank_you.title)
     st.success(wording.thank_you.text, icon=":material/check_circle:")
+    title = services.patient_questionnaire(link).title
+    if link.completed_at is not None:
+        sent = WORDS["sent"].format(title=title, when=_local(link.completed_at))
+    else:
+        sent = WORDS["closed"].format(title=title, when=_local(link.expires_at))
+    st.write(f"{sent} {WORDS['changes']}")
     st.info(wording.urgent_help, icon=":material/call:")
 
 

@@ -203,7 +203,11 @@ def test_finishing_shows_the_thank_you_and_answers_stop_changing(case_id):
     assert "sent to your therapist" in at.success[0].value
     assert not at.radio
     assert services.patient_links(case_id)[0].completed_at is not None
-    assert [t.value for t in visit(code).title] == ["Thank you"]
+    again = visit(code)
+    assert [t.value for t in again.title] == ["Thank you"]
+    # Reopened: what was sent and when, and how to ask for a change.
+    told = " ".join(m.value for m in again.markdown)
+    assert "You sent your answers to '" in told and "Ask your therapist" in told
 
 
 # The therapist's page -------------------------------------------------------------------------
@@ -319,7 +323,10 @@ def test_a_risk_answer_before_a_session_is_shown_above_everything(case_id):
 @pytest.mark.parametrize("name", sorted(WORDS))
 def test_the_page_own_words_for_patients_are_plain(name):
     """As every text of content/patient/ (tests/unit/test_patient_readability.py)."""
-    text = WORDS[name].format(until="14:05 on Friday 11 December 2026", answered=3, total=19)
+    moment = "14:05 on Friday 11 December 2026"
+    text = WORDS[name].format(
+        until=moment, when=moment, title="What you want from therapy", answered=3, total=19
+    )
     assert textstat.flesch_reading_ease(text) >= 60, text
 
 
