@@ -14,6 +14,12 @@ require_entry()
 
 VIEWS = ("Cases", "Charts", "Patient feedback")
 
+st.title("Caseload")
+st.caption(
+    "Figures are recomputed whenever a case changes. Small numbers are shown as counts, "
+    "never as rates."
+)
+
 with friendly_errors():
     include_archived = st.toggle("Include archived cases", key="caseload.archived")
     stamp = services.caseload_stamp()

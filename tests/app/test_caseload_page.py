@@ -41,6 +41,7 @@ def test_the_caseload_lists_every_real_case_and_no_attempt(app: AppTest):
     services.start_attempt("cbt_depression_fit")
     at = open_caseload(app)
     assert not at.exception
+    assert at.title[0].value == "Caseload"
     table = at.dataframe[0].value
     assert sorted(table["Reference"]) == sorted(c.reference for c in services.list_cases())
 
