@@ -161,6 +161,18 @@ def display(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+TABLE_WIDTHS = {
+    "Therapist": 90,
+    "Reference": 80,
+    "Protocol": 130,
+    "Sessions": 62,
+    "High": 42,
+    "Medium": 58,
+    "Low": 38,
+    "Alliance trend": 92,
+    "Outcome": 106,
+    "Last session": 88,
+}
 # Rows sent to the browser at most: more is slow to draw and nobody reads them; the sort below
 # picks which come first, and the CSV export has them all.
 TABLE_ROWS = 5000
@@ -250,8 +262,13 @@ def table(frame: pd.DataFrame, order: np.ndarray, total: int | None = None) -> N
         key="caseload.table",
         on_select="rerun",
         selection_mode="single-row",
+        # Widths that show every column at 1366 px without scrolling sideways (the main column
+        # is about 900 px there); a long protocol name is cut, and the row opens in full.
         column_config={
-            "Fit": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f")
+            "Fit": st.column_config.ProgressColumn(
+                min_value=0, max_value=100, format="%.0f", width=80
+            ),
+            **{name: st.column_config.Column(width=width) for name, width in TABLE_WIDTHS.items()},
         },
     )
     picked = state.selection.rows

@@ -100,6 +100,10 @@ def test_the_caseload_opens_on_its_table_and_a_row_click_opens_the_review(
     frame = app_services.caseload_frame()
     with settles(laptop):
         by_key(laptop, "caseload.high").locator("label").first.click()
+    # Every column of the table shows at 1366 px: its grid does not scroll sideways.
+    scroller = laptop.get_by_test_id("stDataFrame").locator(".dvn-scroller")
+    widths = scroller.evaluate("(el) => [el.scrollWidth, el.clientWidth]")
+    assert widths[0] <= widths[1] + 1, widths
     high = int((frame["flags_high"] > 0).sum())
     expect(laptop.get_by_text(exact(f"{high} of {len(frame)} cases"))).to_be_visible()
     no_error_on_page(laptop)
