@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 import streamlit as st
 
 from tailoring import services
 from tailoring.model.caseload import OUTCOME_WORDS
 from ui import caseload
-from ui.common import REVIEW, friendly_errors, open_case, require_entry
+from ui.common import friendly_errors, require_entry
 
 require_entry()
 
-OPEN_LIST_LIMIT = 2000
+VIEWS = ("Cases", "Charts", "Patient feedback")
 
 st.title("Caseload")
 st.caption(
@@ -84,11 +82,18 @@ with friendly_errors():
         key="caseload.fit_below",
         placeholder="any fit",
     )
+    # Only the open tab runs and is drawn: the charts (five Plotly figures) took most of the
+    # browser's time to show the page, before a supervisor could read the table's first row.
+    cases_tab, charts_tab, feedback_tab = st.tabs(
+        list(VIEWS), key="caseload.view", on_change="rerun"
+    )
     if preview is not None:
-        st.markdown(f"**{total:,} of {total:,} cases**")
-        by, descending = caseload.sort_choice()
-        rows = caseload.with_item9(preview.rows, item9, only=False)
-        caseload.table(rows, np.arange(len(rows)), total)
+        if cases_tab.open:
+            with cases_tab:
+                st.markdown(f"**{total:,} of {total:,} cases**")
+                by, descending = caseload.sort_choice()
+                rows = caseload.with_item9(preview.rows, item9, only=False)
+                caseload.table(rows, np.arange(len(rows)), total)
         frame = services.visible_caseload(caseload.frame(stamp, include_archived))
     shown = services.filter_caseload(
         frame,
@@ -103,41 +108,21 @@ with friendly_errors():
 
     shown = caseload.with_item9(shown, item9, item9_only)
     caseload.item9_notice(shown)
-    if preview is None:
-        st.markdown(f"**{len(shown):,} of {len(frame):,} cases**")
-        by, descending = caseload.sort_choice()
-    # The summary keeps the filtered rows' own order, so a new sort does not recompute it.
-    order = caseload.sort_order(shown, by, descending)
-    if preview is None:
-        caseload.table(shown, order)
-    if len(shown):
-        pick, go = st.columns([3, 1])
-        if len(shown) <= OPEN_LIST_LIMIT:
-            ordered = caseload.in_order(shown, order)
-            by_reference = dict(zip(ordered["reference"], ordered["id"], strict=True))
-            reference = pick.selectbox("Case to open", list(by_reference), key="caseload.open_pick")
-        else:
-            # A list of tens of thousands of references helps nobody and slows every rerun.
-            reference = pick.text_input(
-                "Case to open (type its reference, or filter the table first)",
-                key="caseload.open_reference",
-            ).strip()
-            by_reference = None  # looked up only when asked
-        if go.button("Review case", key="caseload.open", width="stretch"):
-            if by_reference is None:
-                by_reference = dict(zip(shown["reference"], shown["id"], strict=True))
-            if reference in by_reference:
-                open_case(int(by_reference[reference]), REVIEW)
-            else:
-                st.warning("No case with that reference among those shown.")
-        st.download_button(
-            "Caseload (CSV)",
-            partial(caseload.csv, shown, order),
-            file_name="caseload.csv",
-            mime="text/csv",
-            key="caseload.export",
-        )
-
-    overview = caseload.overview(shown, stamp, include_archived)
-    caseload.summary(overview, shown)
-    caseload.patient_feedback_themes(services.patient_feedback_themes(include_archived))
+    if cases_tab.open:
+        with cases_tab:
+            if preview is None:
+                st.markdown(f"**{len(shown):,} of {len(frame):,} cases**")
+                by, descending = caseload.sort_choice()
+            # The summary keeps the filtered rows' own order, so a new sort does not recompute it.
+            order = caseload.sort_order(shown, by, descending)
+            if preview is None:
+                caseload.table(shown, order)
+            if len(shown):
+                caseload.open_controls(shown, order)
+    if charts_tab.open:
+        with charts_tab:
+            st.markdown(f"**{len(shown):,} of {len(frame):,} cases**")
+            caseload.summary(caseload.overview(shown, stamp, include_archived), shown)
+    if feedback_tab.open:
+        with feedback_tab:
+            caseload.patient_feedback_themes(services.patient_feedback_themes(include_archived))

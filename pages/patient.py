@@ -22,6 +22,6 @@ with friendly_errors():
     if link is None:
         st.stop()
     if link.completed_at is not None or not link.accepts_answers(datetime.now(UTC)):
-        patient.thank_you()
+        patient.thank_you(link)
         st.stop()
     patient.questionnaire(link)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
+from functools import partial
+
 import streamlit as st
 
 from tailoring import services
 from tailoring.model.text import NOTE_CHARS
-from ui import privacy
+from ui import privacy, record_text
 from ui import sessions as entry
 from ui.common import friendly_errors, require_case, require_entry
 
@@ -112,6 +115,14 @@ with friendly_errors():
                 + ("removed the session" if change.new is None else "changed it")
             )
             st.json({"before": change.old, "after": change.new}, expanded=False)
+
+    record_text.copy_as_text(
+        f"Session {choice} summary as text, for the clinical record",
+        "sessions.text",
+        partial(services.session_text, case_id, choice),
+        partial(services.session_text_download, case_id, choice),
+        f"session-{choice}-{case.reference}-{datetime.date.today():%Y-%m-%d}.txt",
+    )
 
     if st.button("Remove this session…", key="sessions.remove"):
         st.session_state["sessions.pending_remove"] = choice

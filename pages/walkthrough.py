@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from tailoring import services
-from ui import checklist, report, walk
+from ui import checklist, record_text, report, walk
 from ui.common import friendly_errors, require_case, require_entry
 
 require_entry()
@@ -105,17 +106,25 @@ with friendly_errors():
             else:
                 st.rerun()
 
-    fit = services.assess_case(case)
-    step = walk.step_picker(case_id, case, fit.completeness)
+    step = walk.step_picker(case_id, case, services.answer_completeness(case))
     checklist.show_notices(save)
 
     if step == "report":
+        fit = services.assess_case(case)
         if services.answer_source(case_id) != "therapist":
             # The patient answered too, and the fit is to use their answers (chosen on the
             # Patient questionnaires page): each dimension says whose answer it used.
             fit, used = services.fit_with_source(case_id)
             report.source_note(used)
         report.full_report(fit)
+        for kind, label in (("plan", "Session plan"), ("report", "Fit report")):
+            record_text.copy_as_text(
+                f"{label} as text, for the clinical record",
+                f"report.text.{kind}",
+                partial(services.report_text, fit, kind),
+                partial(services.report_text_download, fit, kind),
+                f"{label.lower().replace(' ', '-')}-{case.reference}-{date.today():%Y-%m-%d}.txt",
+            )
         pdf_col, json_col, case_col, fhir_col = st.columns(4)
         pdf_col.download_button(
             "Session plan (PDF)",
@@ -129,7 +138,8 @@ with friendly_errors():
         )
         json_col.download_button(
             "Whole report (JSON)",
-            services.report_as_json(fit),
+            # Callables are called on the click: the audit log records an export only then.
+            lambda: services.report_as_json(fit),
             file_name=f"fit-report-{case.reference}.json",
             mime="application/json",
             key="report.json",
@@ -137,7 +147,7 @@ with friendly_errors():
         )
         case_col.download_button(
             "Case file (JSON)",
-            services.case_file(case),
+            lambda: services.case_file(case),
             file_name=f"case-{case.reference}.json",
             mime="application/json",
             key="report.case_file",

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,7 @@ from tailoring.demo import FIRST_REFERENCE, demo_cases, demo_reference
 from tailoring.engine import indications as indication_rules
 from tailoring.engine import patient_links as link_codes
 from tailoring.engine.answer_source import merge
-from tailoring.engine.assess import assess
+from tailoring.engine.assess import assess, completeness
 from tailoring.engine.caseload import case_metrics, caseload_summary, filter_caseload
 from tailoring.engine.coding import code_text
 from tailoring.engine.expected import derive_expected_change
@@ -56,6 +56,7 @@ from tailoring.engine.perception import (
     therapist_view,
 )
 from tailoring.export import fhir, summary_pdf
+from tailoring.export import text as text_export
 from tailoring.export.caseload import (
     MAX_ERRORS,
     caseload_csv,
@@ -100,7 +101,7 @@ from tailoring.model.patient import (
     questions,
 )
 from tailoring.model.patient_content import PatientWording, QuestionnaireSet, SetId
-from tailoring.model.report import FitReport, Flag, MeasureScore
+from tailoring.model.report import Completeness, FitReport, Flag, MeasureScore
 from tailoring.model.scenario import Scenario
 from tailoring.model.session import Session
 from tailoring.model.text import (
@@ -882,9 +883,46 @@ def indication_matrix() -> list[dict[str, str]]:
     return indication_rules.indication_matrix(content())
 
 
+def answer_completeness(case: Case) -> Completeness:
+    """How many checklist questions are answered, by section: all a walk-through step but the
+    report needs on every click (the full assessment also weighs every other protocol)."""
+    return completeness(content(), case.answers)
+
+
 def report_pdf(report: FitReport, on: date | None = None) -> bytes:
     _audit("exported", _guard("case.export", reference=report.case_reference), "session plan PDF")
     return session_plan_pdf(report, on or date.today())
+
+
+# The fit report's plain-text versions: the whole report, or the one-page session plan.
+TextKind = Literal["report", "plan"]
+
+
+def report_text(report: FitReport, kind: TextKind, on: date | None = None) -> str:
+    """The fit report or the session plan as plain text to paste into the clinical record."""
+    made = text_export.fit_report_text if kind == "report" else text_export.session_plan_text
+    return made(report, on or date.today())
+
+
+def report_text_download(report: FitReport, kind: TextKind, on: date | None = None) -> str:
+    """``report_text``, logged as an export: call it only when the file is downloaded."""
+    _audit("exported", _guard("case.export", reference=report.case_reference), f"{kind} text")
+    return report_text(report, kind, on)
+
+
+def session_text(case_id: int, number: int, on: date | None = None) -> str:
+    """One recorded session as plain text (its measures and alliance), for the clinical record."""
+    case = open_case(case_id).case
+    summaries = {s.number: s for s in assess_case(case).sessions}
+    if number not in summaries:
+        raise ValueError(f"case {case.reference} has no session {number}")
+    return text_export.session_text(case.reference, summaries[number], on or date.today())
+
+
+def session_text_download(case_id: int, number: int, on: date | None = None) -> str:
+    """``session_text``, logged as an export: call it only when the file is downloaded."""
+    _audit("exported", _guard("case.export", case_id), f"session {number} text")
+    return session_text(case_id, number, on)
 
 
 def report_as_json(report: FitReport) -> str:

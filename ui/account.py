@@ -285,6 +285,7 @@ def login_screen() -> None:
                 remember_destination()
                 st.rerun()
         st.caption(
-            "Accounts are made by an administrator (`python -m tailoring users add`). After "
+            # Clinicians read this page: the command that makes accounts is in the README.
+            "No account yet, or forgotten your password? Ask your service's administrator. After "
             f"{_minutes_words()} without activity you are signed out."
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import OrderedDict
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -13,9 +14,12 @@ import streamlit as st
 
 from tailoring import services
 from tailoring.model.caseload import OUTCOME_WORDS, CaseloadSummary, Rate
+from ui.common import REVIEW, open_case
 
 TREND_WORDS = {"up": "↑ up", "down": "↓ down", "steady": "→ steady", "none": "—"}
 IMPORT_PAGE = "pages/import_caseload.py"
+# Past this many cases the case to open is typed, not picked from a list.
+OPEN_LIST_LIMIT = 2000
 
 
 # The caseload, read again only when it changes ---------------------------------------------------
@@ -182,6 +186,18 @@ def item9_notice(frame: pd.DataFrame) -> None:
     )
 
 
+TABLE_WIDTHS = {
+    "Therapist": 90,
+    "Reference": 80,
+    "Protocol": 130,
+    "Sessions": 62,
+    "High": 42,
+    "Medium": 58,
+    "Low": 38,
+    "Alliance trend": 92,
+    "Outcome": 106,
+    "Last session": 88,
+}
 # Rows sent to the browser at most: more is slow to draw and nobody reads them; the sort below
 # picks which come first, and the CSV export has them all.
 TABLE_ROWS = 5000
@@ -254,22 +270,73 @@ def in_order(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
 
 def table(frame: pd.DataFrame, order: np.ndarray, total: int | None = None) -> None:
     """The first TABLE_ROWS rows of ``frame`` in ``order`` (positions from ``sort_order``), of
-    ``total`` cases (``frame``'s when None: a preview's rows are only the first)."""
+    ``total`` cases (``frame``'s when None: a preview's rows are only the first).
+
+    A click on a row opens that case in review (the picker under the table is the keyboard's way).
+    """
     total = len(frame) if total is None else total
     if total > TABLE_ROWS:
         st.caption(
             f"Showing the first {TABLE_ROWS:,} of {total:,} in this order: filter, sort, "
             "or download the CSV for all of them."
         )
-    st.dataframe(
-        display(in_order(frame, order[:TABLE_ROWS])),
+    rows = in_order(frame, order[:TABLE_ROWS])
+    state = st.dataframe(
+        display(rows),
         hide_index=True,
         width="stretch",
         key="caseload.table",
+        on_select="rerun",
+        selection_mode="single-row",
+        # Widths that show every column at 1366 px without scrolling sideways (the main column
+        # is about 900 px there); a long protocol name is cut, and the row opens in full.
         column_config={
-            "Fit": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f")
+            "Fit": st.column_config.ProgressColumn(
+                min_value=0, max_value=100, format="%.0f", width=80
+            ),
+            **{name: st.column_config.Column(width=width) for name, width in TABLE_WIDTHS.items()},
         },
     )
+    picked = state.selection.rows
+    if picked:
+        open_case(int(rows["id"].iloc[picked[0]]), REVIEW)
+
+
+def open_controls(shown: pd.DataFrame, order: np.ndarray) -> None:
+    """Open a case in review by its reference, and download the rows shown as CSV."""
+    pick, go = st.columns([3, 1])
+    if len(shown) <= OPEN_LIST_LIMIT:
+        ordered = in_order(shown, order)
+        by_reference = dict(zip(ordered["reference"], ordered["id"], strict=True))
+        reference = pick.selectbox("Case to open", list(by_reference), key="caseload.open_pick")
+    else:
+        # A list of tens of thousands of references helps nobody and slows every rerun.
+        reference = pick.text_input(
+            "Case to open (type its reference, or filter the table first)",
+            key="caseload.open_reference",
+        ).strip()
+        by_reference = None  # looked up only when asked
+    if go.button("Review case", key="caseload.open", width="stretch"):
+        if by_reference is None:
+            by_reference = dict(zip(shown["reference"], shown["id"], strict=True))
+        if reference in by_reference:
+            open_case(int(by_reference[reference]), REVIEW)
+        else:
+            st.warning("No case with that reference among those shown.")
+    st.download_button(
+        "Caseload (CSV)",
+        partial(csv, shown, order),
+        file_name="csv",
+        mime="text/csv",
+        key="caseload.export",
+    )
+
+
+st.title("Caseload")
+st.caption(
+    "Figures are recomputed whenever a case changes. Small numbers are shown as counts, "
+    "never as rates."
+)
 
 
 def csv(frame: pd.DataFrame, order: np.ndarray) -> str:

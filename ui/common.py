@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -147,3 +148,14 @@ def where_it_failed() -> str:
         f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames[-8:])
     )
     return f"{kind.__name__ if kind else 'unknown'} at {path}"
+
+
+def wrapped_table(rows: list[dict[str, object]], key: str) -> None:
+    """A short table of text whose long cells wrap onto more lines.
+
+    ``st.dataframe`` cuts a cell at its column's width: at 1366 px the last columns of a table
+    of sentences (a flag's reason, what an alternative would break) showed a few words each.
+    Use it for tables of a few dozen rows at most; the caseload stays a dataframe.
+    """
+    with st.container(key=key):
+        st.table(pd.DataFrame(rows), hide_index=True)

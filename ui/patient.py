@@ -28,6 +28,7 @@ from tailoring.model.text import NOTE_CHARS
 from ui import bound
 from ui import report as report_ui
 from ui.client import client_address
+from ui.common import wrapped_table
 from ui.review import when
 
 URL_PATH = "patient"
@@ -54,6 +55,10 @@ TOUCH_CSS = """
 /* Streamlit greys captions with opacity (3.9:1 on white); hints patients read need 4.5:1. */
 [data-testid="stCaptionContainer"] { color: #55575d; opacity: 1; }
 .st-key-patient-style { display: none; }
+/* Phones zoom into a text field whose text is under 16 px (iOS Safari), and "Press Ctrl+Enter
+   to apply" means nothing on a phone: the words save when the box loses focus, as the page says. */
+[data-testid="stTextArea"] textarea, [data-testid="stTextInput"] input { font-size: 16px; }
+[data-testid="InputInstructions"] { display: none; }
 </style>
 <span></span>
 """
@@ -70,6 +75,9 @@ WORDS = {
     "works_until": "The link works until {until}.",
     "tick_all": "Tick all that apply.",
     "saves_on_leave": "Your words save when you tap or click outside the box.",
+    "sent": "You sent your answers to '{title}' at {when}.",
+    "closed": "The link to '{title}' closed at {when}. The answers you gave are saved.",
+    "changes": "Want to change an answer? Ask your therapist. They can send you a new link.",
     "answered": "You have answered {answered} of {total} questions. You can leave out any you "
     "prefer not to answer.",
     "progress": "{answered} of {total} questions answered",
@@ -226,10 +234,17 @@ def _submit_code() -> None:
         _open(code)
 
 
-def thank_you() -> None:
+def thank_you(link: PatientLink) -> None:
+    """A link that takes no more answers: what was sent and when, and how to change it."""
     wording = services.patient_wording()
     st.title(wording.thank_you.title)
     st.success(wording.thank_you.text, icon=":material/check_circle:")
+    title = services.patient_questionnaire(link).title
+    if link.completed_at is not None:
+        sent = WORDS["sent"].format(title=title, when=_local(link.completed_at))
+    else:
+        sent = WORDS["closed"].format(title=title, when=_local(link.expires_at))
+    st.write(f"{sent} {WORDS['changes']}")
     st.info(wording.urgent_help, icon=":material/call:")
 
 
@@ -256,7 +271,13 @@ def questionnaire(link: PatientLink) -> None:
         st.header(section.title)
         if section.intro:
             st.write(section.intro)
+        stem = None
         for question in (q for q in asked if q.section == section.title):
+            # A measure's question ("Over the last 2 weeks, how often...") once, above its
+            # items: repeated in each of nine blocks it made a phone page much longer.
+            if question.stem and question.stem != stem:
+                st.markdown(f"**{question.stem}**")
+            stem = question.stem
             _question(link.id, question, wording.importance.question, wording.importance.labels)
     st.divider()
     st.write(WORDS["answered"].format(answered=answered, total=len(asked)))
@@ -344,8 +365,6 @@ def _question(link_id: int, question: Question, importance: str, levels: list[st
     key = f"patient.{question.key}"
     labels = {c.value: c.label for c in question.choices}
     with st.container(border=True, key=f"{key}.block"):
-        if question.stem:
-            st.caption(question.stem)
         st.markdown(f"**{question.text}**")
         if question.hint:
             st.caption(question.hint)
@@ -521,7 +540,9 @@ def new_link_form(case_id: int, sessions: list[int]) -> None:
         max_value=200,
         value=max(sessions, default=0) + (1 if set_id == "before_session" else 0) or 1,
         step=1,
-        key="links.new.session",
+        # One widget per questionnaire: a single one kept the number of the questionnaire
+        # first shown, so "before a session" offered the last recorded session, not the next.
+        key=f"links.new.session.{set_id}",
         disabled=not needs_session,
         help="The session the answers are about.",
     )
@@ -714,7 +735,7 @@ def side_by_side(voice: services.PatientVoice) -> None:
                 f"The patient's answers after session {voice.alliance_session}, beside your "
                 "alliance check of that session (or the walk-through's if it has none)."
             )
-        st.dataframe(
+        wrapped_table(
             [
                 {
                     "Item": row.title,
@@ -724,9 +745,7 @@ def side_by_side(voice: services.PatientVoice) -> None:
                 }
                 for row in rows
             ],
-            hide_index=True,
-            width="stretch",
-            key=f"voice.{section}",
+            f"voice.{section}",
         )
     st.subheader(f"Perception gaps ({len(voice.gaps)})")
     if not voice.gaps:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
+from tailoring.export.text import practicalities, with_where
 from tailoring.model.report import (
     AGENDA_KIND_LABELS,
     INDICATION_LABELS,
@@ -12,6 +13,7 @@ from tailoring.model.report import (
     FitReport,
     Flag,
 )
+from ui.common import wrapped_table
 
 SEVERITY_HEADINGS = {
     "high": ("High", "Act on these before or in the next session."),
@@ -188,20 +190,17 @@ def dimensions_table(dimensions: list[DimensionFit]) -> None:
             "Dimension": d.title,
             **({"Answer from": SOURCE_WORDS.get(d.source, "—")} if with_source else {}),
             "Status": STATUS_WORDS[d.status],
-            "Fit": d.fit,
-            "Weight": d.weight,
+            "Fit": _number(d.fit),
+            "Weight": f"{d.weight:g}",
             "Why": d.explanation,
         }
         for d in dimensions
     ]
-    st.dataframe(
-        rows,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "Fit": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f")
-        },
-    )
+    wrapped_table(rows, "report.dimensions")
+
+
+def _number(value: float | None, sign: str = "") -> str:
+    return "—" if value is None else f"{value:{sign}.0f}"
 
 
 SOURCE_WORDS = {"patient": "Patient", "therapist": "Therapist"}
@@ -244,24 +243,14 @@ def alternatives_table(report: FitReport) -> None:
             "Why": " ".join(a.why) or "—",
             "Step": a.step,
             "Sessions": a.sessions,
-            "Fit": a.fit,
-            "Change": a.change,
+            "Fit": _number(a.fit),
+            "Change": _number(a.change, "+"),
             "Would fix": "; ".join(a.fixes) or "—",
             "Would break": "; ".join(a.breaks) or "—",
         }
         for a in report.alternatives
     ]
-    st.dataframe(
-        rows,
-        hide_index=True,
-        width="stretch",
-        height="content",  # at most one row per other protocol: show them all, no inner scroll
-        key="report.alternatives",
-        column_config={
-            "Fit": st.column_config.NumberColumn(format="%.0f"),
-            "Change": st.column_config.NumberColumn(format="%+.0f"),
-        },
-    )
+    wrapped_table(rows, "report.alternatives")
     if report.ruled_out:
         st.markdown("**Ruled out** (contraindicated: never suggested)")
         for found in report.ruled_out:
@@ -269,9 +258,12 @@ def alternatives_table(report: FitReport) -> None:
 
 
 def session_plan(report: FitReport) -> None:
+    stated = practicalities(report)
+    if stated:
+        st.markdown("**Practicalities, as the patient stated them:** " + " · ".join(stated))
     if not report.session_plan:
         st.info("Nothing to add to the agenda from the answers so far.")
-    for number, item in enumerate(report.session_plan, start=1):
+    for number, item in enumerate(with_where(report), start=1):
         st.markdown(f"{number}. **{item.title}** — _{AGENDA_KIND_LABELS[item.kind]}_")
         st.caption(item.detail)
 

@@ -10,6 +10,7 @@ from tailoring import services
 from tailoring.model.text import SHORT_TEXT_CHARS, SUPERVISION_NOTE_CHARS
 from tailoring.services import FlagStatus, NoteStatus, SupervisionNote
 from ui import bound, privacy
+from ui.common import wrapped_table
 
 SEVERITY_ICONS = {
     "high": ":material/error:",
@@ -57,6 +58,9 @@ def show_notice() -> None:
     message = st.session_state.pop(NOTICE_KEY, None)
     if message:
         st.success(message, icon=":material/check_circle:")
+        # The box is at the top of the page, often scrolled out of view from the form that
+        # was used: the toast shows wherever the person is on the page.
+        st.toast(message, icon=":material/check_circle:")
 
 
 # Flags ---------------------------------------------------------------------------------------
@@ -68,7 +72,7 @@ def flags(case_id: int, reviewer: bool = True) -> None:
     if not statuses:
         st.success("No flag has been raised on this case.")
         return
-    st.dataframe(
+    wrapped_table(
         [
             {
                 "Severity": status.severity.capitalize(),
@@ -81,9 +85,7 @@ def flags(case_id: int, reviewer: bool = True) -> None:
             }
             for status in statuses
         ],
-        hide_index=True,
-        width="stretch",
-        key="review.flags",
+        "review.flags",
     )
     if reviewer:
         decision_form(case_id, statuses)
@@ -160,7 +162,7 @@ def flag_history_table(case_id: int) -> None:
     if not events:
         st.caption("No flag events yet.")
         return
-    st.dataframe(
+    wrapped_table(
         [
             {
                 "When": when(event.at),
@@ -171,9 +173,7 @@ def flag_history_table(case_id: int) -> None:
             }
             for event in reversed(events)
         ],
-        hide_index=True,
-        width="stretch",
-        key="review.flag_history",
+        "review.flag_history",
     )
 
 
@@ -359,7 +359,7 @@ def forget_edits(note_id: int) -> None:
 
 
 def history(note_id: int) -> None:
-    st.dataframe(
+    wrapped_table(
         [
             {
                 "Changed": when(version.edited_at),
@@ -370,7 +370,5 @@ def history(note_id: int) -> None:
             }
             for version in reversed(services.note_history(note_id))
         ],
-        hide_index=True,
-        width="stretch",
-        key=f"review.history.{note_id}",
+        f"review.history.{note_id}",
     )

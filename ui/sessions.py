@@ -8,6 +8,7 @@ Totals and bands are computed by the engine from the items, never typed.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -330,7 +331,11 @@ def measure_fields(case_id: int, measure: Measure) -> None:
             icon=":material/emergency:",
         )
     if score.complete:
-        st.success(f"{measure.short_name} total {score.total} of {score.max_total}: {score.band}")
+        # Coloured by the band the total is read in (pro-rated when an item is not applicable).
+        banded = score.total * score.items // score.answered
+        severity_box(measure.severity(banded))(
+            f"{measure.short_name} total {score.total} of {score.max_total}: {score.band}"
+        )
         if score.prorated:
             answered = score.items - score.not_applicable
             st.caption(
@@ -342,6 +347,18 @@ def measure_fields(case_id: int, measure: Measure) -> None:
             f"Partial: {score.answered + score.not_applicable} of {score.items} items answered. "
             "Saved as partial and not scored until every item is answered."
         )
+
+
+def severity_box(severity: float) -> Callable[[str], object]:
+    """The message box for a total ``severity`` (0–1) up its measure's bands: green only for the
+    lowest band, then blue, amber and red, so that "Moderate" never looks like good news."""
+    if severity == 0:
+        return st.success
+    if severity < 0.5:
+        return st.info
+    if severity < 0.75:
+        return st.warning
+    return st.error
 
 
 def session_date_default(sessions: list[Session]) -> datetime.date:

@@ -23,6 +23,7 @@ from tailoring.export.pdf_page import (
     tidy,
 )
 from tailoring.export.pdf_page import to_latin1 as to_latin1
+from tailoring.export.text import practicalities, with_where
 from tailoring.model.report import (
     AGENDA_KIND_LABELS,
     INDICATION_LABELS,
@@ -199,6 +200,7 @@ def _draw_header(page: Page, report: FitReport, generated_on: datetime.date) -> 
     rows = [
         [("Case reference", report.case_reference), ("Date", f"{generated_on:%Y-%m-%d}")],
         [("Planned protocol", report.protocol_name)],
+        *([[("Practicalities", " · ".join(stated))]] if (stated := practicalities(report)) else []),
         [
             ("Presenting problem", report.problem or "not recorded"),
             ("Indication", INDICATION_LABELS[report.indication.status]),
@@ -330,6 +332,7 @@ def session_plan_pdf(report: FitReport, generated_on: datetime.date) -> bytes:
         datetime.datetime.combine(generated_on, datetime.time(), tzinfo=datetime.UTC)
     )
     page.add_page()
+    report = report.model_copy(update={"session_plan": with_where(report)})
     y = _draw_header(page, report, generated_on)
     layout = _plan(page, report, BOTTOM - y)
     y = _draw_agenda(page, y, layout)

@@ -175,6 +175,15 @@ class Measure(Strict):
         span = f"{self.min_total}–{self.max_total}"
         raise ValueError(f"{total} is outside {self.short_name}'s {span}")
 
+    def severity(self, total: int) -> float:
+        """How far up the bands ``total`` falls: 0 in the lowest band, 1 in the highest.
+
+        Screens colour a total by this, so that the colour follows severity whatever a measure's
+        number of bands (PHQ-9 has five, GAD-7 four, WSAS three).
+        """
+        band = self.band(total)
+        return self.bands.index(band) / max(len(self.bands) - 1, 1)
+
     def option_label(self, value: int) -> str:
         return next(o.label for o in self.options if o.value == value)
 

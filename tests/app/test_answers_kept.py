@@ -145,3 +145,19 @@ def test_several_answers_emptied_by_one_browser_message_are_refused(app: AppTest
     assert _stored(fresh_case)["structure"] == {"value": 2, "importance": 2}
     assert _stored(fresh_case)["focus"] == {"value": 4, "importance": 0}
     assert not at.exception
+
+
+def test_a_checklist_step_does_not_assess_the_whole_case_on_each_click(
+    app: AppTest, fresh_case, monkeypatch
+):
+    # The full assessment weighs every other protocol (the report's alternatives); a checklist
+    # step needs only how many questions are answered, so a click stays near Streamlit's floor.
+    assessed = []
+    real = services.assess_case
+    monkeypatch.setattr(services, "assess_case", lambda c: assessed.append(1) or real(c))
+    at = open_walkthrough(app, fresh_case, "preferences")
+    at.radio(key="pref.structure").set_value(4).run()
+    assert assessed == [] and not at.exception
+    assert services.open_case(fresh_case).case.answers.preferences["structure"].value == 4
+    at = open_walkthrough(at, fresh_case, "report")
+    assert assessed and not at.exception

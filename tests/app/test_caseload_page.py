@@ -8,15 +8,40 @@ from tailoring import services
 from ui import caseload
 
 
-def open_caseload(at: AppTest) -> AppTest:
+def open_caseload(at: AppTest, view: str = "Cases") -> AppTest:
     at.switch_page("pages/caseload.py")
+    at.session_state["caseload.view"] = view
     return at.run()
+
+
+def test_only_the_open_tab_is_drawn_and_computed(app: AppTest, monkeypatch):
+    summaries = []
+    real = services.caseload_overview
+    monkeypatch.setattr(services, "caseload_overview", lambda *a: summaries.append(1) or real(*a))
+    at = open_caseload(app)
+    assert not at.get("plotly_chart") and summaries == []
+    assert "Reference" in at.dataframe[0].value
+    at.session_state["caseload.view"] = "Charts"
+    at.run()
+    assert at.get("plotly_chart") and summaries == [1]
+    assert not at.exception
+
+
+def test_clicking_a_row_opens_the_case_in_review(app: AppTest):
+    at = open_caseload(app)
+    table = at.dataframe[0].value
+    row = list(table["Reference"]).index("DEMO-003")
+    at.session_state["caseload.table"] = {"selection": {"rows": [row], "columns": []}}
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Case review · DEMO-003"
 
 
 def test_the_caseload_lists_every_real_case_and_no_attempt(app: AppTest):
     services.start_attempt("cbt_depression_fit")
     at = open_caseload(app)
     assert not at.exception
+    assert at.title[0].value == "Caseload"
     table = at.dataframe[0].value
     assert sorted(table["Reference"]) == sorted(c.reference for c in services.list_cases())
 
@@ -34,8 +59,8 @@ def test_filters_narrow_the_table(app: AppTest):
 
 
 def test_small_numbers_are_marked_not_shown_as_rates(app: AppTest):
-    at = open_caseload(app)
-    rates = at.dataframe[1].value
+    at = open_caseload(app, "Charts")
+    rates = at.dataframe[0].value
     assert all("%" not in value for value in rates["Value"])
     assert all("small number" in value for value in rates["Value"])
 
@@ -68,7 +93,7 @@ def test_protocol_trend_and_fit_filters(app: AppTest):
 def test_per_therapist_charts_appear_with_two_therapists(app: AppTest):
     case_id = services.repository().get_by_reference("DEMO-001").id
     services.update_case(case_id, therapist="B. Second")
-    at = open_caseload(app)
+    at = open_caseload(app, "Charts")
     assert not at.exception
     charts = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("Outcome rates, by therapist" in spec for spec in charts)
@@ -112,7 +137,7 @@ def test_the_fit_box_plot_shows_every_case_or_only_the_boxes_of_a_long_caseload(
         (figure,) = [s for s in specs if s["layout"]["title"]["text"] == "Fit, by therapist"]
         return figure["data"][0]
 
-    at = open_caseload(app)
+    at = open_caseload(app, "Charts")
     frame = services.caseload_frame()
     dots = box()
     assert dots["boxpoints"] == "all" and "q1" not in dots
@@ -176,7 +201,7 @@ def test_after_a_change_the_kept_caseload_is_updated_not_read_again(app: AppTest
 
 
 def test_a_rerun_with_nothing_changed_computes_no_figures_again(app: AppTest, monkeypatch):
-    at = open_caseload(app)
+    at = open_caseload(app, "Charts")
     at.run()
     summaries = []
     real = services.caseload_overview

@@ -47,9 +47,11 @@ def page_scripts(at: AppTest) -> str:
 
 
 def frame(at: AppTest, column: str, without: str = "—"):
-    """The first dataframe with this column (and not that one): AppTest keeps no dataframe keys."""
+    """The first table with this column (and not that one): AppTest keeps no table keys."""
     return next(
-        d.value for d in at.dataframe if column in d.value.columns and without not in d.value
+        d.value
+        for d in [*at.dataframe, *at.table]
+        if column in d.value.columns and without not in d.value
     )
 
 
@@ -75,7 +77,7 @@ def assert_nothing_of_the_case(at: AppTest) -> None:
     text = shown_text(at)
     for secret in ("PV-APP-1", "Damp flat", "Fit", "flag", "CBT for depression"):
         assert secret not in text
-    assert not at.dataframe and not at.metric
+    assert not at.dataframe and not at.table and not at.metric
 
 
 # The patient's page ----------------------------------------------------------------------------
@@ -201,7 +203,11 @@ def test_finishing_shows_the_thank_you_and_answers_stop_changing(case_id):
     assert "sent to your therapist" in at.success[0].value
     assert not at.radio
     assert services.patient_links(case_id)[0].completed_at is not None
-    assert [t.value for t in visit(code).title] == ["Thank you"]
+    again = visit(code)
+    assert [t.value for t in again.title] == ["Thank you"]
+    # Reopened: what was sent and when, and how to ask for a change.
+    told = " ".join(m.value for m in again.markdown)
+    assert "You sent your answers to '" in told and "Ask your therapist" in told
 
 
 # The therapist's page -------------------------------------------------------------------------
@@ -288,6 +294,7 @@ def test_the_caseload_shows_the_themes_of_patient_feedback(case_id):
     services.save_patient_answer(link.id, "open.helped", {"value": HELPED})
     at = AppTest.from_file(APP, default_timeout=60)
     at.switch_page("pages/caseload.py")
+    at.session_state["caseload.view"] = "Patient feedback"
     at = at.run()
     assert not at.exception
     assert "Themes of patient feedback" in [s.value for s in at.subheader]
@@ -316,7 +323,10 @@ def test_a_risk_answer_before_a_session_is_shown_above_everything(case_id):
 @pytest.mark.parametrize("name", sorted(WORDS))
 def test_the_page_own_words_for_patients_are_plain(name):
     """As every text of content/patient/ (tests/unit/test_patient_readability.py)."""
-    text = WORDS[name].format(until="14:05 on Friday 11 December 2026", answered=3, total=19)
+    moment = "14:05 on Friday 11 December 2026"
+    text = WORDS[name].format(
+        until=moment, when=moment, title="What you want from therapy", answered=3, total=19
+    )
     assert textstat.flesch_reading_ease(text) >= 60, text
 
 
@@ -346,6 +356,30 @@ def test_the_walkthrough_report_follows_the_chosen_answer_source(app: AppTest):
     assert not at.exception
     assert any("uses the patient's answers where given" in c.value for c in at.caption)
     # No patient answers yet: every answered dimension is the therapist's.
-    table = at.dataframe[0].value
+    table = at.table[0].value
     answered = table[table["Status"] != "Not answered"]
     assert set(answered["Answer from"]) == {"Therapist"}
+
+
+def test_before_a_session_offers_the_next_unrecorded_session(case_id):
+    for number in (1, 2):
+        services.record_session(
+            case_id, {"number": number, "date": f"2026-11-0{number}", "attendance": "attended"}
+        )
+    at = therapist(case_id)
+    # Shown first with another questionnaire, then switched: the number follows the choice.
+    at.selectbox(key="links.new.set").set_value("preferences").run()
+    at.selectbox(key="links.new.set").set_value("before_session").run()
+    assert at.number_input(key="links.new.session.before_session").value == 3
+    at.button(key="links.new.create").click().run()
+    assert not at.exception
+    assert services.patient_links(case_id)[-1].session_number == 3
+
+
+def test_a_measures_question_is_shown_once_above_its_items(case_id):
+    _, code = services.create_patient_link(case_id, "before_session", 1)
+    at = visit(code)
+    assert not at.exception
+    stem = services.content().measure("phq9").question.strip()
+    texts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    assert sum(stem in t for t in texts) == 1

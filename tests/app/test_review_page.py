@@ -33,7 +33,7 @@ def test_the_review_lists_every_flag_the_case_raises(app: AppTest, demo_case: in
     assert not at.exception
     assert at.title[0].value == "Case review · DEMO-002"
     report = services.assess_case(services.open_case(demo_case).case)
-    shown = at.dataframe[0].value
+    shown = at.table[0].value
     assert sorted(shown["Flag"]) == sorted(f.title for f in report.flags)
     assert set(shown["Status"]) == {"Open · not reviewed yet"}
 
@@ -47,11 +47,13 @@ def test_acknowledging_a_flag_records_who_when_and_why(app: AppTest, demo_case: 
     latest = services.flag_history(demo_case)[-1]
     assert (latest.flag_id, latest.event, latest.actor) == (flag_id, "acknowledged", "local user")
     assert latest.reason == "Discussed in supervision; housing letter agreed"
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert "Acknowledged" in set(table["Status"])
-    history = at.dataframe[1].value
+    history = at.table[1].value
     assert history["Event"][0] == "acknowledged"
     assert any("acknowledged" in s.value for s in at.success)
+    # Also as a toast: the box at the top is out of view from the form at the bottom.
+    assert any("acknowledged" in t.value for t in at.toast)
 
 
 def test_a_decision_needs_a_reason_and_must_follow_from_the_status(app: AppTest, demo_case: int):

@@ -53,8 +53,20 @@ def test_recording_a_session_item_by_item_computes_the_total(app: AppTest, fresh
     assert stored.measures["phq9"] == {f"phq9_{i}": v for i, v in enumerate([2, 2, 1, 1], 1)}
     assert any("Partial: 4 of 9" in i.value for i in at.info)
     answer_measure(at, "phq9", [2, 2, 1, 1, 1, 1, 1, 1, 0])
-    assert any("PHQ-9 total 10 of 27" in s.value for s in at.success)
+    # Moderate: an amber box, never the green of good news (issue 17).
+    assert any("PHQ-9 total 10 of 27: Moderate" in s.value for s in at.warning)
+    assert not any("PHQ-9 total" in s.value for s in at.success)
     assert not at.error
+
+
+def test_a_total_is_coloured_by_its_severity(app: AppTest, fresh_case):
+    at = open_page(app, "pages/sessions.py", fresh_case)
+    add_session(at, 1)
+    answer_measure(at, "phq9", [0] * 9)
+    assert any("PHQ-9 total 0 of 27: Minimal" in s.value for s in at.success)
+    answer_measure(at, "phq9", [3, 3, 3, 3, 3, 3, 3, 0, 0])
+    assert any("PHQ-9 total 21 of 27: Severe" in s.value for s in at.error)
+    assert not any("PHQ-9 total" in s.value for s in at.success)
 
 
 def test_item_9_above_zero_shows_the_local_procedure_notice(app: AppTest, fresh_case):

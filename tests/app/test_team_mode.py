@@ -63,6 +63,9 @@ def test_nothing_but_the_sign_in_page_without_signing_in(team):
     assert at.title[0].value == "Sign in to Tailoring"
     assert not at.dataframe
     assert "TT-001" not in str(at._tree)
+    # No command-line instructions for clinicians (issue 17): who to ask instead.
+    assert "python -m" not in str(at._tree)
+    assert any("Ask your service's administrator" in c.value for c in at.caption)
 
 
 def test_wrong_password_and_disabled_account_are_refused_alike(team):

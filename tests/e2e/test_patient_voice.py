@@ -185,7 +185,7 @@ def test_a_patient_answers_on_a_phone_and_the_therapist_sees_a_perception_gap(
     assert answers["preferences.pace"] == {"value": 1, "importance": None}
     goto(page, f"{app_server.url}/patient_links?case={case_id}")
     page.get_by_role("tab", name="Side by side", exact=True).click()
-    grid = page.locator("table[role='grid']").first
+    grid = by_key(page, "voice.preferences")
     expect(grid).to_contain_text("5 of 5: Open: we follow what I bring (it is a must)")
     expect(grid).to_contain_text("1 of 5")
     # A high-severity gap: its card is open.

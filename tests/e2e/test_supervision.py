@@ -66,7 +66,7 @@ def test_not_on_track_case_opened_from_the_caseload_gets_a_note_that_survives_a_
     by_key(page, "review.note.action").locator("input").fill(ACTION)
     click(page, by_key(page, "review.note.add").get_by_role("button"))
     no_error_on_page(page)
-    expect(page.get_by_text("Note added.")).to_be_visible()
+    expect(page.get_by_test_id("stAlertContentSuccess").get_by_text("Note added.")).to_be_visible()
     screenshot(page, "case-review-note")
 
     reload(page)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from tests.content_edits import content_problems, edit_yaml, has_problem
 from tests.session_factory import session
 
 ABUSE = {"present": "yes", "details": ["domestic_abuse"]}
+ON = datetime.date(2026, 12, 7)
 PARTNER = {"present": "yes", "maintains": "no", "details": ["partner_conflict"]}
 
 
@@ -480,3 +482,22 @@ def test_a_contraindication_must_name_a_real_detail(content_copy: Path):
     assert has_problem(
         content_problems(content_copy), "contraindications", "unknown detail 'no_such_detail'"
     )
+
+
+def test_the_text_to_paste_says_what_is_indicated_and_what_is_ruled_out(content, case_of):
+    """The copy-as-text fit report carries the problem, the planned protocol's indication, each
+    alternative's, and the contraindicated protocols as ruled out, never as alternatives."""
+    from tailoring.export.text import fit_report_text
+
+    report = assess(content, case_of("cbt_depression", social={"safeguarding": ABUSE}))
+    text = fit_report_text(report, ON)
+    assert "Presenting problem: Depression" in text
+    assert "Planned protocol for this problem: Indicated" in text
+    alternatives, ruled_out = text.split("Ruled out (contraindicated: never suggested)")
+    couple = content.protocol("couple_therapy").name
+    assert couple not in alternatives.split("Alternatives")[1]
+    assert f"- {couple}:" in ruled_out
+    no_problem = fit_report_text(assess(content, case_of("cbt_depression", None)), ON)
+    assert "Presenting problem: not recorded" in no_problem
+    assert "Planned protocol for this problem: Not checked: no problem recorded" in no_problem
+

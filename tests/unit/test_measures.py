@@ -439,3 +439,10 @@ def test_the_wsas_keeps_its_five_areas_and_the_patient_is_told_of_nhs_111(conten
     assert "form and maintain close relationships" in wsas.item("wsas_5").text
     urgent = content.patient.wording.urgent_help
     assert "NHS 111" in urgent and "mental health option" in urgent and "999" in urgent
+
+
+def test_severity_runs_from_the_lowest_band_to_the_highest(content):
+    phq9, gad7, wsas = (content.measure(m) for m in ("phq9", "gad7", "wsas"))
+    assert [phq9.severity(t) for t in (0, 5, 10, 15, 27)] == [0, 0.25, 0.5, 0.75, 1]
+    assert gad7.severity(0) == 0 and gad7.severity(21) == 1
+    assert wsas.severity(15) == 0.5
