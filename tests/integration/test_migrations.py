@@ -424,7 +424,13 @@ def test_upgrading_to_the_presenting_problem_keeps_cases_and_records_none(bare_e
     case_id = add_first_schema_case(bare_engine, "OLD-PROB")
 
     move_to(bare_engine, "0012")
+    with bare_engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT problem, second_problem FROM cases WHERE id = :id"), {"id": case_id}
+        ).one()
+    assert tuple(row) == (None, None)
 
+    move_to(bare_engine, "head")  # the repository reads the newest schema
     repository = CaseRepository(bare_engine)
     stored = repository.get(case_id)
     assert (stored.case.problem, stored.case.second_problem) == (None, None)
@@ -435,16 +441,16 @@ def test_upgrading_to_the_presenting_problem_keeps_cases_and_records_none(bare_e
 
 
 def test_downgrading_from_the_presenting_problem_keeps_the_case(bare_engine) -> None:
-    move_to(bare_engine, "0012")
+    move_to(bare_engine, "head")  # the repository writes the newest schema
     repository = CaseRepository(bare_engine)
     case_id = repository.create(make_case().model_copy(update={"problem": "ptsd"}))
 
     move_to(bare_engine, "0011", down=True)
     with bare_engine.connect() as connection:
-        references = connection.execute(select(cases.c.reference)).scalars().all()
+        references = connection.execute(text("SELECT reference FROM cases")).scalars().all()
     assert references == [make_case().reference]
 
-    move_to(bare_engine, "0012")
+    move_to(bare_engine, "head")
     assert repository.get(case_id).case.problem is None
 
 
