@@ -24,10 +24,18 @@ With Streamlit's "fast reruns" (its default) a newer click does not wait at all:
 second run beside the one in progress, and two callbacks of one session merged into the same
 answer at once; ``.streamlit/config.toml`` turns fast reruns off, so runs take turns.
 
+A third cause showed in the busy browser test (40 step changes in 2.4 s on a loaded machine):
+the browser also drops widgets when the end of a completed run reaches it together with the
+first elements of the next run (React applies both, then drops the widgets those new elements
+replaced). If that next run is stopped by a newer click, the server still counts the widgets as
+drawn in the last completed run and keeps their values, so it drew them again without values and
+the browser showed them blank (nothing was saved: the server kept the stored values).
+
 So, for every widget drawn through ``show``:
 1. the server sets the widget's value through session state, which the browser must take,
-   whenever the widget was not drawn in the last completed run, or its value is not the stored
-   one (or the one held unsaved): a widget never shows an empty or old value by accident;
+   whenever the widget was not drawn in the last completed run, the browser's message did not
+   carry it, or its value is not the stored one (or the one held unsaved): a widget never shows
+   an empty or old value by accident;
 2. callbacks (in the pages' modules) read only the widget that changed, merge that one value into
    the answer as stored, save nothing when the result equals what is stored, and never save a
    value a person cannot give (an empty radio); answers that could not be saved are *held* here,
@@ -130,9 +138,26 @@ def show(scope: str, key: str, stored: Any) -> None:
     held = ss.get(HELD, {}).get(scope, {}).get(key, _MISSING)
     wanted = stored if held is _MISSING else held
     track = _track()
-    if key not in track["last"] or ss.get(key, _MISSING) != wanted:
+    if key not in track["last"] or not _browser_holds(key) or ss.get(key, _MISSING) != wanted:
         ss[key] = wanted
     track["now"].add(key)
+
+
+def _browser_holds(key: str) -> bool:
+    """Whether the browser's message for this run carried the widget ``key``'s value.
+
+    The browser sends every widget value it holds with each message. A widget missing from it
+    was dropped by the browser (rule 1 of the module's docstring, third cause), while the
+    server, which keeps the last value it had, would draw it again without a value.
+    A run with no browser message at all (``st.rerun``) says nothing: it counts as holding, so
+    that no value is pushed over one the person may be changing at that moment.
+    """
+    state = get_session_state()._state  # Streamlit's SessionState: pinned in requirements
+    sent = state._new_widget_state.states
+    if not sent:
+        return True
+    widget_id = state._key_id_mapper.get_id_from_key(key)
+    return widget_id is not None and widget_id in sent
 
 
 def given(key: str) -> Any:

@@ -161,3 +161,35 @@ def test_a_checklist_step_does_not_assess_the_whole_case_on_each_click(
     assert services.open_case(fresh_case).case.answers.preferences["structure"].value == 4
     at = open_walkthrough(at, fresh_case, "report")
     assert assessed and not at.exception
+
+
+def test_a_widget_the_browser_no_longer_holds_is_sent_its_stored_value(
+    app: AppTest, fresh_case: int
+):
+    """The browser drops a widget's value when a completed run's end reaches it together with a
+    newer run's first elements (React applies both, then drops what the newer elements replaced);
+    if that newer run is then stopped by a click, the server still counts the widget as drawn and
+    its value as held, and drew it again without a value: the browser showed it blank (the busy
+    e2e test saw 9 preferences blank, all stored). The next run's message does not carry the
+    widget, so the server must send it its stored value."""
+    _answer_case(fresh_case)
+    at = open_walkthrough(app, fresh_case)
+    dropped = {"pref.structure", "pref.structure.importance"}
+    keep = at._tree.get_widget_states
+
+    def without_dropped():
+        states = keep()
+        held = [w for w in states.widgets if not any(w.id.endswith(k) for k in dropped)]
+        assert len(held) == len(states.widgets) - len(dropped)
+        del states.widgets[:]
+        states.widgets.extend(held)
+        return states
+
+    at._tree.get_widget_states = without_dropped
+    at.run()
+    structure = at.radio(key="pref.structure")
+    importance = at.button_group(key="pref.structure.importance")
+    assert structure.proto.set_value and importance.proto.set_value
+    assert (structure.value, importance.value) == (2, 2)
+    assert not at.radio(key="pref.focus").proto.set_value  # one the browser holds: left alone
+    assert _stored(fresh_case) == GIVEN
