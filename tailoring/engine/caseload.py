@@ -256,7 +256,8 @@ def case_metrics(
         reliable_improvement=yes("reliable_improvement"),
         deterioration=yes("reliable_deterioration"),
         not_on_track=any(f.id == NOT_ON_TRACK_FLAG for f in report.flags),
-        dropped_after_first=dropped_after_first(case.sessions),
+        # Like a finished course, a drop-out is counted only once the referral has ended.
+        dropped_after_first=case.ended and dropped_after_first(case.sessions),
         **{f"wait_{wait}": days for wait, days in case_waits(case).items()},
     )
 

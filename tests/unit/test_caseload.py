@@ -208,7 +208,8 @@ def test_metrics_count_sessions_and_their_last_date(content) -> None:
 
     assert (m.sessions_recorded, m.sessions_attended, m.treatment_sessions_attended) == (3, 2, 1)
     assert m.last_session_date == datetime.date.fromisoformat(sessions[-1]["date"])
-    assert m.dropped_after_first
+    assert not m.dropped_after_first  # still open: the person may come back
+    assert metrics_of(content, sessions, ending="dropped_out").dropped_after_first
 
 
 def test_metrics_carry_fit_flags_and_the_case_fields(content) -> None:

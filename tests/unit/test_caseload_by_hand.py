@@ -118,3 +118,60 @@ def test_the_waits_match_the_hand_calculation(summary):
     # Second treatment: a week after the first for the 13 with two or more.
     second = waits["second_treatment_90_days"]
     assert counts(second.met) == (13, 13) and second.median_days == 7
+
+
+# The demo caseload (`python -m tailoring demo --into-db`, seed 0): its first twelve cases, as
+# drawn (the first k of n demo cases are the k of a smaller call), read one by one. Scores are
+# (PHQ-9, GAD-7) at attended treatment appointments; the first score is at the first scored
+# treatment appointment, never the assessment; a partial measure has no score.
+#   10001 referred on: assessed, did not attend treatment. Not started.
+#   10002 completed, 6 treatment: (14, 12) … (7, 5). Caseness; recovered; PHQ-9 -7: reliable.
+#   10003 completed, 11 treatment: (14, 10) … PHQ-9 6, GAD-7 7 (last complete of each).
+#         Caseness; recovered; PHQ-9 -8: reliable recovery.
+#   10004 completed, 5 treatment: (5, 2) … (7, 4). Below caseness at the start.
+#   10005 open: one treatment (13, 12), then did not attend. Started, not finished; open, so
+#         not (yet) a drop-out.
+#   10006 dropped out after one treatment (16, 16). Started, a drop-out after the first.
+#   10007 open, one treatment then did not attend: as 10005.
+#   10008 completed, 3 treatment: (11, 8) … (6, 4). Caseness; recovered; GAD-7 -4 is reliable
+#         (PHQ-9 -5 is not): reliable recovery.
+#   10009 dropped out after one treatment (14, 12): as 10006.
+#   10010 completed, 14 treatment: (17, 12) … (19, 14). Caseness, not recovered, +2 and +2:
+#         no reliable change either way; no reliable improvement after 4 sessions: not on track.
+#   10011 open, 7 treatment. Started, not finished.
+#   10012 completed, 19 treatment: (16, 16) … (6, 6). Caseness; recovered; both -10: reliable.
+DEMO_BY_HAND = {
+    "cases": 12,
+    "started": 11,  # all but 10001
+    "finished": 6,  # 10002 10003 10004 10008 10010 10012
+    "finished_at_caseness": 5,  # those but 10004
+    "recovery": (4, 5),  # 10002 10003 10008 10012
+    "reliable_recovery": (4, 5),  # the same four
+    "reliable_improvement": (4, 6),  # the same four
+    "deterioration": (0, 6),
+    "not_on_track": (1, 6),  # 10010
+    "completion": (6, 11),
+    "dropout_after_first": (2, 11),  # 10006 10009 (10005 and 10007 are still open)
+}
+
+
+def test_the_demo_caseload_matches_the_hand_calculation(content):
+    from tailoring.demo import demo_cases
+
+    content = content.model_copy(update={"expected_change": None})
+    cases = demo_cases(content, 12, 0)
+    assert [c.reference for c in cases] == [f"DEMO-{10001 + i}" for i in range(12)]
+    metrics = [case_metrics(assess(content, case), case) for case in cases]
+    rates = caseload_summary(metrics, standards=content.waits).rates
+    found = {
+        "cases": rates.cases,
+        "started": rates.started,
+        "finished": rates.finished,
+        "finished_at_caseness": rates.finished_at_caseness,
+        **{
+            name: counts(getattr(rates, name))
+            for name in DEMO_BY_HAND
+            if isinstance(DEMO_BY_HAND[name], tuple)
+        },
+    }
+    assert found == DEMO_BY_HAND
