@@ -187,16 +187,17 @@ def item9_notice(frame: pd.DataFrame) -> None:
 
 
 TABLE_WIDTHS = {
-    "Therapist": 90,
+    "Therapist": 78,
     "Reference": 80,
-    "Protocol": 130,
+    "Protocol": 96,
     "Sessions": 62,
     "High": 42,
     "Medium": 58,
     "Low": 38,
-    "Alliance trend": 92,
-    "Outcome": 106,
-    "Last session": 88,
+    "Alliance trend": 84,
+    "Outcome": 94,
+    "Last session": 80,
+    "PHQ-9 item 9": 76,  # "session 2", "by link": the notice above the table gives the detail
 }
 # Rows sent to the browser at most: more is slow to draw and nobody reads them; the sort below
 # picks which come first, and the CSV export has them all.
@@ -326,17 +327,10 @@ def open_controls(shown: pd.DataFrame, order: np.ndarray) -> None:
     st.download_button(
         "Caseload (CSV)",
         partial(csv, shown, order),
-        file_name="csv",
+        file_name="caseload.csv",
         mime="text/csv",
         key="caseload.export",
     )
-
-
-st.title("Caseload")
-st.caption(
-    "Figures are recomputed whenever a case changes. Small numbers are shown as counts, "
-    "never as rates."
-)
 
 
 def csv(frame: pd.DataFrame, order: np.ndarray) -> str:

@@ -26,6 +26,7 @@ from tests.e2e.conftest import (
     reload,
     running_app,
     screenshot,
+    wait_ready,
 )
 
 pytestmark = pytest.mark.e2e
@@ -73,6 +74,9 @@ def sign_in_cookie(page: Page) -> dict:
 
 
 def signed_in_on(page: Page, heading: str) -> None:
+    # While a run is drawing, the last run's elements stay on screen (the caseload's tabs rerun
+    # once when first drawn): read the page once it is idle.
+    wait_ready(page)
     expect(page.get_by_role("heading", name=heading)).to_be_visible()
     expect(page.get_by_test_id("stSidebar")).to_contain_text(f"Signed in as {USER}")
     expect(page.get_by_role("heading", name=SIGN_IN)).to_have_count(0)
