@@ -1,4 +1,4 @@
-"""One transaction per use case: the repositories working in it, and the audit entries it ends with."""
+"""One transaction per use case: the repositories working in it, the audit entries it ends with.
 
 A use case opens one unit of work; every repository it uses works in that unit's transaction.
 The unit commits when its block ends and rolls back if the block raises, so a change, the
