@@ -194,7 +194,7 @@ def test_a_rerun_does_not_check_the_same_file_again(page: AppTest, monkeypatch):
 
 def test_cases_waiting_for_figures_are_named_on_both_pages(page: AppTest, monkeypatch):
     # Every rerun also computes a few waiting cases' figures (services.start): one here.
-    monkeypatch.setattr(services, "BACKFILL_PER_START", 1)
+    monkeypatch.setattr(services.database, "BACKFILL_PER_START", 1)
     lib = services.content()
     services.repository().import_cases(demo_cases(lib, 8, seed=1, first=80001))
 

@@ -15,11 +15,11 @@ from tailoring.storage.accounts import AccountRepository
 from tailoring.storage.audit import AuditLog
 from tailoring.storage.db import build_engine, migrate
 from tailoring.storage.errors import UnknownUser, UsernameTaken
-from tailoring.storage.repository import CaseRepository
 from tailoring.storage.tables import audit_log, cases, users
 from tailoring.storage.throttle import SignInAttempts
 from tests.integration.helpers import make_case
 from tests.integration.test_migrations import add_first_schema_case, move_to
+from tests.store import Store
 
 PASSWORD = "correct horse battery"
 # A hash with cheap parameters: checking it is quick, and a login replaces it with a real one.
@@ -200,13 +200,13 @@ def test_upgrading_from_the_fourth_schema_keeps_cases_and_adds_accounts(
     bare_engine: Engine,
 ) -> None:
     move_to(bare_engine, "0004")
-    # Written as the code of that time wrote it: today's repository knows later case columns.
+    # Written as the code of that time wrote it: today's store knows later case columns.
     case_id = add_first_schema_case(bare_engine, "CASE-001")
 
     migrate(bare_engine)
 
-    repository = CaseRepository(bare_engine)
-    kept = repository.get(case_id).case
+    store = Store.on(bare_engine)
+    kept = store.cases.get(case_id).case
     assert (kept.reference, kept.answers.alliance["bond"].value) == ("CASE-001", 2)
     accounts = AccountRepository(bare_engine)
     assert accounts.list_users() == []
@@ -220,8 +220,8 @@ def test_downgrading_to_the_fourth_schema_drops_accounts_and_audit_only(
     bare_engine: Engine,
 ) -> None:
     migrate(bare_engine)
-    repository = CaseRepository(bare_engine)
-    case_id = repository.create(make_case(therapist="dr.a"))
+    store = Store.on(bare_engine)
+    case_id = store.cases.create(make_case(therapist="dr.a"))
     AccountRepository(bare_engine).add_user("dr.a", ["therapist"])
     AuditLog(bare_engine).record("dr.a", "created", case_id, "CASE-001")
 

@@ -17,9 +17,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from tailoring.storage.audit import GENESIS, AuditEntry, AuditLog, ChainCheck, entry_hash
 from tailoring.storage.db import make_engine
-from tailoring.storage.repository import CaseRepository
 from tailoring.storage.tables import audit_log
 from tests.integration.helpers import make_case
+from tests.store import Store
 
 START = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)
 
@@ -110,10 +110,10 @@ def test_the_database_refuses_to_empty_the_log(
 
 
 def test_entries_about_a_case_outlive_it(engine: Engine, log: AuditLog) -> None:
-    repository = CaseRepository(engine)
-    case_id = repository.create(make_case())
+    store = Store.on(engine)
+    case_id = store.cases.create(make_case())
     created = log.record("dr.a", "created", case_id, "CASE-001")
-    repository.delete(case_id)
+    store.cases.delete(case_id)
     deleted = log.record("dr.a", "deleted", case_id, "CASE-001")
     assert log.entries(case_ids=[case_id]) == [deleted, created]
 

@@ -141,19 +141,19 @@ def test_many_changes_mean_reading_everything_again(
     caseload: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     since = services.caseload_stamp()
-    monkeypatch.setattr(services, "MAX_UPDATED_ROWS", 2)
+    monkeypatch.setattr(services.caseload, "MAX_UPDATED_ROWS", 2)
     for case_id in list(caseload["id"])[:5]:
         services.refresh_case(case_id)  # new figures, as after a recompute
     assert update(caseload, since) is None
     # Every case here was computed within the margin before the stamp: all are read again.
-    monkeypatch.setattr(services, "MAX_UPDATED_ROWS", 1000)
+    monkeypatch.setattr(services.caseload, "MAX_UPDATED_ROWS", 1000)
     same_frames(update(caseload, since), services.caseload_table())
 
 
 def test_a_change_committed_late_with_an_earlier_time_is_still_picked_up(
     caseload: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tailoring.storage import repository as storage
+    from tailoring.storage import store as storage
 
     since = services.caseload_stamp()
     case_id = int(caseload["id"].iloc[10])

@@ -19,9 +19,9 @@ from tailoring.__main__ import main
 from tailoring.storage.audit import AuditLog
 from tailoring.storage.db import build_engine, make_engine
 from tailoring.storage.errors import MayNotMigrate, SchemaOutdated
-from tailoring.storage.repository import CaseRepository
 from tests.integration.conftest import POSTGRES_URL, fresh_postgres_database
 from tests.integration.helpers import make_case
+from tests.store import Store
 
 pytestmark = [
     pytest.mark.postgres,
@@ -79,11 +79,11 @@ def app_engine(roles: Roles, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine
 
 
 def test_the_app_role_works(app_engine: Engine) -> None:
-    repository = CaseRepository(app_engine)
-    case_id = repository.create(make_case())
+    store = Store.on(app_engine)
+    case_id = store.cases.create(make_case())
     log = AuditLog(app_engine)
     log.record("dr.a", "created", case_id, "CASE-001")
-    repository.delete(case_id)
+    store.cases.delete(case_id)
     log.record("dr.a", "deleted", case_id, "CASE-001")
     assert [e.action for e in log.entries()] == ["deleted", "created"]
     assert log.check().entries == 2

@@ -40,14 +40,14 @@ WRONG = "7K2M-QX9D-AAAA-BBBB-CCCC-DDDD-EEEE"
 
 
 def restart() -> None:
-    """Forget every engine and repository, as a new server process would."""
-    services._engine.cache_clear()
-    for cached in (services._patient_repository, services._sign_in_attempts):
+    """Forget every engine and store, as a new server process would."""
+    services.shared._engine.cache_clear()
+    for cached in (services.shared._patient_repository, services.shared._sign_in_attempts):
         cached.cache_clear()
 
 
 def stored_link_rows() -> list[dict]:
-    with services._engine(services.database_url()).connect() as connection:
+    with services.shared._engine(services.database_url()).connect() as connection:
         return [dict(row._mapping) for row in connection.execute(select(patient_links))]
 
 
@@ -286,9 +286,11 @@ def test_every_place_shows_the_same_fit_for_every_answer_source(case_id, monkeyp
     services.save_patient_answer(link_id, "preferences.structure", {"value": 5, "importance": 3})
     services.set_answer_source(case_id, source)
     printed = []
-    monkeypatch.setattr(services, "case_review_pdf", lambda report, *a: printed.append(report))
     monkeypatch.setattr(
-        services.summary_pdf, "case_summary_pdf", lambda report, *a: printed.append(report)
+        services.review, "case_review_pdf", lambda report, *a: printed.append(report)
+    )
+    monkeypatch.setattr(
+        services.exports.summary_pdf, "case_summary_pdf", lambda report, *a: printed.append(report)
     )
 
     fit, used = services.fit_with_source(case_id)
