@@ -25,16 +25,19 @@ Unit = Callable[[], AbstractContextManager[UnitOfWork]]
 
 
 class Committing:
-    """One repository of a unit of work, each method call in a unit of its own."""
+    """One repository of a unit of work (named, or made from the unit by ``repository``), each
+    method call in a unit of its own."""
 
-    def __init__(self, unit: Unit, repository: str) -> None:
+    def __init__(self, unit: Unit, repository: str | Callable[[UnitOfWork], Any]) -> None:
         self._unit = unit
         self._repository = repository
 
     def __getattr__(self, method: str) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
             with self._unit() as uow:
-                return getattr(getattr(uow, self._repository), method)(*args, **kwargs)
+                made = self._repository
+                repository = getattr(uow, made) if isinstance(made, str) else made(uow)
+                return getattr(repository, method)(*args, **kwargs)
 
         return call
 

@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, delete, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
-from tailoring.storage.audit import GENESIS, AuditLog, ChainCheck
+from tailoring.storage.audit import GENESIS, ChainCheck
 from tailoring.storage.db import alembic_config, build_engine, make_engine, migrate
 from tailoring.storage.tables import (
     answers,
@@ -392,7 +392,7 @@ def test_upgrading_chains_the_entries_already_there(bare_engine: Engine) -> None
     add_unchained_entries(bare_engine)
     migrate(bare_engine)
 
-    log = AuditLog(bare_engine)
+    log = Store.on(bare_engine).audit
     old = log.entries()[::-1]
     assert [e.actor for e in old] == ["dr.a", "dr.a", "sup.b"]
     assert old[0].previous_hash == GENESIS
@@ -406,7 +406,7 @@ def test_upgrading_chains_the_entries_already_there(bare_engine: Engine) -> None
 
 def test_downgrading_from_the_chain_keeps_the_entries(bare_engine: Engine) -> None:
     migrate(bare_engine)
-    log = AuditLog(bare_engine)
+    log = Store.on(bare_engine).audit
     log.record("dr.a", "login")
     move_to(bare_engine, "0009", down=True)
     with bare_engine.connect() as connection:

@@ -12,6 +12,7 @@ from tailoring import services
 from tailoring.auth import Actor
 from tailoring.engine.patient_links import UNKNOWN_CLIENTS_POLICY, normalise
 from tailoring.storage.tables import patient_links
+from tests.store import app_store
 
 # Client addresses (of a documentation range): a patient's, a guesser's and someone else's.
 PATIENT, GUESSER, OTHER = "198.51.100.7", "203.0.113.9", "203.0.113.10"
@@ -41,14 +42,12 @@ WRONG = "7K2M-QX9D-AAAA-BBBB-CCCC-DDDD-EEEE"
 
 def restart() -> None:
     """Forget every engine and store, as a new server process would."""
-    services.shared._engine.cache_clear()
-    for cached in (services.shared._patient_repository, services.shared._sign_in_attempts):
-        cached.cache_clear()
+    services.shared.engine_at.cache_clear()
 
 
 def stored_link_rows() -> list[dict]:
-    with services.shared._engine(services.database_url()).connect() as connection:
-        return [dict(row._mapping) for row in connection.execute(select(patient_links))]
+    with app_store().unit() as uow:
+        return [dict(row._mapping) for row in uow.connection.execute(select(patient_links))]
 
 
 # Links and codes -------------------------------------------------------------------------------
