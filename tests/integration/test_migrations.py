@@ -426,6 +426,8 @@ def test_upgrading_to_the_presenting_problem_keeps_cases_and_records_none(bare_e
     case_id = add_first_schema_case(bare_engine, "OLD-PROB")
 
     move_to(bare_engine, "0012")
+    # The repositories read the latest schema; 0013 adds referral and ending dates only.
+    migrate(bare_engine)
 
     store = Store.on(bare_engine)
     stored = store.cases.get(case_id)
@@ -437,7 +439,8 @@ def test_upgrading_to_the_presenting_problem_keeps_cases_and_records_none(bare_e
 
 
 def test_downgrading_from_the_presenting_problem_keeps_the_case(bare_engine) -> None:
-    move_to(bare_engine, "0012")
+    # The repositories write the latest schema (0013 adds referral and ending dates only).
+    migrate(bare_engine)
     store = Store.on(bare_engine)
     case_id = store.cases.create(make_case().model_copy(update={"problem": "ptsd"}))
 
@@ -446,7 +449,7 @@ def test_downgrading_from_the_presenting_problem_keeps_the_case(bare_engine) -> 
         references = connection.execute(select(cases.c.reference)).scalars().all()
     assert references == [make_case().reference]
 
-    move_to(bare_engine, "0012")
+    migrate(bare_engine)
     assert store.cases.get(case_id).case.problem is None
 
 
@@ -465,7 +468,7 @@ def test_0013_leaves_every_case_open_and_no_course_finished(bare_engine: Engine)
 
     stored = Store.on(bare_engine).cases.get(case_id).case
     assert (stored.referral_date, stored.ending_date, stored.ending_reason) == (None, None, None)
-    [row] = Store.on(bare_engine).caseload.caseload()
+    [row] = caseload_rows(Store.on(bare_engine))
     assert (row.finished, row.outcome, row.treatment_sessions_attended) == (False, "recovered", 3)
     with pytest.raises(DBAPIError), bare_engine.begin() as connection:
         connection.execute(cases.update().values(ending_reason="cured"))
