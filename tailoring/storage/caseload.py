@@ -1,4 +1,8 @@
-"""The caseload's stored figures and flag changes, read for the dashboard; bulk import."""
+"""The caseload's stored figures and flag changes, read for the dashboard; bulk import.
+
+Just over 500 lines: the dashboard's fast reads (a column at a time, converted once per value)
+and the bulk insert through the driver belong with the figures they read and write.
+"""
 
 from __future__ import annotations
 

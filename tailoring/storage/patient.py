@@ -4,6 +4,10 @@ A link's code is never stored, only its hash (see tailoring/engine/patient_links
 codes and decides expiry). Every write through a link first locks the link's row with an
 ``UPDATE``, so two devices answering one questionnaire take turns, and an answer cannot slip in
 after the link was completed, expired or revoked.
+
+Over 500 lines as one module on purpose: links, their answers, the answer source and coded-text
+decisions are one aggregate (each keyed by the case and the link), and half the module is the
+queries that read them across a caseload.
 """
 
 from __future__ import annotations

@@ -153,14 +153,14 @@ def test_many_changes_mean_reading_everything_again(
 def test_a_change_committed_late_with_an_earlier_time_is_still_picked_up(
     caseload: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tailoring.storage import store as storage
+    from tailoring.storage import cases as storage
 
     since = services.caseload_stamp()
     case_id = int(caseload["id"].iloc[10])
     # The change's time was taken two seconds before the stamp was read; it committed after.
     early = since.taken_at - timedelta(seconds=2)
     with monkeypatch.context() as clock:
-        clock.setattr(storage, "_now", lambda: early)
+        clock.setattr(storage, "utc_now", lambda: early)
         services.update_case(case_id, therapist="Late Committer")
 
     updated = update(caseload, since)
