@@ -43,8 +43,9 @@ def test_imported_cases_round_trip(store: Store, engine: Engine) -> None:
 
     ids, statements = count_statements(engine, lambda: store.caseload.import_cases(imported))
 
-    # Cases, their ids, answers and sessions: one statement each, not one per row.
-    assert statements == 4
+    # The references looked up, then cases, their ids, answers and sessions: one statement
+    # each, not one per row.
+    assert statements == 5
     assert len(set(ids)) == 3
     assert existing not in ids
     for case_id, case in zip(ids, imported, strict=True):
@@ -145,10 +146,10 @@ def test_figures_of_many_cases_are_stored_as_one_by_one(store: Store, engine: En
     later = (make_flag("pref.structure"), make_flag("pace_fast", "low"))
     no_fit = make_metrics(fit=None, open_flags=[])
 
-    save_metrics(store, one, make_metrics())
     sync_flags(store, one, first, "dr.a")
-    save_metrics(store, one, no_fit)
+    save_metrics(store, one, make_metrics())
     sync_flags(store, one, later, "dr.a")
+    save_metrics(store, one, no_fit)
     stored, statements = count_statements(
         engine,
         lambda: store.caseload.save_figures(
