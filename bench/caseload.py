@@ -72,10 +72,10 @@ def fill(url: str, cases: int, sessions: int, pool_size: int, seed: int) -> None
     from tailoring.demo import demo_cases
     from tailoring.storage.db import make_engine
     from tailoring.storage.tables import case_metrics
+    from tests.store import app_store
 
     os.environ["TAILORING_DATABASE_URL"] = url
     content = services.content()
-    repository = services.repository()
     start = time.perf_counter()
     pool = demo_cases(content, min(pool_size, cases), seed)
     counts = [len(case.sessions) for case in pool]
@@ -89,7 +89,7 @@ def fill(url: str, cases: int, sessions: int, pool_size: int, seed: int) -> None
     made = time.perf_counter() - start
 
     start = time.perf_counter()
-    ids = repository.import_cases([*pool, *copies])
+    ids = app_store().caseload.import_cases([*pool, *copies])
     stored = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -161,7 +161,7 @@ def app_on_page(url: str) -> Any:
     from tailoring import services
 
     os.environ["TAILORING_DATABASE_URL"] = url
-    services.repository()
+    services.caseload_stamp()  # the engine made and the schema checked
     at = AppTest.from_file(str(APP), default_timeout=300)
     at.switch_page(PAGE)
     return at
@@ -270,10 +270,6 @@ def parts(url: str) -> None:
         ),
         ("caseload_table", services.caseload_table),
         ("caseload_figures", services.caseload_figures),
-        (
-            "repository caseload_frame (the old read: every column, every value)",
-            lambda: services.repository().caseload_frame(),
-        ),
         (
             "caseload_overview of every case",
             lambda: services.caseload_overview(

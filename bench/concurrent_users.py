@@ -57,7 +57,10 @@ from tailoring.demo import demo_cases  # noqa: E402
 from tailoring.model.case import Case  # noqa: E402
 from tailoring.storage import db  # noqa: E402
 from tailoring.storage.audit import AuditLog  # noqa: E402
-from tailoring.storage.repository import CaseRepository  # noqa: E402
+from tailoring.storage.caseload import CaseloadRepository  # noqa: E402
+from tailoring.storage.cases import CaseRepository  # noqa: E402
+from tailoring.storage.sessions import SessionRepository  # noqa: E402
+from tests.store import app_store  # noqa: E402
 
 TARGET_P95_MS = 200.0
 # The steps of a save, timed where services calls them: (where, name, label).
@@ -65,11 +68,12 @@ STEPS: tuple[tuple[Any, str, str], ...] = (
     (CaseRepository, "owner", "access check"),
     (AuditLog, "record", "audit log"),
     (CaseRepository, "save_answer", "store answer"),
-    (CaseRepository, "save_session", "store session"),
+    (SessionRepository, "save_session", "store session"),
     (CaseRepository, "get", "load case"),
-    (services, "assess", "assess"),
-    (services, "case_metrics", "caseload figures"),
-    (CaseRepository, "save_figures", "store figures and flags"),
+    (services.figures, "assess", "assess"),
+    (services.sessions, "assess", "assess"),
+    (services.figures, "case_metrics", "caseload figures"),
+    (CaseloadRepository, "save_figures", "store figures and flags"),
 )
 # Timed inside the steps above, so not added to them.
 POOL_CHECKOUT = "pool check-out"
@@ -195,7 +199,7 @@ def create_cases(url: str, cases: list[Case], ids: Any) -> None:
     """Store the cases with their figures (in a child process); put their ids on ``ids``."""
     os.environ["TAILORING_DATABASE_URL"] = url
     services.start(load_demo=False)
-    stored = services.repository().import_cases(cases)
+    stored = app_store().caseload.import_cases(cases)
     services.compute_figures(stored)
     ids.put(stored)
 
@@ -331,7 +335,7 @@ def worker(
     services.set_mode("team")
     instruments = Instruments()
     instruments.install(pool_options)
-    services.repository()  # the engine, and the migrations' check, before the clock starts
+    services.caseload_stamp()  # the engine, and the migrations' check, before the clock starts
     records: list[tuple[str, float, str]] = []
     began: list[float] = []
 

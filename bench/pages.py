@@ -90,7 +90,7 @@ def long_case() -> int:
     for s in sessions:
         s["measures"]["wsas"] = {f"wsas_{i}": 4 for i in range(1, 6)}
     case = case_with_sessions(content, sessions).model_copy(update={"reference": "BENCH-040"})
-    return services.repository().create(case)
+    return services.import_case(services.file_case_json(case))
 
 
 def pages_to_time() -> list[tuple[str, Any]]:

@@ -72,10 +72,11 @@ from tailoring.demo import demo_cases  # noqa: E402
 from tailoring.engine.identifiers import find_identifiers  # noqa: E402
 from tailoring.engine.patient_links import format_code, new_code, normalise  # noqa: E402
 from tailoring.export.caseload import cases_csv  # noqa: E402
-from tailoring.storage.audit import AuditEntry, AuditLog, entry_hash  # noqa: E402
+from tailoring.storage.audit import AuditEntry, entry_hash  # noqa: E402
 from tailoring.storage.db import build_engine, make_engine  # noqa: E402
 from tailoring.storage.errors import UnknownUser  # noqa: E402
 from tailoring.storage.tables import audit_log, sign_in_attempts  # noqa: E402
+from tests.store import Store, app_store  # noqa: E402
 
 BIG_INT = "9" * 5_000
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -205,21 +206,13 @@ def use_database(url: str) -> None:
 
 
 def forget_engines() -> None:
-    for cached in (
-        services._engine,
-        services._repository,
-        services._accounts,
-        services._audit_log,
-        services._sign_in_attempts,
-        services._patient_repository,
-    ):
-        cached.cache_clear()
+    services.shared.engine_at.cache_clear()
 
 
 def audit_rows_text() -> str:
     """Every stored field of every audit entry, as one text to search."""
-    with services._engine(services.database_url()).connect() as connection:
-        return "\n".join(str(tuple(row)) for row in connection.execute(select(audit_log)))
+    with app_store().unit() as uow:
+        return "\n".join(str(tuple(row)) for row in uow.connection.execute(select(audit_log)))
 
 
 def demo_case() -> int:
@@ -233,7 +226,7 @@ def demo_case() -> int:
 def write_entries(url: str, count: int = 5) -> None:
     """``count`` audit entries as the app writes them (ids 1 to ``count`` in a new database)."""
     engine = make_engine(url)
-    log = AuditLog(engine)
+    log = Store.on(engine).audit
     for n in range(1, count + 1):
         log.record("dr.a", "viewed", n, f"CASE-{n:03}")
     engine.dispose()
@@ -440,7 +433,7 @@ def write_entries_as_app(app_url: str) -> None:
 
 
 def exported_entries() -> list[AuditEntry]:
-    return services.audit_log().entries(action="exported", limit=None)
+    return app_store().audit.entries(action="exported", limit=None)
 
 
 def caseload_export_audited(backend: str) -> None:
@@ -480,7 +473,7 @@ def patient_codes_and_answers_audited(backend: str) -> None:
     for typed, client in ((wrong, CLIENT_A), (expired_code, CLIENT_A)):
         with suppress(services.LinkRefused):
             services.open_patient_link(typed, client)
-    refused = [(e.actor, e.detail) for e in services.audit_log().entries(action="code_refused")]
+    refused = [(e.actor, e.detail) for e in app_store().audit.entries(action="code_refused")]
     report(
         "8",
         f"{backend}: a wrong code and an expired link's code are audited as code_refused",
@@ -495,7 +488,7 @@ def patient_codes_and_answers_audited(backend: str) -> None:
     answer = "I was frightened of the group, my neighbour Kezia Okonjo-Blum runs it"
     services.save_patient_answer(opened.id, "open.helped", {"value": answer})
     services.save_patient_answer(opened.id, "preferences.structure", {"value": 5})
-    answered = [e.detail for e in services.audit_log().entries(action="answered")]
+    answered = [e.detail for e in app_store().audit.entries(action="answered")]
     report(
         "8",
         f"{backend}: each patient answer is audited as 'answer KEY' by its link",
@@ -672,7 +665,7 @@ def stored_text_checks(backend: str) -> None:
         f"{backend}: a NUL in the audit filters",
     )
     attempt(
-        lambda: services.accounts().add_user("nul.name", ["therapist"], "Tess\x00"),
+        lambda: app_store().accounts.add_user("nul.name", ["therapist"], "Tess\x00"),
         f"{backend}: a NUL in a display name",
     )
 
@@ -721,7 +714,7 @@ WEAK_PASSWORDS = (
 
 def has_account(username: str) -> bool:
     try:
-        services.accounts().get_user(username)
+        app_store().accounts.get_user(username)
     except UnknownUser:
         return False
     return True
@@ -756,7 +749,7 @@ def weak_passwords(backend: str) -> None:
         run is not None and run.returncode == 0 and has_account(NEW_USER),
         said(run),
     )
-    before = services.accounts().get_user(NEW_USER).password_hash
+    before = app_store().accounts.get_user(NEW_USER).password_hash
     run = run_cli("users", "reset-password", NEW_USER, "--password-stdin", stdin="aaaaaaaaaa")
     report(
         "14",
@@ -764,7 +757,7 @@ def weak_passwords(backend: str) -> None:
         run is not None
         and run.returncode == 2
         and "repeats one character" in run.stderr
-        and services.accounts().get_user(NEW_USER).password_hash == before,
+        and app_store().accounts.get_user(NEW_USER).password_hash == before,
         said(run),
     )
 
@@ -800,13 +793,13 @@ def sign_in_at(now: datetime, username: str, password: str, client: str) -> str:
     """What the form says to a sign-in at ``now``: services.sign_in with the clock held still."""
     try:
         authenticate(
-            services.accounts(),
-            services.sign_in_attempts(),
+            app_store().accounts,
+            app_store().sign_in_attempts,
             username,
             password,
             now,
             client=client,
-            audit=services.audit_log(),
+            audit=app_store().audit,
         )
     except services.LoginRefused as exc:
         return str(exc)
@@ -820,7 +813,7 @@ def flood(names: int, now: datetime) -> None:
     The argon2 check of each password is left out: at 0.1–0.4 s a check on this machine, 2,000
     would take minutes, and it changes nothing stored.
     """
-    attempts = services.sign_in_attempts()
+    attempts = app_store().sign_in_attempts
     for n in range(names):
         attempts.fail(name_bucket(f"flood.{n:05}"), NAME_POLICY, now)
         attempts.fail(
@@ -829,7 +822,7 @@ def flood(names: int, now: datetime) -> None:
 
 
 def sign_in_throttle(backend: str, flood_names: int) -> None:
-    accounts = services.accounts()
+    accounts = app_store().accounts
     accounts.add_user(REAL, ["therapist"], "Dr Real", hash_password(GOOD_PASSWORD, REAL))
     accounts.add_user("dr.sprayed", ["therapist"], "", hash_password(SPRAYED, "dr.sprayed"))
     real_and_unknown_alike(backend)
@@ -909,8 +902,8 @@ def nothing_typed_is_stored(backend: str) -> None:
         not found,
         f"found: {found}" if found else "unknown names are logged as '(unknown username)'",
     )
-    with services._engine(services.database_url()).connect() as connection:
-        rows = connection.execute(select(sign_in_attempts)).all()
+    with app_store().unit() as uow:
+        rows = uow.connection.execute(select(sign_in_attempts)).all()
     keys = [row.key_hash for row in rows]
     stored = "\n".join(str(tuple(row)) for row in rows)
     report(

@@ -13,6 +13,7 @@ from tailoring.storage.accounts import AccountRepository, User, check_username
 from tailoring.storage.audit import AuditLog
 from tailoring.storage.db import database_url, make_engine
 from tailoring.storage.errors import StorageError, UnknownUser, UsernameTaken
+from tailoring.storage.unit_of_work import unit_of_work
 
 EXIT_REFUSED = 2
 # How the audit log names changes made here: whoever runs it has the database itself.
@@ -99,7 +100,9 @@ def _command(run: Command) -> Callable[[argparse.Namespace], int]:
             print(str(exc), file=sys.stderr)
             return EXIT_REFUSED
         try:
-            print(run(args, AccountRepository(engine), AuditLog(engine)))
+            with unit_of_work(engine) as uow:
+                said = run(args, uow.accounts, uow.audit)
+            print(said)
         except (StorageError, ValueError) as exc:
             print(str(exc), file=sys.stderr)
             return EXIT_REFUSED

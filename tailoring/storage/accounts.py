@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tailoring.auth import ROLES, Role, name_bucket
 from tailoring.model.text import NAME_CHARS, clean
-from tailoring.storage.db import transaction
 from tailoring.storage.errors import UnknownUser, UsernameTaken
 from tailoring.storage.tables import sign_ins, supervision_assignments, users
 from tailoring.storage.throttle import SignInAttempts, forget_bucket
@@ -53,8 +52,8 @@ class AccountRepository:
     Failed logins are counted apart, for every username typed (tailoring/storage/throttle.py).
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
 
     def add_user(
         self,
@@ -76,32 +75,29 @@ class AccountRepository:
         _check_hash(password_hash)
         now = _now()
         try:
-            with transaction(self._engine) as connection:
-                connection.execute(
-                    insert(users).values(
-                        username=username,
-                        display_name=display_name,
-                        roles=_roles_text(roles),
-                        password_hash=password_hash,
-                        disabled=False,
-                        created_at=now,
-                        updated_at=now,
-                    )
+            self._connection.execute(
+                insert(users).values(
+                    username=username,
+                    display_name=display_name,
+                    roles=_roles_text(roles),
+                    password_hash=password_hash,
+                    disabled=False,
+                    created_at=now,
+                    updated_at=now,
                 )
-                return _load(connection, username)
+            )
+            return _load(self._connection, username)
         except IntegrityError as error:
             raise UsernameTaken(username) from error
 
     def get_user(self, username: str) -> User:
         """The account called ``username``; UnknownUser if there is none."""
-        with transaction(self._engine) as connection:
-            return _load(connection, username)
+        return _load(self._connection, username)
 
     def list_users(self) -> list[User]:
         """Every account, disabled ones included, by username."""
-        with transaction(self._engine) as connection:
-            rows = connection.execute(select(users).order_by(users.c.username))
-            return [_user(row._mapping) for row in rows]
+        rows = self._connection.execute(select(users).order_by(users.c.username))
+        return [_user(row._mapping) for row in rows]
 
     def set_roles(self, username: str, roles: Iterable[Role]) -> None:
         """Replace the account's roles (at least one)."""
@@ -109,9 +105,8 @@ class AccountRepository:
 
     def disable(self, username: str) -> None:
         """Stop the account from signing in, ending its sign-ins; cases and audit entries stay."""
-        with transaction(self._engine) as connection:
-            _set(connection, username, updated_at=_now(), disabled=True)
-            _end_sign_ins(connection, sign_ins.c.username == username)
+        _set(self._connection, username, updated_at=_now(), disabled=True)
+        _end_sign_ins(self._connection, sign_ins.c.username == username)
 
     def enable(self, username: str) -> None:
         """Let a disabled account sign in again."""
@@ -121,13 +116,12 @@ class AccountRepository:
         """Replace the account's password hash (None: single sign-on only) and lift any lock on
         its logins."""
         _check_hash(password_hash)
-        with transaction(self._engine) as connection:
-            _set(connection, username, updated_at=_now(), password_hash=password_hash)
-            forget_bucket(connection, name_bucket(username))
+        _set(self._connection, username, updated_at=_now(), password_hash=password_hash)
+        forget_bucket(self._connection, name_bucket(username))
 
     def login_locked_until(self, username: str, now: datetime) -> datetime | None:
         """When the lock on logins to ``username`` ends; None if it is not locked at ``now``."""
-        return SignInAttempts(self._engine).locked_until([name_bucket(username)], now)
+        return SignInAttempts(self._connection).locked_until([name_bucket(username)], now)
 
     def assign_supervisor(self, supervisor: str, supervisee: str) -> bool:
         """Let ``supervisor`` read the cases of ``supervisee``; False if already assigned.
@@ -137,62 +131,56 @@ class AccountRepository:
         if supervisor == supervisee:
             raise ValueError("a supervisor cannot supervise themselves")
         try:
-            with transaction(self._engine) as connection:
-                boss = _load(connection, supervisor)
-                if "supervisor" not in boss.roles:
-                    raise ValueError(
-                        f"{supervisor} does not have the supervisor role; give it first"
-                    )
-                member = _load(connection, supervisee)
-                assigned = select(supervision_assignments.c.supervisor_id).where(
-                    _pair(boss, member)
+            boss = _load(self._connection, supervisor)
+            if "supervisor" not in boss.roles:
+                raise ValueError(f"{supervisor} does not have the supervisor role; give it first")
+            member = _load(self._connection, supervisee)
+            assigned = select(supervision_assignments.c.supervisor_id).where(_pair(boss, member))
+            if self._connection.execute(assigned).first() is not None:
+                return False
+            self._connection.execute(
+                insert(supervision_assignments).values(
+                    supervisor_id=boss.id, supervisee_id=member.id, assigned_at=_now()
                 )
-                if connection.execute(assigned).first() is not None:
-                    return False
-                connection.execute(
-                    insert(supervision_assignments).values(
-                        supervisor_id=boss.id, supervisee_id=member.id, assigned_at=_now()
-                    )
-                )
+            )
         except IntegrityError:
             return False  # assigned at the same moment by someone else
         return True
 
     def unassign_supervisor(self, supervisor: str, supervisee: str) -> bool:
         """End the assignment; False if there was none."""
-        with transaction(self._engine) as connection:
-            boss, member = _load(connection, supervisor), _load(connection, supervisee)
-            removed = connection.execute(delete(supervision_assignments).where(_pair(boss, member)))
-            return removed.rowcount > 0
+        boss, member = _load(self._connection, supervisor), _load(self._connection, supervisee)
+        removed = self._connection.execute(
+            delete(supervision_assignments).where(_pair(boss, member))
+        )
+        return removed.rowcount > 0
 
     def supervisees(self, supervisor: str) -> list[str]:
         """The usernames ``supervisor`` supervises, sorted; UnknownUser for no such account."""
         supervisee = users.alias("supervisee")
         a = supervision_assignments.c
-        with transaction(self._engine) as connection:
-            boss = _load(connection, supervisor)
-            rows = connection.execute(
-                select(supervisee.c.username)
-                .join(supervision_assignments, a.supervisee_id == supervisee.c.id)
-                .where(a.supervisor_id == boss.id)
-                .order_by(supervisee.c.username)
-            )
-            return list(rows.scalars())
+        boss = _load(self._connection, supervisor)
+        rows = self._connection.execute(
+            select(supervisee.c.username)
+            .join(supervision_assignments, a.supervisee_id == supervisee.c.id)
+            .where(a.supervisor_id == boss.id)
+            .order_by(supervisee.c.username)
+        )
+        return list(rows.scalars())
 
     def start_sign_in(self, username: str) -> str:
         """A new random token that signs ``username`` in until it ends; only its hash is kept."""
         token = secrets.token_urlsafe(32)
         now = _now()
-        with transaction(self._engine) as connection:
-            _load(connection, username)
-            connection.execute(
-                insert(sign_ins).values(
-                    token_hash=_token_hash(token),
-                    username=username,
-                    started_at=now,
-                    last_seen_at=now,
-                )
+        _load(self._connection, username)
+        self._connection.execute(
+            insert(sign_ins).values(
+                token_hash=_token_hash(token),
+                username=username,
+                started_at=now,
+                last_seen_at=now,
             )
+        )
         return token
 
     def resume_sign_in(self, token: str, idle: timedelta, longest: timedelta) -> str | None:
@@ -205,16 +193,15 @@ class AccountRepository:
             return None
         now = _now()
         key = sign_ins.c.token_hash == _token_hash(token)
-        with transaction(self._engine) as connection:
-            row = connection.execute(select(sign_ins).where(key)).first()
-            if row is None or row.ended_at is not None:
-                return None
-            if now - row.last_seen_at >= idle or now - row.started_at >= longest:
-                _end_sign_ins(connection, key)
-                return None
-            if now - row.last_seen_at >= min(SEEN_EVERY, idle / 4):
-                connection.execute(update(sign_ins).where(key).values(last_seen_at=now))
-            return str(row.username)
+        row = self._connection.execute(select(sign_ins).where(key)).first()
+        if row is None or row.ended_at is not None:
+            return None
+        if now - row.last_seen_at >= idle or now - row.started_at >= longest:
+            _end_sign_ins(self._connection, key)
+            return None
+        if now - row.last_seen_at >= min(SEEN_EVERY, idle / 4):
+            self._connection.execute(update(sign_ins).where(key).values(last_seen_at=now))
+        return str(row.username)
 
     def sign_in_seen(self, token: str, idle: timedelta, longest: timedelta) -> datetime | None:
         """When a token's sign-in was last used, without noting a use; None if ended or expired.
@@ -225,24 +212,21 @@ class AccountRepository:
             return None
         now = _now()
         key = sign_ins.c.token_hash == _token_hash(token)
-        with transaction(self._engine) as connection:
-            row = connection.execute(select(sign_ins).where(key)).first()
-            if row is None or row.ended_at is not None:
-                return None
-            if now - row.last_seen_at >= idle or now - row.started_at >= longest:
-                _end_sign_ins(connection, key)
-                return None
-            return row.last_seen_at
+        row = self._connection.execute(select(sign_ins).where(key)).first()
+        if row is None or row.ended_at is not None:
+            return None
+        if now - row.last_seen_at >= idle or now - row.started_at >= longest:
+            _end_sign_ins(self._connection, key)
+            return None
+        return row.last_seen_at
 
     def end_sign_in(self, token: str) -> None:
         """End the sign-in of this token (sign-out, idle time-out); nothing if there is none."""
-        with transaction(self._engine) as connection:
-            _end_sign_ins(connection, sign_ins.c.token_hash == _token_hash(token))
+        _end_sign_ins(self._connection, sign_ins.c.token_hash == _token_hash(token))
 
     def _change(self, username: str, **values: Any) -> None:
         """Change the account and stamp ``updated_at``."""
-        with transaction(self._engine) as connection:
-            _set(connection, username, updated_at=_now(), **values)
+        _set(self._connection, username, updated_at=_now(), **values)
 
 
 def _token_hash(token: str) -> str:

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, insert, select, text
 
-from tailoring.storage.db import transaction
 from tailoring.storage.tables import audit_log
 
 AuditAction = Literal[
@@ -110,8 +109,8 @@ class AuditLog:
     the triggers; the chain then shows what they changed (see :meth:`check`).
     """
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] = _now) -> None:
-        self._engine = engine
+    def __init__(self, connection: Connection, clock: Callable[[], datetime] = _now) -> None:
+        self._connection = connection
         self._clock = clock
 
     def record(
@@ -122,23 +121,12 @@ class AuditLog:
         reference: str | None = None,
         detail: str = "",
     ) -> AuditEntry:
-        """Append an entry stamped with the current time and return it.
+        """Append an entry stamped with the current time, in this transaction, and return it.
 
-        ``detail`` is a short fixed phrase, never free text or a patient identifier: ValueError
-        for one over 200 characters or with characters outside letters, digits, spaces and
-        ``.,:;=()_-``; also for an unknown action, an empty actor or an over-long reference.
+        The entry holds the log's lock until the transaction ends (see ``_lock_chain``): write
+        it as the last thing a transaction does. ValueError as ``check_entry`` says.
         """
-        if action not in AUDIT_ACTIONS:
-            raise ValueError(f"action must be one of {', '.join(AUDIT_ACTIONS)}, not {action!r}")
-        if not 1 <= len(actor) <= ACTOR_LENGTH:
-            raise ValueError(f"actor must be 1–{ACTOR_LENGTH} characters long")
-        if reference is not None and not 1 <= len(reference) <= REFERENCE_LENGTH:
-            raise ValueError(f"reference must be 1–{REFERENCE_LENGTH} characters long")
-        if len(detail) > DETAIL_LENGTH or not DETAIL_PATTERN.fullmatch(detail):
-            raise ValueError(
-                f"an audit detail is a fixed phrase of at most {DETAIL_LENGTH} letters, digits, "
-                "spaces and .,:;=()_- (never free text or an identifier)"
-            )
+        check_entry(actor, action, reference, detail)
         values = {
             "at": self._clock(),
             "actor": actor,
@@ -147,12 +135,11 @@ class AuditLog:
             "case_reference": reference,
             "detail": detail,
         }
-        with transaction(self._engine) as connection:
-            _lock_chain(connection)
-            last = select(audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)
-            values["previous_hash"] = connection.execute(last).scalar() or GENESIS
-            values["hash"] = entry_hash(values)
-            added = connection.execute(insert(audit_log).values(values))
+        _lock_chain(self._connection)
+        last = select(audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)
+        values["previous_hash"] = self._connection.execute(last).scalar() or GENESIS
+        values["hash"] = entry_hash(values)
+        added = self._connection.execute(insert(audit_log).values(values))
         entry_id: int = added.inserted_primary_key[0]
         return AuditEntry(id=entry_id, **values)
 
@@ -167,15 +154,12 @@ class AuditLog:
         """
         wanted = None if expected is None else expected[0]
         count, last_id, last_hash, seen = 0, None, GENESIS, False
-        with transaction(self._engine) as connection:
-            for entry in _in_order(connection):
-                problem = _link_problem(entry, last_id, last_hash) or _recorded_problem(
-                    entry, expected
-                )
-                if problem:
-                    return ChainCheck(count, last_id, last_hash, entry.id, problem)
-                count, last_id, last_hash = count + 1, entry.id, entry.hash
-                seen = seen or entry.id == wanted
+        for entry in _in_order(self._connection):
+            problem = _link_problem(entry, last_id, last_hash) or _recorded_problem(entry, expected)
+            if problem:
+                return ChainCheck(count, last_id, last_hash, entry.id, problem)
+            count, last_id, last_hash = count + 1, entry.id, entry.hash
+            seen = seen or entry.id == wanted
         if wanted is not None and not seen:
             return ChainCheck(count, last_id, last_hash, wanted, _gone(wanted, last_id))
         return ChainCheck(count, last_id, last_hash)
@@ -211,21 +195,44 @@ class AuditLog:
             query = query.where(log.at >= since)
         if until is not None:
             query = query.where(log.at < until)
-        with transaction(self._engine) as connection:
-            return [AuditEntry(**row._mapping) for row in connection.execute(query)]
+        return [AuditEntry(**row._mapping) for row in self._connection.execute(query)]
+
+
+def check_entry(actor: str, action: AuditAction, reference: str | None, detail: str) -> None:
+    """ValueError unless these make an entry the log accepts.
+
+    ``detail`` is a short fixed phrase, never free text or a patient identifier: refused if over
+    200 characters or with characters outside letters, digits, spaces and ``.,:;=()_-``; so is
+    an unknown action, an empty actor or an over-long reference.
+    """
+    if action not in AUDIT_ACTIONS:
+        raise ValueError(f"action must be one of {', '.join(AUDIT_ACTIONS)}, not {action!r}")
+    if not 1 <= len(actor) <= ACTOR_LENGTH:
+        raise ValueError(f"actor must be 1–{ACTOR_LENGTH} characters long")
+    if reference is not None and not 1 <= len(reference) <= REFERENCE_LENGTH:
+        raise ValueError(f"reference must be 1–{REFERENCE_LENGTH} characters long")
+    if len(detail) > DETAIL_LENGTH or not DETAIL_PATTERN.fullmatch(detail):
+        raise ValueError(
+            f"an audit detail is a fixed phrase of at most {DETAIL_LENGTH} letters, digits, "
+            "spaces and .,:;=()_- (never free text or an identifier)"
+        )
 
 
 def _lock_chain(connection: Connection) -> None:
     """Make this transaction the only writer of the log until it ends, so the chain cannot fork.
 
-    SQLite: ``BEGIN IMMEDIATE`` takes the database's write lock before the last hash is read
-    (the driver would otherwise begin only at the insert). PostgreSQL: a transaction-scoped
-    advisory lock, which needs no privilege: the app's role may only insert into and read the
-    log, and ``LOCK TABLE`` or ``SELECT ... FOR UPDATE`` would need more. A writer that skipped
-    the lock would still be refused: two entries cannot follow the same hash (unique constraint).
+    SQLite: the database's write lock, held before the last hash is read. A transaction that
+    has written already holds it (the driver begins one at the first write, and that write takes
+    the lock); otherwise ``BEGIN IMMEDIATE`` takes it (the driver would begin only at the
+    insert). PostgreSQL: a transaction-scoped advisory lock, which needs no privilege: the app's
+    role may only insert into and read the log, and ``LOCK TABLE`` or ``SELECT ... FOR UPDATE``
+    would need more. A writer that skipped the lock would still be refused: two entries cannot
+    follow the same hash (unique constraint).
     """
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        driver = connection.connection.dbapi_connection
+        if not getattr(driver, "in_transaction", False):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
     elif connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
 

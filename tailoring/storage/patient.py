@@ -4,6 +4,10 @@ A link's code is never stored, only its hash (see tailoring/engine/patient_links
 codes and decides expiry). Every write through a link first locks the link's row with an
 ``UPDATE``, so two devices answering one questionnaire take turns, and an answer cannot slip in
 after the link was completed, expired or revoked.
+
+Over 500 lines as one module on purpose: links, their answers, the answer source and coded-text
+decisions are one aggregate (each keyed by the case and the link), and half the module is the
+queries that read them across a caseload.
 """
 
 from __future__ import annotations
@@ -11,14 +15,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     Connection,
-    Engine,
     Row,
     Select,
     case,
@@ -32,19 +34,18 @@ from sqlalchemy import (
 from tailoring.model.content import ThemeId
 from tailoring.model.patient import ANSWER_KEY, SOURCES, PatientLink, Source
 from tailoring.model.patient_content import SESSION_SETS, SET_IDS, SetId
-from tailoring.storage.db import transaction
+from tailoring.storage.common import (
+    ACTOR_LENGTH,
+    check_choice,
+    check_id,
+    checked_time,
+    lock_case,
+    require_case,
+    to_json,
+)
 from tailoring.storage.errors import (
     LinkClosed,
     PatientLinkNotFound,
-)
-from tailoring.storage.repository import (
-    ACTOR_LENGTH,
-    _check_choice,
-    _check_exists,
-    _check_id,
-    _checked_time,
-    _json,
-    _lock,
 )
 from tailoring.storage.tables import (
     answer_sources,
@@ -142,8 +143,8 @@ class OpenAnswer:
 class PatientRepository:
     """Questionnaires sent to patients by link and what came back, stored beside the cases."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
 
     # Links -----------------------------------------------------------------------------------
 
@@ -162,7 +163,7 @@ class PatientRepository:
         ``session_number`` is required for the sets about a session and refused for the
         preference profile. ``token_hash`` is the hash of the code, never the code.
         """
-        _check_choice("set_id", set_id, SET_IDS)
+        check_choice("set_id", set_id, SET_IDS)
         if set_id in SESSION_SETS:
             if isinstance(session_number, bool) or not isinstance(session_number, int):
                 raise ValueError(f"a {set_id} link needs the number of its session")
@@ -172,55 +173,51 @@ class PatientRepository:
             raise ValueError(f"a {set_id} link belongs to no session")
         if not isinstance(token_hash, str) or not TOKEN_HASH.match(token_hash):
             raise ValueError("token_hash must be a SHA-256 hash in lower-case hex")
-        _check_id("created_by", created_by, ACTOR_LENGTH)
-        now = _checked_time(now)
-        if _checked_time(expires_at) <= now:
+        check_id("created_by", created_by, ACTOR_LENGTH)
+        now = checked_time(now)
+        if checked_time(expires_at) <= now:
             raise ValueError("expires_at must be in the future")
-        with self._transaction() as connection:
-            _lock(connection, case_id)
-            link_id: int = connection.execute(
-                insert(patient_links).values(
-                    case_id=case_id,
-                    set_id=set_id,
-                    session_number=session_number,
-                    token_hash=token_hash,
-                    created_by=created_by,
-                    created_at=now,
-                    expires_at=expires_at,
-                )
-            ).inserted_primary_key[0]
-            return _link(connection, link_id)
+        lock_case(self._connection, case_id)
+        link_id: int = self._connection.execute(
+            insert(patient_links).values(
+                case_id=case_id,
+                set_id=set_id,
+                session_number=session_number,
+                token_hash=token_hash,
+                created_by=created_by,
+                created_at=now,
+                expires_at=expires_at,
+            )
+        ).inserted_primary_key[0]
+        return _link(self._connection, link_id)
 
     def link(self, link_id: int) -> PatientLink:
         """The link with this id (PatientLinkNotFound if there is none)."""
-        with self._transaction() as connection:
-            return _link(connection, link_id)
+        return _link(self._connection, link_id)
 
     def links(self, case_id: int) -> list[PatientLink]:
         """Every link of the case, newest first, with how many items each has answered."""
-        with self._transaction() as connection:
-            _check_exists(connection, case_id)
-            rows = connection.execute(
-                _links_query()
-                .where(patient_links.c.case_id == case_id)
-                .order_by(patient_links.c.id.desc())
-            )
-            return [_as_link(row) for row in rows]
+        require_case(self._connection, case_id)
+        rows = self._connection.execute(
+            _links_query()
+            .where(patient_links.c.case_id == case_id)
+            .order_by(patient_links.c.id.desc())
+        )
+        return [_as_link(row) for row in rows]
 
     def find_by_hash(self, token_hash: str) -> PatientLink | None:
         """The link whose code has this hash, or None: a patient's way in."""
-        with self._transaction() as connection:
-            row = connection.execute(
-                _links_query().where(patient_links.c.token_hash == token_hash)
-            ).one_or_none()
-            return None if row is None else _as_link(row)
+        row = self._connection.execute(
+            _links_query().where(patient_links.c.token_hash == token_hash)
+        ).one_or_none()
+        return None if row is None else _as_link(row)
 
     def outstanding(
         self, therapist: str | None = None, now: datetime | None = None
     ) -> list[CaseLink]:
         """Links still waiting for the patient (not completed, revoked or expired) on active
         cases, of every therapist or of one, those expiring soonest first."""
-        now = _checked_time(now)
+        now = checked_time(now)
         p = patient_links.c
         query = _case_links_query(therapist).where(
             p.completed_at.is_(None), p.revoked_at.is_(None), p.expires_at > now
@@ -239,26 +236,25 @@ class PatientRepository:
 
     def mark_seen(self, link_id: int, now: datetime | None = None) -> PatientLink:
         """Record that the therapist has looked at the link's answers."""
-        return self._set(link_id, seen_at=_checked_time(now))
+        return self._set(link_id, seen_at=checked_time(now))
 
     def mark_opened(self, link_id: int, now: datetime | None = None) -> PatientLink:
         """Record the first time the patient opened the link (later openings change nothing)."""
         p = patient_links.c
-        return self._set(link_id, opened_at=func.coalesce(p.opened_at, _checked_time(now)))
+        return self._set(link_id, opened_at=func.coalesce(p.opened_at, checked_time(now)))
 
     def extend(self, link_id: int, expires_at: datetime) -> PatientLink:
         """Set a new expiry (see engine.patient_links.extended_expiry); ValueError if revoked."""
-        expires_at = _checked_time(expires_at)
-        with self._transaction() as connection:
-            row = _lock_link(connection, link_id)
-            if row.revoked_at is not None:
-                raise ValueError("a revoked link cannot be extended; create a new link instead")
-            _update_link(connection, link_id, expires_at=expires_at)
-            return _link(connection, link_id)
+        expires_at = checked_time(expires_at)
+        row = _lock_link(self._connection, link_id)
+        if row.revoked_at is not None:
+            raise ValueError("a revoked link cannot be extended; create a new link instead")
+        _update_link(self._connection, link_id, expires_at=expires_at)
+        return _link(self._connection, link_id)
 
     def expire(self, link_id: int, now: datetime | None = None) -> PatientLink:
         """Make the link stop working now (an expiry already past is kept)."""
-        now = _checked_time(now)
+        now = checked_time(now)
         p = patient_links.c
         return self._set(link_id, expires_at=case((p.expires_at > now, now), else_=p.expires_at))
 
@@ -266,7 +262,7 @@ class PatientRepository:
         """Stop the link for good; its answers are no longer collected. Revoking twice keeps the
         first time."""
         p = patient_links.c
-        return self._set(link_id, revoked_at=func.coalesce(p.revoked_at, _checked_time(now)))
+        return self._set(link_id, revoked_at=func.coalesce(p.revoked_at, checked_time(now)))
 
     # Answers ---------------------------------------------------------------------------------
 
@@ -284,48 +280,45 @@ class PatientRepository:
             raise ValueError(f"{item_key!r} is not an answer key")
         if not isinstance(payload, dict):
             raise ValueError("payload must be a mapping")
-        text = _json(payload)
-        now = _checked_time(now)
+        text = to_json(payload)
+        now = checked_time(now)
         a = patient_answers.c
         key = (a.link_id == link_id, a.item_key == item_key)
-        with self._transaction() as connection:
-            _open_for_answers(connection, link_id, now)
-            updated = connection.execute(
-                update(patient_answers).where(*key).values(payload=text, updated_at=now)
-            )
-            if not updated.rowcount:
-                connection.execute(
-                    insert(patient_answers).values(
-                        link_id=link_id, item_key=item_key, payload=text, updated_at=now
-                    )
+        _open_for_answers(self._connection, link_id, now)
+        updated = self._connection.execute(
+            update(patient_answers).where(*key).values(payload=text, updated_at=now)
+        )
+        if not updated.rowcount:
+            self._connection.execute(
+                insert(patient_answers).values(
+                    link_id=link_id, item_key=item_key, payload=text, updated_at=now
                 )
+            )
 
     def answers(self, link_id: int) -> dict[str, PatientAnswer]:
         """The answers given through the link, by item key."""
         a = patient_answers.c
-        with self._transaction() as connection:
-            _link(connection, link_id)
-            rows = connection.execute(
-                select(a.item_key, a.payload, a.updated_at)
-                .where(a.link_id == link_id)
-                .order_by(a.item_key)
-            )
-            return {
-                row.item_key: PatientAnswer(json.loads(row.payload), row.updated_at) for row in rows
-            }
+        _link(self._connection, link_id)
+        rows = self._connection.execute(
+            select(a.item_key, a.payload, a.updated_at)
+            .where(a.link_id == link_id)
+            .order_by(a.item_key)
+        )
+        return {
+            row.item_key: PatientAnswer(json.loads(row.payload), row.updated_at) for row in rows
+        }
 
     def complete(self, link_id: int, now: datetime | None = None) -> PatientLink:
         """Mark the questionnaire finished: its answers stop changing. Completing twice keeps
         the first time; LinkClosed if the link expired or was revoked first."""
-        now = _checked_time(now)
-        with self._transaction() as connection:
-            state = _lock_link(connection, link_id)
-            if state.completed_at is None:
-                if _closed(state, now):
-                    raise LinkClosed()
-                opened = func.coalesce(patient_links.c.opened_at, now)
-                _update_link(connection, link_id, completed_at=now, opened_at=opened)
-            return _link(connection, link_id)
+        now = checked_time(now)
+        state = _lock_link(self._connection, link_id)
+        if state.completed_at is None:
+            if _closed(state, now):
+                raise LinkClosed()
+            opened = func.coalesce(patient_links.c.opened_at, now)
+            _update_link(self._connection, link_id, completed_at=now, opened_at=opened)
+        return _link(self._connection, link_id)
 
     def collected_answers(self, case_id: int) -> dict[SetId, dict[str, CollectedAnswer]]:
         """The patient's latest answer to each item of each set, across the case's links.
@@ -349,16 +342,15 @@ class PatientRepository:
             .order_by(a.updated_at, a.link_id)
         )
         collected: dict[SetId, dict[str, CollectedAnswer]] = {}
-        with self._transaction() as connection:
-            _check_exists(connection, case_id)
-            for row in connection.execute(query):
-                collected.setdefault(row.set_id, {})[row.item_key] = CollectedAnswer(
-                    payload=json.loads(row.payload),
-                    updated_at=row.updated_at,
-                    link_id=row.link_id,
-                    session_number=row.session_number,
-                    completed=row.completed_at is not None,
-                )
+        require_case(self._connection, case_id)
+        for row in self._connection.execute(query):
+            collected.setdefault(row.set_id, {})[row.item_key] = CollectedAnswer(
+                payload=json.loads(row.payload),
+                updated_at=row.updated_at,
+                link_id=row.link_id,
+                session_number=row.session_number,
+                completed=row.completed_at is not None,
+            )
         return collected
 
     def risk_answers(
@@ -394,23 +386,22 @@ class PatientRepository:
         if therapist is not None:
             query = query.where(cases.c.therapist == therapist)
         found = []
-        with self._transaction() as connection:
-            for row in connection.execute(query):
-                value = json.loads(row.payload).get("value")
-                if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-                    found.append(
-                        RiskAnswer(
-                            case_id=row.case_id,
-                            reference=row.reference,
-                            therapist=row.therapist,
-                            link_id=row.link_id,
-                            session_number=row.session_number,
-                            item_key=row.item_key,
-                            value=value,
-                            updated_at=row.updated_at,
-                            completed=row.completed_at is not None,
-                        )
+        for row in self._connection.execute(query):
+            value = json.loads(row.payload).get("value")
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                found.append(
+                    RiskAnswer(
+                        case_id=row.case_id,
+                        reference=row.reference,
+                        therapist=row.therapist,
+                        link_id=row.link_id,
+                        session_number=row.session_number,
+                        item_key=row.item_key,
+                        value=value,
+                        updated_at=row.updated_at,
+                        completed=row.completed_at is not None,
                     )
+                )
         return found
 
     # Coded free text -------------------------------------------------------------------------
@@ -433,23 +424,22 @@ class PatientRepository:
         """
         if not isinstance(source, str) or len(source) > SOURCE_LENGTH or not SOURCE.match(source):
             raise ValueError("source must be 'patient:<link id>:<item key>' or 'therapist:<field>'")
-        _check_choice("theme", theme, THEME_IDS)
-        _check_choice("decision", decision, CODE_DECISIONS)
-        _check_id("decided_by", decided_by, ACTOR_LENGTH)
+        check_choice("theme", theme, THEME_IDS)
+        check_choice("decision", decision, CODE_DECISIONS)
+        check_id("decided_by", decided_by, ACTOR_LENGTH)
         values = {
             "case_id": case_id,
             "source": source,
             "theme": theme,
-            "evidence": _json(list(evidence)),
+            "evidence": to_json(list(evidence)),
             "decision": decision,
             "decided_by": decided_by,
-            "decided_at": _checked_time(now),
+            "decided_at": checked_time(now),
         }
-        with self._transaction() as connection:
-            _lock(connection, case_id)
-            code_id: int = connection.execute(
-                insert(text_codes).values(**values)
-            ).inserted_primary_key[0]
+        lock_case(self._connection, case_id)
+        code_id: int = self._connection.execute(
+            insert(text_codes).values(**values)
+        ).inserted_primary_key[0]
         return CodeDecision(id=code_id, **{**values, "evidence": list(evidence)})
 
     def code_decisions(self, case_id: int) -> list[CodeDecision]:
@@ -461,15 +451,13 @@ class PatientRepository:
             .group_by(t.source, t.theme)
             .scalar_subquery()
         )
-        with self._transaction() as connection:
-            _check_exists(connection, case_id)
-            rows = connection.execute(
-                select(text_codes).where(t.id.in_(latest)).order_by(t.source, t.theme)
-            )
-            return [
-                CodeDecision(**{**row._mapping, "evidence": json.loads(row.evidence)})
-                for row in rows
-            ]
+        require_case(self._connection, case_id)
+        rows = self._connection.execute(
+            select(text_codes).where(t.id.in_(latest)).order_by(t.source, t.theme)
+        )
+        return [
+            CodeDecision(**{**row._mapping, "evidence": json.loads(row.evidence)}) for row in rows
+        ]
 
     def patient_code_decisions(self, case_ids: Sequence[int] | None = None) -> list[CodeDecision]:
         """The latest decision about each theme of each patient text, of the given cases or of
@@ -479,14 +467,12 @@ class PatientRepository:
         if case_ids is not None:
             latest = latest.where(t.case_id.in_(list(case_ids)))
         latest = latest.group_by(t.case_id, t.source, t.theme)
-        with self._transaction() as connection:
-            rows = connection.execute(
-                select(text_codes).where(t.id.in_(latest.scalar_subquery())).order_by(t.id)
-            )
-            return [
-                CodeDecision(**{**row._mapping, "evidence": json.loads(row.evidence)})
-                for row in rows
-            ]
+        rows = self._connection.execute(
+            select(text_codes).where(t.id.in_(latest.scalar_subquery())).order_by(t.id)
+        )
+        return [
+            CodeDecision(**{**row._mapping, "evidence": json.loads(row.evidence)}) for row in rows
+        ]
 
     def open_answers(
         self,
@@ -519,82 +505,72 @@ class PatientRepository:
             query = query.where(c.status == "active")
         if therapist is not None:
             query = query.where(c.therapist == therapist)
-        with self._transaction() as connection:
-            if case_id is not None:
-                _check_exists(connection, case_id)
-            answers = []
-            for row in connection.execute(query):
-                text = json.loads(row.payload).get("value")
-                if isinstance(text, str) and text.strip():
-                    answers.append(
-                        OpenAnswer(
-                            row.case_id,
-                            row.therapist,
-                            row.link_id,
-                            row.set_id,
-                            row.session_number,
-                            row.item_key,
-                            text,
-                            row.updated_at,
-                        )
+        if case_id is not None:
+            require_case(self._connection, case_id)
+        answers = []
+        for row in self._connection.execute(query):
+            text = json.loads(row.payload).get("value")
+            if isinstance(text, str) and text.strip():
+                answers.append(
+                    OpenAnswer(
+                        row.case_id,
+                        row.therapist,
+                        row.link_id,
+                        row.set_id,
+                        row.session_number,
+                        row.item_key,
+                        text,
+                        row.updated_at,
                     )
-            return answers
+                )
+        return answers
 
     # Which answers the fit uses --------------------------------------------------------------
 
     def answer_source(self, case_id: int) -> Source | None:
         """The answers the case's fit uses, or None while nobody has chosen."""
         s = answer_sources.c
-        with self._transaction() as connection:
-            _check_exists(connection, case_id)
-            chosen: Source | None = connection.execute(
-                select(s.source).where(s.case_id == case_id)
-            ).scalar_one_or_none()
-            return chosen
+        require_case(self._connection, case_id)
+        chosen: Source | None = self._connection.execute(
+            select(s.source).where(s.case_id == case_id)
+        ).scalar_one_or_none()
+        return chosen
 
     def answer_sources(self, case_ids: Sequence[int]) -> dict[int, Source]:
         """The answers each of these cases' fit uses, for those where somebody chose."""
         s = answer_sources.c
         chosen: dict[int, Source] = {}
-        with self._transaction() as connection:
-            for start in range(0, len(case_ids), 500):  # bound the statement's parameters
-                batch = list(case_ids[start : start + 500])
-                rows = connection.execute(select(s.case_id, s.source).where(s.case_id.in_(batch)))
-                chosen.update({case_id: source for case_id, source in rows})
+        for start in range(0, len(case_ids), 500):  # bound the statement's parameters
+            batch = list(case_ids[start : start + 500])
+            rows = self._connection.execute(select(s.case_id, s.source).where(s.case_id.in_(batch)))
+            chosen.update({case_id: source for case_id, source in rows})
         return chosen
 
     def set_answer_source(
         self, case_id: int, source: Source, chosen_by: str, now: datetime | None = None
     ) -> None:
         """Keep which answers the case's fit uses, who chose and when."""
-        _check_choice("source", source, SOURCES)
-        _check_id("chosen_by", chosen_by, ACTOR_LENGTH)
-        values = {"source": source, "chosen_by": chosen_by, "chosen_at": _checked_time(now)}
-        with self._transaction() as connection:
-            _lock(connection, case_id)
-            changed = connection.execute(
-                update(answer_sources).where(answer_sources.c.case_id == case_id).values(**values)
-            )
-            if not changed.rowcount:
-                connection.execute(insert(answer_sources).values(case_id=case_id, **values))
+        check_choice("source", source, SOURCES)
+        check_id("chosen_by", chosen_by, ACTOR_LENGTH)
+        values = {"source": source, "chosen_by": chosen_by, "chosen_at": checked_time(now)}
+        lock_case(self._connection, case_id)
+        changed = self._connection.execute(
+            update(answer_sources).where(answer_sources.c.case_id == case_id).values(**values)
+        )
+        if not changed.rowcount:
+            self._connection.execute(insert(answer_sources).values(case_id=case_id, **values))
 
     # Helpers ---------------------------------------------------------------------------------
 
     def _set(self, link_id: int, **values: Any) -> PatientLink:
-        with self._transaction() as connection:
-            _update_link(connection, link_id, **values)
-            return _link(connection, link_id)
+        _update_link(self._connection, link_id, **values)
+        return _link(self._connection, link_id)
 
     def _case_links(self, query: Select[Any]) -> list[CaseLink]:
-        with self._transaction() as connection:
-            return [
-                CaseLink(_as_link(row), row.reference, row.therapist)
-                for row in connection.execute(query)
-            ]
-
-    def _transaction(self) -> AbstractContextManager[Connection]:
-        """A connection in a transaction; a database outage surfaces as StorageUnavailable."""
-        return transaction(self._engine)
+        return [
+            CaseLink(_as_link(row), row.reference, row.therapist)
+            for row in self._connection.execute(query)
+        ]
 
 
 def _answered() -> Any:

@@ -14,12 +14,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tailoring.engine.throttle import Failures, Policy, after_failure, forget_at
-from tailoring.storage.db import transaction
 from tailoring.storage.tables import sign_in_attempts
 
 ROWS = sign_in_attempts.c
@@ -30,26 +29,24 @@ UPSERTS = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
 class SignInAttempts:
     """The failure counts of every bucket, in one table."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
 
     def locked_until(self, buckets: Iterable[str], now: datetime) -> datetime | None:
         """When the last lock in force on any of ``buckets`` ends; None if none is locked."""
         hashes = [bucket_hash(b) for b in buckets]
-        with transaction(self._engine) as connection:
-            until = connection.execute(
-                select(ROWS.locked_until).where(ROWS.key_hash.in_(hashes), ROWS.locked_until > now)
-            ).scalars()
-            return max(until, default=None)
+        until = self._connection.execute(
+            select(ROWS.locked_until).where(ROWS.key_hash.in_(hashes), ROWS.locked_until > now)
+        ).scalars()
+        return max(until, default=None)
 
     def failures(self, bucket: str, now: datetime) -> Failures | None:
         """The failures counted in ``bucket``, or None if none still matter at ``now``."""
-        with transaction(self._engine) as connection:
-            row = connection.execute(
-                select(sign_in_attempts).where(
-                    ROWS.key_hash == bucket_hash(bucket), ROWS.forget_at > now
-                )
-            ).first()
+        row = self._connection.execute(
+            select(sign_in_attempts).where(
+                ROWS.key_hash == bucket_hash(bucket), ROWS.forget_at > now
+            )
+        ).first()
         return None if row is None else _failures(row)
 
     def fail(self, bucket: str, policy: Policy, now: datetime) -> Failures:
@@ -59,30 +56,28 @@ class SignInAttempts:
         (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite lets one writer in at a time).
         """
         key = bucket_hash(bucket)
-        with transaction(self._engine) as connection:
-            connection.execute(delete(sign_in_attempts).where(ROWS.forget_at <= now))
-            _insert_missing(connection, key, now)
-            row = connection.execute(
-                select(sign_in_attempts).where(ROWS.key_hash == key).with_for_update()
-            ).one()
-            before = None if row.failures == 0 else _failures(row)
-            counted = after_failure(before, policy, now)
-            connection.execute(
-                update(sign_in_attempts)
-                .where(ROWS.key_hash == key)
-                .values(
-                    failures=counted.count,
-                    window_start=counted.window_start,
-                    locked_until=counted.locked_until,
-                    forget_at=forget_at(counted, policy),
-                )
+        self._connection.execute(delete(sign_in_attempts).where(ROWS.forget_at <= now))
+        _insert_missing(self._connection, key, now)
+        row = self._connection.execute(
+            select(sign_in_attempts).where(ROWS.key_hash == key).with_for_update()
+        ).one()
+        before = None if row.failures == 0 else _failures(row)
+        counted = after_failure(before, policy, now)
+        self._connection.execute(
+            update(sign_in_attempts)
+            .where(ROWS.key_hash == key)
+            .values(
+                failures=counted.count,
+                window_start=counted.window_start,
+                locked_until=counted.locked_until,
+                forget_at=forget_at(counted, policy),
             )
+        )
         return counted
 
     def forget(self, bucket: str) -> None:
         """Drop the failures of ``bucket`` and lift its lock (a right password, a new one)."""
-        with transaction(self._engine) as connection:
-            forget_bucket(connection, bucket)
+        forget_bucket(self._connection, bucket)
 
 
 def forget_bucket(connection: Connection, bucket: str) -> None:

@@ -7,9 +7,11 @@ are saved."; deselecting every option of "format" saved ``{"value": null}`` and 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from streamlit.testing.v1 import AppTest
 
 from tailoring import services
+from tailoring.storage.caseload import CaseloadRepository
 from tests.app.conftest import open_walkthrough
 from tests.app.test_team_mode import sign_in, team  # noqa: F401 (a fixture, used by name)
 
@@ -61,6 +63,36 @@ def test_an_outage_keeps_the_answer_given_and_a_retry_saves_exactly_it(
     assert len(services.audit_entries(action="changed")) == audited + 1
     assert any("now saved" in s.value for s in at.success)
     assert not at.exception
+
+
+def test_an_answer_whose_figures_fail_is_not_saved_kept_on_the_page_and_saved_by_a_retry(
+    app: AppTest, fresh_case: int, monkeypatch
+):
+    """The answer is stored, then its caseload figures fail: the whole save is undone (one unit
+    of work), so the page's "Not saved" is true, and the retry saves it with its audit entry."""
+    _answer_case(fresh_case)
+    at = open_walkthrough(app, fresh_case)
+    audited = len(services.audit_entries(action="changed"))
+    with monkeypatch.context() as broken:
+        broken.setattr(CaseloadRepository, "save_figures", lambda *a, **k: _lost())
+        at.radio(key="pref.structure").set_value(5).run()
+        assert any("Not saved" in e.value for e in at.error)
+        assert at.radio(key="pref.structure").value == 5
+    assert _stored(fresh_case) == GIVEN
+    assert len(services.audit_entries(action="changed")) == audited
+    at.run()
+    assert at.radio(key="pref.structure").value == 5
+    assert any("not yet saved" in e.value for e in at.error)
+
+    at.button(key="checklist.retry").click().run()
+    assert _stored(fresh_case) == {**GIVEN, "structure": {"value": 5, "importance": 2}}
+    assert len(services.audit_entries(action="changed")) == audited + 1
+    assert any("now saved" in s.value for s in at.success)
+    assert not at.exception
+
+
+def _lost() -> None:
+    raise OperationalError("INSERT INTO case_metrics ...", {}, Exception("connection lost"))
 
 
 def test_clearing_every_option_of_a_multi_choice_works_and_can_be_undone(

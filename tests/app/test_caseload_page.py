@@ -5,6 +5,7 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from tailoring import services
+from tests.store import case_id_of
 from ui import caseload
 
 
@@ -91,7 +92,7 @@ def test_protocol_trend_and_fit_filters(app: AppTest):
 
 
 def test_per_therapist_charts_appear_with_two_therapists(app: AppTest):
-    case_id = services.repository().get_by_reference("DEMO-001").id
+    case_id = case_id_of("DEMO-001")
     services.update_case(case_id, therapist="B. Second")
     at = open_caseload(app, "Charts")
     assert not at.exception
@@ -191,7 +192,7 @@ def test_after_a_change_the_kept_caseload_is_updated_not_read_again(app: AppTest
             name,
             lambda *a, real=real, name=name, **k: reads.append(name) or real(*a, **k),
         )
-    case_id = services.repository().get_by_reference("DEMO-001").id
+    case_id = case_id_of("DEMO-001")
     services.update_case(case_id, therapist="B. Second")
     at.run()
     assert reads == [] and not at.exception

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from tailoring import limits, services
 from tailoring.demo import demo_cases
 from tailoring.export.caseload import cases_csv
+from tests.store import app_store
 
 PAGE = "pages/import_caseload.py"
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,9 +195,9 @@ def test_a_rerun_does_not_check_the_same_file_again(page: AppTest, monkeypatch):
 
 def test_cases_waiting_for_figures_are_named_on_both_pages(page: AppTest, monkeypatch):
     # Every rerun also computes a few waiting cases' figures (services.start): one here.
-    monkeypatch.setattr(services, "BACKFILL_PER_START", 1)
+    monkeypatch.setattr(services.database, "BACKFILL_PER_START", 1)
     lib = services.content()
-    services.repository().import_cases(demo_cases(lib, 8, seed=1, first=80001))
+    app_store().caseload.import_cases(demo_cases(lib, 8, seed=1, first=80001))
 
     at = page.switch_page("pages/caseload.py").run()
     waiting = services.caseload_stamp().without_figures

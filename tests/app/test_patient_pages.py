@@ -17,6 +17,7 @@ from tailoring.engine import patient_links
 from tailoring.engine.patient_links import REFUSED
 from tailoring.engine.throttle import Policy
 from tests.app.conftest import APP
+from tests.store import app_store, case_id_of
 from ui import patient as patient_ui
 from ui.patient import WORDS, highlighted
 
@@ -280,7 +281,7 @@ def test_theme_suggestions_are_accepted_or_rejected_and_kept(case_id):
     at = at.button(key=f"codes.{source}.pace.accepted").click().run()
     at = at.button(key=f"codes.{source}.depth.rejected").click().run()
     assert not at.exception
-    decisions = {d.theme: d.decision for d in services.patient_repository().code_decisions(case_id)}
+    decisions = {d.theme: d.decision for d in app_store().patient_links.code_decisions(case_id)}
     assert decisions == {"pace": "accepted", "depth": "rejected"}
     assert at.button(key=f"codes.{source}.pace.accepted").disabled
     again = therapist(case_id)
@@ -348,7 +349,7 @@ def test_in_team_mode_the_patient_needs_no_sign_in(case_id, monkeypatch):
 def test_the_walkthrough_report_follows_the_chosen_answer_source(app: AppTest):
     from tests.app.conftest import open_walkthrough
 
-    case_id = services.repository().get_by_reference("DEMO-001").id
+    case_id = case_id_of("DEMO-001")
     at = open_walkthrough(app, case_id, "report")
     assert not any("uses the patient's answers" in c.value for c in at.caption)
     services.set_answer_source(case_id, "patient_where_present")

@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 from tailoring import services
 from tailoring.engine.identifiers import nhs_check_digit
 from tests.app.conftest import open_walkthrough
+from tests.store import case_id_of
 
 
 def nhs_number() -> str:
@@ -69,7 +70,7 @@ def test_keep_editing_saves_nothing_and_leaves_the_text(app: AppTest, fresh_case
 
 
 def test_a_supervision_note_with_an_email_is_held_then_redacted(app: AppTest):
-    case_id = services.repository().get_by_reference("DEMO-002").id
+    case_id = case_id_of("DEMO-002")
     at = app
     at.session_state["case_id"] = case_id
     at.switch_page("pages/review.py")

@@ -8,12 +8,13 @@ from streamlit.testing.v1 import AppTest
 
 from tailoring import services
 from tests.app.conftest import open_walkthrough
+from tests.store import case_id_of
 
 TODAY = f"{datetime.date.today():%Y-%m-%d}"
 
 
 def demo_case(reference: str) -> int:
-    return services.repository().get_by_reference(reference).id
+    return case_id_of(reference)
 
 
 def code_texts(at: AppTest) -> list[str]:

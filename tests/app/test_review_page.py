@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from tailoring import services
 from tailoring.model.text import SHORT_TEXT_CHARS, SUPERVISION_NOTE_CHARS
+from tests.store import case_id_of
 
 
 def open_review(at: AppTest, case_id: int) -> AppTest:
@@ -18,7 +19,7 @@ def open_review(at: AppTest, case_id: int) -> AppTest:
 @pytest.fixture
 def demo_case(app: AppTest) -> int:
     """DEMO-002: flags raised, no sessions."""
-    return services.repository().get_by_reference("DEMO-002").id
+    return case_id_of("DEMO-002")
 
 
 def decide(at: AppTest, flag_id: str, decision: str, reason: str) -> AppTest:

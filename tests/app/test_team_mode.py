@@ -12,6 +12,7 @@ from tailoring import services
 from tailoring.auth import Actor, hash_password
 from tailoring.storage.tables import sign_ins
 from tests.app.conftest import APP
+from tests.store import app_store
 
 PASSWORD = "correct horse battery"
 PEOPLE = {
@@ -31,10 +32,10 @@ def team(database, monkeypatch) -> dict[str, int]:
     services.set_mode("team")
     services.start()
     for username, roles in PEOPLE.items():
-        services.accounts().add_user(
+        app_store().accounts.add_user(
             username, roles, username.title(), hash_password(PASSWORD, username)
         )
-    services.accounts().assign_supervisor("sam", "tess")
+    app_store().accounts.assign_supervisor("sam", "tess")
     ids = {}
     for username, reference in (("tess", "TT-001"), ("omar", "OM-001")):
         with services.acting_as(Actor(username, username, frozenset({"therapist"}))):
@@ -71,7 +72,7 @@ def test_nothing_but_the_sign_in_page_without_signing_in(team):
 def test_wrong_password_and_disabled_account_are_refused_alike(team):
     at = sign_in("tess", "not the password")
     assert at.error[0].value == "Wrong username or password, or the account is disabled."
-    services.accounts().disable("omar")
+    app_store().accounts.disable("omar")
     at = sign_in("omar")
     assert at.error[0].value == "Wrong username or password, or the account is disabled."
     at = sign_in("nobody")
@@ -121,7 +122,7 @@ def test_ending_a_supervision_takes_effect_on_the_supervisors_next_click(team):
     at.session_state["case_id"] = team["tess"]
     at.switch_page("pages/review.py").run()
     assert at.title[0].value == "Case review · TT-001"
-    services.accounts().unassign_supervisor("sam", "tess")
+    app_store().accounts.unassign_supervisor("sam", "tess")
     at.run()
     assert any("You cannot open this case" in e.value for e in at.error)
     assert "TT-001" not in [t.value for t in at.title]
@@ -172,8 +173,8 @@ def _last_used(at: AppTest, minutes_ago: float) -> None:
     """Make this session, and its sign-in as every tab sees it, last used ``minutes_ago``."""
     then = datetime.now(UTC) - timedelta(minutes=minutes_ago)
     at.session_state["actor.last_seen"] = then
-    with services.accounts()._engine.begin() as connection:
-        connection.execute(update(sign_ins).values(last_seen_at=then))
+    with app_store().unit() as uow:
+        uow.connection.execute(update(sign_ins).values(last_seen_at=then))
 
 
 def test_an_idle_session_is_signed_out(team):

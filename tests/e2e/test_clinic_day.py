@@ -18,6 +18,7 @@ from tests.e2e.conftest import (
     screenshot,
     settles,
 )
+from tests.store import case_id_of
 
 pytestmark = pytest.mark.e2e
 
@@ -52,7 +53,7 @@ def laptop(browser: Browser, app_server: AppServer) -> Page:
 
 
 def case_id(app_services, reference: str) -> int:
-    return app_services.repository().get_by_reference(reference).id
+    return case_id_of(reference)
 
 
 def assert_no_cut_text(page: Page) -> None:

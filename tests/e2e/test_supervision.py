@@ -23,6 +23,7 @@ from tests.e2e.conftest import (
     screenshot,
     settles,
 )
+from tests.store import case_id_of
 
 pytestmark = pytest.mark.e2e
 
@@ -72,7 +73,7 @@ def test_not_on_track_case_opened_from_the_caseload_gets_a_note_that_survives_a_
     reload(page)
     expect(page.get_by_role("heading", name="Case review · DEMO-005")).to_be_visible()
     page.get_by_role("tab", name="Supervision notes", exact=True).click()
-    case_id = app_services.repository().get_by_reference("DEMO-005").id
+    case_id = case_id_of("DEMO-005")
     [note] = [n for n in app_services.notes(case_id) if n.text == NOTE]
     card = by_key(page, f"review.note.{note.id}")
     expect(card.get_by_test_id("stText").filter(has_text=exact(NOTE))).to_be_visible()

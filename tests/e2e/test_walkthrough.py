@@ -32,6 +32,7 @@ from tests.e2e.conftest import (
     settles,
     step_button,
 )
+from tests.store import app_store, case_id_of
 
 pytestmark = pytest.mark.e2e
 
@@ -153,7 +154,7 @@ def test_a_case_from_creation_to_fit_report_survives_a_reload(
     screenshot(page, "walkthrough-5-after-reload")
 
     # The answers are in the database, read by another process (this one), not only in the page.
-    case = app_services.repository().get_by_reference("E2E-0001").case
+    case = app_store().cases.get(case_id_of("E2E-0001")).case
     assert (case.protocol_id, case.sessions_available) == (PROTOCOL, 8)
     assert case.step == "alliance"
     structure = case.answers.preferences["structure"]

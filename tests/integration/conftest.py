@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from tailoring.storage.db import make_engine
-from tailoring.storage.repository import CaseRepository
+from tests.store import Store
 
 POSTGRES_URL = os.environ.get("TAILORING_TEST_POSTGRES_URL")
 
@@ -65,14 +65,14 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def repository(engine: Engine) -> CaseRepository:
-    """The repository under test."""
-    return CaseRepository(engine)
+def store(engine: Engine) -> Store:
+    """The repositories under test, each call in a unit of work of its own."""
+    return Store.on(engine)
 
 
 @pytest.fixture
-def other_editor(database_url: str) -> Iterator[CaseRepository]:
-    """A second person's repository on the same database, through its own engine."""
+def other_store(database_url: str) -> Iterator[Store]:
+    """A second person's repositories on the same database, through their own engine."""
     engine = make_engine(database_url)
-    yield CaseRepository(engine)
+    yield Store.on(engine)
     engine.dispose()

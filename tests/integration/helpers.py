@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -13,7 +13,10 @@ from tailoring.model.case import AllianceAnswer, Answers, Case, PreferenceAnswer
 from tailoring.model.caseload import CaseMetrics, OpenFlag
 from tailoring.model.grade import FlagAgreement, FlagFeedback, Grade, ItemGrade
 from tailoring.model.session import Session
-from tailoring.storage.repository import FlagState
+from tailoring.storage.caseload import CaseFigures
+from tailoring.storage.supervision import FlagEvent, FlagEventKind, FlagState
+from tailoring.storage.unit_of_work import UnitOfWork
+from tests.store import Store
 
 NOTE = "Sleeps at her sister's; café shifts — ü"
 FIRST_SESSION = datetime.date(2026, 1, 5)
@@ -184,6 +187,12 @@ def make_flag(flag_id: str, severity: str = "medium", title: str = "") -> FlagSt
 
 def count_statements(engine: Engine, action: Callable[[], Any]) -> tuple[Any, int]:
     """The result of ``action`` and how many SQL statements it sent."""
+    result, statements = statements_sent(engine, action)
+    return result, len(statements)
+
+
+def statements_sent(engine: Engine, action: Callable[[], Any]) -> tuple[Any, list[str]]:
+    """The result of ``action`` and the SQL statements it sent."""
     statements: list[str] = []
 
     def record(*args: Any) -> None:
@@ -191,7 +200,7 @@ def count_statements(engine: Engine, action: Callable[[], Any]) -> tuple[Any, in
 
     event.listen(engine, "before_cursor_execute", record)
     try:
-        return action(), len(statements)
+        return action(), statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
 
@@ -209,3 +218,47 @@ def run_together(target: Callable[[str], None], arguments: list[str]) -> None:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+
+
+def save_metrics(store: Store, case: int, metrics: CaseMetrics) -> bool:
+    """Store a case's caseload figures as a refresh stores them, its flag history left alone
+    (the flags it holds open are kept open); False if there is no such case."""
+    with store.unit() as uow:
+        stored = uow.cases.get_many([case])
+        if not stored:
+            return False
+        still = tuple(_open_states(uow, case))
+        figures = CaseFigures(case, stored[0].version, metrics, still)
+        return bool(uow.caseload.save_figures([figures], "test"))
+
+
+def sync_flags(
+    store: Store, case: int, current: Sequence[FlagState], actor: str
+) -> list[FlagEvent]:
+    """Record the flags a case raises now, as a refresh does (with make_metrics' figures);
+    return the events appended."""
+    with store.unit() as uow:
+        before = len(uow.supervision.flag_history(case))
+        version = uow.cases.get(case).version
+        figures = CaseFigures(case, version, make_metrics(), tuple(current))
+        uow.caseload.save_figures([figures], actor)
+        return uow.supervision.flag_history(case)[before:]
+
+
+def flag_status(store: Store, case: int) -> dict[str, FlagEventKind]:
+    """The latest event of each flag ever raised on the case."""
+    return {event.flag_id: event.event for event in store.supervision.flag_history(case)}
+
+
+def _open_states(uow: UnitOfWork, case: int) -> list[FlagState]:
+    """The flags open on the case, as the engine raised them."""
+    opened: dict[str, FlagEvent] = {}
+    for happened in uow.supervision.flag_history(case):
+        if happened.event in ("raised", "reopened"):
+            opened[happened.flag_id] = happened
+        elif happened.event == "cleared":
+            opened.pop(happened.flag_id, None)
+    return [
+        FlagState(e.flag_id, e.severity or "low", e.theme or "", e.title or e.flag_id)
+        for e in opened.values()
+    ]

@@ -15,6 +15,7 @@ import pytest
 
 from tailoring import services
 from tailoring.auth import Actor, hash_password
+from tests.store import app_store
 
 PASSWORD = "correct horse battery"
 
@@ -40,13 +41,13 @@ def team(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[st
     try:
         services.start()
         for person in PEOPLE.values():
-            services.accounts().add_user(
+            app_store().accounts.add_user(
                 person.username,
                 person.roles,
                 person.display_name,
                 hash_password(PASSWORD, person.username),
             )
-        services.accounts().assign_supervisor("sam", "tess")
+        app_store().accounts.assign_supervisor("sam", "tess")
         ids = {}
         for person, reference in ((TESS, "TT-001"), (OMAR, "OM-001")):
             with services.acting_as(person):
@@ -119,7 +120,7 @@ ACTIONS: list[tuple[str, set[str], Callable[[dict[str, int]], Any]]] = [
     (
         "export Omar's case file",
         {"omar"},
-        lambda ids: services.case_file(services.repository().get(ids["omar"]).case),
+        lambda ids: services.case_file(app_store().cases.get(ids["omar"]).case),
     ),
     (
         "start a practice attempt",
@@ -134,10 +135,10 @@ ACTIONS: list[tuple[str, set[str], Callable[[dict[str, int]], Any]]] = [
 @pytest.mark.parametrize(("what", "may", "call"), ACTIONS, ids=[a[0] for a in ACTIONS])
 def test_every_role_is_refused_what_it_may_not_do(team, what, may, call):
     for person in sorted(set(PEOPLE) - may):
-        before = services.repository().get(team["tess"]).version
+        before = app_store().cases.get(team["tess"]).version
         with pytest.raises(services.AccessDenied):
             as_(person, lambda: call(team))
-        assert services.repository().get(team["tess"]).version == before, (what, person)
+        assert app_store().cases.get(team["tess"]).version == before, (what, person)
     for person in sorted(may):
         as_(person, lambda: call(team))
 
@@ -171,7 +172,7 @@ def test_signing_in_checks_the_password_and_throttles(team):
 
     with pytest.raises(LoginRefused, match="Wrong username or password"):
         services.sign_in("tess", "wrong password!")
-    services.accounts().disable("omar")
+    app_store().accounts.disable("omar")
     with pytest.raises(LoginRefused, match="Wrong username or password"):
         services.sign_in("omar", PASSWORD)
     for _ in range(5):
@@ -198,8 +199,8 @@ def test_a_refused_change_is_not_in_the_audit_log(team):
 def test_a_copy_of_a_supervisees_case_lands_in_the_copiers_own_caseload(team):
     """A supervisor who is also a therapist copies a supervisee's case: the copy is theirs."""
     both = actor("bea", "supervisor", "therapist", supervisees=("tess",))
-    services.accounts().add_user("bea", both.roles, "Bea", hash_password(PASSWORD, "bea"))
-    services.accounts().assign_supervisor("bea", "tess")
+    app_store().accounts.add_user("bea", both.roles, "Bea", hash_password(PASSWORD, "bea"))
+    app_store().accounts.assign_supervisor("bea", "tess")
     with services.acting_as(both):
         copy_id = services.duplicate_case(team["tess"], "BE-001")
         assert services.open_case(copy_id).case.therapist == "bea"

@@ -11,15 +11,12 @@ from sqlalchemy import Engine, delete, inspect, select
 from sqlalchemy.exc import DBAPIError
 
 from tailoring.auth import NAME_POLICY, REFUSED, LoginRefused, authenticate, name_bucket
-from tailoring.storage.accounts import AccountRepository
-from tailoring.storage.audit import AuditLog
 from tailoring.storage.db import build_engine, migrate
 from tailoring.storage.errors import UnknownUser, UsernameTaken
-from tailoring.storage.repository import CaseRepository
 from tailoring.storage.tables import audit_log, cases, users
-from tailoring.storage.throttle import SignInAttempts
 from tests.integration.helpers import make_case
 from tests.integration.test_migrations import add_first_schema_case, move_to
+from tests.store import Committing, Store
 
 PASSWORD = "correct horse battery"
 # A hash with cheap parameters: checking it is quick, and a login replaces it with a real one.
@@ -28,11 +25,11 @@ NOW = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def accounts(engine: Engine) -> AccountRepository:
-    return AccountRepository(engine)
+def accounts(engine: Engine) -> Committing:
+    return Store.on(engine).accounts
 
 
-def test_an_account_is_added_and_read_back(accounts: AccountRepository) -> None:
+def test_an_account_is_added_and_read_back(accounts: Committing) -> None:
     added = accounts.add_user("dr.a", ["supervisor", "therapist"], "Dr Ä Smith", CHEAP_HASH)
     stored = accounts.get_user("dr.a")
     assert stored == added
@@ -44,13 +41,13 @@ def test_an_account_is_added_and_read_back(accounts: AccountRepository) -> None:
 
 
 def test_the_display_name_defaults_to_the_username_and_sso_has_no_password(
-    accounts: AccountRepository,
+    accounts: Committing,
 ) -> None:
     user = accounts.add_user("tr.c", ["trainee"], "  ")
     assert (user.display_name, user.password_hash) == ("tr.c", None)
 
 
-def test_a_username_is_taken_once(accounts: AccountRepository) -> None:
+def test_a_username_is_taken_once(accounts: Committing) -> None:
     accounts.add_user("dr.a", ["therapist"])
     with pytest.raises(UsernameTaken, match="already an account called dr"):
         accounts.add_user("dr.a", ["admin"])
@@ -59,14 +56,14 @@ def test_a_username_is_taken_once(accounts: AccountRepository) -> None:
 @pytest.mark.parametrize(
     "username", ["ab", "Dr.A", "dr a", "local user", "x" * 41, "dr.ä", "dr@a", ""]
 )
-def test_usernames_are_lower_case_codes(accounts: AccountRepository, username: str) -> None:
+def test_usernames_are_lower_case_codes(accounts: Committing, username: str) -> None:
     with pytest.raises(ValueError, match="3–40 lower-case"):
         accounts.add_user(username, ["therapist"])
 
 
 @pytest.mark.parametrize(("roles", "message"), [([], "at least one"), (["boss"], "unknown role")])
 def test_roles_are_known_and_at_least_one(
-    accounts: AccountRepository, roles: list[str], message: str
+    accounts: Committing, roles: list[str], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
         accounts.add_user("dr.a", roles)  # type: ignore[arg-type]
@@ -75,14 +72,14 @@ def test_roles_are_known_and_at_least_one(
         accounts.set_roles("dr.a", roles)  # type: ignore[arg-type]
 
 
-def test_accounts_are_listed_by_username(accounts: AccountRepository) -> None:
+def test_accounts_are_listed_by_username(accounts: Committing) -> None:
     for username in ("sup.b", "adm.z", "dr.a"):
         accounts.add_user(username, ["therapist"])
     accounts.disable("sup.b")
     assert [user.username for user in accounts.list_users()] == ["adm.z", "dr.a", "sup.b"]
 
 
-def test_roles_state_and_password_change(accounts: AccountRepository) -> None:
+def test_roles_state_and_password_change(accounts: Committing) -> None:
     created = accounts.add_user("dr.a", ["therapist"], password_hash=CHEAP_HASH)
     accounts.set_roles("dr.a", ["admin", "therapist"])
     accounts.disable("dr.a")
@@ -97,7 +94,7 @@ def test_roles_state_and_password_change(accounts: AccountRepository) -> None:
     )
 
 
-def test_every_change_to_an_unknown_account_says_so(accounts: AccountRepository) -> None:
+def test_every_change_to_an_unknown_account_says_so(accounts: Committing) -> None:
     changes = [
         lambda: accounts.get_user("nobody"),
         lambda: accounts.set_roles("nobody", ["therapist"]),
@@ -111,11 +108,9 @@ def test_every_change_to_an_unknown_account_says_so(accounts: AccountRepository)
             change()
 
 
-def test_a_new_password_lifts_the_lock_on_logins(
-    accounts: AccountRepository, engine: Engine
-) -> None:
+def test_a_new_password_lifts_the_lock_on_logins(accounts: Committing, engine: Engine) -> None:
     accounts.add_user("dr.a", ["therapist"], password_hash=CHEAP_HASH)
-    attempts = SignInAttempts(engine)
+    attempts = Store.on(engine).sign_in_attempts
     now = datetime.now(UTC)
     for _ in range(NAME_POLICY.max_failures):
         attempts.fail(name_bucket("dr.a"), NAME_POLICY, now)
@@ -125,7 +120,7 @@ def test_a_new_password_lifts_the_lock_on_logins(
     assert attempts.failures(name_bucket("dr.a"), now) is None
 
 
-def test_supervision_assignments(accounts: AccountRepository) -> None:
+def test_supervision_assignments(accounts: Committing) -> None:
     accounts.add_user("sup.b", ["supervisor"])
     for username in ("tr.c", "dr.a", "dr.z"):
         accounts.add_user(username, ["therapist"])
@@ -139,7 +134,7 @@ def test_supervision_assignments(accounts: AccountRepository) -> None:
     assert accounts.supervisees("sup.b") == ["tr.c"]
 
 
-def test_only_supervisors_supervise_and_never_themselves(accounts: AccountRepository) -> None:
+def test_only_supervisors_supervise_and_never_themselves(accounts: Committing) -> None:
     accounts.add_user("sup.b", ["supervisor"])
     accounts.add_user("dr.a", ["therapist"])
     with pytest.raises(ValueError, match="does not have the supervisor role"):
@@ -152,14 +147,12 @@ def test_only_supervisors_supervise_and_never_themselves(accounts: AccountReposi
         accounts.unassign_supervisor("nobody", "dr.a")
 
 
-def test_a_login_on_the_database_throttles_and_audits(
-    accounts: AccountRepository, engine: Engine
-) -> None:
+def test_a_login_on_the_database_throttles_and_audits(accounts: Committing, engine: Engine) -> None:
     accounts.add_user("sup.b", ["supervisor", "therapist"], "Sup B", CHEAP_HASH)
     accounts.add_user("dr.a", ["therapist"])
     accounts.assign_supervisor("sup.b", "dr.a")
-    audit = AuditLog(engine)
-    attempts = SignInAttempts(engine)
+    audit = Store.on(engine).audit
+    attempts = Store.on(engine).sign_in_attempts
 
     def login(password: str, at: datetime = NOW):
         return authenticate(accounts, attempts, "sup.b", password, at, "203.0.113.9", audit)
@@ -200,18 +193,18 @@ def test_upgrading_from_the_fourth_schema_keeps_cases_and_adds_accounts(
     bare_engine: Engine,
 ) -> None:
     move_to(bare_engine, "0004")
-    # Written as the code of that time wrote it: today's repository knows later case columns.
+    # Written as the code of that time wrote it: today's store knows later case columns.
     case_id = add_first_schema_case(bare_engine, "CASE-001")
 
     migrate(bare_engine)
 
-    repository = CaseRepository(bare_engine)
-    kept = repository.get(case_id).case
+    store = Store.on(bare_engine)
+    kept = store.cases.get(case_id).case
     assert (kept.reference, kept.answers.alliance["bond"].value) == ("CASE-001", 2)
-    accounts = AccountRepository(bare_engine)
+    accounts = Store.on(bare_engine).accounts
     assert accounts.list_users() == []
     accounts.add_user("dr.a", ["therapist"])
-    entry = AuditLog(bare_engine).record("dr.a", "viewed", case_id, "CASE-001")
+    entry = Store.on(bare_engine).audit.record("dr.a", "viewed", case_id, "CASE-001")
     with pytest.raises(DBAPIError, match="append-only"), bare_engine.begin() as connection:
         connection.execute(delete(audit_log).where(audit_log.c.id == entry.id))
 
@@ -220,10 +213,10 @@ def test_downgrading_to_the_fourth_schema_drops_accounts_and_audit_only(
     bare_engine: Engine,
 ) -> None:
     migrate(bare_engine)
-    repository = CaseRepository(bare_engine)
-    case_id = repository.create(make_case(therapist="dr.a"))
-    AccountRepository(bare_engine).add_user("dr.a", ["therapist"])
-    AuditLog(bare_engine).record("dr.a", "created", case_id, "CASE-001")
+    store = Store.on(bare_engine)
+    case_id = store.cases.create(make_case(therapist="dr.a"))
+    Store.on(bare_engine).accounts.add_user("dr.a", ["therapist"])
+    Store.on(bare_engine).audit.record("dr.a", "created", case_id, "CASE-001")
 
     move_to(bare_engine, "0004", down=True)
 
@@ -237,6 +230,6 @@ def test_downgrading_to_the_fourth_schema_drops_accounts_and_audit_only(
     with bare_engine.connect() as connection:
         assert connection.execute(select(users)).all() == []
         assert connection.execute(select(audit_log)).all() == []
-    entry = AuditLog(bare_engine).record("dr.a", "viewed", case_id, "CASE-001")
+    entry = Store.on(bare_engine).audit.record("dr.a", "viewed", case_id, "CASE-001")
     with pytest.raises(DBAPIError, match="append-only"), bare_engine.begin() as connection:
         connection.execute(delete(audit_log).where(audit_log.c.id == entry.id))

@@ -6,94 +6,92 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from tailoring.storage.errors import CaseNotFound
-from tailoring.storage.repository import CaseRepository
 from tailoring.storage.tables import attempt_grades
 from tests.integration.helpers import count_statements, make_case, make_grade, make_session
+from tests.store import Store
 
 
-def test_attempts_and_cases_are_kept_apart(repository: CaseRepository) -> None:
-    case_id = repository.create(make_case("CASE-1"))
-    archived = repository.create(make_case("CASE-2", status="archived"))
-    attempt = repository.create(make_case("TRY-1"), kind="attempt", scenario_id="ipt_bereavement")
-    old_attempt = repository.create(
+def test_attempts_and_cases_are_kept_apart(store: Store) -> None:
+    case_id = store.cases.create(make_case("CASE-1"))
+    archived = store.cases.create(make_case("CASE-2", status="archived"))
+    attempt = store.cases.create(make_case("TRY-1"), kind="attempt", scenario_id="ipt_bereavement")
+    old_attempt = store.cases.create(
         make_case("TRY-2", status="archived"), kind="attempt", scenario_id="ipt_bereavement"
     )
 
-    assert [s.id for s in repository.list()] == [case_id]
-    assert {s.id for s in repository.list(include_archived=True)} == {case_id, archived}
-    [summary] = repository.list(kind="attempt")
+    assert [s.id for s in store.cases.summaries()] == [case_id]
+    assert {s.id for s in store.cases.summaries(include_archived=True)} == {case_id, archived}
+    [summary] = store.cases.summaries(kind="attempt")
     assert (summary.id, summary.kind, summary.scenario_id) == (
         attempt,
         "attempt",
         "ipt_bereavement",
     )
-    assert {s.id for s in repository.list(True, kind="attempt")} == {attempt, old_attempt}
-    assert (repository.count(), repository.count("attempt")) == (2, 2)
-    stored = repository.get(attempt)
+    assert {s.id for s in store.cases.summaries(True, kind="attempt")} == {attempt, old_attempt}
+    assert (store.cases.count(), store.cases.count("attempt")) == (2, 2)
+    stored = store.cases.get(attempt)
     assert (stored.kind, stored.scenario_id) == ("attempt", "ipt_bereavement")
 
 
-def test_unknown_kinds_and_long_scenario_ids_are_refused(repository: CaseRepository) -> None:
+def test_unknown_kinds_and_long_scenario_ids_are_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="kind"):
-        repository.create(make_case(), kind="draft")  # type: ignore[arg-type]
+        store.cases.create(make_case(), kind="draft")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="kind"):
-        repository.list(kind="draft")  # type: ignore[arg-type]
+        store.cases.summaries(kind="draft")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="kind"):
-        repository.count("draft")  # type: ignore[arg-type]
+        store.cases.count("draft")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="scenario_id"):
-        repository.create(make_case(), kind="attempt", scenario_id="s" * 41)
-    assert repository.count() + repository.count("attempt") == 0
+        store.cases.create(make_case(), kind="attempt", scenario_id="s" * 41)
+    assert store.cases.count() + store.cases.count("attempt") == 0
 
 
-def test_duplicate_keeps_an_attempt_an_attempt(repository: CaseRepository) -> None:
-    attempt = repository.create(
+def test_duplicate_keeps_an_attempt_an_attempt(store: Store) -> None:
+    attempt = store.cases.create(
         make_case("TRY-1", sessions=[make_session(1)]), kind="attempt", scenario_id="dit_x"
     )
 
-    copy = repository.get(repository.duplicate(attempt, "TRY-1-COPY"))
+    copy = store.cases.get(store.cases.duplicate(attempt, "TRY-1-COPY"))
 
     assert (copy.kind, copy.scenario_id) == ("attempt", "dit_x")
     assert copy.case.sessions == [make_session(1)]
-    assert repository.count() == 0
+    assert store.cases.count() == 0
 
 
-def test_grades_round_trip_and_are_replaced(repository: CaseRepository) -> None:
-    attempt = repository.create(make_case("TRY-1"), kind="attempt", scenario_id="s1")
+def test_grades_round_trip_and_are_replaced(store: Store) -> None:
+    attempt = store.cases.create(make_case("TRY-1"), kind="attempt", scenario_id="s1")
 
-    assert repository.grade(attempt) is None
-    repository.save_grade(attempt, make_grade("s1", 72.5))
-    assert repository.grade(attempt) == make_grade("s1", 72.5)
-    repository.save_grade(attempt, make_grade("s1", 90.0))
+    assert store.cases.grade(attempt) is None
+    store.cases.save_grade(attempt, make_grade("s1", 72.5))
+    assert store.cases.grade(attempt) == make_grade("s1", 72.5)
+    store.cases.save_grade(attempt, make_grade("s1", 90.0))
 
-    assert repository.grade(attempt) == make_grade("s1", 90.0)
-    assert repository.get(attempt).version == 3
+    assert store.cases.grade(attempt) == make_grade("s1", 90.0)
+    assert store.cases.get(attempt).version == 3
     with pytest.raises(CaseNotFound):
-        repository.grade(404)
+        store.cases.grade(404)
     with pytest.raises(CaseNotFound):
-        repository.save_grade(404, make_grade())
+        store.cases.save_grade(404, make_grade())
 
 
-def test_only_attempts_are_graded(repository: CaseRepository) -> None:
-    case_id = repository.create(make_case())
+def test_only_attempts_are_graded(store: Store) -> None:
+    case_id = store.cases.create(make_case())
 
     with pytest.raises(ValueError, match="attempt"):
-        repository.save_grade(case_id, make_grade())
+        store.cases.save_grade(case_id, make_grade())
 
-    assert repository.grade(case_id) is None
-    assert repository.get(case_id).version == 1
+    assert store.cases.grade(case_id) is None
+    assert store.cases.get(case_id).version == 1
 
 
-def test_list_attempts_newest_first_with_marks_in_one_query(
-    repository: CaseRepository, engine: Engine
-) -> None:
-    repository.create(make_case("CASE-1"))
-    first = repository.create(make_case("TRY-1"), kind="attempt", scenario_id="s1")
-    other = repository.create(make_case("TRY-2"), kind="attempt", scenario_id="s2")
-    ungraded = repository.create(make_case("TRY-3"), kind="attempt", scenario_id="s1")
-    repository.save_grade(first, make_grade("s1", 64.0))
-    repository.save_grade(other, make_grade("s2", 81.25))
+def test_list_attempts_newest_first_with_marks_in_one_query(store: Store, engine: Engine) -> None:
+    store.cases.create(make_case("CASE-1"))
+    first = store.cases.create(make_case("TRY-1"), kind="attempt", scenario_id="s1")
+    other = store.cases.create(make_case("TRY-2"), kind="attempt", scenario_id="s2")
+    ungraded = store.cases.create(make_case("TRY-3"), kind="attempt", scenario_id="s1")
+    store.cases.save_grade(first, make_grade("s1", 64.0))
+    store.cases.save_grade(other, make_grade("s2", 81.25))
 
-    attempts, statements = count_statements(engine, repository.list_attempts)
+    attempts, statements = count_statements(engine, store.cases.list_attempts)
 
     assert statements == 1
     assert [(a.id, a.reference, a.scenario_id, a.mark) for a in attempts] == [
@@ -105,19 +103,19 @@ def test_list_attempts_newest_first_with_marks_in_one_query(
     assert attempts[2].graded_at is not None
     assert attempts[2].graded_at >= attempts[2].created_at
     assert attempts[2].updated_at == attempts[2].graded_at
-    of_s1, statements = count_statements(engine, lambda: repository.list_attempts("s1"))
+    of_s1, statements = count_statements(engine, lambda: store.cases.list_attempts("s1"))
     assert statements == 1
     assert [a.id for a in of_s1] == [ungraded, first]
-    assert repository.list_attempts("nothing") == []
+    assert store.cases.list_attempts("nothing") == []
 
 
-def test_a_grade_goes_with_its_attempt(repository: CaseRepository, engine: Engine) -> None:
-    attempt = repository.create(make_case("TRY-1"), kind="attempt", scenario_id="s1")
-    repository.save_grade(attempt, make_grade("s1"))
+def test_a_grade_goes_with_its_attempt(store: Store, engine: Engine) -> None:
+    attempt = store.cases.create(make_case("TRY-1"), kind="attempt", scenario_id="s1")
+    store.cases.save_grade(attempt, make_grade("s1"))
 
-    repository.delete(attempt)
+    store.cases.delete(attempt)
 
-    assert repository.list_attempts() == []
+    assert store.cases.list_attempts() == []
     with engine.connect() as connection:
         grades = connection.execute(select(func.count()).select_from(attempt_grades))
         assert grades.scalar_one() == 0

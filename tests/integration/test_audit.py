@@ -17,9 +17,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from tailoring.storage.audit import GENESIS, AuditEntry, AuditLog, ChainCheck, entry_hash
 from tailoring.storage.db import make_engine
-from tailoring.storage.repository import CaseRepository
 from tailoring.storage.tables import audit_log
 from tests.integration.helpers import make_case
+from tests.store import Committing, Store
 
 START = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)
 
@@ -33,13 +33,15 @@ def ticking(start: datetime = START) -> Iterator[datetime]:
 
 
 @pytest.fixture
-def log(engine: Engine) -> AuditLog:
+def log(engine: Engine) -> Committing:
     clock = ticking()
-    return AuditLog(engine, clock=lambda: next(clock))
+    return Committing(
+        Store.on(engine).unit, lambda uow: AuditLog(uow.connection, lambda: next(clock))
+    )
 
 
 @pytest.fixture
-def filled(log: AuditLog) -> list[AuditEntry]:
+def filled(log: Committing) -> list[AuditEntry]:
     """Eight entries, a minute apart from START, about two cases and two logins."""
     return [
         log.record("dr.a", "login", detail="password"),
@@ -53,7 +55,7 @@ def filled(log: AuditLog) -> list[AuditEntry]:
     ]
 
 
-def test_an_entry_is_appended_and_read_back(log: AuditLog) -> None:
+def test_an_entry_is_appended_and_read_back(log: Committing) -> None:
     entry = log.record("dr.a", "changed", 7, "CASE-007", "answers: alliance")
     assert (entry.at, entry.actor, entry.action) == (START, "dr.a", "changed")
     assert (entry.case_id, entry.case_reference, entry.detail) == (
@@ -64,7 +66,7 @@ def test_an_entry_is_appended_and_read_back(log: AuditLog) -> None:
     assert log.entries() == [entry]
 
 
-def test_entries_come_newest_first_and_filter(log: AuditLog, filled: list[AuditEntry]) -> None:
+def test_entries_come_newest_first_and_filter(log: Committing, filled: list[AuditEntry]) -> None:
     assert log.entries() == filled[::-1]
     assert log.entries(limit=2) == filled[:-3:-1]
     assert log.entries(actor="sup.b") == [filled[5], filled[3]]
@@ -92,7 +94,7 @@ def test_the_log_has_no_way_to_change_or_remove_an_entry() -> None:
     ids=["update", "delete"],
 )
 def test_the_database_refuses_to_change_the_log(
-    engine: Engine, log: AuditLog, filled: list[AuditEntry], statement
+    engine: Engine, log: Committing, filled: list[AuditEntry], statement
 ) -> None:
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
         connection.execute(statement)
@@ -100,7 +102,7 @@ def test_the_database_refuses_to_change_the_log(
 
 
 def test_the_database_refuses_to_empty_the_log(
-    engine: Engine, log: AuditLog, filled: list[AuditEntry]
+    engine: Engine, log: Committing, filled: list[AuditEntry]
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite has no TRUNCATE")
@@ -109,11 +111,11 @@ def test_the_database_refuses_to_empty_the_log(
     assert len(log.entries()) == len(filled)
 
 
-def test_entries_about_a_case_outlive_it(engine: Engine, log: AuditLog) -> None:
-    repository = CaseRepository(engine)
-    case_id = repository.create(make_case())
+def test_entries_about_a_case_outlive_it(engine: Engine, log: Committing) -> None:
+    store = Store.on(engine)
+    case_id = store.cases.create(make_case())
     created = log.record("dr.a", "created", case_id, "CASE-001")
-    repository.delete(case_id)
+    store.cases.delete(case_id)
     deleted = log.record("dr.a", "deleted", case_id, "CASE-001")
     assert log.entries(case_ids=[case_id]) == [deleted, created]
 
@@ -133,7 +135,7 @@ def test_entries_about_a_case_outlive_it(engine: Engine, log: AuditLog) -> None:
     ],
 )
 def test_bad_entries_are_refused_before_the_database(
-    engine: Engine, log: AuditLog, fields: dict[str, str], message: str
+    engine: Engine, log: Committing, fields: dict[str, str], message: str
 ) -> None:
     entry = {"actor": "dr.a", "action": "viewed", "reference": "CASE-001", **fields}
     with pytest.raises(ValueError, match=message):
@@ -142,15 +144,15 @@ def test_bad_entries_are_refused_before_the_database(
         assert connection.execute(select(audit_log)).all() == []
 
 
-def test_a_limit_is_at_least_one(log: AuditLog) -> None:
+def test_a_limit_is_at_least_one(log: Committing) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         log.entries(limit=0)
 
 
 def test_the_real_clock_gives_aware_utc_times(engine: Engine) -> None:
     before = datetime.now(UTC)
-    entry = AuditLog(engine).record("dr.a", "login")
-    [stored] = AuditLog(engine).entries()
+    entry = Store.on(engine).audit.record("dr.a", "login")
+    [stored] = Store.on(engine).audit.entries()
     assert stored == entry
     assert before <= stored.at <= datetime.now(UTC)
 
@@ -174,7 +176,7 @@ def tamper(engine: Engine, *statements) -> None:
             connection.execute(statement)
 
 
-def test_each_entry_is_chained_to_the_one_before(log: AuditLog, filled: list[AuditEntry]) -> None:
+def test_each_entry_is_chained_to_the_one_before(log: Committing, filled: list[AuditEntry]) -> None:
     assert filled[0].previous_hash == GENESIS
     for before, entry in itertools.pairwise(filled):
         assert entry.previous_hash == before.hash
@@ -182,7 +184,7 @@ def test_each_entry_is_chained_to_the_one_before(log: AuditLog, filled: list[Aud
     assert log.check().intact
 
 
-def test_an_empty_log_is_intact(log: AuditLog) -> None:
+def test_an_empty_log_is_intact(log: Committing) -> None:
     assert log.check() == ChainCheck(0, None, GENESIS)
 
 
@@ -230,7 +232,7 @@ def test_the_hash_covers_the_documented_fields_in_canonical_form() -> None:
 )
 def test_tampering_by_the_owner_breaks_the_chain_at_the_first_entry_it_touched(
     engine: Engine,
-    log: AuditLog,
+    log: Committing,
     filled: list[AuditEntry],
     statements,
     broken: int,
@@ -247,7 +249,7 @@ def test_tampering_by_the_owner_breaks_the_chain_at_the_first_entry_it_touched(
 
 
 def test_a_deleted_end_is_found_only_against_a_recorded_entry(
-    engine: Engine, log: AuditLog, filled: list[AuditEntry]
+    engine: Engine, log: Committing, filled: list[AuditEntry]
 ) -> None:
     recorded = (filled[-1].id, filled[-1].hash)
     tamper(engine, delete(audit_log).where(audit_log.c.id >= filled[-2].id))
@@ -275,7 +277,7 @@ def rewrite(engine: Engine, entries: list[AuditEntry], previous: str, detail: st
 
 
 def test_a_rewritten_chain_is_found_against_a_recorded_entry(
-    engine: Engine, log: AuditLog, filled: list[AuditEntry]
+    engine: Engine, log: Committing, filled: list[AuditEntry]
 ) -> None:
     recorded = (filled[-1].id, filled[-1].hash)
     rewrite(engine, filled[1:], filled[0].hash, "nothing to see")
@@ -286,7 +288,7 @@ def test_a_rewritten_chain_is_found_against_a_recorded_entry(
 
 
 def test_a_recorded_entry_deleted_and_the_chain_rewritten_is_found(
-    engine: Engine, log: AuditLog, filled: list[AuditEntry]
+    engine: Engine, log: Committing, filled: list[AuditEntry]
 ) -> None:
     recorded = (filled[3].id, filled[3].hash)
     tamper(engine, delete(audit_log).where(audit_log.c.id == filled[3].id))
@@ -298,7 +300,7 @@ def test_a_recorded_entry_deleted_and_the_chain_rewritten_is_found(
 
 
 def test_two_entries_cannot_follow_the_same_one(
-    engine: Engine, log: AuditLog, filled: list[AuditEntry]
+    engine: Engine, log: Committing, filled: list[AuditEntry]
 ) -> None:
     fork = {**vars(filled[-1]), "previous_hash": filled[-1].previous_hash}
     del fork["id"]
@@ -309,7 +311,7 @@ def test_two_entries_cannot_follow_the_same_one(
 def write_entries(url: str, writer: int, count: int) -> None:
     """One app process writing ``count`` entries through its own engine."""
     engine = make_engine(url)
-    log = AuditLog(engine)
+    log = Store.on(engine).audit
     for number in range(count):
         log.record(f"writer.{writer}", "viewed", number, f"CASE-{number:03}")
     engine.dispose()
@@ -323,7 +325,7 @@ def test_concurrent_app_processes_keep_one_chain(database_url: str) -> None:
         for job in jobs:
             job.result()
     engine = make_engine(database_url)
-    check = AuditLog(engine).check()
+    check = Store.on(engine).audit.check()
     engine.dispose()
     assert check.intact, check.problem
     assert check.entries == writers * each

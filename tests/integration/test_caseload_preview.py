@@ -141,26 +141,26 @@ def test_many_changes_mean_reading_everything_again(
     caseload: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     since = services.caseload_stamp()
-    monkeypatch.setattr(services, "MAX_UPDATED_ROWS", 2)
+    monkeypatch.setattr(services.caseload, "MAX_UPDATED_ROWS", 2)
     for case_id in list(caseload["id"])[:5]:
         services.refresh_case(case_id)  # new figures, as after a recompute
     assert update(caseload, since) is None
     # Every case here was computed within the margin before the stamp: all are read again.
-    monkeypatch.setattr(services, "MAX_UPDATED_ROWS", 1000)
+    monkeypatch.setattr(services.caseload, "MAX_UPDATED_ROWS", 1000)
     same_frames(update(caseload, since), services.caseload_table())
 
 
 def test_a_change_committed_late_with_an_earlier_time_is_still_picked_up(
     caseload: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tailoring.storage import repository as storage
+    from tailoring.storage import cases as storage
 
     since = services.caseload_stamp()
     case_id = int(caseload["id"].iloc[10])
     # The change's time was taken two seconds before the stamp was read; it committed after.
     early = since.taken_at - timedelta(seconds=2)
     with monkeypatch.context() as clock:
-        clock.setattr(storage, "_now", lambda: early)
+        clock.setattr(storage, "utc_now", lambda: early)
         services.update_case(case_id, therapist="Late Committer")
 
     updated = update(caseload, since)

@@ -1,6 +1,6 @@
 """Two people editing one case at once: the second save is refused and nothing is lost.
 
-The storage tests refuse a stale answer, session or note at the repository, one step at a time
+The storage tests refuse a stale answer, session or note at the store, one step at a time
 and with threads sharing one engine. These go further up and further out: through the service
 layer the pages call (save, then recompute the caseload figures and flag history), through the
 walk-through page with two browser sessions, and with editors on engines of their own (as on
@@ -20,9 +20,9 @@ from tailoring import services
 from tailoring.model.case import Answers, PreferenceAnswer
 from tailoring.storage.db import make_engine
 from tailoring.storage.errors import StaleAnswer, StaleNote, StaleSession
-from tailoring.storage.repository import CaseloadRow, CaseRepository
 from tests.app.conftest import APP, open_walkthrough
 from tests.integration.helpers import make_case, make_session, run_together
+from tests.store import CaseloadRow, Store, caseload_rows
 
 RACERS = 8
 # Preference items of cbt_depression; a 5 of high importance raises each one's flag.
@@ -56,10 +56,10 @@ def case_id(app_database: str) -> int:
 
 
 @pytest.fixture
-def editors(database_url: str) -> Iterator[list[CaseRepository]]:
-    """RACERS repositories on the test's database, each through an engine of its own."""
+def editors(database_url: str) -> Iterator[list[Store]]:
+    """RACERS stores on the test's database, each through an engine of its own."""
     engines = [make_engine(database_url) for _ in range(RACERS)]
-    yield [CaseRepository(engine) for engine in engines]
+    yield [Store.on(engine) for engine in engines]
     for engine in engines:
         engine.dispose()
 
@@ -70,7 +70,7 @@ def preference(answer: dict[str, Any]) -> dict[str, Any]:
 
 
 def caseload_row(case_id: int) -> CaseloadRow:
-    return next(row for row in services.repository().caseload() if row.id == case_id)
+    return next(row for row in caseload_rows() if row.id == case_id)
 
 
 def assert_figures_match_the_case(case_id: int) -> None:
@@ -132,34 +132,43 @@ def test_editors_of_different_answers_both_save_and_the_figures_count_both(
     assert_figures_match_the_case(case_id)
 
 
-def test_overlapping_refreshes_leave_the_figures_of_the_latest_case(
+def test_a_save_during_another_saves_refresh_waits_and_the_figures_count_both(
     case_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The first editor's refresh reads the case, the second editor saves and refreshes, then
-    the first refresh stores what it computed: the figures must still count both answers."""
-    assess = services.assess
-    first_has_read = threading.Event()
-    second_is_done = threading.Event()
+    """The first editor's save is assessing the case for its figures when the second editor
+    saves: the second save waits for the first to commit (one transaction each, the case locked
+    from the first write), so the stored figures count both answers."""
+    assess = services.figures.assess
+    first_is_assessing = threading.Event()
+    let_the_first_go_on = threading.Event()
 
     def slow_for_the_first(content: Any, case: Any) -> Any:
         if threading.current_thread().name == "first":
-            first_has_read.set()
-            second_is_done.wait(timeout=30)
+            first_is_assessing.set()
+            let_the_first_go_on.wait(timeout=30)
         return assess(content, case)
 
-    monkeypatch.setattr(services, "assess", slow_for_the_first)
+    monkeypatch.setattr(services.figures, "assess", slow_for_the_first)
     first = threading.Thread(
         target=services.save_answer,
         args=(case_id, "preferences", "structure", WANTS_MORE, 0),
         name="first",
     )
+    second = threading.Thread(
+        target=services.save_answer,
+        args=(case_id, "preferences", "pace", WANTS_MORE, 0),
+        name="second",
+    )
     first.start()
-    assert first_has_read.wait(timeout=30)
-    services.save_answer(case_id, "preferences", "pace", WANTS_MORE, 0)
-    second_is_done.set()
+    assert first_is_assessing.wait(timeout=30)
+    second.start()
+    second.join(timeout=0.5)
+    assert second.is_alive()  # waiting for the first save's transaction
+    let_the_first_go_on.set()
     first.join(timeout=30)
+    second.join(timeout=30)
 
-    monkeypatch.setattr(services, "assess", assess)
+    monkeypatch.setattr(services.figures, "assess", assess)
     assert set(services.open_case(case_id).case.answers.preferences) == {"structure", "pace"}
     assert_figures_match_the_case(case_id)
 
@@ -258,9 +267,9 @@ def test_racing_sessions_of_one_server_save_different_answers_all(case_id: int) 
 
 
 def test_racing_editors_on_their_own_engines_save_one_answer_once(
-    repository: CaseRepository, editors: list[CaseRepository]
+    store: Store, editors: list[Store]
 ) -> None:
-    case_id = repository.create(make_case(answers=Answers()))
+    case_id = store.cases.create(make_case(answers=Answers()))
     answers = [PreferenceAnswer(value=n % 5 + 1, importance=n % 3 + 1) for n in range(RACERS)]
     saved: list[int] = []
     refused: list[StaleAnswer] = []
@@ -268,7 +277,7 @@ def test_racing_editors_on_their_own_engines_save_one_answer_once(
     def save(index: str) -> None:
         n = int(index)
         try:
-            editors[n].save_answer(case_id, "preferences", "structure", answers[n], 0)
+            editors[n].cases.save_answer(case_id, "preferences", "structure", answers[n], 0)
             saved.append(n)
         except StaleAnswer as stale:
             refused.append(stale)
@@ -278,22 +287,24 @@ def test_racing_editors_on_their_own_engines_save_one_answer_once(
     [winner] = saved
     current = answers[winner].model_dump(mode="json")
     assert [(s.current, s.revision) for s in refused] == [(current, 1)] * (RACERS - 1)
-    stored = repository.get(case_id)
+    stored = store.cases.get(case_id)
     assert stored.case.answers.preferences["structure"] == answers[winner]
     assert stored.version == 2
 
 
 def test_racing_editors_on_their_own_engines_record_one_session_once(
-    repository: CaseRepository, editors: list[CaseRepository]
+    store: Store, editors: list[Store]
 ) -> None:
-    case_id = repository.create(make_case())
+    case_id = store.cases.create(make_case())
     saved: list[int] = []
     refused: list[StaleSession] = []
 
     def record(index: str) -> None:
         n = int(index)
         try:
-            editors[n].save_session(case_id, make_session(1, note=f"editor {n}"), None, index, 0)
+            editors[n].sessions.save_session(
+                case_id, make_session(1, note=f"editor {n}"), None, index, 0
+            )
             saved.append(n)
         except StaleSession as stale:
             refused.append(stale)
@@ -303,23 +314,23 @@ def test_racing_editors_on_their_own_engines_record_one_session_once(
     [winner] = saved
     notes = [((s.current or {}).get("note"), s.revision) for s in refused]
     assert notes == [(f"editor {winner}", 1)] * (RACERS - 1)
-    stored = repository.get(case_id)
+    stored = store.cases.get(case_id)
     assert [s.note for s in stored.case.sessions] == [f"editor {winner}"]
-    assert repository.corrections(case_id) == []
+    assert store.sessions.corrections(case_id) == []
 
 
 def test_racing_editors_on_their_own_engines_edit_one_note_once(
-    repository: CaseRepository, editors: list[CaseRepository]
+    store: Store, editors: list[Store]
 ) -> None:
-    case_id = repository.create(make_case())
-    note_id = repository.add_note(case_id, "sup.a", "Agreed to slow the pace.", "")
+    case_id = store.cases.create(make_case())
+    note_id = store.supervision.add_note(case_id, "sup.a", "Agreed to slow the pace.", "")
     saved: list[int] = []
     refused: list[StaleNote] = []
 
     def edit(index: str) -> None:
         n = int(index)
         try:
-            editors[n].edit_note(note_id, f"sup.{n}", 1, text=f"Text by sup.{n}")
+            editors[n].supervision.edit_note(note_id, f"sup.{n}", 1, text=f"Text by sup.{n}")
             saved.append(n)
         except StaleNote as stale:
             refused.append(stale)
@@ -328,7 +339,7 @@ def test_racing_editors_on_their_own_engines_edit_one_note_once(
 
     [winner] = saved
     assert [s.version for s in refused] == [2] * (RACERS - 1)
-    [note] = repository.notes(case_id)
+    [note] = store.supervision.notes(case_id)
     assert (note.text, note.version) == (f"Text by sup.{winner}", 2)
-    [old] = repository.note_history(note_id)
+    [old] = store.supervision.note_history(note_id)
     assert (old.text, old.editor) == ("Agreed to slow the pace.", f"sup.{winner}")

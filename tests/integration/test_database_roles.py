@@ -16,12 +16,11 @@ from sqlalchemy.exc import DBAPIError
 
 from tailoring import services
 from tailoring.__main__ import main
-from tailoring.storage.audit import AuditLog
 from tailoring.storage.db import build_engine, make_engine
 from tailoring.storage.errors import MayNotMigrate, SchemaOutdated
-from tailoring.storage.repository import CaseRepository
 from tests.integration.conftest import POSTGRES_URL, fresh_postgres_database
 from tests.integration.helpers import make_case
+from tests.store import Store
 
 pytestmark = [
     pytest.mark.postgres,
@@ -79,11 +78,11 @@ def app_engine(roles: Roles, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine
 
 
 def test_the_app_role_works(app_engine: Engine) -> None:
-    repository = CaseRepository(app_engine)
-    case_id = repository.create(make_case())
-    log = AuditLog(app_engine)
+    store = Store.on(app_engine)
+    case_id = store.cases.create(make_case())
+    log = Store.on(app_engine).audit
     log.record("dr.a", "created", case_id, "CASE-001")
-    repository.delete(case_id)
+    store.cases.delete(case_id)
     log.record("dr.a", "deleted", case_id, "CASE-001")
     assert [e.action for e in log.entries()] == ["deleted", "created"]
     assert log.check().entries == 2
@@ -117,7 +116,7 @@ def test_the_app_use_cases_run_as_the_app_role(
     ],
 )
 def test_the_app_role_cannot_touch_the_log(app_engine: Engine, statement: str, refusal: str):
-    log = AuditLog(app_engine)
+    log = Store.on(app_engine).audit
     entry = log.record("dr.a", "login")
     with pytest.raises(DBAPIError, match=refusal), app_engine.begin() as connection:
         connection.execute(text(statement))
@@ -149,7 +148,7 @@ def test_grant_refuses_what_would_not_hold(roles: Roles, capsys) -> None:
 
 
 def test_the_owner_sees_what_it_changed(app_engine: Engine, roles: Roles) -> None:
-    log = AuditLog(app_engine)
+    log = Store.on(app_engine).audit
     entries = [log.record("dr.a", "viewed", n, f"CASE-{n:03}") for n in range(1, 4)]
     owner = build_engine(roles.owner_url)
     with owner.begin() as connection:

@@ -11,6 +11,7 @@ from tailoring import services
 from tailoring.demo import demo_cases
 from tailoring.export.caseload import cases_csv
 from tailoring.model.text import SHORT_TEXT_CHARS, SUPERVISION_NOTE_CHARS
+from tests.store import app_store
 
 DIRTY = "Agreed\x00 a lighter\x07 task\r\nnext week\tonly\x1b"
 CLEAN = "Agreed a lighter task\nnext week\tonly"
@@ -60,7 +61,7 @@ def test_session_and_social_notes_are_saved_without_control_characters(app_datab
 
 
 def test_a_display_name_is_saved_without_control_characters(app_database: str) -> None:
-    accounts = services.accounts()
+    accounts = app_store().accounts
     user = accounts.add_user("tess", ["therapist"], "Tess\x00 Okafor\x1b")
     assert user.display_name == "Tess Okafor"
     with pytest.raises(ValueError, match="username is 3–40"):
@@ -111,7 +112,7 @@ def test_a_sign_in_with_a_name_no_account_can_have_is_refused_as_a_wrong_name(
     app_database: str, username: str
 ) -> None:
     """On PostgreSQL a NUL in the name failed the query: 'database cannot be used right now'."""
-    services.accounts().add_user("tess", ["therapist"], password_hash=None)
+    app_store().accounts.add_user("tess", ["therapist"], password_hash=None)
     with pytest.raises(services.LoginRefused, match="Wrong username or password"):
         services.sign_in(username, "correct horse battery")
     with pytest.raises(services.LoginRefused):

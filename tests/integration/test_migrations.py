@@ -12,9 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, delete, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
-from tailoring.storage.audit import GENESIS, AuditLog, ChainCheck
+from tailoring.storage.audit import GENESIS, ChainCheck
 from tailoring.storage.db import alembic_config, build_engine, make_engine, migrate
-from tailoring.storage.repository import CaseRepository
 from tailoring.storage.tables import (
     answers,
     attempt_grades,
@@ -32,8 +31,11 @@ from tests.integration.helpers import (
     make_grade,
     make_metrics,
     make_session,
+    save_metrics,
     stored_flags,
+    sync_flags,
 )
+from tests.store import Store, caseload_rows
 
 CREATED = datetime(2025, 12, 1, 9, 30, tzinfo=UTC)
 
@@ -89,8 +91,8 @@ def test_upgrading_from_the_first_schema_keeps_every_case(bare_engine: Engine) -
 
     migrate(bare_engine)
 
-    repository = CaseRepository(bare_engine)
-    stored = repository.get(first)
+    store = Store.on(bare_engine)
+    stored = store.cases.get(first)
     assert stored.kind == "case"
     assert stored.scenario_id is None
     assert stored.version == 4
@@ -100,20 +102,20 @@ def test_upgrading_from_the_first_schema_keeps_every_case(bare_engine: Engine) -
         "bond": 2,
         "heard": None,
     }
-    assert repository.count() == 2
-    assert [(s.id, s.answered, s.sessions) for s in repository.list()] == [
+    assert store.cases.count() == 2
+    assert [(s.id, s.answered, s.sessions) for s in store.cases.summaries()] == [
         (second, 2, 0),
         (first, 2, 0),
     ]
-    repository.save_session(first, make_session(1), 50.0, "dr.a")
-    assert repository.get(first).version == 5
+    store.sessions.save_session(first, make_session(1), 50.0, "dr.a")
+    assert store.cases.get(first).version == 5
 
 
 def test_downgrading_to_the_first_schema_keeps_cases_and_answers(bare_engine: Engine) -> None:
     migrate(bare_engine)
-    repository = CaseRepository(bare_engine)
-    case_id = repository.create(make_case(sessions=[make_session(1)]))
-    attempt = repository.create(make_case("TRY-1"), kind="attempt", scenario_id="s1")
+    store = Store.on(bare_engine)
+    case_id = store.cases.create(make_case(sessions=[make_session(1)]))
+    attempt = store.cases.create(make_case("TRY-1"), kind="attempt", scenario_id="s1")
 
     move_to(bare_engine, "0001", down=True)
     with bare_engine.connect() as connection:
@@ -122,15 +124,15 @@ def test_downgrading_to_the_first_schema_keeps_cases_and_answers(bare_engine: En
     migrate(bare_engine)
 
     # An attempt becomes a case on the way down: the first schema has no kinds.
-    assert repository.count() == 2
-    assert repository.get(case_id).case == make_case()
+    assert store.cases.count() == 2
+    assert store.cases.get(case_id).case == make_case()
 
 
 def test_foreign_keys_are_enforced_after_migrating(engine: Engine) -> None:
-    repository = CaseRepository(engine)
-    case_id = repository.create(make_case())
+    store = Store.on(engine)
+    case_id = store.cases.create(make_case())
 
-    repository.delete(case_id)
+    store.cases.delete(case_id)
 
     with engine.connect() as connection:
         assert connection.execute(select(answers)).all() == []
@@ -231,37 +233,37 @@ def test_upgrading_from_the_second_schema_keeps_everything(bare_engine: Engine) 
 
     migrate(bare_engine)
 
-    repository = CaseRepository(bare_engine)
-    stored = repository.get(case_id)
+    store = Store.on(bare_engine)
+    stored = store.cases.get(case_id)
     assert (stored.version, stored.case.status, stored.case.step) == (7, "archived", "report")
     assert (stored.case.therapist, stored.case.anxiety_measure) == ("local user", "adsm")
     assert stored.case.answers.alliance["bond"].value == 2
     assert stored.case.sessions == [make_session(1), make_session(3, note="late — ü")]
     assert (stored.session_revisions, stored.session_fits) == ({1: 2, 3: 2}, {1: 55.5, 3: 55.5})
-    assert [(c.number, c.old["note"], c.actor) for c in repository.corrections(case_id)] == [
+    assert [(c.number, c.old["note"], c.actor) for c in store.sessions.corrections(case_id)] == [
         (1, "first", "dr.a")
     ]
-    assert repository.grade(attempt) == make_grade()
+    assert store.cases.grade(attempt) == make_grade()
     # The session counts of stored cases are filled in by the migration.
-    assert [(row.id, row.sessions, row.last_session) for row in repository.caseload(True)] == [
+    assert [(row.id, row.sessions, row.last_session) for row in caseload_rows(store, True)] == [
         (case_id, 2, make_session(3).date),
         (empty, 0, None),
     ]
-    assert repository.cases_without_metrics(5) == [case_id, empty]
+    assert store.caseload.cases_without_metrics(5) == [case_id, empty]
     with bare_engine.connect() as connection:
         assert connection.execute(select(flag_events)).all() == []
-    repository.sync_flags(case_id, [make_flag("bond_low")], "engine")
-    repository.add_note(case_id, "sup.a", "Discussed", "")
-    repository.delete(case_id)
-    assert repository.count() == 1
+    sync_flags(store, case_id, [make_flag("bond_low")], "engine")
+    store.supervision.add_note(case_id, "sup.a", "Discussed", "")
+    store.cases.delete(case_id)
+    assert store.cases.count() == 1
 
 
 def test_downgrading_to_the_second_schema_keeps_cases_and_sessions(bare_engine: Engine) -> None:
     migrate(bare_engine)
-    repository = CaseRepository(bare_engine)
-    case_id = repository.create(make_case(sessions=[make_session(1)], therapist="dr.a"))
-    repository.save_metrics(case_id, make_metrics())
-    repository.add_note(case_id, "sup.a", "Discussed", "")
+    store = Store.on(bare_engine)
+    case_id = store.cases.create(make_case(sessions=[make_session(1)], therapist="dr.a"))
+    save_metrics(store, case_id, make_metrics())
+    store.supervision.add_note(case_id, "sup.a", "Discussed", "")
 
     move_to(bare_engine, "0002", down=True)
     with bare_engine.connect() as connection:
@@ -270,8 +272,8 @@ def test_downgrading_to_the_second_schema_keeps_cases_and_sessions(bare_engine: 
     migrate(bare_engine)
 
     # The therapist is not in the second schema: it comes back as the default.
-    assert repository.get(case_id).case == make_case(sessions=[make_session(1)])
-    [row] = repository.caseload()
+    assert store.cases.get(case_id).case == make_case(sessions=[make_session(1)])
+    [row] = caseload_rows(store)
     assert (row.sessions, row.fit) == (1, None)
 
 
@@ -308,8 +310,8 @@ def test_upgrading_from_the_third_schema_keeps_the_figures(bare_engine: Engine) 
 
     migrate(bare_engine)
 
-    repository = CaseRepository(bare_engine)
-    rows = {row.id: row for row in repository.caseload()}
+    store = Store.on(bare_engine)
+    rows = {row.id: row for row in caseload_rows(store)}
     for case_id in (computed, recovered):
         row = rows[case_id]
         assert (row.fit, row.completeness, row.alliance_latest, row.alliance_trend) == (
@@ -335,13 +337,13 @@ def test_upgrading_from_the_third_schema_keeps_the_figures(bare_engine: Engine) 
         )
     assert rows[recovered].outcome == "recovered"
     assert rows[pending].computed_at is None
-    assert repository.cases_without_metrics(5) == [pending]
-    repository.save_metrics(computed, make_metrics(recovery=True))
-    [row] = [row for row in repository.caseload() if row.id == computed]
+    assert store.caseload.cases_without_metrics(5) == [pending]
+    save_metrics(store, computed, make_metrics(recovery=True))
+    [row] = [row for row in caseload_rows(store) if row.id == computed]
     assert (row.recovery, row.sessions_recorded) == (True, 6)
     assert row.open_flag_ids == stored_flags(make_metrics())
     # Figures still go with their case once the table was rebuilt.
-    repository.delete(recovered)
+    store.cases.delete(recovered)
     with bare_engine.connect() as connection:
         owners = connection.execute(select(case_metrics.c.case_id)).scalars().all()
     assert owners == [computed]
@@ -349,19 +351,19 @@ def test_upgrading_from_the_third_schema_keeps_the_figures(bare_engine: Engine) 
 
 def test_downgrading_to_the_third_schema_keeps_the_figures(bare_engine: Engine) -> None:
     migrate(bare_engine)
-    repository = CaseRepository(bare_engine)
-    case_id = repository.create(make_case(sessions=[make_session(1)], therapist="dr.a"))
-    repository.save_metrics(case_id, make_metrics(recovery=True))
+    store = Store.on(bare_engine)
+    case_id = store.cases.create(make_case(sessions=[make_session(1)], therapist="dr.a"))
+    save_metrics(store, case_id, make_metrics(recovery=True))
 
     move_to(bare_engine, "0003", down=True)
     with bare_engine.connect() as connection:
         assert connection.execute(select(case_metrics.c.case_id)).scalars().all() == [case_id]
     migrate(bare_engine)
 
-    [row] = repository.caseload()
+    [row] = caseload_rows(store)
     assert (row.fit, row.outcome, row.sessions_attended) == (71.5, "not_on_track", 4)
     assert (row.recovery, row.sessions_recorded, row.caseness_at_start) == (False, 0, None)
-    repository.delete(case_id)
+    store.cases.delete(case_id)
     with bare_engine.connect() as connection:
         assert connection.execute(select(case_metrics)).all() == []
 
@@ -390,7 +392,7 @@ def test_upgrading_chains_the_entries_already_there(bare_engine: Engine) -> None
     add_unchained_entries(bare_engine)
     migrate(bare_engine)
 
-    log = AuditLog(bare_engine)
+    log = Store.on(bare_engine).audit
     old = log.entries()[::-1]
     assert [e.actor for e in old] == ["dr.a", "dr.a", "sup.b"]
     assert old[0].previous_hash == GENESIS
@@ -404,7 +406,7 @@ def test_upgrading_chains_the_entries_already_there(bare_engine: Engine) -> None
 
 def test_downgrading_from_the_chain_keeps_the_entries(bare_engine: Engine) -> None:
     migrate(bare_engine)
-    log = AuditLog(bare_engine)
+    log = Store.on(bare_engine).audit
     log.record("dr.a", "login")
     move_to(bare_engine, "0009", down=True)
     with bare_engine.connect() as connection:
@@ -430,28 +432,31 @@ def test_upgrading_to_the_presenting_problem_keeps_cases_and_records_none(bare_e
         ).one()
     assert tuple(row) == (None, None)
 
-    move_to(bare_engine, "head")  # the repository reads the newest schema
-    repository = CaseRepository(bare_engine)
-    stored = repository.get(case_id)
+    # The repositories read the latest schema; 0013 adds referral and ending dates only.
+    migrate(bare_engine)
+
+    store = Store.on(bare_engine)
+    stored = store.cases.get(case_id)
     assert (stored.case.problem, stored.case.second_problem) == (None, None)
     assert stored.case.answers.alliance["bond"].value == 2
-    repository.update_case(case_id, None, problem="depression", second_problem="panic")
-    case = repository.get(case_id).case
+    store.cases.update_case(case_id, None, problem="depression", second_problem="panic")
+    case = store.cases.get(case_id).case
     assert (case.problem, case.second_problem) == ("depression", "panic")
 
 
 def test_downgrading_from_the_presenting_problem_keeps_the_case(bare_engine) -> None:
-    move_to(bare_engine, "head")  # the repository writes the newest schema
-    repository = CaseRepository(bare_engine)
-    case_id = repository.create(make_case().model_copy(update={"problem": "ptsd"}))
+    # The repositories write the latest schema (0013 adds referral and ending dates only).
+    migrate(bare_engine)
+    store = Store.on(bare_engine)
+    case_id = store.cases.create(make_case().model_copy(update={"problem": "ptsd"}))
 
     move_to(bare_engine, "0011", down=True)
     with bare_engine.connect() as connection:
         references = connection.execute(text("SELECT reference FROM cases")).scalars().all()
     assert references == [make_case().reference]
 
-    move_to(bare_engine, "head")
-    assert repository.get(case_id).case.problem is None
+    migrate(bare_engine)
+    assert store.cases.get(case_id).case.problem is None
 
 
 def test_0013_leaves_every_case_open_and_no_course_finished(bare_engine: Engine) -> None:
@@ -467,9 +472,9 @@ def test_0013_leaves_every_case_open_and_no_course_finished(bare_engine: Engine)
 
     move_to(bare_engine, "0013")
 
-    stored = CaseRepository(bare_engine).get(case_id).case
+    stored = Store.on(bare_engine).cases.get(case_id).case
     assert (stored.referral_date, stored.ending_date, stored.ending_reason) == (None, None, None)
-    [row] = CaseRepository(bare_engine).caseload()
+    [row] = caseload_rows(Store.on(bare_engine))
     assert (row.finished, row.outcome, row.treatment_sessions_attended) == (False, "recovered", 3)
     with pytest.raises(DBAPIError), bare_engine.begin() as connection:
         connection.execute(cases.update().values(ending_reason="cured"))

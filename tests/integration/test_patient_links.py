@@ -21,33 +21,32 @@ from tailoring.engine.patient_links import (
 from tailoring.model.patient import PatientAnswers
 from tailoring.storage.db import alembic_config, build_engine, migrate
 from tailoring.storage.errors import CaseNotFound, LinkClosed, PatientLinkNotFound
-from tailoring.storage.patient import PatientRepository
-from tailoring.storage.repository import CaseRepository
 from tailoring.storage.tables import cases as case_table
 from tailoring.storage.tables import patient_answers, patient_links, text_codes
 from tests.integration.helpers import make_case, run_together
+from tests.store import Committing, Store
 
 NOW = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=2)
 
 
 @pytest.fixture
-def cases(engine: Engine) -> CaseRepository:
-    return CaseRepository(engine)
+def cases(engine: Engine) -> Committing:
+    return Store.on(engine).cases
 
 
 @pytest.fixture
-def patients(engine: Engine) -> PatientRepository:
-    return PatientRepository(engine)
+def patients(engine: Engine) -> Committing:
+    return Store.on(engine).patient_links
 
 
 @pytest.fixture
-def case_id(cases: CaseRepository) -> int:
+def case_id(cases: Committing) -> int:
     return cases.create(make_case("PV-1", therapist="dr.a"))
 
 
 def send(
-    patients: PatientRepository,
+    patients: Committing,
     case_id: int,
     set_id: str = "after_session",
     session: int | None = 2,
@@ -63,7 +62,7 @@ def send(
 
 
 def test_a_link_is_stored_by_the_hash_of_its_code(
-    engine: Engine, patients: PatientRepository, case_id: int
+    engine: Engine, patients: Committing, case_id: int
 ) -> None:
     code, link_id = send(patients, case_id)
     link = patients.find_by_hash(token_hash(code.lower()))
@@ -88,7 +87,7 @@ def test_a_link_is_stored_by_the_hash_of_its_code(
     assert code.replace("-", "") not in str(stored)
 
 
-def test_a_code_opens_its_link_until_revoked(patients: PatientRepository, case_id: int) -> None:
+def test_a_code_opens_its_link_until_revoked(patients: Committing, case_id: int) -> None:
     code, link_id = send(patients, case_id, at=datetime.now(UTC))
     assert resolve(code, datetime.now(UTC), patients.find_by_hash).id == link_id
     with pytest.raises(LinkRefused):
@@ -108,13 +107,13 @@ def test_a_code_opens_its_link_until_revoked(patients: PatientRepository, case_i
     ],
 )
 def test_a_link_names_a_session_only_for_the_sets_about_one(
-    patients: PatientRepository, case_id: int, set_id: str, session: int | None, problem: str
+    patients: Committing, case_id: int, set_id: str, session: int | None, problem: str
 ) -> None:
     with pytest.raises(ValueError, match=problem):
         patients.create_link(case_id, set_id, session, token_hash(new_code()), "dr.a", LATER, NOW)  # type: ignore[arg-type]
 
 
-def test_bad_links_are_refused(patients: PatientRepository, case_id: int) -> None:
+def test_bad_links_are_refused(patients: Committing, case_id: int) -> None:
     hashed = token_hash(new_code())
     with pytest.raises(ValueError, match="SHA-256"):
         patients.create_link(case_id, "preferences", None, new_code(), "dr.a", LATER, NOW)
@@ -131,7 +130,7 @@ def test_bad_links_are_refused(patients: PatientRepository, case_id: int) -> Non
         patients.link(12345)
 
 
-def test_extend_expire_and_revoke(patients: PatientRepository, case_id: int) -> None:
+def test_extend_expire_and_revoke(patients: Committing, case_id: int) -> None:
     _, link_id = send(patients, case_id)
     link = patients.link(link_id)
     longer = patients.extend(link_id, extended_expiry(link, NOW))
@@ -156,7 +155,7 @@ def test_extend_expire_and_revoke(patients: PatientRepository, case_id: int) -> 
 
 
 def test_answers_save_one_by_one_and_change_until_completed(
-    patients: PatientRepository, case_id: int
+    patients: Committing, case_id: int
 ) -> None:
     _, link_id = send(patients, case_id)
     patients.save_answer(link_id, "alliance.bond", {"value": 3}, NOW)
@@ -188,7 +187,7 @@ def test_answers_save_one_by_one_and_change_until_completed(
 
 @pytest.mark.parametrize("how", ["expired", "revoked"])
 def test_a_closed_link_takes_no_answers_and_cannot_be_completed(
-    patients: PatientRepository, case_id: int, how: str
+    patients: Committing, case_id: int, how: str
 ) -> None:
     _, link_id = send(patients, case_id)
     patients.save_answer(link_id, "alliance.bond", {"value": 3}, NOW)
@@ -203,7 +202,7 @@ def test_a_closed_link_takes_no_answers_and_cannot_be_completed(
     assert patients.answers(link_id)["alliance.bond"].payload == {"value": 3}
 
 
-def test_answer_keys_and_payloads_are_checked(patients: PatientRepository, case_id: int) -> None:
+def test_answer_keys_and_payloads_are_checked(patients: Committing, case_id: int) -> None:
     _, link_id = send(patients, case_id)
     with pytest.raises(ValueError, match="not an answer key"):
         patients.save_answer(link_id, "alliance", {"value": 1}, NOW)
@@ -217,9 +216,7 @@ def test_answer_keys_and_payloads_are_checked(patients: PatientRepository, case_
         patients.answers(link_id + 99)
 
 
-def test_two_devices_answering_at_once_lose_nothing(
-    patients: PatientRepository, case_id: int
-) -> None:
+def test_two_devices_answering_at_once_lose_nothing(patients: Committing, case_id: int) -> None:
     _, link_id = send(patients, case_id, at=datetime.now(UTC))
     keys = [f"measure.phq9.phq9_{n}" for n in range(1, 10)]
     run_together(lambda key: patients.save_answer(link_id, key, {"value": 1}), keys)
@@ -227,7 +224,7 @@ def test_two_devices_answering_at_once_lose_nothing(
 
 
 def test_collected_answers_take_the_latest_of_each_item_and_skip_revoked_links(
-    patients: PatientRepository, case_id: int
+    patients: Committing, case_id: int
 ) -> None:
     _, first = send(patients, case_id, "after_session", 1)
     _, second = send(patients, case_id, "after_session", 2)
@@ -258,7 +255,7 @@ def test_collected_answers_take_the_latest_of_each_item_and_skip_revoked_links(
 
 
 def test_outstanding_and_returned_links_across_cases(
-    cases: CaseRepository, patients: PatientRepository, case_id: int
+    cases: Committing, patients: Committing, case_id: int
 ) -> None:
     other = cases.create(make_case("PV-2", therapist="dr.b"))
     archived = cases.create(make_case("PV-3", therapist="dr.a", status="archived"))
@@ -294,7 +291,7 @@ def test_outstanding_and_returned_links_across_cases(
 
 
 def test_code_decisions_keep_the_latest_per_text_and_theme(
-    engine: Engine, patients: PatientRepository, case_id: int
+    engine: Engine, patients: Committing, case_id: int
 ) -> None:
     evidence = [{"text": "rushed", "start": 10, "end": 16, "entry": "rushing"}]
     source = "patient:7:open.fit_better"
@@ -326,14 +323,14 @@ def test_code_decisions_keep_the_latest_per_text_and_theme(
     ],
 )
 def test_bad_code_decisions_are_refused(
-    patients: PatientRepository, case_id: int, source: str, theme: str, decision: str, problem: str
+    patients: Committing, case_id: int, source: str, theme: str, decision: str, problem: str
 ) -> None:
     with pytest.raises(ValueError, match=problem):
         patients.record_code_decision(case_id, source, theme, [], decision, "dr.a")  # type: ignore[arg-type]
 
 
 def test_deleting_the_case_deletes_its_links_answers_and_codes(
-    engine: Engine, cases: CaseRepository, patients: PatientRepository, case_id: int
+    engine: Engine, cases: Committing, patients: Committing, case_id: int
 ) -> None:
     _, link_id = send(patients, case_id)
     patients.save_answer(link_id, "alliance.bond", {"value": 3}, NOW)
@@ -360,12 +357,12 @@ def test_revision_0006_comes_and_goes_keeping_the_cases(bare_engine: Engine) -> 
     with bare_engine.connect() as connection:
         command.upgrade(alembic_config(connection), "0005")
     migrate(bare_engine)
-    cases = CaseRepository(bare_engine)
+    cases = Store.on(bare_engine).cases
     case_id = cases.create(make_case("MIG-6"))
-    send(PatientRepository(bare_engine), case_id)
+    send(Store.on(bare_engine).patient_links, case_id)
     with bare_engine.connect() as connection:
         command.downgrade(alembic_config(connection), "0005")
-        # Read as the code of that time would: today's repository knows later case columns.
+        # Read as the code of that time would: today's store knows later case columns.
         assert connection.execute(select(case_table.c.reference)).scalars().all() == ["MIG-6"]
     migrate(bare_engine)
-    assert PatientRepository(bare_engine).links(case_id) == []
+    assert Store.on(bare_engine).patient_links.links(case_id) == []

@@ -12,6 +12,7 @@ from tailoring import services
 from tailoring.auth import Actor
 from tailoring.engine.patient_links import UNKNOWN_CLIENTS_POLICY, normalise
 from tailoring.storage.tables import patient_links
+from tests.store import app_store
 
 # Client addresses (of a documentation range): a patient's, a guesser's and someone else's.
 PATIENT, GUESSER, OTHER = "198.51.100.7", "203.0.113.9", "203.0.113.10"
@@ -40,15 +41,13 @@ WRONG = "7K2M-QX9D-AAAA-BBBB-CCCC-DDDD-EEEE"
 
 
 def restart() -> None:
-    """Forget every engine and repository, as a new server process would."""
-    services._engine.cache_clear()
-    for cached in (services._patient_repository, services._sign_in_attempts):
-        cached.cache_clear()
+    """Forget every engine and store, as a new server process would."""
+    services.shared.engine_at.cache_clear()
 
 
 def stored_link_rows() -> list[dict]:
-    with services._engine(services.database_url()).connect() as connection:
-        return [dict(row._mapping) for row in connection.execute(select(patient_links))]
+    with app_store().unit() as uow:
+        return [dict(row._mapping) for row in uow.connection.execute(select(patient_links))]
 
 
 # Links and codes -------------------------------------------------------------------------------
@@ -286,9 +285,11 @@ def test_every_place_shows_the_same_fit_for_every_answer_source(case_id, monkeyp
     services.save_patient_answer(link_id, "preferences.structure", {"value": 5, "importance": 3})
     services.set_answer_source(case_id, source)
     printed = []
-    monkeypatch.setattr(services, "case_review_pdf", lambda report, *a: printed.append(report))
     monkeypatch.setattr(
-        services.summary_pdf, "case_summary_pdf", lambda report, *a: printed.append(report)
+        services.review, "case_review_pdf", lambda report, *a: printed.append(report)
+    )
+    monkeypatch.setattr(
+        services.exports.summary_pdf, "case_summary_pdf", lambda report, *a: printed.append(report)
     )
 
     fit, used = services.fit_with_source(case_id)

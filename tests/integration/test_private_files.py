@@ -12,9 +12,9 @@ from sqlalchemy import update
 
 from tailoring.storage import db
 from tailoring.storage.db import make_engine
-from tailoring.storage.repository import CaseRepository
 from tailoring.storage.tables import cases
 from tests.integration.helpers import make_case
+from tests.store import Store
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_a_new_database_file_and_its_journal_are_private(usual_umask: None, tmp_
     folder = tmp_path
     engine = make_engine(f"sqlite:///{folder / 'tailoring.db'}")
     try:
-        CaseRepository(engine).create(make_case("P-001"))
+        Store.on(engine).cases.create(make_case("P-001"))
         with engine.begin() as connection:  # a write in progress keeps its journal file
             connection.execute(update(cases).values(step="plan"))
             files = {f.name: oct(mode(f)) for f in folder.iterdir()}

@@ -1,4 +1,4 @@
-"""The case repository against real databases: round trips, concurrency and outages."""
+"""The case store against real databases: round trips, concurrency and outages."""
 
 from __future__ import annotations
 
@@ -17,16 +17,16 @@ from tailoring.storage.errors import (
     StaleCase,
     StorageUnavailable,
 )
-from tailoring.storage.repository import CaseRepository
 from tailoring.storage.tables import answers
 from tests.integration.helpers import count_statements, make_case, run_together
+from tests.store import Store, case_id_of
 
 
-def test_create_then_get_gives_back_the_same_case(repository: CaseRepository) -> None:
+def test_create_then_get_gives_back_the_same_case(store: Store) -> None:
     case = make_case()
-    case_id = repository.create(case)
+    case_id = store.cases.create(case)
 
-    stored = repository.get(case_id)
+    stored = store.cases.get(case_id)
     assert stored.case == case
     assert stored.id == case_id
     assert stored.version == 1
@@ -34,50 +34,50 @@ def test_create_then_get_gives_back_the_same_case(repository: CaseRepository) ->
     assert len(stored.revisions) == 6
     assert stored.updated_at.tzinfo is not None
     assert stored.updated_at.utcoffset() == UTC.utcoffset(None)
-    assert repository.get_by_reference("CASE-001") == stored
-    assert repository.count() == 1
+    assert case_id_of("CASE-001", store) == stored.id
+    assert store.cases.count() == 1
 
 
-def test_missing_case_raises_case_not_found(repository: CaseRepository) -> None:
+def test_missing_case_raises_case_not_found(store: Store) -> None:
     with pytest.raises(CaseNotFound):
-        repository.get(404)
+        store.cases.get(404)
     with pytest.raises(CaseNotFound):
-        repository.get_by_reference("NOBODY")
+        case_id_of("NOBODY", store)
     with pytest.raises(CaseNotFound):
-        repository.save_answer(404, "alliance", "bond", AllianceAnswer(value=1))
+        store.cases.save_answer(404, "alliance", "bond", AllianceAnswer(value=1))
     with pytest.raises(CaseNotFound):
-        repository.update_case(404, None, step="report")
+        store.cases.update_case(404, None, step="report")
     with pytest.raises(CaseNotFound):
-        repository.delete(404)
-    assert repository.count() == 0
+        store.cases.delete(404)
+    assert store.cases.count() == 0
 
 
-def test_list_counts_answers_in_one_query(repository: CaseRepository, engine: Engine) -> None:
-    full = repository.create(make_case("FULL"))
-    empty = repository.create(make_case("EMPTY", answers=Answers()))
-    archived = repository.create(make_case("OLD"))
-    repository.update_case(archived, None, status="archived")
-    repository.save_answer(full, "alliance", "goals", AllianceAnswer(value=2))
+def test_list_counts_answers_in_one_query(store: Store, engine: Engine) -> None:
+    full = store.cases.create(make_case("FULL"))
+    empty = store.cases.create(make_case("EMPTY", answers=Answers()))
+    archived = store.cases.create(make_case("OLD"))
+    store.cases.update_case(archived, None, status="archived")
+    store.cases.save_answer(full, "alliance", "goals", AllianceAnswer(value=2))
 
-    summaries, statements = count_statements(engine, repository.list)
+    summaries, statements = count_statements(engine, store.cases.summaries)
 
     assert statements == 1
     assert [(s.id, s.answered) for s in summaries] == [(full, 7), (empty, 0)]
     assert summaries[0].version == 2
     assert summaries[0].updated_at >= summaries[1].updated_at
-    everything, statements = count_statements(engine, lambda: repository.list(True))
+    everything, statements = count_statements(engine, lambda: store.cases.summaries(True))
     assert statements == 1
     assert [s.id for s in everything] == [full, archived, empty]
     assert everything[1].status == "archived"
 
 
-def test_duplicate_copies_every_answer(repository: CaseRepository) -> None:
-    original_id = repository.create(make_case("ORIGINAL", status="archived", step="report"))
+def test_duplicate_copies_every_answer(store: Store) -> None:
+    original_id = store.cases.create(make_case("ORIGINAL", status="archived", step="report"))
 
-    copy_id = repository.duplicate(original_id, "COPY")
+    copy_id = store.cases.duplicate(original_id, "COPY")
 
-    copy = repository.get(copy_id)
-    original = repository.get(original_id)
+    copy = store.cases.get(copy_id)
+    original = store.cases.get(original_id)
     assert copy_id != original_id
     assert copy.case.answers == original.case.answers
     assert (copy.case.reference, copy.case.status, copy.case.step) == (
@@ -88,122 +88,123 @@ def test_duplicate_copies_every_answer(repository: CaseRepository) -> None:
     assert original.case == make_case("ORIGINAL", status="archived", step="report")
 
 
-def test_delete_takes_the_answers_with_it(repository: CaseRepository, engine: Engine) -> None:
-    doomed = repository.create(make_case("DOOMED"))
-    kept = repository.create(make_case("KEPT"))
+def test_delete_takes_the_answers_with_it(store: Store, engine: Engine) -> None:
+    doomed = store.cases.create(make_case("DOOMED"))
+    kept = store.cases.create(make_case("KEPT"))
 
-    repository.delete(doomed)
+    store.cases.delete(doomed)
 
     with pytest.raises(CaseNotFound):
-        repository.get(doomed)
+        store.cases.get(doomed)
     with engine.connect() as connection:
         owners = connection.execute(select(answers.c.case_id).distinct()).scalars().all()
     assert owners == [kept]
-    assert repository.count() == 1
+    assert store.cases.count() == 1
 
 
-def test_references_are_unique(repository: CaseRepository) -> None:
-    first = repository.create(make_case("TAKEN"))
-    second = repository.create(make_case("FREE"))
+def test_references_are_unique(store: Store) -> None:
+    first = store.cases.create(make_case("TAKEN"))
+    second = store.cases.create(make_case("FREE"))
 
     with pytest.raises(ReferenceTaken):
-        repository.create(make_case("TAKEN", answers=Answers()))
+        store.cases.create(make_case("TAKEN", answers=Answers()))
     with pytest.raises(ReferenceTaken):
-        repository.update_case(second, None, reference="TAKEN")
+        store.cases.update_case(second, None, reference="TAKEN")
     with pytest.raises(ReferenceTaken):
-        repository.duplicate(first, "FREE")
+        store.cases.duplicate(first, "FREE")
 
-    assert repository.count() == 2
-    assert repository.get(second).case.reference == "FREE"
-    assert repository.get(second).version == 1
+    assert store.cases.count() == 2
+    assert store.cases.get(second).case.reference == "FREE"
+    assert store.cases.get(second).version == 1
 
 
 def test_save_answer_inserts_then_replaces_and_counts_revisions(
-    repository: CaseRepository,
+    store: Store,
 ) -> None:
-    case_id = repository.create(make_case(answers=Answers()))
+    case_id = store.cases.create(make_case(answers=Answers()))
 
-    assert repository.save_answer(case_id, "alliance", "bond", AllianceAnswer(value=1), 0) == 1
-    assert repository.save_answer(case_id, "alliance", "bond", AllianceAnswer(value=2), 1) == 2
-    assert repository.save_answer(case_id, "alliance", "bond", AllianceAnswer(value=4)) == 3
+    assert store.cases.save_answer(case_id, "alliance", "bond", AllianceAnswer(value=1), 0) == 1
+    assert store.cases.save_answer(case_id, "alliance", "bond", AllianceAnswer(value=2), 1) == 2
+    assert store.cases.save_answer(case_id, "alliance", "bond", AllianceAnswer(value=4)) == 3
 
-    stored = repository.get(case_id)
+    stored = store.cases.get(case_id)
     assert stored.case.answers.alliance == {"bond": AllianceAnswer(value=4)}
     assert stored.revisions == {("alliance", "bond"): 3}
     assert stored.version == 4
 
 
-def test_save_answer_refuses_answers_that_do_not_fit(repository: CaseRepository) -> None:
-    case_id = repository.create(make_case(answers=Answers()))
+def test_save_answer_refuses_answers_that_do_not_fit(store: Store) -> None:
+    case_id = store.cases.create(make_case(answers=Answers()))
 
     with pytest.raises(ValueError, match="alliance"):
-        repository.save_answer(case_id, "alliance", "bond", SocialAnswer(present="yes"))
+        store.cases.save_answer(case_id, "alliance", "bond", SocialAnswer(present="yes"))
     with pytest.raises(ValueError, match="section"):
-        repository.save_answer(case_id, "diary", "bond", AllianceAnswer(value=1))  # type: ignore[arg-type]
+        store.cases.save_answer(case_id, "diary", "bond", AllianceAnswer(value=1))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="item_id"):
-        repository.save_answer(case_id, "alliance", "x" * 41, AllianceAnswer(value=1))
-    assert repository.get(case_id).version == 1
+        store.cases.save_answer(case_id, "alliance", "x" * 41, AllianceAnswer(value=1))
+    assert store.cases.get(case_id).version == 1
 
 
 def test_second_editor_of_one_answer_gets_the_first_editors_version(
-    repository: CaseRepository, other_editor: CaseRepository
+    store: Store, other_store: Store
 ) -> None:
-    case_id = repository.create(make_case())
-    before = other_editor.get(case_id).revisions[("social", "housing")]
+    case_id = store.cases.create(make_case())
+    before = other_store.cases.get(case_id).revisions[("social", "housing")]
     mine = SocialAnswer(present="yes", note="first editor's note")
     theirs = SocialAnswer(present="no", note="second editor's note")
 
-    assert repository.save_answer(case_id, "social", "housing", mine, before) == before + 1
+    assert store.cases.save_answer(case_id, "social", "housing", mine, before) == before + 1
     with pytest.raises(StaleAnswer) as stale:
-        other_editor.save_answer(case_id, "social", "housing", theirs, before)
+        other_store.cases.save_answer(case_id, "social", "housing", theirs, before)
 
     assert stale.value.current == mine.model_dump(mode="json")
     assert stale.value.revision == before + 1
     assert "note" not in str(stale.value)
-    assert repository.get(case_id).case.answers.social["housing"] == mine
+    assert store.cases.get(case_id).case.answers.social["housing"] == mine
     # Having seen the first version, the second editor may knowingly replace it.
-    assert other_editor.save_answer(case_id, "social", "housing", theirs, stale.value.revision) == 3
-    assert repository.get(case_id).case.answers.social["housing"] == theirs
+    assert (
+        other_store.cases.save_answer(case_id, "social", "housing", theirs, stale.value.revision)
+        == 3
+    )
+    assert store.cases.get(case_id).case.answers.social["housing"] == theirs
 
 
-def test_two_editors_adding_the_same_new_answer_collide(
-    repository: CaseRepository, other_editor: CaseRepository
-) -> None:
-    case_id = repository.create(make_case(answers=Answers()))
+def test_two_editors_adding_the_same_new_answer_collide(store: Store, other_store: Store) -> None:
+    case_id = store.cases.create(make_case(answers=Answers()))
 
-    repository.save_answer(case_id, "alliance", "bond", AllianceAnswer(value=1), 0)
+    store.cases.save_answer(case_id, "alliance", "bond", AllianceAnswer(value=1), 0)
     with pytest.raises(StaleAnswer) as stale:
-        other_editor.save_answer(case_id, "alliance", "bond", AllianceAnswer(value=4), 0)
+        other_store.cases.save_answer(case_id, "alliance", "bond", AllianceAnswer(value=4), 0)
 
     assert (stale.value.current, stale.value.revision) == ({"value": 1}, 1)
 
 
 def test_editors_of_different_answers_both_keep_their_work(
-    repository: CaseRepository, other_editor: CaseRepository
+    store: Store, other_store: Store
 ) -> None:
-    case_id = repository.create(make_case())
-    seen = other_editor.get(case_id)
+    case_id = store.cases.create(make_case())
+    seen = other_store.cases.get(case_id)
 
-    repository.save_answer(case_id, "alliance", "bond", AllianceAnswer(value=0), 1)
+    store.cases.save_answer(case_id, "alliance", "bond", AllianceAnswer(value=0), 1)
     structure = seen.revisions[("preferences", "structure")]
-    other_editor.save_answer(
+    other_store.cases.save_answer(
         case_id, "preferences", "structure", PreferenceAnswer(value=1), structure
     )
 
-    stored = repository.get(case_id)
+    stored = store.cases.get(case_id)
     assert stored.case.answers.alliance["bond"] == AllianceAnswer(value=0)
     assert stored.case.answers.preferences["structure"] == PreferenceAnswer(value=1)
     assert stored.version == seen.version + 2
 
 
-def test_simultaneous_saves_lose_nothing(repository: CaseRepository) -> None:
-    case_id = repository.create(make_case(answers=Answers()))
+def test_simultaneous_saves_lose_nothing(store: Store) -> None:
+    case_id = store.cases.create(make_case(answers=Answers()))
     writers = 6
     outcomes: list[str] = []
 
     def save(item_id: str) -> None:
         try:
-            repository.save_answer(case_id, "alliance", item_id, AllianceAnswer(value=1), 0)
+            store.cases.save_answer(case_id, "alliance", item_id, AllianceAnswer(value=1), 0)
             outcomes.append("saved")
         except StaleAnswer:
             outcomes.append("stale")
@@ -213,62 +214,47 @@ def test_simultaneous_saves_lose_nothing(repository: CaseRepository) -> None:
     run_together(save, ["same"] * writers)
     assert sorted(outcomes[writers:]) == ["saved"] + ["stale"] * (writers - 1)
 
-    stored = repository.get(case_id)
+    stored = store.cases.get(case_id)
     assert len(stored.case.answers.alliance) == writers + 1
     assert stored.version == 1 + writers + 1
 
 
-def test_clear_answer_removes_it_and_bumps_the_version(repository: CaseRepository) -> None:
-    case_id = repository.create(make_case())
+def test_stale_case_update_is_refused(store: Store, other_store: Store) -> None:
+    case_id = store.cases.create(make_case())
+    seen = other_store.cases.get(case_id)
 
-    with pytest.raises(StaleAnswer):
-        repository.clear_answer(case_id, "alliance", "bond", expected_revision=2)
-    repository.clear_answer(case_id, "alliance", "bond", expected_revision=1)
-
-    stored = repository.get(case_id)
-    assert "bond" not in stored.case.answers.alliance
-    assert ("alliance", "bond") not in stored.revisions
-    assert stored.version == 2
-
-
-def test_stale_case_update_is_refused(
-    repository: CaseRepository, other_editor: CaseRepository
-) -> None:
-    case_id = repository.create(make_case())
-    seen = other_editor.get(case_id)
-
-    assert repository.update_case(case_id, seen.version, step="alliance") == seen.version + 1
+    assert store.cases.update_case(case_id, seen.version, step="alliance") == seen.version + 1
     with pytest.raises(StaleCase) as stale:
-        other_editor.update_case(case_id, seen.version, step="report", sessions_available=8)
+        other_store.cases.update_case(case_id, seen.version, step="report", sessions_available=8)
 
     assert stale.value.version == seen.version + 1
-    stored = repository.get(case_id)
+    stored = store.cases.get(case_id)
     assert (stored.case.step, stored.case.sessions_available) == ("alliance", 16)
-    assert other_editor.update_case(case_id, None, sessions_available=8) == seen.version + 2
+    assert other_store.cases.update_case(case_id, None, sessions_available=8) == seen.version + 2
 
 
-def test_update_case_refuses_unknown_fields_and_bad_values(repository: CaseRepository) -> None:
-    case_id = repository.create(make_case())
+def test_update_case_refuses_unknown_fields_and_bad_values(store: Store) -> None:
+    case_id = store.cases.create(make_case())
 
     with pytest.raises(ValueError, match="answers"):
-        repository.update_case(case_id, None, answers=Answers())
+        store.cases.update_case(case_id, None, answers=Answers())
     with pytest.raises(ValueError, match="status"):
-        repository.update_case(case_id, None, status="deleted")
+        store.cases.update_case(case_id, None, status="deleted")
     with pytest.raises(ValueError, match="protocol_id"):
-        repository.update_case(case_id, None, protocol_id="p" * 41)
+        store.cases.update_case(case_id, None, protocol_id="p" * 41)
 
-    assert repository.get(case_id).version == 1
-    assert repository.get(case_id).case == make_case()
+    assert store.cases.get(case_id).version == 1
+    assert store.cases.get(case_id).case == make_case()
 
 
 def test_migrations_are_idempotent(database_url: str) -> None:
     first = make_engine(database_url)
-    case_id = CaseRepository(first).create(make_case())
+    case_id = Store.on(first).cases.create(make_case())
     first.dispose()
 
     again = make_engine(database_url)
     try:
-        assert CaseRepository(again).get(case_id).case == make_case()
+        assert Store.on(again).cases.get(case_id).case == make_case()
     finally:
         again.dispose()
 
@@ -276,26 +262,26 @@ def test_migrations_are_idempotent(database_url: str) -> None:
 def test_read_only_database_refuses_writes_and_keeps_earlier_work(tmp_path: Path) -> None:
     path = tmp_path / "tailoring.db"
     writable = make_engine(f"sqlite:///{path}")
-    case_id = CaseRepository(writable).create(make_case())
-    before = CaseRepository(writable).get(case_id)
+    case_id = Store.on(writable).cases.create(make_case())
+    before = Store.on(writable).cases.get(case_id)
     writable.dispose()
     # A URI with mode=ro stands in for a read-only file even when tests run as root.
     read_only = make_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
-    repository = CaseRepository(read_only)
+    store = Store.on(read_only)
 
     with pytest.raises(StorageUnavailable) as unavailable:
-        repository.save_answer(case_id, "social", "housing", SocialAnswer(note="new note"))
+        store.cases.save_answer(case_id, "social", "housing", SocialAnswer(note="new note"))
     with pytest.raises(StorageUnavailable):
-        repository.create(make_case("OTHER"))
+        store.cases.create(make_case("OTHER"))
 
     message = str(unavailable.value)
     assert "read-only" in message
     assert "new note" not in message
     assert "UPDATE" not in message.upper()
-    assert repository.get(case_id) == before
+    assert store.cases.get(case_id) == before
     read_only.dispose()
     reopened = make_engine(f"sqlite:///{path}")
-    assert CaseRepository(reopened).get(case_id) == before
+    assert Store.on(reopened).cases.get(case_id) == before
     reopened.dispose()
 
 
@@ -306,4 +292,4 @@ def test_unreachable_database_raises_storage_unavailable(tmp_path: Path) -> None
     with pytest.raises(StorageUnavailable):
         make_engine(url)
     with pytest.raises(StorageUnavailable):  # from building the engine or from its first use
-        CaseRepository(build_engine(url)).count()
+        Store.on(build_engine(url)).cases.count()

@@ -12,18 +12,17 @@ from sqlalchemy import Engine, func, inspect, select
 
 from tailoring.auth import CLIENT_POLICY, NAME_POLICY, name_bucket
 from tailoring.engine.throttle import Policy
-from tailoring.storage.accounts import AccountRepository
 from tailoring.storage.db import build_engine, make_engine, migrate
 from tailoring.storage.tables import sign_in_attempts, users
-from tailoring.storage.throttle import SignInAttempts
 from tests.integration.test_migrations import move_to
+from tests.store import Committing, Store
 
 NOW = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def attempts(engine: Engine) -> SignInAttempts:
-    return SignInAttempts(engine)
+def attempts(engine: Engine) -> Committing:
+    return Store.on(engine).sign_in_attempts
 
 
 def rows(engine: Engine) -> list[dict]:
@@ -31,20 +30,20 @@ def rows(engine: Engine) -> list[dict]:
         return [dict(r._mapping) for r in connection.execute(select(sign_in_attempts))]
 
 
-def test_a_lock_survives_a_restart(attempts: SignInAttempts, database_url: str) -> None:
+def test_a_lock_survives_a_restart(attempts: Committing, database_url: str) -> None:
     for second in range(5):
         attempts.fail(name_bucket("ghost"), NAME_POLICY, NOW + timedelta(seconds=second))
     until = NOW + timedelta(seconds=34)
     restarted = make_engine(database_url)  # another process, or the app after a restart
     try:
-        again = SignInAttempts(restarted)
+        again = Store.on(restarted).sign_in_attempts
         assert again.locked_until([name_bucket("ghost")], NOW + timedelta(seconds=5)) == until
         assert again.failures(name_bucket("ghost"), NOW).count == 5
     finally:
         restarted.dispose()
 
 
-def test_the_latest_lock_of_several_buckets_counts(attempts: SignInAttempts) -> None:
+def test_the_latest_lock_of_several_buckets_counts(attempts: Committing) -> None:
     short = Policy(1, timedelta(minutes=1), timedelta(minutes=1), timedelta(minutes=5))
     long = Policy(1, timedelta(minutes=9), timedelta(minutes=9), timedelta(minutes=5))
     attempts.fail("a", short, NOW)
@@ -55,7 +54,7 @@ def test_the_latest_lock_of_several_buckets_counts(attempts: SignInAttempts) -> 
     assert attempts.locked_until(["a", "b"], NOW + timedelta(minutes=9)) is None
 
 
-def test_only_a_hash_of_what_was_typed_is_stored(attempts: SignInAttempts, engine: Engine) -> None:
+def test_only_a_hash_of_what_was_typed_is_stored(attempts: Committing, engine: Engine) -> None:
     attempts.fail(name_bucket("my secret password"), NAME_POLICY, NOW)
     [row] = rows(engine)
     assert "secret" not in str(row) and len(row["key_hash"]) == 64
@@ -65,17 +64,17 @@ def test_failures_at_the_same_moment_are_all_counted(engine: Engine) -> None:
     policy = Policy(1000, timedelta(seconds=1), timedelta(seconds=1), timedelta(hours=1))
 
     def fail_five(_: int) -> None:
-        store = SignInAttempts(engine)
+        store = Store.on(engine).sign_in_attempts
         for _ in range(5):
             store.fail("login.client:203.0.113.9", policy, NOW)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(fail_five, range(8)))
-    assert SignInAttempts(engine).failures("login.client:203.0.113.9", NOW).count == 40
+    assert Store.on(engine).sign_in_attempts.failures("login.client:203.0.113.9", NOW).count == 40
 
 
 def test_rows_are_deleted_once_their_window_and_lock_are_over(
-    attempts: SignInAttempts, engine: Engine
+    attempts: Committing, engine: Engine
 ) -> None:
     attempts.fail("login.client:203.0.113.1", CLIENT_POLICY, NOW)
     for _ in range(5):
@@ -88,7 +87,7 @@ def test_rows_are_deleted_once_their_window_and_lock_are_over(
     assert len(rows(engine)) == 1
 
 
-def test_forgetting_a_bucket_lifts_its_lock(attempts: SignInAttempts) -> None:
+def test_forgetting_a_bucket_lifts_its_lock(attempts: Committing) -> None:
     for _ in range(5):
         attempts.fail(name_bucket("dr.a"), NAME_POLICY, NOW)
     attempts.forget(name_bucket("dr.a"))
@@ -121,8 +120,8 @@ def test_revision_0011_moves_the_counts_out_of_the_accounts_and_back(bare_engine
     migrate(bare_engine)
     columns = {c["name"] for c in inspect(bare_engine).get_columns("users")}
     assert not columns & {"failed_logins", "locked_until"}
-    assert AccountRepository(bare_engine).get_user("dr.a").display_name == "Dr A"
-    SignInAttempts(bare_engine).fail(name_bucket("dr.a"), NAME_POLICY, NOW)
+    assert Store.on(bare_engine).accounts.get_user("dr.a").display_name == "Dr A"
+    Store.on(bare_engine).sign_in_attempts.fail(name_bucket("dr.a"), NAME_POLICY, NOW)
 
     move_to(bare_engine, "0010", down=True)
 

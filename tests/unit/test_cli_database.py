@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import Engine, text
 
 from tailoring.__main__ import main
-from tailoring.storage.audit import AuditEntry, AuditLog
+from tailoring.storage.audit import AuditEntry
 from tailoring.storage.db import MIGRATIONS, build_engine, make_engine, migrate
 from tailoring.storage.errors import SchemaOutdated
+from tests.store import Store
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def engine(database: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def entries(engine: Engine) -> list[AuditEntry]:
-    log = AuditLog(engine)
+    log = Store.on(engine).audit
     return [log.record("dr.a", "viewed", n, f"CASE-{n:03}") for n in range(1, 6)]
 
 

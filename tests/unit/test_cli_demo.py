@@ -8,6 +8,7 @@ import pytest
 
 from tailoring import services
 from tailoring.__main__ import main
+from tests.store import app_store
 
 
 def test_the_demo_goes_into_the_configured_database_with_its_figures(tmp_path, monkeypatch, capsys):
@@ -33,9 +34,9 @@ def test_the_demo_goes_into_the_database_named(tmp_path, monkeypatch, capsys):
     assert main(["demo", "--cases", "3", "--database", named]) == 0
 
     assert "stored 3 invented cases" in capsys.readouterr().out
-    assert services.repository().count() == 3
+    assert app_store().cases.count() == 3
     monkeypatch.setenv("TAILORING_DATABASE_URL", f"sqlite:///{tmp_path / 'other.db'}")
-    assert services.repository().count() == 0
+    assert app_store().cases.count() == 0
 
 
 def test_the_demo_goes_to_one_place_only(tmp_path, capsys):

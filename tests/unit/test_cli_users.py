@@ -15,10 +15,8 @@ import pytest
 from tailoring import accounts_cli
 from tailoring.__main__ import main
 from tailoring.auth import NAME_POLICY, name_bucket, verify_password
-from tailoring.storage.accounts import AccountRepository
-from tailoring.storage.audit import AuditLog
 from tailoring.storage.db import make_engine
-from tailoring.storage.throttle import SignInAttempts
+from tests.store import Committing, Store
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
@@ -33,10 +31,10 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-def stored(database: str) -> Iterator[tuple[AccountRepository, AuditLog]]:
+def stored(database: str) -> Iterator[tuple[Committing, Committing]]:
     """The accounts and audit log the command line wrote, read back."""
     engine = make_engine(database)
-    yield AccountRepository(engine), AuditLog(engine)
+    yield Store.on(engine).accounts, Store.on(engine).audit
     engine.dispose()
 
 
@@ -139,7 +137,7 @@ def test_accounts_are_managed_and_listed(database: str, stored, monkeypatch, cap
         add = ("add", username, "--role", role, "--password-stdin")
         assert run(monkeypatch, capsys, *add, stdin=PASSWORD)[0] == 0
     accounts, audit = stored
-    attempts = SignInAttempts(make_engine(database))
+    attempts = Store.on(make_engine(database)).sign_in_attempts
     for _ in range(NAME_POLICY.max_failures):
         attempts.fail(name_bucket("dr.a"), NAME_POLICY, datetime.now(UTC))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tailoring import services
+from tests.store import caseload_columns
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def events(case_id: int, flag_id: str) -> list[str]:
 
 def test_start_gives_every_demo_case_its_figures(database):
     services.start()
-    frame = services.repository().caseload_frame()
+    frame = caseload_columns()
     assert len(frame["id"]) == len(services.demo_case_paths())
     assert all(at is not None for at in frame["computed_at"])
 
@@ -30,7 +31,7 @@ def test_a_flag_is_raised_and_cleared_as_the_answers_change(database):
     assert events(case_id, "pref.structure") == ["raised"]
     services.save_answer(case_id, "preferences", "structure", {"value": 2, "importance": 3})
     assert events(case_id, "pref.structure") == ["raised", "cleared"]
-    frame = services.repository().caseload_frame()
+    frame = caseload_columns()
     assert frame["fit"] == [100.0]
 
 
@@ -40,7 +41,7 @@ def test_sessions_update_the_figures(database):
     services.record_session(
         case_id, {"number": 1, "date": "2026-10-01", "attendance": "attended"}, 0
     )
-    frame = services.repository().caseload_frame()
+    frame = caseload_columns()
     assert frame["sessions_attended"] == [1]
 
 
@@ -48,7 +49,7 @@ def test_practice_attempts_get_no_caseload_figures(database):
     services.start(load_demo=False)
     attempt = services.start_attempt("cbt_depression_fit")
     services.save_answer(attempt, "preferences", "structure", {"value": 5, "importance": 3})
-    assert services.repository().caseload_frame()["id"] == []
+    assert caseload_columns()["id"] == []
     assert services.flag_history(attempt) == []
 
 
