@@ -8,8 +8,7 @@ from typing import Any
 
 from tailoring.export.fhir.bundle import case_bundle, fit_report_narrative
 from tailoring.export.fhir.questionnaires import (
-    CANONICAL_BASE,
-    SESSION_NUMBER,
+    Canonical,
     QuestionnaireSet,
     questionnaires,
 )
@@ -19,8 +18,7 @@ from tailoring.model.content import ContentLibrary
 from tailoring.model.report import FitReport
 
 __all__ = [
-    "CANONICAL_BASE",
-    "SESSION_NUMBER",
+    "Canonical",
     "FhirError",
     "QuestionnaireSet",
     "case_bundle",

@@ -24,15 +24,16 @@ from tailoring.engine.outcomes import score_measure
 from tailoring.export.fhir.questionnaires import (
     CASE,
     CHECKLISTS,
+    ORDINAL_VALUE,
     SESSION,
-    SESSION_NUMBER,
+    TOTAL,
     QuestionnaireSet,
     questionnaires,
 )
 from tailoring.limits import InputRefused, load_json
 from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary
-from tailoring.model.measures import NOT_APPLICABLE
+from tailoring.model.measures import NOT_APPLICABLE, ItemValue
 
 IMPORTED: Final = ("QuestionnaireResponse", "Observation", "DocumentReference")
 BUNDLE_TYPES: Final = (
@@ -246,11 +247,12 @@ def _check_response(reader: _Reader, label: str, url: str, response: Questionnai
 def _session_number(
     reader: _Reader, label: str, name: str, response: QuestionnaireResponse
 ) -> int | None:
-    numbers = [e for e in response.extension or [] if e.url == SESSION_NUMBER]
+    extension = reader.set.urls.session_number
+    numbers = [e for e in response.extension or [] if e.url == extension]
     session_scoped = name not in (*CHECKLISTS, CASE)
     if not numbers:
         if session_scoped:
-            reader.problem(label, "extension", f"no session number ({SESSION_NUMBER})")
+            reader.problem(label, "extension", f"no session number ({extension})")
         return None
     if name in (CASE, "preferences", "social"):
         reader.problem(label, "extension", "a session number on a response that is not a session's")
@@ -399,12 +401,46 @@ def _alliance(response: QuestionnaireResponse) -> dict[str, Any]:
     return answers
 
 
-def _measure(response: QuestionnaireResponse) -> dict[str, Any]:
-    answers: dict[str, Any] = {}
-    for item in response.item or []:
-        value = _one(item)
-        answers[item.linkId] = value if value in (None, NOT_APPLICABLE) else int(value)
+def option_values(questionnaire: dict[str, Any]) -> dict[str, dict[tuple[str, str], ItemValue]]:
+    """Per item of a measure's questionnaire, the score of each answer option by its
+    (system, code): its ordinal value, or "not applicable"."""
+    values: dict[str, dict[tuple[str, str], ItemValue]] = {}
+    for item in questionnaire["item"]:
+        if item["linkId"] == TOTAL:
+            continue
+        scores: dict[tuple[str, str], ItemValue] = {}
+        for option in item["answerOption"]:
+            coding = option["valueCoding"]
+            ordinal = [
+                e["valueDecimal"] for e in option.get("extension", []) if e["url"] == ORDINAL_VALUE
+            ]
+            scores[(coding["system"], coding["code"])] = (
+                int(ordinal[0]) if ordinal else NOT_APPLICABLE
+            )
+        values[item["linkId"]] = scores
+    return values
+
+
+def _measure(reader: _Reader, response: _Response) -> dict[str, ItemValue]:
+    """A measure's answers by item id, from a response whose codings are checked options."""
+    values = option_values(reader.set.by_name[response.name])
+    answers: dict[str, ItemValue] = {}
+    for item in response.resource.item or []:
+        if item.linkId == TOTAL:
+            continue
+        coding = item.answer[0].valueCoding if item.answer else None
+        answers[item.linkId] = (
+            None if coding is None else values[item.linkId][(coding.system, coding.code)]
+        )
     return answers
+
+
+def _given_total(response: QuestionnaireResponse) -> tuple[str, int] | None:
+    """Where a response states its total (its ``total`` item) and the total, if it does."""
+    for k, item in enumerate(response.item or []):
+        if item.linkId == TOTAL and item.answer and item.answer[0].valueInteger is not None:
+            return f"item[{k}].answer[0].valueInteger", item.answer[0].valueInteger
+    return None
 
 
 def _by_name(response: QuestionnaireResponse) -> dict[str, Any]:
@@ -473,7 +509,7 @@ def _case_data(reader: _Reader, singles: Singles) -> tuple[dict[str, Any], dict[
                 session["alliance"] = _alliance(response.resource)
                 origins[f"sessions.{index}.alliance"] = response.label
             else:
-                session["measures"][name] = _measure(response.resource)
+                session["measures"][name] = _measure(reader, response)
                 origins[f"sessions.{index}.measures.{name}"] = response.label
         data["sessions"].append(session)
     return data, origins
@@ -493,7 +529,24 @@ def _case(reader: _Reader) -> Case:
 
 
 def _check_totals(reader: _Reader) -> None:
-    """An Observation derived from a measure's response must give that response's total."""
+    """A measure's response that states its total, and an Observation derived from the
+    response, must give the total of its answers."""
+    for response in reader.responses:
+        if response.name in (*CHECKLISTS, CASE, SESSION):
+            continue
+        stated = _given_total(response.resource)
+        if stated is None:
+            continue
+        where, given = stated
+        measure = reader.content.measure(response.name)
+        score = score_measure(measure, _measure(reader, response))
+        if given != score.total:
+            reader.problem(
+                response.label,
+                where,
+                f"{given} is not the {measure.short_name} total of its answers "
+                f"({'incomplete' if score.total is None else score.total})",
+            )
     by_url = {r.url: r for r in reader.responses}
     for label, observation in reader.observations:
         for k, derived in enumerate(observation.derivedFrom or []):
@@ -504,7 +557,7 @@ def _check_totals(reader: _Reader) -> None:
                 )
                 continue
             measure = reader.content.measure(source.name)
-            score = score_measure(measure, _measure(source.resource))
+            score = score_measure(measure, _measure(reader, source))
             if observation.valueInteger != score.total:
                 reader.problem(
                     label,
