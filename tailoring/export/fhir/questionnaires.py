@@ -242,13 +242,14 @@ def measure_options(canon: Canonical, measure: Measure) -> list[dict[str, Any]]:
 
 def total_expression(measure: Measure) -> str:
     """FHIRPath for the total: the sum of the answers' ordinal values once every item is
-    answered, else nothing. "Not applicable" has no ordinal value, so it adds nothing, as in
-    our own scoring (tailoring.engine.outcomes.score_measure)."""
+    answered, else nothing, as our own scoring (tailoring.engine.outcomes.score_measure).
+    "Not applicable" adds nothing; it is left out before ``weight()``, which would otherwise
+    look for its score in a terminology server (fhirpath.js does, and fails)."""
     items = f"%resource.item.where(linkId in ({' | '.join(repr(i.id) for i in measure.items)}))"
-    return (
-        f"iif({items}.answer.count() = {len(measure.items)}, "
-        f"{items}.answer.value.weight().sum(), {{}})"
-    )
+    values = f"{items}.answer.value"
+    if any(i.not_applicable for i in measure.items):
+        values += f".where(code != {NOT_APPLICABLE!r})"
+    return f"iif({items}.answer.count() = {len(measure.items)}, {values}.weight().sum(), {{}})"
 
 
 def _total_item(canon: Canonical, measure: Measure) -> dict[str, Any]:

@@ -116,7 +116,7 @@ class _Reader:
         self.problems.append(f"{label}: {element}: {message}" if element else f"{label}: {message}")
 
 
-def _label(index: int, resource: dict[str, Any]) -> str:
+def entry_label(index: int, resource: dict[str, Any]) -> str:
     """How a problem names an entry: its place in the bundle, its type and id."""
     kind = resource.get("resourceType", "resource")
     rid = resource.get("id")
@@ -125,7 +125,7 @@ def _label(index: int, resource: dict[str, Any]) -> str:
     )
 
 
-def _path(parts: tuple[Any, ...] | list[Any]) -> str:
+def element_path(parts: tuple[Any, ...] | list[Any]) -> str:
     """A pydantic location as a FHIR element path: item[0].answer[1].valueCoding."""
     path = ""
     for part in parts:
@@ -158,10 +158,10 @@ def _shape_problems(data: dict[str, Any]) -> list[str]:
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict):
             problems.append(f"entry[{index}]: resource: missing")
-        elif resource.get("resourceType") not in IMPORTED:
+        elif (kind := resource.get("resourceType")) not in IMPORTED:
             problems.append(
-                f"{_label(index, resource)}: resourceType: {resource.get('resourceType')!r} is "
-                f"not imported (expected {', '.join(IMPORTED)})"
+                f"{entry_label(index, resource)}: resourceType: {kind!r} is not imported "
+                f"(expected {', '.join(IMPORTED)})"
             )
     return problems
 
@@ -175,10 +175,10 @@ def _validated(data: dict[str, Any]) -> Bundle:
             loc = err["loc"]
             message = str(err["msg"]).removeprefix("Value error, ")
             if len(loc) >= 3 and loc[0] == "entry" and loc[2] == "resource":
-                label = _label(int(loc[1]), data["entry"][int(loc[1])]["resource"])
-                problems.append(f"{label}: {_path(loc[3:]) or '(resource)'}: {message}")
+                label = entry_label(int(loc[1]), data["entry"][int(loc[1])]["resource"])
+                problems.append(f"{label}: {element_path(loc[3:]) or '(resource)'}: {message}")
             else:
-                problems.append(f"Bundle: {_path(loc) or '(bundle)'}: {message}")
+                problems.append(f"Bundle: {element_path(loc) or '(bundle)'}: {message}")
         raise FhirError(problems) from None
 
 
@@ -191,7 +191,7 @@ def read_case_bundle(content: ContentLibrary, text: str) -> Case:
     bundle = _validated(data)
     reader = _Reader(content, questionnaires(content))
     for index, entry in enumerate(bundle.entry or []):
-        label = _label(index, data["entry"][index]["resource"])
+        label = entry_label(index, data["entry"][index]["resource"])
         resource = entry.resource
         status = getattr(resource, "status", None)
         kind = resource.get_resource_type()
