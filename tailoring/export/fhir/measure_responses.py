@@ -43,6 +43,7 @@ from tailoring.export.fhir.read import (
     element_path,
     entry_label,
     option_values,
+    other_base,
 )
 from tailoring.limits import InputRefused, load_json
 from tailoring.model.case import Case
@@ -213,6 +214,9 @@ def _form(
     by_items = _measure_by_items(content, response)
     if by_items is not None:
         return _with_codings(content, set_, by_items, ours=False)
+    elsewhere = other_base(set_, base)
+    if elsewhere:
+        return [f"{label}: questionnaire: {elsewhere}"]
     measures = measures_in_order(content)
     loinc_forms = ", ".join(
         f"{m.short_name} ({m.loinc.panel})" for m in measures if m.loinc is not None

@@ -29,6 +29,7 @@ from tailoring.export.fhir.questionnaires import (
     TOTAL,
     QuestionnaireSet,
     questionnaires,
+    resource_id,
 )
 from tailoring.limits import InputRefused, load_json
 from tailoring.model.case import Case
@@ -141,7 +142,16 @@ def _parse(text: str) -> dict[str, Any]:
         data = load_json(text)
     except InputRefused as exc:
         raise FhirError([str(exc)]) from None
-    if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
+    kind = data.get("resourceType") if isinstance(data, dict) else None
+    if kind == "QuestionnaireResponse":
+        raise FhirError(
+            [
+                "resourceType: a QuestionnaireResponse answers one questionnaire, not a whole "
+                "case: name the case file and session it belongs to (python -m tailoring fhir "
+                "import FILE --case CASE_FILE --session N)"
+            ]
+        )
+    if kind != "Bundle":
         raise FhirError(["resourceType: expected a FHIR Bundle"])
     return data
 
@@ -221,6 +231,10 @@ def _check_response(reader: _Reader, label: str, url: str, response: Questionnai
     base, _, version = canonical.partition("|")
     name = reader.set.name_of(base)
     if name is None:
+        elsewhere = other_base(reader.set, base)
+        if elsewhere:
+            reader.problem(label, "questionnaire", elsewhere)
+            return
         known = ", ".join(q["url"] for q in reader.set.by_name.values())
         reader.problem(label, "questionnaire", f"unknown questionnaire {base!r} (known: {known})")
         return
@@ -242,6 +256,17 @@ def _check_response(reader: _Reader, label: str, url: str, response: Questionnai
     _check_items(reader, label, name, definition, response.item or [], "")
     if len(reader.problems) == before:
         reader.responses.append(_Response(label, url, name, response, session))
+
+
+def other_base(set_: QuestionnaireSet, url: str) -> str | None:
+    """Why ``url`` is not ours when it names one of our questionnaires under another base."""
+    head, _, tail = url.rpartition("/Questionnaire/")
+    if not head or tail not in {resource_id(n) for n in set_.by_name}:
+        return None
+    return (
+        f"{url!r} is under the canonical base {head!r}, not ours ({set_.urls.base!r}): "
+        "what was made under another base is read under that one (--canonical-base)"
+    )
 
 
 def _session_number(
