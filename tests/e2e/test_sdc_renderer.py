@@ -28,7 +28,7 @@ from tailoring import services
 from tailoring.__main__ import main
 from tailoring.engine.outcomes import score_measure
 from tailoring.export.fhir import questionnaires
-from tailoring.export.fhir.questionnaires import ORDINAL_VALUE, total_expression
+from tailoring.export.fhir.questionnaires import option_score, total_expression
 from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary
 from tailoring.model.measures import NOT_APPLICABLE, ItemValue, Measure
@@ -276,10 +276,7 @@ def bare_response(questionnaire: dict[str, Any], answers: dict[str, ItemValue]) 
         value = answers[item["linkId"]]
         entry: dict[str, Any] = {"linkId": item["linkId"]}
         for option in item["answerOption"]:
-            ordinal = [
-                e["valueDecimal"] for e in option.get("extension", []) if e["url"] == ORDINAL_VALUE
-            ]
-            if (ordinal[0] if ordinal else option["valueCoding"]["code"]) == value:
+            if value is not None and option_score(option) == value:
                 entry["answer"] = [{"valueCoding": option["valueCoding"]}]
         items.append(entry)
     return {"resourceType": "QuestionnaireResponse", "status": "completed", "item": items}

@@ -19,12 +19,12 @@ from typing import Any, Final
 from tailoring.engine.outcomes import score_measure
 from tailoring.export.fhir.questionnaires import (
     CASE,
-    ORDINAL_VALUE,
     SESSION,
     TOTAL,
     QuestionnaireSet,
     measure_code,
     measures_in_order,
+    option_score,
     questionnaires,
 )
 from tailoring.export.report_json import report_json
@@ -85,15 +85,7 @@ class _Writer:
     def scored(self, name: str, link_id: str, value: ItemValue) -> dict:
         """A measure item: the option whose ordinal value is the score, or "not applicable"."""
         for option in self.items[name][link_id]["answerOption"]:
-            ordinal = next(
-                (
-                    e["valueDecimal"]
-                    for e in option.get("extension", [])
-                    if e["url"] == ORDINAL_VALUE
-                ),
-                None,
-            )
-            if ordinal == value or (ordinal is None and option["valueCoding"]["code"] == value):
+            if option_score(option) == value:
                 return self.item(name, link_id, [{"valueCoding": option["valueCoding"]}])
         raise ValueError(f"{value!r} is not an answer of {name} {link_id}")
 

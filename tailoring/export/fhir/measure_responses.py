@@ -35,6 +35,7 @@ from tailoring.export.fhir.questionnaires import (
     TOTAL,
     QuestionnaireSet,
     measures_in_order,
+    option_scores,
     questionnaires,
 )
 from tailoring.export.fhir.read import (
@@ -42,7 +43,6 @@ from tailoring.export.fhir.read import (
     FhirError,
     element_path,
     entry_label,
-    option_values,
     other_base,
 )
 from tailoring.limits import InputRefused, load_json
@@ -257,7 +257,7 @@ def _with_codings(
     """The form with each item's accepted codings: its options (LOINC's answer codes, or ours,
     and "not applicable"), and the other LOINC answer codes its content file lists."""
     form = _Form(measure, ours)
-    for item_id, scores in option_values(set_.by_name[measure.id]).items():
+    for item_id, scores in option_scores(set_.by_name[measure.id]).items():
         codings: dict[tuple[str | None, str], ItemValue] = dict(scores)
         for code, value in measure.item(item_id).other_loinc_answers.items():
             codings[(LOINC, code)] = value

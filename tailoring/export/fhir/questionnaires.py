@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from tailoring.model.case import ENDING_REASONS, WALK_STEPS, SocialAnswer
 from tailoring.model.content import ContentLibrary
-from tailoring.model.measures import MEASURE_ROLES, NOT_APPLICABLE, Measure
+from tailoring.model.measures import MEASURE_ROLES, NOT_APPLICABLE, ItemValue, Measure
 from tailoring.model.session import ATTENDANCES, SESSION_KINDS
 
 LOINC: Final = "http://loinc.org"
@@ -227,7 +227,7 @@ def measure_code(canon: Canonical, measure: Measure, total: bool = False) -> dic
     return _coding(canon.measure_codes, measure.id, measure.name)
 
 
-def measure_options(canon: Canonical, measure: Measure) -> list[dict[str, Any]]:
+def _measure_options(canon: Canonical, measure: Measure) -> list[dict[str, Any]]:
     """The scored answer options of a measure: LOINC's answer codes where the content gives
     them, else codes of our own ("0", "1"…); each with its ordinal value, the score."""
     system = canon.code_system(measure.id)
@@ -238,6 +238,27 @@ def measure_options(canon: Canonical, measure: Measure) -> list[dict[str, Any]]:
         )
         for o in measure.options
     ]
+
+
+def option_score(option: dict[str, Any]) -> ItemValue:
+    """What a measure's answer option scores: its ordinal value, else "not applicable"."""
+    for extension in option.get("extension", []):
+        if extension["url"] == ORDINAL_VALUE:
+            return int(extension["valueDecimal"])
+    return NOT_APPLICABLE
+
+
+def option_scores(questionnaire: dict[str, Any]) -> dict[str, dict[tuple[str, str], ItemValue]]:
+    """Per item of a measure's questionnaire, what each answer option scores, by its
+    (system, code)."""
+    return {
+        item["linkId"]: {
+            (o["valueCoding"]["system"], o["valueCoding"]["code"]): option_score(o)
+            for o in item["answerOption"]
+        }
+        for item in questionnaire["item"]
+        if item["linkId"] != TOTAL
+    }
 
 
 def total_expression(measure: Measure) -> str:
@@ -275,7 +296,7 @@ def _total_item(canon: Canonical, measure: Measure) -> dict[str, Any]:
 
 def _measure(content: ContentLibrary, measure: Measure) -> dict[str, Any]:
     canon = canonical(content)
-    scored = measure_options(canon, measure)
+    scored = _measure_options(canon, measure)
     items = []
     for item in measure.items:
         options = list(scored)

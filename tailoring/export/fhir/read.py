@@ -24,17 +24,17 @@ from tailoring.engine.outcomes import score_measure
 from tailoring.export.fhir.questionnaires import (
     CASE,
     CHECKLISTS,
-    ORDINAL_VALUE,
     SESSION,
     TOTAL,
     QuestionnaireSet,
+    option_scores,
     questionnaires,
     resource_id,
 )
 from tailoring.limits import InputRefused, load_json
 from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary
-from tailoring.model.measures import NOT_APPLICABLE, ItemValue
+from tailoring.model.measures import ItemValue
 
 IMPORTED: Final = ("QuestionnaireResponse", "Observation", "DocumentReference")
 BUNDLE_TYPES: Final = (
@@ -426,29 +426,9 @@ def _alliance(response: QuestionnaireResponse) -> dict[str, Any]:
     return answers
 
 
-def option_values(questionnaire: dict[str, Any]) -> dict[str, dict[tuple[str, str], ItemValue]]:
-    """Per item of a measure's questionnaire, the score of each answer option by its
-    (system, code): its ordinal value, or "not applicable"."""
-    values: dict[str, dict[tuple[str, str], ItemValue]] = {}
-    for item in questionnaire["item"]:
-        if item["linkId"] == TOTAL:
-            continue
-        scores: dict[tuple[str, str], ItemValue] = {}
-        for option in item["answerOption"]:
-            coding = option["valueCoding"]
-            ordinal = [
-                e["valueDecimal"] for e in option.get("extension", []) if e["url"] == ORDINAL_VALUE
-            ]
-            scores[(coding["system"], coding["code"])] = (
-                int(ordinal[0]) if ordinal else NOT_APPLICABLE
-            )
-        values[item["linkId"]] = scores
-    return values
-
-
 def _measure(reader: _Reader, response: _Response) -> dict[str, ItemValue]:
     """A measure's answers by item id, from a response whose codings are checked options."""
-    values = option_values(reader.set.by_name[response.name])
+    values = option_scores(reader.set.by_name[response.name])
     answers: dict[str, ItemValue] = {}
     for item in response.resource.item or []:
         if item.linkId == TOTAL:
