@@ -9,7 +9,10 @@ import json
 import os
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from tailoring import limits, services
 from tailoring.accounts_cli import add_users_parser
@@ -17,8 +20,11 @@ from tailoring.content import ContentError, content_dir, load_content
 from tailoring.database_cli import add_database_parsers
 from tailoring.demo import demo_cases
 from tailoring.engine.coding import code_texts
+from tailoring.export import fhir
 from tailoring.export.caseload import cases_csv
 from tailoring.model.case import Case
+from tailoring.model.content import ContentLibrary
+from tailoring.model.fhir import FhirPublication
 
 EXIT_INVALID = 2
 
@@ -164,18 +170,50 @@ def _demo_into_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fhir_content(args: argparse.Namespace) -> ContentLibrary | None:
+    """The content, under the command's --canonical-base if it gives one (None after saying
+    on stderr why the base is refused)."""
+    lib = services.content()
+    if args.canonical_base is None:
+        return lib
+    try:
+        publication = FhirPublication(
+            canonical_base=args.canonical_base, publisher=lib.fhir.publisher
+        )
+    except ValidationError as exc:
+        message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        print(f"--canonical-base: {message}", file=sys.stderr)
+        return None
+    return lib.model_copy(update={"fhir": publication})
+
+
 def _fhir_export(args: argparse.Namespace) -> int:
+    lib = _fhir_content(args)
     case = _read_case(args.case_file)
-    if case is None:
+    if lib is None or case is None:
         return EXIT_INVALID
-    sys.stdout.write(services.file_fhir_bundle(case))
+    report = services.assess_case(case)
+    sys.stdout.write(fhir.case_bundle_json(lib, case, report, datetime.now(UTC)))
     return 0
 
 
 def _fhir_import(args: argparse.Namespace) -> int:
+    if (args.case is None) != (args.session is None):
+        print(
+            "--case and --session go together: the case file and the session number "
+            "that the responses belong to",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    lib = _fhir_content(args)
+    if lib is None:
+        return EXIT_INVALID
+    text = limits.read_text(Path(args.bundle_file))
+    if args.case is not None:
+        return _fhir_import_onto_session(args, lib, text)
     try:
-        case = services.case_from_fhir(limits.read_text(Path(args.bundle_file)))
-    except services.FhirError as exc:
+        case = fhir.read_case_bundle(lib, text)
+    except fhir.FhirError as exc:
         _print_problems(
             f"{args.bundle_file} is not a FHIR bundle of a case we can import", exc.problems
         )
@@ -184,26 +222,65 @@ def _fhir_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fhir_questionnaires(_: argparse.Namespace) -> int:
-    sys.stdout.write(services.fhir_questionnaires())
+def _fhir_import_onto_session(args: argparse.Namespace, lib: ContentLibrary, text: str) -> int:
+    """Responses to measures (ours or LOINC's forms) put onto a session of a case file."""
+    case = _read_case(args.case)
+    if case is None:
+        return EXIT_INVALID
+    try:
+        responses = fhir.read_measure_responses(lib, text)
+        case = fhir.add_to_session(lib, case, args.session, responses)
+    except fhir.FhirError as exc:
+        _print_problems(f"{args.bundle_file} was not put onto session {args.session}", exc.problems)
+        return EXIT_INVALID
+    for response in responses:
+        measure = lib.measure(response.measure_id)
+        total = "incomplete" if response.total is None else f"total {response.total}"
+        print(
+            f"{response.label}: {measure.short_name} ({total}) put onto session {args.session}",
+            file=sys.stderr,
+        )
+    print(services.file_case_json(case))
+    return 0
+
+
+def _fhir_questionnaires(args: argparse.Namespace) -> int:
+    lib = _fhir_content(args)
+    if lib is None:
+        return EXIT_INVALID
+    sys.stdout.write(fhir.questionnaire_bundle_json(lib))
     return 0
 
 
 def _add_fhir(commands: argparse._SubParsersAction) -> None:
-    fhir = commands.add_parser(
+    fhir_parser = commands.add_parser(
         "fhir", help="FHIR R4B: export or import a case, or the questionnaires"
     )
-    actions = fhir.add_subparsers(dest="action", required=True)
+    actions = fhir_parser.add_subparsers(dest="action", required=True)
     export = actions.add_parser("export", help="print a case file as a FHIR Bundle (JSON)")
     export.add_argument("case_file")
     export.set_defaults(run=_fhir_export)
-    read = actions.add_parser("import", help="print the case file of a FHIR Bundle")
-    read.add_argument("bundle_file")
+    read = actions.add_parser(
+        "import",
+        help="print the case file of a FHIR Bundle; with --case and --session, the case file "
+        "with a QuestionnaireResponse to PHQ-9 or GAD-7 (ours, or LOINC's 44249-1 or 69737-5 "
+        "form as other systems send it; or a Bundle of such responses) put onto that session",
+    )
+    read.add_argument("bundle_file", help="a case Bundle, or the responses with --case")
+    read.add_argument("--case", help="the case file the responses belong to")
+    read.add_argument("--session", type=int, help="the session number they were answered at")
     read.set_defaults(run=_fhir_import)
     questionnaires = actions.add_parser(
         "questionnaires", help="print the content's questionnaires as a FHIR Bundle (JSON)"
     )
     questionnaires.set_defaults(run=_fhir_questionnaires)
+    for action in (export, read, questionnaires):
+        action.add_argument(
+            "--canonical-base",
+            metavar="URL",
+            help="the canonical base of our questionnaires and codes for this command, "
+            "instead of content/fhir.yaml's (e.g. https://fhir.your-service.nhs.uk/tailoring)",
+        )
 
 
 def _code_feedback(args: argparse.Namespace) -> int:

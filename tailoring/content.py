@@ -23,6 +23,7 @@ from tailoring.model.content import (
     SocialDomain,
     Theme,
 )
+from tailoring.model.fhir import FhirPublication
 from tailoring.model.measures import ExpectedChange, Measure, TrackingRules, WaitStandard
 from tailoring.model.patient_content import (
     Barrier,
@@ -187,6 +188,7 @@ def load_content(directory: Path = CONTENT_DIR) -> ContentLibrary:
     scenarios = _validate_folder(directory, "scenarios", Scenario, problems)
     parts.update(_measures(directory, problems))
     parts["lexicon"] = _lexicon(directory, problems)
+    parts["fhir"] = _fhir(directory, problems)
     parts["patient"] = _patient(directory, problems)
     if problems:
         raise ContentError(problems)
@@ -259,6 +261,21 @@ def _measures_file(section: str, rest: str) -> str:
     if section == "measures":
         return f"measures/{rest.split('.')[0]}.yaml"
     return "measures/"
+
+
+FHIR_FILE = "fhir.yaml"
+
+
+def _fhir(directory: Path, problems: list[str]) -> FhirPublication | None:
+    """Where the FHIR resources are published (fhir.yaml)."""
+    raw = _read_yaml(directory / FHIR_FILE, problems)
+    if raw is None:
+        return None
+    try:
+        return FhirPublication.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(_field_errors(FHIR_FILE, "", exc))
+        return None
 
 
 LEXICON_FILE = "coding/lexicon.yaml"

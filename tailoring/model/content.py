@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 from pydantic import Field, model_validator
 
 from tailoring.model.base import Identifier, Strict
+from tailoring.model.fhir import FhirPublication
 from tailoring.model.measures import ExpectedChange, Measure, TrackingRules, WaitStandard
 
 if TYPE_CHECKING:
@@ -384,6 +385,9 @@ class ContentLibrary(Strict):
     )
     patient: PatientContent | None = Field(
         None, description="What patients see on questionnaires sent by link (content/patient/)."
+    )
+    fhir: FhirPublication = Field(
+        description="Where the FHIR Questionnaires are published (content/fhir.yaml)."
     )
 
     @model_validator(mode="after")

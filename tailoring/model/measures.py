@@ -14,6 +14,11 @@ NOT_APPLICABLE = "na"
 # One item's answer in a case file: a value, not answered yet (None), or "not applicable".
 ItemValue = StrictInt | None | Literal["na"]
 Loinc = Annotated[str, Field(pattern=r"^\d{1,7}-\d$", description="A LOINC code, e.g. 44249-1.")]
+# Answer codes (LA…) are checked for their form only: their check digit is not the mod-10 of the
+# digits that LOINC's question codes use.
+LoincAnswer = Annotated[
+    str, Field(pattern=r"^LA\d{1,8}-\d$", description="A LOINC answer code, e.g. LA6568-5.")
+]
 
 
 def loinc_check_digit(number: str) -> int:
@@ -39,6 +44,9 @@ class MeasureOption(Strict):
 
     value: int = Field(ge=0, le=100)
     label: str
+    loinc: LoincAnswer | None = Field(
+        None, description="LOINC's code of this answer; give one on every option or on none."
+    )
 
 
 class MeasureItem(Strict):
@@ -49,7 +57,16 @@ class MeasureItem(Strict):
     not_applicable: str | None = Field(
         None, description="Label of a 'not applicable' answer; only items with one accept 'na'."
     )
-    loinc: Loinc | None = None
+    loinc: Loinc | None = Field(
+        None,
+        description="LOINC's code of the question; every item of a measure with "
+        "LOINC panel codes needs one.",
+    )
+    other_loinc_answers: dict[LoincAnswer, int] = Field(
+        default_factory=dict,
+        description="LOINC answer codes other systems send for this item besides the options' "
+        "own, with the value each scores (read on import only).",
+    )
 
 
 class Band(Strict):
@@ -65,6 +82,11 @@ class MeasureCodes(Strict):
 
     panel: Loinc
     total: Loinc
+    not_recorded: list[Loinc] = Field(
+        default_factory=list,
+        description="Questions of LOINC's panel that this measure leaves out; a response "
+        "that answers them is imported without them.",
+    )
 
 
 class Measure(Strict):
@@ -141,14 +163,51 @@ class Measure(Strict):
             )
         if self.risk_item is not None and self.risk_item not in ids:
             problems.append(f"risk_item: {self.risk_item!r} is not an item")
-        for item in self.items:
-            problems.extend(f"items.{item.id}.loinc: {p}" for p in loinc_problems(item.loinc))
-        if self.loinc:
-            problems.extend(f"loinc.panel: {p}" for p in loinc_problems(self.loinc.panel))
-            problems.extend(f"loinc.total: {p}" for p in loinc_problems(self.loinc.total))
+        problems.extend(self._loinc_problems())
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _loinc_problems(self) -> list[str]:
+        """Check digits, and codes that could not tell two questions or two answers apart."""
+        problems = []
+        for item in self.items:
+            problems.extend(f"items.{item.id}.loinc: {p}" for p in loinc_problems(item.loinc))
+        answer_codes = [o.loinc for o in self.options]
+        if any(answer_codes) and not all(answer_codes):
+            problems.append("options: give a LOINC answer code on every option or on none")
+        if len(set(answer_codes)) < len(answer_codes) and all(answer_codes):
+            problems.append("options: the LOINC answer codes must differ")
+        values = {o.value for o in self.options}
+        for item in self.items:
+            for code, value in item.other_loinc_answers.items():
+                where = f"items.{item.id}.other_loinc_answers.{code}"
+                if value not in values:
+                    problems.append(f"{where}: {value} is not the value of an option")
+                if code in answer_codes:
+                    problems.append(f"{where}: already the code of an option")
+        if self.loinc is None:
+            problems.extend(
+                f"items.{item.id}: other_loinc_answers need the measure's loinc codes"
+                for item in self.items
+                if item.other_loinc_answers
+            )
+            return problems
+        panel = [self.loinc.panel, self.loinc.total, *self.loinc.not_recorded]
+        problems.extend(f"loinc.panel: {p}" for p in loinc_problems(self.loinc.panel))
+        problems.extend(f"loinc.total: {p}" for p in loinc_problems(self.loinc.total))
+        problems.extend(f"loinc.not_recorded: {p}" for c in panel[2:] for p in loinc_problems(c))
+        problems.extend(
+            f"items.{item.id}.loinc: a measure with LOINC panel codes needs one on every item"
+            for item in self.items
+            if item.loinc is None
+        )
+        codes = [*panel, *(i.loinc for i in self.items if i.loinc)]
+        problems.extend(
+            f"loinc: {code} is given twice"
+            for code in sorted({c for c in codes if codes.count(c) > 1})
+        )
+        return problems
 
     def _band_problems(self) -> list[str]:
         """Bands must cover every total from the lowest to the highest, without gaps or overlaps."""

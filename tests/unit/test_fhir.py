@@ -17,8 +17,6 @@ from tailoring import services
 from tailoring.content import load_content
 from tailoring.engine.assess import assess
 from tailoring.export.fhir import (
-    CANONICAL_BASE,
-    SESSION_NUMBER,
     FhirError,
     case_bundle,
     case_bundle_json,
@@ -40,6 +38,8 @@ from tests.session_factory import (
 
 AT = datetime.datetime(2026, 3, 2, 9, 30, tzinfo=datetime.UTC)
 LOINC = "http://loinc.org"
+BASE = "https://tailoring.example.org/fhir"
+SESSION_NUMBER = f"{BASE}/StructureDefinition/session-number"
 
 
 def round_trip(content: ContentLibrary, case: Case) -> Case:
@@ -158,7 +158,7 @@ def test_a_service_measure_without_loinc_round_trips_with_our_own_codes(tmp_path
     adsm = questionnaires(content).by_name["adsm"]
     assert adsm["code"] == [
         {
-            "system": f"{CANONICAL_BASE}/CodeSystem/measures",
+            "system": f"{BASE}/CodeSystem/measures",
             "code": "adsm",
             "display": adsm["title"],
         }
@@ -237,7 +237,7 @@ def test_totals_are_observations_with_loinc_codes(content, course) -> None:
     assert gad7["code"]["coding"] == [{"system": LOINC, "code": "70274-6"}]
     _, wsas = entry(bundle, "session-5-wsas-total")
     assert wsas["code"]["coding"][0] == {
-        "system": f"{CANONICAL_BASE}/CodeSystem/measures",
+        "system": f"{BASE}/CodeSystem/measures",
         "code": "wsas.total",
         "display": "Work and Social Adjustment Scale total score",
     }
@@ -284,7 +284,7 @@ def test_every_questionnaire_validates_with_fhir_resources(content) -> None:
     for e in bundle["entry"]:
         questionnaire = Questionnaire.model_validate(e["resource"])
         assert questionnaire.url == e["fullUrl"]
-        assert questionnaire.url == f"{CANONICAL_BASE}/Questionnaire/{questionnaire.id}"
+        assert questionnaire.url == f"{BASE}/Questionnaire/{questionnaire.id}"
         assert questionnaire.status == "active"
         assert len(questionnaire.version) == 12
 
@@ -316,7 +316,8 @@ def test_link_ids_are_the_content_ids(content) -> None:
     ]
     assert [i["linkId"] for i in qs["alliance"]["item"]] == [i.id for i in content.alliance]
     assert [i["linkId"] for i in qs["phq9"]["item"]] == [
-        i.id for i in content.measure("phq9").items
+        *(i.id for i in content.measure("phq9").items),
+        "total",
     ]
 
 
@@ -345,8 +346,7 @@ def test_phq9_and_gad7_carry_their_loinc_codes(content) -> None:
     assert qs["gad7"]["code"] == [{"system": LOINC, "code": "69737-5"}]
     item9 = next(i for i in qs["phq9"]["item"] if i["linkId"] == "phq9_9")
     assert item9["code"] == [{"system": LOINC, "code": "44260-8"}]
-    assert all("code" not in i for i in qs["phq9"]["item"] if i["linkId"] != "phq9_9")
-    assert qs["wsas"]["code"][0]["system"] == f"{CANONICAL_BASE}/CodeSystem/measures"
+    assert qs["wsas"]["code"][0]["system"] == f"{BASE}/CodeSystem/measures"
 
 
 def test_the_version_changes_with_the_questionnaire_and_only_then(content_copy) -> None:
@@ -379,7 +379,7 @@ def test_a_bundle_made_before_a_change_is_refused_with_its_version(content, cont
     assert problem.startswith(
         "entry[3] QuestionnaireResponse/social: questionnaire: unknown version"
     )
-    assert f"{CANONICAL_BASE}/Questionnaire/social" in problem
+    assert f"{BASE}/Questionnaire/social" in problem
 
 
 # Broken bundles are refused, naming the resource and the element -----------------------------
@@ -430,11 +430,11 @@ def test_a_value_that_is_not_its_type_is_named(content, bundle) -> None:
 
 def test_an_unknown_questionnaire_is_named(content, bundle) -> None:
     index, response = entry(bundle, "alliance")
-    response["questionnaire"] = f"{CANONICAL_BASE}/Questionnaire/srs|1"
+    response["questionnaire"] = f"{BASE}/Questionnaire/srs|1"
     [problem] = refused(content, bundle)
     assert problem.startswith(
         f"entry[{index}] QuestionnaireResponse/alliance: questionnaire: unknown questionnaire "
-        f"'{CANONICAL_BASE}/Questionnaire/srs'"
+        f"'{BASE}/Questionnaire/srs'"
     )
 
 
@@ -543,7 +543,7 @@ def test_a_bundle_without_the_case_response_is_refused(content, bundle) -> None:
     index, _ = entry(bundle, "case")
     del bundle["entry"][index]
     assert refused(content, bundle) == [
-        f"Bundle: no QuestionnaireResponse answers {CANONICAL_BASE}/Questionnaire/case"
+        f"Bundle: no QuestionnaireResponse answers {BASE}/Questionnaire/case"
     ]
 
 

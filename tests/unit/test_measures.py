@@ -87,7 +87,30 @@ def test_loinc_codes_checked_in_the_field_notes(content: ContentLibrary) -> None
     assert (gad7.loinc.panel, gad7.loinc.total) == ("69737-5", "70274-6")
 
 
-@pytest.mark.parametrize("code", ["44249-1", "44261-6", "44260-8", "69737-5", "70274-6"])
+def test_every_phq9_and_gad7_item_and_answer_has_its_loinc_code(content: ContentLibrary) -> None:
+    phq9, gad7 = content.measure("phq9"), content.measure("gad7")
+    assert [i.loinc for i in phq9.items] == [
+        "44250-9", "44255-8", "44259-0", "44254-1", "44251-7",
+        "44258-2", "44252-5", "44253-3", "44260-8",
+    ]  # fmt: skip
+    assert [i.loinc for i in gad7.items] == [
+        "69725-0", "68509-9", "69733-4", "69734-2", "69735-9", "69689-8", "69736-7",
+    ]  # fmt: skip
+    answers = ["LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9"]
+    for measure in (phq9, gad7):
+        assert [(o.value, o.loinc) for o in measure.options] == list(enumerate(answers))
+        assert measure.loinc is not None and measure.loinc.not_recorded == ["69722-7"]
+    assert gad7.item("gad7_2").other_loinc_answers == {"LA18938-3": 2}
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "44249-1", "44261-6", "69737-5", "70274-6", "69722-7",
+        "44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5", "44253-3",
+        "44260-8", "69725-0", "68509-9", "69733-4", "69734-2", "69735-9", "69689-8", "69736-7",
+    ],
+)  # fmt: skip
 def test_loinc_check_digit_accepts_real_codes(code: str) -> None:
     number, _, check = code.partition("-")
     assert loinc_check_digit(number) == int(check)
@@ -338,6 +361,29 @@ def test_the_case_schema_documents_sessions() -> None:
         ("gad7", lambda d: d.update(reliable_change=None), ("reliable_change", "needs one")),
         ("phq9", lambda d: d.update(risk_item="phq9_10"), ("risk_item", "not an item")),
         ("phq9", lambda d: d["loinc"].update(total="44261-7"), ("loinc.total", "check digit")),
+        ("phq9", lambda d: d["items"][2].update(loinc="44259-1"), ("phq9_3.loinc", "check digit")),
+        ("phq9", lambda d: d["items"][2].pop("loinc"), ("phq9_3.loinc", "on every item")),
+        ("phq9", lambda d: d["items"][2].update(loinc="44250-9"), ("44250-9 is given twice",)),
+        ("gad7", lambda d: d["loinc"].update(not_recorded=["69725-0"]), ("69725-0", "twice")),
+        ("gad7", lambda d: d["loinc"].update(not_recorded=["69722-8"]), ("not_recorded",)),
+        ("phq9", lambda d: d["options"][1].pop("loinc"), ("options", "every option or on none")),
+        ("phq9", lambda d: d["options"][1].update(loinc="LA6568-5"), ("options", "must differ")),
+        ("phq9", lambda d: d["options"][1].update(loinc="6569-3"), ("options.1.loinc",)),
+        (
+            "gad7",
+            lambda d: d["items"][1].update(other_loinc_answers={"LA18938-3": 5}),
+            ("gad7_2.other_loinc_answers.LA18938-3", "not the value of an option"),
+        ),
+        (
+            "gad7",
+            lambda d: d["items"][1].update(other_loinc_answers={"LA6569-3": 1}),
+            ("gad7_2.other_loinc_answers.LA6569-3", "already the code of an option"),
+        ),
+        (
+            "wsas",
+            lambda d: d["items"][1].update(other_loinc_answers={"LA6569-3": 1}),
+            ("wsas_2", "need the measure's loinc codes"),
+        ),
         ("gad7", lambda d: d["items"][0].update(id="anx_1"), ("items.anx_1", "gad7_")),
         ("wsas", lambda d: d["options"].reverse(), ("options", "ascending")),
         ("wsas", lambda d: d.update(role="mood"), ("role",)),

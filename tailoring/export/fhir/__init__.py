@@ -7,9 +7,13 @@ import json
 from typing import Any
 
 from tailoring.export.fhir.bundle import case_bundle, fit_report_narrative
+from tailoring.export.fhir.measure_responses import (
+    MeasureResponse,
+    add_to_session,
+    read_measure_responses,
+)
 from tailoring.export.fhir.questionnaires import (
-    CANONICAL_BASE,
-    SESSION_NUMBER,
+    Canonical,
     QuestionnaireSet,
     questionnaires,
 )
@@ -19,10 +23,11 @@ from tailoring.model.content import ContentLibrary
 from tailoring.model.report import FitReport
 
 __all__ = [
-    "CANONICAL_BASE",
-    "SESSION_NUMBER",
+    "Canonical",
     "FhirError",
+    "MeasureResponse",
     "QuestionnaireSet",
+    "add_to_session",
     "case_bundle",
     "case_bundle_json",
     "fit_report_narrative",
@@ -30,6 +35,7 @@ __all__ = [
     "questionnaire_bundle_json",
     "questionnaires",
     "read_case_bundle",
+    "read_measure_responses",
 ]
 
 

@@ -4,7 +4,8 @@ Layout, in order: the fit report (DocumentReference with a narrative and the rep
 HTML and JSON), the case facts (QuestionnaireResponse to ``case``), the three checklists, then per
 session its facts (``session``), each measure answered followed by its total as an Observation,
 and its alliance check. Session responses carry the session number as the extension
-``SESSION_NUMBER``. No Patient resource: the pseudonymous reference is the only identifier.
+``Canonical.session_number``. No Patient resource: the pseudonymous reference is the only
+identifier.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ from typing import Any, Final
 
 from tailoring.engine.outcomes import score_measure
 from tailoring.export.fhir.questionnaires import (
-    CANONICAL_BASE,
     CASE,
     SESSION,
-    SESSION_NUMBER,
+    TOTAL,
     QuestionnaireSet,
-    code_system,
     measure_code,
     measures_in_order,
+    option_score,
     questionnaires,
 )
 from tailoring.export.report_json import report_json
@@ -34,18 +34,10 @@ from tailoring.model.measures import ItemValue
 from tailoring.model.report import FitReport, MeasureChange
 from tailoring.model.session import Session
 
-# fullUrls are name-based UUIDs of the case reference and the resource id: the same case gives
-# the same bundle, and two cases never share one.
-NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, CANONICAL_BASE)
 SURVEY: Final = {
     "system": "http://terminology.hl7.org/CodeSystem/observation-category",
     "code": "survey",
     "display": "Survey",
-}
-FIT_REPORT: Final = {
-    "system": code_system("documents"),
-    "code": "fit-report",
-    "display": "Fit report",
 }
 XHTML: Final = "http://www.w3.org/1999/xhtml"
 DISCLAIMER: Final = (
@@ -54,8 +46,11 @@ DISCLAIMER: Final = (
 )
 
 
-def full_url(reference: str, resource_id: str) -> str:
-    return f"urn:uuid:{uuid.uuid5(NAMESPACE, f'{reference}/{resource_id}')}"
+def full_url(base: str, reference: str, resource_id: str) -> str:
+    """A name-based UUID of our base, the case reference and the resource id: the same case
+    gives the same bundle, and two cases never share one."""
+    namespace = uuid.uuid5(uuid.NAMESPACE_URL, base)
+    return f"urn:uuid:{uuid.uuid5(namespace, f'{reference}/{resource_id}')}"
 
 
 class _Writer:
@@ -69,7 +64,7 @@ class _Writer:
         self.entries: list[dict[str, Any]] = []
 
     def add(self, resource: dict[str, Any]) -> str:
-        url = full_url(self.case.reference, resource["id"])
+        url = full_url(self.set.urls.base, self.case.reference, resource["id"])
         self.entries.append({"fullUrl": url, "resource": resource})
         return url
 
@@ -87,6 +82,13 @@ class _Writer:
         }
         return self.item(name, link_id, [{"valueCoding": options[c]} for c in codes])
 
+    def scored(self, name: str, link_id: str, value: ItemValue) -> dict:
+        """A measure item: the option whose ordinal value is the score, or "not applicable"."""
+        for option in self.items[name][link_id]["answerOption"]:
+            if option_score(option) == value:
+                return self.item(name, link_id, [{"valueCoding": option["valueCoding"]}])
+        raise ValueError(f"{value!r} is not an answer of {name} {link_id}")
+
     def response(
         self,
         resource_id: str,
@@ -97,7 +99,9 @@ class _Writer:
     ) -> dict[str, Any]:
         response: dict[str, Any] = {"resourceType": "QuestionnaireResponse", "id": resource_id}
         if session is not None:
-            response["extension"] = [{"url": SESSION_NUMBER, "valueInteger": session.number}]
+            response["extension"] = [
+                {"url": self.set.urls.session_number, "valueInteger": session.number}
+            ]
         response["questionnaire"] = self.set.canonical(name)
         response["status"] = "completed" if complete else "in-progress"
         if session is not None:
@@ -221,11 +225,13 @@ class _Writer:
         items = [
             self.item(measure_id, item.id)
             if answers[item.id] is None
-            else self.coded(measure_id, item.id, [str(answers[item.id])])
+            else self.scored(measure_id, item.id, answers[item.id])
             for item in measure.items
             if item.id in answers
         ]
         score = score_measure(measure, answers)
+        if score.total is not None:
+            items.append(self.item(measure_id, TOTAL, [{"valueInteger": score.total}]))
         resource_id = f"{prefix}-{measure_id.replace('_', '-')}"
         url = self.add(self.response(resource_id, measure_id, items, score.complete, session))
         if score.total is None:
@@ -236,7 +242,7 @@ class _Writer:
             "status": "final",
             "category": [{"coding": [SURVEY]}],
             "code": {
-                "coding": [measure_code(measure, total=True)],
+                "coding": [measure_code(self.set.urls, measure, total=True)],
                 "text": f"{measure.short_name} total",
             },
             "effectiveDateTime": session.date.isoformat(),
@@ -267,7 +273,7 @@ def case_bundle(
 ) -> dict[str, Any]:
     """The case as a collection Bundle (JSON-ready dict), led by its fit report."""
     writer = _Writer(content, case)
-    writer.add(fit_report_document(report, generated_at))
+    writer.add(fit_report_document(report, generated_at, writer.set.urls.code_system("documents")))
     writer.case_facts()
     writer.checklists(report.completeness.by_section)
     for session in case.sessions:
@@ -283,8 +289,11 @@ def case_bundle(
 # The fit report --------------------------------------------------------------------------------
 
 
-def fit_report_document(report: FitReport, generated_at: datetime.datetime) -> dict[str, Any]:
-    """The fit report as a DocumentReference: a narrative to read, the report as HTML and JSON."""
+def fit_report_document(
+    report: FitReport, generated_at: datetime.datetime, documents: str
+) -> dict[str, Any]:
+    """The fit report as a DocumentReference: a narrative to read, the report as HTML and JSON;
+    ``documents`` is our code system of document types."""
     div = fit_report_narrative(report)
     page = (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Fit report '
@@ -295,7 +304,10 @@ def fit_report_document(report: FitReport, generated_at: datetime.datetime) -> d
         "id": "fit-report",
         "text": {"status": "generated", "div": div},
         "status": "current",
-        "type": {"coding": [FIT_REPORT], "text": "Fit report"},
+        "type": {
+            "coding": [{"system": documents, "code": "fit-report", "display": "Fit report"}],
+            "text": "Fit report",
+        },
         "date": generated_at.isoformat(timespec="seconds"),
         "description": (
             f"Fit report of case {report.case_reference} with {report.protocol_name}, "

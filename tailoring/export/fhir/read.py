@@ -25,14 +25,16 @@ from tailoring.export.fhir.questionnaires import (
     CASE,
     CHECKLISTS,
     SESSION,
-    SESSION_NUMBER,
+    TOTAL,
     QuestionnaireSet,
+    option_scores,
     questionnaires,
+    resource_id,
 )
 from tailoring.limits import InputRefused, load_json
 from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary
-from tailoring.model.measures import NOT_APPLICABLE
+from tailoring.model.measures import ItemValue
 
 IMPORTED: Final = ("QuestionnaireResponse", "Observation", "DocumentReference")
 BUNDLE_TYPES: Final = (
@@ -115,7 +117,7 @@ class _Reader:
         self.problems.append(f"{label}: {element}: {message}" if element else f"{label}: {message}")
 
 
-def _label(index: int, resource: dict[str, Any]) -> str:
+def entry_label(index: int, resource: dict[str, Any]) -> str:
     """How a problem names an entry: its place in the bundle, its type and id."""
     kind = resource.get("resourceType", "resource")
     rid = resource.get("id")
@@ -124,7 +126,7 @@ def _label(index: int, resource: dict[str, Any]) -> str:
     )
 
 
-def _path(parts: tuple[Any, ...] | list[Any]) -> str:
+def element_path(parts: tuple[Any, ...] | list[Any]) -> str:
     """A pydantic location as a FHIR element path: item[0].answer[1].valueCoding."""
     path = ""
     for part in parts:
@@ -140,7 +142,16 @@ def _parse(text: str) -> dict[str, Any]:
         data = load_json(text)
     except InputRefused as exc:
         raise FhirError([str(exc)]) from None
-    if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
+    kind = data.get("resourceType") if isinstance(data, dict) else None
+    if kind == "QuestionnaireResponse":
+        raise FhirError(
+            [
+                "resourceType: a QuestionnaireResponse answers one questionnaire, not a whole "
+                "case: name the case file and session it belongs to (python -m tailoring fhir "
+                "import FILE --case CASE_FILE --session N)"
+            ]
+        )
+    if kind != "Bundle":
         raise FhirError(["resourceType: expected a FHIR Bundle"])
     return data
 
@@ -157,10 +168,10 @@ def _shape_problems(data: dict[str, Any]) -> list[str]:
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict):
             problems.append(f"entry[{index}]: resource: missing")
-        elif resource.get("resourceType") not in IMPORTED:
+        elif (kind := resource.get("resourceType")) not in IMPORTED:
             problems.append(
-                f"{_label(index, resource)}: resourceType: {resource.get('resourceType')!r} is "
-                f"not imported (expected {', '.join(IMPORTED)})"
+                f"{entry_label(index, resource)}: resourceType: {kind!r} is not imported "
+                f"(expected {', '.join(IMPORTED)})"
             )
     return problems
 
@@ -174,10 +185,10 @@ def _validated(data: dict[str, Any]) -> Bundle:
             loc = err["loc"]
             message = str(err["msg"]).removeprefix("Value error, ")
             if len(loc) >= 3 and loc[0] == "entry" and loc[2] == "resource":
-                label = _label(int(loc[1]), data["entry"][int(loc[1])]["resource"])
-                problems.append(f"{label}: {_path(loc[3:]) or '(resource)'}: {message}")
+                label = entry_label(int(loc[1]), data["entry"][int(loc[1])]["resource"])
+                problems.append(f"{label}: {element_path(loc[3:]) or '(resource)'}: {message}")
             else:
-                problems.append(f"Bundle: {_path(loc) or '(bundle)'}: {message}")
+                problems.append(f"Bundle: {element_path(loc) or '(bundle)'}: {message}")
         raise FhirError(problems) from None
 
 
@@ -190,7 +201,7 @@ def read_case_bundle(content: ContentLibrary, text: str) -> Case:
     bundle = _validated(data)
     reader = _Reader(content, questionnaires(content))
     for index, entry in enumerate(bundle.entry or []):
-        label = _label(index, data["entry"][index]["resource"])
+        label = entry_label(index, data["entry"][index]["resource"])
         resource = entry.resource
         status = getattr(resource, "status", None)
         kind = resource.get_resource_type()
@@ -220,6 +231,10 @@ def _check_response(reader: _Reader, label: str, url: str, response: Questionnai
     base, _, version = canonical.partition("|")
     name = reader.set.name_of(base)
     if name is None:
+        elsewhere = other_base(reader.set, base)
+        if elsewhere:
+            reader.problem(label, "questionnaire", elsewhere)
+            return
         known = ", ".join(q["url"] for q in reader.set.by_name.values())
         reader.problem(label, "questionnaire", f"unknown questionnaire {base!r} (known: {known})")
         return
@@ -243,14 +258,26 @@ def _check_response(reader: _Reader, label: str, url: str, response: Questionnai
         reader.responses.append(_Response(label, url, name, response, session))
 
 
+def other_base(set_: QuestionnaireSet, url: str) -> str | None:
+    """Why ``url`` is not ours when it names one of our questionnaires under another base."""
+    head, _, tail = url.rpartition("/Questionnaire/")
+    if not head or tail not in {resource_id(n) for n in set_.by_name}:
+        return None
+    return (
+        f"{url!r} is under the canonical base {head!r}, not ours ({set_.urls.base!r}): "
+        "what was made under another base is read under that one (--canonical-base)"
+    )
+
+
 def _session_number(
     reader: _Reader, label: str, name: str, response: QuestionnaireResponse
 ) -> int | None:
-    numbers = [e for e in response.extension or [] if e.url == SESSION_NUMBER]
+    extension = reader.set.urls.session_number
+    numbers = [e for e in response.extension or [] if e.url == extension]
     session_scoped = name not in (*CHECKLISTS, CASE)
     if not numbers:
         if session_scoped:
-            reader.problem(label, "extension", f"no session number ({SESSION_NUMBER})")
+            reader.problem(label, "extension", f"no session number ({extension})")
         return None
     if name in (CASE, "preferences", "social"):
         reader.problem(label, "extension", "a session number on a response that is not a session's")
@@ -399,12 +426,26 @@ def _alliance(response: QuestionnaireResponse) -> dict[str, Any]:
     return answers
 
 
-def _measure(response: QuestionnaireResponse) -> dict[str, Any]:
-    answers: dict[str, Any] = {}
-    for item in response.item or []:
-        value = _one(item)
-        answers[item.linkId] = value if value in (None, NOT_APPLICABLE) else int(value)
+def _measure(reader: _Reader, response: _Response) -> dict[str, ItemValue]:
+    """A measure's answers by item id, from a response whose codings are checked options."""
+    values = option_scores(reader.set.by_name[response.name])
+    answers: dict[str, ItemValue] = {}
+    for item in response.resource.item or []:
+        if item.linkId == TOTAL:
+            continue
+        coding = item.answer[0].valueCoding if item.answer else None
+        answers[item.linkId] = (
+            None if coding is None else values[item.linkId][(coding.system, coding.code)]
+        )
     return answers
+
+
+def _given_total(response: QuestionnaireResponse) -> tuple[str, int] | None:
+    """Where a response states its total (its ``total`` item) and the total, if it does."""
+    for k, item in enumerate(response.item or []):
+        if item.linkId == TOTAL and item.answer and item.answer[0].valueInteger is not None:
+            return f"item[{k}].answer[0].valueInteger", item.answer[0].valueInteger
+    return None
 
 
 def _by_name(response: QuestionnaireResponse) -> dict[str, Any]:
@@ -473,7 +514,7 @@ def _case_data(reader: _Reader, singles: Singles) -> tuple[dict[str, Any], dict[
                 session["alliance"] = _alliance(response.resource)
                 origins[f"sessions.{index}.alliance"] = response.label
             else:
-                session["measures"][name] = _measure(response.resource)
+                session["measures"][name] = _measure(reader, response)
                 origins[f"sessions.{index}.measures.{name}"] = response.label
         data["sessions"].append(session)
     return data, origins
@@ -493,7 +534,24 @@ def _case(reader: _Reader) -> Case:
 
 
 def _check_totals(reader: _Reader) -> None:
-    """An Observation derived from a measure's response must give that response's total."""
+    """A measure's response that states its total, and an Observation derived from the
+    response, must give the total of its answers."""
+    for response in reader.responses:
+        if response.name in (*CHECKLISTS, CASE, SESSION):
+            continue
+        stated = _given_total(response.resource)
+        if stated is None:
+            continue
+        where, given = stated
+        measure = reader.content.measure(response.name)
+        score = score_measure(measure, _measure(reader, response))
+        if given != score.total:
+            reader.problem(
+                response.label,
+                where,
+                f"{given} is not the {measure.short_name} total of its answers "
+                f"({'incomplete' if score.total is None else score.total})",
+            )
     by_url = {r.url: r for r in reader.responses}
     for label, observation in reader.observations:
         for k, derived in enumerate(observation.derivedFrom or []):
@@ -504,7 +562,7 @@ def _check_totals(reader: _Reader) -> None:
                 )
                 continue
             measure = reader.content.measure(source.name)
-            score = score_measure(measure, _measure(source.resource))
+            score = score_measure(measure, _measure(reader, source))
             if observation.valueInteger != score.total:
                 reader.problem(
                     label,
