@@ -222,7 +222,7 @@ def test_the_problem_is_recorded_in_the_plan_and_shown_with_the_protocol(app: Ap
     assert "CBT for depression: not indicated for the problem" in " ".join(
         e.value for e in at.error
     )
-    alternatives = next(d.value for d in at.dataframe if "Indication" in d.value.columns)
+    alternatives = next(t.value for t in at.table if "Indication" in t.value.columns)
     assert alternatives.iloc[0]["Indication"] == "Indicated"
     assert set(alternatives.iloc[:2]["Protocol"]) == {
         "Trauma-focused CBT for PTSD",

@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
+from tests.e2e.accessibility import serious_findings
 from tests.e2e.conftest import (
     AppServer,
     by_key,
@@ -45,25 +45,11 @@ PAGE_CSS = """() => [...document.querySelectorAll("style")]
   .filter((s) => s.textContent.includes("st-key-patient-style")).length"""
 
 
-def serious_violations(page: Page) -> list[str]:
-    """axe-core's serious and critical violations on the page, one line each."""
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} — "
-        + "; ".join(
-            node["target"][0] + " " + " ".join(check["message"] for check in node["any"])
-            for node in v["nodes"][:3]
-        )
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
 def assert_accessible(page: Page, state: str) -> None:
     # The page's own CSS (touch targets, dark captions) is there in every state: Streamlit once
     # dropped it now and again, and captions fell to 3.9:1.
     assert page.evaluate(PAGE_CSS) == 1, f"the patient page's CSS is missing ({state})"
-    problems = serious_violations(page)
+    problems = serious_findings(page)
     assert not problems, f"axe on the patient page ({state}):\n" + "\n".join(problems)
 
 

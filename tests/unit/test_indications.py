@@ -500,4 +500,3 @@ def test_the_text_to_paste_says_what_is_indicated_and_what_is_ruled_out(content,
     no_problem = fit_report_text(assess(content, case_of("cbt_depression", None)), ON)
     assert "Presenting problem: not recorded" in no_problem
     assert "Planned protocol for this problem: Not checked: no problem recorded" in no_problem
-
