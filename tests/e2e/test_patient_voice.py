@@ -117,7 +117,7 @@ def test_a_patient_answers_on_a_phone_and_the_therapist_sees_a_perception_gap(
     box.fill(HELPED)
     with settles(first):
         box.press("Tab")  # leaving the box saves it
-    expect(first.get_by_text("2 of 19 questions answered")).to_be_visible()
+    expect(first.get_by_text("2 of 20 questions answered")).to_be_visible()
     screenshot(first, "patient-voice-phone-questions")
     first.context.close()
 
@@ -126,12 +126,12 @@ def test_a_patient_answers_on_a_phone_and_the_therapist_sees_a_perception_gap(
     structure = by_key(again, "patient.preferences.structure")
     expect(structure.get_by_role("radio", name="Open: we follow what I bring")).to_be_checked()
     expect(by_key(again, "patient.open.helped").locator("textarea")).to_have_value(HELPED)
-    expect(again.get_by_text("2 of 19 questions answered")).to_be_visible()
+    expect(again.get_by_text("2 of 20 questions answered")).to_be_visible()
     # By keyboard alone: focus a choice and press space.
     radio_inputs(again, "patient.preferences.pace").first.focus()
     with settles(again):
         again.keyboard.press("Space")
-    expect(again.get_by_text("3 of 19 questions answered")).to_be_visible()
+    expect(again.get_by_text("3 of 20 questions answered")).to_be_visible()
     click(again, by_key(again, "patient.finish").get_by_role("button"))
     expect(again.get_by_role("heading", name="Thank you")).to_be_visible()
     nothing_of_the_case(again)
