@@ -9,9 +9,26 @@ import streamlit as st
 # grey, and still looks quieter than body text. There is no theme option for it.
 READABLE_CAPTIONS = '[data-testid="stCaptionContainer"] { color: #55575d; opacity: 1; }'
 
+# Practice: the vignette beside the checklist stays in view while the checklist scrolls (on a
+# screen wide enough for two columns; Streamlit stacks them below 640 px). Its box sticks under
+# the app's header (60 px) and scrolls by itself when taller than the window.
+PRACTICE_VIGNETTE = """
+@media (min-width: 641px) {
+  [data-testid="stLayoutWrapper"]:has(> .st-key-practice-vignette) {
+    position: sticky;
+    top: 4rem;
+    z-index: 1;
+  }
+  .st-key-practice-vignette {
+    max-height: calc(100vh - 5rem);
+    overflow-y: auto;
+  }
+}"""
+
 APP_CSS = f"""
 <style>
 {READABLE_CAPTIONS}
+{PRACTICE_VIGNETTE}
 /* The container that carries this style takes no room (not even the gap around it). */
 .st-key-app-style, [data-testid="stLayoutWrapper"]:has(> .st-key-app-style) {{ display: none; }}
 </style>
