@@ -13,8 +13,6 @@ needed, so one Streamlit fixes comes off the list.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -23,7 +21,6 @@ from playwright.sync_api import Browser, Page, expect
 from tailoring.auth import Actor
 from tests.e2e.accessibility import STREAMLIT_INTERNAL, Allowed, scan
 from tests.e2e.conftest import (
-    REPO,
     AppServer,
     by_key,
     click,
@@ -33,6 +30,7 @@ from tests.e2e.conftest import (
     running_app,
     settle_paint,
 )
+from tests.e2e.test_team_sign_in import PASSWORD, cli
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +41,6 @@ NEEDED = {
     "desktop": {"list", "listitem"},
     "phone": {"list", "listitem", "scrollable-region-focusable"},
 }
-PASSWORD = "quiet-meadow-lantern-58"
 SIGN_IN = "Sign in to Tailoring"
 
 
@@ -131,18 +128,6 @@ def team_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]
             cli(server, "users", "add", username, "--role", role, "--password-stdin")
         cli(server, "users", "assign-supervisor", "sue.ax", "terry.ax")
         yield server
-
-
-def cli(server: AppServer, *args: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "tailoring", *args],
-        cwd=REPO,
-        env={**os.environ, "TAILORING_DATABASE_URL": server.database_url},
-        check=True,
-        capture_output=True,
-        input=f"{PASSWORD}\n{PASSWORD}\n",
-        text=True,
-    )
 
 
 @pytest.fixture(scope="module")
