@@ -21,6 +21,7 @@ from ui.account import (
 from ui.bound import script_run
 from ui.common import current_case_id, entry_ran, friendly_errors
 from ui.patient import patient_visit
+from ui.style import app_style
 
 HERE = Path(__file__).parent
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -43,6 +44,7 @@ def main() -> None:
         ).run()
         st.stop()
     st.set_page_config(page_title="Tailoring", page_icon=":material/tune:", layout="wide")
+    app_style()
 
     try:
         lib = services.content()

@@ -103,6 +103,8 @@ with protocols_tab:
     right.markdown("**Cannot address**\n" + "\n".join(f"- {x}" for x in protocol.cannot_address))
     demands = ", ".join(DEMAND_LABELS[d] for d in protocol.demands) or "none beyond attending"
     st.markdown(f"**Demands on the patient:** {demands}")
+    if protocol.fixed_hours is not None:
+        st.markdown(f"**Meets at set hours:** {protocol.fixed_hours.description}")
     found = protocol.indications
     st.markdown(
         "**Indicated for:** "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from tailoring import services
-from ui import checklist, feedback, walk
+from ui import checklist, feedback, practice, walk
 from ui.common import friendly_errors, require_entry
 
 require_entry()
@@ -79,18 +79,11 @@ with friendly_errors():
         )
     )
 
-    with st.container(border=True):
-        st.markdown(f"#### {scenario.title}")
-        st.caption(
-            f"Planned: {lib.protocol(scenario.protocol_id).name}, "
-            f"{scenario.sessions_available} sessions · {scenario.difficulty} · themes: "
-            + ", ".join(lib.theme(t).title for t in scenario.themes)
-        )
-        st.markdown(f"**History.** {scenario.vignette.history}")
-        st.markdown(f"**Presenting problem.** {scenario.vignette.presenting_problem}")
-        st.markdown(f"**Social situation.** {scenario.vignette.social_situation}")
-        st.markdown("**In their own words**")
-        st.text(scenario.vignette.own_words)
+    # The vignette is read in full here before an attempt starts, sits beside the checklist while
+    # answering, and folds away above the feedback.
+    box = st.container(border=True)
+    with box:
+        practice.scenario_heading(lib, scenario)
 
     past = services.attempts(scenario.id)
     attempt_key = f"practice.attempt.{scenario.id}"
@@ -129,6 +122,8 @@ with friendly_errors():
     st.query_params["scenario"] = scenario.id
     if attempt_id is None:
         st.query_params.pop("attempt", None)
+        with box:
+            practice.vignette_text(scenario)
         st.info("Start an attempt to work through the checklist for this patient.")
         st.stop()
 
@@ -139,27 +134,38 @@ with friendly_errors():
     result = services.attempt_grade(attempt_id)
     done = services.assess_case(stored.case).completeness
     step = walk.step_picker(attempt_id, stored.case, done, TITLES)
-    checklist.show_notices(save)
+    # Notices (undo, retry) come and go: in a container of their own they leave the columns
+    # below at the same place in the page, which is then updated, not drawn anew (drawn anew,
+    # the page shrank for a moment and the window jumped to the top after each answer).
+    with st.container():
+        checklist.show_notices(save)
     if step != "report":
-        walk.checklist_step(lib, step, save)
-    elif result is None:
-        st.write(
-            "When you have answered what the vignette tells you, submit to compare your "
-            "answers and the flags they raise with the reference."
-        )
-        if st.button("Submit for feedback", key="practice.submit", type="primary"):
-            services.submit_attempt(attempt_id)
-            st.session_state[RELABEL] = True
-            st.rerun()
+        story, answers = st.columns([2, 3], gap="medium")
+        with story:
+            practice.vignette_beside(scenario)
+        with answers:
+            walk.checklist_step(lib, step, save)
     else:
-        feedback.grade_summary(result)
-        feedback.flag_feedback(result)
-        with st.expander("Answer by answer"):
-            feedback.item_table(result)
-        if st.button("Grade again with my current answers", key="practice.regrade"):
-            services.submit_attempt(attempt_id)
-            st.session_state[RELABEL] = True
-            st.rerun()
+        with box, st.expander("The vignette"):
+            practice.vignette_text(scenario)
+        if result is None:
+            st.write(
+                "When you have answered what the vignette tells you, submit to compare your "
+                "answers and the flags they raise with the reference."
+            )
+            if st.button("Submit for feedback", key="practice.submit", type="primary"):
+                services.submit_attempt(attempt_id)
+                st.session_state[RELABEL] = True
+                st.rerun()
+        else:
+            feedback.grade_summary(result)
+            feedback.flag_feedback(result)
+            with st.expander("Answer by answer"):
+                feedback.item_table(result)
+            if st.button("Grade again with my current answers", key="practice.regrade"):
+                services.submit_attempt(attempt_id)
+                st.session_state[RELABEL] = True
+                st.rerun()
     walk.step_buttons(attempt_id, step, TITLES)
 
     rows = services.practice_progress()

@@ -30,12 +30,48 @@ def grade_summary(result: Grade) -> None:
     )
 
 
+# What the two agreement columns of "Answer by answer" mean (engine/grading.py has the rules).
+ITEM_COLUMNS = (
+    "**Agreement** compares your answer with the reference's: exact; close (one point apart on a "
+    "scale, or at least half the same choices); far; or not answered.  \n"
+    "**Importance** compares how much you judged a preference matters to the patient with the "
+    "reference's rating: exact; close (one step apart, such as “Matters a lot” for "
+    "“Essential”); far; or not answered. It shows “—” where the reference does not rate "
+    "importance (social context and alliance items). A preference scores ¾ for its answer and "
+    "¼ for its importance."
+)
+IMPORTANCE_HELP = (
+    "How much the preference matters to the patient, your rating against the reference's: "
+    "exact, close (one step apart), far, not answered; — when the reference does not rate it."
+)
+AGREEMENT_HELP = "Your answer against the reference's: exact, close, far or not answered."
+
+
+def found_lines(result: Grade) -> list[str]:
+    """The flags the attempt found, one line each: severity, title and theme.
+
+    A grade stored before flags were named has only their ids: those are shown instead.
+    """
+    if result.found:
+        return [
+            f"{SEVERITY_ICONS[f.severity]} {f.severity.capitalize()}: {f.title} ({f.theme_title})"
+            for f in result.found
+        ]
+    return list(result.flags.found)
+
+
 def flag_feedback(result: Grade) -> None:
     found = len(result.flags.found)
     st.markdown(
         f"**Flags:** {found} found, {len(result.flags.missed)} missed, "
         f"{len(result.flags.extra)} extra."
     )
+    if found:
+        with st.container(key="practice.found"):
+            st.markdown(
+                "**Found** (raised by your answers, as in the reference)\n"
+                + "\n".join(f"- {line}" for line in found_lines(result))
+            )
     if not result.flags.missed and not result.flags.extra:
         st.success(
             "Your flags match the reference."
@@ -54,6 +90,7 @@ def flag_feedback(result: Grade) -> None:
 
 
 def item_table(result: Grade) -> None:
+    st.caption(ITEM_COLUMNS)
     rows = [
         {
             "Item": i.title,
@@ -65,7 +102,16 @@ def item_table(result: Grade) -> None:
         }
         for i in result.items
     ]
-    st.dataframe(rows, hide_index=True, width="stretch", key="practice.items")
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        key="practice.items",
+        column_config={
+            "Agreement": st.column_config.TextColumn(help=AGREEMENT_HELP),
+            "Importance": st.column_config.TextColumn(help=IMPORTANCE_HELP),
+        },
+    )
 
 
 def progress_charts(rows: list[dict[str, Any]], theme_titles: list[str]) -> None:

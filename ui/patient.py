@@ -30,6 +30,7 @@ from ui import report as report_ui
 from ui.client import client_address
 from ui.common import wrapped_table
 from ui.review import when
+from ui.style import READABLE_CAPTIONS
 
 URL_PATH = "patient"
 MODE = "patient.mode"
@@ -43,7 +44,8 @@ HELD = "patient.held"
 PUBLIC_URL = "TAILORING_PUBLIC_URL"
 # Radio buttons and tick boxes a thumb can hit on a phone, at least 44 px tall (WCAG 2.5.5), and
 # captions dark enough to read (WCAG 1.4.3).
-TOUCH_CSS = """
+TOUCH_CSS = (
+    """
 <style>
 [data-testid="stRadio"] [role="radiogroup"] label,
 [data-testid="stCheckbox"] label {
@@ -52,8 +54,10 @@ TOUCH_CSS = """
   padding: 4px 0;
 }
 [data-testid="stRadio"] [role="radiogroup"] { gap: 0.25rem; }
-/* Streamlit greys captions with opacity (3.9:1 on white); hints patients read need 4.5:1. */
-[data-testid="stCaptionContainer"] { color: #55575d; opacity: 1; }
+/* Captions patients read (hints) at 4.5:1 or more: see ui/style.py. */
+"""
+    + READABLE_CAPTIONS
+    + """
 .st-key-patient-style { display: none; }
 /* Phones zoom into a text field whose text is under 16 px (iOS Safari), and "Press Ctrl+Enter
    to apply" means nothing on a phone: the words save when the box loses focus, as the page says. */
@@ -62,6 +66,7 @@ TOUCH_CSS = """
 </style>
 <span></span>
 """
+)
 # The page's own words for patients, beside those of content/patient/: held to the same plain
 # language (Flesch reading ease of 60 or more) by tests/app/test_patient_pages.py.
 WORDS = {

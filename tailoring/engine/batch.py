@@ -29,9 +29,11 @@ from tailoring.model.content import (
     DemandId,
     FormatId,
     PreferenceItem,
+    TimeId,
 )
 
 FORMATS: tuple[str, ...] = get_args(FormatId)
+TIMES: tuple[str, ...] = get_args(TimeId)
 DEMANDS: tuple[str, ...] = get_args(DemandId)
 SCALE_POINTS = np.arange(SCALE_MIN, SCALE_MAX + 1, dtype=float)
 # Far above the error of 10·x for x up to 100 (about 1e-13), far below the gap to a real tie.
@@ -45,6 +47,7 @@ class CaseMatrix:
     positions: np.ndarray  # N×S float: scale point 1–5, NaN where unanswered
     weights: np.ndarray  # N×D float: importance 0–3 of each compared dimension, 0 if unanswered
     formats: np.ndarray  # N×5 bool: formats the patient can use (FORMATS order)
+    times: np.ndarray  # N×3 bool: times the patient can attend (TIMES order)
     goals: np.ndarray  # N×G int: 1 where the goal is chosen (validation refuses repeats)
     conflicts: np.ndarray  # N×6 bool: demands the patient's circumstances clash with (DEMANDS)
 
@@ -61,6 +64,7 @@ class ProtocolMatrix:
     high: np.ndarray  # K×S float: highest scale point
     default_format: np.ndarray  # K int: index of the usual format in FORMATS
     formats: np.ndarray  # K×5 bool: formats offered
+    times: np.ndarray  # K×3 bool: the fixed hours it meets at; all True when agreed per patient
     goals: np.ndarray  # K×G float: how well each goal is served, 0/50/100
     demands: np.ndarray  # K×6 bool: demands the protocol makes
 
@@ -76,7 +80,7 @@ class _Layout:
 
 def _layout(content: ContentLibrary) -> _Layout:
     dimensions = content.compared_items
-    for compare in ("format", "goals"):
+    for compare in ("format", "availability", "goals"):
         items = [i.id for i in dimensions if i.compare == compare]
         if len(items) > 1:
             raise ValueError(
@@ -95,12 +99,19 @@ def case_matrix(content: ContentLibrary, cases: list[Case]) -> CaseMatrix:
     layout = _layout(content)
     # One flat row of numbers per case, split into the matrices at the end: filling numpy
     # arrays item by item would cost more than reading the answers.
-    widths = [len(layout.scales), len(layout.dimensions), len(FORMATS), len(layout.goal_ids)]
+    widths = [
+        len(layout.scales),
+        len(layout.dimensions),
+        len(FORMATS),
+        len(TIMES),
+        len(layout.goal_ids),
+    ]
     starts = np.cumsum([0, *widths]).tolist()
-    weight_at, format_at, goal_at, demand_at = starts[1:]
+    weight_at, format_at, time_at, goal_at, demand_at = starts[1:]
     dimension_of = {item.id: (d, item.compare) for d, item in enumerate(layout.dimensions)}
     scale_col = {item_id: s for s, item_id in enumerate(layout.scales)}
     format_col = {f: format_at + j for j, f in enumerate(FORMATS)}
+    time_col = {t: time_at + j for j, t in enumerate(TIMES)}
     goal_col = {g: goal_at + j for j, g in enumerate(layout.goal_ids)}
     demand_col = {d: demand_at + j for j, d in enumerate(DEMANDS)}
     clashes = {
@@ -126,6 +137,9 @@ def case_matrix(content: ContentLibrary, cases: list[Case]) -> CaseMatrix:
             elif compare == "format":
                 for f in chosen:
                     row[format_col[f]] = 1.0
+            elif compare == "availability":
+                for t in chosen:
+                    row[time_col[t]] = 1.0
             else:
                 for g in chosen:
                     row[goal_col[g]] += 1
@@ -149,7 +163,8 @@ def case_matrix(content: ContentLibrary, cases: list[Case]) -> CaseMatrix:
     return CaseMatrix(
         positions=table[:, :weight_at],
         weights=table[:, weight_at:format_at],
-        formats=table[:, format_at:goal_at] > 0,
+        formats=table[:, format_at:time_at] > 0,
+        times=table[:, time_at:goal_at] > 0,
         goals=table[:, goal_at:demand_at].astype(np.int64),
         conflicts=table[:, demand_at:] > 0,
     )
@@ -165,6 +180,9 @@ def protocol_matrix(content: ContentLibrary) -> ProtocolMatrix:
         high=np.array([[p.profile[s].high for s in layout.scales] for p in protocols], dtype=float),
         default_format=np.array([FORMATS.index(p.default_format) for p in protocols]),
         formats=np.array([[f in p.formats for f in FORMATS] for p in protocols]),
+        times=np.array(
+            [[p.fixed_hours is None or t in p.fixed_hours.times for t in TIMES] for p in protocols]
+        ),
         goals=np.array(
             [[GOAL_SCORES[p.goals.get(g, 0)] for g in layout.goal_ids] for p in protocols],
             dtype=float,
@@ -198,6 +216,8 @@ def overall_fits(content: ContentLibrary, cm: CaseMatrix, pm: ProtocolMatrix) ->
             fit, answered = _position_fits(cm.positions[:, s], pm.low[:, s], pm.high[:, s])
         elif item.compare == "format":
             fit, answered = _format_fits(cm.formats, pm)
+        elif item.compare == "availability":
+            fit, answered = _time_fits(cm.times, pm.times)
         else:
             fit, answered = _goal_fits(cm.goals, pm.goals)
         weight = np.where(answered, cm.weights[:, d : d + 1], 0.0)
@@ -235,6 +255,15 @@ def _format_fits(accepted: np.ndarray, pm: ProtocolMatrix) -> tuple[np.ndarray, 
     usual = accepted[:, pm.default_format]
     other = (accepted.astype(float) @ pm.formats.T.astype(float)) > 0
     return np.where(usual | other, 100.0, 0.0), accepted.any(axis=1, keepdims=True)
+
+
+def _time_fits(free: np.ndarray, meets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """100 when the patient can attend at a time the protocol meets, else 0 (N×K).
+
+    A protocol whose times are agreed with the patient meets at every time, so any answer fits.
+    """
+    overlap = (free.astype(float) @ meets.T.astype(float)) > 0
+    return np.where(overlap, 100.0, 0.0), free.any(axis=1, keepdims=True)
 
 
 def _goal_fits(chosen: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,10 @@ The rules, in words:
   100 × (1 − distance / 3), so one point beyond scores 67, two points 33, three or more 0.
 - Format fits when the protocol's usual format is acceptable (100), is adaptable when another
   format it offers is acceptable (100, with a suggestion), and misfits when none is (0).
+- Availability (the times the patient can attend) fits a protocol whose times are agreed with
+  the patient (100); a protocol with fixed hours fits when the patient can attend at one of them
+  (100) and misfits when they cannot (0). The format's explanation says so too when the usual
+  format meets at hours the patient cannot attend.
 - Goals score the mean of how well the protocol serves each goal the patient named
   (core aim 100, partly 50, not 0).
 - The overall fit is the importance-weighted mean of answered dimensions (weights 0, 1, 2, 3 for
@@ -39,6 +43,11 @@ ZERO_FIT_DISTANCE = 3
 DEFAULT_IMPORTANCE = 1
 HARD_MISMATCH_CAP = 40.0
 GOAL_SCORES = {0: 0.0, 1: 50.0, 2: 100.0}
+TIME_WORDS = {
+    "weekday_daytime": "weekdays in the day",
+    "weekday_evening": "weekday evenings",
+    "weekend": "weekends",
+}
 FORMAT_WORDS = {
     "in_person": "in person",
     "video": "by video",
@@ -89,10 +98,20 @@ def raw_fit(item: PreferenceItem, answer: PreferenceAnswer | None, protocol: Pro
         if set(chosen) & set(protocol.formats):
             return RawFit("adapt", 100.0, weight)
         return RawFit("mismatch", 0.0, weight, SPAN / 2)
+    if item.compare == "availability":
+        if can_attend(protocol, chosen):
+            return RawFit("fit", 100.0, weight)
+        return RawFit("mismatch", 0.0, weight, SPAN / 2)
     # goals
     fit = sum(GOAL_SCORES[protocol.goals.get(g, 0)] for g in chosen) / len(chosen)
     status = "fit" if fit == 100 else ("adapt" if fit >= 50 else "mismatch")
     return RawFit(status, fit, weight, SPAN * (1 - fit / 100) if status == "mismatch" else 0.0)
+
+
+def can_attend(protocol: Protocol, times: list[str]) -> bool:
+    """Whether a patient free at ``times`` can attend: always, unless the hours are fixed."""
+    hours = protocol.fixed_hours
+    return hours is None or not set(hours.times).isdisjoint(times)
 
 
 RawFits = list[tuple[PreferenceItem, PreferenceAnswer | None, RawFit]]
@@ -111,7 +130,14 @@ def dimension_fits(
     content: ContentLibrary, protocol: Protocol, raws: RawFits
 ) -> list[DimensionFit]:
     """Every compared dimension, explained."""
-    return [_explain(content, item, answer, protocol, raw) for item, answer, raw in raws]
+    times = next(
+        (a.value for i, a, r in raws if i.compare == "availability" and r.status != "unanswered"),
+        None,
+    )
+    return [
+        _explain(content, item, answer, protocol, raw, times if isinstance(times, list) else None)
+        for item, answer, raw in raws
+    ]
 
 
 def weighted_fit(raws: RawFits) -> float | None:
@@ -162,6 +188,7 @@ def _explain(
     answer: PreferenceAnswer | None,
     protocol: Protocol,
     raw: RawFit,
+    times: list[str] | None = None,
 ) -> DimensionFit:
     point = protocol.profile.get(item.id)
     common = {
@@ -186,7 +213,7 @@ def _explain(
     return DimensionFit(
         **common,
         patient=float(answer.value) if isinstance(answer.value, int) else None,
-        explanation=_words(item, answer, protocol, raw),
+        explanation=_words(item, answer, protocol, raw, times),
         triggers=[trigger],
         actions=suggestion,
     )
@@ -199,7 +226,14 @@ def adapt_towards(item: PreferenceItem, answer: PreferenceAnswer, protocol: Prot
     return item.adapt_within.lower if below else item.adapt_within.higher
 
 
-def _words(item: PreferenceItem, answer: PreferenceAnswer, protocol: Protocol, raw: RawFit) -> str:
+def _words(
+    item: PreferenceItem,
+    answer: PreferenceAnswer,
+    protocol: Protocol,
+    raw: RawFit,
+    times: list[str] | None = None,
+) -> str:
+    """The dimension's explanation; ``times``, when answered, are those the patient can attend."""
     weight_note = (
         " It carries no weight because it doesn't matter to the patient." if raw.weight == 0 else ""
     )
@@ -222,11 +256,34 @@ def _words(item: PreferenceItem, answer: PreferenceAnswer, protocol: Protocol, r
         )
     if item.compare == "format":
         offered = ", ".join(FORMAT_WORDS[f] for f in protocol.formats)
+        hours = protocol.fixed_hours
+        clash = (
+            f" But it meets only at set hours ({hours.description}), when the patient cannot "
+            "attend."
+            if hours is not None and times is not None and not can_attend(protocol, times)
+            else ""
+        )
         if raw.status == "fit":
-            return f"The usual format ({FORMAT_WORDS[protocol.default_format]}) suits the patient."
+            usual = FORMAT_WORDS[protocol.default_format]
+            return f"The usual format ({usual}) suits the patient.{clash}"
         if raw.status == "adapt":
             return f"The usual format does not suit, but the protocol is also offered {offered}."
         return f"None of the formats the patient can use is offered (offered: {offered})."
+    if item.compare == "availability":
+        chosen = answer.value if isinstance(answer.value, list) else [str(answer.value)]
+        free = ", ".join(TIME_WORDS.get(t, t) for t in chosen)
+        hours = protocol.fixed_hours
+        if hours is None:
+            return f"{protocol.name} has no set hours: agree times with the patient ({free})."
+        if raw.status == "fit":
+            return (
+                f"{protocol.name} meets at set hours ({hours.description}); the patient can "
+                "attend then."
+            )
+        return (
+            f"{protocol.name} meets only at set hours ({hours.description}); the patient can "
+            f"attend {free}, not then.{weight_note}"
+        )
     chosen = answer.value if isinstance(answer.value, list) else [answer.value]
     labels = {o.id: o.label for o in item.options or []}
     served = {0: "not served", 1: "partly served", 2: "a core aim"}

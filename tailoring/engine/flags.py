@@ -2,7 +2,9 @@
 
 Rules (documented here because clinicians and the teaching scenarios depend on them):
 - Preference mismatch: severity from distance beyond the protocol's range (0–4) × importance (0–3):
-  6 or more high, 3 or more medium, otherwise low. Importance 0 raises nothing.
+  6 or more high, 3 or more medium, otherwise low. Importance 0 raises nothing. A format no way
+  of meeting suits, or fixed hours the patient cannot attend (a group that meets on weekday
+  afternoons, a patient free only in the evenings), counts as distance 2: high when essential.
 - Hard mismatch: a circumstance the patient named (e.g. no digital access) against a demand of the
   protocol (e.g. digital access): always high, and it caps the overall fit.
 - Social context: a domain that is present, keeps the difficulties going, and that nobody is known
@@ -72,14 +74,19 @@ def preference_flags(
         if dim.status != "mismatch" or dim.weight == 0:
             continue
         item = content.preference(dim.item_id)
-        distance = 2 if item.compare == "format" else _distance(dim)
+        distance = 2 if item.compare in ("format", "availability") else _distance(dim)
+        title = (
+            f"{item.title}: the protocol meets at set hours the patient cannot attend"
+            if item.compare == "availability"
+            else f"{item.title}: the protocol cannot stretch to the patient's preference"
+        )
         flags.append(
             new_flag(
                 content,
                 id=f"pref.{item.id}",
                 severity=severity_of(distance * dim.weight),
                 theme=item.theme,
-                title=f"{item.title}: the protocol cannot stretch to the patient's preference",
+                title=title,
                 explanation=dim.explanation,
                 triggers=dim.triggers,
                 actions=actions(content, item.on_mismatch),

@@ -22,10 +22,11 @@ Rules (documented here because trainees and their supervisors read the marks):
   raised, both are 0; with none expected and some raised, precision is 0 and recall 1.
   The flag score is 100 × F1 (the harmonic mean of precision and recall; 0 when both are 0).
 - Mark: 50% item score + 50% flag score, rounded to one decimal.
-- Feedback: one entry per missed flag (the reference's teaching rationale and the flag's theme)
-  and per extra flag (the engine's explanation and theme), each naming the items behind the flag
-  where the attempt's answer differs from the reference; when those agree (the overall alliance
-  flag depends on every rating), the other items of the same section that differ.
+- Feedback: the flags found, by name; one entry per missed flag (the reference's teaching
+  rationale and the flag's theme) and per extra flag (the engine's explanation and theme), each
+  naming the items behind the flag where the attempt's answer differs from the reference; when
+  those agree (the overall alliance flag depends on every rating), the other items of the same
+  section that differ.
 - A scenario whose reference flags no longer match what the engine raises on its reference
   answers (content edited since) is refused with ValueError; validate-content reports it.
 """
@@ -50,6 +51,7 @@ from tailoring.model.grade import (
     Agreement,
     FlagAgreement,
     FlagFeedback,
+    FoundFlag,
     Grade,
     ItemGrade,
 )
@@ -100,6 +102,15 @@ def grade(content: ContentLibrary, scenario: Scenario, attempt: Case) -> Grade:
         flags=flags,
         feedback=feedback,
         found_themes={i: reference[i].theme for i in flags.found},
+        found=[
+            FoundFlag(
+                flag_id=i,
+                severity=reference[i].severity,
+                theme_title=reference[i].theme_title,
+                title=reference[i].title,
+            )
+            for i in flags.found
+        ],
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args
 
 from pydantic import Field, model_validator
 
@@ -20,6 +20,8 @@ Position = Annotated[int, Field(ge=1, le=5, description="A point on a 1–5 pref
 Importance = Annotated[int, Field(ge=0, le=3, description="0 doesn't matter … 3 essential.")]
 
 FormatId = Literal["in_person", "video", "phone", "digital", "group"]
+# Times of the week a patient can attend, and at which a protocol with fixed hours meets.
+TimeId = Literal["weekday_daytime", "weekday_evening", "weekend"]
 DemandId = Literal[
     "reading", "homework", "digital_access", "group_setting", "daytime", "travel", "english"
 ]
@@ -90,7 +92,7 @@ class PreferenceItem(Strict):
     why: str = Field(description="Why the question is asked, shown in the content browser.")
     measures: str | None = Field(None, description="Published construct measured, if any.")
     kind: Literal["scale", "choice", "multi"]
-    compare: Literal["position", "format", "goals", "allocation"] = Field(
+    compare: Literal["position", "format", "availability", "goals", "allocation"] = Field(
         description="How the engine compares the answer with a protocol."
     )
     labels: list[str] | None = Field(
@@ -315,6 +317,19 @@ class SessionRange(Strict):
         return self
 
 
+class FixedHours(Strict):
+    """When a protocol that meets at set times meets (a group, a course): not agreed per patient."""
+
+    times: list[TimeId] = Field(
+        min_length=1,
+        description="The times of the week it meets, as the availability item names them.",
+    )
+    description: str = Field(
+        description="The set hours in words, e.g. 'a weekday afternoon, 1:30 to 3 pm'; a service "
+        "sets its own."
+    )
+
+
 class Protocol(Strict):
     """A treatment protocol as a service delivers it, profiled on every preference scale."""
 
@@ -336,6 +351,11 @@ class Protocol(Strict):
     )
     profile: dict[Identifier, ProfilePoint]
     demands: list[DemandId] = Field(default_factory=list)
+    fixed_hours: FixedHours | None = Field(
+        None,
+        description="When it meets, if at set times: checked against the times the patient can "
+        "attend. Without it, times are agreed with the patient.",
+    )
     goals: dict[Identifier, Literal[0, 1, 2]] = Field(
         description="How well it serves each goal: 0 not, 1 partly, 2 a core aim."
     )
@@ -349,6 +369,15 @@ class Protocol(Strict):
     def _default_format_offered(self) -> Protocol:
         if self.default_format not in self.formats:
             raise ValueError("default_format is not among formats")
+        return self
+
+    @model_validator(mode="after")
+    def _daytime_hours_demand_daytime(self) -> Protocol:
+        # "daytime" (attending at fixed daytime hours) is the demand a circumstance such as "cannot
+        # attend during working hours" clashes with: set daytime hours must carry it.
+        hours = self.fixed_hours
+        if hours is not None and "weekday_daytime" in hours.times and "daytime" not in self.demands:
+            raise ValueError("fixed_hours: meeting on weekdays in the day demands 'daytime'")
         return self
 
 
@@ -430,6 +459,23 @@ class ContentLibrary(Strict):
             need_adaptation(f"alliance.{a_item.id}.adaptation", a_item.adaptation)
         errors.extend(self._indication_errors())
 
+        times = {o for i in self.preferences if i.compare == "availability" for o in i.option_ids()}
+        for item in self.preferences:
+            if item.compare == "availability" and not set(item.option_ids()) <= set(
+                get_args(TimeId)
+            ):
+                errors.append(
+                    f"preferences.{item.id}.options: an availability item's options are times: "
+                    f"{list(get_args(TimeId))}"
+                )
+        for p in self.protocols:
+            if p.fixed_hours is not None:
+                errors.extend(
+                    f"protocols.{p.id}.fixed_hours.times: {t!r} is not an option of an "
+                    "availability item"
+                    for t in p.fixed_hours.times
+                    if t not in times
+                )
         scales = {i.id for i in self.preferences if i.kind == "scale"}
         goal_items = [i for i in self.preferences if i.compare == "goals"]
         goal_ids = {o for i in goal_items for o in i.option_ids()}

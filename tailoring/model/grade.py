@@ -59,6 +59,15 @@ class FlagFeedback(BaseModel):
     why: str = Field(description="What in the answers makes the difference, in words.")
 
 
+class FoundFlag(BaseModel):
+    """A reference flag the attempt raised too, named as the report names it."""
+
+    flag_id: str
+    severity: Severity
+    theme_title: str
+    title: str
+
+
 class Grade(BaseModel):
     """A graded attempt: the mark, its two halves, and the detail behind each."""
 
@@ -75,4 +84,9 @@ class Grade(BaseModel):
     feedback: list[FlagFeedback]
     found_themes: dict[str, ThemeId] = Field(
         default_factory=dict, description="The theme of each reference flag the attempt found."
+    )
+    found: list[FoundFlag] = Field(
+        default_factory=list,
+        description="The reference flags the attempt found, named (grades stored before names "
+        "were kept have none: their found flags are in flags.found).",
     )

@@ -176,7 +176,7 @@ def test_answers_save_as_given_and_survive_a_new_visit(case_id):
     assert later.radio(key="patient.preferences.structure").value == 5
     assert later.checkbox(key="patient.barriers.childcare.none").value is True
     assert later.text_area(key="patient.open.helped").value == HELPED
-    assert "3 of 19 questions answered" in later.get("progress")[0].proto.text
+    assert "3 of 20 questions answered" in later.get("progress")[0].proto.text
 
 
 def test_identifiers_in_free_text_are_held_until_removed(case_id):
@@ -326,7 +326,7 @@ def test_the_page_own_words_for_patients_are_plain(name):
     """As every text of content/patient/ (tests/unit/test_patient_readability.py)."""
     moment = "14:05 on Friday 11 December 2026"
     text = WORDS[name].format(
-        until=moment, when=moment, title="What you want from therapy", answered=3, total=19
+        until=moment, when=moment, title="What you want from therapy", answered=3, total=20
     )
     assert textstat.flesch_reading_ease(text) >= 60, text
 

@@ -204,7 +204,7 @@ def radio_inputs(page: Page, key: str) -> Locator:
 
 
 def step_button(page: Page, number: int, title: str) -> Locator:
-    """The button of a walk-through step (``walk.step``), e.g. ``1. Preferences (4/13)``."""
+    """The button of a walk-through step (``walk.step``), e.g. ``1. Preferences (4/14)``."""
     return by_key(page, "walk.step").get_by_role("radio", name=re.compile(rf"^{number}\. {title}"))
 
 

@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
+from tests.e2e.accessibility import serious_findings
 from tests.e2e.conftest import (
     AppServer,
     by_key,
@@ -45,25 +45,11 @@ PAGE_CSS = """() => [...document.querySelectorAll("style")]
   .filter((s) => s.textContent.includes("st-key-patient-style")).length"""
 
 
-def serious_violations(page: Page) -> list[str]:
-    """axe-core's serious and critical violations on the page, one line each."""
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} — "
-        + "; ".join(
-            node["target"][0] + " " + " ".join(check["message"] for check in node["any"])
-            for node in v["nodes"][:3]
-        )
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
 def assert_accessible(page: Page, state: str) -> None:
     # The page's own CSS (touch targets, dark captions) is there in every state: Streamlit once
     # dropped it now and again, and captions fell to 3.9:1.
     assert page.evaluate(PAGE_CSS) == 1, f"the patient page's CSS is missing ({state})"
-    problems = serious_violations(page)
+    problems = serious_findings(page)
     assert not problems, f"axe on the patient page ({state}):\n" + "\n".join(problems)
 
 
@@ -131,7 +117,7 @@ def test_a_patient_answers_on_a_phone_and_the_therapist_sees_a_perception_gap(
     box.fill(HELPED)
     with settles(first):
         box.press("Tab")  # leaving the box saves it
-    expect(first.get_by_text("2 of 19 questions answered")).to_be_visible()
+    expect(first.get_by_text("2 of 20 questions answered")).to_be_visible()
     screenshot(first, "patient-voice-phone-questions")
     first.context.close()
 
@@ -140,12 +126,12 @@ def test_a_patient_answers_on_a_phone_and_the_therapist_sees_a_perception_gap(
     structure = by_key(again, "patient.preferences.structure")
     expect(structure.get_by_role("radio", name="Open: we follow what I bring")).to_be_checked()
     expect(by_key(again, "patient.open.helped").locator("textarea")).to_have_value(HELPED)
-    expect(again.get_by_text("2 of 19 questions answered")).to_be_visible()
+    expect(again.get_by_text("2 of 20 questions answered")).to_be_visible()
     # By keyboard alone: focus a choice and press space.
     radio_inputs(again, "patient.preferences.pace").first.focus()
     with settles(again):
         again.keyboard.press("Space")
-    expect(again.get_by_text("3 of 19 questions answered")).to_be_visible()
+    expect(again.get_by_text("3 of 20 questions answered")).to_be_visible()
     click(again, by_key(again, "patient.finish").get_by_role("button"))
     expect(again.get_by_role("heading", name="Thank you")).to_be_visible()
     nothing_of_the_case(again)

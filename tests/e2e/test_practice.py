@@ -7,7 +7,7 @@ import io
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import (
     ARTIFACTS,
@@ -17,6 +17,7 @@ from tests.e2e.conftest import (
     click,
     expander_summary,
     goto,
+    new_page,
     no_error_on_page,
     pick_pill,
     pick_radio,
@@ -25,6 +26,7 @@ from tests.e2e.conftest import (
     reload,
     screenshot,
     segment,
+    settle_paint,
     settles,
     step_button,
 )
@@ -107,7 +109,7 @@ def test_a_practice_attempt_is_graded_and_its_feedback_survives_a_reload(
     for option in multi.value:
         pick_pill(page, f"pref.{MULTI}", names[option])
     pick_segment(page, f"pref.{MULTI}.importance", lib.importance_labels[multi.importance])
-    expect(step_button(page, 1, "Preferences")).to_have_text(re.compile(r"\(2/13\)"))
+    expect(step_button(page, 1, "Preferences")).to_have_text(re.compile(r"\(2/14\)"))
     no_error_on_page(page)
 
     # 2. Housing, as the reference: present, keeps the low mood going, nobody helping.
@@ -184,3 +186,45 @@ def test_a_practice_attempt_is_graded_and_its_feedback_survives_a_reload(
 
     # Practice attempts never show up as cases.
     assert {c.reference for c in app_services.list_cases(include_archived=True)} == cases_before
+
+
+def test_the_vignette_stays_in_view_while_answering_an_item_low_on_the_page(
+    browser: Browser, app_server: AppServer, app_services
+):
+    """Issue 17: the vignette scrolled out of view while answering; now it sits beside the
+    checklist and stays in the window (1366 px), and the keyboard can scroll it."""
+    lib = app_services.content()
+    scenario = app_services.scenario(SCENARIO)
+    attempt = app_services.start_attempt(SCENARIO)
+    page = new_page(browser, {"width": 1366, "height": 800})
+    try:
+        goto(page, f"{app_server.url}/practice?scenario={SCENARIO}&attempt={attempt}")
+        settle_paint(page)  # every widget drawn: nothing above the item grows after the scroll
+        vignette = by_key(page, "practice-vignette")
+        # Therapist's gender: more than three screens down, with two more items below it (at the
+        # very end of the checklist the box stops with the column, its top above the window).
+        low = lib.preferences[-3]
+        item = by_key(page, f"pref.{low.id}")
+        assert item.bounding_box()["y"] > 800 * 3, "the item is not low on the page"
+        label = next(o.label for o in low.options if not o.neutral)
+        pick_radio(page, f"pref.{low.id}", label)
+        expect(radio_inputs(page, f"pref.{low.id}").nth(1)).to_be_checked()
+        expect(item).to_be_in_viewport()
+        # Beside the item answered: the vignette's top is in the window, under the header.
+        expect(vignette.get_by_text("History.")).to_be_in_viewport()
+        box = vignette.bounding_box()
+        assert box["y"] >= 60 and box["y"] + box["height"] <= 800, box
+        assert box["x"] + box["width"] <= item.bounding_box()["x"], "not beside the checklist"
+        screenshot(page, "practice-vignette-beside", full=False)
+        # Taller than the window, it scrolls by itself, by keyboard too: from its title, the
+        # arrow keys bring the patient's own words into view.
+        words = vignette.get_by_text(scenario.vignette.own_words[:60])
+        expect(words).not_to_be_in_viewport()
+        vignette.locator("summary").focus()
+        for _ in range(30):
+            page.keyboard.press("ArrowDown")
+        expect(words).to_be_in_viewport()
+        expect(vignette.get_by_text("History.")).not_to_be_in_viewport()
+        no_error_on_page(page)
+    finally:
+        page.context.close()

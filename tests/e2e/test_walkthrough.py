@@ -78,7 +78,7 @@ def test_a_case_from_creation_to_fit_report_survives_a_reload(
     pick_pill(page, "pref.format", "In person")
     pick_radio(page, "pref.therapist_gender", "A woman")
     pick_segment(page, "pref.therapist_gender.importance", "Matters a little")
-    expect(step_button(page, 1, "Preferences")).to_have_text(re.compile(r"\(4/13\)"))
+    expect(step_button(page, 1, "Preferences")).to_have_text(re.compile(r"\(4/14\)"))
     no_error_on_page(page)
     screenshot(page, "walkthrough-1-preferences")
 

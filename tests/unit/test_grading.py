@@ -331,3 +331,29 @@ def test_theme_scores_count_items_and_flags_per_theme(content):
     )
     assert all(score == 0.0 for score in theme_scores(empty).values())
     assert set(theme_scores(empty)) == set(theme_scores(perfect))
+
+
+def test_the_flags_found_are_named_as_the_report_names_them(content, make_case) -> None:
+    def without_relationships(answers: dict[str, Any]) -> None:
+        answers["social"]["relationships"] = {"present": "no"}
+
+    result = graded(content, make_case, HOUSING, without_relationships)
+    assert result.flags.found == ["social.housing"]
+    assert result.flags.missed == ["social.relationships"]
+    [found] = result.found
+    assert (found.flag_id, found.severity, found.theme_title) == (
+        "social.housing",
+        "high",
+        content.theme(content.social_domain("housing").theme).title,
+    )
+    assert found.title == "Housing: keeps the difficulties going, not yet addressed"
+    # The missed one is named by its feedback entry.
+    assert [(e.outcome, e.flag_id) for e in result.feedback] == [("missed", "social.relationships")]
+    assert result.feedback[0].title.startswith("Relationships")
+
+
+def test_a_grade_stored_before_flags_were_named_still_loads(content, make_case) -> None:
+    stored = graded(content, make_case, HOUSING).model_dump()
+    del stored["found"]
+    old = Grade.model_validate(stored)
+    assert old.found == [] and old.flags.found
