@@ -124,34 +124,33 @@ def test_the_waits_match_the_hand_calculation(summary):
 # drawn (the first k of n demo cases are the k of a smaller call), read one by one. Scores are
 # (PHQ-9, GAD-7) at attended treatment appointments; the first score is at the first scored
 # treatment appointment, never the assessment; a partial measure has no score.
-#   10001 referred on: assessed, did not attend treatment. Not started.
+#   10001 completed, 19 treatment: (13, 10) … (11, 9). Caseness; not recovered (both still at
+#         caseness); -2 and -1: no reliable change; none after 4 sessions: not on track.
 #   10002 completed, 6 treatment: (14, 12) … (7, 5). Caseness; recovered; PHQ-9 -7: reliable.
-#   10003 completed, 11 treatment: (14, 10) … PHQ-9 6, GAD-7 7 (last complete of each).
-#         Caseness; recovered; PHQ-9 -8: reliable recovery.
+#   10003 completed, 12 treatment: (15, 15) … (16, 14). Caseness; not recovered; +1 and -1: no
+#         reliable change; not on track.
 #   10004 completed, 5 treatment: (5, 2) … (7, 4). Below caseness at the start.
 #   10005 open: one treatment (13, 12), then did not attend. Started, not finished; open, so
 #         not (yet) a drop-out.
-#   10006 dropped out after one treatment (16, 16). Started, a drop-out after the first.
+#   10006 open, 4 treatment. Started, not finished.
 #   10007 open, one treatment then did not attend: as 10005.
-#   10008 completed, 3 treatment: (11, 8) … (6, 4). Caseness; recovered; GAD-7 -4 is reliable
-#         (PHQ-9 -5 is not): reliable recovery.
-#   10009 dropped out after one treatment (14, 12): as 10006.
-#   10010 completed, 14 treatment: (17, 12) … (19, 14). Caseness, not recovered, +2 and +2:
-#         no reliable change either way; no reliable improvement after 4 sessions: not on track.
-#   10011 open, 7 treatment. Started, not finished.
-#   10012 completed, 19 treatment: (16, 16) … (6, 6). Caseness; recovered; both -10: reliable.
+#   10008 dropped out after one treatment (14, 15). Started; a drop-out after the first.
+#   10009 declined: did not attend treatment. Not started.
+#   10010 declined: the treatment appointment cancelled. Not started.
+#   10011 open: the treatment appointment cancelled. Not started.
+#   10012 moved after one treatment (11, 10), then a missed one. Started; ended: a drop-out.
 DEMO_BY_HAND = {
     "cases": 12,
-    "started": 11,  # all but 10001
-    "finished": 6,  # 10002 10003 10004 10008 10010 10012
-    "finished_at_caseness": 5,  # those but 10004
-    "recovery": (4, 5),  # 10002 10003 10008 10012
-    "reliable_recovery": (4, 5),  # the same four
-    "reliable_improvement": (4, 6),  # the same four
-    "deterioration": (0, 6),
-    "not_on_track": (1, 6),  # 10010
-    "completion": (6, 11),
-    "dropout_after_first": (2, 11),  # 10006 10009 (10005 and 10007 are still open)
+    "started": 9,  # all but 10009 10010 10011
+    "finished": 4,  # 10001 10002 10003 10004
+    "finished_at_caseness": 3,  # those but 10004
+    "recovery": (1, 3),  # 10002
+    "reliable_recovery": (1, 3),  # 10002
+    "reliable_improvement": (1, 4),  # 10002
+    "deterioration": (0, 4),
+    "not_on_track": (2, 4),  # 10001 10003
+    "completion": (4, 9),
+    "dropout_after_first": (2, 9),  # 10008 10012 (10005 and 10007 are still open)
 }
 
 
