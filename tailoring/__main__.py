@@ -116,16 +116,7 @@ def _demo(args: argparse.Namespace) -> int:
         text = cases_csv(cases, lib)
     else:
         text = json.dumps([c.model_dump(mode="json") for c in cases], indent=2) + "\n"
-    if not args.out:
-        sys.stdout.write(text)
-        return 0
-    try:
-        Path(args.out).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        print(f"cannot write {args.out}: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    print(f"wrote {len(cases)} invented cases to {args.out}", file=sys.stderr)
-    return 0
+    return _write_out(args.out, text, f"{len(cases)} invented cases")
 
 
 def _expected_change(args: argparse.Namespace) -> int:
@@ -137,15 +128,20 @@ def _expected_change(args: argparse.Namespace) -> int:
     text = services.expected_change_yaml(
         args.demo, args.seed, percentile=args.percentile, min_cases=args.min_cases
     )
-    if not args.out:
+    return _write_out(args.out, text, "the expected-change curves")
+
+
+def _write_out(out: str | None, text: str, what: str) -> int:
+    """``text`` to the file ``out`` (saying so on stderr), or to stdout without one."""
+    if not out:
         sys.stdout.write(text)
         return 0
     try:
-        Path(args.out).write_text(text, encoding="utf-8")
+        Path(out).write_text(text, encoding="utf-8")
     except OSError as exc:
-        print(f"cannot write {args.out}: {exc}", file=sys.stderr)
+        print(f"cannot write {out}: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    print(f"wrote the expected-change curves to {args.out}", file=sys.stderr)
+    print(f"wrote {what} to {out}", file=sys.stderr)
     return 0
 
 

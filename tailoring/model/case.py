@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 from itertools import pairwise
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
@@ -45,16 +45,7 @@ EndingReason = Literal[
     "referred_on",
     "other",
 ]
-ENDING_REASONS: tuple[EndingReason, ...] = (
-    "completed",
-    "dropped_out",
-    "declined",
-    "moved",
-    "stepped_up",
-    "stepped_down",
-    "referred_on",
-    "other",
-)
+ENDING_REASONS: tuple[EndingReason, ...] = get_args(EndingReason)
 
 
 class Answer(BaseModel):
