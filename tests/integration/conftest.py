@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from tailoring import services
 from tailoring.storage.db import make_engine
 from tests.store import Store
 
@@ -76,3 +77,13 @@ def other_store(database_url: str) -> Iterator[Store]:
     engine = make_engine(database_url)
     yield Store.on(engine)
     engine.dispose()
+
+
+@pytest.fixture
+def app_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The services on the test's database without demo cases, started as one app server starts
+    them (SQLite, and PostgreSQL when configured)."""
+    monkeypatch.setenv("TAILORING_DATABASE_URL", database_url)
+    monkeypatch.setenv("TAILORING_DEMO", "0")
+    services.start()
+    return database_url

@@ -41,15 +41,6 @@ AS_PLANNED = {"value": 2, "importance": 3}
 
 
 @pytest.fixture
-def app_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The service layer on the test's database without demo cases, as one app server uses it."""
-    monkeypatch.setenv("TAILORING_DATABASE_URL", database_url)
-    monkeypatch.setenv("TAILORING_DEMO", "0")
-    services.start()
-    return database_url
-
-
-@pytest.fixture
 def case_id(app_database: str) -> int:
     """An empty real case on CBT for depression, with its figures."""
     return services.new_case("CONC-001", "cbt_depression", 16)

@@ -15,15 +15,6 @@ WANTS_MORE = {"value": 5, "importance": 3}
 
 
 @pytest.fixture
-def app_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The services on the test's database (SQLite, and PostgreSQL when configured)."""
-    monkeypatch.setenv("TAILORING_DATABASE_URL", database_url)
-    monkeypatch.setenv("TAILORING_DEMO", "0")
-    services.start()
-    return database_url
-
-
-@pytest.fixture
 def case_id(app_database: str) -> int:
     return services.new_case("UOW-001", "cbt_depression", 16)
 
