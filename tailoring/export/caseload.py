@@ -4,6 +4,10 @@ The format is documented for the people who write these files in docs/caseload-f
 the two in step. Every row is checked before anything is imported, and every problem is
 reported with its row (as a spreadsheet numbers it: the header is row 1) and its column. The
 database's own references are checked by the caller with ``conflicts_with_existing``.
+
+Over 800 lines because the reader (import) and the writers (CSV exports) of one format share its
+columns here. Issue 14 moves the reader to its own home (``tailoring/imports/``); until then,
+keep both sides of a column change in this file.
 """
 
 from __future__ import annotations
