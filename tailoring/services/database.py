@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine
 
-from tailoring import access
+from tailoring import access, settings
 from tailoring.access import AccessDenied
 from tailoring.auth import (
     local_actor,
 )
 from tailoring.services.figures import refresh_case
 from tailoring.services.files import demo_case_paths, parse_case_file
-from tailoring.services.shared import SYSTEM_USER, acting_as, current_actor, unit_of_work
+from tailoring.services.shared import (
+    SYSTEM_USER,
+    acting_as,
+    current_actor,
+    engine_at,
+    unit_of_work,
+)
 from tailoring.storage import unit_of_work as units
 from tailoring.storage.audit import ChainCheck
 from tailoring.storage.db import (
@@ -75,7 +80,7 @@ def check_audit_chain(
 
 
 def start(load_demo: bool | None = None) -> None:
-    """Prepare storage (migrations run on connect); load the demo cases into an empty database.
+    """Check storage (SchemaOutdated before `db upgrade`); load the demo cases into an empty one.
 
     The app calls this on every rerun: the demo cases load at most once per database and process,
     so deleting every case does not bring them back on the next click.
@@ -86,8 +91,11 @@ def start(load_demo: bool | None = None) -> None:
 
 def _start(load_demo: bool | None) -> None:
     if load_demo is None:
-        load_demo = os.environ.get("TAILORING_DEMO", "1") != "0"
+        load_demo = settings.current().demo
     url = database_url()
+    # SchemaOutdated before anything is noted: once `db upgrade` has run, the next start of this
+    # process still loads the demo cases.
+    engine_at(url)
     if url not in _demo_checked:
         _demo_checked.add(url)
         if load_demo:

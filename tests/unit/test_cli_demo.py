@@ -11,9 +11,12 @@ from tailoring.__main__ import main
 from tests.store import app_store
 
 
-def test_the_demo_goes_into_the_configured_database_with_its_figures(tmp_path, monkeypatch, capsys):
+def test_the_demo_goes_into_the_configured_database_with_its_figures(
+    tmp_path, monkeypatch, capsys, upgrade
+):
     url = f"sqlite:///{tmp_path / 'configured.db'}"
     monkeypatch.setenv("TAILORING_DATABASE_URL", url)
+    upgrade(url)
 
     assert main(["demo", "--cases", "6", "--into-db"]) == 0
     assert main(["demo", "--cases", "4", "--seed", "2", "--into-db"]) == 0
@@ -27,15 +30,18 @@ def test_the_demo_goes_into_the_configured_database_with_its_figures(tmp_path, m
     assert (stamp.cases, stamp.without_figures) == (10, 0)
 
 
-def test_the_demo_goes_into_the_database_named(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("TAILORING_DATABASE_URL", f"sqlite:///{tmp_path / 'other.db'}")
+def test_the_demo_goes_into_the_database_named(tmp_path, monkeypatch, capsys, upgrade):
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    monkeypatch.setenv("TAILORING_DATABASE_URL", other)
     named = f"sqlite:///{tmp_path / 'named.db'}"
+    upgrade(other)
+    upgrade(named)
 
     assert main(["demo", "--cases", "3", "--database", named]) == 0
 
     assert "stored 3 invented cases" in capsys.readouterr().out
     assert app_store().cases.count() == 3
-    monkeypatch.setenv("TAILORING_DATABASE_URL", f"sqlite:///{tmp_path / 'other.db'}")
+    monkeypatch.setenv("TAILORING_DATABASE_URL", other)
     assert app_store().cases.count() == 0
 
 
@@ -46,3 +52,11 @@ def test_the_demo_goes_to_one_place_only(tmp_path, capsys):
     assert exit_.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_demo_asks_for_an_upgrade_of_a_new_database(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TAILORING_DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
+    assert main(["demo", "--cases", "2", "--into-db"]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith("the demo cases were not stored: The database has no tables yet")
+    assert "`python -m tailoring db upgrade`" in said
