@@ -112,6 +112,9 @@ def _demo(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     if args.into_db or args.database:
         return _demo_into_db(args)
+    if args.if_new:
+        print("--if-new: give --into-db or --database", file=sys.stderr)
+        return EXIT_INVALID
     lib = services.content()
     cases = demo_cases(lib, args.cases, args.seed)
     if args.out and args.out.lower().endswith(".csv"):
@@ -153,16 +156,24 @@ def _demo_into_db(args: argparse.Namespace) -> int:
         os.environ["TAILORING_DATABASE_URL"] = args.database
     start = time.perf_counter()
     try:
-        ids = services.store_demo_caseload(args.cases, args.seed)
+        if args.if_new:
+            ids = services.fill_new_demo_database(args.cases, args.seed)
+        else:
+            ids = services.store_demo_caseload(args.cases, args.seed)
     except (services.CaseFileError, services.StorageError) as exc:
         print(f"the demo cases were not stored: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    if ids is None:
+        print("no demo cases stored: the database is not new (or TAILORING_DEMO is 0)")
+        return 0
     stored = time.perf_counter() - start
+    demo = len(ids) - args.cases
+    what = f"the {demo} demo cases and " if demo else ""
     start = time.perf_counter()
     for first in range(0, len(ids), services.FIGURES_BATCH):
         services.compute_figures(ids[first : first + services.FIGURES_BATCH])
     print(
-        f"stored {len(ids)} invented cases in {stored:.1f} s and computed their figures in "
+        f"stored {what}{args.cases} invented cases in {stored:.1f} s and computed their figures in "
         f"{time.perf_counter() - start:.1f} s"
     )
     return 0
@@ -354,6 +365,13 @@ def main(argv: list[str] | None = None) -> int:
         "and compute their figures",
     )
     where.add_argument("--database", help="as --into-db, into the database at this URL")
+    demo.add_argument(
+        "--if-new",
+        action="store_true",
+        help="with --into-db or --database: only into a new database (no cases, nothing in its "
+        "audit log), and the demo cases the app loads first; nothing with TAILORING_DEMO=0 "
+        "(scripts/run's first start on data/tailoring.db)",
+    )
     demo.set_defaults(run=_demo)
     expected = commands.add_parser(
         "expected-change",

@@ -62,7 +62,10 @@ class Settings(BaseModel):
         shown="`content/`",
     )
     demo: bool = _setting(
-        True, "`0` keeps the demo cases out of a new, empty database", env="TAILORING_DEMO"
+        True,
+        "`0` keeps the demo cases out of a new, empty database, and with them the invented "
+        "caseload `scripts/run` stores in a new `data/tailoring.db`",
+        env="TAILORING_DEMO",
     )
     mode: Mode = _setting(
         "local",
