@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from tailoring.engine.throttle import UNKNOWN_CLIENT, Policy, client_bucket
 from tailoring.passwords import MAX_LENGTH, check_password
+from tailoring.settings import IDLE_MINUTES, LOCAL_USER
 from tailoring.storage.errors import UnknownUser
 
 if TYPE_CHECKING:
@@ -21,8 +22,6 @@ if TYPE_CHECKING:
 
 Role = Literal["therapist", "supervisor", "trainee", "admin"]
 ROLES: tuple[Role, ...] = ("therapist", "supervisor", "trainee", "admin")
-# The one user of local mode, as services.current_user() names them without TAILORING_USER.
-LOCAL_USER = "local user"
 # How the audit log names someone who tried a username that has no account: what was typed may
 # be a password or a name, so it is not written down.
 UNKNOWN_ACTOR = "(unknown username)"
@@ -49,7 +48,6 @@ UNKNOWN_CLIENTS_POLICY = Policy(
     longest_lock=timedelta(minutes=15),
     window=timedelta(minutes=15),
 )
-IDLE_MINUTES = 30
 REFUSED = "Wrong username or password, or the account is disabled."
 
 _hasher = PasswordHasher()

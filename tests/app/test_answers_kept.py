@@ -12,8 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from tailoring import services
 from tailoring.storage.caseload import CaseloadRepository
-from tests.app.conftest import open_walkthrough
-from tests.app.test_team_mode import sign_in, team  # noqa: F401 (a fixture, used by name)
+from tests.app.conftest import open_walkthrough, sign_in
 
 GIVEN = {
     "structure": {"value": 2, "importance": 2},
