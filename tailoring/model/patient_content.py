@@ -1,7 +1,7 @@
 """The wording patients see (content/patient/): their questions, barriers and questionnaire sets.
 
 Checked against the rest of the content by :func:`patient_problems`, which ContentLibrary runs.
-The answers given to these questions are modelled in tailoring/model/patient.py.
+The answers given to these questions are modelled in tailoring/model/patient_questionnaires.py.
 """
 
 from __future__ import annotations

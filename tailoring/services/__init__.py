@@ -198,7 +198,7 @@ from tailoring.storage.errors import (
     StorageError,
     StorageUnavailable,
 )
-from tailoring.storage.patient import CaseLink, RiskAnswer
+from tailoring.storage.patient_questionnaires import CaseLink, RiskAnswer
 from tailoring.storage.supervision import FlagDecision, NoteStatus, SupervisionNote
 
 __all__ = [

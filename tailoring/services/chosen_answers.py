@@ -8,7 +8,7 @@ from tailoring.engine.answer_source import merge
 from tailoring.model.case import (
     Case,
 )
-from tailoring.model.patient import (
+from tailoring.model.patient_questionnaires import (
     PatientAnswers,
     Source,
     as_answers,

@@ -21,7 +21,7 @@ from tailoring.model.case import (
     Answers,
 )
 from tailoring.model.measures import MEASURE_ROLES
-from tailoring.model.patient import (
+from tailoring.model.patient_questionnaires import (
     SOURCES,
     PatientAnswers,
     PatientLink,

@@ -1,9 +1,9 @@
 """Patient questionnaires: links a therapist sends, and the patient's side of them.
 
-A therapist sends the patient a questionnaire by link (docs/patient-voice.md). The code is shown
-once and stored only as a hash. The patient has no account: on their side the code is the only
-key, so those use cases never ask who is signed in, and they show nothing but the questionnaire.
-The therapist's side is guarded and audited like every other use of a case.
+A therapist sends the patient a questionnaire by link (docs/patient-questionnaires.md). The code
+is shown once and stored only as a hash. The patient has no account: on their side the code is the
+only key, so those use cases never ask who is signed in, and they show nothing but the
+questionnaire. The therapist's side is guarded and audited like every other use of a case.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from tailoring import access
 from tailoring.auth import (
     local_actor,
 )
-from tailoring.engine import patient_links as link_codes
-from tailoring.model.patient import (
+from tailoring.engine import patient_questionnaires as link_codes
+from tailoring.model.patient_content import PatientWording, QuestionnaireSet, SetId
+from tailoring.model.patient_questionnaires import (
     PatientLink,
     Question,
     parse_answer,
     questions,
 )
-from tailoring.model.patient_content import PatientWording, QuestionnaireSet, SetId
 from tailoring.services.figures import refresh_case
 from tailoring.services.identifiers import check_identifiers
 from tailoring.services.shared import (
@@ -43,7 +43,7 @@ from tailoring.storage.errors import (
     LinkClosed,
     PatientLinkNotFound,
 )
-from tailoring.storage.patient import (
+from tailoring.storage.patient_questionnaires import (
     CaseLink,
     RiskAnswer,
 )

@@ -19,7 +19,7 @@ from tailoring.services.shared import (
     current_user,
     unit_of_work,
 )
-from tailoring.storage.patient import (
+from tailoring.storage.patient_questionnaires import (
     CodeDecision,
     CodeDecisionKind,
     OpenAnswer,

@@ -17,7 +17,7 @@ from tailoring.storage.audit import AuditAction, AuditLog, check_entry
 from tailoring.storage.caseload import CaseloadRepository
 from tailoring.storage.cases import CaseRepository
 from tailoring.storage.db import transaction
-from tailoring.storage.patient import PatientRepository
+from tailoring.storage.patient_questionnaires import PatientRepository
 from tailoring.storage.sessions import SessionRepository
 from tailoring.storage.supervision import SupervisionRepository
 from tailoring.storage.throttle import SignInAttempts

@@ -81,7 +81,7 @@ def test_every_page_in_local_mode(browser: Browser, app_server: AppServer, app_s
             "cases": url,
             "sessions": f"{url}/sessions?case={case_id}",
             "timeline": f"{url}/timeline?case={case_id}",
-            "patient questionnaires": f"{url}/patient_links?case={case_id}",
+            "patient questionnaires": f"{url}/patient_questionnaires?case={case_id}",
             "caseload": f"{url}/caseload",
             "import caseload": f"{url}/import_caseload",
             "case review": f"{url}/review?case={case_id}",

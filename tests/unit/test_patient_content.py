@@ -8,7 +8,8 @@ import pytest
 
 from tailoring.content import library
 from tailoring.model.content import ContentLibrary
-from tailoring.model.patient import (
+from tailoring.model.patient_content import SET_IDS, PatientContent
+from tailoring.model.patient_questionnaires import (
     PatientAnswers,
     Question,
     as_answers,
@@ -16,7 +17,6 @@ from tailoring.model.patient import (
     question_map,
     questions,
 )
-from tailoring.model.patient_content import SET_IDS, PatientContent
 from tests.content_edits import content_problems, edit_yaml, has_problem
 
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tailoring.engine import patient_links
-from tailoring.engine.patient_links import (
+from tailoring.engine import patient_questionnaires
+from tailoring.engine.patient_questionnaires import (
     ALPHABET,
     CLIENT_POLICY,
     DEFAULT_LIFETIME,
@@ -30,7 +30,7 @@ from tailoring.engine.patient_links import (
     token_hash,
 )
 from tailoring.engine.throttle import after_failure
-from tailoring.model.patient import PatientLink
+from tailoring.model.patient_questionnaires import PatientLink
 
 NOW = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 CODE_SHAPE = re.compile(r"^([0-9A-HJKMNP-TV-Z]{4}-){6}[0-9A-HJKMNP-TV-Z]{4}$")
@@ -87,15 +87,15 @@ def test_codes_differ(monkeypatch: pytest.MonkeyPatch) -> None:
         drawn.append(n)
         return bytes(range(n))
 
-    monkeypatch.setattr(patient_links.secrets, "token_bytes", token_bytes)
+    monkeypatch.setattr(patient_questionnaires.secrets, "token_bytes", token_bytes)
     new_code()
     assert drawn == [17]
 
 
 def test_the_code_encodes_the_random_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(patient_links.secrets, "token_bytes", lambda n: b"\xff" * n)
+    monkeypatch.setattr(patient_questionnaires.secrets, "token_bytes", lambda n: b"\xff" * n)
     assert new_code() == "ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZG"
-    monkeypatch.setattr(patient_links.secrets, "token_bytes", lambda n: b"\x00" * n)
+    monkeypatch.setattr(patient_questionnaires.secrets, "token_bytes", lambda n: b"\x00" * n)
     assert new_code() == "0000-0000-0000-0000-0000-0000-0000"
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from tailoring import services
 from tailoring.auth import Actor
-from tailoring.engine.patient_links import UNKNOWN_CLIENTS_POLICY, normalise
+from tailoring.engine.patient_questionnaires import UNKNOWN_CLIENTS_POLICY, normalise
 from tailoring.storage.tables import patient_links
 from tests.store import app_store
 

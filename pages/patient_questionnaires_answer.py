@@ -11,17 +11,17 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from ui import patient
+from ui import patient_questionnaires
 from ui.common import friendly_errors, require_entry
 
 require_entry()
-patient.touch_targets()
+patient_questionnaires.touch_targets()
 
 with friendly_errors():
-    link = patient.current_link()
+    link = patient_questionnaires.current_link()
     if link is None:
         st.stop()
     if link.completed_at is not None or not link.accepts_answers(datetime.now(UTC)):
-        patient.thank_you(link)
+        patient_questionnaires.thank_you(link)
         st.stop()
-    patient.questionnaire(link)
+    patient_questionnaires.questionnaire(link)

@@ -10,7 +10,7 @@ from alembic import command
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
-from tailoring.engine.patient_links import (
+from tailoring.engine.patient_questionnaires import (
     LinkRefused,
     expiry,
     extended_expiry,
@@ -18,7 +18,7 @@ from tailoring.engine.patient_links import (
     resolve,
     token_hash,
 )
-from tailoring.model.patient import PatientAnswers
+from tailoring.model.patient_questionnaires import PatientAnswers
 from tailoring.storage.db import alembic_config, build_engine, migrate
 from tailoring.storage.errors import CaseNotFound, LinkClosed, PatientLinkNotFound
 from tailoring.storage.tables import cases as case_table

@@ -13,13 +13,13 @@ import textstat
 from streamlit.testing.v1 import AppTest
 
 from tailoring import services
-from tailoring.engine import patient_links
-from tailoring.engine.patient_links import REFUSED
+from tailoring.engine import patient_questionnaires
+from tailoring.engine.patient_questionnaires import REFUSED
 from tailoring.engine.throttle import Policy
 from tests.app.conftest import APP
 from tests.store import app_store, case_id_of
-from ui import patient as patient_ui
-from ui.patient import WORDS, highlighted
+from ui import patient_questionnaires as patient_ui
+from ui.patient_questionnaires import WORDS, highlighted
 
 HELPED = "Sessions felt rushed, and I never had time to talk about my childhood."
 
@@ -149,7 +149,7 @@ def test_wrong_codes_from_unknown_addresses_are_throttled_across_reloads(case_id
     """Behind a proxy on the same host Streamlit knows no address: each reload used to be a new
     key, so wrong codes were never throttled. Now such clients share one stored bucket."""
     three = Policy(3, timedelta(minutes=15), timedelta(minutes=15), timedelta(minutes=10))
-    monkeypatch.setattr(patient_links, "UNKNOWN_CLIENTS_POLICY", three)
+    monkeypatch.setattr(patient_questionnaires, "UNKNOWN_CLIENTS_POLICY", three)
     _, code = services.create_patient_link(case_id, "preferences")
     errors = [visit(f"7K2M-QX9D-AAAA-BBBB-CCCC-DDDD-EEE{n}").error[0].value for n in range(4)]
     assert errors[:2] == [REFUSED] * 2
@@ -217,7 +217,7 @@ def test_finishing_shows_the_thank_you_and_answers_stop_changing(case_id):
 def therapist(case_id: int) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["case_id"] = case_id
-    at.switch_page("pages/patient_links.py")
+    at.switch_page("pages/patient_questionnaires.py")
     return at.run()
 
 

@@ -89,7 +89,7 @@ def test_a_patient_answers_on_a_phone_and_the_therapist_sees_a_perception_gap(
     # sessions that follow what they bring: a perception gap on structure.
     app_services.save_answer(case_id, "preferences", "structure", {"value": 1, "importance": 3})
 
-    goto(page, f"{app_server.url}/patient_links?case={case_id}")
+    goto(page, f"{app_server.url}/patient_questionnaires?case={case_id}")
     expect(
         page.get_by_role("heading", name=f"Patient questionnaires · {REFERENCE}")
     ).to_be_visible()
@@ -169,7 +169,7 @@ def test_a_patient_answers_on_a_phone_and_the_therapist_sees_a_perception_gap(
     assert answers["preferences.structure"] == {"value": 5, "importance": 3}
     assert answers["open.helped"] == {"value": HELPED}
     assert answers["preferences.pace"] == {"value": 1, "importance": None}
-    goto(page, f"{app_server.url}/patient_links?case={case_id}")
+    goto(page, f"{app_server.url}/patient_questionnaires?case={case_id}")
     page.get_by_role("tab", name="Side by side", exact=True).click()
     grid = by_key(page, "voice.preferences")
     expect(grid).to_contain_text("5 of 5: Open: we follow what I bring (it is a must)")
@@ -251,7 +251,7 @@ def test_item_9_answered_by_link_and_left_unfinished_shows_everywhere(
     assert link.completed_at is None and link.answered == 1
 
     # The therapist's list of questionnaires (all their cases).
-    goto(page, f"{app_server.url}/patient_links")
+    goto(page, f"{app_server.url}/patient_questionnaires")
     notice = page.get_by_test_id("stAlertContentError").filter(has_text=reference)
     expect(notice).to_contain_text("left unfinished")
     expect(notice).to_contain_text("risk procedure")

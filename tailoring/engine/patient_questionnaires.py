@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from tailoring.engine.throttle import UNKNOWN_CLIENT, Policy, client_bucket
-from tailoring.model.patient import PatientLink
+from tailoring.model.patient_questionnaires import PatientLink
 
 CODE_BYTES = 17  # 136 bits: at least 128 random bits, as the issue asks
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32

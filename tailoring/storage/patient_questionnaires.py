@@ -1,9 +1,9 @@
 """Patient links, the answers given through them, and decisions about coded free text, in SQL.
 
-A link's code is never stored, only its hash (see tailoring/engine/patient_links.py, which makes
-codes and decides expiry). Every write through a link first locks the link's row with an
-``UPDATE``, so two devices answering one questionnaire take turns, and an answer cannot slip in
-after the link was completed, expired or revoked.
+A link's code is never stored, only its hash (see tailoring/engine/patient_questionnaires.py,
+which makes codes and decides expiry). Every write through a link first locks the link's row with
+an ``UPDATE``, so two devices answering one questionnaire take turns, and an answer cannot slip
+in after the link was completed, expired or revoked.
 
 Over 500 lines as one module on purpose: links, their answers, the answer source and coded-text
 decisions are one aggregate (each keyed by the case and the link), and half the module is the
@@ -32,8 +32,8 @@ from sqlalchemy import (
 )
 
 from tailoring.model.content import ThemeId
-from tailoring.model.patient import ANSWER_KEY, SOURCES, PatientLink, Source
 from tailoring.model.patient_content import SESSION_SETS, SET_IDS, SetId
+from tailoring.model.patient_questionnaires import ANSWER_KEY, SOURCES, PatientLink, Source
 from tailoring.storage.common import (
     ACTOR_LENGTH,
     check_choice,
@@ -77,7 +77,8 @@ class CaseLink:
 
 @dataclass(frozen=True)
 class PatientAnswer:
-    """One stored answer: its payload (see tailoring/model/patient.py) and when it was given."""
+    """One stored answer: its payload (see tailoring/model/patient_questionnaires.py) and when it
+    was given."""
 
     payload: dict[str, Any]
     updated_at: datetime
@@ -244,7 +245,8 @@ class PatientRepository:
         return self._set(link_id, opened_at=func.coalesce(p.opened_at, checked_time(now)))
 
     def extend(self, link_id: int, expires_at: datetime) -> PatientLink:
-        """Set a new expiry (see engine.patient_links.extended_expiry); ValueError if revoked."""
+        """Set a new expiry (see engine.patient_questionnaires.extended_expiry); ValueError if
+        revoked."""
         expires_at = checked_time(expires_at)
         row = _lock_link(self._connection, link_id)
         if row.revoked_at is not None:
@@ -271,8 +273,9 @@ class PatientRepository:
     ) -> None:
         """Insert or replace one answer (LinkClosed once completed, expired or revoked).
 
-        The payload is stored as given: check it first with tailoring.model.patient.parse_answer.
-        Saving also records the link as opened.
+        The payload is stored as given: check it first with
+        tailoring.model.patient_questionnaires.parse_answer. Saving also records the link as
+        opened.
         """
         if not isinstance(item_key, str) or len(item_key) > ITEM_KEY_LENGTH:
             raise ValueError(f"item_key must be a string of at most {ITEM_KEY_LENGTH} characters")

@@ -23,7 +23,7 @@ import streamlit as st
 
 from tailoring import services
 from tailoring.model.coding import ThemeCode
-from tailoring.model.patient import SOURCES, PatientLink, Question
+from tailoring.model.patient_questionnaires import SOURCES, PatientLink, Question
 from tailoring.model.text import NOTE_CHARS
 from ui import bound
 from ui import report as report_ui
@@ -68,7 +68,7 @@ TOUCH_CSS = (
 """
 )
 # The page's own words for patients, beside those of content/patient/: held to the same plain
-# language (Flesch reading ease of 60 or more) by tests/app/test_patient_pages.py.
+# language (Flesch reading ease of 60 or more) by tests/app/test_patient_questionnaires.py.
 WORDS = {
     "title": "Your questions",
     "code_intro": "Your therapist gave you a link or a code. If you have the link, open it. If "
@@ -521,7 +521,11 @@ def link_url(code: str) -> str:
 
 def _app_url() -> str:
     # The address of this page; the app's is the part before the page's own path.
-    return (st.context.url or "http://localhost:8501").rstrip("/").removesuffix("/patient_links")
+    return (
+        (st.context.url or "http://localhost:8501")
+        .rstrip("/")
+        .removesuffix("/patient_questionnaires")
+    )
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
