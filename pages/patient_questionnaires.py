@@ -31,15 +31,15 @@ with friendly_errors():
     patient_questionnaires.links_notice()
     measures = services.patient_measures(stored.id)
     patient_questionnaires.risk_notice(measures)
-    links_tab, voice_tab, fit_tab, codes_tab, all_tab = st.tabs(
+    links_tab, answers_tab, fit_tab, codes_tab, all_tab = st.tabs(
         ["Links", "Side by side", "Fit by source", "Their own words", "All your cases"]
     )
     with links_tab:
         patient_questionnaires.new_link_form(stored.id, [s.number for s in case.sessions])
         patient_questionnaires.made_link(stored.id)
         links = patient_questionnaires.links_list(stored.id)
-    with voice_tab:
-        patient_questionnaires.side_by_side(services.patient_voice(stored.id))
+    with answers_tab:
+        patient_questionnaires.side_by_side(services.patient_side_by_side(stored.id))
         patient_questionnaires.measures_section(measures)
     with fit_tab:
         patient_questionnaires.source_choice(stored.id)

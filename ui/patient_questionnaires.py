@@ -3,7 +3,7 @@ what came back: links with QR codes, answers side by side, the fit's source and 
 
 The patient's widgets are keyed ``patient.<item key>`` (``patient.preferences.structure``,
 ``patient.preferences.structure.importance``, ``patient.barriers.childcare.none``), the
-therapist's ``links.…``, ``voice.…`` and ``codes.…``. Text that people wrote is shown with
+therapist's ``links.…``, ``compared.…`` and ``codes.…``. Text that people wrote is shown with
 ``st.text`` or, where words are highlighted, HTML-escaped before any mark-up is added: it is never
 rendered as Markdown or HTML.
 """
@@ -731,17 +731,17 @@ def _tracking_row(
 # The therapist's side: what came back -----------------------------------------------------------
 
 
-def side_by_side(voice: services.PatientVoice) -> None:
+def side_by_side(compared: services.SideBySide) -> None:
     """A table per section (item, your answer, the patient's), then the perception gaps."""
-    gap_items = {(t.section, t.item_id) for flag in voice.gaps for t in flag.triggers}
+    gap_items = {(t.section, t.item_id) for flag in compared.gaps for t in flag.triggers}
     for section, title in SECTION_WORDS.items():
-        rows = [c for c in voice.comparisons if c.section == section]
+        rows = [c for c in compared.comparisons if c.section == section]
         if not rows:
             continue
         st.markdown(f"**{title}**")
-        if section == "alliance" and voice.alliance_session is not None:
+        if section == "alliance" and compared.alliance_session is not None:
             st.caption(
-                f"The patient's answers after session {voice.alliance_session}, beside your "
+                f"The patient's answers after session {compared.alliance_session}, beside your "
                 "alliance check of that session (or the walk-through's if it has none)."
             )
         wrapped_table(
@@ -754,12 +754,12 @@ def side_by_side(voice: services.PatientVoice) -> None:
                 }
                 for row in rows
             ],
-            f"voice.{section}",
+            f"answers.{section}",
         )
-    st.subheader(f"Perception gaps ({len(voice.gaps)})")
-    if not voice.gaps:
+    st.subheader(f"Perception gaps ({len(compared.gaps)})")
+    if not compared.gaps:
         st.success("Where you both answered, your answers and the patient's agree.")
-    for flag in voice.gaps:
+    for flag in compared.gaps:
         report_ui.flag_card(flag)
 
 
@@ -798,7 +798,7 @@ def measures_section(measures: list[services.PatientMeasures]) -> None:
     for answered in measures:
         link = answered.link
         state = "came back" if link.completed_at else "partly answered"
-        with st.container(border=True, key=f"voice.measures.{link.id}"):
+        with st.container(border=True, key=f"answers.measures.{link.id}"):
             st.caption(f"Before session {link.session_number} · {state}")
             columns = st.columns(max(len(answered.scores), 1))
             for column, score in zip(columns, answered.scores, strict=False):
@@ -822,14 +822,14 @@ def source_choice(case_id: int) -> None:
     """Which answers the fit uses, and the fit on them with each dimension's source."""
     ss = st.session_state
     source = services.answer_source(case_id)
-    if ss.get("voice.source.case") != case_id:
-        ss["voice.source"] = source
-        ss["voice.source.case"] = case_id
+    if ss.get("answers.source.case") != case_id:
+        ss["answers.source"] = source
+        ss["answers.source.case"] = case_id
     st.radio(
         "Which answers the fit uses",
         list(SOURCES),
         format_func=SOURCE_WORDS.__getitem__,
-        key="voice.source",
+        key="answers.source",
         on_change=_choose_source,
         args=(case_id,),
     )
@@ -849,7 +849,7 @@ def source_choice(case_id: int) -> None:
         ],
         hide_index=True,
         width="stretch",
-        key="voice.fit",
+        key="answers.fit",
         column_config={
             "Fit": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f")
         },
@@ -858,7 +858,7 @@ def source_choice(case_id: int) -> None:
 
 @bound.uninterrupted
 def _choose_source(case_id: int) -> None:
-    services.set_answer_source(case_id, st.session_state["voice.source"])
+    services.set_answer_source(case_id, st.session_state["answers.source"])
 
 
 def highlighted(text: str, codes: list[ThemeCode]) -> str:

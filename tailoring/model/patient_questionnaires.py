@@ -1,4 +1,4 @@
-"""The patient's voice: the questions of a questionnaire sent by link, and the answers to them.
+"""Patient questionnaires: the questions of a questionnaire sent by link, and the answers to them.
 
 A patient answers on their own device, in their own words, the same checklist items the therapist
 answers (same ids), plus practical barriers, two open questions and the outcome measures. Each

@@ -97,14 +97,14 @@ from tailoring.services.files import (
 from tailoring.services.identifiers import IdentifiersFound
 from tailoring.services.patient_answers import (
     PatientMeasures,
-    PatientVoice,
+    SideBySide,
     answer_source,
     copy_patient_measures,
     fit_with_source,
     patient_answers_for_case,
     patient_measures,
     patient_session_measures,
-    patient_voice,
+    patient_side_by_side,
     set_answer_source,
 )
 from tailoring.services.patient_questionnaires import (
@@ -226,10 +226,10 @@ __all__ = [
     "NoteNotFound",
     "NoteStatus",
     "PatientMeasures",
-    "PatientVoice",
     "ReferenceTaken",
     "RiskAnswer",
     "SchemaOutdated",
+    "SideBySide",
     "StaleAnswer",
     "StaleCase",
     "StaleNote",
@@ -326,7 +326,7 @@ __all__ = [
     "patient_questionnaire",
     "patient_questions",
     "patient_session_measures",
-    "patient_voice",
+    "patient_side_by_side",
     "patient_wording",
     "practice_progress",
     "progress_csv",

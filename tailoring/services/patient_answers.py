@@ -37,7 +37,7 @@ from tailoring.services.shared import changing, content, current_user, guard, un
 
 
 @dataclass(frozen=True)
-class PatientVoice:
+class SideBySide:
     """What the patient said about a case, beside the therapist's own answers."""
 
     patient: PatientAnswers
@@ -59,14 +59,14 @@ def patient_answers_for_case(case_id: int) -> tuple[PatientAnswers, int | None]:
         return latest_patient_answers(case_id)
 
 
-def patient_voice(case_id: int) -> PatientVoice:
+def patient_side_by_side(case_id: int) -> SideBySide:
     """The patient's answers beside the therapist's, item by item, and the perception gaps."""
     with unit_of_work():
         case = open_case(case_id).case
         patient, session = patient_answers_for_case(case_id)
     therapist = therapist_view(case, session)
     lib = content()
-    return PatientVoice(
+    return SideBySide(
         patient=patient,
         therapist=therapist,
         alliance_session=session,
@@ -79,7 +79,7 @@ def answer_source(case_id: int) -> Source:
     """Which answers the case's fit uses; the therapist's until someone chooses."""
     with unit_of_work() as uow:
         guard("case.view", case_id)
-        return uow.patient_links.answer_source(case_id) or "therapist"
+        return uow.patient_questionnaires.answer_source(case_id) or "therapist"
 
 
 def set_answer_source(case_id: int, source: Source) -> None:
@@ -87,7 +87,7 @@ def set_answer_source(case_id: int, source: Source) -> None:
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
     with changing(case_id, f"fit uses answers: {source}") as uow:
-        uow.patient_links.set_answer_source(case_id, source, current_user())
+        uow.patient_questionnaires.set_answer_source(case_id, source, current_user())
         refresh_case(case_id)
 
 
@@ -141,8 +141,8 @@ def patient_measures(case_id: int) -> list[PatientMeasures]:
     with unit_of_work() as uow:
         guard("case.view", case_id)
         given_by_link = [
-            (link, uow.patient_links.answers(link.id))
-            for link in uow.patient_links.links(case_id)
+            (link, uow.patient_questionnaires.answers(link.id))
+            for link in uow.patient_questionnaires.links(case_id)
             if link.set_id == "before_session" and link.revoked_at is None and link.answered
         ]
     found = []

@@ -63,7 +63,7 @@ def link_risks(therapist: str | None = None) -> list[RiskAnswer]:
     the current actor may see, newest first. The app does not assess risk: each one points to
     the local risk procedure."""
     with unit_of_work() as uow:
-        found = uow.patient_links.risk_answers(risk_item_keys(), therapist)
+        found = uow.patient_questionnaires.risk_answers(risk_item_keys(), therapist)
     owners = access.visible_owners(current_actor())
     return [r for r in found if owners is None or r.therapist in owners]
 
@@ -93,7 +93,7 @@ def create_patient_link(
             )
         now = link_codes.utc_now()
         code = link_codes.new_code()
-        link = uow.patient_links.create_link(
+        link = uow.patient_questionnaires.create_link(
             case_id,
             set_id,
             session_number,
@@ -110,33 +110,33 @@ def patient_links(case_id: int) -> list[PatientLink]:
     """Every questionnaire link of the case, newest first, with how many items were answered."""
     with unit_of_work() as uow:
         guard("case.view", case_id)
-        return uow.patient_links.links(case_id)
+        return uow.patient_questionnaires.links(case_id)
 
 
 def extend_patient_link(link_id: int, days: int = DEFAULT_LINK_DAYS) -> PatientLink:
     """Give the patient ``days`` more (from the expiry, or from now once expired; at most 42 days
     from now). ValueError for a revoked link."""
     with unit_of_work() as uow:
-        link = uow.patient_links.link(link_id)
+        link = uow.patient_questionnaires.link(link_id)
         new_expiry = link_codes.extended_expiry(link, link_codes.utc_now(), timedelta(days=days))
         with changing(link.case_id, f"patient link {link_id} extended"):
-            return uow.patient_links.extend(link_id, new_expiry)
+            return uow.patient_questionnaires.extend(link_id, new_expiry)
 
 
 def expire_patient_link(link_id: int) -> PatientLink:
     """Stop the link now; it can be extended again."""
     with unit_of_work() as uow:
-        link = uow.patient_links.link(link_id)
+        link = uow.patient_questionnaires.link(link_id)
         with changing(link.case_id, f"patient link {link_id} expired"):
-            return uow.patient_links.expire(link_id)
+            return uow.patient_questionnaires.expire(link_id)
 
 
 def revoke_patient_link(link_id: int) -> PatientLink:
     """Stop the link for good; its answers no longer count (it may have reached someone else)."""
     with unit_of_work() as uow:
-        link = uow.patient_links.link(link_id)
+        link = uow.patient_questionnaires.link(link_id)
         with changing(link.case_id, f"patient link {link_id} revoked"):
-            return uow.patient_links.revoke(link_id)
+            return uow.patient_questionnaires.revoke(link_id)
 
 
 def _visible(links: list[CaseLink]) -> list[CaseLink]:
@@ -148,21 +148,21 @@ def outstanding_links(therapist: str | None = None) -> list[CaseLink]:
     """Questionnaires still waiting for the patient, on the cases the actor may see (of one
     therapist, or all), those expiring soonest first."""
     with unit_of_work() as uow:
-        return _visible(uow.patient_links.outstanding(therapist))
+        return _visible(uow.patient_questionnaires.outstanding(therapist))
 
 
 def returned_since_seen(therapist: str | None = None) -> list[CaseLink]:
     """Questionnaires that came back since the therapist last looked, newest first."""
     with unit_of_work() as uow:
-        return _visible(uow.patient_links.returned_since_seen(therapist))
+        return _visible(uow.patient_questionnaires.returned_since_seen(therapist))
 
 
 def mark_link_seen(link_id: int) -> PatientLink:
     """Record that the therapist has looked at what came back through the link."""
     with unit_of_work() as uow:
-        link = uow.patient_links.link(link_id)
+        link = uow.patient_questionnaires.link(link_id)
         guard("case.view", link.case_id)
-        return uow.patient_links.mark_seen(link_id)
+        return uow.patient_questionnaires.mark_seen(link_id)
 
 
 def open_patient_link(code: str, client: str | None) -> PatientLink:
@@ -184,7 +184,7 @@ def open_patient_link(code: str, client: str | None) -> PatientLink:
         found: list[PatientLink] = []
 
         def find(token_hash: str) -> PatientLink | None:
-            link = uow.patient_links.find_by_hash(token_hash)
+            link = uow.patient_questionnaires.find_by_hash(token_hash)
             found.extend([link] if link else [])
             return link
 
@@ -199,7 +199,7 @@ def open_patient_link(code: str, client: str | None) -> PatientLink:
                 _audit_refused_code(found, "")
                 refused = wrong
         else:
-            opened = uow.patient_links.mark_opened(link.id)
+            opened = uow.patient_questionnaires.mark_opened(link.id)
             _audit_patient("viewed", opened, "questionnaire opened by its code")
             return opened
     # Refused once the wrong code is stored: counted towards the pause, and in the audit log.
@@ -228,7 +228,7 @@ def patient_link(link_id: int) -> PatientLink:
     it expired, was revoked or was deleted with its case)."""
     try:
         with unit_of_work() as uow:
-            link = uow.patient_links.link(link_id)
+            link = uow.patient_questionnaires.link(link_id)
     except PatientLinkNotFound:
         raise LinkRefused() from None
     if not link.usable(link_codes.utc_now()):
@@ -263,7 +263,7 @@ def patient_link_answers(link_id: int) -> dict[str, dict[str, Any]]:
     """What the patient has answered through the link so far, by item key."""
     with unit_of_work() as uow:
         patient_link(link_id)
-        answers = uow.patient_links.answers(link_id)
+        answers = uow.patient_questionnaires.answers(link_id)
     return {key: answer.payload for key, answer in answers.items()}
 
 
@@ -287,7 +287,7 @@ def save_patient_answer(link_id: int, item_key: str, payload: dict[str, Any]) ->
             parsed["value"] = parsed["value"].strip() or None
             if parsed["value"]:
                 check_identifiers({item_key: parsed["value"]})
-        uow.patient_links.save_answer(link_id, item_key, parsed)
+        uow.patient_questionnaires.save_answer(link_id, item_key, parsed)
         _refresh_for_patient(link.case_id)
         _audit_patient("answered", link, f"answer {item_key}")
 
@@ -296,7 +296,7 @@ def complete_patient_link(link_id: int) -> PatientLink:
     """The patient has finished: the answers stop changing and the therapist is told."""
     with unit_of_work() as uow:
         link = patient_link(link_id)
-        completed = uow.patient_links.complete(link_id)
+        completed = uow.patient_questionnaires.complete(link_id)
         if link.completed_at is None:
             _audit_patient("answered", link, "questionnaire finished")
         return completed
@@ -305,7 +305,7 @@ def complete_patient_link(link_id: int) -> PatientLink:
 def _refresh_for_patient(case_id: int) -> None:
     """Keep the case's figures current after a patient's answer, when its fit uses them."""
     with unit_of_work() as uow:
-        source = uow.patient_links.answer_source(case_id) or "therapist"
+        source = uow.patient_questionnaires.answer_source(case_id) or "therapist"
     if source != "therapist":
         # The patient has no account: the flags this raises are the patient link's doing.
         with acting_as(local_actor(PATIENT_USER)):

@@ -141,7 +141,7 @@ class OpenAnswer:
         return f"patient:{self.link_id}:{self.item_key}"
 
 
-class PatientRepository:
+class PatientQuestionnaireRepository:
     """Questionnaires sent to patients by link and what came back, stored beside the cases."""
 
     def __init__(self, connection: Connection) -> None:

@@ -262,12 +262,12 @@ def test_the_source_choice_changes_the_report(case_id):
     at = therapist(case_id)
     fit = frame(at, "Answer from").set_index("Dimension")
     assert fit.loc["Structure", "Answer from"] == "You"
-    at = at.radio(key="voice.source").set_value("patient").run()
+    at = at.radio(key="answers.source").set_value("patient").run()
     assert services.answer_source(case_id) == "patient"
     fit = frame(at, "Answer from").set_index("Dimension")
     assert fit.loc["Structure", "Answer from"] == "Patient"
     assert "This report uses: the patient's answers only." in [c.value for c in at.caption]
-    assert therapist(case_id).radio(key="voice.source").value == "patient"
+    assert therapist(case_id).radio(key="answers.source").value == "patient"
 
 
 def test_theme_suggestions_are_accepted_or_rejected_and_kept(case_id):
@@ -281,7 +281,8 @@ def test_theme_suggestions_are_accepted_or_rejected_and_kept(case_id):
     at = at.button(key=f"codes.{source}.pace.accepted").click().run()
     at = at.button(key=f"codes.{source}.depth.rejected").click().run()
     assert not at.exception
-    decisions = {d.theme: d.decision for d in app_store().patient_links.code_decisions(case_id)}
+    stored = app_store().patient_questionnaires.code_decisions(case_id)
+    decisions = {d.theme: d.decision for d in stored}
     assert decisions == {"pace": "accepted", "depth": "rejected"}
     assert at.button(key=f"codes.{source}.pace.accepted").disabled
     again = therapist(case_id)

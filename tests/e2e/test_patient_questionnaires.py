@@ -1,4 +1,4 @@
-"""Patient voice in real browsers: a therapist sends a link, the patient answers on a phone.
+"""Patient questionnaires in real browsers: a therapist sends a link, the patient answers by phone.
 
 The therapist creates a link in one browser context. A second context, at phone size (375×800),
 opens it, answers part, and is closed; a third reopens the same link, finds the answers kept,
@@ -102,7 +102,7 @@ def test_a_patient_answers_on_a_phone_and_the_therapist_sees_a_perception_gap(
     assert re.fullmatch(rf"{re.escape(app_server.url)}/patient\?code=[0-9A-Z-]{{34}}", url)
     assert url.endswith(code)
     expect(made.get_by_test_id("stImage")).to_be_visible()
-    screenshot(page, "patient-voice-therapist-link")
+    screenshot(page, "patient-questionnaires-therapist-link")
 
     # The patient opens the link on a phone and answers part.
     first = patient_page(phone, url)
@@ -118,7 +118,7 @@ def test_a_patient_answers_on_a_phone_and_the_therapist_sees_a_perception_gap(
     with settles(first):
         box.press("Tab")  # leaving the box saves it
     expect(first.get_by_text("2 of 20 questions answered")).to_be_visible()
-    screenshot(first, "patient-voice-phone-questions")
+    screenshot(first, "patient-questionnaires-phone-questions")
     first.context.close()
 
     # The patient comes back later with the same link: the answers survived, and they finish.
@@ -136,7 +136,7 @@ def test_a_patient_answers_on_a_phone_and_the_therapist_sees_a_perception_gap(
     expect(again.get_by_role("heading", name="Thank you")).to_be_visible()
     nothing_of_the_case(again)
     assert_accessible(again, "thank-you")
-    screenshot(again, "patient-voice-phone-thank-you")
+    screenshot(again, "patient-questionnaires-phone-thank-you")
     again.context.close()
 
     # Typed by hand at the page's address: a wrong code is refused, the right one opens.
@@ -144,13 +144,13 @@ def test_a_patient_answers_on_a_phone_and_the_therapist_sees_a_perception_gap(
     expect(typed.get_by_role("heading", name="Your questions")).to_be_visible()
     nothing_of_the_case(typed)
     assert_accessible(typed, "code entry")
-    screenshot(typed, "patient-voice-phone-code-entry")
+    screenshot(typed, "patient-questionnaires-phone-code-entry")
     field = by_key(typed, "patient.code").locator("input")
     field.fill(WRONG_CODE)
     click(typed, typed.get_by_role("button", name="Open my questions"))
     expect(typed.get_by_text(exact(REFUSED))).to_be_visible()
     assert_accessible(typed, "refused")
-    screenshot(typed, "patient-voice-phone-refused")
+    screenshot(typed, "patient-questionnaires-phone-refused")
     field.fill(code.lower())
     click(typed, typed.get_by_role("button", name="Open my questions"))
     expect(typed.get_by_role("heading", name="Thank you")).to_be_visible()
@@ -171,7 +171,7 @@ def test_a_patient_answers_on_a_phone_and_the_therapist_sees_a_perception_gap(
     assert answers["preferences.pace"] == {"value": 1, "importance": None}
     goto(page, f"{app_server.url}/patient_questionnaires?case={case_id}")
     page.get_by_role("tab", name="Side by side", exact=True).click()
-    grid = by_key(page, "voice.preferences")
+    grid = by_key(page, "answers.preferences")
     expect(grid).to_contain_text("5 of 5: Open: we follow what I bring (it is a must)")
     expect(grid).to_contain_text("1 of 5")
     # A high-severity gap: its card is open.
@@ -180,12 +180,12 @@ def test_a_patient_answers_on_a_phone_and_the_therapist_sees_a_perception_gap(
     ).to_be_visible()
     expect(page.get_by_text("The patient answered: 5 of 5", exact=False)).to_be_visible()
     no_error_on_page(page)
-    screenshot(page, "patient-voice-therapist-side-by-side")
+    screenshot(page, "patient-questionnaires-therapist-side-by-side")
     page.get_by_role("tab", name="Their own words", exact=True).click()
     first_link = app_services.patient_links(case_id)[-1].id  # newest first
     coded = by_key(page, f"codes.patient:{first_link}:open.helped")
     expect(coded.locator("mark")).to_have_text("pace")
-    screenshot(page, "patient-voice-therapist-own-words")
+    screenshot(page, "patient-questionnaires-therapist-own-words")
 
     # The PHQ-9 the patient answered before session 1 goes into its record with one click.
     session = {"number": 1, "date": "2026-11-20", "attendance": "attended", "kind": "treatment"}

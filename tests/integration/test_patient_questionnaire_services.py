@@ -1,4 +1,4 @@
-"""The patient-voice use cases in services, on a real SQLite database: links and codes, the
+"""The patient questionnaires use cases in services, on a real SQLite database: links and codes, the
 patient's answers, perception gaps, the fit's source, coded free text and caseload themes."""
 
 from __future__ import annotations
@@ -210,10 +210,10 @@ def test_perception_gaps_compare_the_patient_with_the_therapist(case_id):
     link_id = opened(case_id)
     services.save_patient_answer(link_id, "preferences.structure", {"value": 5, "importance": 3})
     services.save_patient_answer(link_id, "preferences.pace", {"value": 3, "importance": 1})
-    voice = services.patient_voice(case_id)
-    assert [g.id for g in voice.gaps] == ["gap.pref.structure"]
-    assert voice.gaps[0].severity == "high"
-    rows = {(c.section, c.item_id): c for c in voice.comparisons}
+    compared = services.patient_side_by_side(case_id)
+    assert [g.id for g in compared.gaps] == ["gap.pref.structure"]
+    assert compared.gaps[0].severity == "high"
+    rows = {(c.section, c.item_id): c for c in compared.comparisons}
     assert rows[("preferences", "structure")].patient.startswith("5 of 5")
     assert rows[("preferences", "structure")].therapist.startswith("1 of 5")
     assert ("preferences", "directiveness") not in rows
@@ -231,10 +231,10 @@ def test_alliance_answers_are_compared_with_the_alliance_check_of_their_session(
     )
     link_id = opened(case_id, "after_session", 2)
     services.save_patient_answer(link_id, "alliance.bond", {"value": 1})
-    voice = services.patient_voice(case_id)
-    assert voice.alliance_session == 2
-    assert voice.therapist.alliance["bond"].value == 4
-    assert "gap.alliance.bond" in [g.id for g in voice.gaps]
+    compared = services.patient_side_by_side(case_id)
+    assert compared.alliance_session == 2
+    assert compared.therapist.alliance["bond"].value == 4
+    assert "gap.alliance.bond" in [g.id for g in compared.gaps]
 
 
 def test_revoked_links_do_not_count_towards_what_the_patient_said(case_id):

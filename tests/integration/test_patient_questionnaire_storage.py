@@ -37,7 +37,7 @@ def cases(engine: Engine) -> Committing:
 
 @pytest.fixture
 def patients(engine: Engine) -> Committing:
-    return Store.on(engine).patient_links
+    return Store.on(engine).patient_questionnaires
 
 
 @pytest.fixture
@@ -359,10 +359,10 @@ def test_revision_0006_comes_and_goes_keeping_the_cases(bare_engine: Engine) -> 
     migrate(bare_engine)
     cases = Store.on(bare_engine).cases
     case_id = cases.create(make_case("MIG-6"))
-    send(Store.on(bare_engine).patient_links, case_id)
+    send(Store.on(bare_engine).patient_questionnaires, case_id)
     with bare_engine.connect() as connection:
         command.downgrade(alembic_config(connection), "0005")
         # Read as the code of that time would: today's store knows later case columns.
         assert connection.execute(select(case_table.c.reference)).scalars().all() == ["MIG-6"]
     migrate(bare_engine)
-    assert Store.on(bare_engine).patient_links.links(case_id) == []
+    assert Store.on(bare_engine).patient_questionnaires.links(case_id) == []
