@@ -20,7 +20,7 @@ from ui.account import (
 )
 from ui.bound import script_run
 from ui.common import current_case_id, entry_ran, friendly_errors
-from ui.patient_questionnaires import patient_visit
+from ui.patient_questionnaires_answer import patient_visit
 from ui.style import app_style
 
 HERE = Path(__file__).parent

@@ -466,8 +466,8 @@ def caseload_export_audited(backend: str) -> None:
 def patient_codes_and_answers_audited(backend: str) -> None:
     """Wrong codes and answers are audited by link; the code, address and text never are."""
     case_id = a_case()
-    _, code = services.create_patient_link(case_id, "preferences")
-    expired, expired_code = services.create_patient_link(case_id, "preferences")
+    _, code = services.create_patient_link(case_id, {"preferences": None})
+    expired, expired_code = services.create_patient_link(case_id, {"preferences": None})
     services.expire_patient_link(expired.id)
     wrong = format_code(new_code())
     for typed, client in ((wrong, CLIENT_A), (expired_code, CLIENT_A)):
@@ -930,7 +930,7 @@ def try_code(code: str, client: str | None) -> str:
 
 def patient_code_guessing(backend: str) -> None:
     case_id = a_case()
-    _, code = services.create_patient_link(case_id, "preferences")
+    _, code = services.create_patient_link(case_id, {"preferences": None})
     # Nothing is carried from one guess to the next, as with a new page session each time.
     guesses = [try_code(format_code(new_code()), None) for _ in range(50)]
     report(

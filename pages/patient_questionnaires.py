@@ -35,7 +35,7 @@ with friendly_errors():
         ["Links", "Side by side", "Fit by source", "Their own words", "All your cases"]
     )
     with links_tab:
-        patient_questionnaires.new_link_form(stored.id, [s.number for s in case.sessions])
+        patient_questionnaires.new_link_form(stored.id)
         patient_questionnaires.made_link(stored.id)
         links = patient_questionnaires.links_list(stored.id)
     with answers_tab:

@@ -1,11 +1,10 @@
-"""The patient's questionnaire (no account: the link's code is the key) and the therapist's view of
-what came back: links with QR codes, answers side by side, the fit's source and coded free text.
+"""The therapist's side of patient questionnaires: links with their questionnaires and QR codes,
+what came back beside the therapist's own answers, the fit's source and coded free text.
 
-The patient's widgets are keyed ``patient.<item key>`` (``patient.preferences.structure``,
-``patient.preferences.structure.importance``, ``patient.barriers.childcare.none``), the
-therapist's ``links.…``, ``compared.…`` and ``codes.…``. Text that people wrote is shown with
-``st.text`` or, where words are highlighted, HTML-escaped before any mark-up is added: it is never
-rendered as Markdown or HTML.
+The widgets are keyed ``links.…``, ``answers.…`` and ``codes.…``. Text that people wrote is
+shown with ``st.text`` or, where words are highlighted, HTML-escaped before any mark-up is
+added: it is never rendered as Markdown or HTML. The patient's side is
+ui/patient_questionnaires_answer.py.
 """
 
 from __future__ import annotations
@@ -16,90 +15,29 @@ import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import segno
 import streamlit as st
 
 from tailoring import services
 from tailoring.model.coding import ThemeCode
-from tailoring.model.patient_questionnaires import SOURCES, PatientLink, Question
-from tailoring.model.text import NOTE_CHARS
+from tailoring.model.patient_content import SESSION_SETS, SET_IDS, SetId
+from tailoring.model.patient_questionnaires import SOURCES, LinkQuestionnaire, PatientLink
 from ui import bound
 from ui import report as report_ui
-from ui.client import client_address
 from ui.common import wrapped_table
+from ui.patient_questionnaires_answer import URL_PATH
 from ui.review import when
-from ui.style import READABLE_CAPTIONS
 
-URL_PATH = "patient"
-MODE = "patient.mode"
-LINK = "patient.link_id"
-SCOPE = "patient.scope"
-STORED = "patient.stored"
-NOTICE = "patient.notice"
-REFUSAL = "patient.refusal"
-ADDRESS_CLEARED = "patient.address_cleared"
-HELD = "patient.held"
 PUBLIC_URL = "TAILORING_PUBLIC_URL"
-# Radio buttons and tick boxes a thumb can hit on a phone, at least 44 px tall (WCAG 2.5.5), and
-# captions dark enough to read (WCAG 1.4.3).
-TOUCH_CSS = (
-    """
-<style>
-[data-testid="stRadio"] [role="radiogroup"] label,
-[data-testid="stCheckbox"] label {
-  min-height: 44px;
-  align-items: center;
-  padding: 4px 0;
+SET_WORDS: dict[SetId, str] = {
+    "preferences": "What the patient wants from therapy (preferences)",
+    "before_session": "Before a session: PHQ-9, anxiety measure, WSAS",
+    "after_session": "After a session: alliance check",
 }
-[data-testid="stRadio"] [role="radiogroup"] { gap: 0.25rem; }
-/* Captions patients read (hints) at 4.5:1 or more: see ui/style.py. */
-"""
-    + READABLE_CAPTIONS
-    + """
-.st-key-patient-style { display: none; }
-/* Phones zoom into a text field whose text is under 16 px (iOS Safari), and "Press Ctrl+Enter
-   to apply" means nothing on a phone: the words save when the box loses focus, as the page says. */
-[data-testid="stTextArea"] textarea, [data-testid="stTextInput"] input { font-size: 16px; }
-[data-testid="InputInstructions"] { display: none; }
-</style>
-<span></span>
-"""
-)
-# The page's own words for patients, beside those of content/patient/: held to the same plain
-# language (Flesch reading ease of 60 or more) by tests/app/test_patient_questionnaires.py.
-WORDS = {
-    "title": "Your questions",
-    "code_intro": "Your therapist gave you a link or a code. If you have the link, open it. If "
-    "you have the code, type it here. Small or capital letters both work.",
-    "reopen": "Were you answering when the page closed or reloaded? Open the link from your "
-    "message again, or type the code. Your answers so far are kept.",
-    "code_label": "Type the code your therapist gave you",
-    "open": "Open my questions",
-    "works_until": "The link works until {until}.",
-    "tick_all": "Tick all that apply.",
-    "saves_on_leave": "Your words save when you tap or click outside the box.",
-    "sent": "You sent your answers to '{title}' at {when}.",
-    "closed": "The link to '{title}' closed at {when}. The answers you gave are saved.",
-    "changes": "Want to change an answer? Ask your therapist. They can send you a new link.",
-    "answered": "You have answered {answered} of {total} questions. You can leave out any you "
-    "prefer not to answer.",
-    "progress": "{answered} of {total} questions answered",
-    "finish": "I have finished",
-    "details": "This answer is not saved yet. It seems to include personal details, such as a "
-    "phone number, an email address, a postcode or a date of birth. Please leave these out.",
-    "without": "Without them, your answer would read:",
-    "remove": "Remove them and save",
-    "change": "I will change my answer",
-    "not_saved": "Your last answer was not saved. Please try again in a minute.",
-    "not_valid": "That answer could not be saved. Please choose again.",
-    "not_finished": "Not finished yet. Please try again in a minute.",
-}
-SET_WORDS = {
-    "preferences": "What the patient wants from therapy",
-    "before_session": "Before a session (PHQ-9, anxiety, WSAS)",
-    "after_session": "After a session (alliance check)",
+SESSION_WORDS: dict[SetId, str] = {
+    "before_session": "Before session",
+    "after_session": "After session",
 }
 STATUS_WORDS = {
     "open": "Waiting for the patient",
@@ -119,395 +57,6 @@ SECTION_WORDS = {
     "alliance": "Alliance",
 }
 DECISION_WORDS = {"accepted": "Accepted", "rejected": "Rejected"}
-
-
-# Which visit is a patient's -------------------------------------------------------------------
-
-
-def patient_visit() -> bool:
-    """Whether this browser session is a patient's: opened with a code in the address or at the
-    patient page's address, or earlier in this session. Such a session sees only that page."""
-    ss = st.session_state
-    if not ss.get(MODE) and ("code" in st.query_params or _at_patient_address()):
-        ss[MODE] = True
-    return bool(ss.get(MODE))
-
-
-def _at_patient_address() -> bool:
-    url = st.context.url
-    return isinstance(url, str) and url.rstrip("/").endswith(f"/{URL_PATH}")
-
-
-# The patient's side -------------------------------------------------------------------------
-
-
-def touch_targets() -> None:
-    """Put the page's CSS in the main flow, in a container its own rule hides.
-
-    Streamlit sends an ``st.html`` of style tags alone to its event container, which a later run
-    can clear: the rules then vanished now and again (an e2e axe scan caught faint captions). The
-    ``<span>`` keeps it in the page, where it stays like any other element of the run.
-    """
-    with st.container(key="patient-style"):
-        st.html(TOUCH_CSS)
-
-
-def current_link() -> PatientLink | None:
-    """The link this visit opened, or None after showing the code form (and why, if refused).
-
-    Once read, the code leaves the address bar: someone who sees the screen, a screenshot or a
-    shared address does not get it. A reload then starts a new session without the code, which
-    shows the code form: the patient opens the link again and finds their answers kept.
-    """
-    ss = st.session_state
-    link = None
-    if ss.get(LINK) is not None:
-        try:
-            link = services.patient_link(ss[LINK])
-        except services.LinkRefused as refused:
-            _refuse(str(refused))
-    elif code := st.query_params.get("code", ""):
-        link = _open(code)
-    if link is None:
-        _code_form()
-    else:
-        _forget_code_in_address()
-    return link
-
-
-def _open(code: str) -> PatientLink | None:
-    try:
-        link = services.open_patient_link(code, client_address())
-    except (services.LinkRefused, services.TooManyAttempts) as refused:
-        _refuse(str(refused))
-        return None
-    st.session_state[LINK] = link.id
-    return link
-
-
-def _forget_code_in_address() -> None:
-    """Take the code out of the address bar, without leaving it in the browser's back button.
-
-    Setting ``st.query_params`` alone would push a new history entry and keep the one with the
-    code; so the browser's own entry is replaced first, and Streamlit's copy of the query is
-    emptied on the next run, when the address already matches and nothing is pushed.
-    """
-    if not st.query_params.get("code"):
-        return
-    if st.session_state.get(ADDRESS_CLEARED):
-        st.query_params["code"] = ""
-        return
-    st.session_state[ADDRESS_CLEARED] = True
-    st.html(
-        "<script>history.replaceState(history.state, '', location.pathname + '?code=');</script>",
-        unsafe_allow_javascript=True,
-    )
-
-
-def _refuse(message: str) -> None:
-    """Forget the link and say why; a refused code leaves the address, so reruns do not try it
-    again (and count it again)."""
-    st.session_state[LINK] = None
-    st.session_state[REFUSAL] = message
-    st.query_params["code"] = ""
-
-
-def _code_form() -> None:
-    # An empty code in the address keeps a reload on this form (the page's own address is
-    # shown as the app's root, which without a code opens the clinicians' app).
-    st.query_params["code"] = ""
-    st.title(WORDS["title"])
-    refusal = st.session_state.pop(REFUSAL, None)
-    if refusal:
-        st.error(refusal, icon=":material/block:")
-    st.write(WORDS["code_intro"])
-    st.caption(WORDS["reopen"])
-    with st.form("patient.code_form", border=False):
-        st.text_input(
-            WORDS["code_label"],
-            key="patient.code",
-            placeholder="For example 7K2M-QX9D-…",
-            max_chars=60,
-            autocomplete="off",
-        )
-        st.form_submit_button(WORDS["open"], type="primary", width="stretch", on_click=_submit_code)
-
-
-def _submit_code() -> None:
-    code = st.session_state.get("patient.code", "").strip()
-    if code:
-        _open(code)
-
-
-def thank_you(link: PatientLink) -> None:
-    """A link that takes no more answers: what was sent and when, and how to change it."""
-    wording = services.patient_wording()
-    st.title(wording.thank_you.title)
-    st.success(wording.thank_you.text, icon=":material/check_circle:")
-    title = services.patient_questionnaire(link).title
-    if link.completed_at is not None:
-        sent = WORDS["sent"].format(title=title, when=_local(link.completed_at))
-    else:
-        sent = WORDS["closed"].format(title=title, when=_local(link.expires_at))
-    st.write(f"{sent} {WORDS['changes']}")
-    st.info(wording.urgent_help, icon=":material/call:")
-
-
-def questionnaire(link: PatientLink) -> None:
-    """The link's questions, one per block, each answer saved as it is given."""
-    wording = services.patient_wording()
-    chosen_set = services.patient_questionnaire(link)
-    asked = services.patient_questions(link)
-    stored = services.patient_link_answers(link.id)
-    _load(link.id, stored)
-    st.title(chosen_set.title)
-    st.write(chosen_set.intro)
-    st.info(
-        f"{wording.saving} {WORDS['works_until'].format(until=_local(link.expires_at))}",
-        icon=":material/save:",
-    )
-    st.warning(wording.urgent_help, icon=":material/call:")
-    _show_notice()
-    answered = sum((stored.get(q.key) or {}).get("value") not in (None, []) for q in asked)
-    st.progress(
-        answered / len(asked), text=WORDS["progress"].format(answered=answered, total=len(asked))
-    )
-    for section in chosen_set.sections:
-        st.header(section.title)
-        if section.intro:
-            st.write(section.intro)
-        stem = None
-        for question in (q for q in asked if q.section == section.title):
-            # A measure's question ("Over the last 2 weeks, how often...") once, above its
-            # items: repeated in each of nine blocks it made a phone page much longer.
-            if question.stem and question.stem != stem:
-                st.markdown(f"**{question.stem}**")
-            stem = question.stem
-            _question(link.id, question, wording.importance.question, wording.importance.labels)
-    st.divider()
-    st.write(WORDS["answered"].format(answered=answered, total=len(asked)))
-    st.button(
-        WORDS["finish"],
-        key="patient.finish",
-        type="primary",
-        width="stretch",
-        on_click=_finish,
-        args=(link.id,),
-    )
-
-
-def _local(moment: datetime) -> str:
-    """A time as the patient's browser reads it, e.g. "14:05 on Friday 11 December"."""
-    name = st.context.timezone
-    try:
-        zone = ZoneInfo(name) if isinstance(name, str) else UTC
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = UTC
-    local = moment.astimezone(zone)
-    return f"{local:%H:%M} on {local:%A} {local.day} {local:%B %Y}"
-
-
-def _widget_values(question: Question, payload: dict[str, Any] | None) -> dict[str, Any]:
-    payload = payload or {}
-    key = f"patient.{question.key}"
-    value = payload.get("value")
-    if question.multiple:
-        chosen = value or []
-        values: dict[str, Any] = {f"{key}.{c.value}": c.value in chosen for c in question.choices}
-    elif question.kind == "open":
-        values = {key: value or ""}
-    else:
-        values = {key: value}
-    if question.importance:
-        values[f"{key}.importance"] = payload.get("importance")
-    return values
-
-
-def _load(link_id: int, answers: dict[str, dict[str, Any]]) -> None:
-    """Make the stored answers the ones the widgets show on this run (ui/bound.py says why)."""
-    ss = st.session_state
-    ss[SCOPE] = link_id
-    ss[STORED] = answers
-
-
-def _show(question: Question, key: str) -> str:
-    """Before drawing one of a question's widgets: give it the stored (or held) value."""
-    ss = st.session_state
-    stored = ss.get(STORED, {}).get(question.key)
-    bound.show(f"link:{ss.get(SCOPE)}", key, _widget_values(question, stored)[key])
-    return key
-
-
-def _stored_payload(question: Question) -> dict[str, Any]:
-    """The question's answer as stored, with every field (unanswered: None)."""
-    payload = {"value": None, **(st.session_state.get(STORED, {}).get(question.key) or {})}
-    if question.importance:
-        payload.setdefault("importance", None)
-    return payload
-
-
-def _merged(question: Question, key: str, given: Any, ticked: str | int | None) -> dict[str, Any]:
-    """The stored answer with the one widget ``key`` changed to ``given``."""
-    payload = _stored_payload(question)
-    if key.endswith(".importance") and question.importance:
-        payload["importance"] = given
-    elif question.multiple:
-        chosen = set(payload["value"] or [])
-        if given:
-            # "None of these" and the others exclude each other: the last tick wins.
-            chosen = {c for c in chosen if question.exclusive not in (ticked, c)} | {ticked}
-        else:
-            chosen.discard(ticked)
-        payload["value"] = [c.value for c in question.choices if c.value in chosen] or None
-    elif question.kind == "open":
-        payload["value"] = (given or "").strip() or None
-    else:
-        payload["value"] = given
-    return payload
-
-
-def _question(link_id: int, question: Question, importance: str, levels: list[str]) -> None:
-    key = f"patient.{question.key}"
-    labels = {c.value: c.label for c in question.choices}
-    with st.container(border=True, key=f"{key}.block"):
-        st.markdown(f"**{question.text}**")
-        if question.hint:
-            st.caption(question.hint)
-        if question.kind == "open":
-            st.text_area(
-                question.text,
-                key=_show(question, key),
-                max_chars=NOTE_CHARS,
-                label_visibility="collapsed",
-                on_change=_save,
-                args=(link_id, question, key),
-            )
-            st.caption(WORDS["saves_on_leave"])
-            _offer(link_id, question)
-        elif question.multiple:
-            st.caption(WORDS["tick_all"])
-            for choice in question.choices:
-                st.checkbox(
-                    choice.label,
-                    key=_show(question, f"{key}.{choice.value}"),
-                    on_change=_save,
-                    args=(link_id, question, f"{key}.{choice.value}", choice.value),
-                )
-        else:
-            st.radio(
-                question.text,
-                list(labels),
-                index=None,
-                key=_show(question, key),
-                format_func=labels.__getitem__,
-                label_visibility="collapsed",
-                on_change=_save,
-                args=(link_id, question, key, None, True),
-            )
-        if question.importance:
-            st.radio(
-                importance,
-                list(range(len(levels))),
-                index=None,
-                key=_show(question, f"{key}.importance"),
-                format_func=levels.__getitem__,
-                on_change=_save,
-                args=(link_id, question, f"{key}.importance", None, True),
-            )
-
-
-@bound.uninterrupted
-def _save(
-    link_id: int,
-    question: Question,
-    key: str,
-    ticked: str | int | None = None,
-    radio: bool = False,
-) -> None:
-    """One widget changed: merge its value into the stored answer and save that, nothing else."""
-    ss = st.session_state
-    scope = f"link:{link_id}"
-    given = bound.given(key)
-    if given is None and radio:
-        return  # a person cannot empty a radio: a stale value from the browser
-    payload = _merged(question, key, given, ticked)
-    if payload == _stored_payload(question):
-        bound.release(scope, key)
-        return
-    try:
-        services.save_patient_answer(link_id, question.key, payload)
-    except services.IdentifiersFound as found:
-        bound.hold(scope, key, given)
-        ss.setdefault(HELD, {})[question.key] = found.redacted()[question.key]
-        return
-    except services.LinkRefused as refused:
-        _refuse(str(refused))
-    except services.StorageError:
-        bound.hold(scope, key, given)
-        ss[NOTICE] = WORDS["not_saved"]
-        return
-    except ValueError:
-        ss[NOTICE] = WORDS["not_valid"]
-    else:
-        ss.setdefault(STORED, {})[question.key] = payload
-    bound.release(scope, key)
-    ss.get(HELD, {}).pop(question.key, None)
-
-
-def _offer(link_id: int, question: Question) -> None:
-    """A plain warning when free text seems to name someone or hold their details.
-
-    Unlike the clinicians' check (ui/privacy.py) a patient is not offered to save the text as
-    written: they may remove what was found, or change the text themselves.
-    """
-    redacted = st.session_state.get(HELD, {}).get(question.key)
-    if redacted is None:
-        return
-    st.warning(WORDS["details"], icon=":material/privacy_tip:")
-    st.caption(WORDS["without"])
-    st.text(redacted)
-    remove, change = st.columns(2)
-    remove.button(
-        WORDS["remove"],
-        key=f"patient.{question.key}.remove",
-        type="primary",
-        width="stretch",
-        on_click=_remove_details,
-        args=(link_id, question, redacted),
-    )
-    change.button(
-        WORDS["change"],
-        key=f"patient.{question.key}.change",
-        width="stretch",
-        on_click=_keep_editing,
-        args=(question.key,),
-    )
-
-
-def _keep_editing(item_key: str) -> None:
-    st.session_state.get(HELD, {}).pop(item_key, None)
-
-
-def _remove_details(link_id: int, question: Question, redacted: str) -> None:
-    key = f"patient.{question.key}"
-    st.session_state[key] = redacted
-    _save(link_id, question, key)
-
-
-@bound.uninterrupted
-def _finish(link_id: int) -> None:
-    try:
-        services.complete_patient_link(link_id)
-    except services.LinkRefused as refused:
-        _refuse(str(refused))
-    except services.StorageError:
-        st.session_state[NOTICE] = WORDS["not_finished"]
-
-
-def _show_notice() -> None:
-    message = st.session_state.pop(NOTICE, None)
-    if message:
-        st.error(message, icon=":material/error:")
 
 
 # The therapist's side: links ------------------------------------------------------------------
@@ -536,37 +85,63 @@ def qr_png(url: str) -> bytes:
     return buffer.getvalue()
 
 
-def new_link_form(case_id: int, sessions: list[int]) -> None:
-    """Choose a questionnaire (and its session) and create a link to it."""
-    left, middle, right = st.columns([3, 1, 1])
-    set_id = left.selectbox(
-        "Questionnaire", list(SET_WORDS), format_func=SET_WORDS.__getitem__, key="links.new.set"
+def new_link_form(case_id: int) -> None:
+    """Choose the questionnaires of one link (a patient's visit), their sessions, and create it."""
+    sessions = services.link_sessions(case_id)
+    st.markdown("**A new link: what the patient answers this time**")
+    st.caption(
+        "One link can carry several questionnaires, for example the preferences and the measures "
+        "before a session: the patient gets one link and goes through a short list."
     )
-    needs_session = set_id != "preferences"
-    number = middle.number_input(
-        "Session",
-        min_value=1,
-        max_value=200,
-        value=max(sessions, default=0) + (1 if set_id == "before_session" else 0) or 1,
-        step=1,
-        # One widget per questionnaire: a single one kept the number of the questionnaire
-        # first shown, so "before a session" offered the last recorded session, not the next.
-        key=f"links.new.session.{set_id}",
-        disabled=not needs_session,
-        help="The session the answers are about.",
-    )
-    days = right.number_input(
+    chosen: dict[SetId, int | None] = {}
+    for set_id in SET_IDS:
+        tick, number = st.columns([3, 1], vertical_alignment="center")
+        ticked = tick.checkbox(
+            SET_WORDS[set_id], value=set_id == "preferences", key=f"links.new.{set_id}"
+        )
+        session: int | None = None
+        if set_id in SESSION_SETS:
+            session = number.number_input(
+                SESSION_WORDS[set_id],
+                min_value=1,
+                max_value=200,
+                value=sessions[set_id],
+                step=1,
+                # One widget per questionnaire: each offers its own session (before the next
+                # one not yet recorded, after the last one recorded).
+                key=f"links.new.session.{set_id}",
+                disabled=not ticked,
+                help="The session the answers are about.",
+            )
+        if ticked:
+            chosen[set_id] = int(session) if session is not None else None
+    days = st.number_input(
         "Days to answer", min_value=1, max_value=42, value=14, step=1, key="links.new.days"
     )
     if st.button("Create link", key="links.new.create", type="primary"):
+        if not chosen:
+            st.error("No link made: tick at least one questionnaire.")
+            return
         try:
-            _, code = services.create_patient_link(
-                case_id, set_id, int(number) if needs_session else None, int(days)
-            )
+            _, code = services.create_patient_link(case_id, chosen, int(days))
         except (ValueError, services.CaseFileError) as problem:
             st.error(f"No link made: {problem}")
         else:
             st.session_state["links.made"] = (case_id, code)
+
+
+def questionnaire_words(carried: LinkQuestionnaire) -> str:
+    """A questionnaire of a link in a few words, with its session."""
+    if carried.set_id == "before_session":
+        return f"Before session {carried.session_number} (PHQ-9, anxiety, WSAS)"
+    if carried.set_id == "after_session":
+        return f"After session {carried.session_number} (alliance check)"
+    return "Preferences"
+
+
+def link_words(link: PatientLink) -> str:
+    """What a link carries, e.g. "Preferences; Before session 2 (PHQ-9, anxiety, WSAS)"."""
+    return "; ".join(questionnaire_words(q) for q in link.questionnaires)
 
 
 def made_link(case_id: int) -> None:
@@ -603,8 +178,11 @@ def links_list(case_id: int) -> list[PatientLink]:
     now = datetime.now(UTC)
     for link in links:
         status = link.status(now)
-        about = SET_WORDS[link.set_id] + (
-            f" · session {link.session_number}" if link.session_number else ""
+        # While the link is open, the questionnaires the patient has said are done.
+        about = "; ".join(
+            questionnaire_words(q)
+            + (" (done)" if q.done_at is not None and status == "open" else "")
+            for q in link.questionnaires
         )
         with st.container(border=True, key=f"links.{link.id}"):
             words, actions = st.columns([3, 2])
@@ -721,8 +299,7 @@ def _tracking_row(
         "PHQ-9 item 9": "Above 0: follow your risk procedure" if risk else "",
         "Case": line.reference,
         "Therapist": line.therapist,
-        "Questionnaire": SET_WORDS[link.set_id]
-        + (f" · session {link.session_number}" if link.session_number else ""),
+        "Questionnaires": link_words(link),
         "Answered": link.answered,
         word: when(at) if at else "—",
     }
@@ -782,7 +359,7 @@ def risk_notice(measures: list[services.PatientMeasures]) -> None:
     for answered in measures:
         if answered.risk:
             st.error(
-                f"Before session {answered.link.session_number} the patient answered the "
+                f"Before session {answered.session_number} the patient answered the "
                 "PHQ-9 question about thoughts of being better off dead or of self-harm above "
                 "'not at all'. Nobody saw it as it was given: follow your service's risk "
                 "procedure now.",
@@ -799,7 +376,7 @@ def measures_section(measures: list[services.PatientMeasures]) -> None:
         link = answered.link
         state = "came back" if link.completed_at else "partly answered"
         with st.container(border=True, key=f"answers.measures.{link.id}"):
-            st.caption(f"Before session {link.session_number} · {state}")
+            st.caption(f"Before session {answered.session_number} · {state}")
             columns = st.columns(max(len(answered.scores), 1))
             for column, score in zip(columns, answered.scores, strict=False):
                 column.metric(

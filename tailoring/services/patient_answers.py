@@ -122,6 +122,7 @@ class PatientMeasures:
     """What the patient answered before one session: each measure scored, and item by item."""
 
     link: PatientLink
+    session_number: int
     scores: list[MeasureScore]
     # (measure, item, the answer in the words the patient chose), in questionnaire order.
     items: list[tuple[str, str, str]]
@@ -135,18 +136,21 @@ class PatientMeasures:
 
 
 def patient_measures(case_id: int) -> list[PatientMeasures]:
-    """The measures the patient answered through each before-session link (revoked ones left
-    out), newest first."""
+    """The measures the patient answered through each link with a before-session questionnaire
+    (revoked ones left out), newest first."""
     lib = content()
     with unit_of_work() as uow:
         guard("case.view", case_id)
         given_by_link = [
-            (link, uow.patient_questionnaires.answers(link.id))
+            (link, before.session_number, uow.patient_questionnaires.answers(link.id))
             for link in uow.patient_questionnaires.links(case_id)
-            if link.set_id == "before_session" and link.revoked_at is None and link.answered
+            if (before := link.questionnaire("before_session")) is not None
+            and before.session_number is not None
+            and before.answered
+            and link.revoked_at is None
         ]
     found = []
-    for link, given_answers in given_by_link:
+    for link, number, given_answers in given_by_link:
         payloads = {k: a.payload for k, a in given_answers.items()}
         answered = PatientAnswers.from_payloads(payloads).measures
         scores, items, answers = [], [], {}
@@ -162,14 +166,14 @@ def patient_measures(case_id: int) -> list[PatientMeasures]:
                 if value is not None:
                     words_for = item.not_applicable if value == "na" else words.get(value)
                     items.append((measure.short_name, item.text, str(words_for or value)))
-        found.append(PatientMeasures(link, scores, items, answers))
+        found.append(PatientMeasures(link, number, scores, items, answers))
     return found
 
 
 def patient_session_measures(case_id: int, number: int) -> PatientMeasures | None:
     """What the patient answered before session ``number``: the newest link for that session
     with answers (revoked ones left out), or None."""
-    return next((m for m in patient_measures(case_id) if m.link.session_number == number), None)
+    return next((m for m in patient_measures(case_id) if m.session_number == number), None)
 
 
 def copy_patient_measures(case_id: int, number: int, expected_revision: int | None = None) -> int:

@@ -8,6 +8,7 @@ questionnaire. The therapist's side is guarded and audited like every other use 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -16,12 +17,13 @@ from tailoring.auth import (
     local_actor,
 )
 from tailoring.engine import patient_questionnaires as link_codes
-from tailoring.model.patient_content import PatientWording, QuestionnaireSet, SetId
+from tailoring.model.patient_content import PatientWording, SetId
 from tailoring.model.patient_questionnaires import (
+    AskedQuestionnaire,
     PatientLink,
     Question,
+    asked_questionnaires,
     parse_answer,
-    questions,
 )
 from tailoring.services.figures import refresh_case
 from tailoring.services.identifiers import check_identifiers
@@ -77,13 +79,13 @@ def case_link_risks(case_id: int) -> list[RiskAnswer]:
 
 def create_patient_link(
     case_id: int,
-    set_id: SetId,
-    session_number: int | None = None,
+    questionnaires: Mapping[SetId, int | None],
     days: int = DEFAULT_LINK_DAYS,
 ) -> tuple[PatientLink, str]:
-    """A new link to a questionnaire for the case's patient, and its code: the only time the code
-    is known (only its hash is stored). ValueError for a set, session or lifetime that does not
-    fit; CaseFileError for a practice attempt."""
+    """A new link for the case's patient carrying these questionnaires (each set mapped to the
+    session it is about, None for the preferences), in this order, and its code: the only time
+    the code is known (only its hash is stored). ValueError for a set, session or lifetime that
+    does not fit; CaseFileError for a practice attempt."""
     with unit_of_work() as uow:
         holder = guard("case.edit", case_id)
         assert holder is not None
@@ -95,15 +97,24 @@ def create_patient_link(
         code = link_codes.new_code()
         link = uow.patient_questionnaires.create_link(
             case_id,
-            set_id,
-            session_number,
+            questionnaires,
             link_codes.token_hash(code),
             current_user(),
             link_codes.expiry(now, timedelta(days=days)),
             now,
         )
-        audit("changed", holder, f"patient link {link.id} created ({set_id})")
+        sets = ", ".join(q.set_id for q in link.questionnaires)
+        audit("changed", holder, f"patient link {link.id} created ({sets})")
     return link, link_codes.format_code(code)
+
+
+def link_sessions(case_id: int) -> dict[SetId, int]:
+    """The session each questionnaire about a session is first offered for in a new link:
+    before the next one not yet recorded, after the last one recorded."""
+    with unit_of_work() as uow:
+        guard("case.view", case_id)
+        recorded = [s.number for s in uow.cases.get(case_id).case.sessions]
+    return link_codes.suggested_sessions(recorded)
 
 
 def patient_links(case_id: int) -> list[PatientLink]:
@@ -244,19 +255,17 @@ def patient_wording() -> PatientWording:
     return patient.wording
 
 
-def patient_questionnaire(link: PatientLink) -> QuestionnaireSet:
-    """The title, introduction and sections of the link's questionnaire."""
-    patient = content().patient
-    if patient is None:
-        raise KeyError("this content has no patient questionnaires (content/patient/)")
-    return patient.questionnaire(link.set_id)
+def link_questionnaires(link: PatientLink) -> list[AskedQuestionnaire]:
+    """The link's questionnaires in order, each with its pages of questions (a question asked by
+    an earlier one of the link is not asked again), with the case's own anxiety measure."""
+    with unit_of_work() as uow:
+        anxiety = uow.cases.get(link.case_id).case.anxiety_measure
+    return asked_questionnaires(content(), link, anxiety)
 
 
 def patient_questions(link: PatientLink) -> list[Question]:
-    """The questions of the link's questionnaire, with the case's own anxiety measure."""
-    with unit_of_work() as uow:
-        anxiety = uow.cases.get(link.case_id).case.anxiety_measure
-    return questions(content(), link.set_id, anxiety)
+    """Every question the link asks, in the order the patient meets them."""
+    return [q for asked in link_questionnaires(link) for q in asked.questions]
 
 
 def patient_link_answers(link_id: int) -> dict[str, dict[str, Any]]:
@@ -268,28 +277,47 @@ def patient_link_answers(link_id: int) -> dict[str, dict[str, Any]]:
 
 
 def save_patient_answer(link_id: int, item_key: str, payload: dict[str, Any]) -> None:
-    """Check one answer against its question and save it as given.
+    """Check one answer against its question and save it as given, under the questionnaire of
+    the link that asks it.
 
-    LinkRefused once the link stopped working, LinkClosed once the questionnaire is finished,
-    ValueError for an answer that does not fit the question. Free text is checked for
-    identifiers (IdentifiersFound, nothing saved); patients are not offered to save it as
-    written, only to remove what was found or to change the text.
+    LinkRefused once the link stopped working, LinkClosed once it is finished, ValueError for an
+    answer that does not fit the question. Free text is checked for identifiers
+    (IdentifiersFound, nothing saved); patients are not offered to save it as written, only to
+    remove what was found or to change the text.
     """
     with unit_of_work() as uow:
         link = patient_link(link_id)
         if not link.accepts_answers(link_codes.utc_now()):
             raise LinkClosed()
-        question = {q.key: q for q in patient_questions(link)}.get(item_key)
-        if question is None:
-            raise ValueError(f"{item_key!r} is not a question of this questionnaire")
+        asking = {
+            q.key: (asked.set_id, q) for asked in link_questionnaires(link) for q in asked.questions
+        }
+        if item_key not in asking:
+            raise ValueError(f"{item_key!r} is not a question of this link's questionnaires")
+        set_id, question = asking[item_key]
         parsed = parse_answer(question, payload)
         if question.kind == "open" and isinstance(parsed["value"], str):
             parsed["value"] = parsed["value"].strip() or None
             if parsed["value"]:
                 check_identifiers({item_key: parsed["value"]})
-        uow.patient_questionnaires.save_answer(link_id, item_key, parsed)
+        uow.patient_questionnaires.save_answer(link_id, set_id, item_key, parsed)
         _refresh_for_patient(link.case_id)
         _audit_patient("answered", link, f"answer {item_key}")
+
+
+def finish_patient_questionnaire(link_id: int, set_id: SetId) -> PatientLink:
+    """The patient is done with one questionnaire of the link: it shows as done on their list.
+    Its answers can still change until the whole link is finished. LinkRefused or LinkClosed as
+    for an answer; ValueError if the link carries no such questionnaire."""
+    with unit_of_work() as uow:
+        link = patient_link(link_id)
+        if not link.accepts_answers(link_codes.utc_now()):
+            raise LinkClosed()
+        done = uow.patient_questionnaires.finish_questionnaire(link_id, set_id)
+        carried = link.questionnaire(set_id)
+        if carried is not None and carried.done_at is None:
+            _audit_patient("answered", link, f"questionnaire {set_id} done")
+        return done
 
 
 def complete_patient_link(link_id: int) -> PatientLink:
