@@ -95,7 +95,7 @@ def new_link_form(case_id: int) -> None:
     )
     chosen: dict[SetId, int | None] = {}
     for set_id in SET_IDS:
-        tick, number = st.columns([3, 1], vertical_alignment="center")
+        tick, number = st.columns([3, 1], vertical_alignment="bottom")
         ticked = tick.checkbox(
             SET_WORDS[set_id], value=set_id == "preferences", key=f"links.new.{set_id}"
         )

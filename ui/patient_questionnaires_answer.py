@@ -58,6 +58,7 @@ TOUCH_CSS = (
 dl.patient-answers { margin: 0; padding: 0; }
 dl.patient-answers dt { margin: 0; padding: 0; font-weight: 600; }
 dl.patient-answers dd { margin: 0 0 0.75rem 0; padding: 0; white-space: pre-wrap; }
+dl.patient-answers dd.unanswered { color: #595959; font-style: italic; }
 /* Phones zoom into a text field whose text is under 16 px (iOS Safari), and "Press Ctrl+Enter
    to apply" means nothing on a phone: the words save when the box loses focus, as the page says. */
 [data-testid="stTextArea"] textarea, [data-testid="stTextInput"] input { font-size: 16px; }
@@ -537,20 +538,22 @@ def _answers_html(
     """The questions and the patient's answers as a list of terms, every word escaped."""
     items = "".join(
         f"<dt>{html.escape(q.text)}</dt>"
-        f"<dd>{html.escape(_answer_words(q, stored.get(q.key), levels))}</dd>"
+        + (
+            f"<dd>{html.escape(_answer_words(q, stored.get(q.key), levels))}</dd>"
+            if _answered([q], stored)
+            else f'<dd class="unanswered">{WORDS["not_answered"]}</dd>'
+        )
         for q in questions
     )
     return f'<dl class="patient-answers">{items}</dl>'
 
 
 def _answer_words(question: Question, payload: dict[str, Any] | None, levels: list[str]) -> str:
-    """An answer in the words the patient chose, with how much it matters where asked."""
+    """An answer given, in the words the patient chose, with how much it matters where asked."""
     payload = payload or {}
     value = payload.get("value")
     labels = {c.value: c.label for c in question.choices}
-    if value in (None, []):
-        words = WORDS["not_answered"]
-    elif question.kind == "open":
+    if question.kind == "open":
         words = str(value)
     elif isinstance(value, list):
         words = "; ".join(labels.get(v, str(v)) for v in value)

@@ -283,7 +283,7 @@ def test_before_sending_the_patient_checks_and_changes_answers(case_id):
     shown = "".join(h.value for h in at.get("html") if "patient-answers" in str(h.proto.body))
     assert "<dd>A clear plan each time. It matters a lot.</dd>" in shown
     assert "<dd>&lt;b&gt;Walks&lt;/b&gt; &amp; *talks*</dd>" in shown  # their words, escaped
-    assert "<dd>Not answered</dd>" in shown
+    assert '<dd class="unanswered">Not answered</dd>' in shown
     assert "You have answered 2 of 20 questions." in " ".join(m.value for m in at.markdown)
 
     # Change: back to that page, then straight back to the answers.

@@ -71,7 +71,7 @@ def test_every_page_in_local_mode(browser: Browser, app_server: AppServer, app_s
     attempt = app_services.start_attempt("housing_damp_mould")
     submitted = app_services.start_attempt("housing_damp_mould")
     app_services.submit_attempt(submitted)
-    _, code = app_services.create_patient_link(case_id, "preferences")
+    _, code = app_services.create_patient_link(case_id, {"preferences": None})
     url = app_server.url
     problems: list[str] = []
     used: set[Allowed] = set()
