@@ -5,9 +5,8 @@ carries, with when the patient said that questionnaire was done. Every existing 
 link of one questionnaire: its set and session as they were, done when the link was completed.
 Each answer names the questionnaire of its link it was given in (the link's one set so far).
 
-Downgrading puts the set and session back on each link; it refuses while any link carries more
-than one questionnaire, which revision 0013's schema cannot hold (revoke and delete those links,
-or keep this revision).
+Downgrading puts the set and session back on each link; it refuses, naming them, while any link
+carries more than one questionnaire, which revision 0013's schema cannot hold.
 
 Revision ID: 0014
 Revises: 0013
@@ -93,7 +92,7 @@ def downgrade() -> None:
     if carried:
         raise RuntimeError(
             f"patient links {carried} carry more than one questionnaire, which revision 0013 "
-            "cannot hold: revoke and delete them first, or stay at revision 0014"
+            "cannot hold: stay at revision 0014"
         )
     with op.batch_alter_table("patient_links") as batch_op:
         batch_op.add_column(sa.Column("set_id", sa.String(24), nullable=True))
