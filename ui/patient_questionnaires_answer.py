@@ -7,6 +7,10 @@ The widgets are keyed ``patient.<item key>`` (``patient.preferences.structure``,
 buttons that move between screens ``patient.go.…``, ``patient.next``, ``patient.back``,
 ``patient.change.…`` and ``patient.finish``. Text that the patient wrote is shown with
 ``st.text`` or HTML-escaped: it is never rendered as Markdown or HTML.
+
+Over 500 lines as one module on purpose: it is everything a patient sees (the code, the list, the
+pages, the answers to check, the thank-you) and the binding of their answer widgets to what is
+stored, which the screens share; nothing in it is used by the clinicians' pages.
 """
 
 from __future__ import annotations
