@@ -762,13 +762,14 @@ def patient_sequence(
 ) -> Outcome:
     """One random sequence on a patient's questionnaire (preferences) for a fresh case.
 
-    The patient answers radios, ticks and unticks boxes, writes in a text box, and reloads
-    (which asks for the link again: it is opened again, as from the message). Every answer the
-    page showed as given must be stored, and every widget must show what is stored.
+    The patient answers radios, ticks and unticks boxes, writes in a text box, moves between
+    its pages (Next, Back, and Change on the answers to check) and reloads (which asks for the
+    link again: it is opened again, as from the message). Every answer the page showed as given
+    must be stored, and every widget must show what is stored.
     """
     rng = random.Random(seed)
     case_id = services.new_case(f"PS-{seed:05d}", "cbt_depression", 12)
-    link, code = services.create_patient_link(case_id, "preferences")
+    link, code = services.create_patient_link(case_id, {"preferences": None})
     levels = len(services.patient_wording().importance.labels)
     form = PatientForm(services.patient_questions(link), levels)
     model = form.stored({})
@@ -779,7 +780,7 @@ def patient_sequence(
         page.goto(url)
         wait_ready(page, since=0)
         for _ in range(actions):
-            kind = rng.choices(["answer", "tick", "text", "reload"], [8, 3, 1, 1])[0]
+            kind = rng.choices(["answer", "tick", "text", "move", "reload"], [8, 3, 1, 3, 1])[0]
             if kind == "answer":
                 for spec, value in _answer(page, rng, form, set()).items():
                     model[spec] = value
@@ -793,6 +794,10 @@ def patient_sequence(
                 if given is not None:
                     model[given[0]] = given[1]
                     outcome.actions.append(f"{'.'.join(given[0])}=“{given[1]}”")
+            elif kind == "move":
+                moved = _move(page, rng)
+                if moved is not None:
+                    outcome.actions.append(f"tap {moved}")
             else:
                 outcome.actions.append("reload and open the link again")
                 with contextlib.suppress(Error):
@@ -813,6 +818,22 @@ def patient_sequence(
     finally:
         page.context.close()
     return outcome
+
+
+def _move(page: Page, rng: random.Random) -> str | None:
+    """Tap one of the buttons that move between the patient's screens (never "I have
+    finished"), at once; which one, or None when none showed."""
+    keys = page.evaluate(
+        """() => [...document.querySelectorAll("[class*='st-key-patient-']")]
+          .map((e) => [...e.classList].find((c) => c.startsWith("st-key-patient-")))
+          .filter((c) => /^st-key-patient-(next|back|change-|go-)/.test(c))"""
+    )
+    if not keys:
+        return None
+    chosen = rng.choice(sorted(set(keys)))
+    if not _click_quietly(page.locator(f".{chosen} button").first):
+        return None
+    return chosen.removeprefix("st-key-")
 
 
 def _tick(page: Page, rng: random.Random, form: PatientForm) -> dict[tuple[str, str, str], Any]:

@@ -11,7 +11,7 @@ from tailoring.content import library
 from tailoring.engine.answer_source import SOURCES, merge
 from tailoring.engine.assess import assess
 from tailoring.model.case import Answers, Case
-from tailoring.model.patient import PatientAnswers, as_answers
+from tailoring.model.patient_questionnaires import PatientAnswers, as_answers
 from tests.strategies import answers as drawn_answers
 
 CONTENT = library()

@@ -14,7 +14,7 @@ from tailoring.content import library
 from tailoring.engine.assess import assess
 from tailoring.engine.perception import perception_gaps, therapist_view
 from tailoring.model.case import AllianceAnswer, Answers, Case, PreferenceAnswer
-from tailoring.model.patient import PatientAnswers
+from tailoring.model.patient_questionnaires import PatientAnswers
 from tailoring.model.report import Flag
 from tailoring.model.session import Session
 from tests.strategies import answers as drawn_answers
