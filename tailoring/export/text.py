@@ -45,13 +45,35 @@ def _problem_lines(report: FitReport) -> list[str]:
     return [f"Presenting problem: {problem}", f"Planned protocol for this problem: {suits}"]
 
 
+def fit_value(report: FitReport, none: str = "not enough answers yet") -> str:
+    """The overall fit as it is shown: a contraindication in place of any figure."""
+    if report.contraindicated:
+        return "none (contraindicated)"
+    if report.overall_fit is None:
+        return none
+    return f"{round(report.overall_fit)} / 100"
+
+
+def contraindication_words(report: FitReport) -> str:
+    """Why the planned protocol is not offered, in a sentence or two; '' when it may be."""
+    if not report.contraindicated:
+        return ""
+    return (
+        f"{report.protocol_name} is contraindicated, whatever the preferences say: "
+        f"{' '.join(report.indication.reasons)} Choose another protocol."
+    )
+
+
 def _fit_line(report: FitReport) -> str:
     done = report.completeness
     answered = f"{done.percent}% of questions answered ({done.answered} of {done.total})"
-    if report.overall_fit is None:
-        return f"Overall fit: not enough answers yet; {answered}"
+    if report.contraindicated:
+        return (
+            "Overall fit: none, the planned protocol is contraindicated (see above): choose "
+            f"another protocol; {answered}"
+        )
     capped = "; capped by a demand the patient cannot meet" if report.capped else ""
-    return f"Overall fit: {round(report.overall_fit)} / 100; {answered}{capped}"
+    return f"Overall fit: {fit_value(report)}; {answered}{capped}"
 
 
 def practicalities(report: FitReport) -> list[str]:

@@ -400,3 +400,36 @@ def test_the_content_library_shows_the_indication_matrix(app: AppTest, content):
     couple = matrix[matrix["protocol"] == "Couple therapy for depression"].iloc[0]
     assert couple["Depression"] == "yes" and couple["Post-traumatic stress disorder (PTSD)"] == ""
     assert "Domestic abuse" in couple["contraindications"]
+
+
+def test_a_contraindicated_plan_shows_the_contraindication_in_place_of_the_fit(
+    app: AppTest, fresh_case
+):
+    services.update_case(fresh_case, None, protocol_id="couple_therapy", problem="depression")
+    partner = {"present": "yes", "maintains": "yes", "details": ["partner_conflict"]}
+    services.save_answer(fresh_case, "social", "relationships", partner)
+    services.save_answer(fresh_case, "preferences", "structure", {"value": 2, "importance": 3})
+    before = open_walkthrough(app, fresh_case, "report")
+    assert before.metric[0].value == "100 / 100"
+    services.record_session(
+        fresh_case, {"number": 1, "date": date(2026, 11, 2), "attendance": "attended"}
+    )
+    services.save_answer(
+        fresh_case, "social", "safeguarding", {"present": "yes", "details": ["domestic_abuse"]}
+    )
+    for at in (
+        open_walkthrough(before, fresh_case, "report"),
+        before.switch_page("pages/review.py").run(),
+    ):
+        assert not at.exception
+        fit = next(m for m in at.metric if m.label == "Overall fit")
+        assert fit.value == "Contraindicated"
+        # Said before anything else on the report, with the reason and what to do.
+        first = at.error[0].value
+        assert "Couple therapy for depression is contraindicated" in first
+        assert "Domestic abuse" in first and "Choose another protocol" in first
+        assert "/ 100" not in " ".join(m.value for m in at.metric if m.label == "Overall fit")
+    # The timeline keeps the fit recorded at session 1, under the contraindication now.
+    at = before.switch_page("pages/timeline.py").run()
+    assert not at.exception
+    assert any("Couple therapy for depression is contraindicated" in e.value for e in at.error)
