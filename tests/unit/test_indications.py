@@ -316,6 +316,17 @@ def test_phone_without_a_private_space_is_a_format_mismatch(
         assert [a.adaptation_id for a in flag.actions] == ["offer_in_person"]
 
 
+@pytest.mark.parametrize(("importance", "flagged"), [(0, True), (1, False), (None, False)])
+def test_a_way_of_meeting_that_does_not_matter_leaves_the_usual_one(
+    content, case_of, importance, flagged
+):
+    # Low-intensity BA is usually by phone; "in person" counts only if it matters at all.
+    prefs = {"format": {"value": ["in_person"], "importance": importance}}
+    social = {"access": {"present": "yes", "details": ["no_private_space"]}}
+    report = assess(content, case_of("ba_step2", social=social, preferences=prefs))
+    assert ("format.access.no_private_space" in ids(report)) == flagged
+
+
 @pytest.mark.parametrize(
     ("answer", "field"),
     [
