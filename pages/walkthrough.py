@@ -63,6 +63,15 @@ with friendly_errors():
             "None",
             key="case.second_problem",
         )
+        new_chosen = st.checkbox(
+            "The patient chose low intensity after discussing a step up",
+            case.low_intensity_chosen,
+            key="case.low_intensity_chosen",
+            help="Tick when the latest measure is above the range of the planned low-intensity "
+            "protocol and the patient, told that a high-intensity therapy is usually offered at "
+            "this severity, chose to stay at this step. The report then asks you to review the "
+            "choice at each session instead of flagging a step up.",
+        )
         protocols = {p.id: p for p in lib.protocols}
         new_protocol = st.selectbox(
             "Current protocol",
@@ -93,6 +102,7 @@ with friendly_errors():
                     protocol_id=new_protocol,
                     problem=new_problem,
                     second_problem=new_second,
+                    low_intensity_chosen=new_chosen,
                     sessions_available=int(new_sessions),
                     anxiety_measure=new_anxiety,
                     **referral,

@@ -88,6 +88,7 @@ def cases(draw: st.DrawFn, content: ContentLibrary) -> Case:
             "sessions_available": draw(st.integers(1, 30)),
             "answers": draw(answers(content)),
             **draw(problems(content)),
+            "low_intensity_chosen": draw(st.booleans()),
             "sessions": draw(assessment(content)),
         },
         context={"content": content},

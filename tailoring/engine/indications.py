@@ -9,7 +9,9 @@ The rules, in words (the content they read says where each comes from):
   partner).
 - Its depression severity range is checked when the problem is measured by depression, or not
   recorded yet: a less-severe protocol with a more severe PHQ-9 is outside its range (discuss a
-  step up; the patient may still choose it after discussion), and the reverse.
+  step up), and the reverse. When the case records that the patient chose low intensity after
+  discussion, more severe depression on a less-severe protocol is still outside its range, but
+  the flag is a low reminder to review the choice at each session, not a call to step up.
 - A contraindication holds when any of its details is recorded in its domain. A protocol that
   lists one that holds is contraindicated: it is never suggested, and its safe-looking fit does
   not matter. Actions that list it in ``withheld_when`` are never suggested either.
@@ -49,6 +51,11 @@ CHOOSE_INDICATED = "choose_indicated_protocol"
 RECORD_PROBLEM = "record_presenting_problem"
 STEP_UP = "discuss_step_up"
 SAFEGUARDING = "local_safeguarding_procedure"
+REVIEW_CHOICE = "review_choice_each_session"
+CHOSEN = (
+    "The patient chose it after discussing a step up (recorded in the case's plan): review the "
+    "choice at each session."
+)
 SPLIT_WORDS = {"less_severe": "less severe", "more_severe": "more severe"}
 
 
@@ -142,6 +149,12 @@ def severity_outside(
     )
 
 
+def chosen_after_discussion(case: Case, protocol: Protocol) -> bool:
+    """Whether the patient's recorded choice of low intensity covers a severity above the
+    protocol's range: it does for a protocol that suits less severe depression."""
+    return case.low_intensity_chosen and protocol.indications.depression_severity == "less_severe"
+
+
 def indication(
     content: ContentLibrary, case: Case, protocol: Protocol, picture: Picture
 ) -> Indication:
@@ -162,7 +175,7 @@ def indication(
         reasons = [unmet]
     elif outside:
         status = "severity_outside"
-        reasons = [outside]
+        reasons = [outside, *([CHOSEN] if chosen_after_discussion(case, protocol) else [])]
     else:
         status = "indicated" if recorded else "no_problem"
         reasons = []
@@ -266,37 +279,61 @@ def indication_flags(
         )
     outside = severity_outside(content, case, protocol, picture.severity)
     if outside:
-        depression = picture.severity.depression
-        assert depression is not None
-        above = depression.split == "more_severe"
-        flags.append(
-            new_flag(
-                content,
-                id="indication.severity",
-                severity="high" if above else "medium",
-                theme="pace",
-                title=f"{depression.short_name} {depression.total}: severity "
-                f"{'above' if above else 'below'} the range of {protocol.name}",
-                explanation=f"{outside}. "
-                + (
-                    "Discuss stepping up; if the patient chooses to continue at this step after "
-                    "discussion, record the choice and review progress closely."
-                    if above
-                    else "A less intensive protocol may suit; discuss it with the patient."
-                ),
-                triggers=[
-                    Trigger(
-                        section="sessions",
-                        item_id=depression.measure_id,
-                        question=f"Latest {depression.short_name} total",
-                        answer=f"Session {depression.session}: {depression.total} "
-                        f"({depression.band})",
-                    )
-                ],
-                actions=actions(content, [STEP_UP, REVIEW] if above else [REVIEW]),
-            )
-        )
+        assert picture.severity.depression is not None
+        flags.append(severity_flag(content, case, protocol, picture.severity.depression, outside))
     return flags
+
+
+def severity_flag(
+    content: ContentLibrary, case: Case, protocol: Protocol, found: MeasureSeverity, outside: str
+) -> Flag:
+    """The flag of a severity outside the protocol's range: above it, discuss a step up (or,
+    when the patient chose low intensity after discussion, review the choice); below, review."""
+    above = found.split == "more_severe"
+    measured = Trigger(
+        section="sessions",
+        item_id=found.measure_id,
+        question=f"Latest {found.short_name} total",
+        answer=f"Session {found.session}: {found.total} ({found.band})",
+    )
+    if above and chosen_after_discussion(case, protocol):
+        return new_flag(
+            content,
+            id="indication.severity_chosen",
+            severity="low",
+            theme="pace",
+            title=f"{found.short_name} {found.total}: above the range of {protocol.name}, "
+            "chosen by the patient after discussion",
+            explanation=f"{outside}. The patient chose to continue at this step after "
+            "discussing a step up; review the choice and their progress at each session.",
+            triggers=[
+                measured,
+                Trigger(
+                    section="case",
+                    item_id="low_intensity_chosen",
+                    question="The patient chose low intensity after discussion",
+                    answer="yes",
+                ),
+            ],
+            actions=actions(content, [REVIEW_CHOICE]),
+        )
+    return new_flag(
+        content,
+        id="indication.severity",
+        severity="high" if above else "medium",
+        theme="pace",
+        title=f"{found.short_name} {found.total}: severity "
+        f"{'above' if above else 'below'} the range of {protocol.name}",
+        explanation=f"{outside}. "
+        + (
+            "Discuss stepping up; if the patient chooses to continue at this step after "
+            "discussion, record the choice in the case's plan and review progress closely."
+            if above
+            else "A less intensive protocol may suit; discuss it with the patient."
+        ),
+        triggers=[measured],
+        actions=actions(content, [STEP_UP, REVIEW] if above else [REVIEW]),
+    )
 
 
 def withheld(content: ContentLibrary, picture: Picture) -> frozenset[str]:

@@ -433,3 +433,31 @@ def test_a_contraindicated_plan_shows_the_contraindication_in_place_of_the_fit(
     at = before.switch_page("pages/timeline.py").run()
     assert not at.exception
     assert any("Couple therapy for depression is contraindicated" in e.value for e in at.error)
+
+
+def test_the_patients_choice_of_low_intensity_is_recorded_in_the_plan(app: AppTest, fresh_case):
+    services.update_case(fresh_case, None, protocol_id="ba_step2", problem="depression")
+    phq9 = {f"phq9_{n}": 2 for n in range(1, 10)}  # 18: more severe depression
+    services.record_session(
+        fresh_case,
+        {
+            "number": 1,
+            "date": date(2026, 11, 2),
+            "attendance": "attended",
+            "kind": "assessment",
+            "measures": {"phq9": phq9},
+        },
+    )
+    at = open_walkthrough(app, fresh_case, "report")
+    flags = " ".join(e.label for e in at.expander)
+    assert "PHQ-9 18: severity above the range" in flags
+    assert not at.checkbox(key="case.low_intensity_chosen").value
+
+    at.checkbox(key="case.low_intensity_chosen").check()
+    at.button(key="case.save_plan").click().run()
+    assert not at.exception
+    assert services.open_case(fresh_case).case.low_intensity_chosen is True
+    flags = " ".join(e.label for e in at.expander)
+    assert "chosen by the patient after discussion" in flags
+    assert "severity above the range" not in flags
+    assert at.checkbox(key="case.low_intensity_chosen").value

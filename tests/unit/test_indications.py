@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ def case_of(content: ContentLibrary):
         second: str | None = None,
         phq9: list[int | None] | None = None,
         sessions: int = 16,
+        chosen: bool = False,
         **answers: Any,
     ) -> Case:
         return Case.model_validate(
@@ -39,6 +41,7 @@ def case_of(content: ContentLibrary):
                 "protocol_id": protocol_id,
                 "problem": problem,
                 "second_problem": second,
+                "low_intensity_chosen": chosen,
                 "sessions_available": sessions,
                 "answers": answers,
                 "sessions": [
@@ -76,6 +79,65 @@ def test_phq9_16_is_more_severe_and_outside_a_low_intensity_range(content, case_
             "discuss_step_up",
             "review_protocol_step",
         ]
+
+
+@pytest.mark.parametrize(
+    ("total", "chosen", "flag", "severity"),
+    [
+        (15, False, None, None),
+        (15, True, None, None),
+        (16, False, "indication.severity", "high"),
+        (16, True, "indication.severity_chosen", "low"),
+        (27, True, "indication.severity_chosen", "low"),
+    ],
+)
+def test_low_intensity_chosen_after_discussion_turns_the_step_up_into_a_review(
+    content, case_of, total, chosen, flag, severity
+):
+    report = assess(content, case_of("ba_step2", phq9=[total], chosen=chosen))
+    found = [f for f in report.flags if f.id.startswith("indication.severity")]
+    assert [(f.id, f.severity) for f in found] == ([(flag, severity)] if flag else [])
+    if flag == "indication.severity_chosen":
+        [chosen_flag] = found
+        assert "chosen by the patient after discussion" in chosen_flag.title
+        assert [a.adaptation_id for a in chosen_flag.actions] == ["review_choice_each_session"]
+        assert {t.item_id for t in chosen_flag.triggers} == {"phq9", "low_intensity_chosen"}
+        # Still outside its range, with the choice said beside why.
+        assert report.indication.status == "severity_outside"
+        assert "chose it after discussing a step up" in report.indication.reasons[-1]
+        agenda = [i.title for i in report.session_plan]
+        assert "Review the choice to stay at this step at each session" in agenda
+        assert "Discuss stepping up" not in agenda
+        assert not any(i.kind == "review" for i in report.session_plan)
+    else:
+        assert report.indication.status == ("severity_outside" if flag else "indicated")
+        assert len(report.indication.reasons) == (1 if flag else 0)
+
+
+def test_the_choice_is_kept_in_the_case_file(case_of):
+    from tailoring import services
+
+    case = case_of("ba_step2", phq9=[18], chosen=True)
+    text = services.case_file(case)
+    assert '"low_intensity_chosen": true' in text
+    assert services.parse_case_file(text) == case
+    unrecorded = json.loads(services.case_file(case_of("ba_step2")))
+    del unrecorded["low_intensity_chosen"]
+    assert services.parse_case_file(json.dumps(unrecorded)).low_intensity_chosen is False
+
+
+def test_the_choice_does_not_touch_a_protocol_for_any_severity(content, case_of):
+    without = assess(content, case_of("cbt_depression", phq9=[22]))
+    chosen = assess(content, case_of("cbt_depression", phq9=[22], chosen=True))
+    assert ids(chosen) == ids(without)
+    assert chosen.indication == without.indication
+
+
+def test_the_choice_is_said_for_every_low_intensity_alternative_too(content, case_of):
+    report = assess(content, case_of("cbt_depression", phq9=[20], chosen=True))
+    group = alternative(report, "group_cbt")
+    assert group.indication == "severity_outside"
+    assert "chose it after discussing a step up" in group.why[-1]
 
 
 def test_a_high_intensity_protocol_suits_any_depression_severity(content, case_of):

@@ -126,6 +126,7 @@ class _Writer:
                     ("second_problem", case.second_problem),
                 )
             ),
+            self.item(CASE, "low_intensity_chosen", [{"valueBoolean": case.low_intensity_chosen}]),
             self.item(CASE, "sessions_available", [{"valueInteger": case.sessions_available}]),
             self.coded(CASE, "anxiety_measure", [case.anxiety_measure]),
             self.coded(CASE, "step", [case.step]),
