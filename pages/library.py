@@ -111,6 +111,9 @@ with protocols_tab:
         + ", ".join(lib.problem(p).title for p in found.problems)
         + f" · depression severity: {found.depression_severity.replace('_', ' ')}"
     )
+    for measure_id, limits in found.anxiety_severity.items():
+        words = limits.words(lib.measure(measure_id).short_name)
+        st.markdown(f"**Anxiety severity:** {words}")
     if found.only_when_why:
         st.caption(found.only_when_why)
     for rule in (lib.contraindication(c) for c in protocol.contraindications):
@@ -122,15 +125,16 @@ with protocols_tab:
         "Sources: "
         + "; ".join(
             f"{s.document}, {s.section}" + ("" if s.checked else " (not checked here)")
-            for s in found.sources
+            for s in [*found.sources, *(x.source for x in found.anxiety_severity.values())]
         )
     )
 
 with indications_tab:
     st.caption(
         "Which protocol is indicated for which presenting problem, the depression severity it "
-        "suits (NICE NG222's split at PHQ-9 16) and what rules it out. Alternatives in the fit "
-        "report are ranked on this first; a contraindicated protocol is never suggested."
+        "suits (NICE NG222's split at PHQ-9 16), the anxiety totals it suits where it declares "
+        "them, and what rules it out. Alternatives in the fit report are ranked on this first; "
+        "a contraindicated protocol is never suggested."
     )
     st.dataframe(
         services.indication_matrix(),

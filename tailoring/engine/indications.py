@@ -12,6 +12,10 @@ The rules, in words (the content they read says where each comes from):
   step up), and the reverse. When the case records that the patient chose low intensity after
   discussion, more severe depression on a less-severe protocol is still outside its range, but
   the flag is a low reminder to review the choice at each session, not a call to step up.
+- The anxiety total is checked the same way where the protocol declares a range for the case's
+  anxiety measure (``anxiety_severity``: GAD-7, or a disorder-specific measure): when the
+  problem is measured by anxiety, or not recorded yet. The patient's choice covers a total above
+  that range as it covers more severe depression. A measure with no range is not checked.
 - A contraindication holds when any of its details is recorded in its domain. A protocol that
   lists one that holds is contraindicated: it is never suggested, and its safe-looking fit does
   not matter. Actions that list it in ``withheld_when`` are never suggested either.
@@ -28,7 +32,7 @@ from tailoring.engine.describe import actions, social_trigger
 from tailoring.engine.flags import REVIEW, new_flag
 from tailoring.engine.outcomes import score_measure
 from tailoring.model.case import Answers, Case
-from tailoring.model.content import ContentLibrary, Measure, Protocol, SocialRule
+from tailoring.model.content import ContentLibrary, Measure, Protocol, SeverityRole, SocialRule
 from tailoring.model.report import (
     CaseSeverity,
     Flag,
@@ -126,10 +130,12 @@ def problems_of(case: Case) -> list[str]:
     return [p for p in (case.problem, case.second_problem) if p is not None]
 
 
-def severity_checked(content: ContentLibrary, case: Case) -> bool:
-    """Whether the depression range applies: a problem measured by depression, or none yet."""
+def severity_checked(
+    content: ContentLibrary, case: Case, role: SeverityRole = "depression"
+) -> bool:
+    """Whether a range on the measure of ``role`` applies: a problem measured by it, or none yet."""
     recorded = problems_of(case)
-    return not recorded or any("depression" in content.problem(p).severity_from for p in recorded)
+    return not recorded or any(role in content.problem(p).severity_from for p in recorded)
 
 
 def severity_outside(
@@ -149,10 +155,59 @@ def severity_outside(
     )
 
 
-def chosen_after_discussion(case: Case, protocol: Protocol) -> bool:
-    """Whether the patient's recorded choice of low intensity covers a severity above the
-    protocol's range: it does for a protocol that suits less severe depression."""
-    return case.low_intensity_chosen and protocol.indications.depression_severity == "less_severe"
+@dataclass(frozen=True)
+class Outside:
+    """A latest total outside the range a protocol suits: which, which way and why."""
+
+    found: MeasureSeverity
+    above: bool
+    why: str
+    suffix: str = ""  # of the flag's id: none for depression, ".<measure id>" for anxiety
+
+
+def anxiety_outside(
+    content: ContentLibrary, case: Case, protocol: Protocol, severity: CaseSeverity
+) -> Outside | None:
+    """The anxiety total outside the range the protocol declares for its measure, or None."""
+    found = severity.anxiety
+    if found is None or not severity_checked(content, case, "anxiety"):
+        return None
+    limits = protocol.indications.anxiety_severity.get(found.measure_id)
+    if limits is None:
+        return None
+    above = limits.max is not None and found.total > limits.max
+    if not above and (limits.min is None or found.total >= limits.min):
+        return None
+    checked = "" if limits.source.checked else ", not checked here"
+    return Outside(
+        found,
+        above,
+        f"{found.short_name} {found.total} ({found.band.lower()}, session {found.session}) is "
+        f"{'above' if above else 'below'} the range of {protocol.name}, "
+        f"{limits.words(found.short_name)} ({limits.source.document}{checked})",
+        f".{found.measure_id}",
+    )
+
+
+def severities_outside(
+    content: ContentLibrary, case: Case, protocol: Protocol, severity: CaseSeverity
+) -> list[Outside]:
+    """Every latest total outside the protocol's range: depression, then anxiety."""
+    outside = []
+    why = severity_outside(content, case, protocol, severity)
+    if why is not None:
+        assert severity.depression is not None
+        outside.append(
+            Outside(severity.depression, severity.depression.split == "more_severe", why)
+        )
+    anxiety = anxiety_outside(content, case, protocol, severity)
+    return [*outside, *([anxiety] if anxiety is not None else [])]
+
+
+def chosen_after_discussion(case: Case, outside: Outside) -> bool:
+    """Whether the patient's recorded choice of low intensity covers this total: it covers a
+    total above the protocol's range, never one below it."""
+    return case.low_intensity_chosen and outside.above
 
 
 def indication(
@@ -161,7 +216,7 @@ def indication(
     """Whether ``protocol`` suits the case, with the reasons when it does not fully."""
     ruled = [content.contraindication(c) for c in protocol.contraindications if c in picture.met]
     recorded = problems_of(case)
-    outside = severity_outside(content, case, protocol, picture.severity)
+    outside = severities_outside(content, case, protocol, picture.severity)
     status: IndicationStatus
     if ruled:
         status = "contraindicated"
@@ -175,7 +230,8 @@ def indication(
         reasons = [unmet]
     elif outside:
         status = "severity_outside"
-        reasons = [outside, *([CHOSEN] if chosen_after_discussion(case, protocol) else [])]
+        chosen = any(chosen_after_discussion(case, o) for o in outside)
+        reasons = [*(o.why for o in outside), *([CHOSEN] if chosen else [])]
     else:
         status = "indicated" if recorded else "no_problem"
         reasons = []
@@ -277,34 +333,34 @@ def indication_flags(
                 actions=actions(content, [CHOOSE_INDICATED, REVIEW]),
             )
         )
-    outside = severity_outside(content, case, protocol, picture.severity)
-    if outside:
-        assert picture.severity.depression is not None
-        flags.append(severity_flag(content, case, protocol, picture.severity.depression, outside))
+    flags.extend(
+        severity_flag(content, case, protocol, outside)
+        for outside in severities_outside(content, case, protocol, picture.severity)
+    )
     return flags
 
 
 def severity_flag(
-    content: ContentLibrary, case: Case, protocol: Protocol, found: MeasureSeverity, outside: str
+    content: ContentLibrary, case: Case, protocol: Protocol, outside: Outside
 ) -> Flag:
     """The flag of a severity outside the protocol's range: above it, discuss a step up (or,
     when the patient chose low intensity after discussion, review the choice); below, review."""
-    above = found.split == "more_severe"
+    found, above = outside.found, outside.above
     measured = Trigger(
         section="sessions",
         item_id=found.measure_id,
         question=f"Latest {found.short_name} total",
         answer=f"Session {found.session}: {found.total} ({found.band})",
     )
-    if above and chosen_after_discussion(case, protocol):
+    if chosen_after_discussion(case, outside):
         return new_flag(
             content,
-            id="indication.severity_chosen",
+            id=f"indication.severity_chosen{outside.suffix}",
             severity="low",
             theme="pace",
             title=f"{found.short_name} {found.total}: above the range of {protocol.name}, "
             "chosen by the patient after discussion",
-            explanation=f"{outside}. The patient chose to continue at this step after "
+            explanation=f"{outside.why}. The patient chose to continue at this step after "
             "discussing a step up; review the choice and their progress at each session.",
             triggers=[
                 measured,
@@ -319,12 +375,12 @@ def severity_flag(
         )
     return new_flag(
         content,
-        id="indication.severity",
+        id=f"indication.severity{outside.suffix}",
         severity="high" if above else "medium",
         theme="pace",
         title=f"{found.short_name} {found.total}: severity "
         f"{'above' if above else 'below'} the range of {protocol.name}",
-        explanation=f"{outside}. "
+        explanation=f"{outside.why}. "
         + (
             "Discuss stepping up; if the patient chooses to continue at this step after "
             "discussion, record the choice in the case's plan and review progress closely."
@@ -344,8 +400,8 @@ def withheld(content: ContentLibrary, picture: Picture) -> frozenset[str]:
 def indication_matrix(content: ContentLibrary) -> list[dict[str, str]]:
     """One row per protocol, one column per problem: 'yes' where it is indicated, else ''.
 
-    The depression severity range and the contraindications follow, so a clinician can read
-    every protocol's indications in one place (content library page, tests, docs).
+    The depression and anxiety severity ranges and the contraindications follow, so a clinician
+    can read every protocol's indications in one place (content library page, tests, docs).
     """
     rows = []
     for protocol in content.protocols:
@@ -353,6 +409,10 @@ def indication_matrix(content: ContentLibrary) -> list[dict[str, str]]:
         for problem in content.problems:
             row[problem.title] = "yes" if problem.id in protocol.indications.problems else ""
         row["depression severity"] = protocol.indications.depression_severity.replace("_", " ")
+        row["anxiety severity"] = ", ".join(
+            limits.words(content.measure(m).short_name)
+            for m, limits in protocol.indications.anxiety_severity.items()
+        )
         row["contraindications"] = ", ".join(
             content.contraindication(c).title for c in protocol.contraindications
         )

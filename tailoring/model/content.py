@@ -246,8 +246,32 @@ class Contraindication(Strict):
     sources: list[Source] = Field(min_length=1)
 
 
+class SeverityLimits(Strict):
+    """The totals of one anxiety measure a protocol suits, and where the figures come from."""
+
+    min: int | None = Field(None, ge=0, description="The lowest total it suits.")
+    max: int | None = Field(None, ge=0, description="The highest total it suits.")
+    source: Source
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SeverityLimits:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min is above max")
+        return self
+
+    def words(self, short_name: str) -> str:
+        """The range in words, e.g. 'GAD-7 up to 14'."""
+        if self.min is None:
+            return f"{short_name} up to {self.max}"
+        if self.max is None:
+            return f"{short_name} from {self.min}"
+        return f"{short_name} {self.min}–{self.max}"
+
+
 class Indications(Strict):
-    """What a protocol is for: problems, the depression severity it suits, and the sources."""
+    """What a protocol is for: problems, the severity it suits, and the sources."""
 
     problems: list[Identifier] = Field(
         min_length=1, description="Problem descriptors (problems.yaml) it is indicated for."
@@ -257,6 +281,13 @@ class Indications(Strict):
         description="Depression severity it suits, by NICE NG222's split at PHQ-9 16; a "
         "low-intensity protocol for more severe depression is offered only when the patient "
         "chooses it after discussion.",
+    )
+    anxiety_severity: dict[Identifier, SeverityLimits] = Field(
+        default_factory=dict,
+        description="By anxiety measure id (measures/*.yaml: GAD-7 or a disorder-specific "
+        "one), the totals the protocol suits, each with its source; a case whose latest total "
+        "of its anxiety measure is outside them is flagged, as PHQ-9 is against "
+        "depression_severity. A measure not listed is not checked.",
     )
     only_when: SocialRule | None = Field(
         None,
@@ -505,6 +536,7 @@ class ContentLibrary(Strict):
         problems = {p.id for p in self.problems}
         contraindications = {c.id for c in self.contraindications}
         domains = {d.id: {x.id for x in d.details} for d in self.social}
+        anxiety = {m.id: m for m in self.measures if m.role == "anxiety"}
 
         def rule_errors(where: str, rule: SocialRule) -> list[str]:
             if rule.domain not in domains:
@@ -541,6 +573,18 @@ class ContentLibrary(Strict):
             for x in p.hours:
                 if x not in p.indications.problems:
                     errors.append(f"protocols.{p.id}.hours: {x!r} is not a problem it is for")
+            for measure_id, limits in p.indications.anxiety_severity.items():
+                where = f"protocols.{p.id}.indications.anxiety_severity.{measure_id}"
+                measure = anxiety.get(measure_id)
+                if measure is None:
+                    errors.append(f"{where}: {measure_id!r} is not an anxiety measure")
+                    continue
+                errors.extend(
+                    f"{where}.{name}: {value} is outside {measure.short_name}'s totals "
+                    f"{measure.min_total}–{measure.max_total}"
+                    for name, value in (("min", limits.min), ("max", limits.max))
+                    if value is not None and not measure.min_total <= value <= measure.max_total
+                )
         return errors
 
     def _scenario_errors(self) -> list[str]:

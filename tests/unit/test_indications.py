@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tailoring.content import load_content
 from tailoring.engine.assess import assess
 from tailoring.engine.indications import indication_matrix
 from tailoring.model.case import Case
@@ -17,6 +18,7 @@ from tests.content_edits import content_problems, edit_yaml, has_problem
 from tests.session_factory import session
 
 ABUSE = {"present": "yes", "details": ["domestic_abuse"]}
+SOURCE = {"document": "Invented for a test", "section": "none", "checked": False}
 ON = datetime.date(2026, 12, 7)
 PARTNER = {"present": "yes", "maintains": "no", "details": ["partner_conflict"]}
 
@@ -31,10 +33,14 @@ def case_of(content: ContentLibrary):
         *,
         second: str | None = None,
         phq9: list[int | None] | None = None,
+        anxiety: list[int | None] | None = None,
+        anxiety_measure: str = "gad7",
         sessions: int = 16,
         chosen: bool = False,
+        library: ContentLibrary = content,
         **answers: Any,
     ) -> Case:
+        held = max(len(phq9 or []), len(anxiety or []))
         return Case.model_validate(
             {
                 "reference": "IND-001",
@@ -43,13 +49,21 @@ def case_of(content: ContentLibrary):
                 "second_problem": second,
                 "low_intensity_chosen": chosen,
                 "sessions_available": sessions,
+                "anxiety_measure": anxiety_measure,
                 "answers": answers,
                 "sessions": [
-                    session(content, n, phq9=total, kind="assessment" if n == 1 else "treatment")
-                    for n, total in enumerate(phq9 or [], start=1)
+                    session(
+                        library,
+                        n,
+                        phq9=(phq9 or [])[n - 1] if n <= len(phq9 or []) else None,
+                        anxiety=(anxiety or [])[n - 1] if n <= len(anxiety or []) else None,
+                        anxiety_measure=anxiety_measure,
+                        kind="assessment" if n == 1 else "treatment",
+                    )
+                    for n in range(1, held + 1)
                 ],
             },
-            context={"content": content},
+            context={"content": library},
         )
 
     return build
@@ -138,6 +152,125 @@ def test_the_choice_is_said_for_every_low_intensity_alternative_too(content, cas
     group = alternative(report, "group_cbt")
     assert group.indication == "severity_outside"
     assert "chose it after discussing a step up" in group.why[-1]
+
+
+# Anxiety severity --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("total", "flag", "severity"),
+    [
+        (0, None, None),
+        (14, None, None),
+        (15, "indication.severity.gad7", "high"),
+        (21, "indication.severity.gad7", "high"),
+    ],
+)
+def test_gad7_above_14_is_outside_a_low_intensity_range_for_anxiety(
+    content, case_of, total, flag, severity
+):
+    report = assess(content, case_of("gsh_cbt", "generalised_anxiety", anxiety=[total]))
+    found = [(f.id, f.severity) for f in report.flags if f.id.startswith("indication.severity")]
+    assert found == ([(flag, severity)] if flag else [])
+    assert report.indication.status == ("severity_outside" if flag else "indicated")
+    if flag:
+        [why] = report.indication.reasons
+        assert why.startswith(f"GAD-7 {total} (")
+        assert "above the range of Guided self-help (CBT-based), GAD-7 up to 14" in why
+        assert "not checked here" in why
+        flagged = next(f for f in report.flags if f.id == flag)
+        assert [a.adaptation_id for a in flagged.actions] == [
+            "discuss_step_up",
+            "review_protocol_step",
+        ]
+        assert [t.item_id for t in flagged.triggers] == ["gad7"]
+
+
+@pytest.mark.parametrize(
+    ("problem", "checked"),
+    [("panic", True), (None, True), ("mixed_anxiety_depression", True), ("depression", False)],
+)
+def test_the_anxiety_range_is_read_only_for_a_problem_measured_by_anxiety(
+    content, case_of, problem, checked
+):
+    report = assess(content, case_of("gsh_cbt", problem, anxiety=[18]))
+    assert ("indication.severity.gad7" in ids(report)) == checked
+
+
+def test_a_protocol_without_an_anxiety_range_is_not_checked(content, case_of):
+    report = assess(content, case_of("cbt_anxiety", "generalised_anxiety", anxiety=[21]))
+    assert not [f for f in report.flags if f.id.startswith("indication.severity")]
+
+
+def test_depression_and_anxiety_outside_the_range_raise_a_flag_each(content, case_of):
+    report = assess(
+        content, case_of("gsh_cbt", "mixed_anxiety_depression", phq9=[16], anxiety=[15])
+    )
+    assert [f.id for f in report.flags if f.id.startswith("indication.severity")] == [
+        "indication.severity",
+        "indication.severity.gad7",
+    ]
+    assert len(report.indication.reasons) == 2
+
+
+@pytest.mark.parametrize(("total", "chosen"), [(14, True), (15, True), (15, False)])
+def test_the_choice_of_low_intensity_covers_anxiety_above_the_range(
+    content, case_of, total, chosen
+):
+    report = assess(
+        content, case_of("gsh_cbt", "generalised_anxiety", anxiety=[total], chosen=chosen)
+    )
+    found = {f.id: f.severity for f in report.flags if f.id.startswith("indication.severity")}
+    if total <= 14:
+        assert found == {}
+    elif chosen:
+        assert found == {"indication.severity_chosen.gad7": "low"}
+    else:
+        assert found == {"indication.severity.gad7": "high"}
+
+
+@pytest.fixture
+def pcl5_range(content_copy: Path) -> ContentLibrary:
+    """Trauma-focused CBT declaring a PCL-5 range from 33, and EMDR one up to 60 (invented)."""
+    source = {"document": "Invented for a test", "section": "none", "checked": False}
+    edit_yaml(
+        content_copy / "protocols" / "tf_cbt.yaml",
+        lambda d: d["indications"].update(anxiety_severity={"pcl5": {"min": 33, "source": source}}),
+    )
+    edit_yaml(
+        content_copy / "protocols" / "emdr.yaml",
+        lambda d: d["indications"].update(anxiety_severity={"pcl5": {"max": 60, "source": source}}),
+    )
+    return load_content(content_copy)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "total", "flag", "severity"),
+    [
+        ("tf_cbt", 32, "indication.severity.pcl5", "medium"),
+        ("tf_cbt", 33, None, None),
+        ("emdr", 60, None, None),
+        ("emdr", 61, "indication.severity.pcl5", "high"),
+    ],
+)
+def test_a_disorder_specific_measure_is_checked_where_a_protocol_declares_its_range(
+    pcl5_range, case_of, protocol, total, flag, severity
+):
+    case = case_of(protocol, "ptsd", anxiety=[total], anxiety_measure="pcl5", library=pcl5_range)
+    report = assess(pcl5_range, case)
+    found = [(f.id, f.severity) for f in report.flags if f.id.startswith("indication.severity")]
+    assert found == ([(flag, severity)] if flag else [])
+    if flag and severity == "medium":
+        assert (
+            "below the range of Trauma-focused CBT for PTSD, PCL-5 from 33"
+            in (report.indication.reasons[0])
+        )
+
+
+def test_a_range_on_another_measure_than_the_case_s_is_not_applied(pcl5_range, case_of):
+    # GSH declares a GAD-7 range; a case measured by the PCL-5 is not read against it.
+    case = case_of("gsh_cbt", None, anxiety=[70], anxiety_measure="pcl5", library=pcl5_range)
+    assert "indication.severity.gad7" not in ids(assess(pcl5_range, case))
 
 
 def test_a_high_intensity_protocol_suits_any_depression_severity(content, case_of):
@@ -497,6 +630,9 @@ def test_the_indication_matrix(content, capsys):
         if row["protocol"] in expected:
             assert {p for p in problems if row[p]} == expected[row["protocol"]]
     assert all(any(row[p] for p in problems) for row in rows)
+    severity = {r["protocol"]: r["anxiety severity"] for r in rows}
+    assert severity["Guided self-help (CBT-based)"] == "GAD-7 up to 14"
+    assert severity["CBT for anxiety disorders"] == ""
     with capsys.disabled():
         width = max(len(r["protocol"]) for r in rows)
         print("\n" + " " * width + " | " + " | ".join(problems))
@@ -529,6 +665,28 @@ def test_the_indication_matrix(content, capsys):
             "protocols/ipt.yaml",
             lambda d: d.update(severity="less_severe"),
             "severity",
+        ),
+        (
+            "protocols/gsh_cbt.yaml",
+            lambda d: d["indications"]["anxiety_severity"].update(
+                phq9={"max": 14, "source": SOURCE}
+            ),
+            "anxiety_severity.phq9: 'phq9' is not an anxiety measure",
+        ),
+        (
+            "protocols/gsh_cbt.yaml",
+            lambda d: d["indications"]["anxiety_severity"]["gad7"].update(max=22),
+            "anxiety_severity.gad7.max: 22 is outside GAD-7's totals 0–21",
+        ),
+        (
+            "protocols/gsh_cbt.yaml",
+            lambda d: d["indications"]["anxiety_severity"]["gad7"].update(min=15),
+            "min is above max",
+        ),
+        (
+            "protocols/gsh_cbt.yaml",
+            lambda d: d["indications"]["anxiety_severity"]["gad7"].pop("max"),
+            "give min, max or both",
         ),
         (
             "scenarios/ipt_bereavement.yaml",
