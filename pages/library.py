@@ -108,7 +108,7 @@ with protocols_tab:
     found = protocol.indications
     st.markdown(
         "**Indicated for:** "
-        + ", ".join(lib.problem(p).title for p in found.problems)
+        + ", ".join(lib.problem(p).title_in_sentence for p in found.problems)
         + f" · depression severity: {found.depression_severity.replace('_', ' ')}"
     )
     for measure_id, limits in found.anxiety_severity.items():
@@ -120,7 +120,7 @@ with protocols_tab:
         st.markdown(f"**Contraindicated:** {rule.title}. {rule.why}")
     for problem, hours in protocol.hours.items():
         span = "–".join(f"{h:g}" for h in (hours.min, hours.max) if h is not None)
-        st.markdown(f"**Hours for {lib.problem(problem).title.lower()}:** {span}")
+        st.markdown(f"**Hours for {lib.problem(problem).title_in_sentence}:** {span}")
     st.caption(
         "Sources: "
         + "; ".join(

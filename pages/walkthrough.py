@@ -36,14 +36,12 @@ case_id = stored.id
 
 with friendly_errors():
     case = stored.case
-    protocol = lib.protocol(case.protocol_id)
     save = checklist.case_saver(case_id)
     checklist.load_answers(f"case:{case_id}", case.answers, stored.revisions)
 
     st.title(f"Walk-through · {case.reference}")
-    problem = lib.problem(case.problem).title if case.problem else "problem not recorded"
     with st.expander(
-        f"Plan: {protocol.name} for {problem}, {case.sessions_available} sessions available",
+        f"Plan: {services.plan_in_words(case)}, {case.sessions_available} sessions available",
         expanded=case.problem is None,
     ):
         first_col, second_col = st.columns(2)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from tailoring.export.text import contraindication_words, practicalities, with_where
+from tailoring.export.text import (
+    contraindication_words,
+    practicalities,
+    problem_words,
+    with_where,
+)
 from tailoring.model.report import (
     AGENDA_KIND_LABELS,
     INDICATION_LABELS,
@@ -63,9 +68,10 @@ def problem_and_indication(report: FitReport, contraindication_shown: bool = Fal
 
     ``contraindication_shown``: the headline above already says the protocol is contraindicated.
     """
-    problem = report.problem or "not recorded (record it in the walk-through's plan)"
-    if report.second_problem:
-        problem += f", with {report.second_problem}"
+    problem = (
+        problem_words(report.problem_titles)
+        or "not recorded (record it in the walk-through's plan)"
+    )
     st.markdown(f"**Presenting problem:** {problem}  \n**Severity:** {severity_words(report)}")
     found = report.indication
     words = f"{report.protocol_name}: {INDICATION_LABELS[found.status].lower()}."

@@ -26,13 +26,22 @@ The rules, in words (the content they read says where each comes from):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from tailoring.engine.describe import actions, social_trigger
 from tailoring.engine.flags import REVIEW, new_flag
 from tailoring.engine.outcomes import score_measure
 from tailoring.model.case import Answers, Case
-from tailoring.model.content import ContentLibrary, Measure, Protocol, SeverityRole, SocialRule
+from tailoring.model.content import (
+    NOTE_IN_BRACKETS,
+    ContentLibrary,
+    Measure,
+    Protocol,
+    SeverityRole,
+    SocialRule,
+    in_sentence,
+)
 from tailoring.model.report import (
     CaseSeverity,
     Flag,
@@ -61,6 +70,7 @@ CHOSEN = (
     "choice at each session."
 )
 SPLIT_WORDS = {"less_severe": "less severe", "more_severe": "more severe"}
+ACRONYM = re.compile(r"\(([A-Z0-9-]+)\)")
 
 
 def latest_severity(measure: Measure, sessions: list[Session]) -> MeasureSeverity | None:
@@ -223,7 +233,7 @@ def indication(
         reasons = [f"{c.title}: {c.why}" for c in ruled]
     elif recorded and not set(recorded) & set(protocol.indications.problems):
         status = "not_indicated"
-        names = " or ".join(in_sentence(content.problem(p).title) for p in recorded)
+        names = " or ".join(content.problem(p).title_in_sentence for p in recorded)
         reasons = [f"Not indicated for {names}: it is for {_problem_list(content, protocol)}."]
     elif recorded and (unmet := unmet_requirement(protocol, case.answers)) is not None:
         status = "not_indicated"
@@ -242,13 +252,36 @@ def indication(
     )
 
 
-def in_sentence(title: str) -> str:
-    """A title inside a sentence: first letter lower case, acronyms such as PTSD kept."""
-    return title[0].lower() + title[1:]
+def names_problem(protocol_name: str, title: str) -> bool:
+    """Whether a protocol's name already names the problem, by its words or its acronym."""
+    words = NOTE_IN_BRACKETS.sub("", title)
+    names = [words.split(" (")[0], *ACRONYM.findall(words)]
+    return any(re.search(rf"\b{re.escape(n)}\b", protocol_name, re.IGNORECASE) for n in names)
+
+
+def plan_words(content: ContentLibrary, protocol: Protocol, problem_id: str | None) -> str:
+    """The planned protocol and the problem it is for, as running text: "CBT for depression"
+    (its name names the problem), "Interpersonal psychotherapy (IPT) for depression", and
+    "CBT for anxiety disorders, presenting problem: panic disorder" where the name has a "for"
+    of its own or the problem's title carries a note ("Other (record the detail ...)")."""
+    if problem_id is None:
+        return f"{protocol.name}, presenting problem not recorded"
+    title = content.problem(problem_id).title
+    if names_problem(protocol.name, title):
+        return protocol.name
+    if " for " in protocol.name or NOTE_IN_BRACKETS.search(title):
+        return f"{protocol.name}, presenting problem: {in_sentence(title)}"
+    return f"{protocol.name} for {in_sentence(title)}"
+
+
+def problem_words(titles: list[str]) -> str:
+    """Problem titles as a phrase: the first as it is (it follows a label), the second in the
+    sentence, e.g. "Depression, with social anxiety disorder"."""
+    return ", with ".join([titles[0], *(in_sentence(t) for t in titles[1:])]) if titles else ""
 
 
 def _problem_list(content: ContentLibrary, protocol: Protocol) -> str:
-    return ", ".join(in_sentence(content.problem(p).title) for p in protocol.indications.problems)
+    return ", ".join(content.problem(p).title_in_sentence for p in protocol.indications.problems)
 
 
 @dataclass(frozen=True)
@@ -297,7 +330,8 @@ def indication_flags(
         section="case",
         item_id="problem",
         question="Presenting problem",
-        answer=" and ".join(content.problem(p).title for p in problems_of(case)) or "not recorded",
+        answer=problem_words([content.problem(p).title for p in problems_of(case)])
+        or "not recorded",
     )
     if not problems_of(case):
         flags.append(

@@ -27,6 +27,7 @@ from tailoring.export.text import (
     contraindication_words,
     fit_value,
     practicalities,
+    problem_words,
     with_where,
 )
 from tailoring.model.report import (
@@ -207,7 +208,7 @@ def _draw_header(page: Page, report: FitReport, generated_on: datetime.date) -> 
         [("Planned protocol", report.protocol_name)],
         *([[("Practicalities", " · ".join(stated))]] if (stated := practicalities(report)) else []),
         [
-            ("Presenting problem", report.problem or "not recorded"),
+            ("Presenting problem", problem_words(report.problem_titles) or "not recorded"),
             ("Indication", INDICATION_LABELS[report.indication.status]),
         ],
         [

@@ -37,7 +37,7 @@ from tailoring.export.pdf_page import (
     draw_footer,
     draw_heading,
 )
-from tailoring.export.text import contraindication_words, fit_value
+from tailoring.export.text import contraindication_words, fit_value, problem_words
 from tailoring.model.caseload import OUTCOME_WORDS
 from tailoring.model.report import (
     INDICATION_LABELS,
@@ -183,7 +183,7 @@ def draw_case_header(
         [("Case reference", report.case_reference), ("Date", f"{generated_on:%Y-%m-%d}")],
         [("Planned protocol", report.protocol_name)],
         [
-            ("Presenting problem", report.problem or "not recorded"),
+            ("Presenting problem", problem_words(report.problem_titles) or "not recorded"),
             ("Indication", INDICATION_LABELS[report.indication.status]),
         ],
         [("Therapist", therapist or "–"), ("Sessions available", str(report.sessions_available))],

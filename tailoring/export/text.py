@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 
+from tailoring.engine.indications import problem_words
 from tailoring.model.content import ACTION_KIND_LABELS
 from tailoring.model.report import (
     AGENDA_KIND_LABELS,
@@ -36,9 +37,7 @@ def _header(title: str, report: FitReport, generated_on: datetime.date) -> list[
 
 def _problem_lines(report: FitReport) -> list[str]:
     """The presenting problem and whether the planned protocol suits it (with the reasons)."""
-    problem = report.problem or "not recorded"
-    if report.second_problem:
-        problem += f", with {report.second_problem}"
+    problem = problem_words(report.problem_titles) or "not recorded"
     found = report.indication
     reasons = " ".join(found.reasons)
     suits = f"{INDICATION_LABELS[found.status]}{f'. {reasons}' if reasons else ''}"

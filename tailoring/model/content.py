@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args
 
@@ -203,6 +204,17 @@ class Adaptation(Strict):
     )
 
 
+# A note in brackets at the end of a title that is not an acronym, e.g. "(record the detail ...)".
+NOTE_IN_BRACKETS = re.compile(r"\s*\((?![A-Z0-9-]+\))[^)]*\)\s*$")
+
+
+def in_sentence(title: str) -> str:
+    """A title inside a sentence: first letter lower case, acronyms such as PTSD kept, and a
+    note in brackets left out ("Other (record the detail ...)" reads "other")."""
+    words = NOTE_IN_BRACKETS.sub("", title)
+    return words[0].lower() + words[1:]
+
+
 class Problem(Strict):
     """A provisional problem descriptor, as NHS Talking Therapies records the presenting problem."""
 
@@ -212,6 +224,11 @@ class Problem(Strict):
         description="Measures whose latest total gives the severity: the depression measure, "
         "the case's anxiety measure (GAD-7 or a disorder-specific one), both or neither."
     )
+
+    @property
+    def title_in_sentence(self) -> str:
+        """The title as running text reads it, e.g. "post-traumatic stress disorder (PTSD)"."""
+        return in_sentence(self.title)
 
 
 class Source(Strict):

@@ -284,6 +284,11 @@ class FitReport(BaseModel):
     sessions: list[SessionSummary] = Field(default_factory=list)
 
     @property
+    def problem_titles(self) -> list[str]:
+        """The presenting problem and the second one, as recorded."""
+        return [t for t in (self.problem, self.second_problem) if t is not None]
+
+    @property
     def contraindicated(self) -> bool:
         """Whether the planned protocol is contraindicated: every surface shows that, not a fit."""
         return self.indication.status == "contraindicated"

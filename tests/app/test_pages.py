@@ -352,10 +352,20 @@ def test_the_content_library_shows_every_protocol_profile(app: AppTest, content)
 def test_the_problem_is_recorded_in_the_plan_and_shown_with_the_protocol(app: AppTest, fresh_case):
     at = open_walkthrough(app, fresh_case, "report")
     assert "not recorded" in " ".join(m.value for m in at.markdown)
+    assert at.expander[0].label == (
+        "Plan: CBT for depression, presenting problem not recorded, 16 sessions available"
+    )
+    at.selectbox(key="case.problem").set_value("depression")
+    at.button(key="case.save_plan").click().run()
+    assert at.expander[0].label == "Plan: CBT for depression, 16 sessions available"
     at.selectbox(key="case.problem").set_value("ptsd")
     at.button(key="case.save_plan").click().run()
     assert not at.exception
     assert services.open_case(fresh_case).case.problem == "ptsd"
+    assert at.expander[0].label == (
+        "Plan: CBT for depression, presenting problem: post-traumatic stress disorder (PTSD), "
+        "16 sessions available"
+    )
     assert "CBT for depression: not indicated for the problem" in " ".join(
         e.value for e in at.error
     )

@@ -11,7 +11,7 @@ import pytest
 
 from tailoring.content import load_content
 from tailoring.engine.assess import assess
-from tailoring.engine.indications import indication_matrix
+from tailoring.engine.indications import indication_matrix, plan_words, problem_words
 from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary
 from tests.content_edits import content_problems, edit_yaml, has_problem
@@ -603,6 +603,51 @@ def test_every_scale_has_a_suggestion_for_each_direction_or_none(content):
             assert item.adapt_within.lower and item.adapt_within.higher
         else:
             assert item.adapt_within is None, item.id
+
+
+# Words -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("protocol", "problem", "words"),
+    [
+        ("cbt_depression", "depression", "CBT for depression"),
+        ("couple_therapy", "depression", "Couple therapy for depression"),
+        ("emdr", "ptsd", "EMDR for PTSD"),
+        ("ipt", "depression", "Interpersonal psychotherapy (IPT) for depression"),
+        ("gsh_cbt", "ocd", "Guided self-help (CBT-based) for obsessive-compulsive disorder (OCD)"),
+        ("cbt_anxiety", "panic", "CBT for anxiety disorders, presenting problem: panic disorder"),
+        (
+            "cbt_depression",
+            "ptsd",
+            "CBT for depression, presenting problem: post-traumatic stress disorder (PTSD)",
+        ),
+        ("ipt", "other", "Interpersonal psychotherapy (IPT), presenting problem: other"),
+        ("cbt_depression", None, "CBT for depression, presenting problem not recorded"),
+    ],
+)
+def test_the_plan_names_the_problem_once_and_in_lower_case(content, protocol, problem, words):
+    assert plan_words(content, content.protocol(protocol), problem) == words
+
+
+def test_no_plan_repeats_for_or_capitalises_a_problem(content):
+    for protocol in content.protocols:
+        for problem in content.problems:
+            words = plan_words(content, protocol, problem.id)
+            assert words.count(" for ") <= 1, words
+            assert problem.title not in words.removeprefix(protocol.name), words
+
+
+def test_a_second_problem_reads_in_lower_case(content, case_of):
+    from tailoring.export.text import fit_report_text
+
+    report = assess(content, case_of("cbt_depression", "depression", second="social_anxiety"))
+    assert "Presenting problem: Depression, with social anxiety disorder" in fit_report_text(
+        report, ON
+    )
+    assert problem_words(
+        ["Post-traumatic stress disorder (PTSD)", "Obsessive-compulsive disorder (OCD)"]
+    ) == ("Post-traumatic stress disorder (PTSD), with obsessive-compulsive disorder (OCD)")
 
 
 # Content ---------------------------------------------------------------------------------------
