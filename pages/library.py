@@ -117,7 +117,8 @@ with protocols_tab:
     if found.only_when_why:
         st.caption(found.only_when_why)
     for rule in (lib.contraindication(c) for c in protocol.contraindications):
-        st.markdown(f"**Contraindicated:** {rule.title}. {rule.why}")
+        unchecked = "" if all(s.checked for s in rule.sources) else " (source not checked here)"
+        st.markdown(f"**Contraindicated:** {rule.title}. {rule.why}{unchecked}")
     for problem, hours in protocol.hours.items():
         span = "–".join(f"{h:g}" for h in (hours.min, hours.max) if h is not None)
         st.markdown(f"**Hours for {lib.problem(problem).title_in_sentence}:** {span}")
@@ -125,7 +126,7 @@ with protocols_tab:
         "Sources: "
         + "; ".join(
             f"{s.document}, {s.section}" + ("" if s.checked else " (not checked here)")
-            for s in [*found.sources, *(x.source for x in found.anxiety_severity.values())]
+            for s in protocol.sources
         )
     )
 
@@ -134,7 +135,9 @@ with indications_tab:
         "Which protocol is indicated for which presenting problem, the depression severity it "
         "suits (NICE NG222's split at PHQ-9 16), the anxiety totals it suits where it declares "
         "them, and what rules it out. Alternatives in the fit report are ranked on this first; "
-        "a contraindicated protocol is never suggested."
+        "a contraindicated protocol is never suggested. The last columns say how many of the "
+        "sources behind each row were checked against the guideline's text, and which were not: "
+        "check those before relying on them."
     )
     st.dataframe(
         services.indication_matrix(),

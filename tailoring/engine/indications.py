@@ -434,8 +434,9 @@ def withheld(content: ContentLibrary, picture: Picture) -> frozenset[str]:
 def indication_matrix(content: ContentLibrary) -> list[dict[str, str]]:
     """One row per protocol, one column per problem: 'yes' where it is indicated, else ''.
 
-    The depression and anxiety severity ranges and the contraindications follow, so a clinician
-    can read every protocol's indications in one place (content library page, tests, docs).
+    The depression and anxiety severity ranges, the contraindications and how many of the sources
+    behind them were checked against the guideline's text follow, so a clinician can read every
+    protocol's indications, and how far to trust them, in one place (content library, tests).
     """
     rows = []
     for protocol in content.protocols:
@@ -449,6 +450,14 @@ def indication_matrix(content: ContentLibrary) -> list[dict[str, str]]:
         )
         row["contraindications"] = ", ".join(
             content.contraindication(c).title for c in protocol.contraindications
+        )
+        sources = [
+            *protocol.sources,
+            *(s for c in protocol.contraindications for s in content.contraindication(c).sources),
+        ]
+        row["sources checked"] = f"{sum(s.checked for s in sources)} of {len(sources)}"
+        row["not checked here"] = "; ".join(
+            dict.fromkeys(s.short for s in sources if not s.checked)
         )
         rows.append(row)
     return rows

@@ -237,9 +237,16 @@ class Source(Strict):
     document: str = Field(description="e.g. 'NICE NG222 (2022)'.")
     section: str = Field(description="The section or recommendation the rule rests on.")
     checked: bool = Field(
-        description="True only when the section was read and says this; False marks a rule "
-        "taken from practice or memory, to be checked by the service."
+        description="True only when the section's text was read and says this; False marks a "
+        "rule taken from practice or memory, whose check against the guideline's text is still "
+        "to be done (docs/indications.md says which)."
     )
+
+    @property
+    def short(self) -> str:
+        """The document and the section's number, e.g. 'NICE NG222 (2022) 1.6'."""
+        number = self.section.split(" ")[0]
+        return f"{self.document} {number}" if number[:1].isdigit() else self.document
 
 
 class SocialRule(Strict):
@@ -412,6 +419,15 @@ class Protocol(Strict):
     )
     can_address: list[str]
     cannot_address: list[str]
+
+    @property
+    def sources(self) -> list[Source]:
+        """Every source its indications rest on: problems, anxiety ranges and hours."""
+        return [
+            *self.indications.sources,
+            *(limits.source for limits in self.indications.anxiety_severity.values()),
+            *(hours.source for hours in self.hours.values()),
+        ]
 
     @model_validator(mode="after")
     def _default_format_offered(self) -> Protocol:

@@ -410,6 +410,8 @@ def test_the_content_library_shows_the_indication_matrix(app: AppTest, content):
     couple = matrix[matrix["protocol"] == "Couple therapy for depression"].iloc[0]
     assert couple["Depression"] == "yes" and couple["Post-traumatic stress disorder (PTSD)"] == ""
     assert "Domestic abuse" in couple["contraindications"]
+    assert couple["sources checked"] == "0 of 4"
+    assert "NICE NG222 (2022) 1.6" in couple["not checked here"]
 
 
 def test_a_contraindicated_plan_shows_the_contraindication_in_place_of_the_fit(

@@ -686,6 +686,34 @@ def test_the_indication_matrix(content, capsys):
             print(f"{row['protocol']:<{width}} | {marks}")
 
 
+def test_only_the_sources_read_in_the_guideline_text_are_marked_checked(content):
+    """docs/indications.md lists what was checked: change both together."""
+    checked = {(p.id, s.short) for p in content.protocols for s in p.sources if s.checked} | {
+        (c.id, s.short) for c in content.contraindications for s in c.sources if s.checked
+    }
+    assert checked == {
+        (p, "NICE NG222 (2022) 1.5")
+        for p in ("ba_step2", "cbt_depression", "group_ba", "group_cbt", "gsh_cbt", "ipt")
+    }
+
+
+def test_the_matrix_says_which_sources_are_not_checked(content):
+    rows = {r["protocol"]: r for r in indication_matrix(content)}
+    anxiety = rows["CBT for anxiety disorders"]
+    assert anxiety["sources checked"] == "0 of 8"
+    assert anxiety["not checked here"].split("; ") == [
+        "NICE CG113 (2011) 1.2",
+        "NICE CG113 (2011) 1.4",
+        "NICE CG159 (2013) 1.4",
+        "NICE CG31 (2005) 1.5",
+    ]
+    couple = rows["Couple therapy for depression"]
+    assert couple["sources checked"] == "0 of 4"  # the contraindication's two included
+    assert "Service practice" in couple["not checked here"]
+    group = rows["Group CBT for depression"]
+    assert (group["sources checked"], group["not checked here"]) == ("1 of 1", "")
+
+
 @pytest.mark.parametrize(
     ("file", "change", "message"),
     [
