@@ -569,7 +569,6 @@ class ContentLibrary(Strict):
         problems = {p.id for p in self.problems}
         contraindications = {c.id for c in self.contraindications}
         domains = {d.id: {x.id for x in d.details} for d in self.social}
-        anxiety = {m.id: m for m in self.measures if m.role == "anxiety"}
 
         def rule_errors(where: str, rule: SocialRule) -> list[str]:
             if rule.domain not in domains:
@@ -606,18 +605,6 @@ class ContentLibrary(Strict):
             for x in p.hours:
                 if x not in p.indications.problems:
                     errors.append(f"protocols.{p.id}.hours: {x!r} is not a problem it is for")
-            for measure_id, limits in p.indications.anxiety_severity.items():
-                where = f"protocols.{p.id}.indications.anxiety_severity.{measure_id}"
-                measure = anxiety.get(measure_id)
-                if measure is None:
-                    errors.append(f"{where}: {measure_id!r} is not an anxiety measure")
-                    continue
-                errors.extend(
-                    f"{where}.{name}: {value} is outside {measure.short_name}'s totals "
-                    f"{measure.min_total}–{measure.max_total}"
-                    for name, value in (("min", limits.min), ("max", limits.max))
-                    if value is not None and not measure.min_total <= value <= measure.max_total
-                )
         return errors
 
     def _scenario_errors(self) -> list[str]:
@@ -647,6 +634,20 @@ class ContentLibrary(Strict):
                 errors.append(f"tracking.{field}: {ref!r} is not a {role} measure")
         if "anxiety" not in roles.values():
             errors.append("measures: no measure has role anxiety")
+        anxiety = {m.id: m for m in self.measures if m.role == "anxiety"}
+        for p in self.protocols:
+            for measure_id, limits in p.indications.anxiety_severity.items():
+                where = f"protocols.{p.id}.indications.anxiety_severity.{measure_id}"
+                measure = anxiety.get(measure_id)
+                if measure is None:
+                    errors.append(f"{where}: {measure_id!r} is not an anxiety measure")
+                    continue
+                errors.extend(
+                    f"{where}.{name}: {value} is outside {measure.short_name}'s totals "
+                    f"{measure.min_total}–{measure.max_total}"
+                    for name, value in (("min", limits.min), ("max", limits.max))
+                    if value is not None and not measure.min_total <= value <= measure.max_total
+                )
         for index, curve in enumerate(self.expected_change.curves if self.expected_change else []):
             if curve.measure not in roles:
                 errors.append(f"expected_change.curves.{index}.measure: unknown {curve.measure!r}")
