@@ -270,6 +270,14 @@ class Contraindication(Strict):
     sources: list[Source] = Field(min_length=1)
 
 
+def check_span(low: float | None, high: float | None) -> None:
+    """A range given by its ends: at least one, and the lower not above the higher."""
+    if low is None and high is None:
+        raise ValueError("give min, max or both")
+    if low is not None and high is not None and low > high:
+        raise ValueError("min is above max")
+
+
 class SeverityLimits(Strict):
     """The totals of one anxiety measure a protocol suits, and where the figures come from."""
 
@@ -279,10 +287,7 @@ class SeverityLimits(Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> SeverityLimits:
-        if self.min is None and self.max is None:
-            raise ValueError("give min, max or both")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("min is above max")
+        check_span(self.min, self.max)
         return self
 
     def words(self, short_name: str) -> str:
@@ -339,10 +344,7 @@ class Hours(Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> Hours:
-        if self.min is None and self.max is None:
-            raise ValueError("give min, max or both")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("min is above max")
+        check_span(self.min, self.max)
         return self
 
 

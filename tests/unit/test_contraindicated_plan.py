@@ -26,6 +26,7 @@ from tailoring.export.text import fit_report_text, session_plan_text
 from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary
 from tailoring.model.report import FitReport
+from tests.unit.test_indications import ABUSE, SAFEGUARDING_EDGES
 
 ON = datetime.date(2026, 12, 7)
 PARTNER = {"present": "yes", "maintains": "yes", "helping": "no", "details": ["partner_conflict"]}
@@ -34,7 +35,6 @@ PREFERENCES = {
     "structure": {"value": 2, "importance": 3},
     "directiveness": {"value": 2, "importance": 2},
 }
-ABUSE = {"present": "yes", "details": ["domestic_abuse"]}
 
 
 def _case(
@@ -74,16 +74,7 @@ def ruled_out(content) -> FitReport:
 # The engine -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("safeguarding", "contraindicated"),
-    [
-        (ABUSE, True),
-        ({"present": "unsure", "details": ["controlling_behaviour"]}, True),
-        ({"present": "yes", "details": ["child_concern"]}, False),
-        ({"present": "yes"}, False),
-        (None, False),
-    ],
-)
+@pytest.mark.parametrize(("safeguarding", "contraindicated"), SAFEGUARDING_EDGES)
 def test_a_contraindicated_plan_has_no_overall_fit_and_one_answer_away_it_has(
     content, safeguarding, contraindicated
 ):

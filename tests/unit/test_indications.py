@@ -19,6 +19,14 @@ from tests.session_factory import session
 
 ABUSE = {"present": "yes", "details": ["domestic_abuse"]}
 SOURCE = {"document": "Invented for a test", "section": "none", "checked": False}
+# Safeguarding answers around the domestic abuse rule, and whether each rules out couple therapy.
+SAFEGUARDING_EDGES = [
+    (ABUSE, True),
+    ({"present": "unsure", "details": ["controlling_behaviour"]}, True),
+    ({"present": "yes", "details": ["child_concern"]}, False),
+    ({"present": "yes"}, False),
+    (None, False),
+]
 ON = datetime.date(2026, 12, 7)
 PARTNER = {"present": "yes", "maintains": "no", "details": ["partner_conflict"]}
 
@@ -375,16 +383,7 @@ def test_couple_therapy_needs_difficulties_with_a_partner(content, case_of):
 # Contraindications -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("safeguarding", "ruled_out"),
-    [
-        (ABUSE, True),
-        ({"present": "unsure", "details": ["controlling_behaviour"]}, True),
-        ({"present": "yes", "details": ["child_concern"]}, False),
-        ({"present": "yes"}, False),
-        (None, False),
-    ],
-)
+@pytest.mark.parametrize(("safeguarding", "ruled_out"), SAFEGUARDING_EDGES)
 def test_domestic_abuse_rules_out_couple_therapy_everywhere(
     content, case_of, safeguarding, ruled_out
 ):
