@@ -139,11 +139,12 @@ def test_low_intensity_chosen_after_discussion_turns_the_step_up_into_a_review(
 def test_the_choice_is_kept_in_the_case_file(case_of):
     from tailoring import services
 
+    # The case-file text as the app writes it, without the database its export audit needs.
     case = case_of("ba_step2", phq9=[18], chosen=True)
-    text = services.case_file(case)
+    text = services.file_case_json(case)
     assert '"low_intensity_chosen": true' in text
     assert services.parse_case_file(text) == case
-    unrecorded = json.loads(services.case_file(case_of("ba_step2")))
+    unrecorded = json.loads(services.file_case_json(case_of("ba_step2")))
     del unrecorded["low_intensity_chosen"]
     assert services.parse_case_file(json.dumps(unrecorded)).low_intensity_chosen is False
 
