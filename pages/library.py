@@ -108,29 +108,36 @@ with protocols_tab:
     found = protocol.indications
     st.markdown(
         "**Indicated for:** "
-        + ", ".join(lib.problem(p).title for p in found.problems)
+        + ", ".join(lib.problem(p).title_in_sentence for p in found.problems)
         + f" · depression severity: {found.depression_severity.replace('_', ' ')}"
     )
+    for measure_id, limits in found.anxiety_severity.items():
+        words = limits.words(lib.measure(measure_id).short_name)
+        st.markdown(f"**Anxiety severity:** {words}")
     if found.only_when_why:
         st.caption(found.only_when_why)
     for rule in (lib.contraindication(c) for c in protocol.contraindications):
-        st.markdown(f"**Contraindicated:** {rule.title}. {rule.why}")
+        unchecked = "" if all(s.checked for s in rule.sources) else " (source not checked here)"
+        st.markdown(f"**Contraindicated:** {rule.title}. {rule.why}{unchecked}")
     for problem, hours in protocol.hours.items():
         span = "–".join(f"{h:g}" for h in (hours.min, hours.max) if h is not None)
-        st.markdown(f"**Hours for {lib.problem(problem).title.lower()}:** {span}")
+        st.markdown(f"**Hours for {lib.problem(problem).title_in_sentence}:** {span}")
     st.caption(
         "Sources: "
         + "; ".join(
             f"{s.document}, {s.section}" + ("" if s.checked else " (not checked here)")
-            for s in found.sources
+            for s in protocol.sources
         )
     )
 
 with indications_tab:
     st.caption(
         "Which protocol is indicated for which presenting problem, the depression severity it "
-        "suits (NICE NG222's split at PHQ-9 16) and what rules it out. Alternatives in the fit "
-        "report are ranked on this first; a contraindicated protocol is never suggested."
+        "suits (NICE NG222's split at PHQ-9 16), the anxiety totals it suits where it declares "
+        "them, and what rules it out. Alternatives in the fit report are ranked on this first; "
+        "a contraindicated protocol is never suggested. The last columns say how many of the "
+        "sources behind each row were checked against the guideline's text, and which were not: "
+        "check those before relying on them."
     )
     st.dataframe(
         services.indication_matrix(),

@@ -73,9 +73,12 @@ with friendly_errors():
     st.subheader("Fit since the start")
     points = services.fit_over_sessions(stored, fit.overall_fit)
     recorded = [f for _, f in points if f is not None]
+    if fit.contraindicated:
+        # No fit now, and none of the figures before says the protocol may be offered.
+        report.contraindication(fit)
     if recorded:
         st.plotly_chart(timeline.fit_chart(points), width="stretch", key="timeline.fit")
-    else:
+    elif not fit.contraindicated:
         st.caption("No fit to show yet: answer the preferences in the walk-through to see it.")
     if len(recorded) >= 2:
         st.caption(

@@ -36,14 +36,12 @@ case_id = stored.id
 
 with friendly_errors():
     case = stored.case
-    protocol = lib.protocol(case.protocol_id)
     save = checklist.case_saver(case_id)
     checklist.load_answers(f"case:{case_id}", case.answers, stored.revisions)
 
     st.title(f"Walk-through · {case.reference}")
-    problem = lib.problem(case.problem).title if case.problem else "problem not recorded"
     with st.expander(
-        f"Plan: {protocol.name} for {problem}, {case.sessions_available} sessions available",
+        f"Plan: {services.plan_in_words(case)}, {case.sessions_available} sessions available",
         expanded=case.problem is None,
     ):
         first_col, second_col = st.columns(2)
@@ -62,6 +60,15 @@ with friendly_errors():
             case.second_problem,
             "None",
             key="case.second_problem",
+        )
+        new_chosen = st.checkbox(
+            "The patient chose low intensity after discussing a step up",
+            case.low_intensity_chosen,
+            key="case.low_intensity_chosen",
+            help="Tick when the latest measure is above the range of the planned low-intensity "
+            "protocol and the patient, told that a high-intensity therapy is usually offered at "
+            "this severity, chose to stay at this step. The report then asks you to review the "
+            "choice at each session instead of flagging a step up.",
         )
         protocols = {p.id: p for p in lib.protocols}
         new_protocol = st.selectbox(
@@ -93,6 +100,7 @@ with friendly_errors():
                     protocol_id=new_protocol,
                     problem=new_problem,
                     second_problem=new_second,
+                    low_intensity_chosen=new_chosen,
                     sessions_available=int(new_sessions),
                     anxiety_measure=new_anxiety,
                     **referral,

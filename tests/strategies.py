@@ -61,19 +61,24 @@ def problems(draw: st.DrawFn, content: ContentLibrary) -> dict:
 
 @st.composite
 def assessment(draw: st.DrawFn, content: ContentLibrary) -> list[dict]:
-    """No session, or an assessment with a complete depression measure (any total)."""
+    """No session, or an assessment with a complete depression measure (any total) and, half
+    the time, a complete GAD-7."""
     if not draw(st.booleans()):
         return []
-    measure = content.measure(content.tracking.depression_measure)
-    values = [o.value for o in measure.options]
-    items = {i.id: draw(st.sampled_from(values)) for i in measure.items}
+    measured = [content.measure(content.tracking.depression_measure)]
+    if draw(st.booleans()):
+        measured.append(content.measure("gad7"))
+    measures = {
+        m.id: {i.id: draw(st.sampled_from([o.value for o in m.options])) for i in m.items}
+        for m in measured
+    }
     return [
         {
             "number": 1,
             "date": "2026-11-02",
             "attendance": "attended",
             "kind": "assessment",
-            "measures": {measure.id: items},
+            "measures": measures,
         }
     ]
 
@@ -88,6 +93,7 @@ def cases(draw: st.DrawFn, content: ContentLibrary) -> Case:
             "sessions_available": draw(st.integers(1, 30)),
             "answers": draw(answers(content)),
             **draw(problems(content)),
+            "low_intensity_chosen": draw(st.booleans()),
             "sessions": draw(assessment(content)),
         },
         context={"content": content},

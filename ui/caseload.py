@@ -377,7 +377,7 @@ def summary(overview: CaseloadSummary, frame: pd.DataFrame) -> None:
     fit.update_layout(
         # Whole cases: no tick at 0.5 when every bar is short.
         yaxis={"dtick": 1} if max((b.count for b in overview.fit.bins), default=0) <= 5 else {},
-        title=f"Fit ({overview.fit.unscored} without enough answers)",
+        title=f"Fit ({overview.fit.unscored} without one: too few answers, or contraindicated)",
         height=260,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
     )

@@ -5,7 +5,12 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from tailoring.export.text import practicalities, with_where
+from tailoring.export.text import (
+    contraindication_words,
+    practicalities,
+    problem_words,
+    with_where,
+)
 from tailoring.model.report import (
     AGENDA_KIND_LABELS,
     INDICATION_LABELS,
@@ -58,26 +63,47 @@ def severity_words(report: FitReport) -> str:
     return "; ".join(parts) or "no complete measure recorded yet"
 
 
-def problem_and_indication(report: FitReport) -> None:
-    """The presenting problem, its severity and whether the planned protocol suits it."""
-    problem = report.problem or "not recorded (record it in the walk-through's plan)"
-    if report.second_problem:
-        problem += f", with {report.second_problem}"
+def problem_and_indication(report: FitReport, contraindication_shown: bool = False) -> None:
+    """The presenting problem, its severity and whether the planned protocol suits it.
+
+    ``contraindication_shown``: the headline above already says the protocol is contraindicated.
+    """
+    problem = (
+        problem_words(report.problem_titles)
+        or "not recorded (record it in the walk-through's plan)"
+    )
     st.markdown(f"**Presenting problem:** {problem}  \n**Severity:** {severity_words(report)}")
     found = report.indication
     words = f"{report.protocol_name}: {INDICATION_LABELS[found.status].lower()}."
     reasons = " ".join(found.reasons)
     if found.status == "indicated":
         st.success(words, icon=":material/check_circle:")
-    elif found.status in ("contraindicated", "not_indicated"):
+    elif found.status == "contraindicated":
+        if not contraindication_shown:
+            contraindication(report)
+    elif found.status == "not_indicated":
         st.error(f"{words} {reasons}", icon=":material/block:")
     else:
         st.warning(f"{words} {reasons}", icon=":material/warning:")
 
 
+def contraindication(report: FitReport) -> None:
+    """The planned protocol is ruled out: said first, in place of any fit."""
+    st.error(contraindication_words(report), icon=":material/block:")
+
+
 def headline(report: FitReport) -> None:
+    if report.contraindicated:
+        contraindication(report)
     fit_col, flags_col, done_col, alliance_col = st.columns(4)
-    if report.overall_fit is None:
+    if report.contraindicated:
+        fit_col.metric(
+            "Overall fit",
+            "Contraindicated",
+            help="A contraindicated protocol is not offered, so no fit is given for it however "
+            "the preferences compare.",
+        )
+    elif report.overall_fit is None:
         fit_col.metric("Overall fit", "—", help="Answer preferences that matter to the patient.")
     else:
         fit_col.metric(
@@ -272,8 +298,13 @@ def full_report(report: FitReport, with_headline: bool = True) -> None:
     """The whole report, in the order a clinician reads it (the headline figures first)."""
     if with_headline:
         headline(report)
-    problem_and_indication(report)
+    problem_and_indication(report, contraindication_shown=with_headline)
     st.subheader("Dimension by dimension")
+    if report.contraindicated:
+        st.caption(
+            "These compare the patient's preferences with the protocol, nothing more: it is "
+            "contraindicated, so it is not offered however well they match."
+        )
     st.plotly_chart(dimension_chart(report), width="stretch", key="report.chart")
     with st.expander("Figures and explanations for every dimension"):
         dimensions_table(report.dimensions)

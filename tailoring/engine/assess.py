@@ -179,12 +179,17 @@ def without_withheld(
 def assess(content: ContentLibrary, case: Case) -> FitReport:
     """The full fit report of a case against its planned protocol, with its sessions.
 
-    Session flags join the fit's flags, most severe first, the risk-item notice leading; they
+    A contraindicated planned protocol gets no overall fit (nor do alternatives a change from
+    it). Session flags join the fit's flags, most severe first, the risk-item notice leading; they
     feed the session plan too. Alternatives are compared on the fit's flags alone.
     """
     protocol = content.protocol(case.protocol_id)
     picture = case_picture(content, case)
     planned = protocol_fit(content, case, protocol, picture=picture)
+    if picture.rules_out(protocol):
+        # A contraindicated protocol is not offered, so it has no fit to show, however well the
+        # preferences match: the indication says why, the preference figure stays beside it.
+        planned = planned.model_copy(update={"overall": None, "capped": False})
     others, ruled_out = alternatives(content, case, planned, picture)
     flags, dimensions = without_withheld(
         sorted(

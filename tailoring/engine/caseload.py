@@ -307,7 +307,7 @@ def fit_distribution(fits: Iterable[float | None] | pd.Series, width: int = 10) 
 
     Labels read "0–10", "10–20" …: a band holds its lower bound, not its upper (but 100).
 
-    Fits are 0–100; None or NaN (too few answers) are counted as unscored.
+    Fits are 0–100; None or NaN (too few answers, or a contraindicated plan) are unscored.
     """
     if width <= 0 or 100 % width:
         raise ValueError(f"width must divide 100, got {width}")

@@ -191,7 +191,9 @@ def _format_flags(
     if not detail.rules_out_formats:
         return []
     answer = answers.preferences.get("format")
-    accepted = answer.value if is_answered(answer) and answer is not None else None
+    # Importance 0 ("does not matter") leaves the usual format, as an unanswered preference does.
+    matters = answer is not None and is_answered(answer) and answer.importance != 0
+    accepted = answer.value if matters and answer is not None else None
     used = (
         [f for f in protocol.formats if f in accepted]
         if isinstance(accepted, list)

@@ -9,7 +9,13 @@ The rules, in words (the content they read says where each comes from):
   partner).
 - Its depression severity range is checked when the problem is measured by depression, or not
   recorded yet: a less-severe protocol with a more severe PHQ-9 is outside its range (discuss a
-  step up; the patient may still choose it after discussion), and the reverse.
+  step up), and the reverse. When the case records that the patient chose low intensity after
+  discussion, more severe depression on a less-severe protocol is still outside its range, but
+  the flag is a low reminder to review the choice at each session, not a call to step up.
+- The anxiety total is checked the same way where the protocol declares a range for the case's
+  anxiety measure (``anxiety_severity``: GAD-7, or a disorder-specific measure): when the
+  problem is measured by anxiety, or not recorded yet. The patient's choice covers a total above
+  that range as it covers more severe depression. A measure with no range is not checked.
 - A contraindication holds when any of its details is recorded in its domain. A protocol that
   lists one that holds is contraindicated: it is never suggested, and its safe-looking fit does
   not matter. Actions that list it in ``withheld_when`` are never suggested either.
@@ -20,13 +26,22 @@ The rules, in words (the content they read says where each comes from):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from tailoring.engine.describe import actions, social_trigger
 from tailoring.engine.flags import REVIEW, new_flag
 from tailoring.engine.outcomes import score_measure
 from tailoring.model.case import Answers, Case
-from tailoring.model.content import ContentLibrary, Measure, Protocol, SocialRule
+from tailoring.model.content import (
+    NOTE_IN_BRACKETS,
+    ContentLibrary,
+    Measure,
+    Protocol,
+    SeverityRole,
+    SocialRule,
+    in_sentence,
+)
 from tailoring.model.report import (
     CaseSeverity,
     Flag,
@@ -49,7 +64,13 @@ CHOOSE_INDICATED = "choose_indicated_protocol"
 RECORD_PROBLEM = "record_presenting_problem"
 STEP_UP = "discuss_step_up"
 SAFEGUARDING = "local_safeguarding_procedure"
+REVIEW_CHOICE = "review_choice_each_session"
+CHOSEN = (
+    "The patient chose it after discussing a step up (recorded in the case's plan): review the "
+    "choice at each session."
+)
 SPLIT_WORDS = {"less_severe": "less severe", "more_severe": "more severe"}
+ACRONYM = re.compile(r"\(([A-Z0-9-]+)\)")
 
 
 def latest_severity(measure: Measure, sessions: list[Session]) -> MeasureSeverity | None:
@@ -119,10 +140,12 @@ def problems_of(case: Case) -> list[str]:
     return [p for p in (case.problem, case.second_problem) if p is not None]
 
 
-def severity_checked(content: ContentLibrary, case: Case) -> bool:
-    """Whether the depression range applies: a problem measured by depression, or none yet."""
+def severity_checked(
+    content: ContentLibrary, case: Case, role: SeverityRole = "depression"
+) -> bool:
+    """Whether a range on the measure of ``role`` applies: a problem measured by it, or none yet."""
     recorded = problems_of(case)
-    return not recorded or any("depression" in content.problem(p).severity_from for p in recorded)
+    return not recorded or any(role in content.problem(p).severity_from for p in recorded)
 
 
 def severity_outside(
@@ -142,27 +165,83 @@ def severity_outside(
     )
 
 
+@dataclass(frozen=True)
+class Outside:
+    """A latest total outside the range a protocol suits: which, which way and why."""
+
+    found: MeasureSeverity
+    above: bool
+    why: str
+    suffix: str = ""  # of the flag's id: none for depression, ".<measure id>" for anxiety
+
+
+def anxiety_outside(
+    content: ContentLibrary, case: Case, protocol: Protocol, severity: CaseSeverity
+) -> Outside | None:
+    """The anxiety total outside the range the protocol declares for its measure, or None."""
+    found = severity.anxiety
+    if found is None or not severity_checked(content, case, "anxiety"):
+        return None
+    limits = protocol.indications.anxiety_severity.get(found.measure_id)
+    if limits is None:
+        return None
+    above = limits.max is not None and found.total > limits.max
+    if not above and (limits.min is None or found.total >= limits.min):
+        return None
+    checked = "" if limits.source.checked else ", not checked here"
+    return Outside(
+        found,
+        above,
+        f"{found.short_name} {found.total} ({found.band.lower()}, session {found.session}) is "
+        f"{'above' if above else 'below'} the range of {protocol.name}, "
+        f"{limits.words(found.short_name)} ({limits.source.document}{checked})",
+        f".{found.measure_id}",
+    )
+
+
+def severities_outside(
+    content: ContentLibrary, case: Case, protocol: Protocol, severity: CaseSeverity
+) -> list[Outside]:
+    """Every latest total outside the protocol's range: depression, then anxiety."""
+    outside = []
+    why = severity_outside(content, case, protocol, severity)
+    if why is not None:
+        assert severity.depression is not None
+        outside.append(
+            Outside(severity.depression, severity.depression.split == "more_severe", why)
+        )
+    anxiety = anxiety_outside(content, case, protocol, severity)
+    return [*outside, *([anxiety] if anxiety is not None else [])]
+
+
+def chosen_after_discussion(case: Case, outside: Outside) -> bool:
+    """Whether the patient's recorded choice of low intensity covers this total: it covers a
+    total above the protocol's range, never one below it."""
+    return case.low_intensity_chosen and outside.above
+
+
 def indication(
     content: ContentLibrary, case: Case, protocol: Protocol, picture: Picture
 ) -> Indication:
     """Whether ``protocol`` suits the case, with the reasons when it does not fully."""
     ruled = [content.contraindication(c) for c in protocol.contraindications if c in picture.met]
     recorded = problems_of(case)
-    outside = severity_outside(content, case, protocol, picture.severity)
+    outside = severities_outside(content, case, protocol, picture.severity)
     status: IndicationStatus
     if ruled:
         status = "contraindicated"
         reasons = [f"{c.title}: {c.why}" for c in ruled]
     elif recorded and not set(recorded) & set(protocol.indications.problems):
         status = "not_indicated"
-        names = " or ".join(in_sentence(content.problem(p).title) for p in recorded)
+        names = " or ".join(content.problem(p).title_in_sentence for p in recorded)
         reasons = [f"Not indicated for {names}: it is for {_problem_list(content, protocol)}."]
     elif recorded and (unmet := unmet_requirement(protocol, case.answers)) is not None:
         status = "not_indicated"
         reasons = [unmet]
     elif outside:
         status = "severity_outside"
-        reasons = [outside]
+        chosen = any(chosen_after_discussion(case, o) for o in outside)
+        reasons = [*(o.why for o in outside), *([CHOSEN] if chosen else [])]
     else:
         status = "indicated" if recorded else "no_problem"
         reasons = []
@@ -173,13 +252,36 @@ def indication(
     )
 
 
-def in_sentence(title: str) -> str:
-    """A title inside a sentence: first letter lower case, acronyms such as PTSD kept."""
-    return title[0].lower() + title[1:]
+def names_problem(protocol_name: str, title: str) -> bool:
+    """Whether a protocol's name already names the problem, by its words or its acronym."""
+    words = NOTE_IN_BRACKETS.sub("", title)
+    names = [words.split(" (")[0], *ACRONYM.findall(words)]
+    return any(re.search(rf"\b{re.escape(n)}\b", protocol_name, re.IGNORECASE) for n in names)
+
+
+def plan_words(content: ContentLibrary, protocol: Protocol, problem_id: str | None) -> str:
+    """The planned protocol and the problem it is for, as running text: "CBT for depression"
+    (its name names the problem), "Interpersonal psychotherapy (IPT) for depression", and
+    "CBT for anxiety disorders, presenting problem: panic disorder" where the name has a "for"
+    of its own or the problem's title carries a note ("Other (record the detail ...)")."""
+    if problem_id is None:
+        return f"{protocol.name}, presenting problem not recorded"
+    title = content.problem(problem_id).title
+    if names_problem(protocol.name, title):
+        return protocol.name
+    if " for " in protocol.name or NOTE_IN_BRACKETS.search(title):
+        return f"{protocol.name}, presenting problem: {in_sentence(title)}"
+    return f"{protocol.name} for {in_sentence(title)}"
+
+
+def problem_words(titles: list[str]) -> str:
+    """Problem titles as a phrase: the first as it is (it follows a label), the second in the
+    sentence, e.g. "Depression, with social anxiety disorder"."""
+    return ", with ".join([titles[0], *(in_sentence(t) for t in titles[1:])]) if titles else ""
 
 
 def _problem_list(content: ContentLibrary, protocol: Protocol) -> str:
-    return ", ".join(in_sentence(content.problem(p).title) for p in protocol.indications.problems)
+    return ", ".join(content.problem(p).title_in_sentence for p in protocol.indications.problems)
 
 
 @dataclass(frozen=True)
@@ -228,7 +330,8 @@ def indication_flags(
         section="case",
         item_id="problem",
         question="Presenting problem",
-        answer=" and ".join(content.problem(p).title for p in problems_of(case)) or "not recorded",
+        answer=problem_words([content.problem(p).title for p in problems_of(case)])
+        or "not recorded",
     )
     if not problems_of(case):
         flags.append(
@@ -264,39 +367,63 @@ def indication_flags(
                 actions=actions(content, [CHOOSE_INDICATED, REVIEW]),
             )
         )
-    outside = severity_outside(content, case, protocol, picture.severity)
-    if outside:
-        depression = picture.severity.depression
-        assert depression is not None
-        above = depression.split == "more_severe"
-        flags.append(
-            new_flag(
-                content,
-                id="indication.severity",
-                severity="high" if above else "medium",
-                theme="pace",
-                title=f"{depression.short_name} {depression.total}: severity "
-                f"{'above' if above else 'below'} the range of {protocol.name}",
-                explanation=f"{outside}. "
-                + (
-                    "Discuss stepping up; if the patient chooses to continue at this step after "
-                    "discussion, record the choice and review progress closely."
-                    if above
-                    else "A less intensive protocol may suit; discuss it with the patient."
-                ),
-                triggers=[
-                    Trigger(
-                        section="sessions",
-                        item_id=depression.measure_id,
-                        question=f"Latest {depression.short_name} total",
-                        answer=f"Session {depression.session}: {depression.total} "
-                        f"({depression.band})",
-                    )
-                ],
-                actions=actions(content, [STEP_UP, REVIEW] if above else [REVIEW]),
-            )
-        )
+    flags.extend(
+        severity_flag(content, case, protocol, outside)
+        for outside in severities_outside(content, case, protocol, picture.severity)
+    )
     return flags
+
+
+def severity_flag(
+    content: ContentLibrary, case: Case, protocol: Protocol, outside: Outside
+) -> Flag:
+    """The flag of a severity outside the protocol's range: above it, discuss a step up (or,
+    when the patient chose low intensity after discussion, review the choice); below, review."""
+    found, above = outside.found, outside.above
+    measured = Trigger(
+        section="sessions",
+        item_id=found.measure_id,
+        question=f"Latest {found.short_name} total",
+        answer=f"Session {found.session}: {found.total} ({found.band})",
+    )
+    if chosen_after_discussion(case, outside):
+        return new_flag(
+            content,
+            id=f"indication.severity_chosen{outside.suffix}",
+            severity="low",
+            theme="pace",
+            title=f"{found.short_name} {found.total}: above the range of {protocol.name}, "
+            "chosen by the patient after discussion",
+            explanation=f"{outside.why}. The patient chose to continue at this step after "
+            "discussing a step up; review the choice and their progress at each session.",
+            triggers=[
+                measured,
+                Trigger(
+                    section="case",
+                    item_id="low_intensity_chosen",
+                    question="The patient chose low intensity after discussion",
+                    answer="yes",
+                ),
+            ],
+            actions=actions(content, [REVIEW_CHOICE]),
+        )
+    return new_flag(
+        content,
+        id=f"indication.severity{outside.suffix}",
+        severity="high" if above else "medium",
+        theme="pace",
+        title=f"{found.short_name} {found.total}: severity "
+        f"{'above' if above else 'below'} the range of {protocol.name}",
+        explanation=f"{outside.why}. "
+        + (
+            "Discuss stepping up; if the patient chooses to continue at this step after "
+            "discussion, record the choice in the case's plan and review progress closely."
+            if above
+            else "A less intensive protocol may suit; discuss it with the patient."
+        ),
+        triggers=[measured],
+        actions=actions(content, [STEP_UP, REVIEW] if above else [REVIEW]),
+    )
 
 
 def withheld(content: ContentLibrary, picture: Picture) -> frozenset[str]:
@@ -307,8 +434,9 @@ def withheld(content: ContentLibrary, picture: Picture) -> frozenset[str]:
 def indication_matrix(content: ContentLibrary) -> list[dict[str, str]]:
     """One row per protocol, one column per problem: 'yes' where it is indicated, else ''.
 
-    The depression severity range and the contraindications follow, so a clinician can read
-    every protocol's indications in one place (content library page, tests, docs).
+    The depression and anxiety severity ranges, the contraindications and how many of the sources
+    behind them were checked against the guideline's text follow, so a clinician can read every
+    protocol's indications, and how far to trust them, in one place (content library, tests).
     """
     rows = []
     for protocol in content.protocols:
@@ -316,8 +444,20 @@ def indication_matrix(content: ContentLibrary) -> list[dict[str, str]]:
         for problem in content.problems:
             row[problem.title] = "yes" if problem.id in protocol.indications.problems else ""
         row["depression severity"] = protocol.indications.depression_severity.replace("_", " ")
+        row["anxiety severity"] = ", ".join(
+            limits.words(content.measure(m).short_name)
+            for m, limits in protocol.indications.anxiety_severity.items()
+        )
         row["contraindications"] = ", ".join(
             content.contraindication(c).title for c in protocol.contraindications
+        )
+        sources = [
+            *protocol.sources,
+            *(s for c in protocol.contraindications for s in content.contraindication(c).sources),
+        ]
+        row["sources checked"] = f"{sum(s.checked for s in sources)} of {len(sources)}"
+        row["not checked here"] = "; ".join(
+            dict.fromkeys(s.short for s in sources if not s.checked)
         )
         rows.append(row)
     return rows

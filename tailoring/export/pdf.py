@@ -23,7 +23,13 @@ from tailoring.export.pdf_page import (
     tidy,
 )
 from tailoring.export.pdf_page import to_latin1 as to_latin1
-from tailoring.export.text import practicalities, with_where
+from tailoring.export.text import (
+    contraindication_words,
+    fit_value,
+    practicalities,
+    problem_words,
+    with_where,
+)
 from tailoring.model.report import (
     AGENDA_KIND_LABELS,
     INDICATION_LABELS,
@@ -202,7 +208,7 @@ def _draw_header(page: Page, report: FitReport, generated_on: datetime.date) -> 
         [("Planned protocol", report.protocol_name)],
         *([[("Practicalities", " · ".join(stated))]] if (stated := practicalities(report)) else []),
         [
-            ("Presenting problem", report.problem or "not recorded"),
+            ("Presenting problem", problem_words(report.problem_titles) or "not recorded"),
             ("Indication", INDICATION_LABELS[report.indication.status]),
         ],
         [
@@ -227,19 +233,26 @@ def _draw_header(page: Page, report: FitReport, generated_on: datetime.date) -> 
     page.rect(MARGIN, y, WIDTH, panel_h, style="F", round_corners=True, corner_radius=2)
     page.use(8.5, colour=MUTED)
     page.text_at(MARGIN + 5, y + 2.2, 50, 4.5, "Overall fit")
-    if report.overall_fit is None:
-        page.use(11, bold=True)
-        page.text_at(MARGIN + 5, y + 7.5, 60, 7, "not enough answers yet")
-    else:
-        page.use(17, bold=True, colour=ACCENT)
-        page.text_at(MARGIN + 5, y + 7.0, 55, 8, f"{round(report.overall_fit)} / 100")
+    note_x = MARGIN + 70
+    note_w = WIDTH - 75
     done = report.completeness
     notes = [f"{done.percent}% of questions answered ({done.answered} of {done.total})"]
     if report.capped:
         notes.append("Capped by a demand the patient cannot meet")
-    page.use(9.5)
-    note_x = MARGIN + 70
-    note_w = WIDTH - 75
+    if report.contraindicated:
+        # The contraindication takes the figure's place, with its reason, as a high flag reads.
+        page.use(14, bold=True, colour=SEVERITY_COLOUR["high"])
+        page.text_at(MARGIN + 5, y + 7.0, 60, 8, "Contraindicated")
+        page.use(9.5, bold=True, colour=SEVERITY_COLOUR["high"])
+        notes = page.lines(contraindication_words(report), note_w, 3)
+    elif report.overall_fit is None:
+        page.use(11, bold=True)
+        page.text_at(MARGIN + 5, y + 7.5, 60, 7, fit_value(report))
+        page.use(9.5)
+    else:
+        page.use(17, bold=True, colour=ACCENT)
+        page.text_at(MARGIN + 5, y + 7.0, 55, 8, fit_value(report))
+        page.use(9.5)
     note_y = y + (panel_h - len(notes) * 5.2) / 2
     for note in notes:
         page.text_at(note_x, note_y, note_w, 5.2, page.line_of(note, note_w))

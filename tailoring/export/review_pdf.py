@@ -37,6 +37,7 @@ from tailoring.export.pdf_page import (
     draw_footer,
     draw_heading,
 )
+from tailoring.export.text import contraindication_words, fit_value, problem_words
 from tailoring.model.caseload import OUTCOME_WORDS
 from tailoring.model.report import (
     INDICATION_LABELS,
@@ -182,7 +183,7 @@ def draw_case_header(
         [("Case reference", report.case_reference), ("Date", f"{generated_on:%Y-%m-%d}")],
         [("Planned protocol", report.protocol_name)],
         [
-            ("Presenting problem", report.problem or "not recorded"),
+            ("Presenting problem", problem_words(report.problem_titles) or "not recorded"),
             ("Indication", INDICATION_LABELS[report.indication.status]),
         ],
         [("Therapist", therapist or "–"), ("Sessions available", str(report.sessions_available))],
@@ -208,11 +209,11 @@ def _panel(flow: Flow, report: FitReport) -> None:
     height = 17.0
     page.set_fill_color(*PANEL)
     page.rect(MARGIN, flow.y, WIDTH, height, style="F", round_corners=True, corner_radius=2)
-    fit = report.overall_fit
     alliance, trend = alliance_figures(report)
     trend_words = "" if trend == "none" else f", {trend}"
+    fit = "Contraindicated" if report.contraindicated else fit_value(report, "not enough answers")
     figures = [
-        ("Overall fit", "not enough answers" if fit is None else f"{round(fit)} / 100"),
+        ("Overall fit", fit),
         (
             "Alliance (latest)",
             "not rated" if alliance is None else f"{round(alliance)} / 100{trend_words}",
@@ -224,9 +225,12 @@ def _panel(flow: Flow, report: FitReport) -> None:
         x = MARGIN + 5 + index * column_w
         page.use(8.5, colour=MUTED)
         page.text_at(x, flow.y + 2.2, column_w - 6, 4.5, label)
-        page.use(13, bold=True, colour=ACCENT)
+        ruled_out = index == 0 and report.contraindicated
+        page.use(13, bold=True, colour=SEVERITY_COLOUR["high"] if ruled_out else ACCENT)
         page.text_at(x, flow.y + 7.5, column_w - 6, 7, page.line_of(value, column_w - 6))
     flow.y += height + 2.0
+    if report.contraindicated:
+        flow.paragraph(contraindication_words(report), colour=SEVERITY_COLOUR["high"])
     done = report.completeness
     notes = [f"{done.percent}% of questions answered ({done.answered} of {done.total})"]
     if report.capped:

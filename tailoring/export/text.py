@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 
+from tailoring.engine.indications import problem_words
 from tailoring.model.content import ACTION_KIND_LABELS
 from tailoring.model.report import (
     AGENDA_KIND_LABELS,
@@ -36,22 +37,42 @@ def _header(title: str, report: FitReport, generated_on: datetime.date) -> list[
 
 def _problem_lines(report: FitReport) -> list[str]:
     """The presenting problem and whether the planned protocol suits it (with the reasons)."""
-    problem = report.problem or "not recorded"
-    if report.second_problem:
-        problem += f", with {report.second_problem}"
+    problem = problem_words(report.problem_titles) or "not recorded"
     found = report.indication
     reasons = " ".join(found.reasons)
     suits = f"{INDICATION_LABELS[found.status]}{f'. {reasons}' if reasons else ''}"
     return [f"Presenting problem: {problem}", f"Planned protocol for this problem: {suits}"]
 
 
+def fit_value(report: FitReport, none: str = "not enough answers yet") -> str:
+    """The overall fit as it is shown: a contraindication in place of any figure."""
+    if report.contraindicated:
+        return "none (contraindicated)"
+    if report.overall_fit is None:
+        return none
+    return f"{round(report.overall_fit)} / 100"
+
+
+def contraindication_words(report: FitReport) -> str:
+    """Why the planned protocol is not offered, in a sentence or two; '' when it may be."""
+    if not report.contraindicated:
+        return ""
+    return (
+        f"{report.protocol_name} is contraindicated, whatever the preferences say: "
+        f"{' '.join(report.indication.reasons)} Choose another protocol."
+    )
+
+
 def _fit_line(report: FitReport) -> str:
     done = report.completeness
     answered = f"{done.percent}% of questions answered ({done.answered} of {done.total})"
-    if report.overall_fit is None:
-        return f"Overall fit: not enough answers yet; {answered}"
+    if report.contraindicated:
+        return (
+            "Overall fit: none, the planned protocol is contraindicated (see above): choose "
+            f"another protocol; {answered}"
+        )
     capped = "; capped by a demand the patient cannot meet" if report.capped else ""
-    return f"Overall fit: {round(report.overall_fit)} / 100; {answered}{capped}"
+    return f"Overall fit: {fit_value(report)}; {answered}{capped}"
 
 
 def practicalities(report: FitReport) -> list[str]:

@@ -105,6 +105,12 @@ class Case(BaseModel):
     second_problem: str | None = Field(
         None, description="Id of a second presenting problem, if there is one."
     )
+    low_intensity_chosen: bool = Field(
+        False,
+        description="The patient chose low intensity after discussing a step up, although "
+        "their latest measure is above the planned protocol's range. The severity flag is then "
+        "a low reminder to review the choice at each session instead of a call to step up.",
+    )
     sessions_available: int = Field(ge=1, le=60)
     step: WalkStep = "preferences"
     status: Literal["active", "archived"] = "active"

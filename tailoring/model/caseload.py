@@ -169,7 +169,9 @@ class FitDistribution(BaseModel):
 
     bins: list[FitBin]
     scored: int
-    unscored: int = Field(description="Cases with too few answers for a fit.")
+    unscored: int = Field(
+        description="Cases with no fit: too few answers, or the planned protocol contraindicated."
+    )
     median: float | None
     # A box plot's figures, so a chart of thousands of cases need not send every fit.
     q1: float | None = Field(default=None, description="First quartile (linear, as numpy's).")

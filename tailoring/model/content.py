@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args
 
@@ -203,6 +204,17 @@ class Adaptation(Strict):
     )
 
 
+# A note in brackets at the end of a title that is not an acronym, e.g. "(record the detail ...)".
+NOTE_IN_BRACKETS = re.compile(r"\s*\((?![A-Z0-9-]+\))[^)]*\)\s*$")
+
+
+def in_sentence(title: str) -> str:
+    """A title inside a sentence: first letter lower case, acronyms such as PTSD kept, and a
+    note in brackets left out ("Other (record the detail ...)" reads "other")."""
+    words = NOTE_IN_BRACKETS.sub("", title)
+    return words[0].lower() + words[1:]
+
+
 class Problem(Strict):
     """A provisional problem descriptor, as NHS Talking Therapies records the presenting problem."""
 
@@ -213,6 +225,11 @@ class Problem(Strict):
         "the case's anxiety measure (GAD-7 or a disorder-specific one), both or neither."
     )
 
+    @property
+    def title_in_sentence(self) -> str:
+        """The title as running text reads it, e.g. "post-traumatic stress disorder (PTSD)"."""
+        return in_sentence(self.title)
+
 
 class Source(Strict):
     """Where a rule comes from: a guideline and its section, and whether we checked it."""
@@ -220,9 +237,16 @@ class Source(Strict):
     document: str = Field(description="e.g. 'NICE NG222 (2022)'.")
     section: str = Field(description="The section or recommendation the rule rests on.")
     checked: bool = Field(
-        description="True only when the section was read and says this; False marks a rule "
-        "taken from practice or memory, to be checked by the service."
+        description="True only when the section's text was read and says this; False marks a "
+        "rule taken from practice or memory, whose check against the guideline's text is still "
+        "to be done (docs/indications.md says which)."
     )
+
+    @property
+    def short(self) -> str:
+        """The document and the section's number, e.g. 'NICE NG222 (2022) 1.6'."""
+        number = self.section.split(" ")[0]
+        return f"{self.document} {number}" if number[:1].isdigit() else self.document
 
 
 class SocialRule(Strict):
@@ -246,8 +270,37 @@ class Contraindication(Strict):
     sources: list[Source] = Field(min_length=1)
 
 
+def check_span(low: float | None, high: float | None) -> None:
+    """A range given by its ends: at least one, and the lower not above the higher."""
+    if low is None and high is None:
+        raise ValueError("give min, max or both")
+    if low is not None and high is not None and low > high:
+        raise ValueError("min is above max")
+
+
+class SeverityLimits(Strict):
+    """The totals of one anxiety measure a protocol suits, and where the figures come from."""
+
+    min: int | None = Field(None, ge=0, description="The lowest total it suits.")
+    max: int | None = Field(None, ge=0, description="The highest total it suits.")
+    source: Source
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SeverityLimits:
+        check_span(self.min, self.max)
+        return self
+
+    def words(self, short_name: str) -> str:
+        """The range in words, e.g. 'GAD-7 up to 14'."""
+        if self.min is None:
+            return f"{short_name} up to {self.max}"
+        if self.max is None:
+            return f"{short_name} from {self.min}"
+        return f"{short_name} {self.min}–{self.max}"
+
+
 class Indications(Strict):
-    """What a protocol is for: problems, the depression severity it suits, and the sources."""
+    """What a protocol is for: problems, the severity it suits, and the sources."""
 
     problems: list[Identifier] = Field(
         min_length=1, description="Problem descriptors (problems.yaml) it is indicated for."
@@ -257,6 +310,13 @@ class Indications(Strict):
         description="Depression severity it suits, by NICE NG222's split at PHQ-9 16; a "
         "low-intensity protocol for more severe depression is offered only when the patient "
         "chooses it after discussion.",
+    )
+    anxiety_severity: dict[Identifier, SeverityLimits] = Field(
+        default_factory=dict,
+        description="By anxiety measure id (measures/*.yaml: GAD-7 or a disorder-specific "
+        "one), the totals the protocol suits, each with its source; a case whose latest total "
+        "of its anxiety measure is outside them is flagged, as PHQ-9 is against "
+        "depression_severity. A measure not listed is not checked.",
     )
     only_when: SocialRule | None = Field(
         None,
@@ -284,10 +344,7 @@ class Hours(Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> Hours:
-        if self.min is None and self.max is None:
-            raise ValueError("give min, max or both")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("min is above max")
+        check_span(self.min, self.max)
         return self
 
 
@@ -364,6 +421,15 @@ class Protocol(Strict):
     )
     can_address: list[str]
     cannot_address: list[str]
+
+    @property
+    def sources(self) -> list[Source]:
+        """Every source its indications rest on: problems, anxiety ranges and hours."""
+        return [
+            *self.indications.sources,
+            *(limits.source for limits in self.indications.anxiety_severity.values()),
+            *(hours.source for hours in self.hours.values()),
+        ]
 
     @model_validator(mode="after")
     def _default_format_offered(self) -> Protocol:
@@ -570,6 +636,20 @@ class ContentLibrary(Strict):
                 errors.append(f"tracking.{field}: {ref!r} is not a {role} measure")
         if "anxiety" not in roles.values():
             errors.append("measures: no measure has role anxiety")
+        anxiety = {m.id: m for m in self.measures if m.role == "anxiety"}
+        for p in self.protocols:
+            for measure_id, limits in p.indications.anxiety_severity.items():
+                where = f"protocols.{p.id}.indications.anxiety_severity.{measure_id}"
+                measure = anxiety.get(measure_id)
+                if measure is None:
+                    errors.append(f"{where}: {measure_id!r} is not an anxiety measure")
+                    continue
+                errors.extend(
+                    f"{where}.{name}: {value} is outside {measure.short_name}'s totals "
+                    f"{measure.min_total}–{measure.max_total}"
+                    for name, value in (("min", limits.min), ("max", limits.max))
+                    if value is not None and not measure.min_total <= value <= measure.max_total
+                )
         for index, curve in enumerate(self.expected_change.curves if self.expected_change else []):
             if curve.measure not in roles:
                 errors.append(f"expected_change.curves.{index}.measure: unknown {curve.measure!r}")

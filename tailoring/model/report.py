@@ -267,7 +267,11 @@ class FitReport(BaseModel):
         default_factory=list,
         description="Contraindicated protocols: never suggested, listed so the reason is seen.",
     )
-    overall_fit: float | None
+    overall_fit: float | None = Field(
+        description="0–100; None with no answered dimension, and None when the planned protocol "
+        "is contraindicated: it is not offered whatever the preferences say (``indication`` "
+        "says why; ``preference_fit`` keeps the preferences' own figure)."
+    )
     capped: bool
     preference_fit: float | None
     completeness: Completeness
@@ -278,6 +282,16 @@ class FitReport(BaseModel):
     session_plan: list[AgendaItem]
     outcomes: Outcomes | None = Field(None, description="None while no session is recorded.")
     sessions: list[SessionSummary] = Field(default_factory=list)
+
+    @property
+    def problem_titles(self) -> list[str]:
+        """The presenting problem and the second one, as recorded."""
+        return [t for t in (self.problem, self.second_problem) if t is not None]
+
+    @property
+    def contraindicated(self) -> bool:
+        """Whether the planned protocol is contraindicated: every surface shows that, not a fit."""
+        return self.indication.status == "contraindicated"
 
     def flags_by_severity(self) -> dict[str, list[Flag]]:
         return {s: [f for f in self.flags if f.severity == s] for s in ("high", "medium", "low")}

@@ -25,6 +25,7 @@ from tailoring.services.assessment import (
     assess_case,
     expected_change_yaml,
     indication_matrix,
+    plan_in_words,
 )
 from tailoring.services.audit import audit_csv, audit_entries
 from tailoring.services.caseload import (
@@ -334,6 +335,7 @@ __all__ = [
     "patient_session_measures",
     "patient_side_by_side",
     "patient_wording",
+    "plan_in_words",
     "practice_progress",
     "progress_csv",
     "record_session",

@@ -48,6 +48,13 @@ def indication_matrix() -> list[dict[str, str]]:
     return indication_rules.indication_matrix(content())
 
 
+def plan_in_words(case: Case) -> str:
+    """The case's plan as running text: its protocol and the problem it is for, e.g. "CBT for
+    depression" (not "CBT for depression for Depression")."""
+    lib = content()
+    return indication_rules.plan_words(lib, lib.protocol(case.protocol_id), case.problem)
+
+
 def answer_completeness(case: Case) -> Completeness:
     """How many checklist questions are answered, by section: all a walk-through step but the
     report needs on every click (the full assessment also weighs every other protocol)."""

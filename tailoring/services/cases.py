@@ -106,8 +106,9 @@ def open_case(case_id: int) -> StoredCase:
 
 
 def update_case(case_id: int, expected_version: int | None = None, **fields: Any) -> None:
-    """Change the planned protocol, presenting problems, sessions available, anxiety measure,
-    step, status, reference, referral date or ending."""
+    """Change the planned protocol, presenting problems, whether the patient chose low
+    intensity after discussion, sessions available, anxiety measure, step, status, reference,
+    referral date or ending."""
     if "anxiety_measure" in fields:
         measure = fields["anxiety_measure"]
         if measure not in {m.id for m in content().measures if m.role == "anxiety"}:

@@ -76,6 +76,7 @@ CASE_FIELDS = (
     "anxiety_measure",
     "problem",
     "second_problem",
+    "low_intensity_chosen",
     "referral_date",
     "ending_date",
     "ending_reason",

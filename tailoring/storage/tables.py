@@ -79,6 +79,8 @@ cases = Table(
     # The presenting problem and a second one (content/problems.yaml ids); NULL until recorded.
     Column("problem", String(40)),
     Column("second_problem", String(40)),
+    # The patient chose low intensity after discussion although more severe (0015).
+    Column("low_intensity_chosen", Boolean, nullable=False, server_default=false()),
     # How many sessions the case has and the date of the latest: copies the repository keeps with
     # every session it writes, so a caseload of many thousands of cases reads no session rows.
     Column("session_count", Integer, nullable=False, server_default="0"),

@@ -352,10 +352,20 @@ def test_the_content_library_shows_every_protocol_profile(app: AppTest, content)
 def test_the_problem_is_recorded_in_the_plan_and_shown_with_the_protocol(app: AppTest, fresh_case):
     at = open_walkthrough(app, fresh_case, "report")
     assert "not recorded" in " ".join(m.value for m in at.markdown)
+    assert at.expander[0].label == (
+        "Plan: CBT for depression, presenting problem not recorded, 16 sessions available"
+    )
+    at.selectbox(key="case.problem").set_value("depression")
+    at.button(key="case.save_plan").click().run()
+    assert at.expander[0].label == "Plan: CBT for depression, 16 sessions available"
     at.selectbox(key="case.problem").set_value("ptsd")
     at.button(key="case.save_plan").click().run()
     assert not at.exception
     assert services.open_case(fresh_case).case.problem == "ptsd"
+    assert at.expander[0].label == (
+        "Plan: CBT for depression, presenting problem: post-traumatic stress disorder (PTSD), "
+        "16 sessions available"
+    )
     assert "CBT for depression: not indicated for the problem" in " ".join(
         e.value for e in at.error
     )
@@ -400,3 +410,66 @@ def test_the_content_library_shows_the_indication_matrix(app: AppTest, content):
     couple = matrix[matrix["protocol"] == "Couple therapy for depression"].iloc[0]
     assert couple["Depression"] == "yes" and couple["Post-traumatic stress disorder (PTSD)"] == ""
     assert "Domestic abuse" in couple["contraindications"]
+    assert couple["sources checked"] == "0 of 4"
+    assert "NICE NG222 (2022) 1.6" in couple["not checked here"]
+
+
+def test_a_contraindicated_plan_shows_the_contraindication_in_place_of_the_fit(
+    app: AppTest, fresh_case
+):
+    services.update_case(fresh_case, None, protocol_id="couple_therapy", problem="depression")
+    partner = {"present": "yes", "maintains": "yes", "details": ["partner_conflict"]}
+    services.save_answer(fresh_case, "social", "relationships", partner)
+    services.save_answer(fresh_case, "preferences", "structure", {"value": 2, "importance": 3})
+    before = open_walkthrough(app, fresh_case, "report")
+    assert before.metric[0].value == "100 / 100"
+    services.record_session(
+        fresh_case, {"number": 1, "date": date(2026, 11, 2), "attendance": "attended"}
+    )
+    services.save_answer(
+        fresh_case, "social", "safeguarding", {"present": "yes", "details": ["domestic_abuse"]}
+    )
+    for at in (
+        open_walkthrough(before, fresh_case, "report"),
+        before.switch_page("pages/review.py").run(),
+    ):
+        assert not at.exception
+        fit = next(m for m in at.metric if m.label == "Overall fit")
+        assert fit.value == "Contraindicated"
+        # Said before anything else on the report, with the reason and what to do.
+        first = at.error[0].value
+        assert "Couple therapy for depression is contraindicated" in first
+        assert "Domestic abuse" in first and "Choose another protocol" in first
+        assert "/ 100" not in " ".join(m.value for m in at.metric if m.label == "Overall fit")
+    # The timeline keeps the fit recorded at session 1, under the contraindication now.
+    at = before.switch_page("pages/timeline.py").run()
+    assert not at.exception
+    assert any("Couple therapy for depression is contraindicated" in e.value for e in at.error)
+
+
+def test_the_patients_choice_of_low_intensity_is_recorded_in_the_plan(app: AppTest, fresh_case):
+    services.update_case(fresh_case, None, protocol_id="ba_step2", problem="depression")
+    phq9 = {f"phq9_{n}": 2 for n in range(1, 10)}  # 18: more severe depression
+    services.record_session(
+        fresh_case,
+        {
+            "number": 1,
+            "date": date(2026, 11, 2),
+            "attendance": "attended",
+            "kind": "assessment",
+            "measures": {"phq9": phq9},
+        },
+    )
+    at = open_walkthrough(app, fresh_case, "report")
+    flags = " ".join(e.label for e in at.expander)
+    assert "PHQ-9 18: severity above the range" in flags
+    assert not at.checkbox(key="case.low_intensity_chosen").value
+
+    at.checkbox(key="case.low_intensity_chosen").check()
+    at.button(key="case.save_plan").click().run()
+    assert not at.exception
+    assert services.open_case(fresh_case).case.low_intensity_chosen is True
+    flags = " ".join(e.label for e in at.expander)
+    assert "chosen by the patient after discussion" in flags
+    assert "severity above the range" not in flags
+    assert at.checkbox(key="case.low_intensity_chosen").value

@@ -432,7 +432,7 @@ def test_upgrading_to_the_presenting_problem_keeps_cases_and_records_none(bare_e
         ).one()
     assert tuple(row) == (None, None)
 
-    # The repositories read the latest schema; 0013 adds referral and ending dates only.
+    # The repositories read the latest schema; 0013 and 0015 add other columns only.
     migrate(bare_engine)
 
     store = Store.on(bare_engine)
@@ -445,7 +445,7 @@ def test_upgrading_to_the_presenting_problem_keeps_cases_and_records_none(bare_e
 
 
 def test_downgrading_from_the_presenting_problem_keeps_the_case(bare_engine) -> None:
-    # The repositories write the latest schema (0013 adds referral and ending dates only).
+    # The repositories write the latest schema (0013 and 0015 add other columns only).
     migrate(bare_engine)
     store = Store.on(bare_engine)
     case_id = store.cases.create(make_case().model_copy(update={"problem": "ptsd"}))
@@ -472,8 +472,12 @@ def test_0013_leaves_every_case_open_and_no_course_finished(bare_engine: Engine)
 
     move_to(bare_engine, "0013")
 
-    stored = Store.on(bare_engine).cases.get(case_id).case
-    assert (stored.referral_date, stored.ending_date, stored.ending_reason) == (None, None, None)
+    # Read as SQL: the repositories read the latest schema, which 0015 extends.
+    with bare_engine.connect() as connection:
+        row = connection.execute(
+            select(cases.c.referral_date, cases.c.ending_date, cases.c.ending_reason)
+        ).one()
+    assert tuple(row) == (None, None, None)
     [row] = caseload_rows(Store.on(bare_engine))
     assert (row.finished, row.outcome, row.treatment_sessions_attended) == (False, "recovered", 3)
     with pytest.raises(DBAPIError), bare_engine.begin() as connection:
@@ -482,3 +486,26 @@ def test_0013_leaves_every_case_open_and_no_course_finished(bare_engine: Engine)
     move_to(bare_engine, "0011", down=True)
     with bare_engine.connect() as connection:
         assert connection.execute(select(case_metrics.c.finished)).scalars().all() == [True]
+
+
+def test_0015_records_no_choice_of_low_intensity_and_downgrading_keeps_the_case(
+    bare_engine: Engine,
+) -> None:
+    move_to(bare_engine, "0014")
+    case_id = add_first_schema_case(bare_engine, "OLD-LOW")
+
+    migrate(bare_engine)
+    store = Store.on(bare_engine)
+    assert store.cases.get(case_id).case.low_intensity_chosen is False
+    store.cases.update_case(case_id, None, problem="depression", low_intensity_chosen=True)
+    assert store.cases.get(case_id).case.low_intensity_chosen is True
+
+    move_to(bare_engine, "0014", down=True)
+    with bare_engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT reference, problem FROM cases WHERE id = :id"), {"id": case_id}
+        ).one()
+    assert tuple(row) == ("OLD-LOW", "depression")
+
+    migrate(bare_engine)
+    assert store.cases.get(case_id).case.low_intensity_chosen is False

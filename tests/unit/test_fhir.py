@@ -165,6 +165,20 @@ def test_a_service_measure_without_loinc_round_trips_with_our_own_codes(tmp_path
     ]
 
 
+def test_the_choice_of_low_intensity_comes_back_and_left_blank_it_reads_as_none(
+    content, course
+) -> None:
+    chosen = course.model_copy(update={"low_intensity_chosen": True})
+    assert round_trip(content, chosen) == chosen
+    bundle = bundle_of(content, chosen)
+    _, response = entry(bundle, "case")
+    [item] = [i for i in response["item"] if i["linkId"] == "low_intensity_chosen"]
+    assert item["answer"] == [{"valueBoolean": True}]
+    # Left blank (another system may not fill it in), no choice is recorded.
+    response["item"].remove(item)
+    assert read_case_bundle(content, json.dumps(bundle)).low_intensity_chosen is False
+
+
 def test_the_same_case_gives_the_same_bundle(content, course) -> None:
     first = case_bundle_json(content, course, assess(content, course), AT)
     assert case_bundle_json(content, course, assess(content, course), AT) == first

@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import datetime
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tailoring.content import load_content
 from tailoring.engine.assess import assess
-from tailoring.engine.indications import indication_matrix
+from tailoring.engine.indications import indication_matrix, plan_words, problem_words
 from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary
 from tests.content_edits import content_problems, edit_yaml, has_problem
 from tests.session_factory import session
 
 ABUSE = {"present": "yes", "details": ["domestic_abuse"]}
+SOURCE = {"document": "Invented for a test", "section": "none", "checked": False}
+# Safeguarding answers around the domestic abuse rule, and whether each rules out couple therapy.
+SAFEGUARDING_EDGES = [
+    (ABUSE, True),
+    ({"present": "unsure", "details": ["controlling_behaviour"]}, True),
+    ({"present": "yes", "details": ["child_concern"]}, False),
+    ({"present": "yes"}, False),
+    (None, False),
+]
 ON = datetime.date(2026, 12, 7)
 PARTNER = {"present": "yes", "maintains": "no", "details": ["partner_conflict"]}
 
@@ -30,23 +41,37 @@ def case_of(content: ContentLibrary):
         *,
         second: str | None = None,
         phq9: list[int | None] | None = None,
+        anxiety: list[int | None] | None = None,
+        anxiety_measure: str = "gad7",
         sessions: int = 16,
+        chosen: bool = False,
+        library: ContentLibrary = content,
         **answers: Any,
     ) -> Case:
+        held = max(len(phq9 or []), len(anxiety or []))
         return Case.model_validate(
             {
                 "reference": "IND-001",
                 "protocol_id": protocol_id,
                 "problem": problem,
                 "second_problem": second,
+                "low_intensity_chosen": chosen,
                 "sessions_available": sessions,
+                "anxiety_measure": anxiety_measure,
                 "answers": answers,
                 "sessions": [
-                    session(content, n, phq9=total, kind="assessment" if n == 1 else "treatment")
-                    for n, total in enumerate(phq9 or [], start=1)
+                    session(
+                        library,
+                        n,
+                        phq9=(phq9 or [])[n - 1] if n <= len(phq9 or []) else None,
+                        anxiety=(anxiety or [])[n - 1] if n <= len(anxiety or []) else None,
+                        anxiety_measure=anxiety_measure,
+                        kind="assessment" if n == 1 else "treatment",
+                    )
+                    for n in range(1, held + 1)
                 ],
             },
-            context={"content": content},
+            context={"content": library},
         )
 
     return build
@@ -76,6 +101,185 @@ def test_phq9_16_is_more_severe_and_outside_a_low_intensity_range(content, case_
             "discuss_step_up",
             "review_protocol_step",
         ]
+
+
+@pytest.mark.parametrize(
+    ("total", "chosen", "flag", "severity"),
+    [
+        (15, False, None, None),
+        (15, True, None, None),
+        (16, False, "indication.severity", "high"),
+        (16, True, "indication.severity_chosen", "low"),
+        (27, True, "indication.severity_chosen", "low"),
+    ],
+)
+def test_low_intensity_chosen_after_discussion_turns_the_step_up_into_a_review(
+    content, case_of, total, chosen, flag, severity
+):
+    report = assess(content, case_of("ba_step2", phq9=[total], chosen=chosen))
+    found = [f for f in report.flags if f.id.startswith("indication.severity")]
+    assert [(f.id, f.severity) for f in found] == ([(flag, severity)] if flag else [])
+    if flag == "indication.severity_chosen":
+        [chosen_flag] = found
+        assert "chosen by the patient after discussion" in chosen_flag.title
+        assert [a.adaptation_id for a in chosen_flag.actions] == ["review_choice_each_session"]
+        assert {t.item_id for t in chosen_flag.triggers} == {"phq9", "low_intensity_chosen"}
+        # Still outside its range, with the choice said beside why.
+        assert report.indication.status == "severity_outside"
+        assert "chose it after discussing a step up" in report.indication.reasons[-1]
+        agenda = [i.title for i in report.session_plan]
+        assert "Review the choice to stay at this step at each session" in agenda
+        assert "Discuss stepping up" not in agenda
+        assert not any(i.kind == "review" for i in report.session_plan)
+    else:
+        assert report.indication.status == ("severity_outside" if flag else "indicated")
+        assert len(report.indication.reasons) == (1 if flag else 0)
+
+
+def test_the_choice_is_kept_in_the_case_file(case_of):
+    from tailoring import services
+
+    # The case-file text as the app writes it, without the database its export audit needs.
+    case = case_of("ba_step2", phq9=[18], chosen=True)
+    text = services.file_case_json(case)
+    assert '"low_intensity_chosen": true' in text
+    assert services.parse_case_file(text) == case
+    unrecorded = json.loads(services.file_case_json(case_of("ba_step2")))
+    del unrecorded["low_intensity_chosen"]
+    assert services.parse_case_file(json.dumps(unrecorded)).low_intensity_chosen is False
+
+
+def test_the_choice_does_not_touch_a_protocol_for_any_severity(content, case_of):
+    without = assess(content, case_of("cbt_depression", phq9=[22]))
+    chosen = assess(content, case_of("cbt_depression", phq9=[22], chosen=True))
+    assert ids(chosen) == ids(without)
+    assert chosen.indication == without.indication
+
+
+def test_the_choice_is_said_for_every_low_intensity_alternative_too(content, case_of):
+    report = assess(content, case_of("cbt_depression", phq9=[20], chosen=True))
+    group = alternative(report, "group_cbt")
+    assert group.indication == "severity_outside"
+    assert "chose it after discussing a step up" in group.why[-1]
+
+
+# Anxiety severity --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("total", "flag", "severity"),
+    [
+        (0, None, None),
+        (14, None, None),
+        (15, "indication.severity.gad7", "high"),
+        (21, "indication.severity.gad7", "high"),
+    ],
+)
+def test_gad7_above_14_is_outside_a_low_intensity_range_for_anxiety(
+    content, case_of, total, flag, severity
+):
+    report = assess(content, case_of("gsh_cbt", "generalised_anxiety", anxiety=[total]))
+    found = [(f.id, f.severity) for f in report.flags if f.id.startswith("indication.severity")]
+    assert found == ([(flag, severity)] if flag else [])
+    assert report.indication.status == ("severity_outside" if flag else "indicated")
+    if flag:
+        [why] = report.indication.reasons
+        assert why.startswith(f"GAD-7 {total} (")
+        assert "above the range of Guided self-help (CBT-based), GAD-7 up to 14" in why
+        assert "not checked here" in why
+        flagged = next(f for f in report.flags if f.id == flag)
+        assert [a.adaptation_id for a in flagged.actions] == [
+            "discuss_step_up",
+            "review_protocol_step",
+        ]
+        assert [t.item_id for t in flagged.triggers] == ["gad7"]
+
+
+@pytest.mark.parametrize(
+    ("problem", "checked"),
+    [("panic", True), (None, True), ("mixed_anxiety_depression", True), ("depression", False)],
+)
+def test_the_anxiety_range_is_read_only_for_a_problem_measured_by_anxiety(
+    content, case_of, problem, checked
+):
+    report = assess(content, case_of("gsh_cbt", problem, anxiety=[18]))
+    assert ("indication.severity.gad7" in ids(report)) == checked
+
+
+def test_a_protocol_without_an_anxiety_range_is_not_checked(content, case_of):
+    report = assess(content, case_of("cbt_anxiety", "generalised_anxiety", anxiety=[21]))
+    assert not [f for f in report.flags if f.id.startswith("indication.severity")]
+
+
+def test_depression_and_anxiety_outside_the_range_raise_a_flag_each(content, case_of):
+    report = assess(
+        content, case_of("gsh_cbt", "mixed_anxiety_depression", phq9=[16], anxiety=[15])
+    )
+    assert [f.id for f in report.flags if f.id.startswith("indication.severity")] == [
+        "indication.severity",
+        "indication.severity.gad7",
+    ]
+    assert len(report.indication.reasons) == 2
+
+
+@pytest.mark.parametrize(("total", "chosen"), [(14, True), (15, True), (15, False)])
+def test_the_choice_of_low_intensity_covers_anxiety_above_the_range(
+    content, case_of, total, chosen
+):
+    report = assess(
+        content, case_of("gsh_cbt", "generalised_anxiety", anxiety=[total], chosen=chosen)
+    )
+    found = {f.id: f.severity for f in report.flags if f.id.startswith("indication.severity")}
+    if total <= 14:
+        assert found == {}
+    elif chosen:
+        assert found == {"indication.severity_chosen.gad7": "low"}
+    else:
+        assert found == {"indication.severity.gad7": "high"}
+
+
+@pytest.fixture
+def pcl5_range(content_copy: Path) -> ContentLibrary:
+    """Trauma-focused CBT declaring a PCL-5 range from 33, and EMDR one up to 60 (invented)."""
+    source = {"document": "Invented for a test", "section": "none", "checked": False}
+    edit_yaml(
+        content_copy / "protocols" / "tf_cbt.yaml",
+        lambda d: d["indications"].update(anxiety_severity={"pcl5": {"min": 33, "source": source}}),
+    )
+    edit_yaml(
+        content_copy / "protocols" / "emdr.yaml",
+        lambda d: d["indications"].update(anxiety_severity={"pcl5": {"max": 60, "source": source}}),
+    )
+    return load_content(content_copy)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "total", "flag", "severity"),
+    [
+        ("tf_cbt", 32, "indication.severity.pcl5", "medium"),
+        ("tf_cbt", 33, None, None),
+        ("emdr", 60, None, None),
+        ("emdr", 61, "indication.severity.pcl5", "high"),
+    ],
+)
+def test_a_disorder_specific_measure_is_checked_where_a_protocol_declares_its_range(
+    pcl5_range, case_of, protocol, total, flag, severity
+):
+    case = case_of(protocol, "ptsd", anxiety=[total], anxiety_measure="pcl5", library=pcl5_range)
+    report = assess(pcl5_range, case)
+    found = [(f.id, f.severity) for f in report.flags if f.id.startswith("indication.severity")]
+    assert found == ([(flag, severity)] if flag else [])
+    if flag and severity == "medium":
+        assert (
+            "below the range of Trauma-focused CBT for PTSD, PCL-5 from 33"
+            in (report.indication.reasons[0])
+        )
+
+
+def test_a_range_on_another_measure_than_the_case_s_is_not_applied(pcl5_range, case_of):
+    # GSH declares a GAD-7 range; a case measured by the PCL-5 is not read against it.
+    case = case_of("gsh_cbt", None, anxiety=[70], anxiety_measure="pcl5", library=pcl5_range)
+    assert "indication.severity.gad7" not in ids(assess(pcl5_range, case))
 
 
 def test_a_high_intensity_protocol_suits_any_depression_severity(content, case_of):
@@ -180,16 +384,7 @@ def test_couple_therapy_needs_difficulties_with_a_partner(content, case_of):
 # Contraindications -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("safeguarding", "ruled_out"),
-    [
-        (ABUSE, True),
-        ({"present": "unsure", "details": ["controlling_behaviour"]}, True),
-        ({"present": "yes", "details": ["child_concern"]}, False),
-        ({"present": "yes"}, False),
-        (None, False),
-    ],
-)
+@pytest.mark.parametrize(("safeguarding", "ruled_out"), SAFEGUARDING_EDGES)
 def test_domestic_abuse_rules_out_couple_therapy_everywhere(
     content, case_of, safeguarding, ruled_out
 ):
@@ -316,6 +511,17 @@ def test_phone_without_a_private_space_is_a_format_mismatch(
         assert [a.adaptation_id for a in flag.actions] == ["offer_in_person"]
 
 
+@pytest.mark.parametrize(("importance", "flagged"), [(0, True), (1, False), (None, False)])
+def test_a_way_of_meeting_that_does_not_matter_leaves_the_usual_one(
+    content, case_of, importance, flagged
+):
+    # Low-intensity BA is usually by phone; "in person" counts only if it matters at all.
+    prefs = {"format": {"value": ["in_person"], "importance": importance}}
+    social = {"access": {"present": "yes", "details": ["no_private_space"]}}
+    report = assess(content, case_of("ba_step2", social=social, preferences=prefs))
+    assert ("format.access.no_private_space" in ids(report)) == flagged
+
+
 @pytest.mark.parametrize(
     ("answer", "field"),
     [
@@ -399,6 +605,51 @@ def test_every_scale_has_a_suggestion_for_each_direction_or_none(content):
             assert item.adapt_within is None, item.id
 
 
+# Words -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("protocol", "problem", "words"),
+    [
+        ("cbt_depression", "depression", "CBT for depression"),
+        ("couple_therapy", "depression", "Couple therapy for depression"),
+        ("emdr", "ptsd", "EMDR for PTSD"),
+        ("ipt", "depression", "Interpersonal psychotherapy (IPT) for depression"),
+        ("gsh_cbt", "ocd", "Guided self-help (CBT-based) for obsessive-compulsive disorder (OCD)"),
+        ("cbt_anxiety", "panic", "CBT for anxiety disorders, presenting problem: panic disorder"),
+        (
+            "cbt_depression",
+            "ptsd",
+            "CBT for depression, presenting problem: post-traumatic stress disorder (PTSD)",
+        ),
+        ("ipt", "other", "Interpersonal psychotherapy (IPT), presenting problem: other"),
+        ("cbt_depression", None, "CBT for depression, presenting problem not recorded"),
+    ],
+)
+def test_the_plan_names_the_problem_once_and_in_lower_case(content, protocol, problem, words):
+    assert plan_words(content, content.protocol(protocol), problem) == words
+
+
+def test_no_plan_repeats_for_or_capitalises_a_problem(content):
+    for protocol in content.protocols:
+        for problem in content.problems:
+            words = plan_words(content, protocol, problem.id)
+            assert words.count(" for ") <= 1, words
+            assert problem.title not in words.removeprefix(protocol.name), words
+
+
+def test_a_second_problem_reads_in_lower_case(content, case_of):
+    from tailoring.export.text import fit_report_text
+
+    report = assess(content, case_of("cbt_depression", "depression", second="social_anxiety"))
+    assert "Presenting problem: Depression, with social anxiety disorder" in fit_report_text(
+        report, ON
+    )
+    assert problem_words(
+        ["Post-traumatic stress disorder (PTSD)", "Obsessive-compulsive disorder (OCD)"]
+    ) == ("Post-traumatic stress disorder (PTSD), with obsessive-compulsive disorder (OCD)")
+
+
 # Content ---------------------------------------------------------------------------------------
 
 
@@ -424,12 +675,43 @@ def test_the_indication_matrix(content, capsys):
         if row["protocol"] in expected:
             assert {p for p in problems if row[p]} == expected[row["protocol"]]
     assert all(any(row[p] for p in problems) for row in rows)
+    severity = {r["protocol"]: r["anxiety severity"] for r in rows}
+    assert severity["Guided self-help (CBT-based)"] == "GAD-7 up to 14"
+    assert severity["CBT for anxiety disorders"] == ""
     with capsys.disabled():
         width = max(len(r["protocol"]) for r in rows)
         print("\n" + " " * width + " | " + " | ".join(problems))
         for row in rows:
             marks = " | ".join(("yes" if row[p] else "-").center(len(p)) for p in problems)
             print(f"{row['protocol']:<{width}} | {marks}")
+
+
+def test_only_the_sources_read_in_the_guideline_text_are_marked_checked(content):
+    """docs/indications.md lists what was checked: change both together."""
+    checked = {(p.id, s.short) for p in content.protocols for s in p.sources if s.checked} | {
+        (c.id, s.short) for c in content.contraindications for s in c.sources if s.checked
+    }
+    assert checked == {
+        (p, "NICE NG222 (2022) 1.5")
+        for p in ("ba_step2", "cbt_depression", "group_ba", "group_cbt", "gsh_cbt", "ipt")
+    }
+
+
+def test_the_matrix_says_which_sources_are_not_checked(content):
+    rows = {r["protocol"]: r for r in indication_matrix(content)}
+    anxiety = rows["CBT for anxiety disorders"]
+    assert anxiety["sources checked"] == "0 of 8"
+    assert anxiety["not checked here"].split("; ") == [
+        "NICE CG113 (2011) 1.2",
+        "NICE CG113 (2011) 1.4",
+        "NICE CG159 (2013) 1.4",
+        "NICE CG31 (2005) 1.5",
+    ]
+    couple = rows["Couple therapy for depression"]
+    assert couple["sources checked"] == "0 of 4"  # the contraindication's two included
+    assert "Service practice" in couple["not checked here"]
+    group = rows["Group CBT for depression"]
+    assert (group["sources checked"], group["not checked here"]) == ("1 of 1", "")
 
 
 @pytest.mark.parametrize(
@@ -456,6 +738,28 @@ def test_the_indication_matrix(content, capsys):
             "protocols/ipt.yaml",
             lambda d: d.update(severity="less_severe"),
             "severity",
+        ),
+        (
+            "protocols/gsh_cbt.yaml",
+            lambda d: d["indications"]["anxiety_severity"].update(
+                phq9={"max": 14, "source": SOURCE}
+            ),
+            "anxiety_severity.phq9: 'phq9' is not an anxiety measure",
+        ),
+        (
+            "protocols/gsh_cbt.yaml",
+            lambda d: d["indications"]["anxiety_severity"]["gad7"].update(max=22),
+            "anxiety_severity.gad7.max: 22 is outside GAD-7's totals 0–21",
+        ),
+        (
+            "protocols/gsh_cbt.yaml",
+            lambda d: d["indications"]["anxiety_severity"]["gad7"].update(min=15),
+            "min is above max",
+        ),
+        (
+            "protocols/gsh_cbt.yaml",
+            lambda d: d["indications"]["anxiety_severity"]["gad7"].pop("max"),
+            "give min, max or both",
         ),
         (
             "scenarios/ipt_bereavement.yaml",

@@ -28,6 +28,7 @@ from tailoring.export.fhir.questionnaires import (
     questionnaires,
 )
 from tailoring.export.report_json import report_json
+from tailoring.export.text import contraindication_words, fit_value
 from tailoring.model.case import AllianceAnswer, Case, PreferenceAnswer, SocialAnswer
 from tailoring.model.content import ContentLibrary
 from tailoring.model.measures import ItemValue
@@ -125,6 +126,7 @@ class _Writer:
                     ("second_problem", case.second_problem),
                 )
             ),
+            self.item(CASE, "low_intensity_chosen", [{"valueBoolean": case.low_intensity_chosen}]),
             self.item(CASE, "sessions_available", [{"valueInteger": case.sessions_available}]),
             self.coded(CASE, "anxiety_measure", [case.anxiety_measure]),
             self.coded(CASE, "step", [case.step]),
@@ -353,14 +355,14 @@ def fit_report_narrative(report: FitReport) -> str:
     def esc(text: object) -> str:
         return html.escape(str(text), quote=True)
 
-    fit = (
-        "not enough answers" if report.overall_fit is None else f"{round(report.overall_fit)} / 100"
-    )
+    fit = fit_value(report, "not enough answers")
+    ruled_out = contraindication_words(report)
     capped = " (capped by a demand the patient cannot meet)" if report.capped else ""
     done = report.completeness
     parts = [
         f'<div xmlns="{XHTML}">',
         f"<h3>Fit report · {esc(report.case_reference)}</h3>",
+        *([f"<p><b>{esc(ruled_out)}</b></p>"] if ruled_out else []),
         "<p>",
         f"<b>Planned protocol:</b> {esc(report.protocol_name)}; "
         f"{report.sessions_available} sessions available.<br/>",

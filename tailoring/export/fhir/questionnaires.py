@@ -337,6 +337,11 @@ def _case(content: ContentLibrary) -> dict[str, Any]:
         _choice("protocol", "Planned protocol", _named(code_system("protocols"), protocols)),
         _choice("problem", "Presenting problem (provisional)", problems),
         _choice("second_problem", "Second presenting problem", problems),
+        {
+            "linkId": "low_intensity_chosen",
+            "text": "The patient chose low intensity after discussing a step up",
+            "type": "boolean",
+        },
         {"linkId": "sessions_available", "text": "Sessions available", "type": "integer"},
         _choice(
             "anxiety_measure",

@@ -64,6 +64,7 @@ STATUSES: Final = {
 }
 # The value[x] element each item type takes in a response.
 ANSWER_ELEMENT: Final = {
+    "boolean": "valueBoolean",
     "choice": "valueCoding",
     "integer": "valueInteger",
     "date": "valueDate",
@@ -370,6 +371,8 @@ def _answers(item: QuestionnaireResponseItem) -> list[Any]:
             values.append(answer.valueDate.isoformat())
         elif answer.valueInteger is not None:
             values.append(answer.valueInteger)
+        elif answer.valueBoolean is not None:
+            values.append(answer.valueBoolean)
         else:
             values.append(answer.valueString)
     return values
