@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from tailoring import services
-from tailoring.model.case import Answers, Section
+from tailoring.model.answers import Answers, Section
 from tailoring.model.content import ContentLibrary, PreferenceItem, SocialDomain
 from tailoring.model.text import NOTE_CHARS
 from ui import bound, privacy

@@ -22,7 +22,8 @@ from tailoring.engine.indications import (
 )
 from tailoring.engine.outcomes import RISK_FLAG, case_outcomes, session_flags, session_summaries
 from tailoring.engine.plan import session_plan
-from tailoring.model.case import Answers, Case
+from tailoring.model.answers import Answers
+from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary, Protocol
 from tailoring.model.report import (
     SEVERITIES,

@@ -49,6 +49,7 @@ from typing import Any, get_args
 import numpy as np
 import pandas as pd
 
+from tailoring.model.base import ThemeId
 from tailoring.model.case import Case
 from tailoring.model.caseload import (
     SMALL_DENOMINATOR,
@@ -66,7 +67,6 @@ from tailoring.model.caseload import (
     TherapistSummary,
     WaitFigure,
 )
-from tailoring.model.content import ThemeId
 from tailoring.model.measures import WaitId, WaitStandard
 from tailoring.model.report import SEVERITIES, FitReport, SessionSummary
 from tailoring.model.session import Session, is_treatment_contact

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tailoring.model.case import AllianceAnswer, PreferenceAnswer, SocialAnswer
+from tailoring.model.answers import AllianceAnswer, PreferenceAnswer, SocialAnswer
 from tailoring.model.content import AllianceItem, ContentLibrary, PreferenceItem, SocialDomain
 from tailoring.model.report import Action, Trigger
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tailoring.engine.describe import actions, preference_trigger
-from tailoring.model.case import Answers, PreferenceAnswer
+from tailoring.model.answers import Answers, PreferenceAnswer
 from tailoring.model.content import (
     SCALE_MAX,
     SCALE_MIN,

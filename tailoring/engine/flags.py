@@ -38,14 +38,10 @@ from tailoring.engine.describe import (
     social_trigger,
 )
 from tailoring.engine.fit import FORMAT_WORDS, is_answered, weight_of
-from tailoring.model.case import Answers, Case
-from tailoring.model.content import (
-    DEMAND_LABELS,
-    ContentLibrary,
-    Protocol,
-    SocialDetail,
-    ThemeId,
-)
+from tailoring.model.answers import Answers
+from tailoring.model.base import ThemeId
+from tailoring.model.case import Case
+from tailoring.model.content import DEMAND_LABELS, ContentLibrary, Protocol, SocialDetail
 from tailoring.model.report import AllianceSummary, DimensionFit, Flag, Severity, Trigger
 
 REVIEW = "review_protocol_step"

@@ -37,14 +37,8 @@ from typing import Literal
 
 from tailoring.engine.assess import protocol_fit
 from tailoring.engine.describe import alliance_trigger, preference_trigger, social_trigger
-from tailoring.model.case import (
-    AllianceAnswer,
-    Answers,
-    Case,
-    PreferenceAnswer,
-    Section,
-    SocialAnswer,
-)
+from tailoring.model.answers import AllianceAnswer, Answers, PreferenceAnswer, Section, SocialAnswer
+from tailoring.model.case import Case
 from tailoring.model.content import AllianceItem, ContentLibrary, PreferenceItem, SocialDomain
 from tailoring.model.grade import (
     AGREEMENTS,

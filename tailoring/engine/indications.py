@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from tailoring.engine.describe import actions, social_trigger
 from tailoring.engine.flags import REVIEW, new_flag
 from tailoring.engine.outcomes import score_measure
-from tailoring.model.case import Answers, Case
+from tailoring.model.answers import Answers
+from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary, Measure, Protocol, SocialRule
 from tailoring.model.report import (
     CaseSeverity,

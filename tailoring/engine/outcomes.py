@@ -70,7 +70,8 @@ from tailoring.engine.flags import (
     demand_flags,
     new_flag,
 )
-from tailoring.model.case import Answers, Case
+from tailoring.model.answers import Answers
+from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary
 from tailoring.model.measures import (
     MEASURE_ROLES,

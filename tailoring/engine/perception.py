@@ -37,7 +37,8 @@ from pydantic import BaseModel
 from tailoring.engine.describe import actions, preference_value_text, social_trigger
 from tailoring.engine.fit import is_answered, weight_of
 from tailoring.engine.flags import new_flag, severity_of
-from tailoring.model.case import AllianceAnswer, Answers, Case, PreferenceAnswer
+from tailoring.model.answers import AllianceAnswer, Answers, PreferenceAnswer
+from tailoring.model.case import Case
 from tailoring.model.content import AllianceItem, ContentLibrary, PreferenceItem
 from tailoring.model.patient import PatientAnswers, as_answers
 from tailoring.model.patient_content import PatientContent

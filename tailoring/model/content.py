@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import Field, model_validator
 
-from tailoring.model.base import Identifier, Strict
+from tailoring.model.base import Identifier, Strict, ThemeId
+from tailoring.model.coding import Lexicon
 from tailoring.model.fhir import FhirPublication
 from tailoring.model.measures import ExpectedChange, Measure, TrackingRules, WaitStandard
+from tailoring.model.patient_content import PatientContent, patient_problems
+from tailoring.model.scenario import Scenario, scenario_problems
 
-if TYPE_CHECKING:
-    # Resolved at import by tailoring/model/scenario.py, which itself imports this module.
-    from tailoring.model.scenario import Scenario
-
-ThemeId = Literal["personalisation", "alliance", "depth", "skills_agency", "pace", "heard"]
 Position = Annotated[int, Field(ge=1, le=5, description="A point on a 1–5 preference scale.")]
-Importance = Annotated[int, Field(ge=0, le=3, description="0 doesn't matter … 3 essential.")]
 
 FormatId = Literal["in_person", "video", "phone", "digital", "group"]
 # Times of the week a patient can attend, and at which a protocol with fixed hours meets.
@@ -544,8 +541,6 @@ class ContentLibrary(Strict):
         return errors
 
     def _scenario_errors(self) -> list[str]:
-        from tailoring.model.scenario import scenario_problems  # imports this module
-
         errors = []
         seen: set[str] = set()
         for s in self.scenarios:
@@ -641,10 +636,3 @@ class ContentLibrary(Strict):
     def compared_items(self) -> list[PreferenceItem]:
         """Preference items compared with a protocol (allocation items are not)."""
         return [i for i in self.preferences if i.compare != "allocation"]
-
-
-# Imported last: tailoring/model/coding.py imports ThemeId and Strict from this module.
-from tailoring.model.coding import Lexicon  # noqa: E402
-
-# Imported last, as its neighbours are: the patient's wording is checked against this content.
-from tailoring.model.patient_content import PatientContent, patient_problems  # noqa: E402

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tailoring.model.case import AllianceAnswer, Answers, PreferenceAnswer, SocialAnswer
+from tailoring.model.answers import AllianceAnswer, Answers, PreferenceAnswer, SocialAnswer
 from tailoring.model.content import ContentLibrary
 from tailoring.model.measures import NOT_APPLICABLE, ItemValue, Measure
 from tailoring.model.patient_content import ANXIETY_MEASURE, PatientContent, SetId

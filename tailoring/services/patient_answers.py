@@ -17,9 +17,7 @@ from tailoring.engine.perception import (
     side_by_side,
     therapist_view,
 )
-from tailoring.model.case import (
-    Answers,
-)
+from tailoring.model.answers import Answers
 from tailoring.model.measures import MEASURE_ROLES
 from tailoring.model.patient import (
     SOURCES,

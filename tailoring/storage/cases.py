@@ -22,16 +22,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from tailoring.model.case import (
+from tailoring.model.answers import (
     SECTIONS,
     AllianceAnswer,
     Answers,
-    Case,
     PreferenceAnswer,
     Section,
     SocialAnswer,
-    WalkStep,
 )
+from tailoring.model.case import Case, WalkStep
 from tailoring.model.grade import Grade
 from tailoring.storage.common import (
     REFERENCE_BATCH,

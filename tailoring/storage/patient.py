@@ -31,7 +31,7 @@ from sqlalchemy import (
     update,
 )
 
-from tailoring.model.content import ThemeId
+from tailoring.model.base import ThemeId
 from tailoring.model.patient import ANSWER_KEY, SOURCES, PatientLink, Source
 from tailoring.model.patient_content import SESSION_SETS, SET_IDS, SetId
 from tailoring.storage.common import (

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from tailoring.content import library
 from tailoring.engine.assess import assess
 from tailoring.engine.perception import perception_gaps, therapist_view
-from tailoring.model.case import AllianceAnswer, Answers, Case, PreferenceAnswer
+from tailoring.model.answers import AllianceAnswer, Answers, PreferenceAnswer
+from tailoring.model.case import Case
 from tailoring.model.patient import PatientAnswers
 from tailoring.model.report import Flag
 from tailoring.model.session import Session
