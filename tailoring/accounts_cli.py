@@ -8,7 +8,8 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from tailoring.auth import ROLES, hash_password
+from tailoring.auth import hash_password
+from tailoring.model.actor import ROLES
 from tailoring.storage.accounts import AccountRepository, User, check_username
 from tailoring.storage.audit import AuditLog
 from tailoring.storage.db import database_url, make_engine

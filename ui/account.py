@@ -16,7 +16,8 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from tailoring import services
-from tailoring.auth import IDLE_MINUTES, Actor, LoginRefused, idle_expired
+from tailoring.auth import IDLE_MINUTES, LoginRefused, idle_expired
+from tailoring.model.actor import Actor
 from ui.client import client_address
 from ui.common import friendly_errors
 

@@ -77,6 +77,11 @@ def forget_at(failures: Failures, policy: Policy) -> datetime:
     return max(end, lock) if lock is not None else end
 
 
+def name_bucket(username: str) -> str:
+    """The throttle bucket of a username as typed at the sign-in form (trimmed, lower case)."""
+    return "login.name:" + username
+
+
 def client_bucket(address: str | None) -> str:
     """The bucket of a client address: itself, its /64 network for IPv6, or the shared bucket
     of clients whose address is not known (None, empty, or not an address)."""

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tailoring.auth import (
-    Actor,
-    LoginRefused,
-    actor_for,
-    authenticate,
-)
+from tailoring.auth import LoginRefused, actor_for, authenticate
+from tailoring.model.actor import Actor
 from tailoring.services.shared import unit_of_work
 
 

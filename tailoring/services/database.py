@@ -10,9 +10,7 @@ from sqlalchemy import Engine
 
 from tailoring import access
 from tailoring.access import AccessDenied
-from tailoring.auth import (
-    local_actor,
-)
+from tailoring.model.actor import local_actor
 from tailoring.services.figures import refresh_case
 from tailoring.services.files import demo_case_paths, parse_case_file
 from tailoring.services.shared import SYSTEM_USER, acting_as, current_actor, unit_of_work

@@ -12,10 +12,8 @@ from datetime import timedelta
 from typing import Any
 
 from tailoring import access
-from tailoring.auth import (
-    local_actor,
-)
 from tailoring.engine import patient_links as link_codes
+from tailoring.model.actor import local_actor
 from tailoring.model.patient import (
     PatientLink,
     Question,

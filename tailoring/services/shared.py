@@ -26,8 +26,8 @@ from sqlalchemy import Engine
 
 from tailoring import access
 from tailoring.access import Action
-from tailoring.auth import LOCAL_USER, Actor, local_actor
 from tailoring.content import library
+from tailoring.model.actor import LOCAL_USER, Actor, local_actor
 from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary
 from tailoring.storage import unit_of_work as units

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from tailoring import services
-from tailoring.auth import Actor
+from tailoring.model.actor import Actor
 from ui.caseload import SORTS
 
 LIMIT = 25
