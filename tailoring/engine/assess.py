@@ -83,7 +83,7 @@ def protocol_fit(
 
 def completeness(content: ContentLibrary, answers: Answers) -> Completeness:
     """How many checklist questions have an answer, overall and by section."""
-    prefs = sum(is_answered(answers.preferences.get(i.id)) for i in content.preferences)
+    prefs = sum(1 for i in content.preferences if is_answered(answers.preferences.get(i.id)))
     social = sum(
         1
         for d in content.social
@@ -92,7 +92,7 @@ def completeness(content: ContentLibrary, answers: Answers) -> Completeness:
     alliance = sum(
         1
         for i in content.alliance
-        if (a := answers.alliance.get(i.id)) is not None and a.value is not None
+        if (rating := answers.alliance.get(i.id)) is not None and rating.value is not None
     )
     by_section = {
         "preferences": (prefs, len(content.preferences)),

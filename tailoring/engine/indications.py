@@ -27,7 +27,8 @@ from tailoring.engine.flags import REVIEW, new_flag
 from tailoring.engine.outcomes import score_measure
 from tailoring.model.answers import Answers
 from tailoring.model.case import Case
-from tailoring.model.content import ContentLibrary, Measure, Protocol, SocialRule
+from tailoring.model.content import ContentLibrary, DepressionSeverity, Protocol, SocialRule
+from tailoring.model.measures import Measure
 from tailoring.model.report import (
     CaseSeverity,
     Flag,
@@ -61,7 +62,7 @@ def latest_severity(measure: Measure, sessions: list[Session]) -> MeasureSeverit
         total = score_measure(measure, session.measures[measure.id]).total
         if total is None:
             continue
-        split = None
+        split: DepressionSeverity | None = None
         if measure.more_severe_from is not None:
             split = "more_severe" if total >= measure.more_severe_from else "less_severe"
         return MeasureSeverity(

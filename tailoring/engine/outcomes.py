@@ -203,21 +203,25 @@ def finished_course(case: Case, rules: TrackingRules) -> bool:
 
 def measure_change(measure: Measure, scored: list[tuple[int, int]]) -> MeasureChange:
     """First and last of (session number, total) pairs, and what their change means."""
-    common = {
-        "measure_id": measure.id,
-        "short_name": measure.short_name,
-        "role": measure.role,
-        "caseness_threshold": measure.caseness,
-        "reliable_change": measure.reliable_change,
-        "scored_sessions": len(scored),
-    }
     if not scored:
-        return MeasureChange(**common)
+        return MeasureChange(
+            measure_id=measure.id,
+            short_name=measure.short_name,
+            role=measure.role,
+            caseness_threshold=measure.caseness,
+            reliable_change=measure.reliable_change,
+            scored_sessions=0,
+        )
     (first_session, first), (last_session, last) = scored[0], scored[-1]
     paired = len(scored) >= 2
     threshold, reliable = measure.caseness, measure.reliable_change
     return MeasureChange(
-        **common,
+        measure_id=measure.id,
+        short_name=measure.short_name,
+        role=measure.role,
+        caseness_threshold=measure.caseness,
+        reliable_change=measure.reliable_change,
+        scored_sessions=len(scored),
         first_session=first_session,
         first=first,
         first_band=measure.band(first).label,

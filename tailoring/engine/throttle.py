@@ -56,7 +56,7 @@ def lock_time(policy: Policy, count: int) -> timedelta:
     if count < policy.max_failures:
         return timedelta(0)
     doublings = min(count - policy.max_failures, 32)
-    return min(policy.first_lock * 2**doublings, policy.longest_lock)
+    return min(policy.first_lock * (1 << doublings), policy.longest_lock)
 
 
 def after_failure(before: Failures | None, policy: Policy, now: datetime) -> Failures:

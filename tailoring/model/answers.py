@@ -59,6 +59,13 @@ class Answers(BaseModel):
     alliance: dict[str, AllianceAnswer] = Field(default_factory=dict)
 
 
+def chosen_options(value: int | str | list[str] | None) -> list[str]:
+    """The option ids of a choice answer (one) or a multi-choice answer (a list), else none."""
+    if isinstance(value, list):
+        return value
+    return [value] if isinstance(value, str) else []
+
+
 def unknown_problems(content: ContentLibrary, **named: str | None) -> list[str]:
     """Problem descriptor ids the content does not know, each named by its field."""
     known = {p.id for p in content.problems}

@@ -6,7 +6,8 @@ each other.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Iterable
+from typing import Annotated, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,3 +20,27 @@ class Strict(BaseModel):
     """Base for content: unknown keys are errors, so a typo in a file never passes silently."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Identified(Protocol):
+    """Anything content names by id: a checklist item, a protocol, a measure, a scenario."""
+
+    @property
+    def id(self) -> str: ...
+
+
+E = TypeVar("E", bound=Identified)
+
+
+class ById(Generic[E]):
+    """One group of entries by id; an unknown id is a KeyError that names the group."""
+
+    def __init__(self, what: str, entries: Iterable[E]) -> None:
+        self._what = what
+        self._entries = {entry.id: entry for entry in entries}
+
+    def __getitem__(self, entry_id: str) -> E:
+        try:
+            return self._entries[entry_id]
+        except KeyError:
+            raise KeyError(f"unknown {self._what} {entry_id!r}") from None
