@@ -609,9 +609,9 @@ class _CsvReader:
             draft = self.drafts[reference] = _Draft(first_row=row, raw=raw, fields=fields)
         elif raw != draft.raw:
             self._compare(cells, row, reference, draft)
-        problems: list[tuple[str, str]] = []
-        session = self._session(cells, problems)
-        for column, message in problems:
+        session_problems: list[tuple[str, str]] = []
+        session = self._session(cells, session_problems)
+        for column, message in session_problems:
             errors.add(row, column, message, reference)
         if session is None or session["number"] is None:
             return

@@ -179,7 +179,8 @@ class PatientRepository:
             raise ValueError("expires_at must be in the future")
         lock_case(self._connection, case_id)
         link_id: int = self._connection.execute(
-            insert(patient_links).values(
+            insert(patient_links)
+            .values(
                 case_id=case_id,
                 set_id=set_id,
                 session_number=session_number,
@@ -188,7 +189,8 @@ class PatientRepository:
                 created_at=now,
                 expires_at=expires_at,
             )
-        ).inserted_primary_key[0]
+            .returning(patient_links.c.id)
+        ).scalar_one()
         return _link(self._connection, link_id)
 
     def link(self, link_id: int) -> PatientLink:
@@ -427,7 +429,7 @@ class PatientRepository:
         check_choice("theme", theme, THEME_IDS)
         check_choice("decision", decision, CODE_DECISIONS)
         check_id("decided_by", decided_by, ACTOR_LENGTH)
-        values = {
+        values: dict[str, Any] = {
             "case_id": case_id,
             "source": source,
             "theme": theme,
@@ -438,8 +440,8 @@ class PatientRepository:
         }
         lock_case(self._connection, case_id)
         code_id: int = self._connection.execute(
-            insert(text_codes).values(**values)
-        ).inserted_primary_key[0]
+            insert(text_codes).values(**values).returning(text_codes.c.id)
+        ).scalar_one()
         return CodeDecision(id=code_id, **{**values, "evidence": list(evidence)})
 
     def code_decisions(self, case_id: int) -> list[CodeDecision]:
