@@ -22,7 +22,7 @@ from ui import bound, privacy
 Saver = Callable[..., None]
 TRI_OPTIONS = ["yes", "no", "unsure"]
 TRI_LABELS = {"yes": "Yes", "no": "No", "unsure": "Not sure"}
-PREFIX = {"preferences": "pref", "social": "social", "alliance": "alliance"}
+PREFIX: dict[Section, str] = {"preferences": "pref", "social": "social", "alliance": "alliance"}
 SCOPE = "_checklist_scope"
 STORED = "_checklist_stored"
 # The revision of each answer as its widgets were last drawn: what this browser was shown.
@@ -51,7 +51,7 @@ def field_key(section: Section, item_id: str, field: str) -> str:
 
 
 def load_answers(
-    scope: str, answers: Answers, revisions: dict[tuple[str, str], int] | None = None
+    scope: str, answers: Answers, revisions: dict[tuple[Section, str], int] | None = None
 ) -> None:
     """Make the stored answers of a case (or attempt) the ones the widgets show on this run.
 

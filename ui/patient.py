@@ -24,7 +24,9 @@ import streamlit as st
 from tailoring import services
 from tailoring.model.coding import ThemeCode
 from tailoring.model.patient import SOURCES, PatientLink, Question
+from tailoring.model.patient_content import SetId
 from tailoring.model.text import NOTE_CHARS
+from tailoring.services import CodeDecisionKind
 from ui import bound
 from ui import report as report_ui
 from ui.client import client_address
@@ -96,7 +98,7 @@ WORDS = {
     "not_valid": "That answer could not be saved. Please choose again.",
     "not_finished": "Not finished yet. Please try again in a minute.",
 }
-SET_WORDS = {
+SET_WORDS: dict[SetId, str] = {
     "preferences": "What the patient wants from therapy",
     "before_session": "Before a session (PHQ-9, anxiety, WSAS)",
     "after_session": "After a session (alliance check)",
@@ -909,7 +911,12 @@ def coded_texts(case_id: int) -> None:
                         label,
                         key=f"codes.{coded.source}.{code.theme}.{kind}",
                         disabled=decision is not None and decision.decision == kind,
-                        on_click=services.decide_code,
+                        on_click=_decide_code,
                         args=(case_id, coded.source, code.theme, kind),
                         width="stretch",
                     )
+
+
+def _decide_code(case_id: int, source: str, theme: str, decision: CodeDecisionKind) -> None:
+    """A button's callback: record the decision (Streamlit ignores what a callback returns)."""
+    services.decide_code(case_id, source, theme, decision)
