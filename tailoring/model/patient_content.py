@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 from tailoring.model.base import ById, Identifier, Strict
 
 if TYPE_CHECKING:
-    # content.py imports this module last, to type its patient field.
+    # The library holds this content and runs patient_problems on it while it validates.
     from tailoring.model.content import ContentLibrary
 
 SetId = Literal["preferences", "before_session", "after_session"]
