@@ -265,7 +265,7 @@ def _time_fits(free: np.ndarray, meets: np.ndarray) -> tuple[np.ndarray, np.ndar
     A protocol whose times are agreed with the patient meets at every time, so any answer fits.
     """
     overlap = (free.astype(float) @ meets.T.astype(float)) > 0
-    return np.where(overlap, 100.0, 0.0), free.any(axis=1, keepdims=True)
+    return np.where(overlap, 100.0, 0.0), np.asarray(free.any(axis=1, keepdims=True))
 
 
 def _goal_fits(chosen: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

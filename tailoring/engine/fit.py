@@ -131,7 +131,11 @@ def dimension_fits(
 ) -> list[DimensionFit]:
     """Every compared dimension, explained."""
     times = next(
-        (a.value for i, a, r in raws if i.compare == "availability" and r.status != "unanswered"),
+        (
+            a.value
+            for i, a, r in raws
+            if i.compare == "availability" and a is not None and r.status != "unanswered"
+        ),
         None,
     )
     return [

@@ -198,7 +198,7 @@ from tailoring.storage.errors import (
     StorageError,
     StorageUnavailable,
 )
-from tailoring.storage.patient import CaseLink, RiskAnswer
+from tailoring.storage.patient import CaseLink, CodeDecisionKind, RiskAnswer
 from tailoring.storage.supervision import FlagDecision, NoteStatus, SupervisionNote
 
 __all__ = [
@@ -213,6 +213,7 @@ __all__ = [
     "CaseNotFound",
     "CaseSummary",
     "CaseloadStamp",
+    "CodeDecisionKind",
     "FeedbackThemes",
     "FhirError",
     "FlagDecision",

@@ -261,7 +261,7 @@ def caseload_export(rows: Sequence[dict[str, Any]]) -> str:
 
 def caseload_overview(frame: pd.DataFrame) -> CaseloadSummary:
     """Every figure of the caseload charts, overall and per therapist."""
-    titles = {t.id: t.title for t in content().themes}
+    titles: dict[str, str] = {t.id: t.title for t in content().themes}
     return caseload_summary(frame, titles, content().waits)
 
 

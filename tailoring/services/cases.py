@@ -38,7 +38,7 @@ from tailoring.storage.cases import CaseOwner, CaseSummary, StoredCase
 # Case fields checked against the sessions' dates when they change.
 REFERRAL_FIELDS = frozenset({"referral_date", "ending_date", "ending_reason"})
 
-ANSWER_MODELS = {
+ANSWER_MODELS: dict[Section, type[PreferenceAnswer] | type[SocialAnswer] | type[AllianceAnswer]] = {
     "preferences": PreferenceAnswer,
     "social": SocialAnswer,
     "alliance": AllianceAnswer,

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
@@ -158,7 +158,7 @@ def may(action: Action, case_id: int | None = None) -> bool:
 def kind_action(action: Action, kind: str) -> Action:
     """``case.view`` of an attempt is ``attempt.view`` (and edit likewise)."""
     if kind == "attempt" and action in ("case.view", "case.edit", "case.export"):
-        return cast(Action, "attempt.view" if action == "case.view" else "attempt.edit")
+        return "attempt.view" if action == "case.view" else "attempt.edit"
     return action
 
 

@@ -455,8 +455,9 @@ class CaseRepository:
             check_finite("fit", fit)
         now = utc_now()
         try:
-            result = self._connection.execute(
-                insert(cases).values(
+            case_id: int = self._connection.execute(
+                insert(cases)
+                .values(
                     **case_values(case),
                     kind=kind,
                     scenario_id=scenario_id,
@@ -464,8 +465,8 @@ class CaseRepository:
                     created_at=now,
                     updated_at=now,
                 )
-            )
-            case_id: int = result.inserted_primary_key[0]
+                .returning(cases.c.id)
+            ).scalar_one()
             answer_rows = [
                 {
                     "case_id": case_id,

@@ -441,12 +441,16 @@ def _measure(reader: _Reader, response: _Response) -> dict[str, ItemValue]:
     values = option_scores(reader.set.by_name[response.name])
     answers: dict[str, ItemValue] = {}
     for item in response.resource.item or []:
-        if item.linkId == TOTAL:
+        link_id = _link_id(item)
+        if link_id == TOTAL:
             continue
         coding = item.answer[0].valueCoding if item.answer else None
-        answers[item.linkId] = (
-            None if coding is None else values[item.linkId][(coding.system, coding.code)]
-        )
+        if coding is None:
+            answers[link_id] = None
+            continue
+        # _check_items let through only codings that are options, so both parts are there.
+        assert coding.system is not None and coding.code is not None
+        answers[link_id] = values[link_id][(coding.system, coding.code)]
     return answers
 
 
