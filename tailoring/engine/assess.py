@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tailoring.engine.alliance import alliance_summary
 from tailoring.engine.fit import (
     HARD_MISMATCH_CAP,
     capped,
@@ -10,7 +11,7 @@ from tailoring.engine.fit import (
     raw_fits,
     weighted_fit,
 )
-from tailoring.engine.flags import alliance_summary, independent_flags, protocol_flags
+from tailoring.engine.flags import RISK_FLAG, independent_flags, protocol_flags, session_flags
 from tailoring.engine.indications import (
     STATUS_ORDER,
     Picture,
@@ -20,7 +21,7 @@ from tailoring.engine.indications import (
     problems_of,
     withheld,
 )
-from tailoring.engine.outcomes import RISK_FLAG, case_outcomes, session_flags, session_summaries
+from tailoring.engine.outcomes import case_outcomes, session_summaries
 from tailoring.engine.plan import session_plan
 from tailoring.model.answers import Answers
 from tailoring.model.case import Case

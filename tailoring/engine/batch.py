@@ -2,7 +2,7 @@
 
 The figures are exactly those of ``protocol_fit(content, case, protocol).overall``: the same
 per-dimension rules (engine/fit.py), the same rounding to one decimal, per dimension and overall,
-and the same cap when a hard mismatch is raised (engine/flags.py, ``demand_flags``). Cases and
+and the same cap when a hard mismatch is raised (engine/flags/case.py, ``demand_flags``). Cases and
 protocols are first laid out as arrays (``case_matrix``, ``protocol_matrix``, plain loops over
 the answers); ``overall_fits`` then scores every pair by broadcasting, with no loop over cases.
 """
