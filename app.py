@@ -9,6 +9,7 @@ import streamlit as st
 
 from tailoring import services
 from tailoring.content import ContentError
+from tailoring.settings import SettingsError
 from ui.account import (
     DESTINATION,
     account_box,
@@ -19,7 +20,7 @@ from ui.account import (
     write_cookie,
 )
 from ui.bound import script_run
-from ui.common import current_case_id, entry_ran, friendly_errors
+from ui.common import app_settings, current_case_id, entry_ran, friendly_errors
 from ui.patient import patient_visit
 from ui.style import app_style
 
@@ -47,6 +48,12 @@ def main() -> None:
     app_style()
 
     try:
+        app_settings()
+    except SettingsError as exc:
+        st.error(f"{exc}. Fix them and restart (the README's Configuration lists each one).")
+        st.stop()
+
+    try:
         lib = services.content()
     except ContentError as exc:
         st.error(
@@ -57,7 +64,12 @@ def main() -> None:
         st.stop()
 
     with friendly_errors():
-        services.start()
+        try:
+            services.start()
+        except services.SchemaOutdated as exc:
+            # The app never migrates, and no page works on this schema: say what to run, once.
+            st.error(str(exc), icon=":material/database:")
+            st.stop()
 
     team = configure_mode()
     actor = signed_in_actor()

@@ -75,6 +75,7 @@ def fill(url: str, cases: int, sessions: int, pool_size: int, seed: int) -> None
     from tests.store import app_store
 
     os.environ["TAILORING_DATABASE_URL"] = url
+    services.upgrade_database(url)
     content = services.content()
     start = time.perf_counter()
     pool = demo_cases(content, min(pool_size, cases), seed)

@@ -35,7 +35,7 @@ from tailoring.export.caseload import cases_csv  # noqa: E402
 from tailoring.imports.caseload import parse_caseload  # noqa: E402
 from tailoring.model.caseload import ImportReport  # noqa: E402
 from tailoring.model.content import ContentLibrary  # noqa: E402
-from tailoring.storage.db import make_engine  # noqa: E402
+from tailoring.storage.db import upgraded_engine  # noqa: E402
 from tailoring.storage.unit_of_work import unit_of_work  # noqa: E402
 
 TARGET_S = 10.0
@@ -105,7 +105,7 @@ def stores(report: ImportReport, runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as folder:
-            engine = make_engine(f"sqlite:///{Path(folder) / 'store.db'}")
+            engine = upgraded_engine(f"sqlite:///{Path(folder) / 'store.db'}")
             start = time.perf_counter()
             with unit_of_work(engine) as uow:
                 uow.caseload.import_cases(report.cases)
@@ -121,6 +121,7 @@ def through_services(data: bytes, figures: int) -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         os.environ["TAILORING_DATABASE_URL"] = f"sqlite:///{Path(folder) / 'import.db'}"
+        services.upgrade_database()
         services.caseload_stamp()  # the engine made and the schema checked
         start = time.perf_counter()
         report = services.check_caseload_file("caseload.csv", data)

@@ -198,6 +198,7 @@ def next_session(case: Case) -> dict[str, Any]:
 def create_cases(url: str, cases: list[Case], ids: Any) -> None:
     """Store the cases with their figures (in a child process); put their ids on ``ids``."""
     os.environ["TAILORING_DATABASE_URL"] = url
+    services.upgrade_database(url)
     services.start(load_demo=False)
     stored = app_store().caseload.import_cases(cases)
     services.compute_figures(stored)

@@ -23,6 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tailoring import services  # noqa: E402
 from tailoring.model.case import WALK_STEPS  # noqa: E402
 
 APP = ROOT / "app.py"
@@ -71,7 +72,6 @@ def profiled_reruns(at: Any, runs: int) -> pstats.Stats:
 
 def long_case() -> int:
     """A case with 40 attended sessions, every measure and the alliance check complete."""
-    from tailoring import services
     from tests.session_factory import case_with_sessions, session
 
     content = services.content()
@@ -132,6 +132,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         os.environ["TAILORING_DATABASE_URL"] = f"sqlite:///{Path(folder) / 'bench.db'}"
         os.environ["TAILORING_DEMO"] = "1"
+        services.upgrade_database()
         rows = []
         missed = []
         for label, at in pages_to_time():

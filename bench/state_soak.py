@@ -60,7 +60,7 @@ def main() -> None:
 
     choose_busy = random.Random(args.seed)
     started = time.monotonic()
-    failed = differences = busy_runs = 0
+    failed = differences = busy_runs = stopped = 0
     with (
         tempfile.TemporaryDirectory() as work,
         running_app(Path(work)) as server,
@@ -76,11 +76,16 @@ def main() -> None:
             sequence = SEQUENCES[page]
             busy = choose_busy.random() < args.busy
             busy_runs += busy
-            if busy:
-                with busy_machine():
+            try:
+                if busy:
+                    with busy_machine():
+                        outcome = sequence(browser, server, services, seed, args.actions)
+                else:
                     outcome = sequence(browser, server, services, seed, args.actions)
-            else:
-                outcome = sequence(browser, server, services, seed, args.actions)
+            except Exception as exc:  # the sequence could not go on: say which, and go on
+                stopped += 1
+                print(f"{page} seed {seed} stopped: {type(exc).__name__}: {exc}", flush=True)
+                continue
             if outcome.differences:
                 failed += 1
                 per_page[page] += 1
@@ -97,7 +102,8 @@ def main() -> None:
     print(
         f"sequences: {args.sequences} ({busy_runs} on a busy machine), "
         f"{args.actions} actions each; sequences with a difference: {failed}; "
-        f"answers or widgets that differed: {differences}; {minutes:.1f} min; "
+        f"answers or widgets that differed: {differences}; sequences that could not go on: "
+        f"{stopped}; {minutes:.1f} min; "
         "sequences with a difference by page: "
         + ", ".join(f"{page} {count}" for page, count in per_page.items())
     )

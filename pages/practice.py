@@ -145,8 +145,10 @@ with friendly_errors():
         story, answers = st.columns([2, 3], gap="medium")
         with story:
             practice.vignette_beside(scenario)
+        # Back and next in the checklist's column: the vignette keeps its place beside them too.
         with answers:
             walk.checklist_step(lib, step, save)
+            walk.step_buttons(attempt_id, step, TITLES, widths=(2, 1, 2))
     else:
         with box, st.expander("The vignette"):
             practice.vignette_text(scenario)
@@ -168,7 +170,7 @@ with friendly_errors():
                 services.submit_attempt(attempt_id)
                 st.session_state[RELABEL] = True
                 st.rerun()
-    walk.step_buttons(attempt_id, step, TITLES)
+        walk.step_buttons(attempt_id, step, TITLES)
 
     rows = services.practice_progress()
     if rows:

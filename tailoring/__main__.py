@@ -1,6 +1,6 @@
 """The command line: assess a case, grade an attempt, print the schema, check content, demo data,
 exchange cases and questionnaires as FHIR, manage the accounts of a team, migrate the database,
-and check the audit log."""
+check the audit log, and show the settings."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 
-from tailoring import limits, services
+from tailoring import limits, services, settings
 from tailoring.accounts_cli import add_users_parser
 from tailoring.content import ContentError, content_dir, load_content
 from tailoring.database_cli import add_database_parsers
@@ -81,6 +82,7 @@ def _schema(_: argparse.Namespace) -> int:
 
 
 def _validate_content(args: argparse.Namespace) -> int:
+    args.directory = args.directory or str(content_dir())
     try:
         lib = load_content(Path(args.directory))
     except ContentError as exc:
@@ -110,6 +112,9 @@ def _demo(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     if args.into_db or args.database:
         return _demo_into_db(args)
+    if args.if_new:
+        print("--if-new: give --into-db or --database", file=sys.stderr)
+        return EXIT_INVALID
     lib = services.content()
     cases = demo_cases(lib, args.cases, args.seed)
     if args.out and args.out.lower().endswith(".csv"):
@@ -151,16 +156,24 @@ def _demo_into_db(args: argparse.Namespace) -> int:
         os.environ["TAILORING_DATABASE_URL"] = args.database
     start = time.perf_counter()
     try:
-        ids = services.store_demo_caseload(args.cases, args.seed)
+        if args.if_new:
+            ids = services.fill_new_demo_database(args.cases, args.seed)
+        else:
+            ids = services.store_demo_caseload(args.cases, args.seed)
     except (services.CaseFileError, services.StorageError) as exc:
         print(f"the demo cases were not stored: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    if ids is None:
+        print("no demo cases stored: the database is not new (or TAILORING_DEMO is 0)")
+        return 0
     stored = time.perf_counter() - start
+    demo = len(ids) - args.cases
+    what = f"the {demo} demo cases and " if demo else ""
     start = time.perf_counter()
     for first in range(0, len(ids), services.FIGURES_BATCH):
         services.compute_figures(ids[first : first + services.FIGURES_BATCH])
     print(
-        f"stored {len(ids)} invented cases in {stored:.1f} s and computed their figures in "
+        f"stored {what}{args.cases} invented cases in {stored:.1f} s and computed their figures in "
         f"{time.perf_counter() - start:.1f} s"
     )
     return 0
@@ -303,6 +316,19 @@ def _code_feedback(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(args: argparse.Namespace) -> int:
+    if args.markdown:
+        sys.stdout.write(settings.markdown_table())
+        return 0
+    values = settings.current().model_dump(mode="json")
+    if values["database_url"]:
+        # The URL's password is for the app, not for a terminal's scroll-back.
+        url = make_url(values["database_url"])
+        values["database_url"] = url.render_as_string(hide_password=True)
+    print(json.dumps(values, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tailoring", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -320,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     schema = commands.add_parser("schema", help="print the JSON Schema of a case file")
     schema.set_defaults(run=_schema)
     validate = commands.add_parser("validate-content", help="check every content file")
-    validate.add_argument("--directory", default=str(content_dir()))
+    validate.add_argument("--directory", help="the content folder (default: the app's)")
     validate.set_defaults(run=_validate_content)
     demo = commands.add_parser(
         "demo",
@@ -339,6 +365,13 @@ def main(argv: list[str] | None = None) -> int:
         "and compute their figures",
     )
     where.add_argument("--database", help="as --into-db, into the database at this URL")
+    demo.add_argument(
+        "--if-new",
+        action="store_true",
+        help="with --into-db or --database: only into a new database (no cases, nothing in its "
+        "audit log), and the demo cases the app loads first; nothing with TAILORING_DEMO=0 "
+        "(scripts/run's first start on data/tailoring.db)",
+    )
     demo.set_defaults(run=_demo)
     expected = commands.add_parser(
         "expected-change",
@@ -362,12 +395,21 @@ def main(argv: list[str] | None = None) -> int:
     code_feedback.add_argument("file")
     code_feedback.set_defaults(run=_code_feedback)
     _add_fhir(commands)
+    shown = commands.add_parser(
+        "settings",
+        help="print the settings the environment gives (the database URL without its "
+        "password; secrets.toml is read by the app only)",
+    )
+    shown.add_argument(
+        "--markdown", action="store_true", help="print the README's table of every setting"
+    )
+    shown.set_defaults(run=_settings)
     add_users_parser(commands)
     add_database_parsers(commands)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ContentError, limits.InputRefused) as exc:
+    except (ContentError, limits.InputRefused, settings.SettingsError) as exc:
         # Name the problem, never the text: it may hold a patient's words.
         print(str(exc), file=sys.stderr)
         return EXIT_INVALID

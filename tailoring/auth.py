@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tailoring.engine.throttle import UNKNOWN_CLIENT, Policy, client_bucket, name_bucket
 from tailoring.model.actor import Actor
 from tailoring.passwords import MAX_LENGTH, check_password
+from tailoring.settings import IDLE_MINUTES
 from tailoring.storage.errors import UnknownUser
 
 if TYPE_CHECKING:
@@ -48,7 +49,6 @@ UNKNOWN_CLIENTS_POLICY = Policy(
     longest_lock=timedelta(minutes=15),
     window=timedelta(minutes=15),
 )
-IDLE_MINUTES = 30
 REFUSED = "Wrong username or password, or the account is disabled."
 
 _hasher = PasswordHasher()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -10,6 +9,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from tailoring import settings
 from tailoring.limits import CONTENT_FILE_MB, YAML_VALUES, InputRefused, read_text
 from tailoring.model.coding import CodingEvaluation, Lexicon, LexiconEntry
 from tailoring.model.content import (
@@ -349,7 +349,7 @@ def _patient(directory: Path, problems: list[str]) -> PatientContent | None:
 
 def content_dir() -> Path:
     """The content folder: TAILORING_CONTENT_DIR when set (a service's own content), else ours."""
-    return Path(os.environ.get("TAILORING_CONTENT_DIR") or CONTENT_DIR)
+    return settings.current().content_dir or CONTENT_DIR
 
 
 def library(directory: Path | None = None) -> ContentLibrary:

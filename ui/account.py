@@ -1,25 +1,24 @@
 """Who is signed in: team mode's login, idle time-out and account box; local mode has none.
 
 Team mode is set by ``TAILORING_MODE=team`` or by ``mode = "team"`` under ``[tailoring]`` in
-``.streamlit/secrets.toml``. The signed-in actor lives in the session; services reads it through
-the source registered here, in callbacks as in the page run.
+``.streamlit/secrets.toml`` (tailoring/settings.py). The signed-in actor lives in the session;
+services reads it through the source registered here, in callbacks as in the page run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from tailoring import services
-from tailoring.auth import IDLE_MINUTES, LoginRefused, idle_expired
+from tailoring import services, settings
+from tailoring.auth import LoginRefused, idle_expired
 from tailoring.model.actor import Actor
 from ui.client import client_address
-from ui.common import friendly_errors
+from ui.common import app_settings, friendly_errors
 
 ACTOR_KEY = "actor"
 LAST_SEEN = "actor.last_seen"
@@ -29,8 +28,19 @@ COOKIE_WRITE = "actor.cookie"
 # The page a person asked for before signing in (its address path and query), to land on after.
 DESTINATION = "actor.destination"
 COOKIE = "tailoring_sign_in"
+
+
+def _idle_watch_seconds() -> float:
+    # Read when this module is imported, before app.py can show a setting it cannot use: a bad
+    # value waits here for the default, and the app then names it and stops.
+    try:
+        return settings.current().idle_watch_seconds
+    except settings.SettingsError:
+        return settings.Settings().idle_watch_seconds
+
+
 # How often an open page checks whether the person has gone idle (so it hides within this).
-IDLE_WATCH_EVERY = timedelta(seconds=float(os.environ.get("TAILORING_IDLE_WATCH_SECONDS", 20)))
+IDLE_WATCH_EVERY = timedelta(seconds=_idle_watch_seconds())
 ROLE_WORDS = {
     "therapist": "therapist",
     "supervisor": "supervisor",
@@ -86,23 +96,15 @@ def idle_watch() -> None:
         st.rerun(scope="app")
 
 
-def _secret_mode() -> str | None:
-    try:
-        section = st.secrets.get("tailoring", {})
-    except Exception:  # no secrets.toml: the environment decides
-        return None
-    return section.get("mode") if hasattr(section, "get") else None
-
-
 def configure_mode() -> bool:
     """Set local or team mode from secrets or the environment; True in team mode."""
-    services.set_mode(_secret_mode() or os.environ.get("TAILORING_MODE", "local"))
+    services.set_mode(app_settings().mode)
     services.use_actor_source(_session_actor)
     return services.team_mode()
 
 
 def idle_minutes() -> float:
-    return float(os.environ.get("TAILORING_IDLE_MINUTES", IDLE_MINUTES))
+    return app_settings().idle_minutes
 
 
 def _minutes_words() -> str:
@@ -226,10 +228,7 @@ def remember_destination() -> None:
 
 def provider_configured() -> bool:
     """An OpenID Connect provider is set up under ``[auth]`` in secrets.toml."""
-    try:
-        return "auth" in st.secrets
-    except Exception:
-        return False
+    return app_settings().sign_in_provider
 
 
 def provider_username() -> str | None:

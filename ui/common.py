@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from tailoring import services
+from tailoring import services, settings
 
 log = logging.getLogger("tailoring.ui")
 CASE_KEY = "case_id"
@@ -22,6 +22,15 @@ WALKTHROUGH = "pages/walkthrough.py"
 REVIEW = "pages/review.py"
 ENTRY = Path(__file__).resolve().parent.parent / "app.py"
 ENTRY_MARK = "_entry_run"
+
+
+def app_settings() -> settings.Settings:
+    """The settings in force: the environment, and the keys of the secrets Streamlit found."""
+    try:
+        secrets = st.secrets.to_dict()
+    except Exception:  # no secrets.toml, or one Streamlit cannot read: the environment decides
+        secrets = {}
+    return settings.current(secrets)
 
 
 def entry_ran() -> None:
@@ -76,7 +85,7 @@ def friendly_errors() -> Iterator[None]:
         yield
     except services.StorageUnavailable as exc:
         st.error(str(exc), icon=":material/cloud_off:")
-    except (services.SchemaOutdated, services.MayNotMigrate) as exc:
+    except services.SchemaOutdated as exc:
         # Says which command the database's owner must run: no patient text, no paths.
         st.error(str(exc), icon=":material/database:")
     except services.AccessDenied as exc:

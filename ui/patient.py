@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import io
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +29,7 @@ from tailoring.services import CodeDecisionKind
 from ui import bound
 from ui import report as report_ui
 from ui.client import client_address
-from ui.common import wrapped_table
+from ui.common import app_settings, wrapped_table
 from ui.review import when
 from ui.style import READABLE_CAPTIONS
 
@@ -43,7 +42,6 @@ NOTICE = "patient.notice"
 REFUSAL = "patient.refusal"
 ADDRESS_CLEARED = "patient.address_cleared"
 HELD = "patient.held"
-PUBLIC_URL = "TAILORING_PUBLIC_URL"
 # Radio buttons and tick boxes a thumb can hit on a phone, at least 44 px tall (WCAG 2.5.5), and
 # captions dark enough to read (WCAG 1.4.3).
 TOUCH_CSS = (
@@ -517,7 +515,7 @@ def _show_notice() -> None:
 
 def link_url(code: str) -> str:
     """The address that opens the patient's questionnaire with this code."""
-    base = os.environ.get(PUBLIC_URL) or _app_url()
+    base = app_settings().public_url or _app_url()
     return f"{base.rstrip('/')}/{URL_PATH}?code={code}"
 
 

@@ -11,7 +11,10 @@ READABLE_CAPTIONS = '[data-testid="stCaptionContainer"] { color: #55575d; opacit
 
 # Practice: the vignette beside the checklist stays in view while the checklist scrolls (on a
 # screen wide enough for two columns; Streamlit stacks them below 640 px). Its box sticks under
-# the app's header (60 px) and scrolls by itself when taller than the window.
+# the app's header (60 px) and scrolls by itself when taller than the window. A sticky box stops
+# at the end of its column, which ends with the checklist: the checklist's column keeps half a
+# window of room below its last item, so the box's top stays in view while the last items are
+# answered (it slid out above the window there).
 PRACTICE_VIGNETTE = """
 @media (min-width: 641px) {
   [data-testid="stLayoutWrapper"]:has(> .st-key-practice-vignette) {
@@ -22,6 +25,9 @@ PRACTICE_VIGNETTE = """
   .st-key-practice-vignette {
     max-height: calc(100vh - 5rem);
     overflow-y: auto;
+  }
+  [data-testid="stColumn"]:has(.st-key-practice-vignette) + [data-testid="stColumn"] {
+    padding-bottom: 50vh;
   }
 }"""
 

@@ -78,10 +78,16 @@ def checklist_step(lib: ContentLibrary, step: Section, save: checklist.Saver) ->
     checklist.section_widgets(lib, step, save)
 
 
-def step_buttons(case_id: int, step: WalkStep, titles: dict[str, str] = STEP_TITLES) -> None:
-    """Back and next, under the step."""
+def step_buttons(
+    case_id: int,
+    step: WalkStep,
+    titles: dict[str, str] = STEP_TITLES,
+    widths: tuple[int, int, int] = (1, 3, 1),
+) -> None:
+    """Back and next, under the step; ``widths`` of back, the gap and next (wider buttons in a
+    narrow column, so their step names are not cut)."""
     index = WALK_STEPS.index(step)
-    back, _, forward = st.columns([1, 3, 1])
+    back, _, forward = st.columns(list(widths))
     if index > 0:
         back.button(
             f"← {titles[WALK_STEPS[index - 1]]}",

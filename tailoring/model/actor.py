@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from tailoring.settings import LOCAL_USER
+
 Role = Literal["therapist", "supervisor", "trainee", "admin"]
 ROLES: tuple[Role, ...] = ("therapist", "supervisor", "trainee", "admin")
-# The one user of local mode, as services.current_user() names them without TAILORING_USER.
-LOCAL_USER = "local user"
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,7 @@ from tailoring.services.cases import (
 )
 from tailoring.services.database import (
     check_audit_chain,
+    fill_new_demo_database,
     grant_app_database_role,
     start,
     upgrade_database,
@@ -312,6 +313,7 @@ __all__ = [
     "file_case_json",
     "file_fhir_bundle",
     "file_report_json",
+    "fill_new_demo_database",
     "filter_caseload",
     "fit_over_sessions",
     "fit_with_source",

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine
 
-from tailoring import access
+from tailoring import access, settings
 from tailoring.access import AccessDenied
 from tailoring.model.actor import local_actor
+from tailoring.services.caseload_import import store_demo_caseload
 from tailoring.services.figures import refresh_case
 from tailoring.services.files import demo_case_paths, parse_case_file
-from tailoring.services.shared import SYSTEM_USER, acting_as, current_actor, unit_of_work
+from tailoring.services.shared import (
+    SYSTEM_USER,
+    acting_as,
+    current_actor,
+    engine_at,
+    unit_of_work,
+)
 from tailoring.storage import unit_of_work as units
 from tailoring.storage.audit import ChainCheck
 from tailoring.storage.db import (
@@ -24,6 +30,7 @@ from tailoring.storage.db import (
     require_current,
     schema_revisions,
 )
+from tailoring.storage.unit_of_work import UnitOfWork
 
 # Cases whose missing figures each start (each rerun of the app) computes.
 BACKFILL_PER_START = 25
@@ -73,7 +80,7 @@ def check_audit_chain(
 
 
 def start(load_demo: bool | None = None) -> None:
-    """Prepare storage (migrations run on connect); load the demo cases into an empty database.
+    """Check storage (SchemaOutdated before `db upgrade`); load the demo cases into an empty one.
 
     The app calls this on every rerun: the demo cases load at most once per database and process,
     so deleting every case does not bring them back on the next click.
@@ -84,18 +91,45 @@ def start(load_demo: bool | None = None) -> None:
 
 def _start(load_demo: bool | None) -> None:
     if load_demo is None:
-        load_demo = os.environ.get("TAILORING_DEMO", "1") != "0"
+        load_demo = settings.current().demo
     url = database_url()
+    # SchemaOutdated before anything is noted: once `db upgrade` has run, the next start of this
+    # process still loads the demo cases.
+    engine_at(url)
     if url not in _demo_checked:
         _demo_checked.add(url)
         if load_demo:
             with unit_of_work() as uow:
                 if uow.cases.count() == 0:
-                    for path in demo_case_paths():
-                        uow.cases.create(parse_case_file(path.read_text(encoding="utf-8")))
+                    _store_demo_cases(uow)
     # Cases stored before their figures were kept (or imported in bulk) get them a few at a time,
     # each in a unit of work of its own.
     with unit_of_work() as uow:
         waiting = uow.caseload.cases_without_metrics(BACKFILL_PER_START)
     for case_id in waiting:
         refresh_case(case_id)
+
+
+def fill_new_demo_database(cases: int, seed: int = 0) -> list[int] | None:
+    """A new database made ready for a demonstration (scripts/run's first start on the embedded
+    default): the demo cases the app loads, then ``cases`` invented ones, in one unit of work.
+
+    None, with nothing stored, when the database is not new (it has cases, or its audit log has
+    an entry: someone has used it, if only to delete every case) or TAILORING_DEMO is 0; so a
+    restart adds nothing. Otherwise the ids stored, the demo cases first; their figures are left
+    to ``compute_figures``.
+    """
+    if not settings.current().demo:
+        return None
+    with acting_as(local_actor(SYSTEM_USER)), unit_of_work() as uow:
+        if uow.cases.count() or uow.audit.entries(limit=1):
+            return None
+        return _store_demo_cases(uow) + store_demo_caseload(cases, seed)
+
+
+def _store_demo_cases(uow: UnitOfWork) -> list[int]:
+    """Store the demo cases (content/demo); their ids."""
+    return [
+        uow.cases.create(parse_case_file(path.read_text(encoding="utf-8")))
+        for path in demo_case_paths()
+    ]

@@ -13,7 +13,6 @@ in through use_actor_source; the command line and tests use acting_as.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,10 +23,10 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from tailoring import access
+from tailoring import access, settings
 from tailoring.access import Action
 from tailoring.content import library
-from tailoring.model.actor import LOCAL_USER, Actor, local_actor
+from tailoring.model.actor import Actor, local_actor
 from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary
 from tailoring.storage import unit_of_work as units
@@ -46,7 +45,7 @@ PATIENT_USER = "patient (by link)"
 UNKNOWN_CODE = "(unknown patient code)"
 # A case opened again within this many seconds by the same person is not logged again.
 VIEW_AUDIT_SECONDS = 15 * 60
-_mode = [os.environ.get("TAILORING_MODE", "local")]
+_mode: list[str] = []  # set_mode's choice; until the app makes one, the settings decide
 _acting: ContextVar[Actor | None] = ContextVar("tailoring_acting", default=None)
 _actor_source: list[Callable[[], Actor | None]] = []
 _last_viewed: dict[tuple[str, str, int], float] = {}
@@ -105,11 +104,11 @@ class NotSignedIn(PermissionError):
 def set_mode(mode: str) -> None:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    _mode[0] = mode
+    _mode[:] = [mode]
 
 
 def team_mode() -> bool:
-    return _mode[0] == "team"
+    return (_mode[0] if _mode else settings.current().mode) == "team"
 
 
 def use_actor_source(source: Callable[[], Actor | None]) -> None:
@@ -138,7 +137,7 @@ def current_actor() -> Actor:
         actor = _actor_source[0]()
         if actor is None and team_mode():
             raise NotSignedIn()
-    return actor or local_actor(os.environ.get("TAILORING_USER", LOCAL_USER)[:80])
+    return actor or local_actor(settings.current().user[:80])
 
 
 def current_user() -> str:

@@ -1,4 +1,5 @@
-"""Where the case database lives, and engines that are migrated to the current schema."""
+"""Where the case database lives, engines on it, and the migrations that bring its schema to
+the current revision (run as an explicit step: ``python -m tailoring db upgrade``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from tailoring import settings
 from tailoring.storage.errors import MayNotMigrate, SchemaOutdated, StorageUnavailable
 from tailoring.storage.tables import audit_log, metadata
 
@@ -33,7 +35,7 @@ INSUFFICIENT_PRIVILEGE = "42501"
 
 def database_url() -> str:
     """The database URL from ``TAILORING_DATABASE_URL``, else a SQLite file in ``data/``."""
-    url = os.environ.get("TAILORING_DATABASE_URL")
+    url = settings.current().database_url
     if url:
         return url
     data = REPO_ROOT / "data"
@@ -67,22 +69,30 @@ def build_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, **options)
 
 
-def migrates_on_start() -> bool:
-    """False when ``TAILORING_MIGRATE=0``: the app's role may not change the schema."""
-    return os.environ.get("TAILORING_MIGRATE", "1") != "0"
-
-
 def make_engine(url: str | None = None) -> Engine:
     """An engine for ``url`` (default: :func:`database_url`) whose schema is at head.
 
-    Pending migrations are applied, unless ``TAILORING_MIGRATE=0``: then SchemaOutdated says
-    who must migrate.
+    SchemaOutdated, naming the command to run, for an empty or out-of-date schema: nothing but
+    ``db upgrade`` changes the schema, so a new version of the app started beside a team's
+    running servers never migrates under them.
     """
     engine = build_engine(url or database_url())
-    if migrates_on_start():
-        migrate(engine)
-    else:
+    try:
         require_current(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def upgraded_engine(url: str | None = None) -> Engine:
+    """An engine for ``url`` (default: :func:`database_url`) after migrating it to head."""
+    engine = build_engine(url or database_url())
+    try:
+        migrate(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 

@@ -80,24 +80,28 @@ class StorageUnavailable(StorageError):
 
 
 class SchemaOutdated(StorageError):
-    """The app was told not to migrate (TAILORING_MIGRATE=0) and the schema is not current."""
+    """The database's schema is not at the revision this version of the app needs, or it has
+    none yet: the app does not migrate, ``python -m tailoring db upgrade`` does."""
 
     def __init__(self, current: str | None, head: str) -> None:
+        state = "has no tables yet" if current is None else f"schema is at revision {current}"
         super().__init__(
-            f"The database's schema is at revision {current or 'none'}, and this version of the "
-            f"app needs revision {head}. Ask whoever runs the database to run "
-            "`python -m tailoring db upgrade` as the role that owns the tables, then try again."
+            f"The database {state}, and this version of the app needs revision {head}. Run "
+            "`python -m tailoring db upgrade` (scripts/run does it; on PostgreSQL, as the role "
+            "that owns the tables), then try again."
         )
+        self.current = current
+        self.head = head
 
 
 class MayNotMigrate(StorageError):
-    """The database refused to change the schema: the app's role does not own the tables."""
+    """The database refused to change the schema: this role does not own the tables."""
 
     def __init__(self) -> None:
         super().__init__(
             "The schema needs migrating, and this database role may not change it. Run "
-            "`python -m tailoring db upgrade` as the role that owns the tables, and set "
-            "TAILORING_MIGRATE=0 for the app (docs/team-mode.md, 'Database roles')."
+            "`python -m tailoring db upgrade` as the role that owns the tables "
+            "(docs/team-mode.md, 'Database roles')."
         )
 
 

@@ -12,8 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from tailoring import services
 from tailoring.storage.caseload import CaseloadRepository
-from tests.app.conftest import open_walkthrough
-from tests.app.test_team_mode import sign_in, team  # noqa: F401 (a fixture, used by name)
+from tests.app.conftest import open_walkthrough, sign_in
 
 GIVEN = {
     "structure": {"value": 2, "importance": 2},
@@ -225,3 +224,40 @@ def test_a_widget_the_browser_no_longer_holds_is_sent_its_stored_value(
     assert (structure.value, importance.value) == (2, 2)
     assert not at.radio(key="pref.focus").proto.set_value  # one the browser holds: left alone
     assert _stored(fresh_case) == GIVEN
+
+
+def test_a_value_given_as_the_step_changed_is_saved_not_dropped(app: AppTest, fresh_case: int):
+    """A click on a widget still on the screen after the server completed a step change without
+    it (the step the person asked for a moment before is not drawn yet): the browser's next
+    message carries the widget's new value although the run left it out. Streamlit keeps a
+    widget's callback when it drops its value, so the callback still saves the answer; this
+    pins that, since a run that left the value unsaved would lose it silently."""
+    _answer_case(fresh_case)
+    at = open_walkthrough(app, fresh_case)
+    structure = next(
+        w for w in at._tree.get_widget_states().widgets if w.id.endswith("pref.structure")
+    )
+    options = at.radio(key="pref.structure").options
+    at.button_group(key="walk.step").set_value("social").run()
+    assert "pref.structure" not in {r.key for r in at.radio}
+    # The browser's next message still carries the radio, with the person's new choice (4).
+    late = type(structure)()
+    late.CopyFrom(structure)
+    assert options[3].startswith("4")
+    late.string_value = options[3]  # a radio's value travels as its label
+    keep = at._tree.get_widget_states
+
+    def with_late_click():
+        states = keep()
+        states.widgets.append(late)
+        return states
+
+    at._tree.get_widget_states = with_late_click
+    at.run()
+    assert not at.exception
+    assert _stored(fresh_case)["structure"] == {"value": 4, "importance": 2}
+    # Saved once: the next message, without the radio, changes nothing more.
+    at._tree.get_widget_states = keep
+    at.run()
+    assert _stored(fresh_case)["structure"] == {"value": 4, "importance": 2}
+    assert not [e for e in at.error if "not yet saved" in e.value]

@@ -4,22 +4,158 @@ from __future__ import annotations
 
 import shutil
 from datetime import date
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tailoring import services
 from tailoring.content import CONTENT_DIR, _cached_library
-from tests.app.conftest import APP, open_walkthrough
+from tailoring.model.actor import Actor, local_actor
+from tests.app.conftest import APP, open_walkthrough, sign_in
 
-PAGES = ["pages/cases.py", "pages/walkthrough.py", "pages/library.py"]
+PAGES = Path(APP).parent / "pages"
+DEMO = "DEMO-005"  # the demo case with sessions, measures and a risk answer: most to draw
+# Every page file, and the title it opens with while DEMO-005 is the open case.
+TITLES = {
+    "audit.py": "Audit log",
+    "caseload.py": "Caseload",
+    "cases.py": "Cases",
+    "import_caseload.py": "Import caseload",
+    "library.py": "Content library",
+    "patient.py": "What you want from therapy",  # a patient's link to the preferences set
+    "patient_links.py": f"Patient questionnaires · {DEMO}",
+    "practice.py": "Practice",
+    "review.py": f"Case review · {DEMO}",
+    "sessions.py": f"Sessions · {DEMO}",
+    "timeline.py": f"Timeline · {DEMO}",
+    "walkthrough.py": f"Walk-through · {DEMO}",
+}
+# The errors a page shows on purpose with DEMO-005 open (its PHQ-9 item 9 is above 0, its
+# totals are in the severe bands): clinical alerts, not failures. Each must be there.
+ALERTS = {
+    "caseload.py": [f"PHQ-9 item 9 above 0 in 1 case: {DEMO} (at a session)."],
+    "sessions.py": [
+        "PHQ-9 total 16 of 27: Moderately severe",
+        "WSAS total 21 of 32: Moderately severe impairment or worse",
+    ],
+    "timeline.py": ["PHQ-9 item 9 above 0: follow your local risk procedure."],
+}
+# The pages in each role's menu in team mode; any other page's address is refused (patient.py
+# is nobody's: a patient reaches it with a code).
+MENUS = {
+    "therapist": {
+        "cases.py",
+        "walkthrough.py",
+        "sessions.py",
+        "timeline.py",
+        "patient_links.py",
+        "caseload.py",
+        "import_caseload.py",
+        "review.py",
+        "library.py",
+    },
+    "supervisor": {"caseload.py", "review.py", "practice.py", "library.py", "audit.py"},
+    "trainee": {"practice.py", "library.py"},
+    "admin": {"library.py", "audit.py"},
+}
+LOCAL_MENU = set(TITLES) - {"patient.py"}
+# Who signs in for each role (tests/app/test_team_mode.py's team: Sam supervises Tess).
+SIGNS_IN = {"therapist": "tess", "supervisor": "sam", "trainee": "tara", "admin": "ada"}
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_every_page_opens_without_exception(app: AppTest, page: str):
-    app.switch_page(page).run()
-    assert not app.exception
-    assert not app.error
+def problems_on(at: AppTest, page: str) -> list[str]:
+    """What is wrong with ``page`` just run: an exception, an error that is not one of its
+    alerts (friendly_errors turns failures into errors), a missing alert, another title."""
+    problems = [f"{page}: exception {e.value}" for e in at.exception]
+    shown = [e.value for e in at.error]
+    expected = ALERTS.get(page, [])
+    problems += [
+        f"{page}: error {message!r}"
+        for message in shown
+        if not any(message.startswith(alert) for alert in expected)
+    ]
+    problems += [
+        f"{page}: alert missing {alert!r}"
+        for alert in expected
+        if not any(message.startswith(alert) for message in shown)
+    ]
+    titles = [t.value for t in at.title]
+    if titles[:1] != [TITLES[page]]:
+        problems.append(f"{page}: titled {titles[:1]}, not {TITLES[page]!r}")
+    return problems
+
+
+def open_every_page(at: AppTest, menu: set[str]) -> list[str]:
+    """Open each page of the menu, and check every other page's address is refused."""
+    problems = []
+    for page in sorted(set(TITLES) - {"patient.py"}):
+        if page not in menu:
+            with pytest.raises(ValueError, match="Could not find a navigation page"):
+                at.switch_page(f"pages/{page}")
+            continue
+        at.switch_page(f"pages/{page}").run()
+        problems += problems_on(at, page)
+    return problems
+
+
+def patient_visit(case_id: int) -> list[str]:
+    """A patient opening a new link to the case's preferences questionnaire."""
+    with services.acting_as(local_actor()):
+        _, code = services.create_patient_link(case_id, "preferences")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["code"] = code
+    return problems_on(at.run(), "patient.py")
+
+
+def demo_case_id() -> int:
+    return next(c.id for c in services.list_cases() if c.reference == DEMO)
+
+
+def test_the_smoke_tests_know_every_page_file() -> None:
+    assert sorted(p.name for p in PAGES.glob("*.py")) == sorted(TITLES)
+    assert set().union(*MENUS.values()) | {"patient.py"} == set(TITLES)
+
+
+def test_every_page_opens_in_local_mode(app: AppTest) -> None:
+    case_id = demo_case_id()
+    app.session_state["case_id"] = case_id
+    assert open_every_page(app, LOCAL_MENU) + patient_visit(case_id) == []
+
+
+@pytest.fixture
+def team_demo(team: dict[str, int]) -> int:
+    """Team mode's accounts and cases, and DEMO-005 imported by Tess (whom Sam supervises)."""
+    tess = Actor("tess", "Tess", frozenset({"therapist"}))
+    with services.acting_as(tess):
+        path = next(p for p in services.demo_case_paths() if p.name == "demo-05.json")
+        return services.import_case(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("role", sorted(MENUS))
+def test_every_page_opens_in_team_mode_for_each_role(team_demo: int, role: str) -> None:
+    at = sign_in(SIGNS_IN[role])
+    assert not at.exception and at.title[0].value != "Sign in to Tailoring"
+    if role in ("therapist", "supervisor"):  # the others open no case
+        at.session_state["case_id"] = team_demo
+    assert open_every_page(at, MENUS[role]) == []
+
+
+def test_a_patient_opens_their_page_in_team_mode(team_demo: int) -> None:
+    assert patient_visit(team_demo) == []
+
+
+def test_the_smoke_test_sees_a_failure_that_friendly_errors_hides(app: AppTest, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(services, "item9_cases", broken)
+    app.switch_page("pages/caseload.py").run()
+    assert problems_on(app, "caseload.py") == [
+        "caseload.py: error 'Something went wrong on this page. Your saved answers are safe. "
+        "Reload the page; if it happens again, tell your administrator the time it happened.'",
+        f"caseload.py: alert missing 'PHQ-9 item 9 above 0 in 1 case: {DEMO} (at a session).'",
+    ]
 
 
 @pytest.mark.parametrize("step", ["preferences", "social", "alliance", "report"])

@@ -9,55 +9,10 @@ from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
 from tailoring import services
-from tailoring.auth import hash_password
 from tailoring.model.actor import Actor
 from tailoring.storage.tables import sign_ins
-from tests.app.conftest import APP
+from tests.app.conftest import APP, sign_in
 from tests.store import app_store
-
-PASSWORD = "correct horse battery"
-PEOPLE = {
-    "tess": ("therapist",),
-    "omar": ("therapist",),
-    "sam": ("supervisor",),
-    "tara": ("trainee",),
-    "ada": ("admin",),
-}
-
-
-@pytest.fixture
-def team(database, monkeypatch) -> dict[str, int]:
-    """Team mode, five accounts (Sam supervises Tess), one case each for Tess and Omar."""
-    monkeypatch.setenv("TAILORING_MODE", "team")
-    monkeypatch.setenv("TAILORING_DEMO", "0")
-    services.set_mode("team")
-    services.start()
-    for username, roles in PEOPLE.items():
-        app_store().accounts.add_user(
-            username, roles, username.title(), hash_password(PASSWORD, username)
-        )
-    app_store().accounts.assign_supervisor("sam", "tess")
-    ids = {}
-    for username, reference in (("tess", "TT-001"), ("omar", "OM-001")):
-        with services.acting_as(Actor(username, username, frozenset({"therapist"}))):
-            ids[username] = services.new_case(reference, "ba_step2", 6)
-            services.save_answer(
-                ids[username],
-                "social",
-                "housing",
-                {"present": "yes", "maintains": "yes", "helping": "no"},
-            )
-    yield ids
-    services.set_mode("local")
-
-
-def sign_in(username: str, password: str = PASSWORD) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    assert at.title[0].value == "Sign in to Tailoring"
-    at.text_input(key="login.username").input(username)
-    at.text_input(key="login.password").input(password)
-    return at.button(key="login.submit").click().run()
 
 
 def test_nothing_but_the_sign_in_page_without_signing_in(team):
@@ -197,10 +152,3 @@ def test_signing_out(team):
     at = sign_in("tess")
     at.button(key="account.sign_out").click().run()
     assert at.title[0].value == "Sign in to Tailoring"
-
-
-def test_an_app_told_not_to_migrate_says_what_to_run(database, monkeypatch) -> None:
-    monkeypatch.setenv("TAILORING_MIGRATE", "0")
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    assert not at.exception
-    assert any("python -m tailoring db upgrade" in e.value for e in at.error)

@@ -329,8 +329,8 @@ def _healthy(url: str) -> bool:
 def running_app(
     workdir: Path, env: dict[str, str] | None = None, port: int | None = None
 ) -> Iterator[AppServer]:
-    """Start ``streamlit run app.py`` on a free port (or ``port``) and the SQLite file of
-    ``workdir`` (fresh the first time); stop it after.
+    """Upgrade the SQLite file of ``workdir`` (fresh the first time) and start ``streamlit run
+    app.py`` on it, on a free port (or ``port``); stop it after.
 
     ``env`` adds to the environment (e.g. ``TAILORING_MODE=team``).
     """
@@ -345,6 +345,16 @@ def running_app(
         **(env or {}),
     }
     log = workdir / "streamlit.log"
+    # As scripts/run does: the app never migrates, so the schema is brought up to date first.
+    upgrade = subprocess.run(
+        [sys.executable, "-m", "tailoring", "db", "upgrade"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if upgrade.returncode != 0:
+        raise RuntimeError(f"db upgrade failed ({upgrade.returncode}):\n{upgrade.stderr}")
     command = [
         sys.executable,
         "-m",

@@ -23,6 +23,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, Error, Page
 
+from tailoring.model.answers import SocialAnswer, social_contradictions
 from tests.e2e.conftest import (
     AppServer,
     key_class,
@@ -254,6 +255,9 @@ def _checklist_sequence(
                 )
             elif kind == "answer":
                 for spec, value in _answer(page, rng, checklist, taken_by_other_tab).items():
+                    if _refused(model, spec, value):
+                        outcome.actions.append(f"{'.'.join(spec)}={value} (refused)")
+                        continue
                     model[spec] = value
                     outcome.actions.append(f"{'.'.join(spec)}={value}")
             elif kind == "text":
@@ -269,7 +273,7 @@ def _checklist_sequence(
             else:
                 outcome.actions.append("second tab")
                 other = _second_tab(browser, url, rng, checklist)
-                if other is not None:
+                if other is not None and not _refused(model, *other):
                     spec, value = other
                     model[spec] = value
                     taken_by_other_tab.add(spec)
@@ -285,6 +289,22 @@ def _checklist_sequence(
     finally:
         page.context.close()
     return outcome
+
+
+def _refused(
+    model: dict[tuple[str, str, str], Any], spec: tuple[str, str, str], value: Any
+) -> bool:
+    """Whether the app refuses this change as the answer would then stand: a social-context
+    answer that contradicts "present: no" (a detail recorded, or "keeps it going: yes"). The page
+    says "Not saved" with the reason and shows the stored answer again, so the person's model
+    keeps the stored one (the soak counted such a refusal as an answer lost)."""
+    section, item_id, name = spec
+    if section != "social":
+        return False
+    fields = {f: v for (s, i, f), v in model.items() if (s, i) == (section, item_id)}
+    fields[name] = value
+    answer = SocialAnswer.model_validate({f: v for f, v in fields.items() if v is not None})
+    return bool(social_contradictions(answer, ""))
 
 
 def _submit(page: Page, outcome: Outcome) -> None:
@@ -316,7 +336,12 @@ def _away_or_reload(
     sidebar = page.get_by_test_id("stSidebarNav")
     _click_quietly(sidebar.get_by_role("link", name=SIDEBAR_AWAY))
     time.sleep(pause(rng))
-    _click_quietly(sidebar.get_by_role("link", name=back_to))
+    back = sidebar.get_by_role("link", name=back_to)
+    if not _click_quietly(back):
+        # On a busy machine the link can take longer than a quick click waits (the page away is
+        # still loading): a person clicks again, and the rest of the sequence is on the page.
+        outcome.actions.append("back again")
+        back.click(timeout=30_000, no_wait_after=True)
 
 
 def _compare(

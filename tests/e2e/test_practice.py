@@ -201,9 +201,9 @@ def test_the_vignette_stays_in_view_while_answering_an_item_low_on_the_page(
         goto(page, f"{app_server.url}/practice?scenario={SCENARIO}&attempt={attempt}")
         settle_paint(page)  # every widget drawn: nothing above the item grows after the scroll
         vignette = by_key(page, "practice-vignette")
-        # Therapist's gender: more than three screens down, with two more items below it (at the
-        # very end of the checklist the box stops with the column, its top above the window).
-        low = lib.preferences[-3]
+        # The last item: more than three screens down, at the end of the checklist (the box
+        # once stopped with the column there, its top above the window).
+        low = lib.preferences[-1]
         item = by_key(page, f"pref.{low.id}")
         assert item.bounding_box()["y"] > 800 * 3, "the item is not low on the page"
         label = next(o.label for o in low.options if not o.neutral)

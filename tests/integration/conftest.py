@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from tailoring import services
-from tailoring.storage.db import make_engine
+from tailoring.storage.db import build_engine, make_engine, schema_revisions, upgraded_engine
 from tests.store import Store
 
 POSTGRES_URL = os.environ.get("TAILORING_TEST_POSTGRES_URL")
@@ -57,9 +58,75 @@ def fresh_postgres_database(server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+def copied_database(source: str, folder: Path) -> Iterator[str]:
+    """The URL of a new database that holds what ``source`` holds: a copy of its file in
+    ``folder`` on SQLite; on PostgreSQL a database made with ``source`` as its template (whose
+    connections are ended first, as a template may have none), dropped afterwards."""
+    parsed = make_url(source)
+    if parsed.get_backend_name() == "sqlite":
+        assert parsed.database
+        target = folder / f"copy-{uuid.uuid4().hex}.db"
+        shutil.copyfile(parsed.database, target)
+        yield f"sqlite:///{target}"
+        return
+    assert POSTGRES_URL
+    name = f"tailoring_test_{uuid.uuid4().hex}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :source AND pid <> pg_backend_pid()"
+                ),
+                {"source": parsed.database},
+            )
+            connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{parsed.database}"'))
+        yield parsed.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_at_head() -> Iterator[str]:
+    """The name of a database on the test server migrated to the latest schema, once per session:
+    CREATE DATABASE ... TEMPLATE copies it."""
+    assert POSTGRES_URL
+    for url in fresh_postgres_database(POSTGRES_URL):
+        upgraded_engine(url).dispose()
+        yield str(make_url(url).database)
+
+
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    """A migrated engine on the test's database."""
+def postgres_upgrade(postgres_at_head: str) -> Callable[[str], None]:
+    """Replace a new, empty PostgreSQL database by a copy of postgres_at_head."""
+
+    def bring(url: str) -> None:
+        engine = build_engine(url)
+        try:
+            current, _ = schema_revisions(engine)
+        finally:
+            engine.dispose()
+        if current is not None:
+            return
+        name = make_url(url).database
+        admin = create_engine(POSTGRES_URL or "", isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+                connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_at_head}"'))
+        finally:
+            admin.dispose()
+
+    return bring
+
+
+@pytest.fixture
+def engine(database_url: str, upgrade: Callable[[str], None]) -> Iterator[Engine]:
+    """An engine on the test's database, at the latest schema."""
+    upgrade(database_url)
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
@@ -72,18 +139,21 @@ def store(engine: Engine) -> Store:
 
 
 @pytest.fixture
-def other_store(database_url: str) -> Iterator[Store]:
+def other_store(database_url: str, engine: Engine) -> Iterator[Store]:
     """A second person's repositories on the same database, through their own engine."""
-    engine = make_engine(database_url)
-    yield Store.on(engine)
-    engine.dispose()
+    own = make_engine(database_url)
+    yield Store.on(own)
+    own.dispose()
 
 
 @pytest.fixture
-def app_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def app_database(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, upgrade: Callable[[str], None]
+) -> str:
     """The services on the test's database without demo cases, started as one app server starts
-    them (SQLite, and PostgreSQL when configured)."""
+    them after `db upgrade` (SQLite, and PostgreSQL when configured)."""
     monkeypatch.setenv("TAILORING_DATABASE_URL", database_url)
     monkeypatch.setenv("TAILORING_DEMO", "0")
+    upgrade(database_url)
     services.start()
     return database_url

@@ -34,10 +34,11 @@ PEOPLE = {"tess": TESS, "omar": OMAR, "sam": SAM, "tara": TARA, "ada": ADA}
 
 
 @pytest.fixture
-def team(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
+def team(database_url: str, monkeypatch: pytest.MonkeyPatch, upgrade) -> Iterator[dict[str, int]]:
     """Team mode on a fresh database: Tess's and Omar's cases, a flag raised on Tess's."""
     monkeypatch.setenv("TAILORING_DATABASE_URL", database_url)
     monkeypatch.setenv("TAILORING_DEMO", "0")
+    upgrade(database_url)
     services.set_mode("team")
     try:
         services.start()

@@ -171,7 +171,7 @@ def test_a_login_on_the_database_throttles_and_audits(accounts: Committing, engi
     assert attempts.failures(name_bucket("sup.b"), NOW) is None
     assert attempts.failures("login.client:203.0.113.9", NOW).count == 5
     stored = accounts.get_user("sup.b")
-    assert stored.password_hash != CHEAP_HASH  # replaced by a hash with the real parameters
+    assert stored.password_hash != CHEAP_HASH  # replaced by a hash with the app's parameters
     assert [(e.actor, e.action, e.detail) for e in audit.entries()] == [
         ("sup.b", "login", "password"),
         ("sup.b", "login_failed", "locked"),

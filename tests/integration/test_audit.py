@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from tailoring.storage.audit import GENESIS, AuditEntry, AuditLog, ChainCheck, entry_hash
-from tailoring.storage.db import make_engine
+from tailoring.storage.db import make_engine, upgraded_engine
 from tailoring.storage.tables import audit_log
 from tests.integration.helpers import make_case
 from tests.store import Committing, Store
@@ -318,7 +318,7 @@ def write_entries(url: str, writer: int, count: int) -> None:
 
 
 def test_concurrent_app_processes_keep_one_chain(database_url: str) -> None:
-    make_engine(database_url).dispose()  # migrated once, before the race
+    upgraded_engine(database_url).dispose()  # migrated once, before the race
     writers, each = 3, 30
     with ProcessPoolExecutor(writers, mp_context=multiprocessing.get_context("spawn")) as pool:
         jobs = [pool.submit(write_entries, database_url, w, each) for w in range(writers)]

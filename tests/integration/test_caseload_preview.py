@@ -4,7 +4,9 @@ caseload sorted by pandas, on SQLite and PostgreSQL, for every order and for a n
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,24 +14,56 @@ import pytest
 
 from tailoring import services
 from tailoring.model.actor import Actor
+from tailoring.storage.db import upgraded_engine
+from tests.integration.conftest import (
+    BACKENDS,
+    POSTGRES_URL,
+    copied_database,
+    fresh_postgres_database,
+)
 from ui.caseload import SORTS
 
 LIMIT = 25
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def filled_caseload(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, pd.DataFrame]]:
+    """A database of 80 demo cases with their figures, built once per backend for this module
+    (it took up to 13 s per test), and its caseload table."""
+    folder = tmp_path_factory.mktemp("caseload")
+    if request.param == "sqlite":
+        urls: Iterator[str] = iter([f"sqlite:///{folder / 'filled.db'}"])
+    else:
+        assert POSTGRES_URL
+        urls = fresh_postgres_database(POSTGRES_URL)
+    for url in urls:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("TAILORING_DATABASE_URL", url)
+            upgraded_engine(url).dispose()
+            services.start(load_demo=False)
+            ids = services.store_demo_caseload(80, seed=7)
+            services.compute_figures(ids)
+            # Ties, empty values and text that sorts differently by locale than by code point.
+            first, second = ids[:2]
+            services.update_case(first, therapist="b. lower case")
+            services.update_case(second, therapist="Émile Accent")
+            services.update_case(ids[2], status="archived")
+            frame = services.caseload_table()
+        yield url, frame
+
+
 @pytest.fixture
-def caseload(database_url: str, monkeypatch: pytest.MonkeyPatch) -> pd.DataFrame:
-    monkeypatch.setenv("TAILORING_DATABASE_URL", database_url)
-    monkeypatch.setenv("TAILORING_DEMO", "0")
-    services.start(load_demo=False)
-    ids = services.store_demo_caseload(80, seed=7)
-    services.compute_figures(ids)
-    # Ties, empty values and text that sorts differently by locale than by code point.
-    first, second = ids[:2]
-    services.update_case(first, therapist="b. lower case")
-    services.update_case(second, therapist="Émile Accent")
-    services.update_case(ids[2], status="archived")
-    return services.caseload_table()
+def caseload(
+    filled_caseload: tuple[str, pd.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[pd.DataFrame]:
+    """The services on this test's own copy of the filled database; its caseload table."""
+    source, frame = filled_caseload
+    for url in copied_database(source, tmp_path):
+        monkeypatch.setenv("TAILORING_DATABASE_URL", url)
+        monkeypatch.setenv("TAILORING_DEMO", "0")
+        yield frame.copy()
 
 
 def sorted_like_the_page(frame: pd.DataFrame, by: str, descending: bool) -> pd.DataFrame:

@@ -47,8 +47,9 @@ def case_id(app_database: str) -> int:
 
 
 @pytest.fixture
-def editors(database_url: str) -> Iterator[list[Store]]:
+def editors(database_url: str, upgrade) -> Iterator[list[Store]]:
     """RACERS stores on the test's database, each through an engine of its own."""
+    upgrade(database_url)
     engines = [make_engine(database_url) for _ in range(RACERS)]
     yield [Store.on(engine) for engine in engines]
     for engine in engines:

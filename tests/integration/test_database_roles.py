@@ -67,11 +67,10 @@ def roles() -> Iterator[Roles]:
 
 
 @pytest.fixture
-def app_engine(roles: Roles, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+def app_engine(roles: Roles) -> Iterator[Engine]:
     """The app's engine as the app's role, after the owner migrated and granted."""
     assert main(["db", "upgrade", "--database", roles.owner_url]) == 0
     assert main(["db", "grant", roles.app, "--database", roles.owner_url]) == 0
-    monkeypatch.setenv("TAILORING_MIGRATE", "0")
     engine = make_engine(roles.app_url)
     yield engine
     engine.dispose()
@@ -124,14 +123,15 @@ def test_the_app_role_cannot_touch_the_log(app_engine: Engine, statement: str, r
     assert log.check().intact
 
 
-def test_the_app_role_is_told_who_must_migrate(roles: Roles, monkeypatch) -> None:
-    # The owner has not migrated yet: an app that migrates is refused by the database...
-    with pytest.raises(MayNotMigrate, match="db upgrade"):
-        make_engine(roles.app_url)
-    # ...and one told not to migrate says so before touching anything.
-    monkeypatch.setenv("TAILORING_MIGRATE", "0")
+def test_the_app_role_is_told_who_must_migrate(roles: Roles, capsys) -> None:
+    # The owner has not migrated yet: the app says so before touching anything...
     with pytest.raises(SchemaOutdated, match="db upgrade"):
         make_engine(roles.app_url)
+    # ...and an upgrade run as the app's role is refused by the database, saying by whom.
+    with pytest.raises(MayNotMigrate, match="db upgrade"):
+        services.upgrade_database(roles.app_url)
+    assert main(["db", "upgrade", "--database", roles.app_url]) == 2
+    assert "as the role that owns the tables" in capsys.readouterr().err
 
 
 def test_grant_refuses_what_would_not_hold(roles: Roles, capsys) -> None:

@@ -18,10 +18,11 @@ CLEAN = "Agreed a lighter task\nnext week\tonly"
 
 
 @pytest.fixture
-def app_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def app_database(database_url: str, monkeypatch: pytest.MonkeyPatch, upgrade) -> str:
     """The services on the test's database (SQLite, and PostgreSQL when configured)."""
     monkeypatch.setenv("TAILORING_DATABASE_URL", database_url)
     monkeypatch.setenv("TAILORING_DEMO", "0")
+    upgrade(database_url)
     return database_url
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, delete, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from tailoring.storage.audit import GENESIS, ChainCheck
-from tailoring.storage.db import alembic_config, build_engine, make_engine, migrate
+from tailoring.storage.db import alembic_config, build_engine, migrate, upgraded_engine
 from tailoring.storage.tables import (
     answers,
     attempt_grades,
@@ -139,7 +139,7 @@ def test_foreign_keys_are_enforced_after_migrating(engine: Engine) -> None:
 
 
 def test_the_migrated_schema_matches_the_tables(database_url: str) -> None:
-    engine = make_engine(database_url)
+    engine = upgraded_engine(database_url)
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(

@@ -20,8 +20,9 @@ HELPED = "The sessions felt rushed and I never had time to talk about my childho
 
 
 @pytest.fixture
-def database(tmp_path, monkeypatch) -> None:
+def database(tmp_path, monkeypatch, upgrade) -> None:
     monkeypatch.setenv("TAILORING_DATABASE_URL", f"sqlite:///{tmp_path / 'patient.db'}")
+    upgrade(f"sqlite:///{tmp_path / 'patient.db'}")
     services.start(load_demo=False)
 
 

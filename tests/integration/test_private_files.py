@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import update
 
 from tailoring.storage import db
-from tailoring.storage.db import make_engine
+from tailoring.storage.db import upgraded_engine
 from tailoring.storage.tables import cases
 from tests.integration.helpers import make_case
 from tests.store import Store
@@ -31,7 +31,7 @@ def mode(path: Path) -> int:
 
 def test_a_new_database_file_and_its_journal_are_private(usual_umask: None, tmp_path: Path) -> None:
     folder = tmp_path
-    engine = make_engine(f"sqlite:///{folder / 'tailoring.db'}")
+    engine = upgraded_engine(f"sqlite:///{folder / 'tailoring.db'}")
     try:
         Store.on(engine).cases.create(make_case("P-001"))
         with engine.begin() as connection:  # a write in progress keeps its journal file
@@ -43,7 +43,7 @@ def test_a_new_database_file_and_its_journal_are_private(usual_umask: None, tmp_
 
 
 def test_a_missing_folder_is_made_private(usual_umask: None, tmp_path: Path) -> None:
-    make_engine(f"sqlite:///{tmp_path / 'new' / 'data' / 'tailoring.db'}").dispose()
+    upgraded_engine(f"sqlite:///{tmp_path / 'new' / 'data' / 'tailoring.db'}").dispose()
     assert mode(tmp_path / "new" / "data") == 0o700
 
 
@@ -52,7 +52,7 @@ def test_an_existing_file_keeps_the_permissions_its_owner_gave_it(
 ) -> None:
     path = tmp_path / "shared.db"
     path.touch(mode=0o640)
-    make_engine(f"sqlite:///{path}").dispose()
+    upgraded_engine(f"sqlite:///{path}").dispose()
     assert mode(path) == 0o640
 
 
@@ -69,6 +69,6 @@ def test_an_in_memory_database_makes_no_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    make_engine("sqlite://").dispose()
-    make_engine("sqlite:///:memory:").dispose()
+    upgraded_engine("sqlite://").dispose()
+    upgraded_engine("sqlite:///:memory:").dispose()
     assert list(tmp_path.iterdir()) == []

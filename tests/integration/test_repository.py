@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from tailoring.model.answers import AllianceAnswer, Answers, PreferenceAnswer, SocialAnswer
-from tailoring.storage.db import build_engine, make_engine
+from tailoring.storage.db import build_engine, make_engine, upgraded_engine
 from tailoring.storage.errors import (
     CaseNotFound,
     ReferenceTaken,
@@ -248,11 +248,11 @@ def test_update_case_refuses_unknown_fields_and_bad_values(store: Store) -> None
 
 
 def test_migrations_are_idempotent(database_url: str) -> None:
-    first = make_engine(database_url)
+    first = upgraded_engine(database_url)
     case_id = Store.on(first).cases.create(make_case())
     first.dispose()
 
-    again = make_engine(database_url)
+    again = upgraded_engine(database_url)
     try:
         assert Store.on(again).cases.get(case_id).case == make_case()
     finally:
@@ -261,7 +261,7 @@ def test_migrations_are_idempotent(database_url: str) -> None:
 
 def test_read_only_database_refuses_writes_and_keeps_earlier_work(tmp_path: Path) -> None:
     path = tmp_path / "tailoring.db"
-    writable = make_engine(f"sqlite:///{path}")
+    writable = upgraded_engine(f"sqlite:///{path}")
     case_id = Store.on(writable).cases.create(make_case())
     before = Store.on(writable).cases.get(case_id)
     writable.dispose()

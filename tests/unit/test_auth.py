@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, Type
 
 from tailoring import auth
 from tailoring.auth import (
@@ -24,9 +24,11 @@ from tailoring.auth import (
     verify_password,
 )
 from tailoring.engine.throttle import Failures, Policy, after_failure, name_bucket
-from tailoring.model.actor import LOCAL_USER, ROLES, local_actor
+from tailoring.model.actor import ROLES, local_actor
+from tailoring.settings import LOCAL_USER
 from tailoring.storage.accounts import User
 from tailoring.storage.errors import UnknownUser
+from tests.conftest import APP_HASHER
 
 NOW = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
@@ -97,16 +99,7 @@ class FakeAudit:
 
 
 @pytest.fixture
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Cheap argon2 parameters, so that tests of many logins run in milliseconds."""
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    auth._stand_in_hash.cache_clear()
-    yield
-    auth._stand_in_hash.cache_clear()
-
-
-@pytest.fixture
-def accounts(fast_hashing: None) -> FakeAccounts:
+def accounts() -> FakeAccounts:
     """A therapist, a supervisor of two people, a disabled account and a single-sign-on one."""
     fake = FakeAccounts()
     fake.add("dr.a", "therapist")
@@ -147,6 +140,14 @@ def refusal(accounts: FakeAccounts, username: str, password: str, at: datetime, 
 def lock_of(attempts: MemoryAttempts, username: str) -> datetime | None:
     counted = attempts.buckets.get(name_bucket(username))
     return None if counted is None else counted.locked_until
+
+
+def test_the_app_hashes_at_argon2s_recommended_cost_and_only_tests_cheaply() -> None:
+    # RFC 9106's second recommendation (argon2-cffi's default): 3 passes over 64 MiB, 4 lanes.
+    assert (APP_HASHER.type, APP_HASHER.time_cost, APP_HASHER.memory_cost) == (Type.ID, 3, 65536)
+    assert (APP_HASHER.parallelism, APP_HASHER.hash_len, APP_HASHER.salt_len) == (4, 32, 16)
+    assert APP_HASHER.hash(PASSWORD).startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert hash_password(PASSWORD, "dr.a").startswith("$argon2id$v=19$m=64,t=1,p=1$")
 
 
 def test_passwords_are_hashed_with_argon2id_and_verified() -> None:

@@ -108,8 +108,11 @@ def test_without_dejavu_the_core_font_still_draws_it(content, course, monkeypatc
     assert "Minimal 0-4" in text
 
 
-def test_services_build_the_summary_of_a_stored_case(content, course, tmp_path, monkeypatch):
+def test_services_build_the_summary_of_a_stored_case(
+    content, course, tmp_path, monkeypatch, upgrade
+):
     monkeypatch.setenv("TAILORING_DATABASE_URL", f"sqlite:///{tmp_path / 'summary.db'}")
+    upgrade(f"sqlite:///{tmp_path / 'summary.db'}")
     services.start(load_demo=False)
     case_id = services.import_case(services.case_file(course))
 

@@ -1,5 +1,5 @@
-"""The ``db`` and ``audit`` command line on a SQLite file: migrating when told, and the audit
-log's chain checked, broken links named."""
+"""The ``db`` and ``audit`` command line on a SQLite file: migrating only when told, and the
+audit log's chain checked, broken links named."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, text
 
 from tailoring.__main__ import main
 from tailoring.storage.audit import AuditEntry
-from tailoring.storage.db import MIGRATIONS, build_engine, make_engine, migrate
+from tailoring.storage.db import MIGRATIONS, alembic_config, build_engine, make_engine
 from tailoring.storage.errors import SchemaOutdated
 from tests.store import Store
 
@@ -25,7 +26,8 @@ def database(tmp_path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-def engine(database: str) -> Iterator[Engine]:
+def engine(database: str, upgrade) -> Iterator[Engine]:
+    upgrade(database)
     engine = make_engine(database)
     yield engine
     engine.dispose()
@@ -115,13 +117,20 @@ def test_grant_is_for_postgresql(engine: Engine, capsys) -> None:
     )
 
 
-def test_an_app_told_not_to_migrate_says_who_must(
-    database: str, monkeypatch: pytest.MonkeyPatch
+def test_only_an_upgrade_migrates_and_until_then_commands_say_which_to_run(
+    database: str, capsys
 ) -> None:
-    monkeypatch.setenv("TAILORING_MIGRATE", "0")
-    with pytest.raises(SchemaOutdated, match="db upgrade"):
+    with pytest.raises(SchemaOutdated, match=r"has no tables yet.*python -m tailoring db upgrade"):
         make_engine(database)
     bare = build_engine(database)
-    migrate(bare)
+    with bare.connect() as connection:
+        command.upgrade(alembic_config(connection), "0012")
     bare.dispose()
+    with pytest.raises(SchemaOutdated, match=r"schema is at revision 0012.*db upgrade"):
+        make_engine(database)
+    code, _, err = run(capsys, "users", "list")
+    assert (code, "python -m tailoring db upgrade" in err) == (2, True)
+
+    code, out, _ = run(capsys, "db", "upgrade")
+    assert (code, out.startswith("migrated the schema from revision 0012 to ")) == (0, True)
     make_engine(database).dispose()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tailoring.__main__ import main
 from tailoring.services import demo_case_paths
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,19 +40,31 @@ def run_cli(args: list[str], database: str, cwd: Path) -> subprocess.CompletedPr
     ids=["assess", "grade", "fhir-export", "fhir-import"],
 )
 @pytest.mark.parametrize("folder", ["missing", "present"])
-def test_file_commands_open_no_database(args: list[str], folder: str, tmp_path: Path) -> None:
+def test_file_commands_open_no_database(
+    args: list[str], folder: str, tmp_path: Path, monkeypatch, capsys
+) -> None:
     # In a folder that does not exist the database cannot be opened; in one that does, opening it
-    # would create the file.
+    # would create the file. In this process (a program run costs seconds; the one below is it).
     where = tmp_path / "db"
     if folder == "present":
         where.mkdir()
-    database = f"sqlite:///{where / 'tailoring.db'}"
+    monkeypatch.setenv("TAILORING_DATABASE_URL", f"sqlite:///{where / 'tailoring.db'}")
+    monkeypatch.chdir(tmp_path)
     if BUNDLE in args:
-        exported = run_cli(["fhir", "export", DEMO], database, tmp_path)
-        assert exported.returncode == 0, exported.stderr
-        (tmp_path / BUNDLE).write_text(exported.stdout, encoding="utf-8")
+        assert main(["fhir", "export", DEMO]) == 0
+        (tmp_path / BUNDLE).write_text(capsys.readouterr().out, encoding="utf-8")
 
-    result = run_cli(args, database, tmp_path)
+    assert main(args) == 0
+
+    assert capsys.readouterr().out.strip()
+    assert not (where / "tailoring.db").exists()
+
+
+def test_a_file_command_run_as_a_program_opens_no_database(tmp_path: Path) -> None:
+    """Nothing imported on the way opens it either."""
+    where = tmp_path / "db"
+    where.mkdir()
+    result = run_cli(["assess", DEMO], f"sqlite:///{where / 'tailoring.db'}", tmp_path)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()

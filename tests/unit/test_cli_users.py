@@ -24,10 +24,11 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The URL of an empty SQLite file that the command line uses."""
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, upgrade) -> str:
+    """The URL of a SQLite file at the current schema, that the command line uses."""
     url = f"sqlite:///{tmp_path / 'team.db'}"
     monkeypatch.setenv("TAILORING_DATABASE_URL", url)
+    upgrade(url)
     return url
 
 

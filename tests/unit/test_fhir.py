@@ -170,7 +170,7 @@ def test_the_same_case_gives_the_same_bundle(content, course) -> None:
     assert case_bundle_json(content, course, assess(content, course), AT) == first
 
 
-def test_services_round_trip_through_json_text(content, course) -> None:
+def test_services_round_trip_through_json_text(content, course, database) -> None:
     text = services.case_fhir(course)
     assert services.is_fhir_bundle(text)
     assert not services.is_fhir_bundle(services.case_file(course))
@@ -575,8 +575,9 @@ def test_text_that_is_not_a_bundle_is_refused(content, text: str, problem: str) 
 
 
 @pytest.fixture
-def database(tmp_path, monkeypatch) -> None:
+def database(tmp_path, monkeypatch, upgrade) -> None:
     monkeypatch.setenv("TAILORING_DATABASE_URL", f"sqlite:///{tmp_path / 'fhir.db'}")
+    upgrade(f"sqlite:///{tmp_path / 'fhir.db'}")
     services.start(load_demo=False)
 
 

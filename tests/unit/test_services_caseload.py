@@ -9,8 +9,9 @@ from tests.store import caseload_columns
 
 
 @pytest.fixture
-def database(tmp_path, monkeypatch) -> None:
+def database(tmp_path, monkeypatch, upgrade) -> None:
     monkeypatch.setenv("TAILORING_DATABASE_URL", f"sqlite:///{tmp_path / 'services.db'}")
+    upgrade(f"sqlite:///{tmp_path / 'services.db'}")
 
 
 def events(case_id: int, flag_id: str) -> list[str]:
