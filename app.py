@@ -21,7 +21,7 @@ from ui.account import (
 )
 from ui.bound import script_run
 from ui.common import app_settings, current_case_id, entry_ran, friendly_errors
-from ui.patient import patient_visit
+from ui.patient_questionnaires_answer import patient_visit
 from ui.style import app_style
 
 HERE = Path(__file__).parent
@@ -35,7 +35,7 @@ def main() -> None:
         st.set_page_config(page_title="Your questions", page_icon=":material/edit_note:")
         # The same page at the root (a link's address) and at /patient (to type a code): a default
         # page answers only at the root.
-        questionnaire = HERE / "pages/patient.py"
+        questionnaire = HERE / "pages/patient_questionnaires_answer.py"
         st.navigation(
             [
                 st.Page(questionnaire, title="Your questions", url_path="questions", default=True),
@@ -82,7 +82,7 @@ def main() -> None:
             *(
                 st.Page(login_screen, title="Sign in", url_path=path.stem)
                 for path in sorted((HERE / "pages").glob("*.py"))
-                if path.stem != "patient"
+                if path.stem != "patient_questionnaires_answer"
             ),
         ]
         st.navigation(sign_in_pages, position="hidden").run()
@@ -97,7 +97,7 @@ def main() -> None:
             ("walkthrough", "Walk-through", "checklist"),
             ("sessions", "Sessions", "event_note"),
             ("timeline", "Timeline", "timeline"),
-            ("patient_links", "Patient questionnaires", "forum"),
+            ("patient_questionnaires", "Patient questionnaires", "forum"),
         ]
         if "therapist" in roles
         else [],

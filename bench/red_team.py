@@ -68,7 +68,7 @@ from tailoring.auth import (  # noqa: E402
 )
 from tailoring.demo import demo_cases  # noqa: E402
 from tailoring.engine.identifiers import find_identifiers  # noqa: E402
-from tailoring.engine.patient_links import format_code, new_code, normalise  # noqa: E402
+from tailoring.engine.patient_questionnaires import format_code, new_code, normalise  # noqa: E402
 from tailoring.engine.throttle import name_bucket  # noqa: E402
 from tailoring.export.caseload import cases_csv  # noqa: E402
 from tailoring.model.actor import Actor  # noqa: E402
@@ -91,8 +91,8 @@ TRIED_ELSEWHERE = (
     "test_answers_kept.py (bench/state_soak.py soaks them); 4 in tests/integration/"
     "test_access_services.py; 5 in tests/e2e/test_team_sign_in.py (the idle time-out) and "
     "tests/app/test_team_mode.py; 6 in tests/app/test_pages.py;\n"
-    "item 16's code leaving the address bar is tests/e2e/test_patient_voice.py, and its proxy "
-    "headers are the example in docs/team-mode.md"
+    "item 16's code leaving the address bar is tests/e2e/test_patient_questionnaires.py, and its "
+    "proxy headers are the example in docs/team-mode.md"
 )
 # Client addresses of the documentation ranges.
 CLIENT_A, CLIENT_B = "203.0.113.9", "203.0.113.10"
@@ -465,8 +465,8 @@ def caseload_export_audited(backend: str) -> None:
 def patient_codes_and_answers_audited(backend: str) -> None:
     """Wrong codes and answers are audited by link; the code, address and text never are."""
     case_id = a_case()
-    _, code = services.create_patient_link(case_id, "preferences")
-    expired, expired_code = services.create_patient_link(case_id, "preferences")
+    _, code = services.create_patient_link(case_id, {"preferences": None})
+    expired, expired_code = services.create_patient_link(case_id, {"preferences": None})
     services.expire_patient_link(expired.id)
     wrong = format_code(new_code())
     for typed, client in ((wrong, CLIENT_A), (expired_code, CLIENT_A)):
@@ -929,7 +929,7 @@ def try_code(code: str, client: str | None) -> str:
 
 def patient_code_guessing(backend: str) -> None:
     case_id = a_case()
-    _, code = services.create_patient_link(case_id, "preferences")
+    _, code = services.create_patient_link(case_id, {"preferences": None})
     # Nothing is carried from one guess to the next, as with a new page session each time.
     guesses = [try_code(format_code(new_code()), None) for _ in range(50)]
     report(

@@ -7,7 +7,7 @@ from datetime import date
 import streamlit as st
 
 from tailoring import services
-from ui import patient, report, review, timeline
+from ui import patient_questionnaires, report, review, timeline
 from ui.common import friendly_errors, require_case, require_entry
 from ui.sessions import measures_for
 
@@ -30,7 +30,7 @@ with friendly_errors():
         + (f" · last session {last:%d %b %Y}" if last else "")
     )
     review.show_notice()
-    patient.link_risk_notice(services.case_link_risks(case_id))
+    patient_questionnaires.link_risk_notice(services.case_link_risks(case_id))
 
     back, pdf, csv = st.columns([2, 1, 1])
     back.page_link("pages/caseload.py", label="Back to the caseload", icon=":material/groups:")

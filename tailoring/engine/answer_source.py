@@ -1,8 +1,9 @@
 """Which answers the fit uses: the therapist's, the patient's own, or the patient's where given.
 
-The patient's answers come in the checklist's format (tailoring.model.patient.as_answers), so the
-fit, the flags and the report run on the merged answers unchanged; the sources say, item by item,
-whose answer was used, for the report to show beside each dimension.
+The patient's answers come in the checklist's format
+(tailoring.model.patient_questionnaires.as_answers), so the fit, the flags and the report run on
+the merged answers unchanged; the sources say, item by item, whose answer was used, for the report
+to show beside each dimension.
 
 - ``therapist``: the therapist's answers only.
 - ``patient``: the patient's answers only; what the patient was not asked stays unanswered.
@@ -19,7 +20,7 @@ from typing import Literal
 
 from tailoring.engine.fit import is_answered
 from tailoring.model.answers import SECTIONS, Answers, Section, SocialAnswer
-from tailoring.model.patient import SOURCES, Source
+from tailoring.model.patient_questionnaires import SOURCES, Source
 
 Origin = Literal["patient", "therapist"]
 Sources = dict[tuple[Section, str], Origin]

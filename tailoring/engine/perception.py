@@ -14,7 +14,7 @@ from tailoring.engine.fit import is_answered
 from tailoring.model.answers import Answers, PreferenceAnswer
 from tailoring.model.case import Case
 from tailoring.model.content import AllianceItem, ContentLibrary, PreferenceItem
-from tailoring.model.patient import PatientAnswers, as_answers
+from tailoring.model.patient_questionnaires import PatientAnswers, as_answers
 
 
 def therapist_view(case: Case, session_number: int | None = None) -> Answers:

@@ -1,7 +1,7 @@
 """The wording patients see (content/patient/): their questions, barriers and questionnaire sets.
 
 Checked against the rest of the content by :func:`patient_problems`, which ContentLibrary runs.
-The answers given to these questions are modelled in tailoring/model/patient.py.
+The answers given to these questions are modelled in tailoring/model/patient_questionnaires.py.
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ SESSION_SETS: frozenset[SetId] = frozenset({"before_session", "after_session"})
 # In a set, the case's own anxiety measure (GAD-7 unless the case names another).
 ANXIETY_MEASURE = "measure.anxiety"
 ITEM_REF = re.compile(r"^(preferences|barriers|alliance|open|measure)\.([a-z][a-z0-9_]*)$")
+# A section is one page on the patient's screen: five questions at most keep a page on a phone to
+# a couple of screens (the preferences on one page were about fourteen). A measure counts as one
+# item here, because its items belong together on one page under its question.
+PAGE_ITEMS = 5
 
 
 # The wording ----------------------------------------------------------------------------------
@@ -136,6 +140,8 @@ class OpenQuestion(Strict):
 
 
 class SetSection(Strict):
+    """A section of a questionnaire: one page on the patient's screen."""
+
     title: str
     intro: str | None = None
     items: list[str] = Field(min_length=1, description="Item references, e.g. alliance.bond.")
@@ -252,6 +258,12 @@ def patient_problems(patient: PatientContent, content: ContentLibrary) -> list[s
             problem = _ref_problem(patient, content, ref)
             if problem:
                 problems.append(f"patient.sets.{questionnaire.id}.items: {problem}")
+        problems.extend(
+            f"patient.sets.{questionnaire.id}.sections.{i}: {len(s.items)} items make a page too "
+            f"long for a phone (at most {PAGE_ITEMS}: split the section)"
+            for i, s in enumerate(questionnaire.sections)
+            if len(s.items) > PAGE_ITEMS
+        )
         refs = questionnaire.item_refs()
         problems.extend(
             f"patient.sets.{questionnaire.id}.items: {r!r} is listed twice"

@@ -109,14 +109,14 @@ from tailoring.services.files import (
 from tailoring.services.identifiers import IdentifiersFound
 from tailoring.services.patient_answers import (
     PatientMeasures,
-    PatientVoice,
+    SideBySide,
     answer_source,
     copy_patient_measures,
     fit_with_source,
     patient_answers_for_case,
     patient_measures,
     patient_session_measures,
-    patient_voice,
+    patient_side_by_side,
     set_answer_source,
 )
 from tailoring.services.patient_questionnaires import (
@@ -127,14 +127,16 @@ from tailoring.services.patient_questionnaires import (
     create_patient_link,
     expire_patient_link,
     extend_patient_link,
+    finish_patient_questionnaire,
+    link_questionnaires,
     link_risks,
+    link_sessions,
     mark_link_seen,
     open_patient_link,
     outstanding_links,
     patient_link,
     patient_link_answers,
     patient_links,
-    patient_questionnaire,
     patient_questions,
     patient_wording,
     returned_since_seen,
@@ -210,7 +212,7 @@ from tailoring.storage.errors import (
     StorageError,
     StorageUnavailable,
 )
-from tailoring.storage.patient import CaseLink, CodeDecisionKind, RiskAnswer
+from tailoring.storage.patient_questionnaires import CaseLink, CodeDecisionKind, RiskAnswer
 from tailoring.storage.supervision import FlagDecision, NoteStatus, SupervisionNote
 
 __all__ = [
@@ -241,10 +243,10 @@ __all__ = [
     "NoteNotFound",
     "NoteStatus",
     "PatientMeasures",
-    "PatientVoice",
     "ReferenceTaken",
     "RiskAnswer",
     "SchemaOutdated",
+    "SideBySide",
     "StaleAnswer",
     "StaleCase",
     "StaleNote",
@@ -315,6 +317,7 @@ __all__ = [
     "file_report_json",
     "fill_new_demo_database",
     "filter_caseload",
+    "finish_patient_questionnaire",
     "fit_over_sessions",
     "fit_with_source",
     "flag_history",
@@ -327,7 +330,9 @@ __all__ = [
     "indication_matrix",
     "is_fhir_bundle",
     "item9_cases",
+    "link_questionnaires",
     "link_risks",
+    "link_sessions",
     "list_accounts",
     "list_cases",
     "mark_link_seen",
@@ -346,10 +351,9 @@ __all__ = [
     "patient_link_answers",
     "patient_links",
     "patient_measures",
-    "patient_questionnaire",
     "patient_questions",
     "patient_session_measures",
-    "patient_voice",
+    "patient_side_by_side",
     "patient_wording",
     "practice_progress",
     "progress_csv",

@@ -8,7 +8,7 @@ from tailoring.engine.answer_source import merge
 from tailoring.model.case import (
     Case,
 )
-from tailoring.model.patient import (
+from tailoring.model.patient_questionnaires import (
     PatientAnswers,
     Source,
     as_answers,
@@ -21,7 +21,7 @@ def latest_patient_answers(case_id: int) -> tuple[PatientAnswers, int | None]:
     out), and the session their alliance answers are about: the one most recently answered
     about. No access check (callers have made theirs)."""
     with unit_of_work() as uow:
-        collected = uow.patient_links.collected_answers(case_id)
+        collected = uow.patient_questionnaires.collected_answers(case_id)
     alliance = [
         a for k, a in collected.get("after_session", {}).items() if k.startswith("alliance.")
     ]
@@ -44,7 +44,7 @@ def as_assessed(case_id: int, case: Case, source: Source | None = None) -> Case:
     have made theirs)."""
     if source is None:
         with unit_of_work() as uow:
-            source = uow.patient_links.answer_source(case_id) or "therapist"
+            source = uow.patient_questionnaires.answer_source(case_id) or "therapist"
     if source == "therapist":
         return case
     patient, _ = latest_patient_answers(case_id)

@@ -61,7 +61,7 @@ def compute_figures(case_ids: Sequence[int]) -> int:
     """
     figures = []
     with unit_of_work() as uow:
-        sources = uow.patient_links.answer_sources(case_ids)
+        sources = uow.patient_questionnaires.answer_sources(case_ids)
         for stored in uow.cases.get_many(case_ids):
             if stored.kind == "case":
                 source = sources.get(stored.id, "therapist")

@@ -15,7 +15,7 @@ from tailoring.engine.outcomes import (
 from tailoring.engine.perception import Comparison, side_by_side, therapist_view
 from tailoring.model.answers import Answers
 from tailoring.model.measures import MEASURE_ROLES
-from tailoring.model.patient import (
+from tailoring.model.patient_questionnaires import (
     SOURCES,
     PatientAnswers,
     PatientLink,
@@ -31,7 +31,7 @@ from tailoring.services.shared import changing, content, current_user, guard, un
 
 
 @dataclass(frozen=True)
-class PatientVoice:
+class SideBySide:
     """What the patient said about a case, beside the therapist's own answers."""
 
     patient: PatientAnswers
@@ -53,14 +53,14 @@ def patient_answers_for_case(case_id: int) -> tuple[PatientAnswers, int | None]:
         return latest_patient_answers(case_id)
 
 
-def patient_voice(case_id: int) -> PatientVoice:
+def patient_side_by_side(case_id: int) -> SideBySide:
     """The patient's answers beside the therapist's, item by item, and the perception gaps."""
     with unit_of_work():
         case = open_case(case_id).case
         patient, session = patient_answers_for_case(case_id)
     therapist = therapist_view(case, session)
     lib = content()
-    return PatientVoice(
+    return SideBySide(
         patient=patient,
         therapist=therapist,
         alliance_session=session,
@@ -73,7 +73,7 @@ def answer_source(case_id: int) -> Source:
     """Which answers the case's fit uses; the therapist's until someone chooses."""
     with unit_of_work() as uow:
         guard("case.view", case_id)
-        return uow.patient_links.answer_source(case_id) or "therapist"
+        return uow.patient_questionnaires.answer_source(case_id) or "therapist"
 
 
 def set_answer_source(case_id: int, source: Source) -> None:
@@ -81,7 +81,7 @@ def set_answer_source(case_id: int, source: Source) -> None:
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
     with changing(case_id, f"fit uses answers: {source}") as uow:
-        uow.patient_links.set_answer_source(case_id, source, current_user())
+        uow.patient_questionnaires.set_answer_source(case_id, source, current_user())
         refresh_case(case_id)
 
 
@@ -116,6 +116,7 @@ class PatientMeasures:
     """What the patient answered before one session: each measure scored, and item by item."""
 
     link: PatientLink
+    session_number: int
     scores: list[MeasureScore]
     # (measure, item, the answer in the words the patient chose), in questionnaire order.
     items: list[tuple[str, str, str]]
@@ -129,18 +130,21 @@ class PatientMeasures:
 
 
 def patient_measures(case_id: int) -> list[PatientMeasures]:
-    """The measures the patient answered through each before-session link (revoked ones left
-    out), newest first."""
+    """The measures the patient answered through each link with a before-session questionnaire
+    (revoked ones left out), newest first."""
     lib = content()
     with unit_of_work() as uow:
         guard("case.view", case_id)
         given_by_link = [
-            (link, uow.patient_links.answers(link.id))
-            for link in uow.patient_links.links(case_id)
-            if link.set_id == "before_session" and link.revoked_at is None and link.answered
+            (link, before.session_number, uow.patient_questionnaires.answers(link.id))
+            for link in uow.patient_questionnaires.links(case_id)
+            if (before := link.questionnaire("before_session")) is not None
+            and before.session_number is not None
+            and before.answered
+            and link.revoked_at is None
         ]
     found = []
-    for link, given_answers in given_by_link:
+    for link, number, given_answers in given_by_link:
         payloads = {k: a.payload for k, a in given_answers.items()}
         answered = PatientAnswers.from_payloads(payloads).measures
         scores, items, answers = [], [], {}
@@ -156,14 +160,14 @@ def patient_measures(case_id: int) -> list[PatientMeasures]:
                 if value is not None:
                     words_for = item.not_applicable if value == "na" else words.get(value)
                     items.append((measure.short_name, item.text, str(words_for or value)))
-        found.append(PatientMeasures(link, scores, items, answers))
+        found.append(PatientMeasures(link, number, scores, items, answers))
     return found
 
 
 def patient_session_measures(case_id: int, number: int) -> PatientMeasures | None:
     """What the patient answered before session ``number``: the newest link for that session
     with answers (revoked ones left out), or None."""
-    return next((m for m in patient_measures(case_id) if m.link.session_number == number), None)
+    return next((m for m in patient_measures(case_id) if m.session_number == number), None)
 
 
 def copy_patient_measures(case_id: int, number: int, expected_revision: int | None = None) -> int:

@@ -1,26 +1,28 @@
 """Patient questionnaires: links a therapist sends, and the patient's side of them.
 
-A therapist sends the patient a questionnaire by link (docs/patient-voice.md). The code is shown
-once and stored only as a hash. The patient has no account: on their side the code is the only
-key, so those use cases never ask who is signed in, and they show nothing but the questionnaire.
-The therapist's side is guarded and audited like every other use of a case.
+A therapist sends the patient a questionnaire by link (docs/patient-questionnaires.md). The code
+is shown once and stored only as a hash. The patient has no account: on their side the code is the
+only key, so those use cases never ask who is signed in, and they show nothing but the
+questionnaire. The therapist's side is guarded and audited like every other use of a case.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from tailoring import access
-from tailoring.engine import patient_links as link_codes
+from tailoring.engine import patient_questionnaires as link_codes
 from tailoring.model.actor import local_actor
-from tailoring.model.patient import (
+from tailoring.model.patient_content import PatientWording, SetId
+from tailoring.model.patient_questionnaires import (
+    AskedQuestionnaire,
     PatientLink,
     Question,
+    asked_questionnaires,
     parse_answer,
-    questions,
 )
-from tailoring.model.patient_content import PatientWording, QuestionnaireSet, SetId
 from tailoring.services.figures import refresh_case
 from tailoring.services.identifiers import check_identifiers
 from tailoring.services.shared import (
@@ -41,7 +43,7 @@ from tailoring.storage.errors import (
     LinkClosed,
     PatientLinkNotFound,
 )
-from tailoring.storage.patient import (
+from tailoring.storage.patient_questionnaires import (
     CaseLink,
     RiskAnswer,
 )
@@ -61,7 +63,7 @@ def link_risks(therapist: str | None = None) -> list[RiskAnswer]:
     the current actor may see, newest first. The app does not assess risk: each one points to
     the local risk procedure."""
     with unit_of_work() as uow:
-        found = uow.patient_links.risk_answers(risk_item_keys(), therapist)
+        found = uow.patient_questionnaires.risk_answers(risk_item_keys(), therapist)
     owners = access.visible_owners(current_actor())
     return [r for r in found if owners is None or r.therapist in owners]
 
@@ -75,13 +77,13 @@ def case_link_risks(case_id: int) -> list[RiskAnswer]:
 
 def create_patient_link(
     case_id: int,
-    set_id: SetId,
-    session_number: int | None = None,
+    questionnaires: Mapping[SetId, int | None],
     days: int = DEFAULT_LINK_DAYS,
 ) -> tuple[PatientLink, str]:
-    """A new link to a questionnaire for the case's patient, and its code: the only time the code
-    is known (only its hash is stored). ValueError for a set, session or lifetime that does not
-    fit; CaseFileError for a practice attempt."""
+    """A new link for the case's patient carrying these questionnaires (each set mapped to the
+    session it is about, None for the preferences), in this order, and its code: the only time
+    the code is known (only its hash is stored). ValueError for a set, session or lifetime that
+    does not fit; CaseFileError for a practice attempt."""
     with unit_of_work() as uow:
         holder = guard("case.edit", case_id)
         assert holder is not None
@@ -91,50 +93,59 @@ def create_patient_link(
             )
         now = link_codes.utc_now()
         code = link_codes.new_code()
-        link = uow.patient_links.create_link(
+        link = uow.patient_questionnaires.create_link(
             case_id,
-            set_id,
-            session_number,
+            questionnaires,
             link_codes.token_hash(code),
             current_user(),
             link_codes.expiry(now, timedelta(days=days)),
             now,
         )
-        audit("changed", holder, f"patient link {link.id} created ({set_id})")
+        sets = ", ".join(q.set_id for q in link.questionnaires)
+        audit("changed", holder, f"patient link {link.id} created ({sets})")
     return link, link_codes.format_code(code)
+
+
+def link_sessions(case_id: int) -> dict[SetId, int]:
+    """The session each questionnaire about a session is first offered for in a new link:
+    before the next one not yet recorded, after the last one recorded."""
+    with unit_of_work() as uow:
+        guard("case.view", case_id)
+        recorded = [s.number for s in uow.cases.get(case_id).case.sessions]
+    return link_codes.suggested_sessions(recorded)
 
 
 def patient_links(case_id: int) -> list[PatientLink]:
     """Every questionnaire link of the case, newest first, with how many items were answered."""
     with unit_of_work() as uow:
         guard("case.view", case_id)
-        return uow.patient_links.links(case_id)
+        return uow.patient_questionnaires.links(case_id)
 
 
 def extend_patient_link(link_id: int, days: int = DEFAULT_LINK_DAYS) -> PatientLink:
     """Give the patient ``days`` more (from the expiry, or from now once expired; at most 42 days
     from now). ValueError for a revoked link."""
     with unit_of_work() as uow:
-        link = uow.patient_links.link(link_id)
+        link = uow.patient_questionnaires.link(link_id)
         new_expiry = link_codes.extended_expiry(link, link_codes.utc_now(), timedelta(days=days))
         with changing(link.case_id, f"patient link {link_id} extended"):
-            return uow.patient_links.extend(link_id, new_expiry)
+            return uow.patient_questionnaires.extend(link_id, new_expiry)
 
 
 def expire_patient_link(link_id: int) -> PatientLink:
     """Stop the link now; it can be extended again."""
     with unit_of_work() as uow:
-        link = uow.patient_links.link(link_id)
+        link = uow.patient_questionnaires.link(link_id)
         with changing(link.case_id, f"patient link {link_id} expired"):
-            return uow.patient_links.expire(link_id)
+            return uow.patient_questionnaires.expire(link_id)
 
 
 def revoke_patient_link(link_id: int) -> PatientLink:
     """Stop the link for good; its answers no longer count (it may have reached someone else)."""
     with unit_of_work() as uow:
-        link = uow.patient_links.link(link_id)
+        link = uow.patient_questionnaires.link(link_id)
         with changing(link.case_id, f"patient link {link_id} revoked"):
-            return uow.patient_links.revoke(link_id)
+            return uow.patient_questionnaires.revoke(link_id)
 
 
 def _visible(links: list[CaseLink]) -> list[CaseLink]:
@@ -146,21 +157,21 @@ def outstanding_links(therapist: str | None = None) -> list[CaseLink]:
     """Questionnaires still waiting for the patient, on the cases the actor may see (of one
     therapist, or all), those expiring soonest first."""
     with unit_of_work() as uow:
-        return _visible(uow.patient_links.outstanding(therapist))
+        return _visible(uow.patient_questionnaires.outstanding(therapist))
 
 
 def returned_since_seen(therapist: str | None = None) -> list[CaseLink]:
     """Questionnaires that came back since the therapist last looked, newest first."""
     with unit_of_work() as uow:
-        return _visible(uow.patient_links.returned_since_seen(therapist))
+        return _visible(uow.patient_questionnaires.returned_since_seen(therapist))
 
 
 def mark_link_seen(link_id: int) -> PatientLink:
     """Record that the therapist has looked at what came back through the link."""
     with unit_of_work() as uow:
-        link = uow.patient_links.link(link_id)
+        link = uow.patient_questionnaires.link(link_id)
         guard("case.view", link.case_id)
-        return uow.patient_links.mark_seen(link_id)
+        return uow.patient_questionnaires.mark_seen(link_id)
 
 
 def open_patient_link(code: str, client: str | None) -> PatientLink:
@@ -182,7 +193,7 @@ def open_patient_link(code: str, client: str | None) -> PatientLink:
         found: list[PatientLink] = []
 
         def find(token_hash: str) -> PatientLink | None:
-            link = uow.patient_links.find_by_hash(token_hash)
+            link = uow.patient_questionnaires.find_by_hash(token_hash)
             found.extend([link] if link else [])
             return link
 
@@ -197,7 +208,7 @@ def open_patient_link(code: str, client: str | None) -> PatientLink:
                 _audit_refused_code(found, "")
                 refused = wrong
         else:
-            opened = uow.patient_links.mark_opened(link.id)
+            opened = uow.patient_questionnaires.mark_opened(link.id)
             _audit_patient("viewed", opened, "questionnaire opened by its code")
             return opened
     # Refused once the wrong code is stored: counted towards the pause, and in the audit log.
@@ -226,7 +237,7 @@ def patient_link(link_id: int) -> PatientLink:
     it expired, was revoked or was deleted with its case)."""
     try:
         with unit_of_work() as uow:
-            link = uow.patient_links.link(link_id)
+            link = uow.patient_questionnaires.link(link_id)
     except PatientLinkNotFound:
         raise LinkRefused() from None
     if not link.usable(link_codes.utc_now()):
@@ -242,59 +253,76 @@ def patient_wording() -> PatientWording:
     return patient.wording
 
 
-def patient_questionnaire(link: PatientLink) -> QuestionnaireSet:
-    """The title, introduction and sections of the link's questionnaire."""
-    patient = content().patient
-    if patient is None:
-        raise KeyError("this content has no patient questionnaires (content/patient/)")
-    return patient.questionnaire(link.set_id)
+def link_questionnaires(link: PatientLink) -> list[AskedQuestionnaire]:
+    """The link's questionnaires in order, each with its pages of questions (a question asked by
+    an earlier one of the link is not asked again), with the case's own anxiety measure."""
+    with unit_of_work() as uow:
+        anxiety = uow.cases.get(link.case_id).case.anxiety_measure
+    return asked_questionnaires(content(), link, anxiety)
 
 
 def patient_questions(link: PatientLink) -> list[Question]:
-    """The questions of the link's questionnaire, with the case's own anxiety measure."""
-    with unit_of_work() as uow:
-        anxiety = uow.cases.get(link.case_id).case.anxiety_measure
-    return questions(content(), link.set_id, anxiety)
+    """Every question the link asks, in the order the patient meets them."""
+    return [q for asked in link_questionnaires(link) for q in asked.questions]
 
 
 def patient_link_answers(link_id: int) -> dict[str, dict[str, Any]]:
     """What the patient has answered through the link so far, by item key."""
     with unit_of_work() as uow:
         patient_link(link_id)
-        answers = uow.patient_links.answers(link_id)
+        answers = uow.patient_questionnaires.answers(link_id)
     return {key: answer.payload for key, answer in answers.items()}
 
 
 def save_patient_answer(link_id: int, item_key: str, payload: dict[str, Any]) -> None:
-    """Check one answer against its question and save it as given.
+    """Check one answer against its question and save it as given, under the questionnaire of
+    the link that asks it.
 
-    LinkRefused once the link stopped working, LinkClosed once the questionnaire is finished,
-    ValueError for an answer that does not fit the question. Free text is checked for
-    identifiers (IdentifiersFound, nothing saved); patients are not offered to save it as
-    written, only to remove what was found or to change the text.
+    LinkRefused once the link stopped working, LinkClosed once it is finished, ValueError for an
+    answer that does not fit the question. Free text is checked for identifiers
+    (IdentifiersFound, nothing saved); patients are not offered to save it as written, only to
+    remove what was found or to change the text.
     """
     with unit_of_work() as uow:
         link = patient_link(link_id)
         if not link.accepts_answers(link_codes.utc_now()):
             raise LinkClosed()
-        question = {q.key: q for q in patient_questions(link)}.get(item_key)
-        if question is None:
-            raise ValueError(f"{item_key!r} is not a question of this questionnaire")
+        asking = {
+            q.key: (asked.set_id, q) for asked in link_questionnaires(link) for q in asked.questions
+        }
+        if item_key not in asking:
+            raise ValueError(f"{item_key!r} is not a question of this link's questionnaires")
+        set_id, question = asking[item_key]
         parsed = parse_answer(question, payload)
         if question.kind == "open" and isinstance(parsed["value"], str):
             parsed["value"] = parsed["value"].strip() or None
             if parsed["value"]:
                 check_identifiers({item_key: parsed["value"]})
-        uow.patient_links.save_answer(link_id, item_key, parsed)
+        uow.patient_questionnaires.save_answer(link_id, set_id, item_key, parsed)
         _refresh_for_patient(link.case_id)
         _audit_patient("answered", link, f"answer {item_key}")
+
+
+def finish_patient_questionnaire(link_id: int, set_id: SetId) -> PatientLink:
+    """The patient is done with one questionnaire of the link: it shows as done on their list.
+    Its answers can still change until the whole link is finished. LinkRefused or LinkClosed as
+    for an answer; ValueError if the link carries no such questionnaire."""
+    with unit_of_work() as uow:
+        link = patient_link(link_id)
+        if not link.accepts_answers(link_codes.utc_now()):
+            raise LinkClosed()
+        done = uow.patient_questionnaires.finish_questionnaire(link_id, set_id)
+        carried = link.questionnaire(set_id)
+        if carried is not None and carried.done_at is None:
+            _audit_patient("answered", link, f"questionnaire {set_id} done")
+        return done
 
 
 def complete_patient_link(link_id: int) -> PatientLink:
     """The patient has finished: the answers stop changing and the therapist is told."""
     with unit_of_work() as uow:
         link = patient_link(link_id)
-        completed = uow.patient_links.complete(link_id)
+        completed = uow.patient_questionnaires.complete(link_id)
         if link.completed_at is None:
             _audit_patient("answered", link, "questionnaire finished")
         return completed
@@ -303,7 +331,7 @@ def complete_patient_link(link_id: int) -> PatientLink:
 def _refresh_for_patient(case_id: int) -> None:
     """Keep the case's figures current after a patient's answer, when its fit uses them."""
     with unit_of_work() as uow:
-        source = uow.patient_links.answer_source(case_id) or "therapist"
+        source = uow.patient_questionnaires.answer_source(case_id) or "therapist"
     if source != "therapist":
         # The patient has no account: the flags this raises are the patient link's doing.
         with acting_as(local_actor(PATIENT_USER)):

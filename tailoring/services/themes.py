@@ -19,7 +19,7 @@ from tailoring.services.shared import (
     current_user,
     unit_of_work,
 )
-from tailoring.storage.patient import (
+from tailoring.storage.patient_questionnaires import (
     CodeDecision,
     CodeDecisionKind,
     OpenAnswer,
@@ -71,8 +71,8 @@ def coded_texts(case_id: int) -> list[CodedText]:
     lib = content()
     with unit_of_work() as uow:
         stored = open_case(case_id)
-        patient_texts = uow.patient_links.open_answers(case_id)
-        decisions = uow.patient_links.code_decisions(case_id)
+        patient_texts = uow.patient_questionnaires.open_answers(case_id)
+        decisions = uow.patient_questionnaires.code_decisions(case_id)
     texts: list[tuple[str, str, str, str]] = [
         (a.source, "patient", _open_label(a, lib), a.text) for a in patient_texts
     ]
@@ -111,7 +111,7 @@ def decide_code(case_id: int, source: str, theme: str, decision: CodeDecisionKin
             raise ValueError(f"no {theme!r} suggestion for {source!r}: the text may have changed")
         with changing(case_id, f"theme {theme} {decision}") as uow:
             evidence = [e.model_dump() for e in code.evidence]
-            return uow.patient_links.record_code_decision(
+            return uow.patient_questionnaires.record_code_decision(
                 case_id, source, theme, evidence, decision, current_user()
             )
 
@@ -145,11 +145,11 @@ def patient_feedback_themes(include_archived: bool = False) -> FeedbackThemes:
     """
     owners = access.visible_owners(current_actor())
     with unit_of_work() as uow:
-        answers = uow.patient_links.open_answers(include_archived=include_archived)
+        answers = uow.patient_questionnaires.open_answers(include_archived=include_archived)
         if owners is not None:
             answers = [a for a in answers if a.therapist in owners]
         case_ids = sorted({a.case_id for a in answers})
-        decisions = uow.patient_links.patient_code_decisions(case_ids)
+        decisions = uow.patient_questionnaires.patient_code_decisions(case_ids)
     decided: dict[tuple[int, str], dict[str, str]] = {}
     for d in decisions:
         decided.setdefault((d.case_id, d.source), {})[d.theme] = d.decision

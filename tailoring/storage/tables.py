@@ -13,6 +13,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -348,8 +349,9 @@ audit_log = Table(
     CheckConstraint(AUDIT_ACTIONS_CHECK, name="action"),
 )
 
-# A questionnaire sent to the patient by link (revision 0006): one case, one questionnaire set
-# and, for the sets about a session, its number. Only a SHA-256 hash of the code is kept.
+# Questionnaires sent to the patient by one link (revision 0006): one case; the questionnaires it
+# carries are in patient_link_questionnaires (revision 0014). Only a SHA-256 hash of the code is
+# kept. The table keeps the name it was made with: it holds links, as its name says.
 patient_links = Table(
     "patient_links",
     metadata,
@@ -361,8 +363,6 @@ patient_links = Table(
         nullable=False,
         index=True,
     ),
-    Column("set_id", String(24), nullable=False),
-    Column("session_number", Integer),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_by", String(80), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
@@ -371,6 +371,24 @@ patient_links = Table(
     Column("opened_at", UtcDateTime),  # the first time the patient opened it
     Column("completed_at", UtcDateTime),
     Column("seen_at", UtcDateTime),  # the last time the therapist looked at the answers
+)
+
+# The questionnaires a link carries (revision 0014), each set at most once, in the order the
+# patient sees them; for the sets about a session, its number. ``done_at``: when the patient
+# said that questionnaire was done (the link as a whole is finished by patient_links.completed_at).
+patient_link_questionnaires = Table(
+    "patient_link_questionnaires",
+    metadata,
+    Column(
+        "link_id",
+        Integer,
+        ForeignKey("patient_links.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("set_id", String(24), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("session_number", Integer),
+    Column("done_at", UtcDateTime),
     CheckConstraint("set_id IN ('preferences', 'before_session', 'after_session')", name="set_id"),
     CheckConstraint(
         "(set_id = 'preferences' AND session_number IS NULL) "
@@ -379,19 +397,21 @@ patient_links = Table(
     ),
 )
 
-# The patient's answers through a link, one row per item, saved as they are given.
+# The patient's answers through a link, one row per item, saved as they are given, each under
+# the questionnaire of the link it was asked in (an item is asked once per link).
 patient_answers = Table(
     "patient_answers",
     metadata,
-    Column(
-        "link_id",
-        Integer,
-        ForeignKey("patient_links.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    Column("link_id", Integer, primary_key=True),
     Column("item_key", String(100), primary_key=True),
+    Column("set_id", String(24), nullable=False),
     Column("payload", Text, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["link_id", "set_id"],
+        ["patient_link_questionnaires.link_id", "patient_link_questionnaires.set_id"],
+        ondelete="CASCADE",
+    ),
 )
 
 # Append-only: what a clinician decided about each theme the coder suggested for a free-text

@@ -17,7 +17,7 @@ from tailoring.storage.audit import AuditAction, AuditLog, check_entry
 from tailoring.storage.caseload import CaseloadRepository
 from tailoring.storage.cases import CaseRepository
 from tailoring.storage.db import transaction
-from tailoring.storage.patient import PatientRepository
+from tailoring.storage.patient_questionnaires import PatientQuestionnaireRepository
 from tailoring.storage.sessions import SessionRepository
 from tailoring.storage.supervision import SupervisionRepository
 from tailoring.storage.throttle import SignInAttempts
@@ -35,7 +35,7 @@ class UnitOfWork:
         self.sessions = SessionRepository(connection)
         self.caseload = CaseloadRepository(connection)
         self.supervision = SupervisionRepository(connection)
-        self.patient_links = PatientRepository(connection)
+        self.patient_questionnaires = PatientQuestionnaireRepository(connection)
         self.accounts = AccountRepository(connection)
         self.sign_in_attempts = SignInAttempts(connection)
         # Reading and checking the log; entries are written through ``record``.

@@ -23,8 +23,9 @@ TITLES = {
     "cases.py": "Cases",
     "import_caseload.py": "Import caseload",
     "library.py": "Content library",
-    "patient.py": "What you want from therapy",  # a patient's link to the preferences set
-    "patient_links.py": f"Patient questionnaires · {DEMO}",
+    # A patient's link to the preferences set.
+    "patient_questionnaires_answer.py": "What you want from therapy",
+    "patient_questionnaires.py": f"Patient questionnaires · {DEMO}",
     "practice.py": "Practice",
     "review.py": f"Case review · {DEMO}",
     "sessions.py": f"Sessions · {DEMO}",
@@ -41,15 +42,15 @@ ALERTS = {
     ],
     "timeline.py": ["PHQ-9 item 9 above 0: follow your local risk procedure."],
 }
-# The pages in each role's menu in team mode; any other page's address is refused (patient.py
-# is nobody's: a patient reaches it with a code).
+# The pages in each role's menu in team mode; any other page's address is refused (the patient's
+# page, patient_questionnaires_answer.py, is nobody's: a patient reaches it with a code).
 MENUS = {
     "therapist": {
         "cases.py",
         "walkthrough.py",
         "sessions.py",
         "timeline.py",
-        "patient_links.py",
+        "patient_questionnaires.py",
         "caseload.py",
         "import_caseload.py",
         "review.py",
@@ -59,7 +60,7 @@ MENUS = {
     "trainee": {"practice.py", "library.py"},
     "admin": {"library.py", "audit.py"},
 }
-LOCAL_MENU = set(TITLES) - {"patient.py"}
+LOCAL_MENU = set(TITLES) - {"patient_questionnaires_answer.py"}
 # Who signs in for each role (tests/app/test_team_mode.py's team: Sam supervises Tess).
 SIGNS_IN = {"therapist": "tess", "supervisor": "sam", "trainee": "tara", "admin": "ada"}
 
@@ -89,7 +90,7 @@ def problems_on(at: AppTest, page: str) -> list[str]:
 def open_every_page(at: AppTest, menu: set[str]) -> list[str]:
     """Open each page of the menu, and check every other page's address is refused."""
     problems = []
-    for page in sorted(set(TITLES) - {"patient.py"}):
+    for page in sorted(set(TITLES) - {"patient_questionnaires_answer.py"}):
         if page not in menu:
             with pytest.raises(ValueError, match="Could not find a navigation page"):
                 at.switch_page(f"pages/{page}")
@@ -102,10 +103,10 @@ def open_every_page(at: AppTest, menu: set[str]) -> list[str]:
 def patient_visit(case_id: int) -> list[str]:
     """A patient opening a new link to the case's preferences questionnaire."""
     with services.acting_as(local_actor()):
-        _, code = services.create_patient_link(case_id, "preferences")
+        _, code = services.create_patient_link(case_id, {"preferences": None})
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["code"] = code
-    return problems_on(at.run(), "patient.py")
+    return problems_on(at.run(), "patient_questionnaires_answer.py")
 
 
 def demo_case_id() -> int:
@@ -114,7 +115,7 @@ def demo_case_id() -> int:
 
 def test_the_smoke_tests_know_every_page_file() -> None:
     assert sorted(p.name for p in PAGES.glob("*.py")) == sorted(TITLES)
-    assert set().union(*MENUS.values()) | {"patient.py"} == set(TITLES)
+    assert set().union(*MENUS.values()) | {"patient_questionnaires_answer.py"} == set(TITLES)
 
 
 def test_every_page_opens_in_local_mode(app: AppTest) -> None:

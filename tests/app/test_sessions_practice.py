@@ -85,7 +85,7 @@ def test_the_patients_answers_before_a_session_are_recorded_in_it_with_one_click
     add_session(at, 1)
     at.radio(key="session.phq9.phq9_1").set_value(3).run()
     assert not at.get("button") or all(b.key != "sessions.copy_patient" for b in at.button)
-    _, code = services.create_patient_link(fresh_case, "before_session", 1)
+    _, code = services.create_patient_link(fresh_case, {"before_session": 1})
     link = services.open_patient_link(code, "client")
     for item in range(1, 10):
         services.save_patient_answer(link.id, f"measure.phq9.phq9_{item}", {"value": 1})

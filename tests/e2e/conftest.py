@@ -203,6 +203,13 @@ def radio_inputs(page: Page, key: str) -> Locator:
     return by_key(page, key).locator("input[type='radio']")
 
 
+def to_patient_page(page: Page, number: int) -> None:
+    """On the patient's questionnaire, Next until its progress bar says "Page <number> of …"."""
+    progress = page.get_by_test_id("stProgress")
+    while not re.match(rf"Page {number} of", progress.inner_text()):
+        click(page, by_key(page, "patient.next").get_by_role("button"))
+
+
 def step_button(page: Page, number: int, title: str) -> Locator:
     """The button of a walk-through step (``walk.step``), e.g. ``1. Preferences (4/14)``."""
     return by_key(page, "walk.step").get_by_role("radio", name=re.compile(rf"^{number}\. {title}"))

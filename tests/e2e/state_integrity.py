@@ -31,6 +31,7 @@ from tests.e2e.conftest import (
     settle_paint,
     wait_ready,
 )
+from ui.checklist import describe_value
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_CASE = REPO / "content" / "demo" / "demo-01.json"
@@ -97,6 +98,8 @@ class Outcome:
     actions: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     shown_wrong: list[str] = field(default_factory=list)
+    # Given as the page moved on: not stored, shown as not saved with "Save it" (ui/bound.py).
+    held: list[str] = field(default_factory=list)
 
     @property
     def differences(self) -> int:
@@ -107,6 +110,7 @@ class Outcome:
             f"seed {self.seed}: {len(self.lost)} answers differ from what was given, "
             f"{len(self.shown_wrong)} widgets differ from the database\n"
             + "\n".join(self.lost + self.shown_wrong)
+            + "".join(f"\nheld as not saved: {h}" for h in self.held)
             + "\nactions: "
             + ", ".join(self.actions)
         )
@@ -354,15 +358,31 @@ def _compare(
     where: str = "",
 ) -> None:
     stored = checklist.stored(services.open_case(case_id).case.answers)
+    late = _late_notice(page)
+
+    def held(spec: tuple[str, str, str], value: Any) -> bool:
+        """Named in the notice of values given as the page moved on: shown as not saved."""
+        return bool(late) and describe_value(checklist.widgets[spec].key, value) in late
+
     if not where:
         for spec, value in model.items():
             if stored[spec] != value:
-                outcome.lost.append(f"{'.'.join(spec)}: given {value!r}, stored {stored[spec]!r}")
+                found = f"{'.'.join(spec)}: given {value!r}, stored {stored[spec]!r}"
+                (outcome.held if held(spec, value) else outcome.lost).append(found)
     for spec, value in checklist.read(page).items():
-        if stored[spec] != value:
+        if stored[spec] != value and not held(spec, value):
             outcome.shown_wrong.append(
                 f"{where}{'.'.join(spec)}: shown {value!r}, stored {stored[spec]!r}"
             )
+
+
+def _late_notice(page: Page) -> str:
+    """The text of the notice naming values given as the page moved on, if there is one."""
+    notice = page.get_by_test_id("stAlert").filter(has_text="given as the page moved on")
+    try:
+        return "\n".join(notice.all_inner_texts()) if notice.count() else ""
+    except Error:
+        return ""
 
 
 def _visible(page: Page, checklist: Any, kinds: set[str]) -> list[tuple[str, str, str]]:
@@ -762,13 +782,14 @@ def patient_sequence(
 ) -> Outcome:
     """One random sequence on a patient's questionnaire (preferences) for a fresh case.
 
-    The patient answers radios, ticks and unticks boxes, writes in a text box, and reloads
-    (which asks for the link again: it is opened again, as from the message). Every answer the
-    page showed as given must be stored, and every widget must show what is stored.
+    The patient answers radios, ticks and unticks boxes, writes in a text box, moves between
+    its pages (Next, Back, and Change on the answers to check) and reloads (which asks for the
+    link again: it is opened again, as from the message). Every answer the page showed as given
+    must be stored, and every widget must show what is stored.
     """
     rng = random.Random(seed)
     case_id = services.new_case(f"PS-{seed:05d}", "cbt_depression", 12)
-    link, code = services.create_patient_link(case_id, "preferences")
+    link, code = services.create_patient_link(case_id, {"preferences": None})
     levels = len(services.patient_wording().importance.labels)
     form = PatientForm(services.patient_questions(link), levels)
     model = form.stored({})
@@ -779,7 +800,7 @@ def patient_sequence(
         page.goto(url)
         wait_ready(page, since=0)
         for _ in range(actions):
-            kind = rng.choices(["answer", "tick", "text", "reload"], [8, 3, 1, 1])[0]
+            kind = rng.choices(["answer", "tick", "text", "move", "reload"], [8, 3, 1, 3, 1])[0]
             if kind == "answer":
                 for spec, value in _answer(page, rng, form, set()).items():
                     model[spec] = value
@@ -793,6 +814,10 @@ def patient_sequence(
                 if given is not None:
                     model[given[0]] = given[1]
                     outcome.actions.append(f"{'.'.join(given[0])}=“{given[1]}”")
+            elif kind == "move":
+                moved = _move(page, rng)
+                if moved is not None:
+                    outcome.actions.append(f"tap {moved}")
             else:
                 outcome.actions.append("reload and open the link again")
                 with contextlib.suppress(Error):
@@ -813,6 +838,22 @@ def patient_sequence(
     finally:
         page.context.close()
     return outcome
+
+
+def _move(page: Page, rng: random.Random) -> str | None:
+    """Tap one of the buttons that move between the patient's screens (never "I have
+    finished"), at once; which one, or None when none showed."""
+    keys = page.evaluate(
+        """() => [...document.querySelectorAll("[class*='st-key-patient-']")]
+          .map((e) => [...e.classList].find((c) => c.startsWith("st-key-patient-")))
+          .filter((c) => /^st-key-patient-(next|back|change-|go-)/.test(c))"""
+    )
+    if not keys:
+        return None
+    chosen = rng.choice(sorted(set(keys)))
+    if not _click_quietly(page.locator(f".{chosen} button").first):
+        return None
+    return chosen.removeprefix("st-key-")
 
 
 def _tick(page: Page, rng: random.Random, form: PatientForm) -> dict[tuple[str, str, str], Any]:

@@ -71,7 +71,7 @@ def test_every_page_in_local_mode(browser: Browser, app_server: AppServer, app_s
     attempt = app_services.start_attempt("housing_damp_mould")
     submitted = app_services.start_attempt("housing_damp_mould")
     app_services.submit_attempt(submitted)
-    _, code = app_services.create_patient_link(case_id, "preferences")
+    _, code = app_services.create_patient_link(case_id, {"preferences": None})
     url = app_server.url
     problems: list[str] = []
     used: set[Allowed] = set()
@@ -81,7 +81,7 @@ def test_every_page_in_local_mode(browser: Browser, app_server: AppServer, app_s
             "cases": url,
             "sessions": f"{url}/sessions?case={case_id}",
             "timeline": f"{url}/timeline?case={case_id}",
-            "patient questionnaires": f"{url}/patient_links?case={case_id}",
+            "patient questionnaires": f"{url}/patient_questionnaires?case={case_id}",
             "caseload": f"{url}/caseload",
             "import caseload": f"{url}/import_caseload",
             "case review": f"{url}/review?case={case_id}",

@@ -17,6 +17,7 @@ from tests.e2e.conftest import (
     no_error_on_page,
     screenshot,
     settles,
+    to_patient_page,
 )
 from tests.store import case_id_of
 
@@ -143,10 +144,11 @@ def test_a_patients_text_box_on_a_phone_has_no_key_hint_and_does_not_zoom(
     browser: Browser, app_server: AppServer, app_services
 ):
     case = app_services.new_case("E2E-1717", "cbt_depression", 12)
-    _, code = app_services.create_patient_link(case, "preferences")
+    _, code = app_services.create_patient_link(case, {"preferences": None})
     phone = new_page(browser, {"width": 375, "height": 800})
     try:
         goto(phone, f"{app_server.url}/patient?code={code}")
+        to_patient_page(phone, 7)
         box = by_key(phone, "patient.open.helped").locator("textarea")
         box.fill("Being listened to")
         size = box.evaluate("(el) => getComputedStyle(el).fontSize")

@@ -12,7 +12,7 @@ from tailoring.engine.answer_source import SOURCES, merge
 from tailoring.engine.assess import assess
 from tailoring.model.answers import Answers
 from tailoring.model.case import Case
-from tailoring.model.patient import PatientAnswers, as_answers
+from tailoring.model.patient_questionnaires import PatientAnswers, as_answers
 from tests.strategies import answers as drawn_answers
 
 CONTENT = library()

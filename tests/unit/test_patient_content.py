@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tailoring.content import library
 from tailoring.model.content import ContentLibrary
-from tailoring.model.patient import (
+from tailoring.model.patient_content import SET_IDS, PatientContent
+from tailoring.model.patient_questionnaires import (
     PatientAnswers,
+    PatientLink,
     Question,
     as_answers,
+    asked_questionnaires,
     parse_answer,
     question_map,
     questions,
 )
-from tailoring.model.patient_content import SET_IDS, PatientContent
 from tests.content_edits import content_problems, edit_yaml, has_problem
+
+NOW = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +85,58 @@ def test_the_anxiety_measure_is_the_cases_own(content: ContentLibrary) -> None:
     assert not any("anxiety" in q.key for q in gad7)
     with pytest.raises(KeyError, match="unknown measure"):
         questions(content, "before_session", "spin")
+
+
+def link_of(*carried: tuple[str, int | None]) -> PatientLink:
+    return PatientLink.model_validate(
+        {
+            "id": 1,
+            "case_id": 1,
+            "questionnaires": [{"set_id": s, "session_number": n} for s, n in carried],
+            "created_by": "dr.a",
+            "created_at": NOW,
+            "expires_at": NOW + timedelta(days=14),
+        }
+    )
+
+
+def test_the_preferences_come_in_short_pages(content: ContentLibrary) -> None:
+    """Issue 17: on one page the preferences were about 11,000 px on a phone, 14 screens."""
+    [asked] = asked_questionnaires(content, link_of(("preferences", None)), "gad7")
+    assert [len(page.questions) for page in asked.pages] == [3, 3, 2, 3, 2, 5, 2]
+    assert [q.key for q in asked.questions] == [
+        q.key for q in questions(content, "preferences", "gad7")
+    ]
+    assert asked.pages[-1].title == "In your own words"
+    assert asked.pages[5].intro == "Tell us what could make it hard to come, so we can try to help."
+
+
+def test_a_link_of_several_sets_asks_each_question_once(content: ContentLibrary) -> None:
+    link = link_of(("preferences", None), ("before_session", 2), ("after_session", 1))
+    profile, before, after = asked_questionnaires(content, link, "gad7")
+    assert (before.session_number, after.session_number) == (2, 1)
+    # A measure is one page, its items under the question asked once.
+    assert [page.title for page in before.pages] == [
+        "Your mood",
+        "Worry and stress",
+        "Day to day life",
+    ]
+    assert [len(page.questions) for page in after.pages] == [5, 4]
+    assert not any(q.key.startswith("open.") for q in after.questions)
+    [alone] = asked_questionnaires(content, link_of(("after_session", 1)), "gad7")
+    assert [page.title for page in alone.pages][-1] == "In your own words"
+    keys = [q.key for a in (profile, before, after) for q in a.questions]
+    assert len(keys) == len(set(keys))
+
+
+def test_a_section_is_a_page_of_five_items_at_most(content_copy: Path) -> None:
+    def break_it(data: list) -> None:
+        sections = data[0]["sections"]
+        sections[0]["items"] += sections.pop(1)["items"]
+
+    edit_yaml(content_copy / "patient" / "sets.yaml", break_it)
+    problems = content_problems(content_copy)
+    assert has_problem(problems, "patient/sets.yaml", "preferences.sections.0", "at most 5")
 
 
 def test_unknown_set(content: ContentLibrary) -> None:

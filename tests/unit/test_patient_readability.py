@@ -99,7 +99,7 @@ def test_every_patient_text_we_wrote_is_plain(no_network: None, content: Content
 
 def test_every_question_patients_see_is_scored(content: ContentLibrary) -> None:
     """No patient-facing text escapes the check: each question of each set is among the texts."""
-    from tailoring.model.patient import questions
+    from tailoring.model.patient_questionnaires import questions
 
     scored = {text for _, text in ours(content)} | {text for _, text in standard(content)}
     option_labels = {o.label for m in content.measures for o in m.options}

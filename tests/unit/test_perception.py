@@ -16,7 +16,7 @@ from tailoring.engine.flags import perception_gaps
 from tailoring.engine.perception import therapist_view
 from tailoring.model.answers import AllianceAnswer, Answers, PreferenceAnswer
 from tailoring.model.case import Case
-from tailoring.model.patient import PatientAnswers
+from tailoring.model.patient_questionnaires import PatientAnswers
 from tailoring.model.report import Flag
 from tailoring.model.session import Session
 from tests.strategies import answers as drawn_answers

@@ -43,8 +43,8 @@ from tailoring.engine.perception import (
 )
 from tailoring.model.answers import AllianceAnswer, Answers, PreferenceAnswer
 from tailoring.model.content import AllianceItem, ContentLibrary, PreferenceItem
-from tailoring.model.patient import PatientAnswers, as_answers
 from tailoring.model.patient_content import PatientContent
+from tailoring.model.patient_questionnaires import PatientAnswers, as_answers
 from tailoring.model.report import SEVERITIES, Flag, Severity, Trigger
 
 # Two points on a 1–5 preference scale is a different label with one between: a real difference,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from tailoring import services
-from ui import patient
+from ui import patient_questionnaires
 from ui.common import current_case_id, friendly_errors, require_entry
 
 require_entry()
@@ -18,7 +18,7 @@ with friendly_errors():
         st.title("Patient questionnaires")
         st.info("Open a case to send its patient a questionnaire.")
         st.page_link("pages/cases.py", label="Go to cases", icon=":material/folder_open:")
-        patient.tracking(None)
+        patient_questionnaires.tracking(None)
         st.stop()
 
     case = stored.case
@@ -28,25 +28,25 @@ with friendly_errors():
         "What they say sits beside your answers; where the two differ, a perception gap is "
         "raised to discuss with them."
     )
-    patient.links_notice()
+    patient_questionnaires.links_notice()
     measures = services.patient_measures(stored.id)
-    patient.risk_notice(measures)
-    links_tab, voice_tab, fit_tab, codes_tab, all_tab = st.tabs(
+    patient_questionnaires.risk_notice(measures)
+    links_tab, answers_tab, fit_tab, codes_tab, all_tab = st.tabs(
         ["Links", "Side by side", "Fit by source", "Their own words", "All your cases"]
     )
     with links_tab:
-        patient.new_link_form(stored.id, [s.number for s in case.sessions])
-        patient.made_link(stored.id)
-        links = patient.links_list(stored.id)
-    with voice_tab:
-        patient.side_by_side(services.patient_voice(stored.id))
-        patient.measures_section(measures)
+        patient_questionnaires.new_link_form(stored.id)
+        patient_questionnaires.made_link(stored.id)
+        links = patient_questionnaires.links_list(stored.id)
+    with answers_tab:
+        patient_questionnaires.side_by_side(services.patient_side_by_side(stored.id))
+        patient_questionnaires.measures_section(measures)
     with fit_tab:
-        patient.source_choice(stored.id)
+        patient_questionnaires.source_choice(stored.id)
     with codes_tab:
-        patient.coded_texts(stored.id)
+        patient_questionnaires.coded_texts(stored.id)
     with all_tab:
-        patient.tracking(case.therapist if case.therapist else None)
+        patient_questionnaires.tracking(case.therapist if case.therapist else None)
     # The answers are on this page now: what came back counts as seen from the next visit on.
     for link in links:
         if link.returned_unseen():

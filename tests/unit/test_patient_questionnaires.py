@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
-from tailoring.engine import patient_links
-from tailoring.engine.patient_links import (
+from tailoring.engine import patient_questionnaires
+from tailoring.engine.patient_questionnaires import (
     ALPHABET,
     CLIENT_POLICY,
     DEFAULT_LIFETIME,
@@ -27,10 +28,11 @@ from tailoring.engine.patient_links import (
     new_code,
     normalise,
     resolve,
+    suggested_sessions,
     token_hash,
 )
 from tailoring.engine.throttle import after_failure
-from tailoring.model.patient import PatientLink
+from tailoring.model.patient_questionnaires import LinkQuestionnaire, PatientLink
 
 NOW = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 CODE_SHAPE = re.compile(r"^([0-9A-HJKMNP-TV-Z]{4}-){6}[0-9A-HJKMNP-TV-Z]{4}$")
@@ -40,8 +42,7 @@ def make_link(**changes: object) -> PatientLink:
     fields: dict[str, object] = {
         "id": 7,
         "case_id": 3,
-        "set_id": "after_session",
-        "session_number": 2,
+        "questionnaires": [{"set_id": "after_session", "session_number": 2}],
         "created_by": "dr.a",
         "created_at": NOW,
         "expires_at": NOW + DEFAULT_LIFETIME,
@@ -87,15 +88,15 @@ def test_codes_differ(monkeypatch: pytest.MonkeyPatch) -> None:
         drawn.append(n)
         return bytes(range(n))
 
-    monkeypatch.setattr(patient_links.secrets, "token_bytes", token_bytes)
+    monkeypatch.setattr(patient_questionnaires.secrets, "token_bytes", token_bytes)
     new_code()
     assert drawn == [17]
 
 
 def test_the_code_encodes_the_random_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(patient_links.secrets, "token_bytes", lambda n: b"\xff" * n)
+    monkeypatch.setattr(patient_questionnaires.secrets, "token_bytes", lambda n: b"\xff" * n)
     assert new_code() == "ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZG"
-    monkeypatch.setattr(patient_links.secrets, "token_bytes", lambda n: b"\x00" * n)
+    monkeypatch.setattr(patient_questionnaires.secrets, "token_bytes", lambda n: b"\x00" * n)
     assert new_code() == "0000-0000-0000-0000-0000-0000-0000"
 
 
@@ -190,9 +191,13 @@ def test_status_of_a_link() -> None:
 def test_a_valid_code_opens_its_link_scoped_to_one_case_and_set() -> None:
     store = Store()
     code = store.add(make_link())
-    other = store.add(make_link(id=8, case_id=4, set_id="preferences", session_number=None))
+    other = store.add(make_link(id=8, case_id=4, questionnaires=[{"set_id": "preferences"}]))
     link = resolve(code, NOW, store.find)
-    assert (link.id, link.case_id, link.set_id, link.session_number) == (7, 3, "after_session", 2)
+    assert (link.id, link.case_id) == (7, 3)
+    assert link.questionnaire("after_session") == LinkQuestionnaire(
+        set_id="after_session", session_number=2
+    )
+    assert link.questionnaire("preferences") is None
     assert resolve(other.lower(), NOW, store.find).case_id == 4
     # The store is asked by hash only: the code never reaches it.
     assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in store.looked_up)
@@ -250,3 +255,27 @@ def test_wrong_codes_spread_out_are_not_throttled() -> None:
 def test_the_lock_message_says_how_many_minutes_to_wait() -> None:
     assert "wait 15 minutes" in str(TooManyAttempts(NOW + timedelta(minutes=15), NOW))
     assert "wait 1 minute and" in str(TooManyAttempts(NOW + timedelta(seconds=20), NOW))
+
+
+# The sessions a new link is about ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("recorded", "before", "after"),
+    [
+        ([], 1, 1),
+        ([1], 2, 1),
+        ([1, 2], 3, 2),
+        ([2, 1], 3, 2),
+        ([1, 2, 4], 5, 4),  # session 3 not written up yet: the visit coming is still the fifth
+    ],
+)
+def test_before_a_session_is_the_next_unrecorded_and_after_the_last_recorded(
+    recorded: list[int], before: int, after: int
+) -> None:
+    assert suggested_sessions(recorded) == {"before_session": before, "after_session": after}
+
+
+def test_a_link_carries_at_least_one_questionnaire() -> None:
+    with pytest.raises(ValidationError, match="at least 1"):
+        make_link(questionnaires=[])

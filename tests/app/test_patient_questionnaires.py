@@ -13,13 +13,14 @@ import textstat
 from streamlit.testing.v1 import AppTest
 
 from tailoring import services
-from tailoring.engine import patient_links
-from tailoring.engine.patient_links import REFUSED
+from tailoring.engine import patient_questionnaires
+from tailoring.engine.patient_questionnaires import REFUSED
 from tailoring.engine.throttle import Policy
 from tests.app.conftest import APP
 from tests.store import app_store, case_id_of
-from ui import patient as patient_ui
-from ui.patient import WORDS, highlighted
+from ui import patient_questionnaires_answer as patient_ui
+from ui.patient_questionnaires import highlighted
+from ui.patient_questionnaires_answer import WORDS
 
 HELPED = "Sessions felt rushed, and I never had time to talk about my childhood."
 
@@ -56,6 +57,23 @@ def frame(at: AppTest, column: str, without: str = "—"):
     )
 
 
+def titles(at: AppTest) -> list[str]:
+    return [t.value for t in at.title]
+
+
+def page_of(at: AppTest) -> str:
+    """The page the patient is on, as its progress bar says ("Page 2 of 7")."""
+    return at.get("progress")[0].proto.text
+
+
+def to_page(at: AppTest, number: int) -> AppTest:
+    """Next, Next, ... until the progress bar says this page."""
+    while not page_of(at).startswith(f"Page {number} of"):
+        at = at.button(key="patient.next").click().run()
+        assert not at.exception
+    return at
+
+
 def shown_text(at: AppTest) -> str:
     parts = [
         *(e.value for e in at.title),
@@ -85,7 +103,7 @@ def assert_nothing_of_the_case(at: AppTest) -> None:
 
 
 def test_a_valid_code_opens_the_questions_and_nothing_else(case_id):
-    _, code = services.create_patient_link(case_id, "preferences")
+    _, code = services.create_patient_link(case_id, {"preferences": None})
     at = visit(code)
     assert [t.value for t in at.title] == ["What you want from therapy"]
     assert_nothing_of_the_case(at)
@@ -110,7 +128,7 @@ def test_a_reload_without_the_code_asks_for_the_link_again(case_id):
 
 @pytest.mark.parametrize("how", ["expired", "revoked", "wrong"])
 def test_expired_revoked_and_wrong_codes_get_the_same_plain_message(case_id, how):
-    link, code = services.create_patient_link(case_id, "preferences")
+    link, code = services.create_patient_link(case_id, {"preferences": None})
     if how == "expired":
         services.expire_patient_link(link.id)
     elif how == "revoked":
@@ -129,7 +147,7 @@ def test_expired_revoked_and_wrong_codes_get_the_same_plain_message(case_id, how
 
 def test_a_typed_code_opens_the_questions_and_wrong_codes_are_throttled(case_id, monkeypatch):
     monkeypatch.setattr(patient_ui, "client_address", lambda: "203.0.113.9")
-    _, code = services.create_patient_link(case_id, "preferences")
+    _, code = services.create_patient_link(case_id, {"preferences": None})
     at = visit(None)
     assert [t.value for t in at.title] == ["Your questions"]
     for _ in range(5):
@@ -149,8 +167,8 @@ def test_wrong_codes_from_unknown_addresses_are_throttled_across_reloads(case_id
     """Behind a proxy on the same host Streamlit knows no address: each reload used to be a new
     key, so wrong codes were never throttled. Now such clients share one stored bucket."""
     three = Policy(3, timedelta(minutes=15), timedelta(minutes=15), timedelta(minutes=10))
-    monkeypatch.setattr(patient_links, "UNKNOWN_CLIENTS_POLICY", three)
-    _, code = services.create_patient_link(case_id, "preferences")
+    monkeypatch.setattr(patient_questionnaires, "UNKNOWN_CLIENTS_POLICY", three)
+    _, code = services.create_patient_link(case_id, {"preferences": None})
     errors = [visit(f"7K2M-QX9D-AAAA-BBBB-CCCC-DDDD-EEE{n}").error[0].value for n in range(4)]
     assert errors[:2] == [REFUSED] * 2
     assert all("Too many codes did not work" in e for e in errors[2:])
@@ -158,12 +176,16 @@ def test_wrong_codes_from_unknown_addresses_are_throttled_across_reloads(case_id
 
 
 def test_answers_save_as_given_and_survive_a_new_visit(case_id):
-    link, code = services.create_patient_link(case_id, "preferences")
+    link, code = services.create_patient_link(case_id, {"preferences": None})
     at = visit(code)
+    assert page_of(at) == "Page 1 of 7"
     at.radio(key="patient.preferences.structure").set_value(5).run()
     at.radio(key="patient.preferences.structure.importance").set_value(3).run()
+    at = to_page(at, 6)
+    assert [h.value for h in at.subheader] == ["What might get in the way"]
     at.checkbox(key="patient.barriers.childcare.childcare").check().run()
     at.checkbox(key="patient.barriers.childcare.none").check().run()  # "none" unticks the rest
+    at = to_page(at, 7)
     at.text_area(key="patient.open.helped").input(HELPED).run()
     assert not at.exception
     assert services.patient_link_answers(link.id) == {
@@ -171,44 +193,177 @@ def test_answers_save_as_given_and_survive_a_new_visit(case_id):
         "barriers.childcare": {"value": ["none"]},
         "open.helped": {"value": HELPED},
     }
+    at = at.button(key="patient.back").click().run()
+    assert page_of(at) == "Page 6 of 7"
     assert at.checkbox(key="patient.barriers.childcare.childcare").value is False
-    later = visit(code)
+    assert at.checkbox(key="patient.barriers.childcare.none").value is True
+    later = visit(code)  # a reload: the patient opens the link again
+    assert page_of(later) == "Page 1 of 7", "the first page with a question not answered"
     assert later.radio(key="patient.preferences.structure").value == 5
-    assert later.checkbox(key="patient.barriers.childcare.none").value is True
+    assert "3 of 20 questions answered" in [c.value for c in later.caption]
+    later = to_page(later, 7)
     assert later.text_area(key="patient.open.helped").value == HELPED
-    assert "3 of 20 questions answered" in later.get("progress")[0].proto.text
+
+
+def test_a_new_visit_starts_at_the_page_the_patient_stopped_at(case_id):
+    link, code = services.create_patient_link(case_id, {"preferences": None})
+    at = visit(code)
+    for key in ("directiveness", "structure", "focus"):
+        at.radio(key=f"patient.preferences.{key}").set_value(3).run()
+    at = to_page(at, 2)
+    at.radio(key="patient.preferences.challenge").set_value(2).run()
+    again = visit(code)
+    assert page_of(again) == "Page 2 of 7"
+    assert again.radio(key="patient.preferences.challenge").value == 2
+    assert again.radio(key="patient.preferences.emotional_intensity").value is None
+    # Back to the first page: its answers are there, as stored.
+    again = again.button(key="patient.back").click().run()
+    assert again.radio(key="patient.preferences.focus").value == 3
+    assert len(services.patient_link_answers(link.id)) == 4
 
 
 def test_identifiers_in_free_text_are_held_until_removed(case_id):
-    link, code = services.create_patient_link(case_id, "preferences")
-    at = visit(code)
+    link, code = services.create_patient_link(case_id, {"preferences": None})
+    at = to_page(visit(code), 7)
     at.text_area(key="patient.open.fit_better").input("Please ring me on 07700 900123").run()
-    assert "not saved yet" in at.warning[1].value
+    assert "not saved yet" in at.warning[0].value
     assert [t.value for t in at.text] == ["Please ring me on [phone number removed]"]
     assert "open.fit_better" not in services.patient_link_answers(link.id)
     labels = [b.label for b in at.button]
     assert "Save as written" not in labels and "I will change my answer" in labels
+    # Checked before sending: the page with the words not saved says so, and leads back.
+    at = at.button(key="patient.next").click().run()
+    assert [w.value for w in at.warning] == [WORDS["unsaved"]]
+    at = at.button(key="patient.change.preferences.6").click().run()
+    assert at.text_area(key="patient.open.fit_better").value == "Please ring me on 07700 900123"
     at = at.button(key="patient.open.fit_better.remove").click().run()
     assert services.patient_link_answers(link.id)["open.fit_better"] == {
         "value": "Please ring me on [phone number removed]"
     }
-    assert len(at.warning) == 1
+    assert not at.warning
 
 
 def test_finishing_shows_the_thank_you_and_answers_stop_changing(case_id):
-    _, code = services.create_patient_link(case_id, "after_session", 1)
+    _, code = services.create_patient_link(case_id, {"after_session": 1})
     at = visit(code)
+    assert page_of(at) == "Page 1 of 3"
     at.radio(key="patient.alliance.bond").set_value(1).run()
+    at = to_page(at, 3)
+    assert at.button(key="patient.next").label == "Check my answers"
+    at = at.button(key="patient.next").click().run()
+    assert titles(at) == ["Check your answers"]
     at = at.button(key="patient.finish").click().run()
-    assert [t.value for t in at.title] == ["Thank you"]
+    assert titles(at) == ["Thank you"]
     assert "sent to your therapist" in at.success[0].value
     assert not at.radio
-    assert services.patient_links(case_id)[0].completed_at is not None
+    [link] = services.patient_links(case_id)
+    assert link.completed_at is not None
+    assert link.questionnaires[0].done_at is not None
     again = visit(code)
-    assert [t.value for t in again.title] == ["Thank you"]
-    # Reopened: what was sent and when, and how to ask for a change.
+    assert titles(again) == ["Thank you"]
+    # Reopened: what was sent and when, and how to ask for a change; not the answers.
     told = " ".join(m.value for m in again.markdown)
-    assert "You sent your answers to '" in told and "Ask your therapist" in told
+    assert "You sent your answers at " in told and "Ask your therapist" in told
+    assert "How your sessions are going: 1 of 11 questions answered" in told
+    assert "A little" not in told
+
+
+def test_before_sending_the_patient_checks_and_changes_answers(case_id):
+    link, code = services.create_patient_link(case_id, {"preferences": None})
+    at = visit(code)
+    at.radio(key="patient.preferences.structure").set_value(1).run()
+    at.radio(key="patient.preferences.structure.importance").set_value(2).run()
+    at = to_page(at, 7)
+    at.text_area(key="patient.open.helped").input("<b>Walks</b> & *talks*").run()
+    at = at.button(key="patient.next").click().run()
+    assert titles(at) == ["Check your answers"]
+    assert [c.key for c in at.button if c.key and c.key.startswith("patient.change.")] == [
+        f"patient.change.preferences.{i}" for i in range(7)
+    ]
+    shown = "".join(h.value for h in at.get("html") if "patient-answers" in str(h.proto.body))
+    assert "<dd>A clear plan each time. It matters a lot.</dd>" in shown
+    assert "<dd>&lt;b&gt;Walks&lt;/b&gt; &amp; *talks*</dd>" in shown  # their words, escaped
+    assert '<dd class="unanswered">Not answered</dd>' in shown
+    assert "You have answered 2 of 20 questions." in " ".join(m.value for m in at.markdown)
+
+    # Change: back to that page, then straight back to the answers.
+    at = at.button(key="patient.change.preferences.0").click().run()
+    assert page_of(at) == "Page 1 of 7"
+    assert at.button(key="patient.next").label == "Back to my answers"
+    assert not [b for b in at.button if b.key == "patient.back"]
+    at.radio(key="patient.preferences.structure").set_value(4).run()
+    at = at.button(key="patient.next").click().run()
+    assert titles(at) == ["Check your answers"]
+    shown = "".join(h.value for h in at.get("html") if "patient-answers" in str(h.proto.body))
+    assert "<dd>Mostly open, with a loose plan. It matters a lot.</dd>" in shown
+    assert services.patient_links(case_id)[0].completed_at is None
+    at = at.button(key="patient.finish").click().run()
+    assert titles(at) == ["Thank you"]
+    assert services.patient_link_answers(link.id)["preferences.structure"]["value"] == 4
+
+
+def test_one_link_for_a_visit_shows_a_short_list_done_or_not(case_id):
+    visit_sets = {"preferences": None, "before_session": 2, "after_session": 1}
+    _, code = services.create_patient_link(case_id, visit_sets)
+    at = visit(code)
+    assert titles(at) == ["Your questions"]
+    assert_nothing_of_the_case(at)
+    assert "asks you 3 sets of questions" in " ".join(m.value for m in at.markdown)
+    assert "call 999" in at.warning[0].value
+    assert [c.value for c in at.caption][-3:] == [
+        "Not started · 20 questions",
+        "Not started · 21 questions",
+        "Not started · 9 questions",
+    ]
+    assert [b.label for b in at.button if b.key and b.key.startswith("patient.go.")] == [
+        "Start: What you want from therapy",
+        "Start: Before we meet",
+        "Start: How your sessions are going",
+    ]
+    # The measures before session 2: three pages, one per measure, the last one done.
+    at = at.button(key="patient.go.before_session").click().run()
+    assert titles(at) == ["Before we meet"] and page_of(at) == "Page 1 of 3"
+    at.radio(key="patient.measure.phq9.phq9_9").set_value(1).run()
+    at = to_page(at, 3)
+    assert at.button(key="patient.next").label == "I am done with these questions"
+    at = at.button(key="patient.next").click().run()
+    assert titles(at) == ["Your questions"]
+    states = [c.value for c in at.caption]
+    assert ":material/check_circle: Done · 1 of 21 questions answered" in states
+    assert [b.label for b in at.button if b.key == "patient.go.before_session"] == [
+        "Look again: Before we meet"
+    ]
+    # The alliance questions, half done: "carry on" opens the first page still to answer.
+    at = at.button(key="patient.go.after_session").click().run()
+    assert at.button(key="patient.back").label == "Back to the list"
+    for item in ("goals_agreement", "task_agreement", "bond", "heard", "individual"):
+        at.radio(key=f"patient.alliance.{item}").set_value(3).run()
+    at = at.button(key="patient.back").click().run()
+    assert "5 of 9 questions answered" in [c.value for c in at.caption]
+    at = at.button(key="patient.go.after_session").click().run()
+    assert page_of(at) == "Page 2 of 2", "no open questions here: the preferences ask them"
+    stored = services.patient_links(case_id)[0]
+    assert [(q.set_id, q.answered, q.done_at is not None) for q in stored.questionnaires] == [
+        ("preferences", 0, False),
+        ("before_session", 1, True),
+        ("after_session", 5, False),
+    ]
+    # Check and send from the list: the answers of every questionnaire on one screen.
+    at = at.button(key="patient.back").click().run()
+    at = at.button(key="patient.back").click().run()
+    at = at.button(key="patient.review").click().run()
+    assert titles(at) == ["Check your answers"]
+    assert [h.value for h in at.subheader] == [
+        "What you want from therapy",
+        "Before we meet",
+        "How your sessions are going",
+    ]
+    at = at.button(key="patient.finish").click().run()
+    again = visit(code)
+    told = " ".join(m.value for m in again.markdown)
+    assert "Before we meet: 1 of 21 questions answered" in told
+    assert services.patient_links(case_id)[0].completed_at is not None
+    assert services.link_risks()[0].session_number == 2
 
 
 # The therapist's page -------------------------------------------------------------------------
@@ -217,7 +372,7 @@ def test_finishing_shows_the_thank_you_and_answers_stop_changing(case_id):
 def therapist(case_id: int) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["case_id"] = case_id
-    at.switch_page("pages/patient_links.py")
+    at.switch_page("pages/patient_questionnaires.py")
     return at.run()
 
 
@@ -238,7 +393,7 @@ def test_a_link_is_created_shown_once_and_revoked(case_id):
 
 
 def test_a_gap_is_flagged_when_the_answers_differ(case_id):
-    link, code = services.create_patient_link(case_id, "preferences")
+    link, code = services.create_patient_link(case_id, {"preferences": None})
     services.open_patient_link(code, "test")
     services.save_patient_answer(link.id, "preferences.structure", {"value": 5, "importance": 3})
     services.complete_patient_link(link.id)
@@ -256,22 +411,22 @@ def test_a_gap_is_flagged_when_the_answers_differ(case_id):
 
 
 def test_the_source_choice_changes_the_report(case_id):
-    link, code = services.create_patient_link(case_id, "preferences")
+    link, code = services.create_patient_link(case_id, {"preferences": None})
     services.open_patient_link(code, "test")
     services.save_patient_answer(link.id, "preferences.structure", {"value": 5, "importance": 3})
     at = therapist(case_id)
     fit = frame(at, "Answer from").set_index("Dimension")
     assert fit.loc["Structure", "Answer from"] == "You"
-    at = at.radio(key="voice.source").set_value("patient").run()
+    at = at.radio(key="answers.source").set_value("patient").run()
     assert services.answer_source(case_id) == "patient"
     fit = frame(at, "Answer from").set_index("Dimension")
     assert fit.loc["Structure", "Answer from"] == "Patient"
     assert "This report uses: the patient's answers only." in [c.value for c in at.caption]
-    assert therapist(case_id).radio(key="voice.source").value == "patient"
+    assert therapist(case_id).radio(key="answers.source").value == "patient"
 
 
 def test_theme_suggestions_are_accepted_or_rejected_and_kept(case_id):
-    link, code = services.create_patient_link(case_id, "preferences")
+    link, code = services.create_patient_link(case_id, {"preferences": None})
     services.open_patient_link(code, "test")
     services.save_patient_answer(link.id, "open.helped", {"value": HELPED})
     source = f"patient:{link.id}:open.helped"
@@ -281,7 +436,8 @@ def test_theme_suggestions_are_accepted_or_rejected_and_kept(case_id):
     at = at.button(key=f"codes.{source}.pace.accepted").click().run()
     at = at.button(key=f"codes.{source}.depth.rejected").click().run()
     assert not at.exception
-    decisions = {d.theme: d.decision for d in app_store().patient_links.code_decisions(case_id)}
+    stored = app_store().patient_questionnaires.code_decisions(case_id)
+    decisions = {d.theme: d.decision for d in stored}
     assert decisions == {"pace": "accepted", "depth": "rejected"}
     assert at.button(key=f"codes.{source}.pace.accepted").disabled
     again = therapist(case_id)
@@ -290,7 +446,7 @@ def test_theme_suggestions_are_accepted_or_rejected_and_kept(case_id):
 
 
 def test_the_caseload_shows_the_themes_of_patient_feedback(case_id):
-    link, code = services.create_patient_link(case_id, "preferences")
+    link, code = services.create_patient_link(case_id, {"preferences": None})
     services.open_patient_link(code, "test")
     services.save_patient_answer(link.id, "open.helped", {"value": HELPED})
     at = AppTest.from_file(APP, default_timeout=60)
@@ -312,7 +468,7 @@ def test_highlighting_escapes_what_people_wrote():
 
 
 def test_a_risk_answer_before_a_session_is_shown_above_everything(case_id):
-    link, code = services.create_patient_link(case_id, "before_session", 2)
+    link, code = services.create_patient_link(case_id, {"preferences": None, "before_session": 2})
     services.open_patient_link(code, "test")
     services.save_patient_answer(link.id, "measure.phq9.phq9_9", {"value": 2})
     at = therapist(case_id)
@@ -326,13 +482,20 @@ def test_the_page_own_words_for_patients_are_plain(name):
     """As every text of content/patient/ (tests/unit/test_patient_readability.py)."""
     moment = "14:05 on Friday 11 December 2026"
     text = WORDS[name].format(
-        until=moment, when=moment, title="What you want from therapy", answered=3, total=20
+        until=moment,
+        when=moment,
+        title="What you want from therapy",
+        answered=3,
+        total=20,
+        count=3,
+        page=2,
+        pages=7,
     )
     assert textstat.flesch_reading_ease(text) >= 60, text
 
 
 def test_in_team_mode_the_patient_needs_no_sign_in(case_id, monkeypatch):
-    link, code = services.create_patient_link(case_id, "preferences")
+    link, code = services.create_patient_link(case_id, {"preferences": None})
     monkeypatch.setenv("TAILORING_MODE", "team")
     services.set_mode("team")
     try:
@@ -368,17 +531,46 @@ def test_before_a_session_offers_the_next_unrecorded_session(case_id):
             case_id, {"number": number, "date": f"2026-11-0{number}", "attendance": "attended"}
         )
     at = therapist(case_id)
-    # Shown first with another questionnaire, then switched: the number follows the choice.
-    at.selectbox(key="links.new.set").set_value("preferences").run()
-    at.selectbox(key="links.new.set").set_value("before_session").run()
     assert at.number_input(key="links.new.session.before_session").value == 3
+    assert at.number_input(key="links.new.session.after_session").value == 2
+    assert at.number_input(key="links.new.session.before_session").disabled
+    at.checkbox(key="links.new.before_session").check().run()
+    at = at.checkbox(key="links.new.preferences").uncheck().run()
     at.button(key="links.new.create").click().run()
     assert not at.exception
-    assert services.patient_links(case_id)[-1].session_number == 3
+    [link] = services.patient_links(case_id)
+    assert [(q.set_id, q.session_number) for q in link.questionnaires] == [("before_session", 3)]
+
+
+def test_one_link_carries_the_questionnaires_ticked_for_a_visit(case_id):
+    services.record_session(case_id, {"number": 1, "date": "2026-11-01", "attendance": "attended"})
+    at = therapist(case_id)
+    assert at.checkbox(key="links.new.preferences").value is True
+    for set_id in ("before_session", "after_session"):
+        at.checkbox(key=f"links.new.{set_id}").check().run()
+    at = at.button(key="links.new.create").click().run()
+    assert not at.exception
+    [link] = services.patient_links(case_id)
+    assert [(q.set_id, q.session_number) for q in link.questionnaires] == [
+        ("preferences", None),
+        ("before_session", 2),
+        ("after_session", 1),
+    ]
+    services.finish_patient_questionnaire(link.id, "before_session")
+    shown = " ".join(m.value for m in therapist(case_id).markdown)
+    assert (
+        "Preferences; Before session 2 (PHQ-9, anxiety, WSAS) (done); "
+        "After session 1 (alliance check)"
+    ) in shown
+    for set_id in ("preferences", "before_session", "after_session"):
+        at.checkbox(key=f"links.new.{set_id}").uncheck().run()
+    at = at.button(key="links.new.create").click().run()
+    assert "No link made: tick at least one questionnaire." in [e.value for e in at.error]
+    assert len(services.patient_links(case_id)) == 1
 
 
 def test_a_measures_question_is_shown_once_above_its_items(case_id):
-    _, code = services.create_patient_link(case_id, "before_session", 1)
+    _, code = services.create_patient_link(case_id, {"before_session": 1})
     at = visit(code)
     assert not at.exception
     stem = services.content().measure("phq9").question.strip()

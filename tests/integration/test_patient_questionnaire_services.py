@@ -1,4 +1,4 @@
-"""The patient-voice use cases in services, on a real SQLite database: links and codes, the
+"""The patient questionnaires use cases in services, on a real SQLite database: links and codes, the
 patient's answers, perception gaps, the fit's source, coded free text and caseload themes."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from tailoring import services
-from tailoring.engine.patient_links import UNKNOWN_CLIENTS_POLICY, normalise
+from tailoring.engine.patient_questionnaires import UNKNOWN_CLIENTS_POLICY, normalise
 from tailoring.model.actor import Actor
 from tailoring.storage.tables import patient_links
 from tests.store import app_store
@@ -34,7 +34,7 @@ def case_id(database) -> int:
 
 
 def opened(case_id: int, set_id: str = "preferences", session: int | None = None) -> int:
-    _, code = services.create_patient_link(case_id, set_id, session)  # type: ignore[arg-type]
+    _, code = services.create_patient_link(case_id, {set_id: session})  # type: ignore[dict-item]
     return services.open_patient_link(code, PATIENT).id
 
 
@@ -55,8 +55,10 @@ def stored_link_rows() -> list[dict]:
 
 
 def test_a_link_gives_its_code_once_and_stores_only_the_hash(case_id):
-    link, code = services.create_patient_link(case_id, "after_session", 2)
-    assert (link.set_id, link.session_number, link.created_by) == ("after_session", 2, "local user")
+    link, code = services.create_patient_link(case_id, {"after_session": 2})
+    [carried] = link.questionnaires
+    assert (carried.set_id, carried.session_number, carried.done_at) == ("after_session", 2, None)
+    assert link.created_by == "local user"
     assert link.expires_at - link.created_at == timedelta(days=14)
     assert len(normalise(code)) == 28
     [row] = stored_link_rows()
@@ -68,9 +70,9 @@ def test_a_link_gives_its_code_once_and_stores_only_the_hash(case_id):
 
 
 def test_expired_revoked_and_unknown_codes_get_the_same_refusal(case_id):
-    expired_link, expired = services.create_patient_link(case_id, "preferences")
+    expired_link, expired = services.create_patient_link(case_id, {"preferences": None})
     services.expire_patient_link(expired_link.id)
-    revoked_link, revoked = services.create_patient_link(case_id, "preferences")
+    revoked_link, revoked = services.create_patient_link(case_id, {"preferences": None})
     services.revoke_patient_link(revoked_link.id)
     messages = set()
     for code in (expired, revoked, "7K2M-QX9D-AAAA-BBBB-CCCC-DDDD-EEEE", "not a code"):
@@ -81,7 +83,7 @@ def test_expired_revoked_and_unknown_codes_get_the_same_refusal(case_id):
 
 
 def test_repeated_wrong_codes_lock_the_client_out_even_with_a_right_code(case_id):
-    _, code = services.create_patient_link(case_id, "preferences")
+    _, code = services.create_patient_link(case_id, {"preferences": None})
     for _ in range(4):
         with pytest.raises(services.LinkRefused):
             services.open_patient_link(WRONG, GUESSER)
@@ -95,7 +97,7 @@ def test_repeated_wrong_codes_lock_the_client_out_even_with_a_right_code(case_id
 def test_wrong_codes_without_an_address_are_throttled_in_one_bucket_and_kept(case_id):
     """Behind a proxy on the same host no client has an address: before, each reload was a new
     key and wrong codes were never throttled; the count also survives a restart."""
-    _, code = services.create_patient_link(case_id, "preferences")
+    _, code = services.create_patient_link(case_id, {"preferences": None})
     for _ in range(UNKNOWN_CLIENTS_POLICY.max_failures - 1):
         with pytest.raises(services.LinkRefused):
             services.open_patient_link(WRONG, None)
@@ -108,7 +110,7 @@ def test_wrong_codes_without_an_address_are_throttled_in_one_bucket_and_kept(cas
 
 
 def test_links_are_extended_expired_and_revoked_for_good(case_id):
-    link, _ = services.create_patient_link(case_id, "preferences", days=3)
+    link, _ = services.create_patient_link(case_id, {"preferences": None}, days=3)
     longer = services.extend_patient_link(link.id)
     assert longer.expires_at - link.expires_at == timedelta(days=14)
     stopped = services.expire_patient_link(link.id)
@@ -127,12 +129,91 @@ def test_links_are_extended_expired_and_revoked_for_good(case_id):
 
 def test_sets_about_a_session_need_its_number_and_attempts_get_no_links(case_id):
     with pytest.raises(ValueError, match="session"):
-        services.create_patient_link(case_id, "before_session")
+        services.create_patient_link(case_id, {"before_session": None})
+    with pytest.raises(ValueError, match="one questionnaire or more"):
+        services.create_patient_link(case_id, {})
     with pytest.raises(ValueError, match="1 hour to 42 days"):
-        services.create_patient_link(case_id, "preferences", days=60)
+        services.create_patient_link(case_id, {"preferences": None}, days=60)
     attempt = services.start_attempt(services.scenarios()[0].id)
     with pytest.raises(services.CaseFileError, match="real cases"):
-        services.create_patient_link(attempt, "preferences")
+        services.create_patient_link(attempt, {"preferences": None})
+
+
+def test_the_sessions_offered_are_before_the_next_unrecorded_and_after_the_last(case_id):
+    assert services.link_sessions(case_id) == {"before_session": 1, "after_session": 1}
+    for number in (1, 2, 4):  # session 3 is not written up yet: it is in the past all the same
+        session = {"number": number, "date": f"2026-11-0{number}", "attendance": "attended"}
+        services.record_session(case_id, session)
+    assert services.link_sessions(case_id) == {"before_session": 5, "after_session": 4}
+
+
+# One link for a patient's visit ----------------------------------------------------------------
+
+
+def test_one_link_carries_several_questionnaires_each_answer_under_its_own(case_id):
+    visit = {"preferences": None, "before_session": 2, "after_session": 1}
+    link, code = services.create_patient_link(case_id, visit)
+    assert [(q.set_id, q.session_number) for q in link.questionnaires] == list(visit.items())
+    assert services.audit_entries(reference="PV-001")[0].detail == (
+        f"patient link {link.id} created (preferences, before_session, after_session)"
+    )
+    opened_link = services.open_patient_link(code, PATIENT)
+    asked = services.link_questionnaires(opened_link)
+    assert [q.set_id for q in asked] == list(visit)
+    keys = [q.key for q in services.patient_questions(opened_link)]
+    # The open questions end the preferences and the after-session set: asked once, first.
+    assert keys.count("open.helped") == 1 and len(keys) == len(set(keys))
+    assert [q.key for q in asked[0].pages[-1].questions] == ["open.helped", "open.fit_better"]
+    assert all(not q.key.startswith("open.") for q in asked[2].questions)
+    assert [len(q.pages) for q in asked] == [7, 3, 2]
+
+    services.save_patient_answer(link.id, "preferences.structure", {"value": 5, "importance": 2})
+    services.save_patient_answer(link.id, "open.helped", {"value": HELPED})
+    for item in range(1, 10):
+        services.save_patient_answer(link.id, f"measure.phq9.phq9_{item}", {"value": 2})
+    services.save_patient_answer(link.id, "alliance.bond", {"value": 1})
+    [stored] = services.patient_links(case_id)
+    assert [q.answered for q in stored.questionnaires] == [2, 9, 1]
+    assert stored.answered == 12
+
+    # Each answer counts for the session its questionnaire is about.
+    [measured] = services.patient_measures(case_id)
+    assert (measured.session_number, measured.scores[0].total) == (2, 18)
+    patient, alliance_session = services.patient_answers_for_case(case_id)
+    assert alliance_session == 1 and patient.alliance["bond"].value == 1
+    assert patient.open == {"helped": HELPED}
+    [text] = [t for t in services.coded_texts(case_id) if t.who == "patient"]
+    assert text.label == "What has helped so far? (What you want from therapy)"
+
+
+def test_a_questionnaire_of_a_link_is_done_on_its_own_and_the_link_finished_at_the_end(case_id):
+    _, code = services.create_patient_link(case_id, {"preferences": None, "before_session": 3})
+    link_id = services.open_patient_link(code, PATIENT).id
+    done = services.finish_patient_questionnaire(link_id, "before_session")
+    assert [q.done_at is not None for q in done.questionnaires] == [False, True]
+    again = services.finish_patient_questionnaire(link_id, "before_session")
+    assert again.questionnaire("before_session") == done.questionnaire("before_session")
+    # Done is not finished: the answers can still change until the link is.
+    services.save_patient_answer(link_id, "measure.phq9.phq9_1", {"value": 1})
+    with pytest.raises(ValueError, match="carries no 'after_session'"):
+        services.finish_patient_questionnaire(link_id, "after_session")
+    with pytest.raises(ValueError, match="not a question of this link"):
+        services.save_patient_answer(link_id, "alliance.bond", {"value": 1})
+    services.complete_patient_link(link_id)
+    with pytest.raises(services.LinkClosed):
+        services.finish_patient_questionnaire(link_id, "preferences")
+    details = [d for _, _, _, d in patient_entries()]
+    assert details.count("questionnaire before_session done") == 1
+    assert details[-1] == "questionnaire finished"
+
+
+def test_item_9_from_a_link_of_several_questionnaires_names_its_session(case_id):
+    link, code = services.create_patient_link(case_id, {"preferences": None, "before_session": 2})
+    services.open_patient_link(code, PATIENT)
+    services.save_patient_answer(link.id, "measure.phq9.phq9_9", {"value": 2})
+    [risk] = services.link_risks()
+    assert (risk.link_id, risk.session_number, risk.completed) == (link.id, 2, False)
+    assert services.item9_cases() == {case_id: "by link (partly answered)"}
 
 
 # The patient's answers -------------------------------------------------------------------------
@@ -211,10 +292,10 @@ def test_perception_gaps_compare_the_patient_with_the_therapist(case_id):
     link_id = opened(case_id)
     services.save_patient_answer(link_id, "preferences.structure", {"value": 5, "importance": 3})
     services.save_patient_answer(link_id, "preferences.pace", {"value": 3, "importance": 1})
-    voice = services.patient_voice(case_id)
-    assert [g.id for g in voice.gaps] == ["gap.pref.structure"]
-    assert voice.gaps[0].severity == "high"
-    rows = {(c.section, c.item_id): c for c in voice.comparisons}
+    compared = services.patient_side_by_side(case_id)
+    assert [g.id for g in compared.gaps] == ["gap.pref.structure"]
+    assert compared.gaps[0].severity == "high"
+    rows = {(c.section, c.item_id): c for c in compared.comparisons}
     assert rows[("preferences", "structure")].patient.startswith("5 of 5")
     assert rows[("preferences", "structure")].therapist.startswith("1 of 5")
     assert ("preferences", "directiveness") not in rows
@@ -232,10 +313,10 @@ def test_alliance_answers_are_compared_with_the_alliance_check_of_their_session(
     )
     link_id = opened(case_id, "after_session", 2)
     services.save_patient_answer(link_id, "alliance.bond", {"value": 1})
-    voice = services.patient_voice(case_id)
-    assert voice.alliance_session == 2
-    assert voice.therapist.alliance["bond"].value == 4
-    assert "gap.alliance.bond" in [g.id for g in voice.gaps]
+    compared = services.patient_side_by_side(case_id)
+    assert compared.alliance_session == 2
+    assert compared.therapist.alliance["bond"].value == 4
+    assert "gap.alliance.bond" in [g.id for g in compared.gaps]
 
 
 def test_revoked_links_do_not_count_towards_what_the_patient_said(case_id):
@@ -388,7 +469,7 @@ def test_measures_before_a_session_are_scored_and_a_risk_answer_stands_out(case_
         services.save_patient_answer(link_id, f"measure.phq9.phq9_{item}", {"value": 1})
     services.save_patient_answer(link_id, "measure.gad7.gad7_1", {"value": 2})
     [answered] = services.patient_measures(case_id)
-    assert answered.link.session_number == 4
+    assert answered.session_number == 4
     phq9, gad7 = answered.scores
     assert (phq9.short_name, phq9.total, phq9.complete) == ("PHQ-9", 9, True)
     assert (gad7.total, gad7.answered) == (None, 1)
@@ -523,9 +604,9 @@ def test_codes_and_answers_are_audited_by_link_never_with_the_answers(case_id):
 
 
 def test_refused_codes_are_audited_with_their_link_when_they_have_one(case_id):
-    expired_link, expired = services.create_patient_link(case_id, "preferences")
+    expired_link, expired = services.create_patient_link(case_id, {"preferences": None})
     services.expire_patient_link(expired_link.id)
-    revoked_link, revoked = services.create_patient_link(case_id, "preferences")
+    revoked_link, revoked = services.create_patient_link(case_id, {"preferences": None})
     services.revoke_patient_link(revoked_link.id)
     wrong = "7K2M-QX9D-AAAA-BBBB-CCCC-DDDD-EEEE"
     for code in (expired, revoked, wrong, "not a code"):

@@ -1,9 +1,10 @@
-"""Patient links, the answers given through them, and decisions about coded free text, in SQL.
+"""Patient questionnaires in SQL: links, the questionnaires each carries, the answers given
+through them, and decisions about coded free text.
 
-A link's code is never stored, only its hash (see tailoring/engine/patient_links.py, which makes
-codes and decides expiry). Every write through a link first locks the link's row with an
-``UPDATE``, so two devices answering one questionnaire take turns, and an answer cannot slip in
-after the link was completed, expired or revoked.
+A link's code is never stored, only its hash (see tailoring/engine/patient_questionnaires.py,
+which makes codes and decides expiry). Every write through a link first locks the link's row with
+an ``UPDATE``, so two devices answering one questionnaire take turns, and an answer cannot slip
+in after the link was completed, expired or revoked.
 
 Over 500 lines as one module on purpose: links, their answers, the answer source and coded-text
 decisions are one aggregate (each keyed by the case and the link), and half the module is the
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
@@ -32,8 +33,14 @@ from sqlalchemy import (
 )
 
 from tailoring.model.base import ThemeId
-from tailoring.model.patient import ANSWER_KEY, SOURCES, PatientLink, Source
 from tailoring.model.patient_content import SESSION_SETS, SET_IDS, SetId
+from tailoring.model.patient_questionnaires import (
+    ANSWER_KEY,
+    SOURCES,
+    LinkQuestionnaire,
+    PatientLink,
+    Source,
+)
 from tailoring.storage.common import (
     ACTOR_LENGTH,
     check_choice,
@@ -51,6 +58,7 @@ from tailoring.storage.tables import (
     answer_sources,
     cases,
     patient_answers,
+    patient_link_questionnaires,
     patient_links,
     text_codes,
 )
@@ -64,6 +72,8 @@ CodeDecisionKind = Literal["accepted", "rejected"]
 CODE_DECISIONS: tuple[CodeDecisionKind, ...] = ("accepted", "rejected")
 THEME_IDS: tuple[str, ...] = get_args(ThemeId)
 LINK_FIELDS = tuple(c.name for c in patient_links.c if c.name != "token_hash")
+# Links read at once per statement (their questionnaires are looked up by link id).
+LINK_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -77,7 +87,8 @@ class CaseLink:
 
 @dataclass(frozen=True)
 class PatientAnswer:
-    """One stored answer: its payload (see tailoring/model/patient.py) and when it was given."""
+    """One stored answer: its payload (see tailoring/model/patient_questionnaires.py) and when it
+    was given."""
 
     payload: dict[str, Any]
     updated_at: datetime
@@ -140,7 +151,7 @@ class OpenAnswer:
         return f"patient:{self.link_id}:{self.item_key}"
 
 
-class PatientRepository:
+class PatientQuestionnaireRepository:
     """Questionnaires sent to patients by link and what came back, stored beside the cases."""
 
     def __init__(self, connection: Connection) -> None:
@@ -151,26 +162,22 @@ class PatientRepository:
     def create_link(
         self,
         case_id: int,
-        set_id: SetId,
-        session_number: int | None,
+        questionnaires: Mapping[SetId, int | None],
         token_hash: str,
         created_by: str,
         expires_at: datetime,
         now: datetime | None = None,
     ) -> PatientLink:
-        """Store a new link to a questionnaire set for the case and return it.
+        """Store a new link carrying these questionnaires, in this order, and return it.
 
-        ``session_number`` is required for the sets about a session and refused for the
-        preference profile. ``token_hash`` is the hash of the code, never the code.
+        ``questionnaires`` maps each set to its session number, required for the sets about a
+        session and refused for the preference profile. ``token_hash`` is the hash of the code,
+        never the code.
         """
-        check_choice("set_id", set_id, SET_IDS)
-        if set_id in SESSION_SETS:
-            if isinstance(session_number, bool) or not isinstance(session_number, int):
-                raise ValueError(f"a {set_id} link needs the number of its session")
-            if session_number < 1:
-                raise ValueError("session_number must be 1 or more")
-        elif session_number is not None:
-            raise ValueError(f"a {set_id} link belongs to no session")
+        if not isinstance(questionnaires, Mapping) or not questionnaires:
+            raise ValueError("a link carries one questionnaire or more: map each set to a session")
+        for set_id, session_number in questionnaires.items():
+            _check_questionnaire(set_id, session_number)
         if not isinstance(token_hash, str) or not TOKEN_HASH.match(token_hash):
             raise ValueError("token_hash must be a SHA-256 hash in lower-case hex")
         check_id("created_by", created_by, ACTOR_LENGTH)
@@ -182,8 +189,6 @@ class PatientRepository:
             insert(patient_links)
             .values(
                 case_id=case_id,
-                set_id=set_id,
-                session_number=session_number,
                 token_hash=token_hash,
                 created_by=created_by,
                 created_at=now,
@@ -191,6 +196,13 @@ class PatientRepository:
             )
             .returning(patient_links.c.id)
         ).scalar_one()
+        self._connection.execute(
+            insert(patient_link_questionnaires),
+            [
+                {"link_id": link_id, "set_id": s, "position": i, "session_number": n}
+                for i, (s, n) in enumerate(questionnaires.items())
+            ],
+        )
         return _link(self._connection, link_id)
 
     def link(self, link_id: int) -> PatientLink:
@@ -205,14 +217,14 @@ class PatientRepository:
             .where(patient_links.c.case_id == case_id)
             .order_by(patient_links.c.id.desc())
         )
-        return [_as_link(row) for row in rows]
+        return _as_links(self._connection, rows)
 
     def find_by_hash(self, token_hash: str) -> PatientLink | None:
         """The link whose code has this hash, or None: a patient's way in."""
         row = self._connection.execute(
             _links_query().where(patient_links.c.token_hash == token_hash)
         ).one_or_none()
-        return None if row is None else _as_link(row)
+        return None if row is None else _as_links(self._connection, [row])[0]
 
     def outstanding(
         self, therapist: str | None = None, now: datetime | None = None
@@ -246,7 +258,8 @@ class PatientRepository:
         return self._set(link_id, opened_at=func.coalesce(p.opened_at, checked_time(now)))
 
     def extend(self, link_id: int, expires_at: datetime) -> PatientLink:
-        """Set a new expiry (see engine.patient_links.extended_expiry); ValueError if revoked."""
+        """Set a new expiry (see engine.patient_questionnaires.extended_expiry); ValueError if
+        revoked."""
         expires_at = checked_time(expires_at)
         row = _lock_link(self._connection, link_id)
         if row.revoked_at is not None:
@@ -269,12 +282,19 @@ class PatientRepository:
     # Answers ---------------------------------------------------------------------------------
 
     def save_answer(
-        self, link_id: int, item_key: str, payload: dict[str, Any], now: datetime | None = None
+        self,
+        link_id: int,
+        set_id: SetId,
+        item_key: str,
+        payload: dict[str, Any],
+        now: datetime | None = None,
     ) -> None:
-        """Insert or replace one answer (LinkClosed once completed, expired or revoked).
+        """Insert or replace one answer, given in the link's questionnaire ``set_id`` (LinkClosed
+        once completed, expired or revoked; ValueError if the link carries no such set).
 
-        The payload is stored as given: check it first with tailoring.model.patient.parse_answer.
-        Saving also records the link as opened.
+        The payload is stored as given: check it first with
+        tailoring.model.patient_questionnaires.parse_answer. Saving also records the link as
+        opened.
         """
         if not isinstance(item_key, str) or len(item_key) > ITEM_KEY_LENGTH:
             raise ValueError(f"item_key must be a string of at most {ITEM_KEY_LENGTH} characters")
@@ -287,15 +307,33 @@ class PatientRepository:
         a = patient_answers.c
         key = (a.link_id == link_id, a.item_key == item_key)
         _open_for_answers(self._connection, link_id, now)
+        _require_questionnaire(self._connection, link_id, set_id)
         updated = self._connection.execute(
-            update(patient_answers).where(*key).values(payload=text, updated_at=now)
+            update(patient_answers).where(*key).values(set_id=set_id, payload=text, updated_at=now)
         )
         if not updated.rowcount:
             self._connection.execute(
                 insert(patient_answers).values(
-                    link_id=link_id, item_key=item_key, payload=text, updated_at=now
+                    link_id=link_id, set_id=set_id, item_key=item_key, payload=text, updated_at=now
                 )
             )
+
+    def finish_questionnaire(
+        self, link_id: int, set_id: SetId, now: datetime | None = None
+    ) -> PatientLink:
+        """Record that the patient is done with one questionnaire of the link; its answers can
+        still change until the link is completed. Done twice keeps the first time; LinkClosed
+        once the link stopped taking answers, ValueError if it carries no such set."""
+        now = checked_time(now)
+        _open_for_answers(self._connection, link_id, now)
+        _require_questionnaire(self._connection, link_id, set_id)
+        q = patient_link_questionnaires.c
+        self._connection.execute(
+            update(patient_link_questionnaires)
+            .where(q.link_id == link_id, q.set_id == set_id)
+            .values(done_at=func.coalesce(q.done_at, now))
+        )
+        return _link(self._connection, link_id)
 
     def answers(self, link_id: int) -> dict[str, PatientAnswer]:
         """The answers given through the link, by item key."""
@@ -328,17 +366,18 @@ class PatientRepository:
         Completed and partly answered links both count, expired ones too (what was said was
         said); revoked links do not (a link revoked may have reached the wrong person).
         """
-        a, p = patient_answers.c, patient_links.c
+        a, p, q = patient_answers.c, patient_links.c, patient_link_questionnaires.c
         query = (
             select(
-                p.set_id,
+                a.set_id,
                 a.item_key,
                 a.payload,
                 a.updated_at,
                 a.link_id,
-                p.session_number,
+                q.session_number,
                 p.completed_at,
             )
+            .join(patient_link_questionnaires, _asked_in())
             .join(patient_links, p.id == a.link_id)
             .where(p.case_id == case_id, p.revoked_at.is_(None))
             .order_by(a.updated_at, a.link_id)
@@ -362,19 +401,20 @@ class PatientRepository:
         real cases, finished or only partly answered, newest first."""
         if not item_keys:
             return []
-        a, p = patient_answers.c, patient_links.c
+        a, p, q = patient_answers.c, patient_links.c, patient_link_questionnaires.c
         query = (
             select(
                 p.case_id,
                 cases.c.reference,
                 cases.c.therapist,
                 a.link_id,
-                p.session_number,
+                q.session_number,
                 a.item_key,
                 a.payload,
                 a.updated_at,
                 p.completed_at,
             )
+            .join(patient_link_questionnaires, _asked_in())
             .join(patient_links, p.id == a.link_id)
             .join(cases, cases.c.id == p.case_id)
             .where(
@@ -485,18 +525,20 @@ class PatientRepository:
         """Every free-text answer given through a link that was not revoked, of one case or of
         the real cases of the caseload (active ones unless ``include_archived``), oldest first."""
         a, p, c = patient_answers.c, patient_links.c, cases.c
+        q = patient_link_questionnaires.c
         query = (
             select(
                 p.case_id,
                 c.therapist,
                 a.link_id,
-                p.set_id,
-                p.session_number,
+                a.set_id,
+                q.session_number,
                 a.item_key,
                 a.payload,
                 a.updated_at,
             )
-            .join_from(patient_answers, patient_links, p.id == a.link_id)
+            .join_from(patient_answers, patient_link_questionnaires, _asked_in())
+            .join(patient_links, p.id == a.link_id)
             .join(cases, c.id == p.case_id)
             .where(a.item_key.like("open.%"), p.revoked_at.is_(None), c.kind == "case")
             .order_by(a.updated_at, a.link_id, a.item_key)
@@ -569,9 +611,11 @@ class PatientRepository:
         return _link(self._connection, link_id)
 
     def _case_links(self, query: Select[Any]) -> list[CaseLink]:
+        rows = list(self._connection.execute(query))
+        links = _as_links(self._connection, rows)
         return [
-            CaseLink(_as_link(row), row.reference, row.therapist)
-            for row in self._connection.execute(query)
+            CaseLink(link, row.reference, row.therapist)
+            for link, row in zip(links, rows, strict=True)
         ]
 
 
@@ -602,15 +646,84 @@ def _case_links_query(therapist: str | None) -> Select[Any]:
     return query
 
 
-def _as_link(row: Row[Any]) -> PatientLink:
-    return PatientLink(**{name: row._mapping[name] for name in (*LINK_FIELDS, "answered")})
+def _as_links(connection: Connection, rows: Iterable[Row[Any]]) -> list[PatientLink]:
+    """The links of these rows of ``_links_query``, each with its questionnaires."""
+    rows = list(rows)
+    carried = _questionnaires(connection, [row.id for row in rows])
+    return [
+        PatientLink(
+            **{name: row._mapping[name] for name in (*LINK_FIELDS, "answered")},
+            questionnaires=tuple(carried[row.id]),
+        )
+        for row in rows
+    ]
+
+
+def _questionnaires(
+    connection: Connection, link_ids: Sequence[int]
+) -> dict[int, list[LinkQuestionnaire]]:
+    """The questionnaires of each of these links in their order, with how many items of each
+    have an answer."""
+    q, a = patient_link_questionnaires.c, patient_answers.c
+    answered = (
+        select(func.count())
+        .where(a.link_id == q.link_id, a.set_id == q.set_id)
+        .correlate(patient_link_questionnaires)
+        .scalar_subquery()
+    )
+    found: dict[int, list[LinkQuestionnaire]] = {link_id: [] for link_id in link_ids}
+    for start in range(0, len(link_ids), LINK_BATCH):  # bound the statement's parameters
+        batch = list(link_ids[start : start + LINK_BATCH])
+        rows = connection.execute(
+            select(q.link_id, q.set_id, q.session_number, q.done_at, answered.label("answered"))
+            .where(q.link_id.in_(batch))
+            .order_by(q.link_id, q.position)
+        )
+        for row in rows:
+            found[row.link_id].append(
+                LinkQuestionnaire(
+                    set_id=row.set_id,
+                    session_number=row.session_number,
+                    done_at=row.done_at,
+                    answered=row.answered,
+                )
+            )
+    return found
 
 
 def _link(connection: Connection, link_id: int) -> PatientLink:
     row = connection.execute(_links_query().where(patient_links.c.id == link_id)).one_or_none()
     if row is None:
         raise PatientLinkNotFound()
-    return _as_link(row)
+    return _as_links(connection, [row])[0]
+
+
+def _asked_in() -> Any:
+    """An answer's questionnaire: the row of its link and set (for its session number)."""
+    a, q = patient_answers.c, patient_link_questionnaires.c
+    return (q.link_id == a.link_id) & (q.set_id == a.set_id)
+
+
+def _check_questionnaire(set_id: Any, session_number: Any) -> None:
+    """A set a link may carry, with a session number only for the sets about one session."""
+    check_choice("set_id", set_id, SET_IDS)
+    if set_id in SESSION_SETS:
+        if isinstance(session_number, bool) or not isinstance(session_number, int):
+            raise ValueError(f"a {set_id} questionnaire needs the number of its session")
+        if session_number < 1:
+            raise ValueError("session_number must be 1 or more")
+    elif session_number is not None:
+        raise ValueError(f"a {set_id} questionnaire belongs to no session")
+
+
+def _require_questionnaire(connection: Connection, link_id: int, set_id: Any) -> None:
+    """ValueError unless the link carries the questionnaire ``set_id``."""
+    q = patient_link_questionnaires.c
+    carried = connection.execute(
+        select(q.set_id).where(q.link_id == link_id, q.set_id == set_id)
+    ).one_or_none()
+    if carried is None:
+        raise ValueError(f"link {link_id} carries no {set_id!r} questionnaire")
 
 
 def _update_link(connection: Connection, link_id: int, **values: Any) -> None:

@@ -1,5 +1,5 @@
-"""Patient link codes: made from 136 random bits, typeable, kept only as hashes, with expiry and
-throttling of wrong codes.
+"""Patient questionnaire links: codes made from 136 random bits, typeable, kept only as hashes,
+with expiry and throttling of wrong codes; and the sessions a new link's questionnaires are about.
 
 - A code is ``secrets.token_bytes(17)`` written in Crockford's base32 (digits and capitals without
   I, L, O and U), 28 characters in seven groups of four: ``7K2M-QX9D-…``. Reading it back ignores
@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from tailoring.engine.throttle import UNKNOWN_CLIENT, Policy, client_bucket
-from tailoring.model.patient import PatientLink
+from tailoring.model.patient_content import SetId
+from tailoring.model.patient_questionnaires import PatientLink
 
 CODE_BYTES = 17  # 136 bits: at least 128 random bits, as the issue asks
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32
@@ -162,3 +163,18 @@ def code_client_bucket(address: str | None) -> tuple[str, Policy]:
     client = client_bucket(address)
     policy = UNKNOWN_CLIENTS_POLICY if client == UNKNOWN_CLIENT else CLIENT_POLICY
     return "code.client:" + client, policy
+
+
+# The sessions a link is about ------------------------------------------------------------------
+
+
+def suggested_sessions(recorded: Iterable[int]) -> dict[SetId, int]:
+    """The session each questionnaire about a session is first offered for, from the numbers of
+    the sessions recorded so far.
+
+    Before a session: the next one not yet recorded, the one after the last recorded (a gap left
+    by a session not written up yet is in the past, not the visit coming). After a session: the
+    last one recorded. With none recorded, both are about session 1.
+    """
+    last = max(recorded, default=0)
+    return {"before_session": last + 1, "after_session": max(last, 1)}

@@ -1,4 +1,4 @@
-"""The patient's voice: the questions of a questionnaire sent by link, and the answers to them.
+"""Patient questionnaires: the questions of a questionnaire sent by link, and the answers to them.
 
 A patient answers on their own device, in their own words, the same checklist items the therapist
 answers (same ids), plus practical barriers, two open questions and the outcome measures. Each
@@ -99,6 +99,71 @@ def questions(content: ContentLibrary, set_id: str, anxiety_measure: str) -> lis
 def question_map(content: ContentLibrary, set_id: str, anxiety_measure: str) -> dict[str, Question]:
     """The questions of a set by answer key."""
     return {q.key: q for q in questions(content, set_id, anxiety_measure)}
+
+
+class QuestionPage(BaseModel):
+    """One screen of a questionnaire: a section of its set, with the questions still to ask."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    intro: str | None = None
+    questions: list[Question] = Field(min_length=1)
+
+
+class AskedQuestionnaire(BaseModel):
+    """One questionnaire of a link as the patient goes through it, page by page."""
+
+    model_config = ConfigDict(frozen=True)
+
+    set_id: SetId
+    title: str
+    intro: str
+    session_number: int | None = None
+    done_at: datetime | None = Field(None, description="When the patient said it was done.")
+    pages: list[QuestionPage] = Field(min_length=1)
+
+    @property
+    def questions(self) -> list[Question]:
+        return [q for page in self.pages for q in page.questions]
+
+
+def asked_questionnaires(
+    content: ContentLibrary, link: PatientLink, anxiety_measure: str
+) -> list[AskedQuestionnaire]:
+    """The questionnaires of a link in its order, each split into its pages (one per section).
+
+    A question already asked by an earlier questionnaire of the link is not asked again (the
+    open questions end both the preferences and the after-session set): its answer is one per
+    link, stored under one key.
+    """
+    patient = _patient_content(content)
+    asked: set[str] = set()
+    result = []
+    for carried in link.questionnaires:
+        chosen = patient.questionnaire(carried.set_id)
+        by_section: dict[str, list[Question]] = {}
+        for question in questions(content, carried.set_id, anxiety_measure):
+            if question.key not in asked:
+                asked.add(question.key)
+                by_section.setdefault(question.section, []).append(question)
+        pages = [
+            QuestionPage(title=s.title, intro=s.intro, questions=by_section[s.title])
+            for s in chosen.sections
+            if by_section.get(s.title)
+        ]
+        if pages:
+            result.append(
+                AskedQuestionnaire(
+                    set_id=carried.set_id,
+                    title=chosen.title,
+                    intro=chosen.intro,
+                    session_number=carried.session_number,
+                    done_at=carried.done_at,
+                    pages=pages,
+                )
+            )
+    return result
 
 
 def _patient_content(content: ContentLibrary) -> PatientContent:
@@ -318,15 +383,29 @@ def as_answers(content: ContentLibrary, patient: PatientAnswers) -> Answers:
 LinkStatus = Literal["open", "completed", "expired", "revoked"]
 
 
+class LinkQuestionnaire(BaseModel):
+    """One questionnaire a link carries: its set, the session it is about, whether it is done."""
+
+    model_config = ConfigDict(frozen=True)
+
+    set_id: SetId
+    session_number: int | None = Field(None, description="For the sets about one session.")
+    done_at: datetime | None = Field(None, description="When the patient said it was done.")
+    answered: int = Field(0, description="How many of its items have an answer.")
+
+
 class PatientLink(BaseModel):
-    """A questionnaire sent to the patient by link, as stored (the code itself is never kept)."""
+    """Questionnaires sent to the patient by one link, as stored (the code itself is never kept).
+
+    A link carries one or more questionnaires, each set at most once (a patient's visit: for
+    example the preferences, and the measures before session 2), answered and sent together.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     id: int
     case_id: int
-    set_id: SetId
-    session_number: int | None = Field(None, description="For the sets about one session.")
+    questionnaires: tuple[LinkQuestionnaire, ...] = Field(min_length=1)
     created_by: str
     created_at: datetime
     expires_at: datetime
@@ -354,6 +433,10 @@ class PatientLink(BaseModel):
     def accepts_answers(self, now: datetime) -> bool:
         """Whether answers may still be given or changed: open, not yet completed."""
         return self.status(now) == "open"
+
+    def questionnaire(self, set_id: str) -> LinkQuestionnaire | None:
+        """The link's questionnaire of this set, or None if it carries none."""
+        return next((q for q in self.questionnaires if q.set_id == set_id), None)
 
     def returned_unseen(self) -> bool:
         """Completed since the therapist last looked."""
