@@ -31,7 +31,8 @@ from tailoring.content import library  # noqa: E402
 from tailoring.demo import demo_cases  # noqa: E402
 from tailoring.engine.assess import assess  # noqa: E402
 from tailoring.engine.caseload import case_metrics, caseload_frame, caseload_summary  # noqa: E402
-from tailoring.export.caseload import cases_csv, parse_caseload  # noqa: E402
+from tailoring.export.caseload import cases_csv  # noqa: E402
+from tailoring.imports.caseload import parse_caseload  # noqa: E402
 from tailoring.model.caseload import ImportReport  # noqa: E402
 from tailoring.model.content import ContentLibrary  # noqa: E402
 from tailoring.storage.db import upgraded_engine  # noqa: E402

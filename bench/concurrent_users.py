@@ -52,8 +52,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tailoring import services  # noqa: E402
-from tailoring.auth import Actor  # noqa: E402
 from tailoring.demo import demo_cases  # noqa: E402
+from tailoring.model.actor import Actor  # noqa: E402
 from tailoring.model.case import Case  # noqa: E402
 from tailoring.storage import db  # noqa: E402
 from tailoring.storage.audit import AuditLog  # noqa: E402

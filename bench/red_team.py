@@ -62,16 +62,16 @@ from tailoring import limits, services  # noqa: E402
 from tailoring.auth import (  # noqa: E402
     NAME_POLICY,
     REFUSED,
-    Actor,
     authenticate,
     hash_password,
     login_client_bucket,
-    name_bucket,
 )
 from tailoring.demo import demo_cases  # noqa: E402
 from tailoring.engine.identifiers import find_identifiers  # noqa: E402
 from tailoring.engine.patient_questionnaires import format_code, new_code, normalise  # noqa: E402
+from tailoring.engine.throttle import name_bucket  # noqa: E402
 from tailoring.export.caseload import cases_csv  # noqa: E402
+from tailoring.model.actor import Actor  # noqa: E402
 from tailoring.storage.audit import AuditEntry, entry_hash  # noqa: E402
 from tailoring.storage.db import build_engine, make_engine, upgraded_engine  # noqa: E402
 from tailoring.storage.errors import UnknownUser  # noqa: E402

@@ -27,9 +27,8 @@ with friendly_errors():
     # One frame per server for everyone, narrowed here to what this person may see. Before this
     # server has read it, a first visit (no filter set) draws the table's first rows from a
     # preview, then reads the whole caseload for everything else.
-    frame = caseload.ready(stamp, include_archived)
     preview = None
-    if frame is None and caseload.no_filter_set():
+    if caseload.ready(stamp, include_archived) is None and caseload.no_filter_set():
         by, descending = caseload.chosen_sort()
         preview = services.caseload_preview(include_archived, by, descending, caseload.TABLE_ROWS)
         therapists, names, total = preview.therapists, preview.protocols, preview.total

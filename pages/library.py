@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
 
 from tailoring import services
-from tailoring.model.content import ACTION_KIND_LABELS, DEMAND_LABELS
+from tailoring.model.content import (
+    ACTION_KIND_LABELS,
+    DEMAND_LABELS,
+    AllianceItem,
+    PreferenceItem,
+    SocialDomain,
+)
 from ui.common import require_entry
 from ui.report import scale_chart
 
@@ -49,7 +57,7 @@ with items_tab:
         format_func=lambda t: lib.theme(t).title,
         default=theme_ids,
     )
-    sections = [
+    sections: list[tuple[str, Sequence[PreferenceItem | SocialDomain | AllianceItem]]] = [
         ("Preferences", lib.preferences),
         ("Social context", lib.social),
         ("Alliance check", lib.alliance),
@@ -149,7 +157,7 @@ with indications_tab:
 
 with actions_tab:
     for kind, words in ACTION_KIND_LABELS.items():
-        entries = [a for a in lib.adaptations if a.kind == kind]
-        st.subheader(f"{words} ({len(entries)})")
-        for adaptation in entries:
+        of_kind = [a for a in lib.adaptations if a.kind == kind]
+        st.subheader(f"{words} ({len(of_kind)})")
+        for adaptation in of_kind:
             st.markdown(f"**{adaptation.title}** — {adaptation.description}")

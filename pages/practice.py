@@ -20,8 +20,10 @@ PLACE = "_practice_place"
 
 def latest_place() -> dict[str, object]:
     """Where a session starts without an address to go by: the person's latest attempt."""
-    latest = next((a for a in services.attempts() if a.scenario_id), None)
-    return {} if latest is None else {"scenario": latest.scenario_id, latest.scenario_id: latest.id}
+    for attempt in services.attempts():
+        if attempt.scenario_id:
+            return {"scenario": attempt.scenario_id, attempt.scenario_id: attempt.id}
+    return {}
 
 
 lib = services.content()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from functools import partial
+from typing import Literal
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -19,7 +20,12 @@ stored = require_case("Walk-through")
 
 
 def problem_picker(
-    column: DeltaGenerator, label: str, current: str | None, blank: str, **options: str
+    column: DeltaGenerator,
+    label: str,
+    current: str | None,
+    blank: str,
+    key: str,
+    help: str | None = None,
 ) -> str | None:
     """A problem descriptor, or None, chosen from the content's list."""
     choices: dict[str | None, str] = {None: blank, **{p.id: p.title for p in lib.problems}}
@@ -28,7 +34,8 @@ def problem_picker(
         list(choices),
         index=list(choices).index(current),
         format_func=choices.__getitem__,
-        **options,
+        key=key,
+        help=help,
     )
 
 
@@ -125,7 +132,11 @@ with friendly_errors():
             fit, used = services.fit_with_source(case_id)
             report.source_note(used)
         report.full_report(fit)
-        for kind, label in (("plan", "Session plan"), ("report", "Fit report")):
+        texts: tuple[tuple[Literal["plan", "report"], str], ...] = (
+            ("plan", "Session plan"),
+            ("report", "Fit report"),
+        )
+        for kind, label in texts:
             record_text.copy_as_text(
                 f"{label} as text, for the clinical record",
                 f"report.text.{kind}",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from tailoring.auth import Actor, Role
+from tailoring.model.actor import Actor, Role
 
 Action = Literal[
     "case.list",

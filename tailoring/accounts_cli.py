@@ -6,20 +6,15 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 
-from tailoring.auth import ROLES, hash_password
-from tailoring.storage.accounts import AccountRepository, User, check_username
-from tailoring.storage.audit import AuditLog
-from tailoring.storage.db import database_url, make_engine
-from tailoring.storage.errors import StorageError, UnknownUser, UsernameTaken
-from tailoring.storage.unit_of_work import unit_of_work
+from tailoring import services
+from tailoring.model.actor import ROLES, local_actor
 
 EXIT_REFUSED = 2
 # How the audit log names changes made here: whoever runs it has the database itself.
 CLI_ACTOR = "command line"
 
-Command = Callable[[argparse.Namespace, AccountRepository, AuditLog], str]
+Command = Callable[[argparse.Namespace], str]
 
 
 def add_users_parser(commands: argparse._SubParsersAction) -> None:
@@ -95,51 +90,33 @@ def _command(run: Command) -> Callable[[argparse.Namespace], int]:
 
     def main(args: argparse.Namespace) -> int:
         try:
-            engine = make_engine(database_url())
-        except StorageError as exc:
-            print(str(exc), file=sys.stderr)
-            return EXIT_REFUSED
-        try:
-            with unit_of_work(engine) as uow:
-                said = run(args, uow.accounts, uow.audit)
+            with services.acting_as(local_actor(CLI_ACTOR)):
+                said = run(args)
             print(said)
-        except (StorageError, ValueError) as exc:
+        except (services.StorageError, ValueError) as exc:
             print(str(exc), file=sys.stderr)
             return EXIT_REFUSED
-        finally:
-            engine.dispose()
         return 0
 
     return main
 
 
-def _add(args: argparse.Namespace, accounts: AccountRepository, audit: AuditLog) -> str:
-    # Refuse the name before asking for a password.
-    check_username(args.username)
-    try:
-        accounts.get_user(args.username)
-    except UnknownUser:
-        pass
-    else:
-        raise UsernameTaken(args.username)
-    password_hash = None if args.no_password else hash_password(_password(args), args.username)
-    user = accounts.add_user(args.username, args.roles, args.name, password_hash)
-    roles = _roles(user)
-    sso = ", single sign-on only" if password_hash is None else ""
-    return _audited(audit, f"added {user.username} ({roles}{sso})")
+def _add(args: argparse.Namespace) -> str:
+    services.check_new_username(args.username)
+    password = None if args.no_password else _password(args)
+    return services.add_account(args.username, args.roles, args.name, password)
 
 
-def _list(_: argparse.Namespace, accounts: AccountRepository, __: AuditLog) -> str:
+def _list(_: argparse.Namespace) -> str:
     rows = [("username", "name", "roles", "state", "supervises")]
-    for user in accounts.list_users():
-        supervisees = accounts.supervisees(user.username) if "supervisor" in user.roles else []
+    for account in services.list_accounts():
         rows.append(
             (
-                user.username,
-                user.display_name,
-                _roles(user),
-                _state(user, accounts.login_locked_until(user.username, datetime.now(UTC))),
-                ", ".join(supervisees),
+                account.username,
+                account.display_name,
+                ",".join(account.roles),
+                _state(account),
+                ", ".join(account.supervisees),
             )
         )
     if len(rows) == 1:
@@ -151,44 +128,29 @@ def _list(_: argparse.Namespace, accounts: AccountRepository, __: AuditLog) -> s
     )
 
 
-def _disable(args: argparse.Namespace, accounts: AccountRepository, audit: AuditLog) -> str:
-    accounts.disable(args.username)
-    return _audited(audit, f"disabled {args.username}")
+def _disable(args: argparse.Namespace) -> str:
+    return services.disable_account(args.username)
 
 
-def _enable(args: argparse.Namespace, accounts: AccountRepository, audit: AuditLog) -> str:
-    accounts.enable(args.username)
-    return _audited(audit, f"enabled {args.username}")
+def _enable(args: argparse.Namespace) -> str:
+    return services.enable_account(args.username)
 
 
-def _reset_password(args: argparse.Namespace, accounts: AccountRepository, audit: AuditLog) -> str:
-    accounts.get_user(args.username)  # say there is no such account before asking for a password
-    accounts.set_password_hash(args.username, hash_password(_password(args), args.username))
-    return _audited(audit, f"set a new password for {args.username}")
+def _reset_password(args: argparse.Namespace) -> str:
+    services.check_account(args.username)  # say there is no such account before the prompt
+    return services.reset_password(args.username, _password(args))
 
 
-def _set_roles(args: argparse.Namespace, accounts: AccountRepository, audit: AuditLog) -> str:
-    accounts.set_roles(args.username, args.roles)
-    roles = _roles(accounts.get_user(args.username))
-    return _audited(audit, f"{args.username} now has the roles {roles}")
+def _set_roles(args: argparse.Namespace) -> str:
+    return services.set_account_roles(args.username, args.roles)
 
 
-def _assign(args: argparse.Namespace, accounts: AccountRepository, audit: AuditLog) -> str:
-    if accounts.assign_supervisor(args.supervisor, args.supervisee):
-        return _audited(audit, f"{args.supervisor} now supervises {args.supervisee}")
-    return f"{args.supervisor} already supervises {args.supervisee}"
+def _assign(args: argparse.Namespace) -> str:
+    return services.assign_supervisor(args.supervisor, args.supervisee)
 
 
-def _unassign(args: argparse.Namespace, accounts: AccountRepository, audit: AuditLog) -> str:
-    if accounts.unassign_supervisor(args.supervisor, args.supervisee):
-        return _audited(audit, f"{args.supervisor} no longer supervises {args.supervisee}")
-    return f"{args.supervisor} did not supervise {args.supervisee}"
-
-
-def _audited(audit: AuditLog, change: str) -> str:
-    """Record ``change`` (usernames and roles only) in the audit log, and return it."""
-    audit.record(CLI_ACTOR, "account_changed", detail=change)
-    return change
+def _unassign(args: argparse.Namespace) -> str:
+    return services.unassign_supervisor(args.supervisor, args.supervisee)
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -201,14 +163,10 @@ def _password(args: argparse.Namespace) -> str:
     return password
 
 
-def _roles(user: User) -> str:
-    return ",".join(sorted(user.roles, key=ROLES.index))
-
-
-def _state(user: User, locked_until: datetime | None) -> str:
-    state = "disabled" if user.disabled else "active"
-    if locked_until is not None:
-        state += f", locked until {locked_until:%Y-%m-%d %H:%M} UTC"
-    if user.password_hash is None:
+def _state(account: services.Account) -> str:
+    state = "disabled" if account.disabled else "active"
+    if account.locked_until is not None:
+        state += f", locked until {account.locked_until:%Y-%m-%d %H:%M} UTC"
+    if account.single_sign_on_only:
         state += ", single sign-on only"
     return state

@@ -1,18 +1,21 @@
-"""Who is acting: roles, the local user, passwords, logins with throttling, and idle timeouts."""
+"""Signing in: passwords, logins with throttling, and idle timeouts.
+
+Roles and the actor a login gives are in tailoring/model/actor.py.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from tailoring.engine.throttle import UNKNOWN_CLIENT, Policy, client_bucket
+from tailoring.engine.throttle import UNKNOWN_CLIENT, Policy, client_bucket, name_bucket
+from tailoring.model.actor import Actor
 from tailoring.passwords import MAX_LENGTH, check_password
-from tailoring.settings import IDLE_MINUTES, LOCAL_USER
+from tailoring.settings import IDLE_MINUTES
 from tailoring.storage.errors import UnknownUser
 
 if TYPE_CHECKING:
@@ -20,8 +23,6 @@ if TYPE_CHECKING:
     from tailoring.storage.audit import AuditAction, AuditLog
     from tailoring.storage.throttle import SignInAttempts
 
-Role = Literal["therapist", "supervisor", "trainee", "admin"]
-ROLES: tuple[Role, ...] = ("therapist", "supervisor", "trainee", "admin")
 # How the audit log names someone who tried a username that has no account: what was typed may
 # be a password or a name, so it is not written down.
 UNKNOWN_ACTOR = "(unknown username)"
@@ -53,29 +54,6 @@ REFUSED = "Wrong username or password, or the account is disabled."
 _hasher = PasswordHasher()
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Someone using the app, with what they may do.
-
-    ``supervisees`` are the usernames whose cases and attempts a supervisor reads. ``local`` is
-    the single user of local mode, who holds every role and for whom every case is their own.
-    """
-
-    username: str
-    display_name: str
-    roles: frozenset[Role]
-    supervisees: frozenset[str] = frozenset()
-    local: bool = False
-
-
-def local_actor(username: str = LOCAL_USER) -> Actor:
-    """The one user of local mode (no login), named ``username``: every role, every case."""
-    return Actor(username, username, frozenset(ROLES), local=True)
-
-
-LOCAL = local_actor()
-
-
 class LoginRefused(Exception):
     """A login that did not succeed, with the one message a person at the login form is shown."""
 
@@ -101,11 +79,6 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-def name_bucket(username: str) -> str:
-    """The throttle bucket of a username as typed at the sign-in form (trimmed, lower case)."""
-    return "login.name:" + username
 
 
 def login_client_bucket(address: str | None) -> tuple[str, Policy]:

@@ -112,7 +112,7 @@ def _read_yaml(path: Path, problems: list[str], name: str | None = None) -> Any:
 
 
 def _field_errors(file: str, prefix: str, exc: ValidationError) -> list[str]:
-    lines = []
+    lines: list[str] = []
     for err in exc.errors():
         loc = ".".join(str(part) for part in (prefix, *err["loc"]) if part != "")
         if not loc and err["type"] == "value_error":
@@ -124,9 +124,10 @@ def _field_errors(file: str, prefix: str, exc: ValidationError) -> list[str]:
     return lines
 
 
-def _validate_entries(
-    file: str, raw: Any, model: type[BaseModel], problems: list[str]
-) -> list[BaseModel]:
+Entry = TypeVar("Entry", bound=BaseModel)
+
+
+def _validate_entries(file: str, raw: Any, model: type[Entry], problems: list[str]) -> list[Entry]:
     if not isinstance(raw, list):
         problems.append(f"{file}: expected a list of entries, got {type(raw).__name__}")
         return []

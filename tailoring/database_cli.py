@@ -9,7 +9,6 @@ import sys
 
 from tailoring import services
 from tailoring.access import AccessDenied
-from tailoring.storage.audit import ChainCheck
 
 EXIT_BROKEN = 1
 EXIT_REFUSED = 2
@@ -95,14 +94,14 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _broken(check: ChainCheck) -> str:
+def _broken(check: services.ChainCheck) -> str:
     return (
         f"The audit log has been tampered with. The first broken link is entry "
         f"{check.broken_id}: {check.problem}. The {check.entries} entries before it are intact."
     )
 
 
-def _intact(check: ChainCheck) -> str:
+def _intact(check: services.ChainCheck) -> str:
     if check.last_id is None:
         return "The audit log is empty: there is nothing to check yet."
     return (

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 Mode = Literal["local", "team"]
 # The one user of local mode when TAILORING_USER does not name them.
@@ -40,7 +40,7 @@ def _setting(
     (``section.key``, or a whole ``section``). ``description`` is its line in the README, and
     ``shown`` the default as the README gives it (Markdown), when None stands for one worked
     out later."""
-    extra = {"env": env, "secret": secret, "shown": shown}
+    extra: dict[str, JsonValue] = {"env": env, "secret": secret, "shown": shown}
     return Field(default, description=description, json_schema_extra=extra, **constraints)
 
 
@@ -165,7 +165,10 @@ def _sources() -> dict[str, tuple[str | None, str | None]]:
     for name, field in Settings.model_fields.items():
         extra = field.json_schema_extra
         assert isinstance(extra, dict)
-        found[name] = (extra["env"], extra["secret"])
+        env, secret = extra["env"], extra["secret"]
+        # _setting gives both as text or None.
+        assert isinstance(env, str | None) and isinstance(secret, str | None)
+        found[name] = (env, secret)
     return found
 
 

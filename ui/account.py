@@ -15,7 +15,8 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from tailoring import services, settings
-from tailoring.auth import Actor, LoginRefused, idle_expired
+from tailoring.auth import LoginRefused, idle_expired
+from tailoring.model.actor import Actor
 from ui.client import client_address
 from ui.common import app_settings, friendly_errors
 

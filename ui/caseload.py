@@ -335,7 +335,9 @@ def open_controls(shown: pd.DataFrame, order: np.ndarray) -> None:
 
 def csv(frame: pd.DataFrame, order: np.ndarray) -> str:
     """The caseload file, built and audited when the button is clicked (pass it uncalled)."""
-    return services.caseload_export(display(in_order(frame, order)).to_dict("records"))
+    records = display(in_order(frame, order)).to_dict("records")
+    # The column labels are the table's words; pandas types a label as any hashable.
+    return services.caseload_export([{str(k): v for k, v in row.items()} for row in records])
 
 
 def _rate_text(rate: Rate) -> str:

@@ -7,14 +7,14 @@ A page passes a ``Saver``; the widgets never know where answers are stored.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import streamlit as st
 
 from tailoring import services
-from tailoring.model.case import Answers, Section
-from tailoring.model.content import ContentLibrary, PreferenceItem, SocialDomain
+from tailoring.model.answers import Answers, Section
+from tailoring.model.content import AllianceItem, ContentLibrary, PreferenceItem, SocialDomain
 from tailoring.model.text import NOTE_CHARS
 from ui import bound, privacy
 
@@ -22,7 +22,7 @@ from ui import bound, privacy
 Saver = Callable[..., None]
 TRI_OPTIONS = ["yes", "no", "unsure"]
 TRI_LABELS = {"yes": "Yes", "no": "No", "unsure": "Not sure"}
-PREFIX = {"preferences": "pref", "social": "social", "alliance": "alliance"}
+PREFIX: dict[Section, str] = {"preferences": "pref", "social": "social", "alliance": "alliance"}
 SCOPE = "_checklist_scope"
 STORED = "_checklist_stored"
 # The revision of each answer as its widgets were last drawn: what this browser was shown.
@@ -51,7 +51,7 @@ def field_key(section: Section, item_id: str, field: str) -> str:
 
 
 def load_answers(
-    scope: str, answers: Answers, revisions: dict[tuple[str, str], int] | None = None
+    scope: str, answers: Answers, revisions: dict[tuple[Section, str], int] | None = None
 ) -> None:
     """Make the stored answers of a case (or attempt) the ones the widgets show on this run.
 
@@ -231,7 +231,11 @@ def describe_value(key: str, value: Any) -> str:
     shows it ("Language · how much it matters: Essential")."""
     section, item_id, field = _field_of(key)
     lib = services.content()
-    items = {"preferences": lib.preferences, "social": lib.social, "alliance": lib.alliance}
+    items: dict[Section, Sequence[PreferenceItem | SocialDomain | AllianceItem]] = {
+        "preferences": lib.preferences,
+        "social": lib.social,
+        "alliance": lib.alliance,
+    }
     title = next((i.title for i in items[section] if i.id == item_id), item_id)
     what = {"value": "", "importance": " · how much it matters"}.get(field, f" · {field}")
     if field == "importance" and isinstance(value, int) and value < len(lib.importance_labels):

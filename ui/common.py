@@ -6,7 +6,7 @@ import logging
 import runpy
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -159,7 +159,7 @@ def where_it_failed() -> str:
     return f"{kind.__name__ if kind else 'unknown'} at {path}"
 
 
-def wrapped_table(rows: list[dict[str, object]], key: str) -> None:
+def wrapped_table(rows: Sequence[Mapping[str, object]], key: str) -> None:
     """A short table of text whose long cells wrap onto more lines.
 
     ``st.dataframe`` cuts a cell at its column's width: at 1366 px the last columns of a table

@@ -22,6 +22,7 @@ from tailoring import services
 from tailoring.model.coding import ThemeCode
 from tailoring.model.patient_content import SESSION_SETS, SET_IDS, SetId
 from tailoring.model.patient_questionnaires import SOURCES, LinkQuestionnaire, PatientLink
+from tailoring.services import CodeDecisionKind
 from ui import bound
 from ui import report as report_ui
 from ui.common import app_settings, wrapped_table
@@ -488,7 +489,12 @@ def coded_texts(case_id: int) -> None:
                         label,
                         key=f"codes.{coded.source}.{code.theme}.{kind}",
                         disabled=decision is not None and decision.decision == kind,
-                        on_click=services.decide_code,
+                        on_click=_decide_code,
                         args=(case_id, coded.source, code.theme, kind),
                         width="stretch",
                     )
+
+
+def _decide_code(case_id: int, source: str, theme: str, decision: CodeDecisionKind) -> None:
+    """A button's callback: record the decision (Streamlit ignores what a callback returns)."""
+    services.decide_code(case_id, source, theme, decision)

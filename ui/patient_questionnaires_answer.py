@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 
 from tailoring import services
+from tailoring.model.patient_content import SetId
 from tailoring.model.patient_questionnaires import AskedQuestionnaire, PatientLink, Question
 from tailoring.model.text import NOTE_CHARS
 from ui import bound
@@ -247,7 +248,7 @@ class Screen:
 
     link_id: int
     kind: Literal["list", "page", "review"]
-    set_id: str | None = None
+    set_id: SetId | None = None
     page: int = 0
     back: bool = False
 
@@ -476,7 +477,7 @@ def _page(
 
 
 @bound.uninterrupted
-def _move_on(link_id: int, done: str | None, screen: Screen) -> None:
+def _move_on(link_id: int, done: SetId | None, screen: Screen) -> None:
     """Next: to the next screen, marking the questionnaire done after its last page."""
     if done is not None:
         try:
@@ -562,7 +563,7 @@ def _answer_words(question: Question, payload: dict[str, Any] | None, levels: li
     elif isinstance(value, list):
         words = "; ".join(labels.get(v, str(v)) for v in value)
     else:
-        words = labels.get(value, str(value))
+        words = labels.get(value, str(value)) if isinstance(value, int | str) else str(value)
     importance = payload.get("importance")
     if question.importance and isinstance(importance, int) and 0 <= importance < len(levels):
         words = f"{words}. {levels[importance]}."

@@ -214,7 +214,7 @@ def dimensions_table(dimensions: list[DimensionFit]) -> None:
     rows = [
         {
             "Dimension": d.title,
-            **({"Answer from": SOURCE_WORDS.get(d.source, "—")} if with_source else {}),
+            **({"Answer from": SOURCE_WORDS[d.source] if d.source else "—"} if with_source else {}),
             "Status": STATUS_WORDS[d.status],
             "Fit": _number(d.fit),
             "Weight": f"{d.weight:g}",

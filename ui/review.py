@@ -282,10 +282,11 @@ def edit_form(note: SupervisionNote) -> None:
         agreed = action.text_input(
             "Action agreed", value=note.action, key=f"{prefix}.action", max_chars=SHORT_TEXT_CHARS
         )
+        statuses: tuple[NoteStatus, ...] = ("open", "done")
         status = state.selectbox(
             "Status",
-            ("open", "done"),
-            index=("open", "done").index(note.status),
+            statuses,
+            index=statuses.index(note.status),
             format_func=NOTE_STATUS_WORDS.__getitem__,
             key=f"{prefix}.status",
         )

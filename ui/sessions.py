@@ -317,7 +317,7 @@ def alliance_fields(lib: ContentLibrary, case_id: int) -> None:
             index=None,
             horizontal=True,
             key=show(f"session.alliance.{item.id}"),
-            format_func=lambda v, i=item: i.labels[v],
+            format_func=item.labels.__getitem__,
             on_change=changed,
             args=(f"session.alliance.{item.id}", case_id, True),
         )
@@ -355,7 +355,8 @@ def measure_fields(case_id: int, measure: Measure) -> None:
             "This app does not assess risk.",
             icon=":material/emergency:",
         )
-    if score.complete:
+    if score.total is not None:
+        # Only a complete measure has a total.
         # Coloured by the band the total is read in (pro-rated when an item is not applicable).
         banded = score.total * score.items // score.answered
         severity_box(measure.severity(banded))(

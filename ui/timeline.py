@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Literal
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -11,9 +11,10 @@ import streamlit as st
 from tailoring.model.measures import Measure
 from tailoring.model.report import Outcomes, SessionSummary
 
+BadgeColour = Literal["green", "red", "gray"]
 BAND_COLOURS = ["#e8f5e9", "#fffde7", "#fff3e0", "#fbe9e7", "#ffebee"]
 ATTENDANCE_COLOURS = {"attended": "#2e8b57", "did_not_attend": "#c0392b", "cancelled": "#999999"}
-STATUS_WORDS = {
+STATUS_WORDS: dict[str, tuple[str, BadgeColour]] = {
     "yes": ("Yes", "green"),
     "no": ("No", "red"),
     "not_enough_data": ("Not enough data", "gray"),

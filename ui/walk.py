@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from tailoring import services
+from tailoring.model.answers import Section
 from tailoring.model.case import ENDING_REASONS, WALK_STEPS, Case, WalkStep
 from tailoring.model.content import ContentLibrary
 from tailoring.model.report import Completeness
@@ -72,7 +73,7 @@ def step_picker(
     return st.session_state["walk.step"] or case.step
 
 
-def checklist_step(lib: ContentLibrary, step: WalkStep, save: checklist.Saver) -> None:
+def checklist_step(lib: ContentLibrary, step: Section, save: checklist.Saver) -> None:
     st.caption(STEP_HINTS[step] + " Every answer is saved as soon as you give it.")
     checklist.section_widgets(lib, step, save)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Literal
 
 from tailoring.engine.fit import is_answered
-from tailoring.model.case import SECTIONS, Answers, Section, SocialAnswer
+from tailoring.model.answers import SECTIONS, Answers, Section, SocialAnswer
 from tailoring.model.patient_questionnaires import SOURCES, Source
 
 Origin = Literal["patient", "therapist"]

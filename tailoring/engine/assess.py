@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tailoring.engine.alliance import alliance_summary
 from tailoring.engine.fit import (
     HARD_MISMATCH_CAP,
     capped,
@@ -10,7 +11,7 @@ from tailoring.engine.fit import (
     raw_fits,
     weighted_fit,
 )
-from tailoring.engine.flags import alliance_summary, independent_flags, protocol_flags
+from tailoring.engine.flags import RISK_FLAG, independent_flags, protocol_flags, session_flags
 from tailoring.engine.indications import (
     STATUS_ORDER,
     Picture,
@@ -20,9 +21,10 @@ from tailoring.engine.indications import (
     problems_of,
     withheld,
 )
-from tailoring.engine.outcomes import RISK_FLAG, case_outcomes, session_flags, session_summaries
+from tailoring.engine.outcomes import case_outcomes, session_summaries
 from tailoring.engine.plan import session_plan
-from tailoring.model.case import Answers, Case
+from tailoring.model.answers import Answers
+from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary, Protocol
 from tailoring.model.report import (
     SEVERITIES,
@@ -82,7 +84,7 @@ def protocol_fit(
 
 def completeness(content: ContentLibrary, answers: Answers) -> Completeness:
     """How many checklist questions have an answer, overall and by section."""
-    prefs = sum(is_answered(answers.preferences.get(i.id)) for i in content.preferences)
+    prefs = sum(1 for i in content.preferences if is_answered(answers.preferences.get(i.id)))
     social = sum(
         1
         for d in content.social
@@ -91,7 +93,7 @@ def completeness(content: ContentLibrary, answers: Answers) -> Completeness:
     alliance = sum(
         1
         for i in content.alliance
-        if (a := answers.alliance.get(i.id)) is not None and a.value is not None
+        if (rating := answers.alliance.get(i.id)) is not None and rating.value is not None
     )
     by_section = {
         "preferences": (prefs, len(content.preferences)),

@@ -2,7 +2,7 @@
 
 The figures are exactly those of ``protocol_fit(content, case, protocol).overall``: the same
 per-dimension rules (engine/fit.py), the same rounding to one decimal, per dimension and overall,
-and the same cap when a hard mismatch is raised (engine/flags.py, ``demand_flags``). Cases and
+and the same cap when a hard mismatch is raised (engine/flags/case.py, ``demand_flags``). Cases and
 protocols are first laid out as arrays (``case_matrix``, ``protocol_matrix``, plain loops over
 the answers); ``overall_fits`` then scores every pair by broadcasting, with no loop over cases.
 """
@@ -21,6 +21,7 @@ from tailoring.engine.fit import (
     is_answered,
     weight_of,
 )
+from tailoring.model.answers import chosen_options
 from tailoring.model.case import Case
 from tailoring.model.content import (
     SCALE_MAX,
@@ -130,7 +131,7 @@ def case_matrix(content: ContentLibrary, cases: list[Case]) -> CaseMatrix:
                 continue
             d, compare = dimension
             row[weight_at + d] = weight_of(answer)
-            chosen = answer.value if isinstance(answer.value, list) else [answer.value]
+            chosen = chosen_options(answer.value)
             if compare == "position":
                 assert isinstance(answer.value, int)
                 row[scale_col[item_id]] = answer.value
@@ -254,7 +255,8 @@ def _format_fits(accepted: np.ndarray, pm: ProtocolMatrix) -> tuple[np.ndarray, 
     """100 when the usual format or another one offered is acceptable, else 0 (N×K)."""
     usual = accepted[:, pm.default_format]
     other = (accepted.astype(float) @ pm.formats.T.astype(float)) > 0
-    return np.where(usual | other, 100.0, 0.0), accepted.any(axis=1, keepdims=True)
+    # any() over an axis is an array; asarray says so to the type checker at no cost.
+    return np.where(usual | other, 100.0, 0.0), np.asarray(accepted.any(axis=1, keepdims=True))
 
 
 def _time_fits(free: np.ndarray, meets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -263,7 +265,7 @@ def _time_fits(free: np.ndarray, meets: np.ndarray) -> tuple[np.ndarray, np.ndar
     A protocol whose times are agreed with the patient meets at every time, so any answer fits.
     """
     overlap = (free.astype(float) @ meets.T.astype(float)) > 0
-    return np.where(overlap, 100.0, 0.0), free.any(axis=1, keepdims=True)
+    return np.where(overlap, 100.0, 0.0), np.asarray(free.any(axis=1, keepdims=True))
 
 
 def _goal_fits(chosen: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -282,7 +284,7 @@ def round_1(x: np.ndarray) -> np.ndarray:
     Only values whose tenfold is that close to a half need the exact decision.
     """
     tenfold = x * 10
-    whole = np.rint(tenfold)
+    whole: np.ndarray = np.rint(tenfold)
     near = np.abs(np.abs(tenfold - whole) - 0.5) < NEAR_HALF
     whole[near] = _exact_tenfold_round(x[near])
     whole /= 10
@@ -302,4 +304,5 @@ def _exact_tenfold_round(x: np.ndarray) -> np.ndarray:
     whole = np.floor(s)
     beyond_half = (s - whole - 0.5) + t
     up = (beyond_half > 0) | ((beyond_half == 0) & (np.fmod(whole, 2) != 0))
-    return whole + up
+    rounded: np.ndarray = whole + up
+    return rounded

@@ -20,8 +20,9 @@ import numpy as np
 from tailoring.engine.outcomes import score_measure
 from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary
+from tailoring.model.measures import Measure
 from tailoring.model.report import OutcomeStatus
-from tailoring.model.session import ATTENDANCES, SESSION_KINDS, TREATMENT_KINDS
+from tailoring.model.session import ATTENDANCES, SESSION_KINDS, TREATMENT_KINDS, Session
 
 KIND_CODES = {kind: code for code, kind in enumerate(SESSION_KINDS)}
 ATTENDANCE_CODES = {attendance: code for code, attendance in enumerate(ATTENDANCES)}
@@ -76,7 +77,15 @@ class BatchOutcomes:
 
 def totals_from_items(items: np.ndarray) -> np.ndarray:
     """Totals of an S×k array of item values; NaN where any item is NaN (partial: not scored)."""
-    return items.sum(axis=1)
+    totals: np.ndarray = items.sum(axis=1)
+    return totals
+
+
+def _total(measure: Measure, session: Session) -> float:
+    """The session's total on the measure; NaN when it was not answered or is partial."""
+    answers = session.measures.get(measure.id)
+    total = None if answers is None else score_measure(measure, answers).total
+    return np.nan if total is None else float(total)
 
 
 def session_arrays(content: ContentLibrary, cases: list[Case]) -> SessionArrays:
@@ -86,13 +95,15 @@ def session_arrays(content: ContentLibrary, cases: list[Case]) -> SessionArrays:
     rows: list[tuple[int, int, int, int, float, float]] = []
     for index, (case, anxiety) in enumerate(zip(cases, anxiety_measures, strict=True)):
         for s in case.sessions:
-            totals = []
-            for measure in (depression, anxiety):
-                answers = s.measures.get(measure.id)
-                total = None if answers is None else score_measure(measure, answers).total
-                totals.append(np.nan if total is None else float(total))
             rows.append(
-                (index, s.number, KIND_CODES[s.kind], ATTENDANCE_CODES[s.attendance], *totals)
+                (
+                    index,
+                    s.number,
+                    KIND_CODES[s.kind],
+                    ATTENDANCE_CODES[s.attendance],
+                    _total(depression, s),
+                    _total(anxiety, s),
+                )
             )
     columns = list(zip(*rows, strict=True)) if rows else [()] * 6
     return SessionArrays(
@@ -163,6 +174,11 @@ def _measure(
         )
 
 
+def _threshold(value: int | None) -> float:
+    """A measure's threshold as the arrays hold it: NaN where the measure has none."""
+    return np.nan if value is None else float(value)
+
+
 def batch_outcomes(content: ContentLibrary, sessions: SessionArrays) -> BatchOutcomes:
     """Outcome status of every case, equal to ``case_outcomes`` case by case."""
     s = _in_order(sessions)
@@ -173,8 +189,8 @@ def batch_outcomes(content: ContentLibrary, sessions: SessionArrays) -> BatchOut
     attended = np.bincount(s.case[counted], minlength=n)
     d_start, d_end, d_drop, d_rise = _measure(
         *_first_last(s.case, s.depression, counted, n),
-        depression.caseness,
-        depression.reliable_change,
+        _threshold(depression.caseness),
+        _threshold(depression.reliable_change),
     )
     a_start, a_end, a_drop, a_rise = _measure(
         *_first_last(s.case, s.anxiety, counted, n),

@@ -49,6 +49,7 @@ from typing import Any, get_args
 import numpy as np
 import pandas as pd
 
+from tailoring.model.base import ThemeId
 from tailoring.model.case import Case
 from tailoring.model.caseload import (
     SMALL_DENOMINATOR,
@@ -59,6 +60,7 @@ from tailoring.model.caseload import (
     FitBin,
     FitDistribution,
     FunnelStage,
+    FunnelStageId,
     OpenFlag,
     OutcomeRates,
     Rate,
@@ -66,9 +68,8 @@ from tailoring.model.caseload import (
     TherapistSummary,
     WaitFigure,
 )
-from tailoring.model.content import ThemeId
 from tailoring.model.measures import WaitId, WaitStandard
-from tailoring.model.report import SEVERITIES, FitReport, SessionSummary
+from tailoring.model.report import SEVERITIES, FitReport, SessionSummary, Severity
 from tailoring.model.session import Session, is_treatment_contact
 
 NOT_ON_TRACK_FLAG = "session.not_on_track"
@@ -299,7 +300,8 @@ def _frame(rows: Caseload, needs: Sequence[str]) -> pd.DataFrame:
 
 def _flag(frame: pd.DataFrame, column: str) -> np.ndarray:
     """A yes/no column as booleans; anything but True (None, NaN, False) is no."""
-    return frame[column].to_numpy(dtype=object) == True  # noqa: E712 (None must count as no)
+    flags: np.ndarray = frame[column].to_numpy(dtype=object) == True  # noqa: E712 (None must count as no)
+    return flags
 
 
 def fit_distribution(fits: Iterable[float | None] | pd.Series, width: int = 10) -> FitDistribution:
@@ -354,7 +356,7 @@ def _field(flag: Any, name: str) -> Any:
     return getattr(flag, name, None)
 
 
-def flags_by_severity(rows: Caseload) -> dict[str, int]:
+def flags_by_severity(rows: Caseload) -> dict[Severity, int]:
     frame = _frame(rows, FLAG_COLUMNS)
     return {s: int(frame[f"flags_{s}"].sum()) for s in SEVERITIES}
 
@@ -442,7 +444,7 @@ def funnel(rows: Caseload) -> list[FunnelStage]:
     at_caseness = int(g["at_caseness"].sum())
     recovered = int((_flag(frame, "recovery") & g["at_caseness"]).sum())
 
-    def stage(stage_id: str, label: str, count: int, rate: Rate | None) -> FunnelStage:
+    def stage(stage_id: FunnelStageId, label: str, count: int, rate: Rate | None) -> FunnelStage:
         return FunnelStage(
             id=stage_id,
             label=label,

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import get_args
 
+from tailoring.model.base import ThemeId
 from tailoring.model.coding import (
     GAP,
     GAP_WORDS,
@@ -38,7 +39,6 @@ from tailoring.model.coding import (
     ThemeScore,
     phrase_slots,
 )
-from tailoring.model.content import ThemeId
 
 THEME_IDS: tuple[ThemeId, ...] = get_args(ThemeId)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tailoring.model.case import AllianceAnswer, PreferenceAnswer, SocialAnswer
+from tailoring.model.answers import AllianceAnswer, PreferenceAnswer, SocialAnswer, chosen_options
 from tailoring.model.content import AllianceItem, ContentLibrary, PreferenceItem, SocialDomain
 from tailoring.model.report import Action, Trigger
 
@@ -16,7 +16,7 @@ def preference_value_text(item: PreferenceItem, value: int | str | list[str] | N
         assert isinstance(value, int) and item.labels is not None
         return f"{value} of 5: {item.labels[value - 1]}"
     labels = {o.id: o.label for o in item.options or []}
-    chosen = value if isinstance(value, list) else [value]
+    chosen = chosen_options(value)
     return ", ".join(labels.get(v, v) for v in chosen)
 
 

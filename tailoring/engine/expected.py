@@ -59,9 +59,9 @@ def derive_expected_change(
             scored = expected_scores(measure, case)
             if not scored or measure.caseness is None or scored[0][2] < measure.caseness:
                 continue
-            band = measure.bands.index(measure.band(scored[0][2]))
+            start_band = measure.bands.index(measure.band(scored[0][2]))
             for k, _, total in scored:
-                scores[(measure.id, band)][k].append(total)
+                scores[(measure.id, start_band)][k].append(total)
     curves = []
     for measure in measures:
         for band_index, band in enumerate(measure.bands):

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tailoring.engine.describe import actions, preference_trigger
-from tailoring.model.case import Answers, PreferenceAnswer
+from tailoring.model.answers import Answers, PreferenceAnswer, chosen_options
 from tailoring.model.content import (
     SCALE_MAX,
     SCALE_MIN,
@@ -34,7 +34,7 @@ from tailoring.model.content import (
     PreferenceItem,
     Protocol,
 )
-from tailoring.model.report import DimensionFit
+from tailoring.model.report import Action, DimensionFit, DimensionStatus, Trigger
 
 SPAN = SCALE_MAX - SCALE_MIN
 # Three points beyond what a protocol can stretch to is as far apart as a 1–5 scale allows in
@@ -61,7 +61,7 @@ FORMAT_WORDS = {
 class RawFit:
     """A dimension's figures before they are dressed in words."""
 
-    status: str
+    status: DimensionStatus
     fit: float | None
     weight: float
     distance: float = 0.0
@@ -91,7 +91,7 @@ def raw_fit(item: PreferenceItem, answer: PreferenceAnswer | None, protocol: Pro
         return RawFit(
             "mismatch", 100.0 * max(0.0, 1 - distance / ZERO_FIT_DISTANCE), weight, float(distance)
         )
-    chosen = answer.value if isinstance(answer.value, list) else [answer.value]
+    chosen = chosen_options(answer.value)
     if item.compare == "format":
         if protocol.default_format in chosen:
             return RawFit("fit", 100.0, weight)
@@ -104,7 +104,7 @@ def raw_fit(item: PreferenceItem, answer: PreferenceAnswer | None, protocol: Pro
         return RawFit("mismatch", 0.0, weight, SPAN / 2)
     # goals
     fit = sum(GOAL_SCORES[protocol.goals.get(g, 0)] for g in chosen) / len(chosen)
-    status = "fit" if fit == 100 else ("adapt" if fit >= 50 else "mismatch")
+    status: DimensionStatus = "fit" if fit == 100 else ("adapt" if fit >= 50 else "mismatch")
     return RawFit(status, fit, weight, SPAN * (1 - fit / 100) if status == "mismatch" else 0.0)
 
 
@@ -131,7 +131,11 @@ def dimension_fits(
 ) -> list[DimensionFit]:
     """Every compared dimension, explained."""
     times = next(
-        (a.value for i, a, r in raws if i.compare == "availability" and r.status != "unanswered"),
+        (
+            a.value
+            for i, a, r in raws
+            if i.compare == "availability" and a is not None and r.status != "unanswered"
+        ),
         None,
     )
     return [
@@ -191,30 +195,29 @@ def _explain(
     times: list[str] | None = None,
 ) -> DimensionFit:
     point = protocol.profile.get(item.id)
-    common = {
-        "item_id": item.id,
-        "title": item.title,
-        "theme": item.theme,
-        "status": raw.status,
-        "fit": None if raw.fit is None else round(raw.fit, 1),
-        "weight": raw.weight,
-        "protocol_default": point.default if point else None,
-        "protocol_low": point.low if point else None,
-        "protocol_high": point.high if point else None,
-    }
-    if answer is None or raw.status == "unanswered":
-        return DimensionFit(**common, explanation="Not answered yet: left out of the fit.")
-    trigger = preference_trigger(content, item, answer)
-    suggestion = (
-        actions(content, [adapt_towards(item, answer, protocol)])
-        if raw.status == "adapt" and item.adapt_within and raw.weight > 0
-        else []
-    )
+    patient: float | None = None
+    explanation = "Not answered yet: left out of the fit."
+    triggers: list[Trigger] = []
+    suggestion: list[Action] = []
+    if answer is not None and raw.status != "unanswered":
+        patient = float(answer.value) if isinstance(answer.value, int) else None
+        explanation = _words(item, answer, protocol, raw, times)
+        triggers = [preference_trigger(content, item, answer)]
+        if raw.status == "adapt" and item.adapt_within and raw.weight > 0:
+            suggestion = actions(content, [adapt_towards(item, answer, protocol)])
     return DimensionFit(
-        **common,
-        patient=float(answer.value) if isinstance(answer.value, int) else None,
-        explanation=_words(item, answer, protocol, raw, times),
-        triggers=[trigger],
+        item_id=item.id,
+        title=item.title,
+        theme=item.theme,
+        status=raw.status,
+        fit=None if raw.fit is None else round(raw.fit, 1),
+        weight=raw.weight,
+        protocol_default=point.default if point else None,
+        protocol_low=point.low if point else None,
+        protocol_high=point.high if point else None,
+        patient=patient,
+        explanation=explanation,
+        triggers=triggers,
         actions=suggestion,
     )
 
@@ -284,7 +287,7 @@ def _words(
             f"{protocol.name} meets only at set hours ({hours.description}); the patient can "
             f"attend {free}, not then.{weight_note}"
         )
-    chosen = answer.value if isinstance(answer.value, list) else [answer.value]
+    chosen = chosen_options(answer.value)
     labels = {o.id: o.label for o in item.options or []}
     served = {0: "not served", 1: "partly served", 2: "a core aim"}
     parts = [f"{labels.get(g, g)}: {served[protocol.goals.get(g, 0)]}" for g in chosen]

@@ -37,14 +37,15 @@ from typing import Literal
 
 from tailoring.engine.assess import protocol_fit
 from tailoring.engine.describe import alliance_trigger, preference_trigger, social_trigger
-from tailoring.model.case import (
+from tailoring.model.answers import (
+    SECTIONS,
     AllianceAnswer,
     Answers,
-    Case,
     PreferenceAnswer,
     Section,
     SocialAnswer,
 )
+from tailoring.model.case import Case
 from tailoring.model.content import AllianceItem, ContentLibrary, PreferenceItem, SocialDomain
 from tailoring.model.grade import (
     AGREEMENTS,
@@ -319,7 +320,11 @@ def _entry(
 def _entries(
     content: ContentLibrary, section: Section
 ) -> list[PreferenceItem] | list[SocialDomain] | list[AllianceItem]:
-    return getattr(content, section)
+    if section == "preferences":
+        return content.preferences
+    if section == "social":
+        return content.social
+    return content.alliance
 
 
 def _differences(
@@ -354,7 +359,8 @@ def _feedback(
     reference: Answers,
     attempt: Answers,
 ) -> FlagFeedback:
-    behind = [(t.section, t.item_id) for t in flag.triggers if t.section != "case"]
+    # The case's own figures (its protocol, its sessions) are the scenario's, never the trainee's.
+    behind = [(t.section, t.item_id) for t in flag.triggers if t.section in SECTIONS]
     differing = _differences(content, behind, reference, attempt)
     lead = (
         "Your answers do not raise it because they differ from the reference."

@@ -32,16 +32,18 @@ from dataclasses import dataclass
 from tailoring.engine.describe import actions, social_trigger
 from tailoring.engine.flags import REVIEW, new_flag
 from tailoring.engine.outcomes import score_measure
-from tailoring.model.case import Answers, Case
+from tailoring.model.answers import Answers
+from tailoring.model.case import Case
 from tailoring.model.content import (
     NOTE_IN_BRACKETS,
     ContentLibrary,
-    Measure,
+    DepressionSeverity,
     Protocol,
     SeverityRole,
     SocialRule,
     in_sentence,
 )
+from tailoring.model.measures import Measure
 from tailoring.model.report import (
     CaseSeverity,
     Flag,
@@ -81,7 +83,7 @@ def latest_severity(measure: Measure, sessions: list[Session]) -> MeasureSeverit
         total = score_measure(measure, session.measures[measure.id]).total
         if total is None:
             continue
-        split = None
+        split: DepressionSeverity | None = None
         if measure.more_severe_from is not None:
             split = "more_severe" if total >= measure.more_severe_from else "less_severe"
         return MeasureSeverity(

@@ -56,7 +56,7 @@ def lock_time(policy: Policy, count: int) -> timedelta:
     if count < policy.max_failures:
         return timedelta(0)
     doublings = min(count - policy.max_failures, 32)
-    return min(policy.first_lock * 2**doublings, policy.longest_lock)
+    return min(policy.first_lock * (1 << doublings), policy.longest_lock)
 
 
 def after_failure(before: Failures | None, policy: Policy, now: datetime) -> Failures:
@@ -75,6 +75,11 @@ def forget_at(failures: Failures, policy: Policy) -> datetime:
     end = failures.window_start + policy.window
     lock = failures.locked_until
     return max(end, lock) if lock is not None else end
+
+
+def name_bucket(username: str) -> str:
+    """The throttle bucket of a username as typed at the sign-in form (trimmed, lower case)."""
+    return "login.name:" + username
 
 
 def client_bucket(address: str | None) -> str:

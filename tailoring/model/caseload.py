@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from tailoring.model.base import ThemeId
 from tailoring.model.case import Case
-from tailoring.model.content import ThemeId
 from tailoring.model.measures import WaitStandard
 from tailoring.model.report import Severity
 

@@ -18,8 +18,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from tailoring.model.base import Identifier, Strict
-from tailoring.model.content import ThemeId
+from tailoring.model.base import Identifier, Strict, ThemeId
 
 GAP = "..."
 # Up to this many words of any kind stand for one GAP slot.

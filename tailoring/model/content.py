@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args
+from typing import Annotated, Any, Literal, NamedTuple, Self, get_args
 
 from pydantic import Field, model_validator
 
-from tailoring.model.base import Identifier, Strict
+from tailoring.model.base import ById, Identified, Identifier, Strict, ThemeId
+from tailoring.model.coding import Lexicon
 from tailoring.model.fhir import FhirPublication
 from tailoring.model.measures import ExpectedChange, Measure, TrackingRules, WaitStandard
+from tailoring.model.patient_content import PatientContent, patient_problems
+from tailoring.model.scenario import Scenario, scenario_problems
 
-if TYPE_CHECKING:
-    # Resolved at import by tailoring/model/scenario.py, which itself imports this module.
-    from tailoring.model.scenario import Scenario
-
-ThemeId = Literal["personalisation", "alliance", "depth", "skills_agency", "pace", "heard"]
 Position = Annotated[int, Field(ge=1, le=5, description="A point on a 1–5 preference scale.")]
-Importance = Annotated[int, Field(ge=0, le=3, description="0 doesn't matter … 3 essential.")]
 
 FormatId = Literal["in_person", "video", "phone", "digital", "group"]
 # Times of the week a patient can attend, and at which a protocol with fixed hours meets.
@@ -447,6 +445,19 @@ class Protocol(Strict):
         return self
 
 
+class _Index(NamedTuple):
+    themes: ById[Theme]
+    preferences: ById[PreferenceItem]
+    social: ById[SocialDomain]
+    alliance: ById[AllianceItem]
+    adaptations: ById[Adaptation]
+    protocols: ById[Protocol]
+    scenarios: ById[Scenario]
+    measures: ById[Measure]
+    problems: ById[Problem]
+    contraindications: ById[Contraindication]
+
+
 class ContentLibrary(Strict):
     """All content, cross-checked: every reference between files must resolve."""
 
@@ -489,7 +500,7 @@ class ContentLibrary(Strict):
     def _references_resolve(self) -> ContentLibrary:
         errors: list[str] = []
         adaptations = {a.id for a in self.adaptations}
-        groups = {
+        groups: dict[str, Sequence[Identified]] = {
             "themes": self.themes,
             "preferences": self.preferences,
             "social": self.social,
@@ -610,8 +621,6 @@ class ContentLibrary(Strict):
         return errors
 
     def _scenario_errors(self) -> list[str]:
-        from tailoring.model.scenario import scenario_problems  # imports this module
-
         errors = []
         seen: set[str] = set()
         for s in self.scenarios:
@@ -657,7 +666,7 @@ class ContentLibrary(Strict):
             raise ValueError("; ".join(errors))
         return self
 
-    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Self:
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy without the cached look-ups, which would describe the original."""
         copy = super().model_copy(update=update, deep=deep)
         for name in ("_index", "compared_items"):
@@ -666,65 +675,51 @@ class ContentLibrary(Strict):
 
     # Look-ups used across the app, many times per report: an index per group, built once.
     @cached_property
-    def _index(self) -> dict[str, dict[str, Any]]:
-        groups = {
-            "theme": self.themes,
-            "preference item": self.preferences,
-            "social domain": self.social,
-            "alliance item": self.alliance,
-            "adaptation": self.adaptations,
-            "protocol": self.protocols,
-            "scenario": self.scenarios,
-            "measure": self.measures,
-            "problem": self.problems,
-            "contraindication": self.contraindications,
-        }
-        return {what: {e.id: e for e in entries} for what, entries in groups.items()}
-
-    def _get(self, what: str, entry_id: str) -> Any:
-        try:
-            return self._index[what][entry_id]
-        except KeyError:
-            raise KeyError(f"unknown {what} {entry_id!r}") from None
+    def _index(self) -> _Index:
+        return _Index(
+            themes=ById("theme", self.themes),
+            preferences=ById("preference item", self.preferences),
+            social=ById("social domain", self.social),
+            alliance=ById("alliance item", self.alliance),
+            adaptations=ById("adaptation", self.adaptations),
+            protocols=ById("protocol", self.protocols),
+            scenarios=ById("scenario", self.scenarios),
+            measures=ById("measure", self.measures),
+            problems=ById("problem", self.problems),
+            contraindications=ById("contraindication", self.contraindications),
+        )
 
     def preference(self, item_id: str) -> PreferenceItem:
-        return self._get("preference item", item_id)
+        return self._index.preferences[item_id]
 
     def social_domain(self, domain_id: str) -> SocialDomain:
-        return self._get("social domain", domain_id)
+        return self._index.social[domain_id]
 
     def alliance_item(self, item_id: str) -> AllianceItem:
-        return self._get("alliance item", item_id)
+        return self._index.alliance[item_id]
 
     def adaptation(self, adaptation_id: str) -> Adaptation:
-        return self._get("adaptation", adaptation_id)
+        return self._index.adaptations[adaptation_id]
 
     def protocol(self, protocol_id: str) -> Protocol:
-        return self._get("protocol", protocol_id)
+        return self._index.protocols[protocol_id]
 
     def theme(self, theme_id: str) -> Theme:
-        return self._get("theme", theme_id)
+        return self._index.themes[theme_id]
 
     def scenario(self, scenario_id: str) -> Scenario:
-        return self._get("scenario", scenario_id)
+        return self._index.scenarios[scenario_id]
 
     def measure(self, measure_id: str) -> Measure:
-        return self._get("measure", measure_id)
+        return self._index.measures[measure_id]
 
     def problem(self, problem_id: str) -> Problem:
-        return self._get("problem", problem_id)
+        return self._index.problems[problem_id]
 
     def contraindication(self, contraindication_id: str) -> Contraindication:
-        return self._get("contraindication", contraindication_id)
+        return self._index.contraindications[contraindication_id]
 
     @cached_property
     def compared_items(self) -> list[PreferenceItem]:
         """Preference items compared with a protocol (allocation items are not)."""
         return [i for i in self.preferences if i.compare != "allocation"]
-
-
-# Imported last: tailoring/model/coding.py imports ThemeId and Strict from this module.
-from tailoring.model.coding import Lexicon  # noqa: E402
-
-# Imported last, as its neighbours are: the patient's wording is checked against this content.
-from tailoring.model.patient_content import PatientContent, patient_problems  # noqa: E402

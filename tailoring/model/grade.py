@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from tailoring.model.case import Section
-from tailoring.model.content import ThemeId
+from tailoring.model.answers import Section
+from tailoring.model.base import ThemeId
 from tailoring.model.report import Severity
 
 Agreement = Literal["exact", "close", "far", "missing"]

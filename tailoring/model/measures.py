@@ -10,7 +10,7 @@ from tailoring.model.base import Identifier, Strict
 
 MeasureRole = Literal["depression", "anxiety", "functioning"]
 MEASURE_ROLES: tuple[MeasureRole, ...] = ("depression", "anxiety", "functioning")
-NOT_APPLICABLE = "na"
+NOT_APPLICABLE: Literal["na"] = "na"
 # One item's answer in a case file: a value, not answered yet (None), or "not applicable".
 ItemValue = StrictInt | None | Literal["na"]
 Loinc = Annotated[str, Field(pattern=r"^\d{1,7}-\d$", description="A LOINC code, e.g. 44249-1.")]
@@ -170,7 +170,7 @@ class Measure(Strict):
 
     def _loinc_problems(self) -> list[str]:
         """Check digits, and codes that could not tell two questions or two answers apart."""
-        problems = []
+        problems: list[str] = []
         for item in self.items:
             problems.extend(f"items.{item.id}.loinc: {p}" for p in loinc_problems(item.loinc))
         answer_codes = [o.loinc for o in self.options]

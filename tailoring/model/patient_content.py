@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from tailoring.model.base import Identifier, Strict
+from tailoring.model.base import ById, Identifier, Strict
 
 if TYPE_CHECKING:
-    # content.py imports this module last, to type its patient field.
+    # The library holds this content and runs patient_problems on it while it validates.
     from tailoring.model.content import ContentLibrary
 
 SetId = Literal["preferences", "before_session", "after_session"]
@@ -170,19 +170,19 @@ class PatientContent(Strict):
     sets: list[QuestionnaireSet]
 
     def preference(self, item_id: str) -> PatientPreference:
-        return _find(self.preferences, item_id, "patient preference")
+        return ById("patient preference", self.preferences)[item_id]
 
     def barrier(self, barrier_id: str) -> Barrier:
-        return _find(self.barriers, barrier_id, "barrier")
+        return ById("barrier", self.barriers)[barrier_id]
 
     def alliance_item(self, item_id: str) -> PatientAllianceItem:
-        return _find(self.alliance, item_id, "patient alliance item")
+        return ById("patient alliance item", self.alliance)[item_id]
 
     def open_question(self, question_id: str) -> OpenQuestion:
-        return _find(self.open, question_id, "open question")
+        return ById("open question", self.open)[question_id]
 
     def questionnaire(self, set_id: str) -> QuestionnaireSet:
-        return _find(self.sets, set_id, "questionnaire set")
+        return ById("questionnaire set", self.sets)[set_id]
 
     def texts(self) -> Iterator[tuple[str, str]]:
         """Every text written for patients, with where it is: for the readability test."""
@@ -223,13 +223,6 @@ def _question_texts(where: str, question: str, hint: str | None) -> Iterator[tup
     yield f"{where}.question", question
     if hint:
         yield f"{where}.hint", hint
-
-
-def _find(entries: list[Any], entry_id: str, what: str) -> Any:
-    for entry in entries:
-        if entry.id == entry_id:
-            return entry
-    raise KeyError(f"unknown {what} {entry_id!r}")
 
 
 def patient_problems(patient: PatientContent, content: ContentLibrary) -> list[str]:

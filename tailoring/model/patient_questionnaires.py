@@ -23,7 +23,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tailoring.model.case import AllianceAnswer, Answers, PreferenceAnswer, SocialAnswer
+from tailoring.model.answers import (
+    AllianceAnswer,
+    Answers,
+    PreferenceAnswer,
+    SocialAnswer,
+    chosen_options,
+)
 from tailoring.model.content import ContentLibrary
 from tailoring.model.measures import NOT_APPLICABLE, ItemValue, Measure
 from tailoring.model.patient_content import ANXIETY_MEASURE, PatientContent, SetId
@@ -169,7 +175,7 @@ def _patient_content(content: ContentLibrary) -> PatientContent:
 def _question(
     content: ContentLibrary, patient: PatientContent, kind: str, item_id: str, section: str
 ) -> Question:
-    common = {"key": f"{kind}.{item_id}", "section": section}
+    key = f"{kind}.{item_id}"
     if kind == "preferences":
         item = content.preference(item_id)
         wording = patient.preference(item_id)
@@ -178,7 +184,8 @@ def _question(
         else:
             choices = [Choice(value=o.id, label=o.label) for o in wording.options or []]
         return Question(
-            **common,
+            key=key,
+            section=section,
             kind=item.kind,
             text=wording.question,
             hint=wording.hint,
@@ -189,7 +196,8 @@ def _question(
     if kind == "barriers":
         barrier = patient.barrier(item_id)
         return Question(
-            **common,
+            key=key,
+            section=section,
             kind="barrier",
             text=barrier.question,
             hint=barrier.hint,
@@ -201,14 +209,21 @@ def _question(
         a_item = content.alliance_item(item_id)
         a_wording = patient.alliance_item(item_id)
         return Question(
-            **common,
+            key=key,
+            section=section,
             kind=a_item.kind,
             text=a_wording.question,
             hint=a_wording.hint,
             choices=[Choice(value=i, label=label) for i, label in enumerate(a_wording.labels)],
         )
     open_question = patient.open_question(item_id)
-    return Question(**common, kind="open", text=open_question.question, hint=open_question.hint)
+    return Question(
+        key=key,
+        section=section,
+        kind="open",
+        text=open_question.question,
+        hint=open_question.hint,
+    )
 
 
 def _measure_questions(measure: Measure, section: str) -> list[Question]:
@@ -333,7 +348,7 @@ def as_answers(content: ContentLibrary, patient: PatientAnswers) -> Answers:
     wording = _patient_content(content)
     details: dict[str, set[str]] = {}
     for item_id, answer in patient.preferences.items():
-        chosen = answer.value if isinstance(answer.value, list) else [answer.value]
+        chosen = chosen_options(answer.value)
         try:
             options = wording.preference(item_id).options or []
         except KeyError:

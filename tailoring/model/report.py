@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from tailoring.model.content import ACTION_KIND_LABELS, ActionKind, ThemeId
+from tailoring.model.base import ThemeId
+from tailoring.model.content import ACTION_KIND_LABELS, ActionKind
 from tailoring.model.measures import MeasureRole
 from tailoring.model.session import Attendance, SessionKind
 

@@ -7,13 +7,17 @@ with a teaching rationale. ``scenario_problems`` checks what a scenario refers t
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
 
-from tailoring.model.case import SECTIONS, Answers, answer_problems, unknown_problems
-from tailoring.model.content import ContentLibrary, Identifier, Strict, ThemeId
+from tailoring.model.answers import SECTIONS, Answers, answer_problems, unknown_problems
+from tailoring.model.base import Identifier, Strict, ThemeId
 from tailoring.model.measures import item_problems
+
+if TYPE_CHECKING:
+    # The library holds the scenarios and runs scenario_problems on each while it validates.
+    from tailoring.model.content import ContentLibrary
 
 # "SCEN-" + id must stay within the 32 characters of a case reference.
 ScenarioId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=27)]
@@ -149,9 +153,3 @@ def _flag_target_exists(content: ContentLibrary, flag_id: str) -> bool:
         domain = next((d for d in content.social if d.id == domain_id), None)
         return domain is not None and detail_id in {d.id for d in domain.details}
     return False
-
-
-# ContentLibrary names Scenario only as a forward reference (scenario imports content, not the
-# reverse); resolve it now that Scenario exists. tailoring/model/__init__.py imports this module,
-# so the library is complete whichever model module is imported first.
-ContentLibrary.model_rebuild(_types_namespace={"Scenario": Scenario})

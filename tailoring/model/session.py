@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tailoring.model.case import AllianceAnswer, Case
+from tailoring.model.answers import AllianceAnswer
 from tailoring.model.measures import ItemValue
 from tailoring.model.text import NoteText
 
@@ -56,7 +56,3 @@ class Session(BaseModel):
     @property
     def treatment_contact(self) -> bool:
         return is_treatment_contact(self.kind, self.attendance)
-
-
-# Case names Session only as a forward reference (this module imports case.py); complete it.
-Case.model_rebuild(_types_namespace={"Session": Session})

@@ -12,13 +12,24 @@ from tailoring.engine.outcomes import recorded_measures
 from tailoring.model.text import TextTooLong
 from tailoring.services.accounts import (
     SIGN_IN_LONGEST,
+    Account,
     account_now,
+    add_account,
+    assign_supervisor,
+    check_account,
+    check_new_username,
+    disable_account,
+    enable_account,
     end_sign_in,
+    list_accounts,
+    reset_password,
     resume_sign_in,
+    set_account_roles,
     sign_in,
     sign_in_seen,
     signed_in_elsewhere,
     start_sign_in,
+    unassign_supervisor,
 )
 from tailoring.services.assessment import (
     answer_completeness,
@@ -185,7 +196,7 @@ from tailoring.services.themes import (
     patient_feedback_themes,
     theme_codes,
 )
-from tailoring.storage.audit import AUDIT_ACTIONS
+from tailoring.storage.audit import AUDIT_ACTIONS, ChainCheck
 from tailoring.storage.caseload import CaseloadStamp
 from tailoring.storage.cases import CaseSummary, StoredCase
 from tailoring.storage.errors import (
@@ -202,7 +213,7 @@ from tailoring.storage.errors import (
     StorageError,
     StorageUnavailable,
 )
-from tailoring.storage.patient_questionnaires import CaseLink, RiskAnswer
+from tailoring.storage.patient_questionnaires import CaseLink, CodeDecisionKind, RiskAnswer
 from tailoring.storage.supervision import FlagDecision, NoteStatus, SupervisionNote
 
 __all__ = [
@@ -212,11 +223,14 @@ __all__ = [
     "SIGN_IN_LONGEST",
     "UNKNOWN_CODE",
     "AccessDenied",
+    "Account",
     "CaseFileError",
     "CaseLink",
     "CaseNotFound",
     "CaseSummary",
     "CaseloadStamp",
+    "ChainCheck",
+    "CodeDecisionKind",
     "FeedbackThemes",
     "FhirError",
     "FlagDecision",
@@ -247,11 +261,13 @@ __all__ = [
     "TooManyAttempts",
     "account_now",
     "acting_as",
+    "add_account",
     "add_note",
     "answer_completeness",
     "answer_source",
     "archive_case",
     "assess_case",
+    "assign_supervisor",
     "attempt_grade",
     "attempts",
     "audit_csv",
@@ -271,8 +287,10 @@ __all__ = [
     "caseload_table",
     "caseload_template",
     "caseload_update",
+    "check_account",
     "check_audit_chain",
     "check_caseload_file",
+    "check_new_username",
     "coded_texts",
     "complete_patient_link",
     "compute_figures",
@@ -285,8 +303,10 @@ __all__ = [
     "decide_flag",
     "delete_case",
     "demo_case_paths",
+    "disable_account",
     "duplicate_case",
     "edit_note",
+    "enable_account",
     "end_sign_in",
     "expected_band",
     "expected_change_yaml",
@@ -314,6 +334,7 @@ __all__ = [
     "link_questionnaires",
     "link_risks",
     "link_sessions",
+    "list_accounts",
     "list_cases",
     "mark_link_seen",
     "may",
@@ -346,6 +367,7 @@ __all__ = [
     "report_pdf",
     "report_text",
     "report_text_download",
+    "reset_password",
     "resume_sign_in",
     "returned_since_seen",
     "review_pdf",
@@ -358,6 +380,7 @@ __all__ = [
     "session_history",
     "session_text",
     "session_text_download",
+    "set_account_roles",
     "set_answer_source",
     "set_mode",
     "set_step",
@@ -371,6 +394,7 @@ __all__ = [
     "submit_attempt",
     "team_mode",
     "theme_codes",
+    "unassign_supervisor",
     "update_case",
     "upgrade_database",
     "use_actor_source",

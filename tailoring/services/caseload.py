@@ -12,13 +12,9 @@ import pandas as pd
 
 from tailoring import access
 from tailoring.engine.caseload import caseload_summary
-from tailoring.engine.outcomes import (
-    RISK_FLAG,
-)
-from tailoring.export.caseload import (
-    caseload_csv,
-    collector_paused,
-)
+from tailoring.engine.flags import RISK_FLAG
+from tailoring.export.caseload import caseload_csv
+from tailoring.imports.caseload import collector_paused
 from tailoring.model.caseload import CaseloadSummary
 from tailoring.services.patient_questionnaires import link_risks
 from tailoring.services.shared import content, current_actor, current_user, unit_of_work
@@ -261,7 +257,7 @@ def caseload_export(rows: Sequence[dict[str, Any]]) -> str:
 
 def caseload_overview(frame: pd.DataFrame) -> CaseloadSummary:
     """Every figure of the caseload charts, overall and per therapist."""
-    titles = {t.id: t.title for t in content().themes}
+    titles: dict[str, str] = {t.id: t.title for t in content().themes}
     return caseload_summary(frame, titles, content().waits)
 
 

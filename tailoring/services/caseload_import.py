@@ -7,13 +7,12 @@ import re
 
 from tailoring import access
 from tailoring.demo import FIRST_REFERENCE, demo_cases, demo_reference
-from tailoring.export.caseload import (
+from tailoring.export.caseload import problems_csv, template_csv
+from tailoring.imports.caseload import (
     MAX_ERRORS,
     collector_paused,
     conflicts_with_existing,
     parse_caseload,
-    problems_csv,
-    template_csv,
 )
 from tailoring.model.case import (
     REFERENCE_PATTERN,

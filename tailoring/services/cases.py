@@ -8,18 +8,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from tailoring import access
-from tailoring.model.case import (
-    REFERENCE_PATTERN,
+from tailoring.model.answers import (
     AllianceAnswer,
-    Case,
     PreferenceAnswer,
     Section,
     SocialAnswer,
-    WalkStep,
     answer_problems,
-    referral_problems,
     unknown_problems,
 )
+from tailoring.model.case import REFERENCE_PATTERN, Case, WalkStep, referral_problems
 from tailoring.services.figures import refresh_case
 from tailoring.services.files import case_from_fhir, is_fhir_bundle, parse_case_file
 from tailoring.services.identifiers import check_identifiers
@@ -41,7 +38,7 @@ from tailoring.storage.cases import CaseOwner, CaseSummary, StoredCase
 # Case fields checked against the sessions' dates when they change.
 REFERRAL_FIELDS = frozenset({"referral_date", "ending_date", "ending_reason"})
 
-ANSWER_MODELS = {
+ANSWER_MODELS: dict[Section, type[PreferenceAnswer] | type[SocialAnswer] | type[AllianceAnswer]] = {
     "preferences": PreferenceAnswer,
     "social": SocialAnswer,
     "alliance": AllianceAnswer,

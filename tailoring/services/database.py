@@ -9,9 +9,7 @@ from sqlalchemy import Engine
 
 from tailoring import access, settings
 from tailoring.access import AccessDenied
-from tailoring.auth import (
-    local_actor,
-)
+from tailoring.model.actor import local_actor
 from tailoring.services.caseload_import import store_demo_caseload
 from tailoring.services.figures import refresh_case
 from tailoring.services.files import demo_case_paths, parse_case_file

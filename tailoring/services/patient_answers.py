@@ -7,19 +7,13 @@ from typing import Any
 
 from tailoring.engine.answer_source import merge
 from tailoring.engine.assess import assess
+from tailoring.engine.flags import perception_gaps
 from tailoring.engine.outcomes import (
     recorded_measures,
     score_measure,
 )
-from tailoring.engine.perception import (
-    Comparison,
-    perception_gaps,
-    side_by_side,
-    therapist_view,
-)
-from tailoring.model.case import (
-    Answers,
-)
+from tailoring.engine.perception import Comparison, side_by_side, therapist_view
+from tailoring.model.answers import Answers
 from tailoring.model.measures import MEASURE_ROLES
 from tailoring.model.patient_questionnaires import (
     SOURCES,

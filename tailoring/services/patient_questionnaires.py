@@ -13,10 +13,8 @@ from datetime import timedelta
 from typing import Any
 
 from tailoring import access
-from tailoring.auth import (
-    local_actor,
-)
 from tailoring.engine import patient_questionnaires as link_codes
+from tailoring.model.actor import local_actor
 from tailoring.model.patient_content import PatientWording, SetId
 from tailoring.model.patient_questionnaires import (
     AskedQuestionnaire,

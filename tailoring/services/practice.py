@@ -7,10 +7,8 @@ from typing import Any
 from tailoring import access
 from tailoring.engine.grading import grade, reference_flag_problems, scenario_case, theme_scores
 from tailoring.export.tables import csv_text
-from tailoring.model.case import (
-    Answers,
-    Case,
-)
+from tailoring.model.answers import Answers
+from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary
 from tailoring.model.grade import Grade
 from tailoring.model.scenario import Scenario

@@ -65,7 +65,7 @@ class FlagStatus:
 
 def flag_statuses(case_id: int) -> list[FlagStatus]:
     """Every flag ever raised on the case with its latest event: open flags first, high first."""
-    titles = {t.id: t.title for t in content().themes}
+    titles: dict[str, str] = {t.id: t.title for t in content().themes}
     raised: dict[str, FlagEvent] = {}
     latest: dict[str, FlagEvent] = {}
     for event in flag_history(case_id):

@@ -18,15 +18,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from tailoring import access, settings
 from tailoring.access import Action
-from tailoring.auth import Actor, local_actor
 from tailoring.content import library
+from tailoring.model.actor import Actor, local_actor
 from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary
 from tailoring.storage import unit_of_work as units
@@ -157,7 +157,7 @@ def may(action: Action, case_id: int | None = None) -> bool:
 def kind_action(action: Action, kind: str) -> Action:
     """``case.view`` of an attempt is ``attempt.view`` (and edit likewise)."""
     if kind == "attempt" and action in ("case.view", "case.edit", "case.export"):
-        return cast(Action, "attempt.view" if action == "case.view" else "attempt.edit")
+        return "attempt.view" if action == "case.view" else "attempt.edit"
     return action
 
 

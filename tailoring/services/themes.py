@@ -155,9 +155,9 @@ def patient_feedback_themes(include_archived: bool = False) -> FeedbackThemes:
         decided.setdefault((d.case_id, d.source), {})[d.theme] = d.decision
     counts: dict[tuple[str, str], dict[str, int]] = {}
     for answer in answers:
-        decisions = decided.get((answer.case_id, answer.source), {})
-        for theme in {c.theme for c in theme_codes(answer.text)} | set(decisions):
-            state = decisions.get(theme, "undecided")
+        by_theme = decided.get((answer.case_id, answer.source), {})
+        for theme in {c.theme for c in theme_codes(answer.text)} | set(by_theme):
+            state = by_theme.get(theme, "undecided")
             for who in ("", answer.therapist):
                 tally = counts.setdefault((who, theme), {})
                 tally[state] = tally.get(state, 0) + 1

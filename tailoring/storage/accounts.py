@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from tailoring.auth import ROLES, Role, name_bucket
+from tailoring.engine.throttle import name_bucket
+from tailoring.model.actor import ROLES, Role
 from tailoring.model.text import NAME_CHARS, clean
 from tailoring.storage.errors import UnknownUser, UsernameTaken
 from tailoring.storage.tables import sign_ins, supervision_assignments, users

@@ -127,7 +127,7 @@ class AuditLog:
         it as the last thing a transaction does. ValueError as ``check_entry`` says.
         """
         check_entry(actor, action, reference, detail)
-        values = {
+        values: dict[str, Any] = {
             "at": self._clock(),
             "actor": actor,
             "action": action,
@@ -139,8 +139,9 @@ class AuditLog:
         last = select(audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)
         values["previous_hash"] = self._connection.execute(last).scalar() or GENESIS
         values["hash"] = entry_hash(values)
-        added = self._connection.execute(insert(audit_log).values(values))
-        entry_id: int = added.inserted_primary_key[0]
+        entry_id: int = self._connection.execute(
+            insert(audit_log).values(values).returning(audit_log.c.id)
+        ).scalar_one()
         return AuditEntry(id=entry_id, **values)
 
     def check(self, expected: tuple[int, str] | None = None) -> ChainCheck:

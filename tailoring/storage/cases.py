@@ -22,16 +22,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from tailoring.model.case import (
+from tailoring.model.answers import (
     SECTIONS,
     AllianceAnswer,
     Answers,
-    Case,
     PreferenceAnswer,
     Section,
     SocialAnswer,
-    WalkStep,
 )
+from tailoring.model.case import Case, WalkStep
 from tailoring.model.grade import Grade
 from tailoring.storage.common import (
     REFERENCE_BATCH,
@@ -457,8 +456,9 @@ class CaseRepository:
             check_finite("fit", fit)
         now = utc_now()
         try:
-            result = self._connection.execute(
-                insert(cases).values(
+            case_id: int = self._connection.execute(
+                insert(cases)
+                .values(
                     **case_values(case),
                     kind=kind,
                     scenario_id=scenario_id,
@@ -466,8 +466,8 @@ class CaseRepository:
                     created_at=now,
                     updated_at=now,
                 )
-            )
-            case_id: int = result.inserted_primary_key[0]
+                .returning(cases.c.id)
+            ).scalar_one()
             answer_rows = [
                 {
                     "case_id": case_id,

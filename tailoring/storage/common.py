@@ -13,7 +13,6 @@ from pydantic import BaseModel
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Row,
     Table,
     bindparam,
     insert,
@@ -84,9 +83,7 @@ def check_revision(
 
     Raises ``stale`` with both if the revision is not ``expected``.
     """
-    stored: Row[Any] | None = connection.execute(
-        select(table.c.payload, table.c.revision).where(*key)
-    ).one_or_none()
+    stored = connection.execute(select(table.c.payload, table.c.revision).where(*key)).one_or_none()
     current = json.loads(stored.payload) if stored else None
     revision = stored.revision if stored else 0
     if expected is not None and expected != revision:

@@ -32,7 +32,7 @@ from sqlalchemy import (
     update,
 )
 
-from tailoring.model.content import ThemeId
+from tailoring.model.base import ThemeId
 from tailoring.model.patient_content import SESSION_SETS, SET_IDS, SetId
 from tailoring.model.patient_questionnaires import (
     ANSWER_KEY,
@@ -186,14 +186,16 @@ class PatientQuestionnaireRepository:
             raise ValueError("expires_at must be in the future")
         lock_case(self._connection, case_id)
         link_id: int = self._connection.execute(
-            insert(patient_links).values(
+            insert(patient_links)
+            .values(
                 case_id=case_id,
                 token_hash=token_hash,
                 created_by=created_by,
                 created_at=now,
                 expires_at=expires_at,
             )
-        ).inserted_primary_key[0]
+            .returning(patient_links.c.id)
+        ).scalar_one()
         self._connection.execute(
             insert(patient_link_questionnaires),
             [
@@ -467,7 +469,7 @@ class PatientQuestionnaireRepository:
         check_choice("theme", theme, THEME_IDS)
         check_choice("decision", decision, CODE_DECISIONS)
         check_id("decided_by", decided_by, ACTOR_LENGTH)
-        values = {
+        values: dict[str, Any] = {
             "case_id": case_id,
             "source": source,
             "theme": theme,
@@ -478,8 +480,8 @@ class PatientQuestionnaireRepository:
         }
         lock_case(self._connection, case_id)
         code_id: int = self._connection.execute(
-            insert(text_codes).values(**values)
-        ).inserted_primary_key[0]
+            insert(text_codes).values(**values).returning(text_codes.c.id)
+        ).scalar_one()
         return CodeDecision(id=code_id, **{**values, "evidence": list(evidence)})
 
     def code_decisions(self, case_id: int) -> list[CodeDecision]:

@@ -266,10 +266,10 @@ class SupervisionRepository:
         values = {"author": author, "text": text, "action": action, "status": status}
         lock_case(self._connection, case_id)
         note_id: int = self._connection.execute(
-            insert(supervision_notes).values(
-                case_id=case_id, version=1, created_at=now, updated_at=now, **values
-            )
-        ).inserted_primary_key[0]
+            insert(supervision_notes)
+            .values(case_id=case_id, version=1, created_at=now, updated_at=now, **values)
+            .returning(supervision_notes.c.id)
+        ).scalar_one()
         return note_id
 
     def edit_note(

@@ -10,20 +10,22 @@ over, at the next failure of any bucket, so the table holds only the failures of
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Table, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tailoring.engine.throttle import Failures, Policy, after_failure, forget_at
 from tailoring.storage.tables import sign_in_attempts
 
 ROWS = sign_in_attempts.c
 # The two databases the app runs on, each with its own "insert unless there is one".
-UPSERTS = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
+UPSERTS: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
 
 
 class SignInAttempts:

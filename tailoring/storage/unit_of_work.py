@@ -41,7 +41,7 @@ class UnitOfWork:
         # Reading and checking the log; entries are written through ``record``.
         self.audit = AuditLog(connection)
         self._entries: list[Entry] = []
-        self._undo: list[Callable[[], None]] = []
+        self._undo: list[Callable[[], object]] = []
 
     def record(
         self,
@@ -60,7 +60,7 @@ class UnitOfWork:
         check_entry(actor, action, reference, detail)
         self._entries.append((actor, action, case_id, reference, detail))
 
-    def undo_on_rollback(self, undo: Callable[[], None]) -> None:
+    def undo_on_rollback(self, undo: Callable[[], object]) -> None:
         """Call ``undo`` if the unit rolls back: for state kept outside the database."""
         self._undo.append(undo)
 

@@ -8,7 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tailoring import services
-from tailoring.auth import Actor, hash_password
+from tailoring.auth import hash_password
+from tailoring.model.actor import Actor
 from tests.store import app_store
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")

@@ -10,8 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tailoring import services
-from tailoring.auth import Actor, local_actor
 from tailoring.content import CONTENT_DIR, _cached_library
+from tailoring.model.actor import Actor, local_actor
 from tests.app.conftest import APP, open_walkthrough, sign_in
 
 PAGES = Path(APP).parent / "pages"

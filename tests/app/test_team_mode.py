@@ -9,7 +9,7 @@ from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
 from tailoring import services
-from tailoring.auth import Actor
+from tailoring.model.actor import Actor
 from tailoring.storage.tables import sign_ins
 from tests.app.conftest import APP, sign_in
 from tests.store import app_store

@@ -23,7 +23,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, Error, Page
 
-from tailoring.model.case import SocialAnswer, social_contradictions
+from tailoring.model.answers import SocialAnswer, social_contradictions
 from tests.e2e.conftest import (
     AppServer,
     key_class,

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tailoring.auth import Actor
+from tailoring.model.actor import Actor
 from tests.e2e.accessibility import STREAMLIT_INTERNAL, Allowed, scan
 from tests.e2e.conftest import (
     AppServer,

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
-from tailoring.model.case import AllianceAnswer, Answers, Case, PreferenceAnswer, SocialAnswer
+from tailoring.model.answers import AllianceAnswer, Answers, PreferenceAnswer, SocialAnswer
+from tailoring.model.case import Case
 from tailoring.model.caseload import CaseMetrics, OpenFlag
 from tailoring.model.grade import FlagAgreement, FlagFeedback, Grade, ItemGrade
 from tailoring.model.session import Session

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from tailoring import services
-from tailoring.auth import Actor, hash_password
+from tailoring.auth import hash_password
+from tailoring.model.actor import Actor
 from tests.store import app_store
 
 PASSWORD = "correct horse battery"

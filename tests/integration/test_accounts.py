@@ -10,7 +10,8 @@ from argon2 import PasswordHasher
 from sqlalchemy import Engine, delete, inspect, select
 from sqlalchemy.exc import DBAPIError
 
-from tailoring.auth import NAME_POLICY, REFUSED, LoginRefused, authenticate, name_bucket
+from tailoring.auth import NAME_POLICY, REFUSED, LoginRefused, authenticate
+from tailoring.engine.throttle import name_bucket
 from tailoring.storage.db import build_engine, migrate
 from tailoring.storage.errors import UnknownUser, UsernameTaken
 from tailoring.storage.tables import audit_log, cases, users

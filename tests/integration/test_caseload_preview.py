@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from tailoring import services
-from tailoring.auth import Actor
+from tailoring.model.actor import Actor
 from tailoring.storage.db import upgraded_engine
 from tests.integration.conftest import (
     BACKENDS,

@@ -17,7 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tailoring import services
-from tailoring.model.case import Answers, PreferenceAnswer
+from tailoring.model.answers import Answers, PreferenceAnswer
 from tailoring.storage.db import make_engine
 from tailoring.storage.errors import StaleAnswer, StaleNote, StaleSession
 from tests.app.conftest import APP, open_walkthrough

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import Engine, func, select
 
-from tailoring.model.case import Answers
+from tailoring.model.answers import Answers
 from tailoring.storage.caseload import CaseFigures
 from tailoring.storage.errors import ReferenceTaken
 from tailoring.storage.tables import answers, cases, sessions

@@ -10,9 +10,9 @@ from dataclasses import replace
 import pytest
 
 from tailoring import services
-from tailoring.auth import Actor
 from tailoring.demo import demo_cases
 from tailoring.export.caseload import cases_csv
+from tailoring.model.actor import Actor
 from tests.store import caseload_rows
 
 

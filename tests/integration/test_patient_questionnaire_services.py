@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from tailoring import services
-from tailoring.auth import Actor
 from tailoring.engine.patient_questionnaires import UNKNOWN_CLIENTS_POLICY, normalise
+from tailoring.model.actor import Actor
 from tailoring.storage.tables import patient_links
 from tests.store import app_store
 

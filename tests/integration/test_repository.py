@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from tailoring.model.case import AllianceAnswer, Answers, PreferenceAnswer, SocialAnswer
+from tailoring.model.answers import AllianceAnswer, Answers, PreferenceAnswer, SocialAnswer
 from tailoring.storage.db import build_engine, make_engine, upgraded_engine
 from tailoring.storage.errors import (
     CaseNotFound,

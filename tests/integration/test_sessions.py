@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from tailoring.model.case import AllianceAnswer, case_problems
+from tailoring.model.answers import AllianceAnswer
+from tailoring.model.case import case_problems
 from tailoring.model.content import ContentLibrary
 from tailoring.model.session import Session
 from tailoring.storage.errors import CaseNotFound, StaleSession

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, inspect, select
 
-from tailoring.auth import CLIENT_POLICY, NAME_POLICY, name_bucket
-from tailoring.engine.throttle import Policy
+from tailoring.auth import CLIENT_POLICY, NAME_POLICY
+from tailoring.engine.throttle import Policy, name_bucket
 from tailoring.storage.db import build_engine, make_engine, migrate
 from tailoring.storage.tables import sign_in_attempts, users
 from tests.integration.test_migrations import move_to

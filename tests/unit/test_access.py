@@ -16,7 +16,7 @@ from tailoring.access import (
     require,
     visible_owners,
 )
-from tailoring.auth import ROLES, Actor, local_actor
+from tailoring.model.actor import ROLES, Actor, local_actor
 
 SUPERVISEE = "sv.x"
 OTHER = "someone.else"

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from tailoring.content import library
 from tailoring.engine.answer_source import SOURCES, merge
 from tailoring.engine.assess import assess
-from tailoring.model.case import Answers, Case
+from tailoring.model.answers import Answers
+from tailoring.model.case import Case
 from tailoring.model.patient_questionnaires import PatientAnswers, as_answers
 from tests.strategies import answers as drawn_answers
 

@@ -13,9 +13,7 @@ from argon2 import PasswordHasher, Type
 from tailoring import auth
 from tailoring.auth import (
     CLIENT_POLICY,
-    LOCAL_USER,
     REFUSED,
-    ROLES,
     UNKNOWN_ACTOR,
     UNKNOWN_CLIENTS_POLICY,
     LoginRefused,
@@ -23,11 +21,11 @@ from tailoring.auth import (
     authenticate,
     hash_password,
     idle_expired,
-    local_actor,
-    name_bucket,
     verify_password,
 )
-from tailoring.engine.throttle import Failures, Policy, after_failure
+from tailoring.engine.throttle import Failures, Policy, after_failure, name_bucket
+from tailoring.model.actor import ROLES, local_actor
+from tailoring.settings import LOCAL_USER
 from tailoring.storage.accounts import User
 from tailoring.storage.errors import UnknownUser
 from tests.conftest import APP_HASHER

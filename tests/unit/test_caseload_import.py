@@ -13,16 +13,9 @@ import pytest
 from tailoring.demo import demo_cases
 from tailoring.engine.assess import assess
 from tailoring.engine.caseload import case_metrics
-from tailoring.export import caseload as caseload_module
-from tailoring.export.caseload import (
-    caseload_csv,
-    cases_csv,
-    columns,
-    conflicts_with_existing,
-    notes_csv,
-    parse_caseload,
-    template_csv,
-)
+from tailoring.export.caseload import caseload_csv, cases_csv, notes_csv, template_csv
+from tailoring.imports import caseload as caseload_module
+from tailoring.imports.caseload import columns, conflicts_with_existing, parse_caseload
 from tailoring.limits import CASELOAD_FILE_MB, MB
 from tailoring.model.case import Case
 

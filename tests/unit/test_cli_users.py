@@ -14,7 +14,8 @@ import pytest
 
 from tailoring import accounts_cli
 from tailoring.__main__ import main
-from tailoring.auth import NAME_POLICY, name_bucket, verify_password
+from tailoring.auth import NAME_POLICY, verify_password
+from tailoring.engine.throttle import name_bucket
 from tailoring.storage.db import make_engine
 from tests.store import Committing, Store
 

@@ -14,7 +14,7 @@ from tailoring.__main__ import main
 from tailoring.demo import THERAPISTS, demo_cases
 from tailoring.engine.caseload import dropped_after_first
 from tailoring.engine.outcomes import case_outcomes
-from tailoring.export.caseload import parse_caseload
+from tailoring.imports.caseload import parse_caseload
 from tailoring.model.case import Case
 
 

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from tailoring.engine.assess import assess
 from tailoring.export.review_pdf import case_review_pdf
-from tailoring.model.case import Case, SocialAnswer
+from tailoring.model.answers import SocialAnswer
+from tailoring.model.case import Case
 from tailoring.model.patient_questionnaires import parse_answer, questions
 from tailoring.model.session import Session
 from tailoring.model.text import (

@@ -11,7 +11,7 @@ import pytest
 from tailoring import limits
 from tailoring.__main__ import main
 from tailoring.content import ContentError, load_content
-from tailoring.export.caseload import parse_caseload
+from tailoring.imports.caseload import parse_caseload
 from tailoring.limits import InputRefused, load_json
 
 BIG_INT = "9" * 5_000

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tailoring.engine.outcomes import NOT_ON_TRACK, case_outcomes, session_flags
+from tailoring.engine.flags import NOT_ON_TRACK, session_flags
+from tailoring.engine.outcomes import case_outcomes
 from tailoring.model.content import ContentLibrary
 from tailoring.model.measures import ExpectedChange
 from tests.session_factory import case_with_sessions, session

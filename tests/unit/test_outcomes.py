@@ -9,7 +9,8 @@ import pytest
 
 from tailoring.__main__ import main
 from tailoring.engine.assess import assess
-from tailoring.engine.outcomes import RISK_FLAG, alliance_fell, case_outcomes, session_flags
+from tailoring.engine.flags import RISK_FLAG, alliance_fell, session_flags
+from tailoring.engine.outcomes import case_outcomes
 from tailoring.model.content import ContentLibrary
 from tailoring.services import demo_case_paths, parse_case_file
 from tests.session_factory import case_with_sessions, content_with_adsm, session

@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 
 from tailoring.content import library
 from tailoring.engine.assess import assess
-from tailoring.engine.perception import perception_gaps, therapist_view
-from tailoring.model.case import AllianceAnswer, Answers, Case, PreferenceAnswer
+from tailoring.engine.flags import perception_gaps
+from tailoring.engine.perception import therapist_view
+from tailoring.model.answers import AllianceAnswer, Answers, PreferenceAnswer
+from tailoring.model.case import Case
 from tailoring.model.patient_questionnaires import PatientAnswers
 from tailoring.model.report import Flag
 from tailoring.model.session import Session

@@ -6,7 +6,7 @@ from typing import Any
 
 from tailoring.content import library
 from tailoring.engine.perception import side_by_side
-from tailoring.model.case import Answers
+from tailoring.model.answers import Answers
 from tailoring.model.patient_questionnaires import PatientAnswers
 
 CONTENT = library()

@@ -29,7 +29,8 @@ from tailoring.export.fhir.questionnaires import (
 )
 from tailoring.export.report_json import report_json
 from tailoring.export.text import contraindication_words, fit_value
-from tailoring.model.case import AllianceAnswer, Case, PreferenceAnswer, SocialAnswer
+from tailoring.model.answers import AllianceAnswer, PreferenceAnswer, SocialAnswer
+from tailoring.model.case import Case
 from tailoring.model.content import ContentLibrary
 from tailoring.model.measures import ItemValue
 from tailoring.model.report import FitReport, MeasureChange

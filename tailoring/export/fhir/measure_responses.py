@@ -258,9 +258,9 @@ def _with_codings(
     and "not applicable"), and the other LOINC answer codes its content file lists."""
     form = _Form(measure, ours)
     for item_id, scores in option_scores(set_.by_name[measure.id]).items():
-        codings: dict[tuple[str | None, str], ItemValue] = dict(scores)
-        for code, value in measure.item(item_id).other_loinc_answers.items():
-            codings[(LOINC, code)] = value
+        codings: dict[tuple[str | None, str], ItemValue] = dict(scores.items())
+        for code, points in measure.item(item_id).other_loinc_answers.items():
+            codings[(LOINC, code)] = points
         for (system, code), value in list(codings.items()):
             if system == LOINC:
                 # Some systems leave out the system of a LOINC answer code; "LA…" is LOINC's.
@@ -389,8 +389,8 @@ def add_to_session(
             )
             continue
         seen[response.measure_id] = response.label
-        held = session.measures.get(response.measure_id)
-        if held is not None and held != response.answers:
+        recorded = session.measures.get(response.measure_id)
+        if recorded is not None and recorded != response.answers:
             problems.append(
                 f"{response.label}: session {session_number} already has other "
                 f"{measure.short_name} answers: remove them from the case file to replace them"

@@ -16,7 +16,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-from tailoring.model.case import ENDING_REASONS, WALK_STEPS, SocialAnswer
+from tailoring.model.answers import SocialAnswer
+from tailoring.model.case import ENDING_REASONS, WALK_STEPS
 from tailoring.model.content import ContentLibrary
 from tailoring.model.measures import MEASURE_ROLES, NOT_APPLICABLE, ItemValue, Measure
 from tailoring.model.session import ATTENDANCES, SESSION_KINDS

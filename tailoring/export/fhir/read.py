@@ -204,6 +204,7 @@ def read_case_bundle(content: ContentLibrary, text: str) -> Case:
     for index, entry in enumerate(bundle.entry or []):
         label = entry_label(index, data["entry"][index]["resource"])
         resource = entry.resource
+        assert resource is not None  # _shape_problems refused entries without one
         status = getattr(resource, "status", None)
         kind = resource.get_resource_type()
         if status not in STATUSES[kind]:
@@ -348,14 +349,17 @@ def _check_answers(
             continue
         if answer.item:
             reader.problem(label, f"{at}.item", "nested items under an answer are not expected")
-        if expected == "valueCoding":
-            coding = answer.valueCoding
-            if (coding.system, coding.code) not in options:
-                reader.problem(
-                    label,
-                    f"{at}.valueCoding",
-                    f"{coding.system}#{coding.code} is not an answer option of {item.linkId!r}",
-                )
+        coding = answer.valueCoding
+        if (
+            expected == "valueCoding"
+            and coding is not None
+            and (coding.system, coding.code) not in options
+        ):
+            reader.problem(
+                label,
+                f"{at}.valueCoding",
+                f"{coding.system}#{coding.code} is not an answer option of {item.linkId!r}",
+            )
 
 
 # Building the case -----------------------------------------------------------------------------
@@ -363,7 +367,7 @@ def _check_answers(
 
 def _answers(item: QuestionnaireResponseItem) -> list[Any]:
     """An item's answer values: codes for choices, else the value itself."""
-    values = []
+    values: list[Any] = []
     for answer in item.answer or []:
         if answer.valueCoding is not None:
             values.append(answer.valueCoding.code)
@@ -383,15 +387,21 @@ def _one(item: QuestionnaireResponseItem) -> Any:
     return values[0] if values else None
 
 
+def _link_id(item: QuestionnaireResponseItem) -> str:
+    """The item's linkId, which every item has once the response passed _check_items."""
+    assert item.linkId is not None
+    return item.linkId
+
+
 def _parts(group: QuestionnaireResponseItem) -> dict[str, QuestionnaireResponseItem]:
     """A group's items by the part of their linkId after '<group>.'."""
-    return {i.linkId.removeprefix(f"{group.linkId}."): i for i in group.item or []}
+    return {_link_id(i).removeprefix(f"{group.linkId}."): i for i in group.item or []}
 
 
 def _preferences(content: ContentLibrary, response: QuestionnaireResponse) -> dict[str, Any]:
     answers = {}
     for group in response.item or []:
-        kind = content.preference(group.linkId).kind
+        kind = content.preference(_link_id(group)).kind
         entry: dict[str, Any] = {}
         parts = _parts(group)
         if "value" in parts:
@@ -402,7 +412,7 @@ def _preferences(content: ContentLibrary, response: QuestionnaireResponse) -> di
                 entry["value"] = int(values[0]) if kind == "scale" else values[0]
         if "importance" in parts and (importance := _one(parts["importance"])) is not None:
             entry["importance"] = int(importance)
-        answers[group.linkId] = entry
+        answers[_link_id(group)] = entry
     return answers
 
 
@@ -417,7 +427,7 @@ def _social(response: QuestionnaireResponse) -> dict[str, Any]:
             entry["details"] = _answers(parts["details"])
         if "note" in parts and (note := _one(parts["note"])) is not None:
             entry["note"] = note
-        answers[group.linkId] = entry
+        answers[_link_id(group)] = entry
     return answers
 
 
@@ -425,7 +435,7 @@ def _alliance(response: QuestionnaireResponse) -> dict[str, Any]:
     answers = {}
     for item in response.item or []:
         value = _one(item)
-        answers[item.linkId] = {"value": None if value is None else int(value)}
+        answers[_link_id(item)] = {"value": None if value is None else int(value)}
     return answers
 
 
@@ -434,12 +444,16 @@ def _measure(reader: _Reader, response: _Response) -> dict[str, ItemValue]:
     values = option_scores(reader.set.by_name[response.name])
     answers: dict[str, ItemValue] = {}
     for item in response.resource.item or []:
-        if item.linkId == TOTAL:
+        link_id = _link_id(item)
+        if link_id == TOTAL:
             continue
         coding = item.answer[0].valueCoding if item.answer else None
-        answers[item.linkId] = (
-            None if coding is None else values[item.linkId][(coding.system, coding.code)]
-        )
+        if coding is None:
+            answers[link_id] = None
+            continue
+        # _check_items let through only codings that are options, so both parts are there.
+        assert coding.system is not None and coding.code is not None
+        answers[link_id] = values[link_id][(coding.system, coding.code)]
     return answers
 
 
@@ -452,7 +466,7 @@ def _given_total(response: QuestionnaireResponse) -> tuple[str, int] | None:
 
 
 def _by_name(response: QuestionnaireResponse) -> dict[str, Any]:
-    return {item.linkId: _one(item) for item in response.item or []}
+    return {_link_id(item): _one(item) for item in response.item or []}
 
 
 Singles = dict[tuple[str, int | None], _Response]
@@ -503,7 +517,7 @@ def _case_data(reader: _Reader, singles: Singles) -> tuple[dict[str, Any], dict[
         if found is not None:
             data["answers"][section] = readers[section](found.resource)
             origins[f"answers.{section}"] = found.label
-    numbers = sorted(number for name, number in singles if name == SESSION)
+    numbers = sorted(number for name, number in singles if name == SESSION and number is not None)
     data["sessions"] = []
     for index, number in enumerate(numbers):
         found = singles[(SESSION, number)]

@@ -31,6 +31,7 @@ from __future__ import annotations
 from math import ceil
 from typing import Any
 
+from tailoring.engine.alliance import alliance_summary
 from tailoring.engine.describe import (
     actions,
     alliance_trigger,
@@ -38,15 +39,11 @@ from tailoring.engine.describe import (
     social_trigger,
 )
 from tailoring.engine.fit import FORMAT_WORDS, is_answered, weight_of
-from tailoring.model.case import Answers, Case
-from tailoring.model.content import (
-    DEMAND_LABELS,
-    ContentLibrary,
-    Protocol,
-    SocialDetail,
-    ThemeId,
-)
-from tailoring.model.report import AllianceSummary, DimensionFit, Flag, Severity, Trigger
+from tailoring.model.answers import Answers
+from tailoring.model.base import ThemeId
+from tailoring.model.case import Case
+from tailoring.model.content import DEMAND_LABELS, ContentLibrary, Protocol, SocialDetail
+from tailoring.model.report import DimensionFit, Flag, Severity, Trigger
 
 REVIEW = "review_protocol_step"
 SUPERVISION = "discuss_in_supervision"
@@ -275,29 +272,6 @@ def social_flags(content: ContentLibrary, answers: Answers, protocol: Protocol) 
             )
         )
     return flags
-
-
-def alliance_summary(content: ContentLibrary, answers: Answers) -> AllianceSummary:
-    """Alliance score 0–100 from rated items (reversed where a high rating is a weak alliance)."""
-    scores = []
-    ruptures = []
-    for item in content.alliance:
-        answer = answers.alliance.get(item.id)
-        if answer is None or answer.value is None:
-            continue
-        if item.kind == "rupture":
-            if answer.value > 0:
-                ruptures.append(item.title)
-            continue
-        value = item.max_value - answer.value if item.reverse else answer.value
-        scores.append(100 * value / item.max_value)
-    ratings = [i for i in content.alliance if i.kind == "rating"]
-    return AllianceSummary(
-        score=round(sum(scores) / len(scores), 1) if scores else None,
-        answered=len(scores),
-        total=len(ratings),
-        ruptures=ruptures,
-    )
 
 
 def alliance_flags(content: ContentLibrary, answers: Answers) -> list[Flag]:
