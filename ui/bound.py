@@ -31,15 +31,6 @@ replaced). If that next run is stopped by a newer click, the server still counts
 drawn in the last completed run and keeps their values, so it drew them again without values and
 the browser showed them blank (nothing was saved: the server kept the stored values).
 
-A fourth cause showed in the soak on a busy machine: as the walk-through changed step, the
-browser's next message carried a value for a widget of the step just left that nobody gave (an
-importance control sent the old value of another importance control). Such a message reaches the
-server after a run that did not draw the widget, and Streamlit still calls the widget's callback.
-A person's own late click (given on a widget still on the screen as the step changed) looks the
-same. So a callback for a widget the last completed run did not draw saves nothing: the value is
-held as *given as the page moved on*, shown where it was given, and named in a notice with
-"Save it" and "Discard" (``late``, ``notices``): it is stored only when its person says so.
-
 So, for every widget drawn through ``show``:
 1. the server sets the widget's value through session state, which the browser must take,
    whenever the widget was not drawn in the last completed run, the browser's message did not
@@ -67,8 +58,6 @@ from ui import privacy
 
 DRAWN = "_bound_drawn"
 HELD = "_bound_held"
-# Held values given as the page moved on, waiting for "Save it" or "Discard": {scope: {key}}.
-LATE = "_bound_late"
 CLEARS = "_bound_clears"
 _MISSING = object()
 log = logging.getLogger("tailoring.ui")
@@ -184,24 +173,6 @@ def hold(scope: str, key: str, value: Any) -> None:
 def release(scope: str, key: str) -> None:
     """The value of ``key`` is saved (or given up): show the stored value again."""
     st.session_state.get(HELD, {}).get(scope, {}).pop(key, None)
-    st.session_state.get(LATE, {}).get(scope, set()).discard(key)
-
-
-def late(scope: str, key: str, value: Any) -> bool:
-    """In a callback: whether the widget ``key`` was left out of the last completed run, so its
-    new value came as the page moved on (the fourth cause in the module's docstring). Such a
-    value is held for the person to save or discard, and True is returned: save nothing now."""
-    if key in _track()["last"]:
-        return False
-    hold(scope, key, value)
-    st.session_state.setdefault(LATE, {}).setdefault(scope, set()).add(key)
-    log.info("held %s, given as the page moved on, for the person to save or discard", key)
-    return True
-
-
-def _discard_late(scope: str) -> None:
-    for key in list(st.session_state.get(LATE, {}).get(scope, set())):
-        release(scope, key)
 
 
 def held(scope: str) -> dict[str, Any]:
@@ -214,40 +185,18 @@ def is_held(scope: str, key: str) -> bool:
 
 
 def notices(
-    notice_key: str,
-    scope: str,
-    retry_key: str,
-    retry: Callable[..., None],
-    args: tuple[Any, ...],
-    describe: Callable[[str, Any], str] = lambda key, value: f"{key}: {value}",
+    notice_key: str, scope: str, retry_key: str, retry: Callable[..., None], args: tuple[Any, ...]
 ) -> None:
     """The last save's message, and while values are held unsaved, how many and a retry.
 
-    Values given as the page moved on (``late``) are named, each with its value
-    (``describe``), and wait for "Save it" (the retry, which saves exactly what is held) or
-    "Discard". Text held for the person's decision about identifiers (ui/privacy.py) waits for
-    that decision, not for storage, so it is not counted here.
+    Text held for the person's decision about identifiers (ui/privacy.py) waits for that
+    decision, not for storage, so it is not counted here.
     """
     ss = st.session_state
     notice = ss.pop(notice_key, None)
     if notice:
         getattr(st, notice[0])(notice[1])
-    waiting = held(scope)
-    given_late = [k for k in waiting if k in ss.get(LATE, {}).get(scope, set())]
-    if given_late:
-        lines = "\n".join(f"- {describe(k, waiting[k])}" for k in given_late)
-        st.warning(
-            f"Not saved yet: {'this answer was' if len(given_late) == 1 else 'these answers were'}"
-            f" given as the page moved on. Save {'it' if len(given_late) == 1 else 'them'} if "
-            f"you gave {'it' if len(given_late) == 1 else 'them'}:\n{lines}",
-            icon=":material/pending:",
-        )
-        save_col, discard_col, _ = st.columns([1, 1, 4])
-        save_col.button("Save it", key=f"{retry_key}.late", on_click=retry, args=args)
-        discard_col.button(
-            "Discard", key=f"{retry_key}.discard", on_click=_discard_late, args=(scope,)
-        )
-    unsaved = [k for k in waiting if not privacy.pending(k) and k not in given_late]
+    unsaved = [k for k in held(scope) if not privacy.pending(k)]
     if unsaved:
         st.error(
             f"{len(unsaved)} {'answer is' if len(unsaved) == 1 else 'answers are'} kept on this "

@@ -7,14 +7,14 @@ A page passes a ``Saver``; the widgets never know where answers are stored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
 from tailoring import services
 from tailoring.model.answers import Answers, Section
-from tailoring.model.content import AllianceItem, ContentLibrary, PreferenceItem, SocialDomain
+from tailoring.model.content import ContentLibrary, PreferenceItem, SocialDomain
 from tailoring.model.text import NOTE_CHARS
 from ui import bound, privacy
 
@@ -130,12 +130,8 @@ def _changed(
     radio: bool = False,
     allow_identifiers: bool = False,
     confirmed: bool = False,
-    retrying: bool = False,
 ) -> None:
-    """One widget changed: merge its value into the stored answer and save that, nothing else.
-
-    ``retrying``: the person asked to save what is held (a retry, or "Save it" for a value given
-    as the page moved on)."""
+    """One widget changed: merge its value into the stored answer and save that, nothing else."""
     ss = st.session_state
     scope = ss.get(SCOPE, "")
     key = field_key(section, item_id, field)
@@ -152,8 +148,6 @@ def _changed(
     answer = {**before, field: value}
     if answer == before:
         bound.release(scope, key)
-        return
-    if not retrying and bound.late(scope, key, value):
         return
     if field == "note" and not value and not confirmed:
         # An emptied note is only cleared once the person confirms: a text box the browser
@@ -226,24 +220,6 @@ def _field_of(key: str) -> tuple[Section, str, str]:
     return section, item_id, rest[0] if rest else "value"
 
 
-def describe_value(key: str, value: Any) -> str:
-    """A held value in words: the item, which of its answers, and the value as its widget
-    shows it ("Language · how much it matters: Essential")."""
-    section, item_id, field = _field_of(key)
-    lib = services.content()
-    items: dict[Section, Sequence[PreferenceItem | SocialDomain | AllianceItem]] = {
-        "preferences": lib.preferences,
-        "social": lib.social,
-        "alliance": lib.alliance,
-    }
-    title = next((i.title for i in items[section] if i.id == item_id), item_id)
-    what = {"value": "", "importance": " · how much it matters"}.get(field, f" · {field}")
-    if field == "importance" and isinstance(value, int) and value < len(lib.importance_labels):
-        value = lib.importance_labels[value]
-    shown = ", ".join(map(str, value)) if isinstance(value, list) else value
-    return f"{title}{what}: {shown}"
-
-
 @bound.uninterrupted
 def retry_unsaved(save: Saver) -> None:
     """Save again exactly the values held unsaved (the database was down, say): nothing else.
@@ -258,7 +234,7 @@ def retry_unsaved(save: Saver) -> None:
             continue  # waits for the person's decision about identifiers, not for storage
         section, item_id, field = _field_of(key)
         ss[key] = value
-        _changed(save, section, item_id, field, retrying=True)
+        _changed(save, section, item_id, field)
         if bound.is_held(scope, key):
             return
     ss[NOTICE] = ("success", "The answers kept on this page are now saved.")
@@ -284,9 +260,7 @@ def undo(save: Saver) -> None:
 def show_notices(save: Saver) -> None:
     """Conflict and storage messages, a retry while answers are unsaved, and undo."""
     ss = st.session_state
-    bound.notices(
-        NOTICE, ss.get(SCOPE, ""), "checklist.retry", retry_unsaved, (save,), describe_value
-    )
+    bound.notices(NOTICE, ss.get(SCOPE, ""), "checklist.retry", retry_unsaved, (save,))
     clearing = ss.get(CLEARING)
     if clearing is not None and clearing[0] == ss.get(SCOPE):
         title = next(d.title for d in services.content().social if d.id == clearing[1])

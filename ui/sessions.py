@@ -104,17 +104,8 @@ def _with(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
 
 
 @bound.uninterrupted
-def changed(
-    key: str,
-    case_id: int,
-    radio: bool = False,
-    allow_identifiers: bool = False,
-    retrying: bool = False,
-) -> None:
-    """One widget changed: merge its value into the stored session and save that, nothing else.
-
-    ``retrying``: the person asked to save what is held (a retry, or "Save it" for a value given
-    as the page moved on, ui/bound.py)."""
+def changed(key: str, case_id: int, radio: bool = False, allow_identifiers: bool = False) -> None:
+    """One widget changed: merge its value into the stored session and save that, nothing else."""
     ss = st.session_state
     scope = ss.get(SCOPE, "")
     value = bound.given(key)
@@ -124,8 +115,6 @@ def changed(
     data = _with(before, key, value)
     if data == before:
         bound.release(scope, key)
-        return
-    if not retrying and bound.late(scope, key, value):
         return
     try:
         new_revision = services.record_session(
@@ -166,7 +155,7 @@ def retry_unsaved(case_id: int) -> None:
         if key == NOTE_KEY and privacy.pending(NOTE_KEY):
             continue
         ss[key] = value
-        changed(key, case_id, retrying=True)
+        changed(key, case_id)
         if bound.is_held(scope, key):
             return
 
@@ -195,21 +184,7 @@ def _retry_note(case_id: int, redacted: dict[str, str] | None) -> None:
 def show_notice(case_id: int) -> None:
     """The last save's message, and a retry while entries are held unsaved."""
     scope = st.session_state.get(SCOPE, "")
-    bound.notices(NOTICE, scope, "sessions.retry", retry_unsaved, (case_id,), describe_value)
-
-
-def describe_value(key: str, value: Any) -> str:
-    """A held session value in words ("GAD-7 item 5: 3", "Alliance check, bond: 4")."""
-    field = key.removeprefix(PREFIX)
-    if field in HEADER:
-        return f"{field.capitalize()}: {value}"
-    group, item_id = field.split(".", 1)
-    if group == "alliance":
-        title = next((i.title for i in services.content().alliance if i.id == item_id), item_id)
-        return f"Alliance check, {title}: {value}"
-    measure = next((m for m in services.content().measures if m.id == group), None)
-    name = measure.short_name if measure is not None else group
-    return f"{name} item {item_id.rsplit('_', 1)[-1]}: {value}"
+    bound.notices(NOTICE, scope, "sessions.retry", retry_unsaved, (case_id,))
 
 
 def patient_answers(case_id: int, number: int, measures: list[Measure]) -> None:

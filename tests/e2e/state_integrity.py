@@ -31,7 +31,6 @@ from tests.e2e.conftest import (
     settle_paint,
     wait_ready,
 )
-from ui.checklist import describe_value
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_CASE = REPO / "content" / "demo" / "demo-01.json"
@@ -98,8 +97,6 @@ class Outcome:
     actions: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     shown_wrong: list[str] = field(default_factory=list)
-    # Given as the page moved on: not stored, shown as not saved with "Save it" (ui/bound.py).
-    held: list[str] = field(default_factory=list)
 
     @property
     def differences(self) -> int:
@@ -110,7 +107,6 @@ class Outcome:
             f"seed {self.seed}: {len(self.lost)} answers differ from what was given, "
             f"{len(self.shown_wrong)} widgets differ from the database\n"
             + "\n".join(self.lost + self.shown_wrong)
-            + "".join(f"\nheld as not saved: {h}" for h in self.held)
             + "\nactions: "
             + ", ".join(self.actions)
         )
@@ -358,31 +354,15 @@ def _compare(
     where: str = "",
 ) -> None:
     stored = checklist.stored(services.open_case(case_id).case.answers)
-    late = _late_notice(page)
-
-    def held(spec: tuple[str, str, str], value: Any) -> bool:
-        """Named in the notice of values given as the page moved on: shown as not saved."""
-        return bool(late) and describe_value(checklist.widgets[spec].key, value) in late
-
     if not where:
         for spec, value in model.items():
             if stored[spec] != value:
-                found = f"{'.'.join(spec)}: given {value!r}, stored {stored[spec]!r}"
-                (outcome.held if held(spec, value) else outcome.lost).append(found)
+                outcome.lost.append(f"{'.'.join(spec)}: given {value!r}, stored {stored[spec]!r}")
     for spec, value in checklist.read(page).items():
-        if stored[spec] != value and not held(spec, value):
+        if stored[spec] != value:
             outcome.shown_wrong.append(
                 f"{where}{'.'.join(spec)}: shown {value!r}, stored {stored[spec]!r}"
             )
-
-
-def _late_notice(page: Page) -> str:
-    """The text of the notice naming values given as the page moved on, if there is one."""
-    notice = page.get_by_test_id("stAlert").filter(has_text="given as the page moved on")
-    try:
-        return "\n".join(notice.all_inner_texts()) if notice.count() else ""
-    except Error:
-        return ""
 
 
 def _visible(page: Page, checklist: Any, kinds: set[str]) -> list[tuple[str, str, str]]:
