@@ -11,13 +11,18 @@ from tailoring.engine.fit import (
     raw_fits,
     weighted_fit,
 )
-from tailoring.engine.flags import RISK_FLAG, independent_flags, protocol_flags, session_flags
+from tailoring.engine.flags import (
+    RISK_FLAG,
+    independent_flags,
+    indication_flags,
+    protocol_flags,
+    session_flags,
+)
 from tailoring.engine.indications import (
     STATUS_ORDER,
     Picture,
     case_picture,
     indication,
-    indication_flags,
     problems_of,
     withheld,
 )
