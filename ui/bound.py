@@ -31,6 +31,13 @@ replaced). If that next run is stopped by a newer click, the server still counts
 drawn in the last completed run and keeps their values, so it drew them again without values and
 the browser showed them blank (nothing was saved: the server kept the stored values).
 
+A fourth cause showed in the soak on a busy machine (sessions seed 33): an answer given just
+before a click on the sidebar was lost without a notice. Streamlit folds browser messages that
+wait for a run in progress into one, keeping only the newest message's widget values; the
+sidebar click's message no longer carried the answered widget, so the answer's change never
+reached its callback. ``keep_every_change`` makes the fold keep each widget the newer message
+leaves out with the value the older one gave, as if both had run in turn.
+
 So, for every widget drawn through ``show``:
 1. the server sets the widget's value through session state, which the browser must take,
    whenever the widget was not drawn in the last completed run, the browser's message did not
@@ -51,6 +58,8 @@ from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
 import streamlit as st
+from streamlit.proto.WidgetStates_pb2 import WidgetStates
+from streamlit.runtime.scriptrunner_utils import script_requests
 from streamlit.runtime.scriptrunner_utils.exceptions import RerunException
 from streamlit.runtime.state import get_session_state
 
@@ -63,6 +72,26 @@ _MISSING = object()
 log = logging.getLogger("tailoring.ui")
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+_newest_values_only = script_requests._coalesce_widget_states  # pinned in requirements
+
+
+def keep_every_change(
+    old_states: WidgetStates | None, new_states: WidgetStates | None
+) -> WidgetStates | None:
+    """Fold two waiting browser messages into one without losing a change the older one carried:
+    Streamlit's fold (newest values, older triggers) plus every widget the newer message leaves
+    out, with its value from the older one (the fourth cause in the module's docstring)."""
+    folded = _newest_values_only(old_states, new_states)
+    if old_states is None or new_states is None or folded is None:
+        return folded
+    carried = {w.id for w in folded.widgets}
+    folded.widgets.extend(w for w in old_states.widgets if w.id not in carried)
+    return folded
+
+
+script_requests._coalesce_widget_states = keep_every_change
 
 
 def uninterrupted(callback: Callable[P, R]) -> Callable[P, R]:
