@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tailoring.engine.throttle import name_bucket
@@ -190,17 +190,12 @@ class AccountRepository:
         A token ends when unused for ``idle`` or older than ``longest``; ending is stored, so an
         expired token never comes back.
         """
-        if not isinstance(token, str) or not token or len(token) > 200:
-            return None
         now = _now()
-        key = sign_ins.c.token_hash == _token_hash(token)
-        row = self._connection.execute(select(sign_ins).where(key)).first()
-        if row is None or row.ended_at is not None:
-            return None
-        if now - row.last_seen_at >= idle or now - row.started_at >= longest:
-            _end_sign_ins(self._connection, key)
+        row = self._live_sign_in(token, idle, longest, now)
+        if row is None:
             return None
         if now - row.last_seen_at >= min(SEEN_EVERY, idle / 4):
+            key = sign_ins.c.token_hash == row.token_hash
             self._connection.execute(update(sign_ins).where(key).values(last_seen_at=now))
         return str(row.username)
 
@@ -209,9 +204,15 @@ class AccountRepository:
 
         The idle watch of an open page asks this on a timer, which is not activity.
         """
+        row = self._live_sign_in(token, idle, longest, _now())
+        return None if row is None else row.last_seen_at
+
+    def _live_sign_in(
+        self, token: str, idle: timedelta, longest: timedelta, now: datetime
+    ) -> Row[Any] | None:
+        """A token's sign-in row if it has not ended or expired; an expired one is ended here."""
         if not isinstance(token, str) or not token or len(token) > 200:
             return None
-        now = _now()
         key = sign_ins.c.token_hash == _token_hash(token)
         row = self._connection.execute(select(sign_ins).where(key)).first()
         if row is None or row.ended_at is not None:
@@ -219,7 +220,7 @@ class AccountRepository:
         if now - row.last_seen_at >= idle or now - row.started_at >= longest:
             _end_sign_ins(self._connection, key)
             return None
-        return row.last_seen_at
+        return row
 
     def end_sign_in(self, token: str) -> None:
         """End the sign-in of this token (sign-out, idle time-out); nothing if there is none."""
