@@ -319,6 +319,14 @@ def _screen(
     return start
 
 
+def _answered_in_all(asked: list[AskedQuestionnaire], stored: dict[str, dict[str, Any]]) -> None:
+    """Below a line: how many questions of every questionnaire on the link are answered."""
+    answered = sum(_answered(q.questions, stored) for q in asked)
+    total = sum(len(q.questions) for q in asked)
+    st.divider()
+    st.write(WORDS["answered"].format(answered=answered, total=total))
+
+
 def _first_unanswered(asked: AskedQuestionnaire, stored: dict[str, dict[str, Any]]) -> int | None:
     return next(
         (
@@ -396,10 +404,7 @@ def _list(
                 on_click=_go,
                 args=(Screen(link.id, "page", q.set_id, _first_unanswered(q, stored) or 0),),
             )
-    answered = sum(_answered(q.questions, stored) for q in asked)
-    total = sum(len(q.questions) for q in asked)
-    st.divider()
-    st.write(WORDS["answered"].format(answered=answered, total=total))
+    _answered_in_all(asked, stored)
     st.button(
         WORDS["check"],
         key="patient.review",
@@ -517,10 +522,7 @@ def _review(
                     on_click=_go,
                     args=(Screen(link.id, "page", q.set_id, i, back=True),),
                 )
-    answered = sum(_answered(q.questions, stored) for q in asked)
-    total = sum(len(q.questions) for q in asked)
-    st.divider()
-    st.write(WORDS["answered"].format(answered=answered, total=total))
+    _answered_in_all(asked, stored)
     st.button(
         WORDS["finish"],
         key="patient.finish",
