@@ -1,7 +1,7 @@
 """Soak: many random sequences in a real browser, on every page that records; how many differed.
 
 Usage: .venv/bin/python bench/state_soak.py [--sequences 1000] [--actions 25] [--busy 0.3]
-       [--seed 0] [--pages walkthrough,sessions,practice,review,patient]
+       [--seed 0] [--pages walkthrough,sessions,practice,review,patient] [--minutes M]
 
 Sequences take the pages in turn (walk-through, sessions, practice, case review, the patient's
 questionnaire) unless ``--pages`` names fewer.
@@ -11,6 +11,8 @@ tests/e2e/state_integrity.py: each compares the database with what the person ga
 widget on the screen with the database. ``--busy`` is the share of sequences run while other
 processes keep both cores busy. Prints one line per failing sequence (seed and actions, so it
 replays with ``SEEDS=<seed> scripts/test tests/e2e/test_state_integrity.py``) and the totals.
+With ``--minutes`` it stops after the sequence that passes that time and prints the totals of the
+sequences run, so a long soak can be spread over several runs with different ``--seed``s.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def main() -> None:
     parser.add_argument("--busy", type=float, default=0.3, help="share run on a busy machine")
     parser.add_argument("--seed", type=int, default=0, help="first seed")
     parser.add_argument("--pages", default=",".join(SEQUENCES), help="pages, comma-separated")
+    parser.add_argument("--minutes", type=float, default=None, help="stop after this long")
     args = parser.parse_args()
     pages = args.pages.split(",")
     per_page = dict.fromkeys(pages, 0)
@@ -70,7 +73,11 @@ def main() -> None:
         from tailoring import services
 
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        run = 0
         for n in range(args.sequences):
+            if args.minutes is not None and time.monotonic() - started > args.minutes * 60:
+                break
+            run += 1
             seed = args.seed + n
             page = pages[n % len(pages)]
             sequence = SEQUENCES[page]
@@ -100,7 +107,7 @@ def main() -> None:
         browser.close()
     minutes = (time.monotonic() - started) / 60
     print(
-        f"sequences: {args.sequences} ({busy_runs} on a busy machine), "
+        f"sequences: {run} of {args.sequences} ({busy_runs} on a busy machine), "
         f"{args.actions} actions each; sequences with a difference: {failed}; "
         f"answers or widgets that differed: {differences}; sequences that could not go on: "
         f"{stopped}; {minutes:.1f} min; "

@@ -6,7 +6,9 @@ Facts these fixtures rely on (checked with Streamlit 1.67 and Playwright 1.65):
   when ``[data-testid='stApp']`` carries ``data-test-script-state='notRunning'``.
 - After a click the rerun starts a moment later, so "notRunning" right after an action may still be
   the state *before* the run. An init script counts the runs that finish (any busy state →
-  "notRunning"); ``wait_ready(page, since=n)`` waits for a run after the n-th to finish.
+  "notRunning") and the messages the page sends to the server; ``wait_ready(page, since=n)``
+  waits for a run after the n-th to finish. A widget's change is sent in the event handler of
+  the click itself, so an action that sent nothing within QUIET_MS caused no run.
 - A widget with ``key="pref.structure"`` carries the CSS class ``st-key-pref-structure``: Streamlit
   replaces every character outside ``[a-zA-Z0-9_-]`` with ``-``. ``by_key`` does the same.
 - ``st.dataframe`` draws on a canvas; the cell text is only in a hidden ``table[role=grid]``, and
@@ -46,14 +48,25 @@ CHROMIUM_ARGS = [
 READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
 VIEWPORT = {"width": 1280, "height": 900}
 SERVER_START_SECONDS = 60
-# How long a rerun may take to show up after an action before we accept that none is coming.
-RERUN_GRACE_MS = 2000
+# An action that sent the server nothing within QUIET_MS caused no run (a widget sends its change
+# from the click's own event handler; text boxes send on blur or Enter). One that sent something
+# is given up to SENT_GRACE_MS for its run to show up: a message that asks for no run (there are
+# few) costs that wait, and a slow server is waited for instead of being taken as idle.
+QUIET_MS = 400
+SENT_GRACE_MS = 15_000
 
-# Counts finished script runs in window.__stRuns (reset with every new document).
+# Counts finished script runs in window.__stRuns and messages sent to the server in
+# window.__stSent (both reset with every new document).
 COUNT_RUNS = """
 (() => {
   if (window.__stRuns !== undefined) return;
   window.__stRuns = 0;
+  window.__stSent = 0;
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (...args) {
+    window.__stSent += 1;
+    return send.apply(this, args);
+  };
   const busy = new Set(["initial", "running", "rerunRequested", "stopRequested"]);
   const attr = "data-test-script-state";
   new MutationObserver((records) => {
@@ -96,19 +109,32 @@ def finished_runs(page: Page) -> int:
     return int(page.evaluate("window.__stRuns || 0"))
 
 
-def wait_ready(page: Page, since: int | None = None, timeout: float = 30_000) -> None:
+def sent_messages(page: Page) -> int:
+    """How many messages this document has sent to the server."""
+    return int(page.evaluate("window.__stSent || 0"))
+
+
+def wait_ready(
+    page: Page, since: int | None = None, timeout: float = 30_000, sent: int | None = None
+) -> None:
     """Wait until Streamlit is idle; with ``since``, until a run after the ``since``-th finished.
 
-    Pass ``since=finished_runs(page)`` taken *before* an action (or use ``settles``): the state
-    attribute still says "notRunning" for a moment after a click, before the rerun starts. If no
-    run shows up within RERUN_GRACE_MS the action caused none, and the page is idle.
+    Pass ``since=finished_runs(page)`` and ``sent=sent_messages(page)`` taken *before* an action
+    (or use ``settles``): the state attribute still says "notRunning" for a moment after a click,
+    before the rerun starts. If the page sent nothing within QUIET_MS the action caused no run
+    and the page is idle; if it sent something, its run is waited for (up to SENT_GRACE_MS).
+    Without ``sent``, any run within SENT_GRACE_MS is waited for.
     """
     started = page.evaluate("Date.now()")
     page.wait_for_function(
-        """([selector, since, until]) =>
-            document.querySelector(selector) !== null
-            && (since === null || window.__stRuns > since || Date.now() > until)""",
-        arg=[READY, since, started + RERUN_GRACE_MS],
+        """([selector, since, sent, started, quiet, grace]) => {
+            if (document.querySelector(selector) === null) return false;
+            if (since === null || window.__stRuns > since) return true;
+            const now = Date.now();
+            const sentSince = sent === null || window.__stSent > sent;
+            return sentSince ? now > started + grace : now > started + quiet;
+        }""",
+        arg=[READY, since, sent, started, QUIET_MS, SENT_GRACE_MS],
         timeout=timeout,
         polling="raf",
     )
@@ -119,9 +145,9 @@ def wait_ready(page: Page, since: int | None = None, timeout: float = 30_000) ->
 @contextmanager
 def settles(page: Page) -> Iterator[None]:
     """Run the block (an interaction), then wait for the rerun it causes to finish."""
-    before = finished_runs(page)
+    before, sent = page.evaluate("[window.__stRuns || 0, window.__stSent || 0]")
     yield
-    wait_ready(page, since=before)
+    wait_ready(page, since=before, sent=sent)
 
 
 def goto(page: Page, url: str) -> None:
@@ -435,7 +461,10 @@ def app_server(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> It
             page.context.close()
         yield server
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        (ARTIFACTS / "streamlit.log").write_text(server.log_text(), encoding="utf-8")
+        # One server per pytest-xdist worker ("gw0", "gw1", ...), each with its own log.
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        name = f"streamlit-{worker}.log" if worker else "streamlit.log"
+        (ARTIFACTS / name).write_text(server.log_text(), encoding="utf-8")
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +12,6 @@ from tailoring.__main__ import main
 from tailoring.content import CONTENT_DIR
 from tailoring.model.report import FitReport
 from tailoring.services import demo_case_paths
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path: Path, data) -> str:
@@ -161,15 +157,3 @@ def test_validate_content_accepts_ours_and_names_the_file_and_field_of_a_broken_
     err = capsys.readouterr().err
     assert "protocols/ipt.yaml" in err
     assert "sessions.minutes" in err
-
-
-def test_the_module_runs_as_a_program(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "tailoring", "assess", write(tmp_path, valid_case())],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["case_reference"] == valid_case()["reference"]

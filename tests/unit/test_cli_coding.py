@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tailoring.__main__ import main
 
-ROOT = Path(__file__).resolve().parents[2]
 STATEMENTS = [
     "It never felt rushed.",
     "",
@@ -80,21 +77,3 @@ def test_a_missing_file_is_refused(tmp_path, capsys) -> None:
     assert code == 2
     assert out == ""
     assert "cannot read" in err
-
-
-def test_the_module_runs_as_a_program(tmp_path) -> None:
-    path = write(tmp_path, b"The sessions were too short.\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "tailoring", "code-feedback", path],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [
-        {
-            "text": "The sessions were too short.",
-            "themes": [{"id": "pace", "evidence": ["sessions were too short"]}],
-        }
-    ]

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 from fhir.resources.R4B.bundle import Bundle
 
 from tailoring.__main__ import main
 from tailoring.services import demo_case_paths, parse_case_file
 
-ROOT = Path(__file__).resolve().parents[2]
 DEMO = demo_case_paths()[-1]
 
 
@@ -62,25 +58,3 @@ def test_import_lists_every_problem_on_stderr(tmp_path, capsys) -> None:
 def test_import_of_a_missing_file_says_so(tmp_path, capsys) -> None:
     assert main(["fhir", "import", str(tmp_path / "nowhere.json")]) == 2
     assert "cannot read" in capsys.readouterr().err
-
-
-def test_fhir_runs_as_a_program(tmp_path) -> None:
-    exported = subprocess.run(
-        [sys.executable, "-m", "tailoring", "fhir", "export", str(DEMO)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert exported.returncode == 0, exported.stderr
-    bundle = tmp_path / "bundle.json"
-    bundle.write_text(exported.stdout, encoding="utf-8")
-    imported = subprocess.run(
-        [sys.executable, "-m", "tailoring", "fhir", "import", str(bundle)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert imported.returncode == 0, imported.stderr
-    assert json.loads(imported.stdout)["reference"] == json.loads(DEMO.read_text())["reference"]

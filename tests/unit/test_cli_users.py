@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,7 +17,6 @@ from tailoring.engine.throttle import name_bucket
 from tailoring.storage.db import make_engine
 from tests.store import Committing, Store
 
-ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
 
 
@@ -191,17 +188,3 @@ def test_a_role_must_be_given_and_known(database: str, monkeypatch, capsys) -> N
             main(argv)
         assert stopped.value.code == 2
     assert "--role" in capsys.readouterr().err
-
-
-def test_the_module_runs_users_on_the_configured_database(database: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "tailoring", "users", "add", "adm.z", "--role", "admin", STDIN],
-        cwd=ROOT,
-        input=PASSWORD + "\n",
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "TAILORING_DATABASE_URL": database},
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "added adm.z (admin)\n"
