@@ -147,7 +147,8 @@ with friendly_errors():
             practice.vignette_beside(scenario)
         # Back and next in the checklist's column: the vignette keeps its place beside them too.
         with answers:
-            walk.checklist_step(lib, step, save)
+            with walk.step_slot(step):
+                walk.checklist_step(lib, step, save)
             walk.step_buttons(attempt_id, step, TITLES, widths=(2, 1, 2))
     else:
         with box, st.expander("The vignette"):

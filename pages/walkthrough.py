@@ -122,67 +122,72 @@ with friendly_errors():
                 st.rerun()
 
     step = walk.step_picker(case_id, case, services.answer_completeness(case))
-    checklist.show_notices(save)
+    # Notices (undo, retry) come and go: in a container of their own they never move the
+    # questions below to another place in the page (ui/walk.py's step_slot says why it matters).
+    with st.container():
+        checklist.show_notices(save)
 
-    if step == "report":
-        fit = services.assess_case(case)
-        if services.answer_source(case_id) != "therapist":
-            # The patient answered too, and the fit is to use their answers (chosen on the
-            # Patient questionnaires page): each dimension says whose answer it used.
-            fit, used = services.fit_with_source(case_id)
-            report.source_note(used)
-        report.full_report(fit)
-        texts: tuple[tuple[Literal["plan", "report"], str], ...] = (
-            ("plan", "Session plan"),
-            ("report", "Fit report"),
-        )
-        for kind, label in texts:
-            record_text.copy_as_text(
-                f"{label} as text, for the clinical record",
-                f"report.text.{kind}",
-                partial(services.report_text, fit, kind),
-                partial(services.report_text_download, fit, kind),
-                f"{label.lower().replace(' ', '-')}-{case.reference}-{date.today():%Y-%m-%d}.txt",
+    with walk.step_slot(step):
+        if step == "report":
+            fit = services.assess_case(case)
+            if services.answer_source(case_id) != "therapist":
+                # The patient answered too, and the fit is to use their answers (chosen on the
+                # Patient questionnaires page): each dimension says whose answer it used.
+                fit, used = services.fit_with_source(case_id)
+                report.source_note(used)
+            report.full_report(fit)
+            texts: tuple[tuple[Literal["plan", "report"], str], ...] = (
+                ("plan", "Session plan"),
+                ("report", "Fit report"),
             )
-        pdf_col, json_col, case_col, fhir_col = st.columns(4)
-        pdf_col.download_button(
-            "Session plan (PDF)",
-            # Built only when clicked: drawing the PDF on every rerun would dominate the page.
-            lambda: services.report_pdf(fit, date.today()),
-            file_name=f"session-plan-{case.reference}.pdf",
-            mime="application/pdf",
-            key="report.pdf",
-            type="primary",
-            width="stretch",
-        )
-        json_col.download_button(
-            "Whole report (JSON)",
-            # Callables are called on the click: the audit log records an export only then.
-            lambda: services.report_as_json(fit),
-            file_name=f"fit-report-{case.reference}.json",
-            mime="application/json",
-            key="report.json",
-            width="stretch",
-        )
-        case_col.download_button(
-            "Case file (JSON)",
-            lambda: services.case_file(case),
-            file_name=f"case-{case.reference}.json",
-            mime="application/json",
-            key="report.case_file",
-            width="stretch",
-        )
-        fhir_col.download_button(
-            "FHIR bundle (JSON)",
-            # Built only when clicked, like the PDF: it assesses the case again and encodes it.
-            lambda: services.case_fhir(case),
-            file_name=f"case-{case.reference}.fhir.json",
-            mime="application/fhir+json",
-            key="report.fhir",
-            help="The answers as FHIR R4B QuestionnaireResponses, with the fit report, for an "
-            "electronic health record. Import it again on the Cases page.",
-            width="stretch",
-        )
-    else:
-        walk.checklist_step(lib, step, save)
+            for kind, label in texts:
+                record_text.copy_as_text(
+                    f"{label} as text, for the clinical record",
+                    f"report.text.{kind}",
+                    partial(services.report_text, fit, kind),
+                    partial(services.report_text_download, fit, kind),
+                    f"{label.lower().replace(' ', '-')}-{case.reference}"
+                    f"-{date.today():%Y-%m-%d}.txt",
+                )
+            pdf_col, json_col, case_col, fhir_col = st.columns(4)
+            pdf_col.download_button(
+                "Session plan (PDF)",
+                # Built only when clicked: drawing the PDF on every rerun would dominate the page.
+                lambda: services.report_pdf(fit, date.today()),
+                file_name=f"session-plan-{case.reference}.pdf",
+                mime="application/pdf",
+                key="report.pdf",
+                type="primary",
+                width="stretch",
+            )
+            json_col.download_button(
+                "Whole report (JSON)",
+                # Callables are called on the click: the audit log records an export only then.
+                lambda: services.report_as_json(fit),
+                file_name=f"fit-report-{case.reference}.json",
+                mime="application/json",
+                key="report.json",
+                width="stretch",
+            )
+            case_col.download_button(
+                "Case file (JSON)",
+                lambda: services.case_file(case),
+                file_name=f"case-{case.reference}.json",
+                mime="application/json",
+                key="report.case_file",
+                width="stretch",
+            )
+            fhir_col.download_button(
+                "FHIR bundle (JSON)",
+                # Built only when clicked, like the PDF: it assesses the case again and encodes it.
+                lambda: services.case_fhir(case),
+                file_name=f"case-{case.reference}.fhir.json",
+                mime="application/fhir+json",
+                key="report.fhir",
+                help="The answers as FHIR R4B QuestionnaireResponses, with the fit report, for an "
+                "electronic health record. Import it again on the Cases page.",
+                width="stretch",
+            )
+        else:
+            walk.checklist_step(lib, step, save)
     walk.step_buttons(case_id, step)

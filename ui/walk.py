@@ -7,6 +7,7 @@ where it was; the checklist steps draw the shared checklist widgets.
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from tailoring import services
 from tailoring.model.answers import Section
@@ -71,6 +72,16 @@ def step_picker(
     )
     st.progress(done.percent / 100, text=f"{done.percent}% of questions answered")
     return st.session_state["walk.step"] or case.step
+
+
+def step_slot(step: WalkStep) -> DeltaGenerator:
+    """The container to draw ``step`` in: one per step, always drawn in the same order, the
+    others left empty. A widget of one step is then never drawn at the place in the page where
+    a widget of another step was, so the browser never takes one for the other when the step
+    changes (React reuses what stands at the same place; issue 13 once saw the importance of one
+    preference arrive with the old value of another as the step changed)."""
+    slots = [st.container() for _ in WALK_STEPS]
+    return slots[WALK_STEPS.index(step)]
 
 
 def checklist_step(lib: ContentLibrary, step: Section, save: checklist.Saver) -> None:
