@@ -38,6 +38,16 @@ sidebar click's message no longer carried the answered widget, so the answer's c
 reached its callback. ``keep_every_change`` makes the fold keep each widget the newer message
 leaves out with the value the older one gave, as if both had run in turn.
 
+A fifth cause showed in the soak with a second tab (walk-through seeds 1000 and 3005, the audit
+log showing the second tab's answer and, three seconds later, the first tab's old one): the
+server draws a widget with a value someone else saved (``show`` sets it), but the browser's
+next message, sent before that run reached it, still carries the value the browser held. The
+server took the difference for a change by the person and saved the old value over the new one,
+because the answer's expected revision had moved on when the widget was drawn, not when the
+browser received it. A widget whose value was replaced now keeps the revision the browser had
+until the browser sends the new value back (pages' ``show``), so such a message is refused as
+stale, with the notice that names both answers.
+
 So, for every widget drawn through ``show``:
 1. the server sets the widget's value through session state, which the browser must take,
    whenever the widget was not drawn in the last completed run, the browser's message did not
@@ -161,15 +171,24 @@ def _track() -> dict[str, set[str]]:
     return track
 
 
-def show(scope: str, key: str, stored: Any) -> None:
-    """Before drawing the widget ``key``: make it show ``stored``, or what is held unsaved."""
+def show(scope: str, key: str, stored: Any) -> bool:
+    """Before drawing the widget ``key``: make it show ``stored``, or what is held unsaved.
+
+    Returns True when this replaces a value the browser holds by another (someone else's
+    change, read from storage): the browser keeps sending the value it holds until this run
+    reaches it (the fifth cause in the module's docstring).
+    """
     ss = st.session_state
     held = ss.get(HELD, {}).get(scope, {}).get(key, _MISSING)
     wanted = stored if held is _MISSING else held
     track = _track()
-    if key not in track["last"] or not _browser_holds(key) or ss.get(key, _MISSING) != wanted:
+    holds = key in track["last"] and _browser_holds(key)
+    replaced = False
+    if not holds or ss.get(key, _MISSING) != wanted:
+        replaced = holds and ss.get(key, _MISSING) is not _MISSING
         ss[key] = wanted
     track["now"].add(key)
+    return replaced
 
 
 def _browser_holds(key: str) -> bool:

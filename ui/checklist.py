@@ -18,14 +18,14 @@ from tailoring.model.content import ContentLibrary, PreferenceItem, SocialDomain
 from tailoring.model.text import NOTE_CHARS
 from ui import bound, privacy
 
-# save(section, item_id, answer, allow_identifiers=False)
+# save(section, item_id, answer, allow_identifiers=False, field=None)
 Saver = Callable[..., None]
 TRI_OPTIONS = ["yes", "no", "unsure"]
 TRI_LABELS = {"yes": "Yes", "no": "No", "unsure": "Not sure"}
 PREFIX: dict[Section, str] = {"preferences": "pref", "social": "social", "alliance": "alliance"}
 SCOPE = "_checklist_scope"
 STORED = "_checklist_stored"
-# The revision of each answer as its widgets were last drawn: what this browser was shown.
+# The revision of each answer field as this browser holds it (``show``), by scope and key.
 SHOWN = "_checklist_shown"
 NOTICE = "_checklist_notice"
 UNDO = "_checklist_undo"
@@ -75,48 +75,88 @@ def _stored(section: Section, item_id: str) -> tuple[dict[str, Any], int]:
 
 
 def show(section: Section, item_id: str, field: str, multi: bool = False) -> str:
-    """Before drawing a field's widget: give it the stored (or held) value; returns its key."""
+    """Before drawing a field's widget: give it the stored (or held) value; returns its key.
+
+    The field's expected revision moves to the stored one, unless the widget's value was just
+    replaced by someone else's: the browser may still send the value it held (ui/bound.py's
+    fifth cause), so the revision stays the one that value belongs to until the browser sends
+    the new value back.
+    """
     ss = st.session_state
+    scope = ss.get(SCOPE, "")
     key = field_key(section, item_id, field)
     answer, revision = _stored(section, item_id)
-    bound.show(ss.get(SCOPE, ""), key, (answer[field] or []) if multi else answer[field])
-    ss.setdefault(SHOWN, {})[(ss.get(SCOPE, ""), section, item_id)] = revision
+    replaced = bound.show(scope, key, (answer[field] or []) if multi else answer[field])
+    shown = ss.setdefault(SHOWN, {})
+    if not replaced or (scope, key) not in shown:
+        shown[(scope, key)] = revision
     return key
 
 
-def _shown_revision(section: Section, item_id: str) -> int:
-    """The revision a save expects: the one this browser was shown, not the latest read.
+def _shown_revision(section: Section, item_id: str, field: str | None = None) -> int:
+    """The revision a save expects: the one this browser holds, not the latest read.
 
     Answers are read afresh on every run, also those of widgets not on the screen; a browser
     that sends an older value of such a widget (from before another tab changed it) must be
-    refused as stale, not saved over the newer answer (seen in the soak).
+    refused as stale, not saved over the newer answer (seen in the soak). Without ``field``
+    (undo), the oldest of the answer's fields.
     """
     ss = st.session_state
-    shown = ss.get(SHOWN, {}).get((ss.get(SCOPE, ""), section, item_id))
-    return _stored(section, item_id)[1] if shown is None else int(shown)
+    scope = ss.get(SCOPE, "")
+    shown = ss.get(SHOWN, {})
+    fields = (field,) if field is not None else FIELDS[section]
+    revisions = [
+        int(shown[(scope, key)])
+        for key in (field_key(section, item_id, f) for f in fields)
+        if (scope, key) in shown
+    ]
+    return min(revisions) if revisions else _stored(section, item_id)[1]
+
+
+def _expect(
+    section: Section, item_id: str, revision: int, field: str | None = None, since: int = -1
+) -> None:
+    """This browser now holds ``revision`` of the field (of every field, without one), and of
+    each other field it held at ``since`` or later (a save changes one field; the others it
+    held at the saved-over revision are unchanged by it)."""
+    ss = st.session_state
+    scope = ss.get(SCOPE, "")
+    shown = ss.setdefault(SHOWN, {})
+    for f in FIELDS[section]:
+        key = (scope, field_key(section, item_id, f))
+        if field is None or f == field or (since >= 0 and shown.get(key, -1) >= since):
+            shown[key] = revision
 
 
 def case_saver(case_id: int) -> Saver:
     """A saver that writes to a stored case, refusing to overwrite someone else's change."""
 
     def save(
-        section: Section, item_id: str, answer: dict[str, Any], allow_identifiers: bool = False
+        section: Section,
+        item_id: str,
+        answer: dict[str, Any],
+        allow_identifiers: bool = False,
+        field: str | None = None,
     ) -> None:
         ss = st.session_state
+        expected = _shown_revision(section, item_id, field)
         try:
             new_revision = services.save_answer(
                 case_id,
                 section,
                 item_id,
                 answer,
-                _shown_revision(section, item_id),
+                expected,
                 allow_identifiers=allow_identifiers,
             )
         except services.StaleAnswer as exc:
             ss[STORED][(section, item_id)] = (exc.current or {}, exc.revision)
+            # The person is told (the notice names both answers): a choice made after it is
+            # theirs, made with the newer answer in view.
+            _expect(section, item_id, exc.revision, field)
             raise
         ss[STORED][(section, item_id)] = (answer, new_revision)
-        ss.setdefault(SHOWN, {})[(ss.get(SCOPE, ""), section, item_id)] = new_revision
+        _expect(section, item_id, new_revision, field, since=expected)
 
     return save
 
@@ -162,7 +202,7 @@ def _changed(
         )
         return
     try:
-        save(section, item_id, answer, allow_identifiers=allow_identifiers)
+        save(section, item_id, answer, allow_identifiers=allow_identifiers, field=field)
     except services.IdentifiersFound as exc:
         # The note stays in its box, unsaved, until the user decides (ui/privacy.py).
         bound.hold(scope, key, value)

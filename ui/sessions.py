@@ -34,6 +34,8 @@ KIND_WORDS = {
 PREFIX = "session."
 SCOPE = "_session_scope"
 STORED = "_session_stored"
+# The revision of the session as this browser holds each field (``show``), by scope and key.
+SHOWN = "_session_shown"
 NOTICE = "_session_notice"
 NOTE_KEY = "session.note"
 DATE_KEY = "session.date"
@@ -60,10 +62,37 @@ def load_session(scope: str, session: Session, revision: int) -> None:
 
 
 def show(key: str) -> str:
-    """Before drawing a session widget: give it the stored (or held) value; returns its key."""
-    data, _ = st.session_state[STORED]
-    bound.show(st.session_state[SCOPE], key, _value(data, key))
+    """Before drawing a session widget: give it the stored (or held) value; returns its key.
+
+    The field's expected revision moves to the stored one, unless the widget's value was just
+    replaced by someone else's (ui/bound.py's fifth cause: the browser may still send the value
+    it held, which must be refused as stale).
+    """
+    ss = st.session_state
+    data, revision = ss[STORED]
+    replaced = bound.show(ss[SCOPE], key, _value(data, key))
+    shown = ss.setdefault(SHOWN, {})
+    if not replaced or (ss[SCOPE], key) not in shown:
+        shown[(ss[SCOPE], key)] = revision
     return key
+
+
+def _expected(key: str) -> int:
+    """The revision a save of ``key`` expects: the one this browser holds the field at."""
+    ss = st.session_state
+    return int(ss.get(SHOWN, {}).get((ss.get(SCOPE, ""), key), ss[STORED][1]))
+
+
+def _holds(key: str, revision: int, since: int | None = None) -> None:
+    """This browser now holds ``revision`` of ``key``, and of each other field it held at
+    ``since`` or later (a save changes one field; the others are unchanged by it)."""
+    ss = st.session_state
+    scope = ss.get(SCOPE, "")
+    shown = ss.setdefault(SHOWN, {})
+    for (other_scope, other), held_at in list(shown.items()):
+        if other_scope == scope and since is not None and held_at >= since:
+            shown[(scope, other)] = revision
+    shown[(scope, key)] = revision
 
 
 def _value(data: dict[str, Any], key: str) -> Any:
@@ -111,22 +140,25 @@ def changed(key: str, case_id: int, radio: bool = False, allow_identifiers: bool
     value = bound.given(key)
     if value is None and (radio or key.removeprefix(PREFIX) in NEVER_EMPTY):
         return  # a person cannot empty these: a stale value from the browser
-    before, revision = ss[STORED]
+    before, _ = ss[STORED]
     data = _with(before, key, value)
     if data == before:
         bound.release(scope, key)
         return
+    expected = _expected(key)
     try:
         new_revision = services.record_session(
-            case_id, data, revision, allow_identifiers=allow_identifiers
+            case_id, data, expected, allow_identifiers=allow_identifiers
         )
     except services.IdentifiersFound as exc:
         # Nothing of this change is saved until the user decides about the note.
         bound.hold(scope, key, value)
         privacy.hold(NOTE_KEY, exc, lambda redacted: _retry_note(case_id, redacted))
         ss[NOTICE] = ("warning", f"Not saved yet: {exc} The Note tab has the choices.")
-    except services.StaleSession:
+    except services.StaleSession as stale:
         bound.release(scope, key)
+        # Told (the notice names what they gave): a choice made after it is the person's own.
+        _holds(key, stale.revision)
         ss[NOTICE] = (
             "warning",
             "Someone else changed this session while you had it open. Their version is now "
@@ -144,6 +176,7 @@ def changed(key: str, case_id: int, radio: bool = False, allow_identifiers: bool
     else:
         bound.release(scope, key)
         ss[STORED] = (data, new_revision)
+        _holds(key, new_revision, since=expected)
 
 
 @bound.uninterrupted

@@ -473,3 +473,45 @@ def test_the_patients_choice_of_low_intensity_is_recorded_in_the_plan(app: AppTe
     assert "chosen by the patient after discussion" in flags
     assert "severity above the range" not in flags
     assert at.checkbox(key="case.low_intensity_chosen").value
+
+
+def test_a_browser_that_has_not_yet_received_someone_elses_answer_cannot_save_its_old_one(
+    app: AppTest, fresh_case
+):
+    """The soak's second-tab loss (walk-through seeds 1000, 3005; ui/bound.py's fifth cause):
+    another tab saves an answer; this page's next run draws it, but the browser's next message,
+    sent before that run reached it, still carries the old value. That is not the person's
+    change: it is refused as stale and the other tab's answer stays."""
+    services.save_answer(fresh_case, "alliance", "heard", {"value": 4})
+    at = open_walkthrough(app, fresh_case, "alliance")
+    assert at.radio(key="alliance.heard").value == 4
+    # The other tab.
+    revision = services.open_case(fresh_case).revisions[("alliance", "heard")]
+    services.save_answer(fresh_case, "alliance", "heard", {"value": 1}, revision)
+    # This tab answers another question; its run draws "heard" with the other tab's 1.
+    at.radio(key="alliance.bond").set_value(2).run()
+    assert at.radio(key="alliance.heard").value == 1
+    # The browser's next message still holds "heard" at 4 (it sent it before that run arrived).
+    at.radio(key="alliance.heard").set_value(4)
+    at.radio(key="alliance.task_agreement").set_value(3).run()
+
+    stored = services.open_case(fresh_case).case.answers.alliance
+    assert stored["heard"].value == 1
+    assert stored["bond"].value == 2 and stored["task_agreement"].value == 3
+    assert any("Someone else changed this answer" in w.value for w in at.warning)
+    assert at.radio(key="alliance.heard").value == 1
+    # Now told, the person can still choose 4 deliberately: that is saved.
+    at.radio(key="alliance.heard").set_value(4).run()
+    assert services.open_case(fresh_case).case.answers.alliance["heard"].value == 4
+
+
+def test_two_quick_answers_to_one_question_are_both_saved(app: AppTest, fresh_case):
+    """Value and importance of one preference given in one browser message (two quick clicks):
+    the first save moves the answer's revision on, and the second, on the other field, is not
+    taken for a stale one."""
+    at = open_walkthrough(app, fresh_case)
+    at.radio(key="pref.structure").set_value(2)
+    at.button_group(key="pref.structure.importance").set_value(3).run()
+    stored = services.open_case(fresh_case).case.answers.preferences["structure"]
+    assert (stored.value, stored.importance) == (2, 3)
+    assert not any("Someone else" in w.value for w in at.warning)

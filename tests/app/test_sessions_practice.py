@@ -233,3 +233,34 @@ def test_an_attempt_carries_the_scenarios_problem_and_assessment(app: AppTest):
     report = services.assess_case(case)
     assert report.severity.depression.total == 22
     assert "indication.severity" in {f.id for f in report.flags}
+
+
+def test_a_browser_behind_someone_elses_session_change_cannot_save_its_old_value(
+    app: AppTest, fresh_case
+):
+    """As on the walk-through (ui/bound.py's fifth cause): another device changes the session,
+    this page's next run draws the change, but the browser's next message still carries the
+    old value. It is refused as stale; the other change stays."""
+    at = open_page(app, "pages/sessions.py", fresh_case)
+    add_session(at, 1)
+    at.radio(key="session.alliance.bond").set_value(2).run()
+    stored = services.open_case(fresh_case)
+    session = stored.case.sessions[0].model_dump()
+    session["alliance"]["bond"] = {"value": 4}
+    services.record_session(fresh_case, session, stored.session_revisions[1])
+    # This page runs again (a rerun of its own); the run draws "bond" with the other device's 4.
+    at.run()
+    assert at.radio(key="session.alliance.bond").value == 4
+    # The browser's next message still holds "bond" at 2 (sent before that run reached it),
+    # with an answer the person gave to another item.
+    at.radio(key="session.alliance.bond").set_value(2)
+    at.radio(key="session.alliance.pace_right").set_value(3).run()
+
+    alliance = services.open_case(fresh_case).case.sessions[0].alliance
+    assert alliance["bond"].value == 4
+    assert alliance["pace_right"].value == 3
+    assert any("Someone else changed this session" in w.value for w in at.warning)
+    # Now told, the person can still choose 2 deliberately: that is saved.
+    at.run()
+    at.radio(key="session.alliance.bond").set_value(2).run()
+    assert services.open_case(fresh_case).case.sessions[0].alliance["bond"].value == 2
