@@ -83,6 +83,7 @@ def main() -> None:
             sequence = SEQUENCES[page]
             busy = choose_busy.random() < args.busy
             busy_runs += busy
+            log_start = len(server.log_text())
             try:
                 if busy:
                     with busy_machine():
@@ -98,6 +99,11 @@ def main() -> None:
                 per_page[page] += 1
                 differences += outcome.differences
                 print(f"{page} " + ("busy " if busy else "") + outcome.report(), flush=True)
+                # What the app logged meanwhile (answers refused as stale, several emptied at
+                # once): a refusal the person was told of is not a silent loss.
+                for line in server.log_text()[log_start:].splitlines():
+                    if "WARNING" in line:
+                        print(f"  server: {line}", flush=True)
             if (n + 1) % 10 == 0:
                 print(
                     f"{n + 1} sequences, {failed} with differences "

@@ -150,6 +150,15 @@ def case_saver(case_id: int) -> Saver:
                 allow_identifiers=allow_identifiers,
             )
         except services.StaleAnswer as exc:
+            # Logged so that a soak can tell a refusal from a loss (bench/state_soak.py).
+            bound.log.warning(
+                "refused as stale: %s %s %s (this browser holds revision %d, stored %d)",
+                section,
+                item_id,
+                field or "all fields",
+                expected,
+                exc.revision,
+            )
             ss[STORED][(section, item_id)] = (exc.current or {}, exc.revision)
             # The person is told (the notice names both answers): a choice made after it is
             # theirs, made with the newer answer in view.

@@ -156,6 +156,13 @@ def changed(key: str, case_id: int, radio: bool = False, allow_identifiers: bool
         privacy.hold(NOTE_KEY, exc, lambda redacted: _retry_note(case_id, redacted))
         ss[NOTICE] = ("warning", f"Not saved yet: {exc} The Note tab has the choices.")
     except services.StaleSession as stale:
+        # Logged so that a soak can tell a refusal from a loss (bench/state_soak.py).
+        bound.log.warning(
+            "refused as stale: %s (this browser holds revision %d, stored %d)",
+            key,
+            expected,
+            stale.revision,
+        )
         bound.release(scope, key)
         # Told (the notice names what they gave): a choice made after it is the person's own.
         _holds(key, stale.revision)
