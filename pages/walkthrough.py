@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from functools import partial
 from typing import Literal
@@ -149,45 +150,58 @@ with friendly_errors():
                     f"{label.lower().replace(' ', '-')}-{case.reference}"
                     f"-{date.today():%Y-%m-%d}.txt",
                 )
-            pdf_col, json_col, case_col, fhir_col = st.columns(4)
-            pdf_col.download_button(
-                "Session plan (PDF)",
-                # Built only when clicked: drawing the PDF on every rerun would dominate the page.
-                lambda: services.report_pdf(fit, date.today()),
-                file_name=f"session-plan-{case.reference}.pdf",
-                mime="application/pdf",
-                key="report.pdf",
-                type="primary",
-                width="stretch",
+            # Each file is built only when its button is clicked: drawing the PDF on every rerun
+            # would dominate the page, and the audit log records an export only then.
+            downloads: tuple[
+                tuple[str, Callable[[], str | bytes], str, str, str, str | None], ...
+            ] = (
+                (
+                    "Session plan (PDF)",
+                    lambda: services.report_pdf(fit, date.today()),
+                    f"session-plan-{case.reference}.pdf",
+                    "application/pdf",
+                    "report.pdf",
+                    None,
+                ),
+                (
+                    "Whole report (JSON)",
+                    lambda: services.report_as_json(fit),
+                    f"fit-report-{case.reference}.json",
+                    "application/json",
+                    "report.json",
+                    None,
+                ),
+                (
+                    "Case file (JSON)",
+                    lambda: services.case_file(case),
+                    f"case-{case.reference}.json",
+                    "application/json",
+                    "report.case_file",
+                    None,
+                ),
+                (
+                    "FHIR bundle (JSON)",
+                    lambda: services.case_fhir(case),
+                    f"case-{case.reference}.fhir.json",
+                    "application/fhir+json",
+                    "report.fhir",
+                    "The answers as FHIR R4B QuestionnaireResponses, with the fit report, for an "
+                    "electronic health record. Import it again on the Cases page.",
+                ),
             )
-            json_col.download_button(
-                "Whole report (JSON)",
-                # Callables are called on the click: the audit log records an export only then.
-                lambda: services.report_as_json(fit),
-                file_name=f"fit-report-{case.reference}.json",
-                mime="application/json",
-                key="report.json",
-                width="stretch",
-            )
-            case_col.download_button(
-                "Case file (JSON)",
-                lambda: services.case_file(case),
-                file_name=f"case-{case.reference}.json",
-                mime="application/json",
-                key="report.case_file",
-                width="stretch",
-            )
-            fhir_col.download_button(
-                "FHIR bundle (JSON)",
-                # Built only when clicked, like the PDF: it assesses the case again and encodes it.
-                lambda: services.case_fhir(case),
-                file_name=f"case-{case.reference}.fhir.json",
-                mime="application/fhir+json",
-                key="report.fhir",
-                help="The answers as FHIR R4B QuestionnaireResponses, with the fit report, for an "
-                "electronic health record. Import it again on the Cases page.",
-                width="stretch",
-            )
+            for column, (label, build, name, mime, key, help_text) in zip(
+                st.columns(len(downloads)), downloads, strict=True
+            ):
+                column.download_button(
+                    label,
+                    build,
+                    file_name=name,
+                    mime=mime,
+                    key=key,
+                    help=help_text,
+                    type="primary" if key == "report.pdf" else "secondary",
+                    width="stretch",
+                )
         else:
             walk.checklist_step(lib, step, save)
     walk.step_buttons(case_id, step)
