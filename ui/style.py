@@ -42,11 +42,31 @@ APP_CSS = f"""
 """
 
 
+# Leaving or reloading the page while a run is in progress (an answer on its way to being saved)
+# asks first, with the browser's own "changes you made may not be saved": the answer given just
+# before a reload was otherwise lost without a word when the server was busy (issue 13, the
+# soak's sessions seeds 5106 and 5111). Streamlit's script state is on its app element.
+LEAVE_GUARD = """<script>
+if (!window.__tailoringLeaveGuard) {
+  window.__tailoringLeaveGuard = true;
+  window.addEventListener("beforeunload", (event) => {
+    const app = document.querySelector("[data-testid='stApp']");
+    const state = app ? app.getAttribute("data-test-script-state") : null;
+    if (state && state !== "notRunning") {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+}
+</script>"""
+
+
 def app_style() -> None:
-    """Put the app's CSS in the main flow, in a container its own rule hides.
+    """Put the app's CSS (and the leave guard) in the main flow, in a container its own rule hides.
 
     A style-only ``st.html`` goes to Streamlit's event container, which a later run can clear,
     and the rules then vanish now and again; the ``<span>`` keeps it an element of the page.
     """
     with st.container(key="app-style"):
         st.html(APP_CSS)
+        st.html(LEAVE_GUARD, unsafe_allow_javascript=True)

@@ -157,6 +157,8 @@ def goto(page: Page, url: str) -> None:
 
 
 def reload(page: Page) -> None:
+    """Reload once the page is idle (while a run is in progress the app asks before leaving)."""
+    wait_ready(page)
     page.reload()
     wait_ready(page, since=0)
 

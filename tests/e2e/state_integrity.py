@@ -329,14 +329,21 @@ def _submit(page: Page, outcome: Outcome) -> None:
         )
 
 
+def _reload(page: Page) -> None:
+    """Press reload without waiting. While a run is in progress the app asks before the page
+    goes (ui/style.py's leave guard) and Playwright answers "stay", as a careful person does:
+    the page then stays as it is."""
+    with contextlib.suppress(Error):
+        page.evaluate("location.reload()")
+
+
 def _away_or_reload(
     page: Page, rng: random.Random, kind: str, back_to: str, outcome: Outcome
 ) -> None:
     """To another page by the sidebar and back to ``back_to``, or a reload, without waiting."""
     if kind == "reload":
         outcome.actions.append("reload")
-        with contextlib.suppress(Error):
-            page.reload(wait_until="commit")
+        _reload(page)
         return
     outcome.actions.append("sidebar away and back")
     sidebar = page.get_by_test_id("stSidebarNav")
@@ -807,10 +814,10 @@ def patient_sequence(
                     outcome.actions.append(f"tap {moved}")
             else:
                 outcome.actions.append("reload and open the link again")
+                _reload(page)
+                time.sleep(pause(rng))
                 with contextlib.suppress(Error):
-                    page.reload(wait_until="commit")
-                    time.sleep(pause(rng))
-                    page.goto(url, wait_until="commit")
+                    page.evaluate("(url) => { location.href = url; }", url)
             time.sleep(pause(rng))
         settle(page)
         stored = form.stored(services.patient_link_answers(link.id))

@@ -129,6 +129,8 @@ def test_after_a_killed_server_the_page_shows_which_answers_were_saved(
         first.process.kill()
         first.process.wait()
     with running_app(tmp_path, port=port) as second:
+        # The killed server left the page in a run: the app asks before reloading; leave.
+        page.once("dialog", lambda dialog: dialog.accept())
         page.reload()
         settle(page)
         click(page, step_button(page, 3, "Alliance check"))

@@ -34,6 +34,7 @@ from tests.e2e.conftest import (
     screenshot,
     settles,
     to_patient_page,
+    wait_ready,
 )
 
 pytestmark = pytest.mark.e2e
@@ -265,6 +266,7 @@ def test_the_code_leaves_the_address_bar_once_read(
 
     # A reload is a new visit without the code: the patient is told to open the link again.
     page.go_forward()
+    wait_ready(page)
     page.reload()
     expect(page.get_by_role("heading", name="Your questions")).to_be_visible()
     expect(page.get_by_text("Open the link from your message again", exact=False)).to_be_visible()
