@@ -164,12 +164,23 @@ class Checklist:
 
 
 def settle(page: Page) -> None:
-    """Let every request in flight finish: idle, a pause for a late rerun, idle, drawn."""
-    for _ in range(3):
-        wait_ready(page, timeout=60_000)
-        page.wait_for_timeout(700)
-    wait_ready(page, timeout=60_000)
-    settle_paint(page)
+    """Let every request in flight finish: idle, a pause for a late rerun, idle, drawn.
+
+    A navigation the sequence started without waiting (a reload, the link typed again) may
+    replace the document meanwhile: then start again on the new one.
+    """
+    for attempt in range(3):
+        try:
+            for _ in range(3):
+                wait_ready(page, timeout=60_000)
+                page.wait_for_timeout(700)
+            wait_ready(page, timeout=60_000)
+            settle_paint(page)
+            return
+        except Error as exc:
+            if "Execution context was destroyed" not in str(exc) or attempt == 2:
+                raise
+            page.wait_for_load_state("domcontentloaded")
 
 
 def new_demo_case(services: Any, reference: str) -> int:
