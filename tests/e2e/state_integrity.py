@@ -28,6 +28,7 @@ from tests.e2e.conftest import (
     AppServer,
     key_class,
     new_page,
+    screenshot,
     settle_paint,
     wait_ready,
 )
@@ -575,6 +576,8 @@ def sessions_sequence(
         for spec, value in model.items():
             if now[spec] != value:
                 outcome.lost.append(f"{'.'.join(spec)}: given {value!r}, stored {now[spec]!r}")
+        if not _on_sessions_page(page, outcome):
+            return outcome
         for name in form.tabs.values():
             page.get_by_role("tab", name=name, exact=True).click()
             page.wait_for_timeout(200)
@@ -586,6 +589,31 @@ def sessions_sequence(
     finally:
         page.context.close()
     return outcome
+
+
+def _on_sessions_page(page: Page, outcome: Outcome) -> bool:
+    """Before reading the form: the sessions page with its tabs, as the person expects it.
+
+    A sidebar click taken while the page was reloading can leave the person on the page they
+    went away to; they click Sessions again, as anyone would. A sessions page that draws no
+    form (the blank page of issue 13) is a difference, with a screenshot.
+    """
+    tabs = page.get_by_role("tab")
+    with contextlib.suppress(Error):
+        tabs.first.wait_for(timeout=10_000)
+    if tabs.count():
+        return True
+    if "/sessions" not in page.url:
+        outcome.actions.append("back to Sessions by the sidebar")
+        _click_quietly(page.get_by_test_id("stSidebarNav").get_by_role("link", name="Sessions"))
+        settle(page)
+        with contextlib.suppress(Error):
+            tabs.first.wait_for(timeout=10_000)
+        if tabs.count():
+            return True
+    shot = screenshot(page, f"state-sessions-no-form-{outcome.seed}")
+    outcome.shown_wrong.append(f"the sessions page drew no form at {page.url} ({shot.name})")
+    return False
 
 
 REVIEW_TABS = ["Flags", "Supervision notes", "Fit report", "Timeline"]
