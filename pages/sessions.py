@@ -96,9 +96,11 @@ with friendly_errors():
         with tab:
             entry.measure_fields(case_id, measure)
     with tabs[-1]:
+        note_key, note = entry.show(entry.NOTE_KEY)
         st.text_area(
             "Session note (no names or identifiers)",
-            key=entry.show(entry.NOTE_KEY),
+            value=note or "",
+            key=note_key,
             max_chars=NOTE_CHARS,
             on_change=entry.changed,
             args=(entry.NOTE_KEY, case_id),

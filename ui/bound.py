@@ -48,11 +48,20 @@ browser received it. A widget whose value was replaced now keeps the revision th
 until the browser sends the new value back (pages' ``show``), so such a message is refused as
 stale, with the notice that names both answers.
 
+A sixth cause showed in CI's own browser sequence (walk-through seed 2: a social domain's
+"Which of these apply?" emptied though nobody touched it, and nothing logged). A browser that
+draws a widget without a value of its own (dropped as in the third cause, while the server
+counted it as held and sent none) starts it from the widget's *default* and sends that with its
+next message, as if the person had chosen it. The pages drew every bound widget with an empty
+default (``index=None``, no ``default``), and an empty multi-choice or note is a value a person
+can give, so it was saved. Every bound widget now also gets, as its default, the value ``show``
+gives it: a widget the browser draws without a value shows, and sends back, the stored answer.
+
 So, for every widget drawn through ``show``:
 1. the server sets the widget's value through session state, which the browser must take,
    whenever the widget was not drawn in the last completed run, the browser's message did not
    carry it, or its value is not the stored one (or the one held unsaved): a widget never shows
-   an empty or old value by accident;
+   an empty or old value by accident, and the same value is the widget's default;
 2. callbacks (in the pages' modules) read only the widget that changed, merge that one value into
    the answer as stored, save nothing when the result equals what is stored, and never save a
    value a person cannot give (an empty radio); answers that could not be saved are *held* here,
@@ -64,7 +73,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
 import streamlit as st
@@ -77,6 +86,8 @@ from ui import privacy
 
 DRAWN = "_bound_drawn"
 HELD = "_bound_held"
+# The revision of its answer each widget's value in the browser belongs to, by scope and key.
+SHOWN = "_bound_shown"
 CLEARS = "_bound_clears"
 _MISSING = object()
 log = logging.getLogger("tailoring.ui")
@@ -171,12 +182,18 @@ def _track() -> dict[str, set[str]]:
     return track
 
 
-def show(scope: str, key: str, stored: Any) -> bool:
+def show(scope: str, key: str, stored: Any, revision: int | None = None) -> Any:
     """Before drawing the widget ``key``: make it show ``stored``, or what is held unsaved.
 
-    Returns True when this replaces a value the browser holds by another (someone else's
-    change, read from storage): the browser keeps sending the value it holds until this run
-    reaches it (the fifth cause in the module's docstring).
+    Returns the value the widget shows; pass it as the widget's default too (``index``,
+    ``default``, ``value``), so that a browser that draws the widget without a value of its
+    own shows that value, not an empty one (the sixth cause in the module's docstring).
+
+    ``revision`` is the revision of the answer ``stored`` comes from. The revision the browser
+    holds the widget at moves to it, unless this run replaces a value the browser holds by
+    another (someone else's change, read from storage): the browser keeps sending the value it
+    holds until this run reaches it (the fifth cause), so the widget keeps the revision that
+    value belongs to until the browser sends the new value back (``now_holds``).
     """
     ss = st.session_state
     held = ss.get(HELD, {}).get(scope, {}).get(key, _MISSING)
@@ -188,7 +205,45 @@ def show(scope: str, key: str, stored: Any) -> bool:
         replaced = holds and ss.get(key, _MISSING) is not _MISSING
         ss[key] = wanted
     track["now"].add(key)
-    return replaced
+    if revision is not None:
+        shown = ss.setdefault(SHOWN, {})
+        if not replaced or (scope, key) not in shown:
+            shown[(scope, key)] = revision
+    return wanted
+
+
+def expected(scope: str, keys: Iterable[str], latest: int) -> int:
+    """The revision a save of these widgets expects: the oldest one the browser holds them at
+    (``latest``, the one just read, for widgets not drawn yet).
+
+    Answers are read afresh on every run, also those of widgets not on the screen; a browser
+    that sends an older value of such a widget (from before another tab changed it) must be
+    refused as stale, not saved over the newer answer.
+    """
+    shown = st.session_state.get(SHOWN, {})
+    revisions = [int(shown[(scope, k)]) for k in keys if (scope, k) in shown]
+    return min(revisions) if revisions else latest
+
+
+def now_holds(
+    scope: str,
+    keys: Iterable[str],
+    revision: int,
+    since: int | None = None,
+    among: Iterable[str] | None = None,
+) -> None:
+    """The browser now holds ``revision`` of the widgets ``keys`` (a save of theirs, or a
+    refusal it was told of), and of each widget of ``among`` (every widget of the scope
+    without it) it held at ``since`` or later: a save changes its own widgets, and the others
+    it held at the saved-over revision are unchanged by it."""
+    shown = st.session_state.setdefault(SHOWN, {})
+    if since is not None:
+        others = [k for s, k in shown if s == scope] if among is None else list(among)
+        for other in others:
+            if shown.get((scope, other), -1) >= since:
+                shown[(scope, other)] = revision
+    for key in keys:
+        shown[(scope, key)] = revision
 
 
 def _browser_holds(key: str) -> bool:
@@ -252,3 +307,8 @@ def notices(
             icon=":material/sync_problem:",
         )
         st.button("Try saving again", key=retry_key, on_click=retry, args=args)
+
+
+def index(options: list[Any], value: Any) -> int | None:
+    """A radio's default for ``value``: its place among ``options``, or none."""
+    return options.index(value) if value in options else None

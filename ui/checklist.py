@@ -25,8 +25,6 @@ TRI_LABELS = {"yes": "Yes", "no": "No", "unsure": "Not sure"}
 PREFIX: dict[Section, str] = {"preferences": "pref", "social": "social", "alliance": "alliance"}
 SCOPE = "_checklist_scope"
 STORED = "_checklist_stored"
-# The revision of each answer field as this browser holds it (``show``), by scope and key.
-SHOWN = "_checklist_shown"
 NOTICE = "_checklist_notice"
 UNDO = "_checklist_undo"
 CLEARING = "_checklist_clearing"
@@ -74,58 +72,40 @@ def _stored(section: Section, item_id: str) -> tuple[dict[str, Any], int]:
     return {**EMPTY[section], **answer}, revision
 
 
-def show(section: Section, item_id: str, field: str, multi: bool = False) -> str:
-    """Before drawing a field's widget: give it the stored (or held) value; returns its key.
-
-    The field's expected revision moves to the stored one, unless the widget's value was just
-    replaced by someone else's: the browser may still send the value it held (ui/bound.py's
-    fifth cause), so the revision stays the one that value belongs to until the browser sends
-    the new value back.
-    """
-    ss = st.session_state
-    scope = ss.get(SCOPE, "")
+def show(section: Section, item_id: str, field: str, multi: bool = False) -> tuple[str, Any]:
+    """Before drawing a field's widget: give it the stored (or held) value, at the answer's
+    revision (ui/bound.py's ``show``); returns its key and the value to pass as its default."""
     key = field_key(section, item_id, field)
     answer, revision = _stored(section, item_id)
-    replaced = bound.show(scope, key, (answer[field] or []) if multi else answer[field])
-    shown = ss.setdefault(SHOWN, {})
-    if not replaced or (scope, key) not in shown:
-        shown[(scope, key)] = revision
-    return key
+    stored = (answer[field] or []) if multi else answer[field]
+    return key, bound.show(st.session_state.get(SCOPE, ""), key, stored, revision)
+
+
+def _keys(section: Section, item_id: str, field: str | None = None) -> list[str]:
+    """The widget keys of one field of an answer, or of all its fields."""
+    fields = (field,) if field is not None else FIELDS[section]
+    return [field_key(section, item_id, f) for f in fields]
 
 
 def _shown_revision(section: Section, item_id: str, field: str | None = None) -> int:
-    """The revision a save expects: the one this browser holds, not the latest read.
-
-    Answers are read afresh on every run, also those of widgets not on the screen; a browser
-    that sends an older value of such a widget (from before another tab changed it) must be
-    refused as stale, not saved over the newer answer (seen in the soak). Without ``field``
-    (undo), the oldest of the answer's fields.
-    """
-    ss = st.session_state
-    scope = ss.get(SCOPE, "")
-    shown = ss.get(SHOWN, {})
-    fields = (field,) if field is not None else FIELDS[section]
-    revisions = [
-        int(shown[(scope, key)])
-        for key in (field_key(section, item_id, f) for f in fields)
-        if (scope, key) in shown
-    ]
-    return min(revisions) if revisions else _stored(section, item_id)[1]
+    """The revision a save expects: the one this browser holds the field at (without
+    ``field``, as for undo, the oldest of the answer's fields)."""
+    scope = st.session_state.get(SCOPE, "")
+    return bound.expected(scope, _keys(section, item_id, field), _stored(section, item_id)[1])
 
 
 def _expect(
     section: Section, item_id: str, revision: int, field: str | None = None, since: int = -1
 ) -> None:
     """This browser now holds ``revision`` of the field (of every field, without one), and of
-    each other field it held at ``since`` or later (a save changes one field; the others it
-    held at the saved-over revision are unchanged by it)."""
-    ss = st.session_state
-    scope = ss.get(SCOPE, "")
-    shown = ss.setdefault(SHOWN, {})
-    for f in FIELDS[section]:
-        key = (scope, field_key(section, item_id, f))
-        if field is None or f == field or (since >= 0 and shown.get(key, -1) >= since):
-            shown[key] = revision
+    each other field of the answer it held at ``since`` or later."""
+    bound.now_holds(
+        st.session_state.get(SCOPE, ""),
+        _keys(section, item_id, field),
+        revision,
+        since=since if since >= 0 else None,
+        among=_keys(section, item_id),
+    )
 
 
 def case_saver(case_id: int) -> Saver:
@@ -354,11 +334,13 @@ def saved_mark(section: Section, item_id: str) -> str:
 
 
 def _importance(lib: ContentLibrary, item: PreferenceItem, save: Saver) -> None:
+    key, value = show("preferences", item.id, "importance")
     st.segmented_control(
         "How much does this matter to the patient?",
         options=list(range(len(lib.importance_labels))),
         format_func=lambda i: lib.importance_labels[i],
-        key=show("preferences", item.id, "importance"),
+        default=value,
+        key=key,
         required=True,
         on_change=_changed,
         args=(save, "preferences", item.id, "importance", True),
@@ -366,7 +348,7 @@ def _importance(lib: ContentLibrary, item: PreferenceItem, save: Saver) -> None:
 
 
 def preference_widget(lib: ContentLibrary, item: PreferenceItem, save: Saver) -> None:
-    key = show("preferences", item.id, "value", multi=item.kind == "multi")
+    key, value = show("preferences", item.id, "value", multi=item.kind == "multi")
     args = (save, "preferences", item.id, "value", item.kind != "multi")
     with st.container(border=True):
         st.markdown(
@@ -378,7 +360,7 @@ def preference_widget(lib: ContentLibrary, item: PreferenceItem, save: Saver) ->
             st.radio(
                 item.question,
                 options=[1, 2, 3, 4, 5],
-                index=None,
+                index=bound.index([1, 2, 3, 4, 5], value),
                 key=key,
                 format_func=lambda v: f"{v} · {labels[v - 1]}",
                 help=item.why,
@@ -391,6 +373,7 @@ def preference_widget(lib: ContentLibrary, item: PreferenceItem, save: Saver) ->
                 item.question,
                 options=list(names),
                 selection_mode="multi",
+                default=value,
                 key=key,
                 format_func=names.__getitem__,
                 help=item.why,
@@ -402,7 +385,7 @@ def preference_widget(lib: ContentLibrary, item: PreferenceItem, save: Saver) ->
             st.radio(
                 item.question,
                 options=list(names),
-                index=None,
+                index=bound.index(list(names), value),
                 key=key,
                 horizontal=True,
                 format_func=names.__getitem__,
@@ -420,11 +403,13 @@ def social_widget(lib: ContentLibrary, domain: SocialDomain, save: Saver) -> Non
             f"**{domain.title}** · _{lib.theme(domain.theme).title}_"
             + saved_mark("social", domain.id)
         )
+        key_present, present = show("social", domain.id, "present")
         st.segmented_control(
             domain.question,
             TRI_OPTIONS,
             format_func=TRI_LABELS.__getitem__,
-            key=show("social", domain.id, "present"),
+            default=present,
+            key=key_present,
             required=True,
             help=domain.why,
             on_change=_changed,
@@ -441,6 +426,7 @@ def social_widget(lib: ContentLibrary, domain: SocialDomain, save: Saver) -> Non
             _maintains_and_helping(domain, save)
         if domain.details:
             names = {d.id: d.label for d in domain.details}
+            key_details, details = show("social", domain.id, "details", multi=True)
             st.pills(
                 # A safeguarding concern records only what kind it is: some kinds rule a
                 # protocol out (couple therapy with domestic abuse), and the report must know.
@@ -448,15 +434,18 @@ def social_widget(lib: ContentLibrary, domain: SocialDomain, save: Saver) -> Non
                 options=list(names),
                 selection_mode="multi",
                 format_func=names.__getitem__,
-                key=show("social", domain.id, "details", multi=True),
+                default=details,
+                key=key_details,
                 on_change=_changed,
                 args=(save, "social", domain.id, "details"),
             )
         if domain.safeguarding:
             return
+        key_note, note = show("social", domain.id, "note")
         st.text_area(
             "Note (optional; no names or identifiers)",
-            key=show("social", domain.id, "note"),
+            value=note or "",
+            key=key_note,
             max_chars=NOTE_CHARS,
             height=68,
             on_change=_changed,
@@ -466,29 +455,27 @@ def social_widget(lib: ContentLibrary, domain: SocialDomain, save: Saver) -> Non
 
 
 def _maintains_and_helping(domain: SocialDomain, save: Saver) -> None:
-    left, right = st.columns(2)
-    left.segmented_control(
-        "Does it keep the difficulties going?",
-        TRI_OPTIONS,
-        format_func=TRI_LABELS.__getitem__,
-        key=show("social", domain.id, "maintains"),
-        required=True,
-        on_change=_changed,
-        args=(save, "social", domain.id, "maintains", True),
-    )
-    right.segmented_control(
-        "Is anyone already helping with it?",
-        TRI_OPTIONS,
-        format_func=TRI_LABELS.__getitem__,
-        key=show("social", domain.id, "helping"),
-        required=True,
-        on_change=_changed,
-        args=(save, "social", domain.id, "helping", True),
-    )
+    questions = {
+        "maintains": "Does it keep the difficulties going?",
+        "helping": "Is anyone already helping with it?",
+    }
+    for column, (field, question) in zip(st.columns(2), questions.items(), strict=True):
+        key, value = show("social", domain.id, field)
+        column.segmented_control(
+            question,
+            TRI_OPTIONS,
+            format_func=TRI_LABELS.__getitem__,
+            default=value,
+            key=key,
+            required=True,
+            on_change=_changed,
+            args=(save, "social", domain.id, field, True),
+        )
 
 
 def alliance_widget(lib: ContentLibrary, item_id: str, save: Saver) -> None:
     item = lib.alliance_item(item_id)
+    key, value = show("alliance", item.id, "value")
     with st.container(border=True):
         st.markdown(
             f"**{item.title}** · _{lib.theme(item.theme).title}_" + saved_mark("alliance", item.id)
@@ -496,8 +483,8 @@ def alliance_widget(lib: ContentLibrary, item_id: str, save: Saver) -> None:
         st.radio(
             item.question,
             options=list(range(len(item.labels))),
-            index=None,
-            key=show("alliance", item.id, "value"),
+            index=bound.index(list(range(len(item.labels))), value),
+            key=key,
             horizontal=True,
             format_func=lambda v: item.labels[v],
             help=f"{item.why} ({item.measures})",

@@ -606,12 +606,12 @@ def _load(link_id: int, answers: dict[str, dict[str, Any]]) -> None:
     ss[STORED] = answers
 
 
-def _show(question: Question, key: str) -> str:
-    """Before drawing one of a question's widgets: give it the stored (or held) value."""
+def _show(question: Question, key: str) -> tuple[str, Any]:
+    """Before drawing one of a question's widgets: give it the stored (or held) value; returns
+    its key and the value to pass as its default (ui/bound.py's ``show``)."""
     ss = st.session_state
     stored = ss.get(STORED, {}).get(question.key)
-    bound.show(f"link:{ss.get(SCOPE)}", key, _widget_values(question, stored)[key])
-    return key
+    return key, bound.show(f"link:{ss.get(SCOPE)}", key, _widget_values(question, stored)[key])
 
 
 def _stored_payload(question: Question) -> dict[str, Any]:
@@ -650,9 +650,11 @@ def _question(link_id: int, question: Question, importance: str, levels: list[st
         if question.hint:
             st.caption(question.hint)
         if question.kind == "open":
+            key, value = _show(question, key)
             st.text_area(
                 question.text,
-                key=_show(question, key),
+                value=value or "",
+                key=key,
                 max_chars=NOTE_CHARS,
                 label_visibility="collapsed",
                 on_change=_save,
@@ -663,29 +665,33 @@ def _question(link_id: int, question: Question, importance: str, levels: list[st
         elif question.multiple:
             st.caption(WORDS["tick_all"])
             for choice in question.choices:
+                tick_key, ticked = _show(question, f"{key}.{choice.value}")
                 st.checkbox(
                     choice.label,
-                    key=_show(question, f"{key}.{choice.value}"),
+                    value=bool(ticked),
+                    key=tick_key,
                     on_change=_save,
                     args=(link_id, question, f"{key}.{choice.value}", choice.value),
                 )
         else:
+            key, value = _show(question, key)
             st.radio(
                 question.text,
                 list(labels),
-                index=None,
-                key=_show(question, key),
+                index=bound.index(list(labels), value),
+                key=key,
                 format_func=labels.__getitem__,
                 label_visibility="collapsed",
                 on_change=_save,
                 args=(link_id, question, key, None, True),
             )
         if question.importance:
+            importance_key, level = _show(question, f"{key}.importance")
             st.radio(
                 importance,
                 list(range(len(levels))),
-                index=None,
-                key=_show(question, f"{key}.importance"),
+                index=bound.index(list(range(len(levels))), level),
+                key=importance_key,
                 format_func=levels.__getitem__,
                 on_change=_save,
                 args=(link_id, question, f"{key}.importance", None, True),

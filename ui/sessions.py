@@ -34,8 +34,6 @@ KIND_WORDS = {
 PREFIX = "session."
 SCOPE = "_session_scope"
 STORED = "_session_stored"
-# The revision of the session as this browser holds each field (``show``), by scope and key.
-SHOWN = "_session_shown"
 NOTICE = "_session_notice"
 NOTE_KEY = "session.note"
 DATE_KEY = "session.date"
@@ -61,38 +59,24 @@ def load_session(scope: str, session: Session, revision: int) -> None:
     ss[STORED] = (session.model_dump(), revision)
 
 
-def show(key: str) -> str:
-    """Before drawing a session widget: give it the stored (or held) value; returns its key.
-
-    The field's expected revision moves to the stored one, unless the widget's value was just
-    replaced by someone else's (ui/bound.py's fifth cause: the browser may still send the value
-    it held, which must be refused as stale).
-    """
+def show(key: str) -> tuple[str, Any]:
+    """Before drawing a session widget: give it the stored (or held) value, at the session's
+    revision (ui/bound.py's ``show``); returns its key and the value to pass as its default."""
     ss = st.session_state
     data, revision = ss[STORED]
-    replaced = bound.show(ss[SCOPE], key, _value(data, key))
-    shown = ss.setdefault(SHOWN, {})
-    if not replaced or (ss[SCOPE], key) not in shown:
-        shown[(ss[SCOPE], key)] = revision
-    return key
+    return key, bound.show(ss[SCOPE], key, _value(data, key), revision)
 
 
 def _expected(key: str) -> int:
     """The revision a save of ``key`` expects: the one this browser holds the field at."""
     ss = st.session_state
-    return int(ss.get(SHOWN, {}).get((ss.get(SCOPE, ""), key), ss[STORED][1]))
+    return bound.expected(ss.get(SCOPE, ""), [key], ss[STORED][1])
 
 
 def _holds(key: str, revision: int, since: int | None = None) -> None:
     """This browser now holds ``revision`` of ``key``, and of each other field it held at
     ``since`` or later (a save changes one field; the others are unchanged by it)."""
-    ss = st.session_state
-    scope = ss.get(SCOPE, "")
-    shown = ss.setdefault(SHOWN, {})
-    for (other_scope, other), held_at in list(shown.items()):
-        if other_scope == scope and since is not None and held_at >= since:
-            shown[(scope, other)] = revision
-    shown[(scope, key)] = revision
+    bound.now_holds(st.session_state.get(SCOPE, ""), [key], revision, since=since)
 
 
 def _value(data: dict[str, Any], key: str) -> Any:
@@ -295,9 +279,13 @@ def _copy_patient_answers(case_id: int, number: int) -> None:
 
 def header_fields(case_id: int) -> None:
     date_col, attendance_col, kind_col = st.columns([1, 2, 2])
+    date_key, date = show(DATE_KEY)
+    attendance_key, attendance = show("session.attendance")
+    kind_key, kind = show("session.kind")
     date_col.date_input(
         "Date",
-        key=show(DATE_KEY),
+        value=date,
+        key=date_key,
         format="DD/MM/YYYY",
         on_change=changed,
         args=(DATE_KEY, case_id),
@@ -305,7 +293,8 @@ def header_fields(case_id: int) -> None:
     attendance_col.segmented_control(
         "Attendance",
         list(ATTENDANCES),
-        key=show("session.attendance"),
+        default=attendance,
+        key=attendance_key,
         required=True,
         format_func=ATTENDANCE_WORDS.__getitem__,
         on_change=changed,
@@ -314,7 +303,8 @@ def header_fields(case_id: int) -> None:
     kind_col.segmented_control(
         "Kind of contact",
         list(SESSION_KINDS),
-        key=show("session.kind"),
+        default=kind,
+        key=kind_key,
         required=True,
         format_func=KIND_WORDS.__getitem__,
         on_change=changed,
@@ -326,12 +316,14 @@ def header_fields(case_id: int) -> None:
 
 def alliance_fields(lib: ContentLibrary, case_id: int) -> None:
     for item in lib.alliance:
+        key, value = show(f"session.alliance.{item.id}")
+        options = list(range(len(item.labels)))
         st.radio(
             item.question,
-            list(range(len(item.labels))),
-            index=None,
+            options,
+            index=bound.index(options, value),
             horizontal=True,
-            key=show(f"session.alliance.{item.id}"),
+            key=key,
             format_func=item.labels.__getitem__,
             on_change=changed,
             args=(f"session.alliance.{item.id}", case_id, True),
@@ -346,12 +338,13 @@ def measure_fields(case_id: int, measure: Measure) -> None:
         options: list[Any] = [o.value for o in measure.options]
         if item.not_applicable:
             options.append("na")
+        key, value = show(f"session.{measure.id}.{item.id}")
         st.radio(
             item.text,
             options,
-            index=None,
+            index=bound.index(options, value),
             horizontal=True,
-            key=show(f"session.{measure.id}.{item.id}"),
+            key=key,
             format_func=lambda v, i=item: "Not applicable" if v == "na" else labels[v],
             help=item.not_applicable,
             on_change=changed,

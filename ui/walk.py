@@ -55,7 +55,7 @@ def step_picker(
 ) -> WalkStep:
     """The visible progress indicator; returns the step to draw."""
     # The stored step, set from here on every run that needs it (ui/bound.py says why).
-    bound.show(f"case:{case_id}", "walk.step", case.step)
+    step = bound.show(f"case:{case_id}", "walk.step", case.step)
     counts = done.by_section
     st.segmented_control(
         "Step",
@@ -64,6 +64,7 @@ def step_picker(
             f"{WALK_STEPS.index(s) + 1}. {titles[s]}"
             + (f" ({counts[s][0]}/{counts[s][1]})" if s in counts else "")
         ),
+        default=step,
         key="walk.step",
         required=True,
         on_change=_picked,
