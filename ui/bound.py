@@ -45,8 +45,10 @@ next message, sent before that run reached it, still carries the value the brows
 server took the difference for a change by the person and saved the old value over the new one,
 because the answer's expected revision had moved on when the widget was drawn, not when the
 browser received it. A widget whose value was replaced now keeps the revision the browser had
-until the browser sends the new value back (pages' ``show``), so such a message is refused as
-stale, with the notice that names both answers.
+until the browser sends the new value back (``show``, ``now_holds``), so such a message is
+refused as stale, with the notice that names both answers. A save refused so is made again on
+the newer revision when the widget's own stored value is still the one the browser was given
+(``untouched``): the change between touched only other fields, and both stand.
 
 A sixth cause showed in CI's own browser sequence (walk-through seed 2: a social domain's
 "Which of these apply?" emptied though nobody touched it, and nothing logged). A browser that
@@ -86,7 +88,8 @@ from ui import privacy
 
 DRAWN = "_bound_drawn"
 HELD = "_bound_held"
-# The revision of its answer each widget's value in the browser belongs to, by scope and key.
+# The revision of its answer each widget's value in the browser belongs to, and the stored value
+# it was given at that revision, by scope and key.
 SHOWN = "_bound_shown"
 CLEARS = "_bound_clears"
 _MISSING = object()
@@ -208,7 +211,7 @@ def show(scope: str, key: str, stored: Any, revision: int | None = None) -> Any:
     if revision is not None:
         shown = ss.setdefault(SHOWN, {})
         if not replaced or (scope, key) not in shown:
-            shown[(scope, key)] = revision
+            shown[(scope, key)] = (revision, stored)
     return wanted
 
 
@@ -221,29 +224,46 @@ def expected(scope: str, keys: Iterable[str], latest: int) -> int:
     refused as stale, not saved over the newer answer.
     """
     shown = st.session_state.get(SHOWN, {})
-    revisions = [int(shown[(scope, k)]) for k in keys if (scope, k) in shown]
+    revisions = [int(shown[(scope, k)][0]) for k in keys if (scope, k) in shown]
     return min(revisions) if revisions else latest
+
+
+def untouched(scope: str, key: str, current: Any) -> bool:
+    """Whether a save of ``key`` refused as stale may be made again on the newer revision: the
+    widget's stored value, ``current``, is still the one the browser was given, so the change
+    that came between touched only other parts of the answer (another field, in another tab).
+    A value the browser held from before someone else changed it is refused (the fifth cause).
+    """
+    shown = st.session_state.get(SHOWN, {}).get((scope, key))
+    return shown is not None and _same(shown[1], current)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, counting the empty forms of an answer (None, [], "") as one."""
+    empty: tuple[Any, ...] = (None, [], "")
+    return (a in empty and b in empty) or a == b
 
 
 def now_holds(
     scope: str,
-    keys: Iterable[str],
+    values: dict[str, Any],
     revision: int,
     since: int | None = None,
     among: Iterable[str] | None = None,
 ) -> None:
-    """The browser now holds ``revision`` of the widgets ``keys`` (a save of theirs, or a
-    refusal it was told of), and of each widget of ``among`` (every widget of the scope
-    without it) it held at ``since`` or later: a save changes its own widgets, and the others
-    it held at the saved-over revision are unchanged by it."""
+    """The browser now holds ``revision`` of the widgets in ``values``, with those stored values
+    (a save of theirs, or a refusal it was told of), and of each widget of ``among`` (every
+    widget of the scope without it) it held at ``since`` or later: a save changes its own
+    widgets, and the others it held at the saved-over revision are unchanged by it."""
     shown = st.session_state.setdefault(SHOWN, {})
     if since is not None:
         others = [k for s, k in shown if s == scope] if among is None else list(among)
         for other in others:
-            if shown.get((scope, other), -1) >= since:
-                shown[(scope, other)] = revision
-    for key in keys:
-        shown[(scope, key)] = revision
+            held_at = shown.get((scope, other))
+            if held_at is not None and held_at[0] >= since:
+                shown[(scope, other)] = (revision, held_at[1])
+    for key, value in values.items():
+        shown[(scope, key)] = (revision, value)
 
 
 def _browser_holds(key: str) -> bool:

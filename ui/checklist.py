@@ -97,11 +97,13 @@ def _shown_revision(section: Section, item_id: str, field: str | None = None) ->
 def _expect(
     section: Section, item_id: str, revision: int, field: str | None = None, since: int = -1
 ) -> None:
-    """This browser now holds ``revision`` of the field (of every field, without one), and of
-    each other field of the answer it held at ``since`` or later."""
+    """This browser now holds ``revision`` of the field (of every field, without one), as
+    stored now, and of each other field of the answer it held at ``since`` or later."""
+    answer, _ = _stored(section, item_id)
+    fields = (field,) if field is not None else FIELDS[section]
     bound.now_holds(
         st.session_state.get(SCOPE, ""),
-        _keys(section, item_id, field),
+        {field_key(section, item_id, f): answer[f] for f in fields},
         revision,
         since=since if since >= 0 else None,
         among=_keys(section, item_id),
@@ -119,31 +121,44 @@ def case_saver(case_id: int) -> Saver:
         field: str | None = None,
     ) -> None:
         ss = st.session_state
+        scope = ss.get(SCOPE, "")
         expected = _shown_revision(section, item_id, field)
-        try:
-            new_revision = services.save_answer(
-                case_id,
-                section,
-                item_id,
-                answer,
-                expected,
-                allow_identifiers=allow_identifiers,
-            )
-        except services.StaleAnswer as exc:
-            # Logged so that a soak can tell a refusal from a loss (bench/state_soak.py).
-            bound.log.warning(
-                "refused as stale: %s %s %s (this browser holds revision %d, stored %d)",
-                section,
-                item_id,
-                field or "all fields",
-                expected,
-                exc.revision,
-            )
-            ss[STORED][(section, item_id)] = (exc.current or {}, exc.revision)
-            # The person is told (the notice names both answers): a choice made after it is
-            # theirs, made with the newer answer in view.
-            _expect(section, item_id, exc.revision, field)
-            raise
+        for attempt in range(3):
+            try:
+                new_revision = services.save_answer(
+                    case_id,
+                    section,
+                    item_id,
+                    answer,
+                    expected,
+                    allow_identifiers=allow_identifiers,
+                )
+                break
+            except services.StaleAnswer as exc:
+                current = {**EMPTY[section], **(exc.current or {})}
+                if (
+                    field is not None
+                    and attempt < 2
+                    and bound.untouched(scope, field_key(section, item_id, field), current[field])
+                ):
+                    # The change between touched other fields only (another tab): this
+                    # field's change stands on top of it, as if the two had taken turns.
+                    answer, expected = {**current, field: answer[field]}, exc.revision
+                    continue
+                # Logged so that a soak can tell a refusal from a loss (bench/state_soak.py).
+                bound.log.warning(
+                    "refused as stale: %s %s %s (this browser holds revision %d, stored %d)",
+                    section,
+                    item_id,
+                    field or "all fields",
+                    expected,
+                    exc.revision,
+                )
+                ss[STORED][(section, item_id)] = (exc.current or {}, exc.revision)
+                # The person is told (the notice names both answers): a choice made after it
+                # is theirs, made with the newer answer in view.
+                _expect(section, item_id, exc.revision, field)
+                raise
         ss[STORED][(section, item_id)] = (answer, new_revision)
         _expect(section, item_id, new_revision, field, since=expected)
 

@@ -36,6 +36,8 @@ MODE = "patient.mode"
 LINK = "patient.link_id"
 SCOPE = "patient.scope"
 STORED = "patient.stored"
+REVISIONS = "patient.revisions"
+ELSEWHERE = "patient.changed_elsewhere"
 NOTICE = "patient.notice"
 REFUSAL = "patient.refusal"
 ADDRESS_CLEARED = "patient.address_cleared"
@@ -120,6 +122,9 @@ WORDS = {
     "not_saved": "Your last answer was not saved. Please try again in a minute.",
     "not_valid": "That answer could not be saved. Please choose again.",
     "not_finished": "Not finished yet. Please try again in a minute.",
+    "changed_elsewhere": "This answer was changed on another page of this link (another tab "
+    "or device) while this one was open, so your choice here was not saved. The page now shows "
+    "the answer saved there: choose again if you want to change it.",
 }
 
 
@@ -281,8 +286,8 @@ def answer(link: PatientLink) -> None:
     several), a page of questions, or every answer to check before sending. Each answer is saved
     as it is given; the screens only move the patient about."""
     asked = services.link_questionnaires(link)
-    stored = services.patient_link_answers(link.id)
-    _load(link.id, stored)
+    stored, revisions = services.patient_link_answers_at(link.id)
+    _load(link.id, stored, revisions)
     screen = _screen(link, asked, stored)
     _scroll_up_after_a_move()
     if screen.kind == "page":
@@ -599,11 +604,17 @@ def _widget_values(question: Question, payload: dict[str, Any] | None) -> dict[s
     return values
 
 
-def _load(link_id: int, answers: dict[str, dict[str, Any]]) -> None:
-    """Make the stored answers the ones the widgets show on this run (ui/bound.py says why)."""
+def _load(link_id: int, answers: dict[str, dict[str, Any]], revisions: dict[str, int]) -> None:
+    """Make the stored answers the ones the widgets show on this run (ui/bound.py says why),
+    with the revision each was read at (0: not answered)."""
     ss = st.session_state
     ss[SCOPE] = link_id
     ss[STORED] = answers
+    ss[REVISIONS] = revisions
+
+
+def _revision(question: Question) -> int:
+    return int(st.session_state.get(REVISIONS, {}).get(question.key, 0))
 
 
 def _show(question: Question, key: str) -> tuple[str, Any]:
@@ -611,7 +622,8 @@ def _show(question: Question, key: str) -> tuple[str, Any]:
     its key and the value to pass as its default (ui/bound.py's ``show``)."""
     ss = st.session_state
     stored = ss.get(STORED, {}).get(question.key)
-    return key, bound.show(f"link:{ss.get(SCOPE)}", key, _widget_values(question, stored)[key])
+    value = _widget_values(question, stored)[key]
+    return key, bound.show(f"link:{ss.get(SCOPE)}", key, value, _revision(question))
 
 
 def _stored_payload(question: Question) -> dict[str, Any]:
@@ -716,8 +728,34 @@ def _save(
     if payload == _stored_payload(question):
         bound.release(scope, key)
         return
+    # The revision this page holds the widget at, not the latest read (ui/bound.py's fifth
+    # cause): the same link open in another tab may have changed the answer meanwhile.
+    expected = bound.expected(scope, [key], _revision(question))
     try:
-        services.save_patient_answer(link_id, question.key, payload)
+        for attempt in range(3):
+            try:
+                revision = services.save_patient_answer(link_id, question.key, payload, expected)
+                break
+            except services.StaleAnswer as stale:
+                current = _widget_values(question, stale.current)[key]
+                if attempt == 2 or not bound.untouched(scope, key, current):
+                    raise
+                # The change between touched another part of the answer only (the same link
+                # in another tab): this change stands on top of it, as if they took turns.
+                ss.setdefault(STORED, {})[question.key] = stale.current
+                payload, expected = _merged(question, key, given, ticked), stale.revision
+    except services.StaleAnswer as stale:
+        bound.log.warning(
+            "refused as stale: %s (this page holds revision %d, stored %d)",
+            key,
+            expected,
+            stale.revision,
+        )
+        ss.setdefault(STORED, {})[question.key] = stale.current or {}
+        ss.setdefault(REVISIONS, {})[question.key] = stale.revision
+        # Told (the notice says so): a choice made after it is the patient's own.
+        bound.now_holds(scope, {key: _widget_values(question, stale.current)[key]}, stale.revision)
+        ss[ELSEWHERE] = True
     except services.IdentifiersFound as found:
         bound.hold(scope, key, given)
         ss.setdefault(HELD, {})[question.key] = found.redacted()[question.key]
@@ -732,6 +770,9 @@ def _save(
         ss[NOTICE] = WORDS["not_valid"]
     else:
         ss.setdefault(STORED, {})[question.key] = payload
+        ss.setdefault(REVISIONS, {})[question.key] = revision
+        values = _widget_values(question, payload)
+        bound.now_holds(scope, {key: values[key]}, revision, since=expected, among=list(values))
     bound.release(scope, key)
     ss.get(HELD, {}).pop(question.key, None)
 
@@ -791,3 +832,5 @@ def _show_notice() -> None:
     message = st.session_state.pop(NOTICE, None)
     if message:
         st.error(message, icon=":material/error:")
+    if st.session_state.pop(ELSEWHERE, False):
+        st.warning(WORDS["changed_elsewhere"], icon=":material/sync_problem:")

@@ -74,9 +74,16 @@ def _expected(key: str) -> int:
 
 
 def _holds(key: str, revision: int, since: int | None = None) -> None:
-    """This browser now holds ``revision`` of ``key``, and of each other field it held at
-    ``since`` or later (a save changes one field; the others are unchanged by it)."""
-    bound.now_holds(st.session_state.get(SCOPE, ""), [key], revision, since=since)
+    """This browser now holds ``revision`` of ``key``, as stored now, and of each other field
+    it held at ``since`` or later (a save changes one field; the others are unchanged by it)."""
+    ss = st.session_state
+    value = _value(ss[STORED][0], key)
+    bound.now_holds(ss.get(SCOPE, ""), {key: value}, revision, since=since)
+
+
+def _as_shown(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A session as storage keeps it (JSON) in the form the widgets show (dates as dates)."""
+    return None if stored is None else Session.model_validate(stored).model_dump()
 
 
 def _value(data: dict[str, Any], key: str) -> Any:
@@ -131,9 +138,21 @@ def changed(key: str, case_id: int, radio: bool = False, allow_identifiers: bool
         return
     expected = _expected(key)
     try:
-        new_revision = services.record_session(
-            case_id, data, expected, allow_identifiers=allow_identifiers
-        )
+        for attempt in range(3):
+            try:
+                new_revision = services.record_session(
+                    case_id, data, expected, allow_identifiers=allow_identifiers
+                )
+                break
+            except services.StaleSession as stale:
+                current = _as_shown(stale.current)
+                if current is None or attempt == 2:
+                    raise
+                if not bound.untouched(scope, key, _value(current, key)):
+                    raise
+                # The change between touched other fields only (another tab): this field's
+                # change stands on top of it, as if the two had taken turns.
+                data, expected = _with(current, key, value), stale.revision
     except services.IdentifiersFound as exc:
         # Nothing of this change is saved until the user decides about the note.
         bound.hold(scope, key, value)
@@ -148,6 +167,7 @@ def changed(key: str, case_id: int, radio: bool = False, allow_identifiers: bool
             stale.revision,
         )
         bound.release(scope, key)
+        ss[STORED] = (_as_shown(stale.current) or before, stale.revision)
         # Told (the notice names what they gave): a choice made after it is the person's own.
         _holds(key, stale.revision)
         ss[NOTICE] = (

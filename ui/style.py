@@ -42,17 +42,41 @@ APP_CSS = f"""
 """
 
 
-# Leaving or reloading the page while a run is in progress (an answer on its way to being saved)
-# asks first, with the browser's own "changes you made may not be saved": the answer given just
-# before a reload was otherwise lost without a word when the server was busy (issue 13, the
-# soak's sessions seeds 5106 and 5111). Streamlit's script state is on its app element.
+# Leaving or reloading the page while an answer may be on its way asks first, with the browser's
+# own "changes you made may not be saved" (issue 13). The soak lost answers given just before a
+# reload: on a busy server the page went before the answer's run (sessions seeds 5106, 5111),
+# and on a busy browser before the page had even sent it (sessions seed 9006: the click was
+# drawn, but the message that carries it is sent a moment later, after React has redrawn). So
+# it asks while a run is in progress or asked for (Streamlit's script state, on its app
+# element), for a few seconds after a click on a control that no run has followed yet, and
+# while text typed into a box has not been sent (Streamlit sends it when the box is left).
 LEAVE_GUARD = """<script>
 if (!window.__tailoringLeaveGuard) {
   window.__tailoringLeaveGuard = true;
+  const app = () => document.querySelector("[data-testid='stApp']");
+  const state = () => (app() ? app().getAttribute("data-test-script-state") : null);
+  let given = 0, typed = false, ran = 0;
+  const control = "button:not([role=tab]), input, textarea, [role=radio], [role=checkbox]";
+  const give = (event) => {
+    const target = event.target;
+    if (target && target.closest && target.closest(control)) {
+      given = Date.now();
+      if (event.type === "input" && target.matches("textarea, input[type=text]")) typed = true;
+    }
+  };
+  for (const kind of ["click", "change", "input"]) document.addEventListener(kind, give, true);
+  const watch = () => {
+    if (!app()) return setTimeout(watch, 200);
+    new MutationObserver(() => {
+      if (state() !== "notRunning") { ran = Date.now(); typed = false; }
+    }).observe(app(), {attributes: true, attributeFilter: ["data-test-script-state"]});
+  };
+  watch();
   window.addEventListener("beforeunload", (event) => {
-    const app = document.querySelector("[data-testid='stApp']");
-    const state = app ? app.getAttribute("data-test-script-state") : null;
-    if (state && state !== "notRunning") {
+    const running = state() && state() !== "notRunning";
+    const unsent = given > ran && Date.now() - given < 3000;
+    const typing = typed && !!document.activeElement?.matches("textarea, input");
+    if (running || unsent || typing) {
       event.preventDefault();
       event.returnValue = "";
     }

@@ -274,14 +274,34 @@ def patient_link_answers(link_id: int) -> dict[str, dict[str, Any]]:
     return {key: answer.payload for key, answer in answers.items()}
 
 
-def save_patient_answer(link_id: int, item_key: str, payload: dict[str, Any]) -> None:
+def patient_link_answers_at(
+    link_id: int,
+) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+    """What the patient has answered through the link so far, and the revision of each answer
+    (to pass back when saving a change to it), by item key, read together."""
+    with unit_of_work() as uow:
+        patient_link(link_id)
+        answers = uow.patient_questionnaires.answers(link_id)
+    return (
+        {key: answer.payload for key, answer in answers.items()},
+        {key: answer.revision for key, answer in answers.items()},
+    )
+
+
+def save_patient_answer(
+    link_id: int,
+    item_key: str,
+    payload: dict[str, Any],
+    expected_revision: int | None = None,
+) -> int:
     """Check one answer against its question and save it as given, under the questionnaire of
-    the link that asks it.
+    the link that asks it; returns the answer's new revision.
 
     LinkRefused once the link stopped working, LinkClosed once it is finished, ValueError for an
     answer that does not fit the question. Free text is checked for identifiers
     (IdentifiersFound, nothing saved); patients are not offered to save it as written, only to
-    remove what was found or to change the text.
+    remove what was found or to change the text. With ``expected_revision`` (0: not answered
+    yet), StaleAnswer if the answer was saved meanwhile from another page of the same link.
     """
     with unit_of_work() as uow:
         link = patient_link(link_id)
@@ -298,9 +318,12 @@ def save_patient_answer(link_id: int, item_key: str, payload: dict[str, Any]) ->
             parsed["value"] = parsed["value"].strip() or None
             if parsed["value"]:
                 check_identifiers({item_key: parsed["value"]})
-        uow.patient_questionnaires.save_answer(link_id, set_id, item_key, parsed)
+        revision = uow.patient_questionnaires.save_answer(
+            link_id, set_id, item_key, parsed, expected_revision=expected_revision
+        )
         _refresh_for_patient(link.case_id)
         _audit_patient("answered", link, f"answer {item_key}")
+    return revision
 
 
 def finish_patient_questionnaire(link_id: int, set_id: SetId) -> PatientLink:

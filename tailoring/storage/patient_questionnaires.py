@@ -45,6 +45,7 @@ from tailoring.storage.common import (
     ACTOR_LENGTH,
     check_choice,
     check_id,
+    check_revision,
     checked_time,
     lock_case,
     require_case,
@@ -53,6 +54,7 @@ from tailoring.storage.common import (
 from tailoring.storage.errors import (
     LinkClosed,
     PatientLinkNotFound,
+    StaleAnswer,
 )
 from tailoring.storage.tables import (
     answer_sources,
@@ -87,11 +89,12 @@ class CaseLink:
 
 @dataclass(frozen=True)
 class PatientAnswer:
-    """One stored answer: its payload (see tailoring/model/patient_questionnaires.py) and when it
-    was given."""
+    """One stored answer: its payload (see tailoring/model/patient_questionnaires.py), when it
+    was given, and its revision (how many times it was saved)."""
 
     payload: dict[str, Any]
     updated_at: datetime
+    revision: int
 
 
 @dataclass(frozen=True)
@@ -288,9 +291,12 @@ class PatientQuestionnaireRepository:
         item_key: str,
         payload: dict[str, Any],
         now: datetime | None = None,
-    ) -> None:
-        """Insert or replace one answer, given in the link's questionnaire ``set_id`` (LinkClosed
-        once completed, expired or revoked; ValueError if the link carries no such set).
+        expected_revision: int | None = None,
+    ) -> int:
+        """Insert or replace one answer, given in the link's questionnaire ``set_id``, and return
+        its new revision (LinkClosed once completed, expired or revoked; ValueError if the link
+        carries no such set; StaleAnswer if the stored answer is no longer at
+        ``expected_revision``, 0 for none).
 
         The payload is stored as given: check it first with
         tailoring.model.patient_questionnaires.parse_answer. Saving also records the link as
@@ -306,17 +312,20 @@ class PatientQuestionnaireRepository:
         now = checked_time(now)
         a = patient_answers.c
         key = (a.link_id == link_id, a.item_key == item_key)
+        # The link stays locked until commit: saves of one link take turns.
         _open_for_answers(self._connection, link_id, now)
         _require_questionnaire(self._connection, link_id, set_id)
-        updated = self._connection.execute(
-            update(patient_answers).where(*key).values(set_id=set_id, payload=text, updated_at=now)
+        _, revision = check_revision(
+            self._connection, patient_answers, key, expected_revision, StaleAnswer
         )
-        if not updated.rowcount:
+        values = {"set_id": set_id, "payload": text, "updated_at": now, "revision": revision + 1}
+        if revision:
+            self._connection.execute(update(patient_answers).where(*key).values(**values))
+        else:
             self._connection.execute(
-                insert(patient_answers).values(
-                    link_id=link_id, set_id=set_id, item_key=item_key, payload=text, updated_at=now
-                )
+                insert(patient_answers).values(link_id=link_id, item_key=item_key, **values)
             )
+        return revision + 1
 
     def finish_questionnaire(
         self, link_id: int, set_id: SetId, now: datetime | None = None
@@ -340,12 +349,13 @@ class PatientQuestionnaireRepository:
         a = patient_answers.c
         _link(self._connection, link_id)
         rows = self._connection.execute(
-            select(a.item_key, a.payload, a.updated_at)
+            select(a.item_key, a.payload, a.updated_at, a.revision)
             .where(a.link_id == link_id)
             .order_by(a.item_key)
         )
         return {
-            row.item_key: PatientAnswer(json.loads(row.payload), row.updated_at) for row in rows
+            row.item_key: PatientAnswer(json.loads(row.payload), row.updated_at, row.revision)
+            for row in rows
         }
 
     def complete(self, link_id: int, now: datetime | None = None) -> PatientLink:
@@ -373,6 +383,7 @@ class PatientQuestionnaireRepository:
                 a.item_key,
                 a.payload,
                 a.updated_at,
+                a.revision,
                 a.link_id,
                 q.session_number,
                 p.completed_at,
@@ -388,6 +399,7 @@ class PatientQuestionnaireRepository:
             collected.setdefault(row.set_id, {})[row.item_key] = CollectedAnswer(
                 payload=json.loads(row.payload),
                 updated_at=row.updated_at,
+                revision=row.revision,
                 link_id=row.link_id,
                 session_number=row.session_number,
                 completed=row.completed_at is not None,

@@ -409,6 +409,8 @@ patient_answers = Table(
     Column("set_id", String(24), nullable=False),
     Column("payload", Text, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Counts the answer's saves: a save from a page that read an older one is refused.
+    Column("revision", Integer, nullable=False, server_default="1"),
     ForeignKeyConstraint(
         ["link_id", "set_id"],
         ["patient_link_questionnaires.link_id", "patient_link_questionnaires.set_id"],

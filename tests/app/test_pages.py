@@ -515,3 +515,23 @@ def test_two_quick_answers_to_one_question_are_both_saved(app: AppTest, fresh_ca
     stored = services.open_case(fresh_case).case.answers.preferences["structure"]
     assert (stored.value, stored.importance) == (2, 3)
     assert not any("Someone else" in w.value for w in at.warning)
+
+
+def test_another_tabs_change_to_another_field_is_kept_and_this_change_saved_on_top(
+    app: AppTest, fresh_case
+):
+    """Another tab changes the importance of an answer this page shows; this page's next click
+    changes its value. The two touched different fields, so nothing is refused: the value is
+    saved on top of the other tab's importance, as if the two had taken turns."""
+    at = open_walkthrough(app, fresh_case)
+    at.radio(key="pref.structure").set_value(2).run()
+    revision = services.open_case(fresh_case).revisions[("preferences", "structure")]
+    services.save_answer(
+        fresh_case, "preferences", "structure", {"value": 2, "importance": 3}, revision
+    )
+
+    at.radio(key="pref.structure").set_value(4).run()
+    stored = services.open_case(fresh_case).case.answers.preferences["structure"]
+    assert (stored.value, stored.importance) == (4, 3)
+    assert not any("Someone else changed" in w.value for w in at.warning)
+    assert at.button_group(key="pref.structure.importance").value == 3

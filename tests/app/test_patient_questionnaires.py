@@ -576,3 +576,31 @@ def test_a_measures_question_is_shown_once_above_its_items(case_id):
     stem = services.content().measure("phq9").question.strip()
     texts = [m.value for m in at.markdown] + [c.value for c in at.caption]
     assert sum(stem in t for t in texts) == 1
+
+
+def test_a_second_tab_behind_the_first_cannot_save_its_old_answer(case_id):
+    """One patient, one link, two tabs (ui/bound.py's fifth cause): the tab that still held the
+    older answer sends it after its page was redrawn with the newer one. It is refused and
+    the patient told; a choice made after that is saved."""
+    link, code = services.create_patient_link(case_id, {"preferences": None})
+    key = "patient.preferences.structure"
+    first = visit(code)
+    first.radio(key=key).set_value(2).run()
+    second = visit(code)
+    assert second.radio(key=key).value == 2
+    first.radio(key=key).set_value(4).run()
+    second.run()
+    assert second.radio(key=key).value == 4
+    second.radio(key=key).set_value(2).run()  # the value the second tab's browser still held
+    assert services.patient_link_answers(link.id)["preferences.structure"]["value"] == 4
+    assert second.radio(key=key).value == 4
+    assert any("another page of this link" in w.value for w in second.warning)
+    second.radio(key=key).set_value(2).run()  # chosen again after the notice
+    assert services.patient_link_answers(link.id)["preferences.structure"]["value"] == 2
+    assert not any("another page of this link" in w.value for w in second.warning)
+    first.radio(key=f"{key}.importance").set_value(1).run()
+    assert services.patient_link_answers(link.id)["preferences.structure"] == {
+        "value": 2,
+        "importance": 1,
+    }
+    assert not first.exception and not second.exception

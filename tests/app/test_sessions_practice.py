@@ -264,3 +264,23 @@ def test_a_browser_behind_someone_elses_session_change_cannot_save_its_old_value
     at.run()
     at.radio(key="session.alliance.bond").set_value(2).run()
     assert services.open_case(fresh_case).case.sessions[0].alliance["bond"].value == 2
+
+
+def test_another_tabs_change_to_another_item_is_kept_and_this_one_saved_on_top(
+    app: AppTest, fresh_case
+):
+    """Another device answers one alliance item; this page, which has not heard of it yet,
+    answers another. Nothing is refused: both answers stand."""
+    at = open_page(app, "pages/sessions.py", fresh_case)
+    add_session(at, 1)
+    at.radio(key="session.alliance.bond").set_value(2).run()
+    stored = services.open_case(fresh_case)
+    session = stored.case.sessions[0].model_dump()
+    session["alliance"]["heard"] = {"value": 1}
+    services.record_session(fresh_case, session, stored.session_revisions[1])
+
+    at.radio(key="session.alliance.pace_right").set_value(3).run()
+    alliance = services.open_case(fresh_case).case.sessions[0].alliance
+    assert {k: a.value for k, a in alliance.items()} == {"bond": 2, "heard": 1, "pace_right": 3}
+    assert not any("Someone else changed this session" in w.value for w in at.warning)
+    assert at.radio(key="session.alliance.heard").value == 1

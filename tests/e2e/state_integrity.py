@@ -816,9 +816,10 @@ def patient_sequence(
     """One random sequence on a patient's questionnaire (preferences) for a fresh case.
 
     The patient answers radios, ticks and unticks boxes, writes in a text box, moves between
-    its pages (Next, Back, and Change on the answers to check) and reloads (which asks for the
-    link again: it is opened again, as from the message). Every answer the page showed as given
-    must be stored, and every widget must show what is stored.
+    its pages (Next, Back, and Change on the answers to check), reloads (which asks for the
+    link again: it is opened again, as from the message) and opens the link in a second tab to
+    answer one question there. Every answer the page showed as given must be stored, and every
+    widget must show what is stored.
     """
     rng = random.Random(seed)
     case_id = services.new_case(f"PS-{seed:05d}", "cbt_depression", 12)
@@ -829,13 +830,15 @@ def patient_sequence(
     outcome = Outcome(seed)
     url = f"{server.url}/patient?code={code}"
     page = new_page(browser)
+    taken_by_other_tab: set[tuple[str, str, str]] = set()
+    kinds = ["answer", "tick", "text", "move", "reload", "tab"]
     try:
         page.goto(url)
         wait_ready(page, since=0)
         for _ in range(actions):
-            kind = rng.choices(["answer", "tick", "text", "move", "reload"], [8, 3, 1, 3, 1])[0]
+            kind = rng.choices(kinds, [8, 3, 1, 3, 1, 1])[0]
             if kind == "answer":
-                for spec, value in _answer(page, rng, form, set()).items():
+                for spec, value in _answer(page, rng, form, taken_by_other_tab).items():
                     model[spec] = value
                     outcome.actions.append(f"{'.'.join(spec)}={value}")
             elif kind == "tick":
@@ -851,6 +854,12 @@ def patient_sequence(
                 moved = _move(page, rng)
                 if moved is not None:
                     outcome.actions.append(f"tap {moved}")
+            elif kind == "tab":
+                outcome.actions.append("second tab")
+                for spec, value in _patient_second_tab(browser, url, rng, form).items():
+                    model[spec] = value
+                    taken_by_other_tab.add(spec)
+                    outcome.actions[-1] += f" {'.'.join(spec)}={value}"
             else:
                 outcome.actions.append("reload and open the link again")
                 _reload(page)
@@ -863,7 +872,13 @@ def patient_sequence(
         for spec, value in model.items():
             if stored[spec] != value:
                 outcome.lost.append(f"{'.'.join(spec)}: given {value!r}, stored {stored[spec]!r}")
-        for spec, value in form.read(page).items():
+        shown = True
+        if outcome.actions[-1].startswith("second tab"):
+            # A tab nobody touched since the second tab answered still shows what it drew
+            # (Streamlit pushes nothing): a tap that runs it again draws the newer answers.
+            shown = _move(page, rng) is not None
+            settle(page)
+        for spec, value in form.read(page).items() if shown else ():
             if stored[spec] != value:
                 outcome.shown_wrong.append(
                     f"{'.'.join(spec)}: shown {value!r}, stored {stored[spec]!r}"
@@ -871,6 +886,24 @@ def patient_sequence(
     finally:
         page.context.close()
     return outcome
+
+
+def _patient_second_tab(
+    browser: Browser, url: str, rng: random.Random, form: PatientForm
+) -> dict[tuple[str, str, str], Any]:
+    """Open the same link in a second tab (where a fresh visit starts), answer one question
+    there, close it; what that tab showed as given."""
+    other = new_page(browser)
+    try:
+        other.goto(url)
+        wait_ready(other, since=0)
+        given = _answer(other, rng, form, set())
+        settle(other)
+        return given
+    except Error:
+        return {}
+    finally:
+        other.context.close()
 
 
 def _move(page: Page, rng: random.Random) -> str | None:

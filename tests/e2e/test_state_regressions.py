@@ -167,6 +167,38 @@ def test_practice_comes_back_to_the_attempt_after_another_page_and_in_a_new_sess
     no_error_on_page(page)
 
 
+def test_a_reload_at_the_moment_of_a_click_asks_first_and_staying_saves_the_answer(
+    page: Page, app_server: AppServer, app_services
+):
+    """The soak lost an answer given just before a reload on a busy browser (sessions seed
+    9006): the click was drawn, but the message carrying it goes out a moment later, after
+    React redraws, and the page went first (no run had started, so the old guard let it go).
+    Here the click and the reload come in one task, so the page cannot send before the
+    reload: the browser asks, the person stays, and the answer is saved."""
+    case_id = session_case(app_services, "SR-0006")
+    goto(page, f"{app_server.url}/sessions?case={case_id}")
+    number = app_services.open_case(case_id).case.sessions[-1].number
+    stored = app_services.open_case(case_id).case.sessions[-1].alliance["bond"].value
+    choice = next(v for v in range(5) if v != stored)
+    asked: list[str] = []
+
+    def answer(dialog) -> None:
+        asked.append(dialog.type)
+        dialog.dismiss()  # "stay on the page"
+
+    page.on("dialog", answer)
+    page.evaluate("window.__sameDocument = true")
+    target = radio_inputs(page, "session.alliance.bond").nth(choice).element_handle()
+    page.evaluate("(input) => { input.click(); location.reload(); }", target)
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"]
+    assert page.evaluate("window.__sameDocument === true"), "the page stayed"
+    settle(page)
+    sessions = app_services.open_case(case_id).case.sessions
+    assert next(s for s in sessions if s.number == number).alliance["bond"].value == choice
+    no_error_on_page(page)
+
+
 def test_a_reload_while_an_answer_is_being_saved_asks_first(
     page: Page, app_server: AppServer, app_services
 ):

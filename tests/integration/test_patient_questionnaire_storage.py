@@ -20,7 +20,7 @@ from tailoring.engine.patient_questionnaires import (
 )
 from tailoring.model.patient_questionnaires import LinkQuestionnaire, PatientAnswers
 from tailoring.storage.db import alembic_config, build_engine, migrate
-from tailoring.storage.errors import CaseNotFound, LinkClosed, PatientLinkNotFound
+from tailoring.storage.errors import CaseNotFound, LinkClosed, PatientLinkNotFound, StaleAnswer
 from tailoring.storage.tables import cases as case_table
 from tailoring.storage.tables import (
     patient_answers,
@@ -239,6 +239,26 @@ def test_two_devices_answering_at_once_lose_nothing(patients: Committing, case_i
         lambda key: patients.save_answer(link_id, "before_session", key, {"value": 1}), keys
     )
     assert sorted(patients.answers(link_id)) == sorted(keys)
+
+
+def test_an_answer_counts_its_saves_and_refuses_a_save_from_an_older_read(
+    patients: Committing, case_id: int
+) -> None:
+    """One link open twice (issue 13): a save that names the revision it read is refused once
+    the answer was saved since, with what is stored now."""
+    _, link_id = send(patients, case_id)
+    key = "alliance.bond"
+    assert patients.save_answer(link_id, "after_session", key, {"value": 3}, NOW, 0) == 1
+    assert patients.save_answer(link_id, "after_session", key, {"value": 2}, NOW, 1) == 2
+    with pytest.raises(StaleAnswer) as stale:
+        patients.save_answer(link_id, "after_session", key, {"value": 4}, LATER, 1)
+    assert (stale.value.current, stale.value.revision) == ({"value": 2}, 2)
+    with pytest.raises(StaleAnswer):
+        patients.save_answer(link_id, "after_session", key, {"value": 4}, LATER, 0)
+    assert patients.answers(link_id)[key].payload == {"value": 2}
+    assert patients.answers(link_id)[key].revision == 2
+    # Without a revision (the FHIR import, the command line) the save is made as before.
+    assert patients.save_answer(link_id, "after_session", key, {"value": 4}, LATER) == 3
 
 
 def test_collected_answers_take_the_latest_of_each_item_and_skip_revoked_links(
@@ -553,3 +573,21 @@ def test_revision_0014_makes_each_link_one_of_one_questionnaire_and_back(
     ]
     migrate(bare_engine)
     assert [q.answered for q in patients.link(before).questionnaires] == [2]
+
+
+def test_revision_0016_counts_existing_answers_as_saved_once(bare_engine: Engine) -> None:
+    migrate(bare_engine)
+    store = Store.on(bare_engine)
+    case_id = store.cases.create(make_case("MIG-16", therapist="dr.a"))
+    _, link_id = send(store.patient_questionnaires, case_id)
+    store.patient_questionnaires.save_answer(
+        link_id, "after_session", "alliance.bond", {"value": 3}
+    )
+    store.patient_questionnaires.save_answer(
+        link_id, "after_session", "alliance.bond", {"value": 1}
+    )
+    with bare_engine.connect() as connection:
+        command.downgrade(alembic_config(connection), "0015")
+    migrate(bare_engine)
+    answer = store.patient_questionnaires.answers(link_id)["alliance.bond"]
+    assert (answer.payload, answer.revision) == ({"value": 1}, 1)
