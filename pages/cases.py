@@ -6,6 +6,7 @@ import streamlit as st
 
 from tailoring import services
 from tailoring.limits import FILE_MB
+from ui import bound
 from ui.common import close_case, current_case_id, friendly_errors, open_case, require_entry
 
 require_entry()
@@ -96,7 +97,14 @@ with friendly_errors():
     ]
     st.dataframe(rows, hide_index=True, width="stretch", key="cases.table")
     by_ref = {c.reference: c for c in cases}
-    chosen = by_ref[st.selectbox("Case to act on", list(by_ref), key="cases.selected")]
+    chosen = by_ref[
+        st.selectbox(
+            "Case to act on",
+            list(by_ref),
+            index=bound.kept_index("cases.selected", list(by_ref)),
+            key="cases.selected",
+        )
+    ]
 
     open_col, dup_col, archive_col, delete_col = st.columns(4)
     if open_col.button("Open", key="cases.open", type="primary", width="stretch"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from tailoring import services
-from ui import checklist, feedback, practice, walk
+from ui import bound, checklist, feedback, practice, walk
 from ui.common import friendly_errors, require_entry
 
 require_entry()
@@ -74,6 +74,7 @@ with friendly_errors():
         st.selectbox(
             f"Scenario ({len(shown)} match)",
             [s.id for s in shown],
+            index=bound.kept_index("practice.scenario", [s.id for s in shown]),
             key="practice.scenario",
             format_func=lambda i: (
                 f"{services.scenario(i).title} · {services.scenario(i).difficulty}"
@@ -113,6 +114,7 @@ with friendly_errors():
         pick.selectbox(
             "Attempt",
             list(by_id),
+            index=bound.kept_index(attempt_key, list(by_id)),
             key=attempt_key,
             format_func=lambda i: (
                 f"{by_id[i].reference} · "

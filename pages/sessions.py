@@ -9,7 +9,7 @@ import streamlit as st
 
 from tailoring import services
 from tailoring.model.text import NOTE_CHARS
-from ui import privacy, record_text
+from ui import bound, privacy, record_text
 from ui import sessions as entry
 from ui.common import friendly_errors, require_case, require_entry
 
@@ -28,9 +28,11 @@ with friendly_errors():
     next_number = max(numbers, default=0) + 1
     if "_sessions_goto" in st.session_state:
         st.session_state["sessions.pick"] = st.session_state.pop("_sessions_goto")
+    options = [*reversed(numbers), None]
     choice = st.selectbox(
         "Session",
-        [*reversed(numbers), None],
+        options,
+        index=bound.kept_index("sessions.pick", options),
         format_func=lambda n: f"New session ({next_number})" if n is None else f"Session {n}",
         key="sessions.pick",
     )

@@ -332,3 +332,13 @@ def notices(
 def index(options: list[Any], value: Any) -> int | None:
     """A radio's default for ``value``: its place among ``options``, or none."""
     return options.index(value) if value in options else None
+
+
+def kept_index(key: str, options: list[Any], default: int = 0) -> int:
+    """The default of a chooser that is not an answer (which session, attempt or case a page
+    shows): the place of the choice it holds now, else ``default``. A browser that draws it
+    without a value of its own (the sixth cause) then keeps the person's choice instead of
+    jumping to the first option, and the page does not quietly change what it works on
+    (practice seed 9162 answered another attempt than the one it showed before)."""
+    value = st.session_state.get(key, _MISSING)
+    return options.index(value) if value in options else default

@@ -42,41 +42,83 @@ APP_CSS = f"""
 """
 
 
-# Leaving or reloading the page while an answer may be on its way asks first, with the browser's
-# own "changes you made may not be saved" (issue 13). The soak lost answers given just before a
-# reload: on a busy server the page went before the answer's run (sessions seeds 5106, 5111),
-# and on a busy browser before the page had even sent it (sessions seed 9006: the click was
-# drawn, but the message that carries it is sent a moment later, after React has redrawn). So
-# it asks while a run is in progress or asked for (Streamlit's script state, on its app
-# element), for a few seconds after a click on a control that no run has followed yet, and
-# while text typed into a box has not been sent (Streamlit sends it when the box is left).
-LEAVE_GUARD = """<script>
-if (!window.__tailoringLeaveGuard) {
-  window.__tailoringLeaveGuard = true;
+# An answer is sent to the server a moment after the click that gives it: the widget draws the
+# new value first, and Streamlit sends it from an effect React runs after drawing (checked in
+# Chromium: nothing is sent in the click's own task). A reload or a click on another page in
+# that moment overtook the answer (issue 13, the soak):
+# - a reload let the page go before the answer was sent, or before its run had saved it
+#   (sessions seeds 5106, 5111, 9006);
+# - a click in the sidebar's page list asked for the other page first: the answer then asked
+#   for the page it was given on again, and the person stayed where they were; or the two
+#   requests reached the server together and were folded into one run of the other page, which
+#   dropped the answer's widget before its callback could run (sessions seed 9111, three
+#   measure items; 3 of 5 tries in a browser with both clicks in one task). Sent in turn, but
+#   before the answer's run had started, they were folded the same way.
+# So the page notes when a control was used, when something was last sent, and when the page
+# last became idle (Streamlit's script state, on its app element). A click on a page link waits
+# (at most 5 s) until what was given is sent and its run has finished; leaving or reloading
+# asks first, with the browser's own "changes you made may not be saved", while a run is in
+# progress, while a given answer is not yet sent, and while text typed into a box has not been
+# sent (Streamlit sends it when the box is left).
+PAGE_GUARD = """<script>
+if (!window.__tailoringPageGuard) {
+  window.__tailoringPageGuard = true;
   const app = () => document.querySelector("[data-testid='stApp']");
   const state = () => (app() ? app().getAttribute("data-test-script-state") : null);
-  let given = 0, typed = false, ran = 0;
   const control = "button:not([role=tab]), input, textarea, [role=radio], [role=checkbox]";
+  const pageLink = "[data-testid='stSidebarNav'] a, [data-testid='stPageLink'] a";
+  let given = 0, sent = 0, typed = false, passing = false;
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (...args) {
+    sent = Date.now();
+    typed = false;
+    return send.apply(this, args);
+  };
+  const unsent = () => given >= sent && Date.now() - given < 3000;
   const give = (event) => {
     const target = event.target;
-    if (target && target.closest && target.closest(control)) {
-      given = Date.now();
-      if (event.type === "input" && target.matches("textarea, input[type=text]")) typed = true;
+    if (!(target instanceof Element) || !target.closest(control) || target.closest(pageLink)) {
+      return;
     }
+    given = Date.now();
+    if (event.type === "input" && target.matches("textarea, input")) typed = true;
   };
   for (const kind of ["click", "change", "input"]) document.addEventListener(kind, give, true);
+  // When the page last became idle (Streamlit's script state back to "notRunning").
+  let idle = 0;
   const watch = () => {
-    if (!app()) return setTimeout(watch, 200);
+    if (!app()) return setTimeout(watch, 100);
     new MutationObserver(() => {
-      if (state() !== "notRunning") { ran = Date.now(); typed = false; }
+      if (state() === "notRunning") idle = Date.now();
     }).observe(app(), {attributes: true, attributeFilter: ["data-test-script-state"]});
   };
   watch();
+  // The answer's run has saved it once the page is idle after the answer was sent.
+  const saving = () =>
+    unsent() || ((state() !== "notRunning" || idle <= sent) && Date.now() - sent < 5000);
+  // Page-link clicks held, in the order given: a later click never overtakes a held one.
+  const held = [];
+  const follow = () => {
+    if (saving() && Date.now() - held[0].at < 5000) return setTimeout(follow, 20);
+    const {link, href} = held.shift();
+    // The run may have drawn the sidebar again: the link of the same address, as it is now.
+    const now = link.isConnected ? link : document.querySelector(`a[href="${href}"]`);
+    passing = true;
+    try { now?.click(); } finally { passing = false; }
+    if (held.length) setTimeout(follow, 20);
+  };
+  document.addEventListener("click", (event) => {
+    const link = event.target instanceof Element ? event.target.closest(pageLink) : null;
+    if (!link || passing || (!held.length && !saving())) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    held.push({link, href: link.getAttribute("href"), at: Date.now()});
+    if (held.length === 1) setTimeout(follow, 0);
+  }, true);
   window.addEventListener("beforeunload", (event) => {
     const running = state() && state() !== "notRunning";
-    const unsent = given > ran && Date.now() - given < 3000;
     const typing = typed && !!document.activeElement?.matches("textarea, input");
-    if (running || unsent || typing) {
+    if (running || unsent() || typing) {
       event.preventDefault();
       event.returnValue = "";
     }
@@ -86,11 +128,11 @@ if (!window.__tailoringLeaveGuard) {
 
 
 def app_style() -> None:
-    """Put the app's CSS (and the leave guard) in the main flow, in a container its own rule hides.
+    """Put the app's CSS (and the page guard) in the main flow, in a container its own rule hides.
 
     A style-only ``st.html`` goes to Streamlit's event container, which a later run can clear,
     and the rules then vanish now and again; the ``<span>`` keeps it an element of the page.
     """
     with st.container(key="app-style"):
         st.html(APP_CSS)
-        st.html(LEAVE_GUARD, unsafe_allow_javascript=True)
+        st.html(PAGE_GUARD, unsafe_allow_javascript=True)

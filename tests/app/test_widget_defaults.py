@@ -105,3 +105,38 @@ def test_every_patient_question_defaults_to_the_stored_answer(database):
     at = visit(code)  # drawn afresh from storage
     assert at.radio(key="patient.preferences.structure").value == 4
     assert_defaults_are_shown_values(at, at_least=4)
+
+
+def _chooser_default_is_its_choice(at: AppTest, key: str) -> None:
+    box = at.selectbox(key=key)
+    default = box.proto.default if box.proto.HasField("default") else None
+    assert default == box.index, f"{key}: default {default}, shown {box.index}"
+
+
+def test_choosers_of_what_a_page_works_on_default_to_the_choice_made(app: AppTest, fresh_case: int):
+    """Which session, attempt, scenario or case a page shows is not an answer, but a browser
+    that draws its chooser without a value took the first option (practice seed 9162 answered
+    another attempt than the one on the screen): each chooser's default is its current choice."""
+    for number, day in ((1, datetime.date(2026, 11, 2)), (2, datetime.date(2026, 11, 9))):
+        services.record_session(
+            fresh_case, {"number": number, "date": day, "attendance": "attended"}, 0
+        )
+    at = open_page(app, "pages/sessions.py", fresh_case)
+    at.selectbox(key="sessions.pick").set_value(1).run()
+    assert at.selectbox(key="sessions.pick").index == 1
+    _chooser_default_is_its_choice(at, "sessions.pick")
+
+    older = services.start_attempt("housing_damp_mould")
+    services.start_attempt("housing_damp_mould")
+    at = open_page(at, "pages/practice.py")
+    at.selectbox(key="practice.scenario").set_value("housing_damp_mould").run()
+    key = "practice.attempt.housing_damp_mould"
+    at.selectbox(key=key).set_value(older).run()
+    assert at.selectbox(key=key).index == 1
+    _chooser_default_is_its_choice(at, key)
+    _chooser_default_is_its_choice(at, "practice.scenario")
+
+    services.new_case("APP-002", "cbt_depression", 12)
+    at = open_page(at, "pages/cases.py")
+    at.selectbox(key="cases.selected").set_value("APP-002").run()
+    _chooser_default_is_its_choice(at, "cases.selected")

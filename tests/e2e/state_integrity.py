@@ -301,7 +301,13 @@ def _checklist_sequence(
         )
         # Every step, at a person's pace: each widget shows what is stored.
         for step in range(3):
-            page.locator(f".{key_class('walk.step')} button[role=radio]").nth(step).click()
+            control = page.locator(f".{key_class('walk.step')} button[role=radio]").nth(step)
+            try:
+                control.click()
+            except Error:
+                shot = screenshot(page, f"state-no-step-control-{outcome.seed}")
+                outcome.actions.append(f"no step control at {page.url} ({shot.name})")
+                raise
             settle(page)
             _compare(outcome, checklist, model, services, case_id, page, f"step {step + 1}: ")
     finally:
@@ -343,7 +349,7 @@ def _submit(page: Page, outcome: Outcome) -> None:
 
 def _reload(page: Page) -> None:
     """Press reload without waiting. While a run is in progress the app asks before the page
-    goes (ui/style.py's leave guard) and Playwright answers "stay", as a careful person does:
+    goes (ui/style.py's page guard) and Playwright answers "stay", as a careful person does:
     the page then stays as it is."""
     with contextlib.suppress(Error):
         page.evaluate("location.reload()")

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import random
+import re
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ from tests.e2e.conftest import (
     no_error_on_page,
     pick_radio,
     radio_inputs,
+    settles,
     step_button,
 )
 from tests.e2e.state_integrity import Checklist, new_demo_case, session_case, settle
@@ -167,6 +169,33 @@ def test_practice_comes_back_to_the_attempt_after_another_page_and_in_a_new_sess
     no_error_on_page(page)
 
 
+def test_an_answer_and_a_sidebar_click_at_once_save_the_answer(
+    page: Page, app_server: AppServer, app_services
+):
+    """The soak lost answers given just before a click in the sidebar (sessions seed 9111:
+    three measure items). A widget sends its change a moment after the click, once React has
+    drawn it; a sidebar click in that moment asked for the other page first, whose run dropped
+    the answer's widget, and the answer then came with no callback to save it. Here both
+    clicks come in one task: the page's navigation now waits for the answer to be sent."""
+    case_id = session_case(app_services, "SR-0007")
+    goto(page, f"{app_server.url}/sessions?case={case_id}")
+    number = app_services.open_case(case_id).case.sessions[-1].number
+    stored = app_services.open_case(case_id).case.sessions[-1].alliance["bond"].value
+    choice = next(v for v in range(5) if v != stored)
+    target = radio_inputs(page, "session.alliance.bond").nth(choice).element_handle()
+    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name="Timeline", exact=True)
+    with settles(page):
+        page.evaluate(
+            "([input, link]) => { input.click(); link.click(); }",
+            [target, link.element_handle()],
+        )
+    expect(page.get_by_role("heading", name=re.compile("^Timeline"))).to_be_visible(timeout=30_000)
+    settle(page)
+    sessions = app_services.open_case(case_id).case.sessions
+    assert next(s for s in sessions if s.number == number).alliance["bond"].value == choice
+    no_error_on_page(page)
+
+
 def test_a_reload_at_the_moment_of_a_click_asks_first_and_staying_saves_the_answer(
     page: Page, app_server: AppServer, app_services
 ):
@@ -204,7 +233,7 @@ def test_a_reload_while_an_answer_is_being_saved_asks_first(
 ):
     """The soak lost answers given just before a reload on a busy server (sessions seeds 5106,
     5111): the page went before the answer's run. While a run is in progress the browser now
-    asks before leaving (ui/style.py's LEAVE_GUARD); an idle page reloads without a question.
+    asks before leaving (ui/style.py's PAGE_GUARD); an idle page reloads without a question.
     The run is held "in progress" here by setting Streamlit's script state on its element, as
     a busy server would leave it."""
     case_id = session_case(app_services, "SR-0005")
