@@ -235,19 +235,28 @@ def test_an_attempt_carries_the_scenarios_problem_and_assessment(app: AppTest):
     assert "indication.severity" in {f.id for f in report.flags}
 
 
+def _bond_given_then_changed_elsewhere(
+    app: AppTest, case_id: int, item_id: str, value: int
+) -> AppTest:
+    """Session 1 on this page with "bond" answered 2, then one alliance item changed to
+    ``value`` from another device, which this page has not heard of yet."""
+    at = open_page(app, "pages/sessions.py", case_id)
+    add_session(at, 1)
+    at.radio(key="session.alliance.bond").set_value(2).run()
+    stored = services.open_case(case_id)
+    session = stored.case.sessions[0].model_dump()
+    session["alliance"][item_id] = {"value": value}
+    services.record_session(case_id, session, stored.session_revisions[1])
+    return at
+
+
 def test_a_browser_behind_someone_elses_session_change_cannot_save_its_old_value(
     app: AppTest, fresh_case
 ):
     """As on the walk-through (ui/bound.py's fifth cause): another device changes the session,
     this page's next run draws the change, but the browser's next message still carries the
     old value. It is refused as stale; the other change stays."""
-    at = open_page(app, "pages/sessions.py", fresh_case)
-    add_session(at, 1)
-    at.radio(key="session.alliance.bond").set_value(2).run()
-    stored = services.open_case(fresh_case)
-    session = stored.case.sessions[0].model_dump()
-    session["alliance"]["bond"] = {"value": 4}
-    services.record_session(fresh_case, session, stored.session_revisions[1])
+    at = _bond_given_then_changed_elsewhere(app, fresh_case, "bond", 4)
     # This page runs again (a rerun of its own); the run draws "bond" with the other device's 4.
     at.run()
     assert at.radio(key="session.alliance.bond").value == 4
@@ -271,13 +280,7 @@ def test_another_tabs_change_to_another_item_is_kept_and_this_one_saved_on_top(
 ):
     """Another device answers one alliance item; this page, which has not heard of it yet,
     answers another. Nothing is refused: both answers stand."""
-    at = open_page(app, "pages/sessions.py", fresh_case)
-    add_session(at, 1)
-    at.radio(key="session.alliance.bond").set_value(2).run()
-    stored = services.open_case(fresh_case)
-    session = stored.case.sessions[0].model_dump()
-    session["alliance"]["heard"] = {"value": 1}
-    services.record_session(fresh_case, session, stored.session_revisions[1])
+    at = _bond_given_then_changed_elsewhere(app, fresh_case, "heard", 1)
 
     at.radio(key="session.alliance.pace_right").set_value(3).run()
     alliance = services.open_case(fresh_case).case.sessions[0].alliance

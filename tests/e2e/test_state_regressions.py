@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import ElementHandle, Page, expect
 
 from tests.e2e.conftest import (
     AppServer,
@@ -169,6 +169,24 @@ def test_practice_comes_back_to_the_attempt_after_another_page_and_in_a_new_sess
     no_error_on_page(page)
 
 
+def _another_bond(
+    page: Page, app_server: AppServer, app_services, reference: str
+) -> tuple[int, int, int, ElementHandle]:
+    """A copy of demo case 5 open on Sessions at its last session; the "bond" option that
+    differs from the stored answer, and its input: (case, session, option, input)."""
+    case_id = session_case(app_services, reference)
+    goto(page, f"{app_server.url}/sessions?case={case_id}")
+    number = app_services.open_case(case_id).case.sessions[-1].number
+    choice = next(v for v in range(5) if v != _bond(app_services, case_id, number))
+    target = radio_inputs(page, "session.alliance.bond").nth(choice).element_handle()
+    return case_id, number, choice, target
+
+
+def _bond(app_services, case_id: int, number: int) -> int | None:
+    sessions = app_services.open_case(case_id).case.sessions
+    return next(s for s in sessions if s.number == number).alliance["bond"].value
+
+
 def test_an_answer_and_a_sidebar_click_at_once_save_the_answer(
     page: Page, app_server: AppServer, app_services
 ):
@@ -177,12 +195,7 @@ def test_an_answer_and_a_sidebar_click_at_once_save_the_answer(
     drawn it; a sidebar click in that moment asked for the other page first, whose run dropped
     the answer's widget, and the answer then came with no callback to save it. Here both
     clicks come in one task: the page's navigation now waits for the answer to be sent."""
-    case_id = session_case(app_services, "SR-0007")
-    goto(page, f"{app_server.url}/sessions?case={case_id}")
-    number = app_services.open_case(case_id).case.sessions[-1].number
-    stored = app_services.open_case(case_id).case.sessions[-1].alliance["bond"].value
-    choice = next(v for v in range(5) if v != stored)
-    target = radio_inputs(page, "session.alliance.bond").nth(choice).element_handle()
+    case_id, number, choice, target = _another_bond(page, app_server, app_services, "SR-0007")
     link = page.get_by_test_id("stSidebarNav").get_by_role("link", name="Timeline", exact=True)
     with settles(page):
         page.evaluate(
@@ -191,9 +204,22 @@ def test_an_answer_and_a_sidebar_click_at_once_save_the_answer(
         )
     expect(page.get_by_role("heading", name=re.compile("^Timeline"))).to_be_visible(timeout=30_000)
     settle(page)
-    sessions = app_services.open_case(case_id).case.sessions
-    assert next(s for s in sessions if s.number == number).alliance["bond"].value == choice
+    assert _bond(app_services, case_id, number) == choice
     no_error_on_page(page)
+
+
+def _stay_when_asked(page: Page) -> list[str]:
+    """Answer "stay on the page" to every leave question; the list of questions asked. The
+    page's document is marked, so a test can tell that it stayed."""
+    asked: list[str] = []
+
+    def answer(dialog) -> None:
+        asked.append(dialog.type)
+        dialog.dismiss()
+
+    page.on("dialog", answer)
+    page.evaluate("window.__sameDocument = true")
+    return asked
 
 
 def test_a_reload_at_the_moment_of_a_click_asks_first_and_staying_saves_the_answer(
@@ -204,27 +230,14 @@ def test_a_reload_at_the_moment_of_a_click_asks_first_and_staying_saves_the_answ
     React redraws, and the page went first (no run had started, so the old guard let it go).
     Here the click and the reload come in one task, so the page cannot send before the
     reload: the browser asks, the person stays, and the answer is saved."""
-    case_id = session_case(app_services, "SR-0006")
-    goto(page, f"{app_server.url}/sessions?case={case_id}")
-    number = app_services.open_case(case_id).case.sessions[-1].number
-    stored = app_services.open_case(case_id).case.sessions[-1].alliance["bond"].value
-    choice = next(v for v in range(5) if v != stored)
-    asked: list[str] = []
-
-    def answer(dialog) -> None:
-        asked.append(dialog.type)
-        dialog.dismiss()  # "stay on the page"
-
-    page.on("dialog", answer)
-    page.evaluate("window.__sameDocument = true")
-    target = radio_inputs(page, "session.alliance.bond").nth(choice).element_handle()
+    case_id, number, choice, target = _another_bond(page, app_server, app_services, "SR-0006")
+    asked = _stay_when_asked(page)
     page.evaluate("(input) => { input.click(); location.reload(); }", target)
     page.wait_for_timeout(500)
     assert asked == ["beforeunload"]
     assert page.evaluate("window.__sameDocument === true"), "the page stayed"
     settle(page)
-    sessions = app_services.open_case(case_id).case.sessions
-    assert next(s for s in sessions if s.number == number).alliance["bond"].value == choice
+    assert _bond(app_services, case_id, number) == choice
     no_error_on_page(page)
 
 
@@ -239,14 +252,7 @@ def test_a_reload_while_an_answer_is_being_saved_asks_first(
     case_id = session_case(app_services, "SR-0005")
     goto(page, f"{app_server.url}/sessions?case={case_id}")
     page.locator("h1").first.click()  # a person has used the page (a leave prompt needs it)
-    asked: list[str] = []
-
-    def answer(dialog) -> None:
-        asked.append(dialog.type)
-        dialog.dismiss()  # "stay on the page"
-
-    page.on("dialog", answer)
-    page.evaluate("window.__sameDocument = true")
+    asked = _stay_when_asked(page)
     app = "document.querySelector(\"[data-testid='stApp']\")"
     page.evaluate(f"{app}.setAttribute('data-test-script-state', 'running')")
     page.evaluate("location.reload()")
