@@ -903,9 +903,12 @@ def _patient_second_tab(
     try:
         other.goto(url)
         wait_ready(other, since=0)
-        given = _answer(other, rng, form, set())
+        before = form.read(other)
+        _answer(other, rng, form, set())
         settle(other)
-        return given
+        # Read once the tab is idle: a click that seemed to fail may still have answered.
+        after = form.read(other)
+        return {s: v for s, v in after.items() if s in before and before[s] != v}
     except Error:
         return {}
     finally:
