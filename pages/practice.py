@@ -70,11 +70,12 @@ with friendly_errors():
         wanted = st.query_params.get("scenario") or place.get("scenario")
         if wanted in {s.id for s in shown}:
             st.session_state["practice.scenario"] = wanted
+    shown_ids = [s.id for s in shown]
     scenario = services.scenario(
         st.selectbox(
             f"Scenario ({len(shown)} match)",
-            [s.id for s in shown],
-            index=bound.kept_index("practice.scenario", [s.id for s in shown]),
+            shown_ids,
+            index=bound.kept_index("practice.scenario", shown_ids),
             key="practice.scenario",
             format_func=lambda i: (
                 f"{services.scenario(i).title} · {services.scenario(i).difficulty}"

@@ -84,6 +84,7 @@ from streamlit.runtime.scriptrunner_utils import script_requests
 from streamlit.runtime.scriptrunner_utils.exceptions import RerunException
 from streamlit.runtime.state import get_session_state
 
+from tailoring import services
 from ui import privacy
 
 DRAWN = "_bound_drawn"
@@ -96,6 +97,7 @@ _MISSING = object()
 log = logging.getLogger("tailoring.ui")
 P = ParamSpec("P")
 R = TypeVar("R")
+D = TypeVar("D")
 
 
 _newest_values_only = script_requests._coalesce_widget_states  # pinned in requirements
@@ -228,6 +230,31 @@ def expected(scope: str, keys: Iterable[str], latest: int) -> int:
     return min(revisions) if revisions else latest
 
 
+def save_on_top(
+    save: Callable[[D, int], int],
+    data: D,
+    expected: int,
+    on_top: Callable[[dict[str, Any] | None], D | None],
+) -> tuple[int, D, int]:
+    """``save(data, expected)``: the change over the revision the browser holds; returns the new
+    revision, the data saved and the revision it was saved over.
+
+    Refused as stale, the change is made again on the newer answer when ``on_top`` gives it,
+    from what is stored now (None when the widget's own stored value changed meanwhile: see
+    ``untouched``), as if the two changes had taken turns; at most twice, then the refusal is
+    raised as it is when ``on_top`` gives nothing.
+    """
+    for _ in range(2):
+        try:
+            return save(data, expected), data, expected
+        except (services.StaleAnswer, services.StaleSession) as stale:
+            again = on_top(stale.current)
+            if again is None:
+                raise
+            data, expected = again, stale.revision
+    return save(data, expected), data, expected
+
+
 def untouched(scope: str, key: str, current: Any) -> bool:
     """Whether a save of ``key`` refused as stale may be made again on the newer revision: the
     widget's stored value, ``current``, is still the one the browser was given, so the change
@@ -340,5 +367,5 @@ def kept_index(key: str, options: list[Any], default: int = 0) -> int:
     without a value of its own (the sixth cause) then keeps the person's choice instead of
     jumping to the first option, and the page does not quietly change what it works on
     (practice seed 9162 answered another attempt than the one it showed before)."""
-    value = st.session_state.get(key, _MISSING)
-    return options.index(value) if value in options else default
+    found = index(options, st.session_state.get(key, _MISSING))
+    return default if found is None else found

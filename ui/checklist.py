@@ -81,10 +81,14 @@ def show(section: Section, item_id: str, field: str, multi: bool = False) -> tup
     return key, bound.show(st.session_state.get(SCOPE, ""), key, stored, revision)
 
 
+def _fields(section: Section, field: str | None) -> tuple[str, ...]:
+    """One field of an answer, or without one all its fields."""
+    return (field,) if field is not None else FIELDS[section]
+
+
 def _keys(section: Section, item_id: str, field: str | None = None) -> list[str]:
     """The widget keys of one field of an answer, or of all its fields."""
-    fields = (field,) if field is not None else FIELDS[section]
-    return [field_key(section, item_id, f) for f in fields]
+    return [field_key(section, item_id, f) for f in _fields(section, field)]
 
 
 def _shown_revision(section: Section, item_id: str, field: str | None = None) -> int:
@@ -100,10 +104,9 @@ def _expect(
     """This browser now holds ``revision`` of the field (of every field, without one), as
     stored now, and of each other field of the answer it held at ``since`` or later."""
     answer, _ = _stored(section, item_id)
-    fields = (field,) if field is not None else FIELDS[section]
     bound.now_holds(
         st.session_state.get(SCOPE, ""),
-        {field_key(section, item_id, f): answer[f] for f in fields},
+        {field_key(section, item_id, f): answer[f] for f in _fields(section, field)},
         revision,
         since=since if since >= 0 else None,
         among=_keys(section, item_id),
@@ -123,44 +126,43 @@ def case_saver(case_id: int) -> Saver:
         ss = st.session_state
         scope = ss.get(SCOPE, "")
         expected = _shown_revision(section, item_id, field)
-        for attempt in range(3):
-            try:
-                new_revision = services.save_answer(
-                    case_id,
-                    section,
-                    item_id,
-                    answer,
-                    expected,
-                    allow_identifiers=allow_identifiers,
-                )
-                break
-            except services.StaleAnswer as exc:
-                current = {**EMPTY[section], **(exc.current or {})}
-                if (
-                    field is not None
-                    and attempt < 2
-                    and bound.untouched(scope, field_key(section, item_id, field), current[field])
-                ):
-                    # The change between touched other fields only (another tab): this
-                    # field's change stands on top of it, as if the two had taken turns.
-                    answer, expected = {**current, field: answer[field]}, exc.revision
-                    continue
-                # Logged so that a soak can tell a refusal from a loss (bench/state_soak.py).
-                bound.log.warning(
-                    "refused as stale: %s %s %s (this browser holds revision %d, stored %d)",
-                    section,
-                    item_id,
-                    field or "all fields",
-                    expected,
-                    exc.revision,
-                )
-                ss[STORED][(section, item_id)] = (exc.current or {}, exc.revision)
-                # The person is told (the notice names both answers): a choice made after it
-                # is theirs, made with the newer answer in view.
-                _expect(section, item_id, exc.revision, field)
-                raise
-        ss[STORED][(section, item_id)] = (answer, new_revision)
-        _expect(section, item_id, new_revision, field, since=expected)
+
+        def on_top(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+            # The change between touched other fields only (another tab): this field's change
+            # stands on top of it.
+            current = {**EMPTY[section], **(stored or {})}
+            if field is None or not bound.untouched(
+                scope, field_key(section, item_id, field), current[field]
+            ):
+                return None
+            return {**current, field: answer[field]}
+
+        try:
+            new_revision, saved, saved_over = bound.save_on_top(
+                lambda data, revision: services.save_answer(
+                    case_id, section, item_id, data, revision, allow_identifiers=allow_identifiers
+                ),
+                answer,
+                expected,
+                on_top,
+            )
+        except services.StaleAnswer as exc:
+            # Logged so that a soak can tell a refusal from a loss (bench/state_soak.py).
+            bound.log.warning(
+                "refused as stale: %s %s %s (this browser holds revision %d, stored %d)",
+                section,
+                item_id,
+                field or "all fields",
+                expected,
+                exc.revision,
+            )
+            ss[STORED][(section, item_id)] = (exc.current or {}, exc.revision)
+            # The person is told (the notice names both answers): a choice made after it is
+            # theirs, made with the newer answer in view.
+            _expect(section, item_id, exc.revision, field)
+            raise
+        ss[STORED][(section, item_id)] = (saved, new_revision)
+        _expect(section, item_id, new_revision, field, since=saved_over)
 
     return save
 

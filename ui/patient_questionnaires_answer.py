@@ -731,19 +731,22 @@ def _save(
     # The revision this page holds the widget at, not the latest read (ui/bound.py's fifth
     # cause): the same link open in another tab may have changed the answer meanwhile.
     expected = bound.expected(scope, [key], _revision(question))
+
+    def on_top(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+        # The change between touched another part of the answer only (the same link in
+        # another tab): this change stands on top of it.
+        if not bound.untouched(scope, key, _widget_values(question, stored)[key]):
+            return None
+        ss.setdefault(STORED, {})[question.key] = stored
+        return _merged(question, key, given, ticked)
+
     try:
-        for attempt in range(3):
-            try:
-                revision = services.save_patient_answer(link_id, question.key, payload, expected)
-                break
-            except services.StaleAnswer as stale:
-                current = _widget_values(question, stale.current)[key]
-                if attempt == 2 or not bound.untouched(scope, key, current):
-                    raise
-                # The change between touched another part of the answer only (the same link
-                # in another tab): this change stands on top of it, as if they took turns.
-                ss.setdefault(STORED, {})[question.key] = stale.current
-                payload, expected = _merged(question, key, given, ticked), stale.revision
+        revision, payload, saved_over = bound.save_on_top(
+            lambda answer, at: services.save_patient_answer(link_id, question.key, answer, at),
+            payload,
+            expected,
+            on_top,
+        )
     except services.StaleAnswer as stale:
         bound.log.warning(
             "refused as stale: %s (this page holds revision %d, stored %d)",
@@ -772,7 +775,7 @@ def _save(
         ss.setdefault(STORED, {})[question.key] = payload
         ss.setdefault(REVISIONS, {})[question.key] = revision
         values = _widget_values(question, payload)
-        bound.now_holds(scope, {key: values[key]}, revision, since=expected, among=list(values))
+        bound.now_holds(scope, {key: values[key]}, revision, since=saved_over, among=list(values))
     bound.release(scope, key)
     ss.get(HELD, {}).pop(question.key, None)
 

@@ -137,22 +137,24 @@ def changed(key: str, case_id: int, radio: bool = False, allow_identifiers: bool
         bound.release(scope, key)
         return
     expected = _expected(key)
+
+    def on_top(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+        # The change between touched other fields only (another tab): this field's change
+        # stands on top of it.
+        current = _as_shown(stored)
+        if current is None or not bound.untouched(scope, key, _value(current, key)):
+            return None
+        return _with(current, key, value)
+
     try:
-        for attempt in range(3):
-            try:
-                new_revision = services.record_session(
-                    case_id, data, expected, allow_identifiers=allow_identifiers
-                )
-                break
-            except services.StaleSession as stale:
-                current = _as_shown(stale.current)
-                if current is None or attempt == 2:
-                    raise
-                if not bound.untouched(scope, key, _value(current, key)):
-                    raise
-                # The change between touched other fields only (another tab): this field's
-                # change stands on top of it, as if the two had taken turns.
-                data, expected = _with(current, key, value), stale.revision
+        new_revision, saved, saved_over = bound.save_on_top(
+            lambda session, revision: services.record_session(
+                case_id, session, revision, allow_identifiers=allow_identifiers
+            ),
+            data,
+            expected,
+            on_top,
+        )
     except services.IdentifiersFound as exc:
         # Nothing of this change is saved until the user decides about the note.
         bound.hold(scope, key, value)
@@ -186,8 +188,8 @@ def changed(key: str, case_id: int, radio: bool = False, allow_identifiers: bool
         ss[NOTICE] = ("error", f"Not saved: {exc} Your entries stay on this page.")
     else:
         bound.release(scope, key)
-        ss[STORED] = (data, new_revision)
-        _holds(key, new_revision, since=expected)
+        ss[STORED] = (saved, new_revision)
+        _holds(key, new_revision, since=saved_over)
 
 
 @bound.uninterrupted

@@ -268,10 +268,7 @@ def patient_questions(link: PatientLink) -> list[Question]:
 
 def patient_link_answers(link_id: int) -> dict[str, dict[str, Any]]:
     """What the patient has answered through the link so far, by item key."""
-    with unit_of_work() as uow:
-        patient_link(link_id)
-        answers = uow.patient_questionnaires.answers(link_id)
-    return {key: answer.payload for key, answer in answers.items()}
+    return patient_link_answers_at(link_id)[0]
 
 
 def patient_link_answers_at(
