@@ -296,6 +296,8 @@ def answer(link: PatientLink) -> None:
         _review(link, asked, stored)
     else:
         _list(link, asked, stored)
+    # Shown once, at its question (``_question``).
+    st.session_state.pop(ELSEWHERE, None)
 
 
 def _screen(
@@ -661,6 +663,9 @@ def _question(link_id: int, question: Question, importance: str, levels: list[st
         st.markdown(f"**{question.text}**")
         if question.hint:
             st.caption(question.hint)
+        if st.session_state.get(ELSEWHERE) == question.key:
+            # At the question, not at the top: on a phone the top is screens away.
+            st.warning(WORDS["changed_elsewhere"], icon=":material/sync_problem:")
         if question.kind == "open":
             key, value = _show(question, key)
             st.text_area(
@@ -758,7 +763,7 @@ def _save(
         ss.setdefault(REVISIONS, {})[question.key] = stale.revision
         # Told (the notice says so): a choice made after it is the patient's own.
         bound.now_holds(scope, {key: _widget_values(question, stale.current)[key]}, stale.revision)
-        ss[ELSEWHERE] = True
+        ss[ELSEWHERE] = question.key
     except services.IdentifiersFound as found:
         bound.hold(scope, key, given)
         ss.setdefault(HELD, {})[question.key] = found.redacted()[question.key]
@@ -835,5 +840,3 @@ def _show_notice() -> None:
     message = st.session_state.pop(NOTICE, None)
     if message:
         st.error(message, icon=":material/error:")
-    if st.session_state.pop(ELSEWHERE, False):
-        st.warning(WORDS["changed_elsewhere"], icon=":material/sync_problem:")
