@@ -2,6 +2,7 @@
 
 Usage: .venv/bin/python bench/state_soak.py [--sequences 1000] [--actions 25] [--busy 0.3]
        [--seed 0] [--pages walkthrough,sessions,practice,review,patient] [--minutes M]
+       [--traces test-artifacts/soak]
 
 Sequences take the pages in turn (walk-through, sessions, practice, case review, the patient's
 questionnaire) unless ``--pages`` names fewer.
@@ -11,6 +12,10 @@ tests/e2e/state_integrity.py: each compares the database with what the person ga
 widget on the screen with the database. ``--busy`` is the share of sequences run while other
 processes keep both cores busy. Prints one line per failing sequence (seed and actions, so it
 replays with ``SEEDS=<seed> scripts/test tests/e2e/test_state_integrity.py``) and the totals.
+The app runs with ``TAILORING_TRACE_WIDGETS=1``: for each failing sequence a file in
+``--traces`` holds its actions with the time of day of each, and the server's log meanwhile
+(every value the browser gave a bound widget, every value the server set), to follow a stray
+or lost answer from the click to storage.
 With ``--minutes`` it stops after the sequence that passes that time and prints the totals of the
 sequences run, so a long soak can be spread over several runs with different ``--seed``s.
 """
@@ -57,6 +62,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="first seed")
     parser.add_argument("--pages", default=",".join(SEQUENCES), help="pages, comma-separated")
     parser.add_argument("--minutes", type=float, default=None, help="stop after this long")
+    parser.add_argument(
+        "--traces",
+        type=Path,
+        default=REPO / "test-artifacts" / "soak",
+        help="folder for the trace of each sequence that differs",
+    )
     args = parser.parse_args()
     pages = args.pages.split(",")
     per_page = dict.fromkeys(pages, 0)
@@ -66,7 +77,9 @@ def main() -> None:
     failed = differences = busy_runs = stopped = 0
     with (
         tempfile.TemporaryDirectory() as work,
-        running_app(Path(work)) as server,
+        # The server logs each widget value either side gives (tailoring/settings.py): a
+        # sequence that differs is written with its timed actions beside that log.
+        running_app(Path(work), env={"TAILORING_TRACE_WIDGETS": "1"}) as server,
         sync_playwright() as p,
     ):
         os.environ["TAILORING_DATABASE_URL"] = server.database_url
@@ -101,9 +114,17 @@ def main() -> None:
                 print(f"{page} " + ("busy " if busy else "") + outcome.report(), flush=True)
                 # What the app logged meanwhile (answers refused as stale, several emptied at
                 # once): a refusal the person was told of is not a silent loss.
-                for line in server.log_text()[log_start:].splitlines():
+                logged = server.log_text()[log_start:]
+                for line in logged.splitlines():
                     if "WARNING" in line:
                         print(f"  server: {line}", flush=True)
+                trace = args.traces / f"{page}-{seed}.log"
+                trace.parent.mkdir(parents=True, exist_ok=True)
+                trace.write_text(
+                    f"{outcome.report()}\n\nactions, by time of day:\n{outcome.timeline()}\n\n"
+                    f"server log:\n{logged}"
+                )
+                print(f"  trace: {trace}", flush=True)
             if (n + 1) % 10 == 0:
                 print(
                     f"{n + 1} sequences, {failed} with differences "

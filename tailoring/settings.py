@@ -106,6 +106,14 @@ class Settings(BaseModel):
         env="TAILORING_PUBLIC_URL",
         shown="the address the clinician's browser uses",
     )
+    trace_widgets: bool = _setting(
+        False,
+        "`1` logs every answer a browser sends to a bound widget and every value the server "
+        "pushes to one (key and value; notes as their length only), to follow a lost or stray "
+        "answer in the soak (`bench/state_soak.py`); answers then reach the server's log, so "
+        "never with real patients",
+        env="TAILORING_TRACE_WIDGETS",
+    )
     sign_in_provider: bool = _setting(
         False,
         "team mode: an OpenID Connect provider for `st.login`, which Streamlit reads; the app "

@@ -75,6 +75,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
@@ -84,7 +85,7 @@ from streamlit.runtime.scriptrunner_utils import script_requests
 from streamlit.runtime.scriptrunner_utils.exceptions import RerunException
 from streamlit.runtime.state import get_session_state
 
-from tailoring import services
+from tailoring import services, settings
 from ui import privacy
 
 DRAWN = "_bound_drawn"
@@ -150,6 +151,7 @@ def script_run() -> Iterator[None]:
     """
     track = _track()
     track["now"] = set()
+    _trace_from_settings()
     _apply_clears()
     try:
         yield
@@ -208,6 +210,9 @@ def show(scope: str, key: str, stored: Any, revision: int | None = None) -> Any:
     replaced = False
     if not holds or ss.get(key, _MISSING) != wanted:
         replaced = holds and ss.get(key, _MISSING) is not _MISSING
+        if _tracing:
+            why = "replaces the browser's" if holds else "browser holds none"
+            _trace("set by the server", key, wanted, f"{why}: {_traced(ss.get(key))}")
         ss[key] = wanted
     track["now"].add(key)
     if revision is not None:
@@ -312,7 +317,37 @@ def _browser_holds(key: str) -> bool:
 
 def given(key: str) -> Any:
     """What the browser says the widget ``key`` holds now (in a callback: the new value)."""
-    return st.session_state.get(key)
+    value = st.session_state.get(key)
+    if _tracing:
+        _trace("given by the browser", key, value)
+    return value
+
+
+# TAILORING_TRACE_WIDGETS (tailoring/settings.py): log what each side gives each widget, so
+# that the soak can follow a stray or lost answer from click to storage.
+_tracing = False
+
+
+def _trace_from_settings() -> None:
+    global _tracing
+    try:
+        _tracing = settings.current().trace_widgets
+    except settings.SettingsError:
+        _tracing = False  # the app says what is wrong with its settings elsewhere
+
+
+def _trace(event: str, key: str, value: Any, detail: str = "") -> None:
+    log.info("widget %s %s: %s%s", key, event, _traced(value), f" ({detail})" if detail else "")
+
+
+def _traced(value: Any) -> str:
+    """A value as the trace logs it: an option's id as it is, other text by its length only."""
+    if isinstance(value, str) and not _OPTION_ID.fullmatch(value):
+        return f"<text of {len(value)} characters>"
+    return repr(value)
+
+
+_OPTION_ID = re.compile(r"[a-z0-9_]{1,40}")
 
 
 def hold(scope: str, key: str, value: Any) -> None:

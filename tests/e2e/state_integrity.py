@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,17 @@ class Outcome:
     actions: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     shown_wrong: list[str] = field(default_factory=list)
+
+    times: list[str] = field(default_factory=list)
+
+    def did(self, action: str) -> None:
+        """Note an action, and the time of day it was done at (to line up with the server's
+        log: bench/state_soak.py writes both for a sequence that differs)."""
+        self.actions.append(action)
+        self.times.append(datetime.now().strftime("%H:%M:%S.%f")[:-3])
+
+    def timeline(self) -> str:
+        return "\n".join(f"{t} {a}" for t, a in zip(self.times, self.actions, strict=True))
 
     @property
     def differences(self) -> int:
@@ -261,29 +273,29 @@ def _checklist_sequence(
             kind = rng.choices(kinds, weights)[0]
             if kind == "step":
                 step = rng.randrange(len(STEPS))
-                outcome.actions.append(f"step {step + 1}")
+                outcome.did(f"step {step + 1}")
                 _click_quietly(
                     page.locator(f".{key_class('walk.step')} button[role=radio]").nth(step)
                 )
             elif kind == "answer":
                 for spec, value in _answer(page, rng, checklist, taken_by_other_tab).items():
                     if _refused(model, spec, value):
-                        outcome.actions.append(f"{'.'.join(spec)}={value} (refused)")
+                        outcome.did(f"{'.'.join(spec)}={value} (refused)")
                         continue
                     model[spec] = value
-                    outcome.actions.append(f"{'.'.join(spec)}={value}")
+                    outcome.did(f"{'.'.join(spec)}={value}")
             elif kind == "text":
                 given = _type_note(page, rng, checklist, taken_by_other_tab)
                 if given is not None:
                     spec, value = given
                     model[spec] = value
-                    outcome.actions.append(f"{'.'.join(spec)}=“{value}”")
+                    outcome.did(f"{'.'.join(spec)}=“{value}”")
             elif kind in ("away", "reload"):
                 _away_or_reload(page, rng, kind, back_to, outcome)
             elif kind == "submit":
                 _submit(page, outcome)
             else:
-                outcome.actions.append("second tab")
+                outcome.did("second tab")
                 other = _second_tab(browser, url, rng, checklist)
                 if other is not None and not _refused(model, *other):
                     spec, value = other
@@ -306,7 +318,7 @@ def _checklist_sequence(
                 control.click()
             except Error:
                 shot = screenshot(page, f"state-no-step-control-{outcome.seed}")
-                outcome.actions.append(f"no step control at {page.url} ({shot.name})")
+                outcome.did(f"no step control at {page.url} ({shot.name})")
                 raise
             settle(page)
             _compare(outcome, checklist, model, services, case_id, page, f"step {step + 1}: ")
@@ -333,7 +345,7 @@ def _refused(
 
 def _submit(page: Page, outcome: Outcome) -> None:
     """On the practice's last step: submit for feedback, or grade again; else go there first."""
-    outcome.actions.append("submit")
+    outcome.did("submit")
     buttons = page.get_by_role("button", name=re.compile("^(Submit for feedback|Grade again)"))
     try:
         visible = buttons.count() > 0 and buttons.first.is_visible()
@@ -360,10 +372,10 @@ def _away_or_reload(
 ) -> None:
     """To another page by the sidebar and back to ``back_to``, or a reload, without waiting."""
     if kind == "reload":
-        outcome.actions.append("reload")
+        outcome.did("reload")
         _reload(page)
         return
-    outcome.actions.append("sidebar away and back")
+    outcome.did("sidebar away and back")
     sidebar = page.get_by_test_id("stSidebarNav")
     _click_quietly(sidebar.get_by_role("link", name=SIDEBAR_AWAY))
     time.sleep(pause(rng))
@@ -371,7 +383,7 @@ def _away_or_reload(
     if not _click_quietly(back):
         # On a busy machine the link can take longer than a quick click waits (the page away is
         # still loading): a person clicks again, and the rest of the sequence is on the page.
-        outcome.actions.append("back again")
+        outcome.did("back again")
         back.click(timeout=30_000, no_wait_after=True)
 
 
@@ -568,12 +580,12 @@ def sessions_sequence(
             kind = rng.choices(["tab", "answer", "away", "reload"], [4, 8, 2, 1])[0]
             if kind == "tab":
                 name = rng.choice(list(form.tabs.values()))
-                outcome.actions.append(f"tab {name}")
+                outcome.did(f"tab {name}")
                 _click_quietly(page.get_by_role("tab", name=name, exact=True))
             elif kind == "answer":
                 for spec, value in _answer(page, rng, form, set()).items():
                     model[spec] = value
-                    outcome.actions.append(f"{'.'.join(spec)}={value}")
+                    outcome.did(f"{'.'.join(spec)}={value}")
             else:
                 _away_or_reload(page, rng, kind, "Sessions", outcome)
             time.sleep(pause(rng))
@@ -610,7 +622,7 @@ def _on_sessions_page(page: Page, outcome: Outcome) -> bool:
     if tabs.count():
         return True
     if "/sessions" not in page.url:
-        outcome.actions.append("back to Sessions by the sidebar")
+        outcome.did("back to Sessions by the sidebar")
         _click_quietly(page.get_by_test_id("stSidebarNav").get_by_role("link", name="Sessions"))
         settle(page)
         with contextlib.suppress(Error):
@@ -660,12 +672,12 @@ def review_sequence(
             )[0]
             if kind == "tab":
                 name = rng.choice(REVIEW_TABS)
-                outcome.actions.append(f"tab {name}")
+                outcome.did(f"tab {name}")
                 _click_quietly(page.get_by_role("tab", name=name, exact=True))
             elif kind in ("note", "second"):
                 text = f"Note {seed}-{n}: agreed to revisit the pace"
                 target = page if kind == "note" else new_page(browser)
-                outcome.actions.append(("note " if kind == "note" else "second tab note ") + text)
+                outcome.did(("note " if kind == "note" else "second tab note ") + text)
                 try:
                     if _add_note(target, url if kind == "second" else None, text):
                         notes.append(text)
@@ -676,7 +688,7 @@ def review_sequence(
                 made = _decide(page, rng, services, case_id, f"Reason {seed}-{n}")
                 if made is not None:
                     decided.append(made)
-                    outcome.actions.append(f"decide {made[0]}={made[1]}")
+                    outcome.did(f"decide {made[0]}={made[1]}")
             else:
                 _away_or_reload(page, rng, kind, "Case review", outcome)
             time.sleep(pause(rng))
@@ -846,28 +858,28 @@ def patient_sequence(
             if kind == "answer":
                 for spec, value in _answer(page, rng, form, taken_by_other_tab).items():
                     model[spec] = value
-                    outcome.actions.append(f"{'.'.join(spec)}={value}")
+                    outcome.did(f"{'.'.join(spec)}={value}")
             elif kind == "tick":
                 for spec, value in _tick(page, rng, form).items():
                     form.tick(model, spec, value)
-                    outcome.actions.append(f"{'.'.join(spec)}={value}")
+                    outcome.did(f"{'.'.join(spec)}={value}")
             elif kind == "text":
                 given = _type_note(page, rng, form, set())
                 if given is not None:
                     model[given[0]] = given[1]
-                    outcome.actions.append(f"{'.'.join(given[0])}=“{given[1]}”")
+                    outcome.did(f"{'.'.join(given[0])}=“{given[1]}”")
             elif kind == "move":
                 moved = _move(page, rng)
                 if moved is not None:
-                    outcome.actions.append(f"tap {moved}")
+                    outcome.did(f"tap {moved}")
             elif kind == "tab":
-                outcome.actions.append("second tab")
+                outcome.did("second tab")
                 for spec, value in _patient_second_tab(browser, url, rng, form).items():
                     model[spec] = value
                     taken_by_other_tab.add(spec)
                     outcome.actions[-1] += f" {'.'.join(spec)}={value}"
             else:
-                outcome.actions.append("reload and open the link again")
+                outcome.did("reload and open the link again")
                 _reload(page)
                 time.sleep(pause(rng))
                 with contextlib.suppress(Error):

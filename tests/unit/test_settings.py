@@ -45,6 +45,7 @@ def test_every_variable_and_secret_is_in_the_table_with_its_description() -> Non
         "TAILORING_IDLE_WATCH_SECONDS",
         "TAILORING_CLIENT_IP_HEADER",
         "TAILORING_PUBLIC_URL",
+        "TAILORING_TRACE_WIDGETS",
     ):
         assert f"| `{variable}`" in table
     assert "`mode =` under `[tailoring]`" in table
