@@ -81,6 +81,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import streamlit as st
 from streamlit.proto.WidgetStates_pb2 import WidgetStates
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 from streamlit.runtime.scriptrunner_utils import script_requests
 from streamlit.runtime.scriptrunner_utils.exceptions import RerunException
 from streamlit.runtime.state import get_session_state
@@ -152,16 +153,22 @@ def script_run() -> Iterator[None]:
     track = _track()
     track["now"] = set()
     _trace_from_settings()
+    if _tracing:
+        _trace_run("started")
     _apply_clears()
     try:
         yield
     except RerunException:
+        if _tracing:
+            _trace_run("stopped for a rerun")
         raise
     except BaseException:
         track["last"] = track["now"]
         raise
     else:
         track["last"] = track["now"]
+        if _tracing:
+            _trace_run(f"completed, {len(track['now'])} bound widgets drawn")
 
 
 def defer_clear(key: str, apply: Callable[[], None]) -> None:
@@ -337,7 +344,24 @@ def _trace_from_settings() -> None:
 
 
 def _trace(event: str, key: str, value: Any, detail: str = "") -> None:
-    log.info("widget %s %s: %s%s", key, event, _traced(value), f" ({detail})" if detail else "")
+    log.info(
+        "%s widget %s %s: %s%s",
+        _session(),
+        key,
+        event,
+        _traced(value),
+        f" ({detail})" if detail else "",
+    )
+
+
+def _trace_run(event: str) -> None:
+    log.info("%s run %s", _session(), event)
+
+
+def _session() -> str:
+    """A short name for the browser tab (Streamlit session) a trace line comes from."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return f"tab {ctx.session_id[:6]}" if ctx is not None else "tab ?"
 
 
 def _traced(value: Any) -> str:

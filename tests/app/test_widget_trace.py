@@ -7,6 +7,7 @@ with its key; a note's text is logged by its length only. Off, nothing of the ki
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -14,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from tests.app.test_sessions_practice import add_session, open_page
 
 NOTE = "Damp flat, private rent"
+TAB = re.compile(r"^tab .{1,6}? (?=widget |run )")
 
 
 def _session_with_answers(app: AppTest, case_id: int) -> None:
@@ -25,11 +27,9 @@ def _session_with_answers(app: AppTest, case_id: int) -> None:
 
 
 def _widget_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [
-        r.getMessage()
-        for r in caplog.records
-        if r.name == "tailoring.ui" and r.getMessage().startswith("widget ")
-    ]
+    """The trace's lines, without the name of the tab they come from."""
+    lines = [r.getMessage() for r in caplog.records if r.name == "tailoring.ui"]
+    return [TAB.sub("", line) for line in lines if TAB.match(line)]
 
 
 def test_the_trace_follows_each_answer_and_logs_notes_by_length_only(
@@ -46,6 +46,7 @@ def test_the_trace_follows_each_answer_and_logs_notes_by_length_only(
         for line in lines
     ), lines
     assert not any("Damp" in line for line in lines)
+    assert "run completed" in " ".join(lines)
 
 
 def test_without_the_setting_nothing_of_the_kind_is_logged(
