@@ -122,6 +122,7 @@ def main() -> None:
                 trace.parent.mkdir(parents=True, exist_ok=True)
                 trace.write_text(
                     f"{outcome.report()}\n\nactions, by time of day:\n{outcome.timeline()}\n\n"
+                    "what the browsers saw (UTC):\n" + "\n".join(outcome.events) + "\n\n"
                     f"server log:\n{logged}"
                 )
                 print(f"  trace: {trace}", flush=True)

@@ -101,6 +101,8 @@ class Outcome:
     shown_wrong: list[str] = field(default_factory=list)
 
     times: list[str] = field(default_factory=list)
+    # What each tab's browser saw happen: every click and radio change, with the widget it hit.
+    events: list[str] = field(default_factory=list)
 
     def did(self, action: str) -> None:
         """Note an action, and the time of day it was done at (to line up with the server's
@@ -204,6 +206,37 @@ def new_demo_case(services: Any, reference: str) -> int:
     return int(services.import_case(json.dumps(data)))
 
 
+WATCH_EVENTS = r"""(() => {
+  const where = (el) => {
+    const box = el.closest("[class*='st-key-']");
+    const key = box ? [...box.classList].find((c) => c.startsWith("st-key-")) : "(no key)";
+    const hit = el.closest("[data-testid='stRadioOption'], button, label, [role=tab], a") || el;
+    const text = (hit.innerText || "").replace(/\s+/g, " ").trim().slice(0, 30);
+    return `${key} ${hit.tagName.toLowerCase()} "${text}"`;
+  };
+  const send = (text) => {
+    const at = new Date().toISOString().slice(11, 23);
+    try { window.__tailoringEvent(`${at} ${text}`); } catch (e) {}
+  };
+  document.addEventListener("click", (e) => send(
+    `click ${where(e.target)} at ${e.clientX},${e.clientY}${e.isTrusted ? "" : " (script)"}`
+  ), true);
+  document.addEventListener("change", (e) => {
+    const input = e.target;
+    if (input && input.type === "radio") send(`change ${where(input)} to ${input.value}`);
+  }, true);
+})();"""
+
+
+def watched_page(browser: Browser, outcome: Outcome, tab: str) -> Page:
+    """A new page whose clicks and radio changes are noted in ``outcome.events``, each with the
+    widget it hit, so that a stray answer in the soak's trace shows whether a click made it."""
+    page = new_page(browser)
+    page.expose_function("__tailoringEvent", lambda text: outcome.events.append(f"{tab}: {text}"))
+    page.add_init_script(WATCH_EVENTS)
+    return page
+
+
 def _click_quietly(target: Any) -> bool:
     """Click without waiting for anything after; False if the element was gone or covered."""
     try:
@@ -262,7 +295,7 @@ def _checklist_sequence(
     checklist = Checklist(services.content())
     model = checklist.stored(services.open_case(case_id).case.answers)
     outcome = Outcome(seed)
-    page = new_page(browser)
+    page = watched_page(browser, outcome, "tab 1")
     taken_by_other_tab: set[tuple[str, str, str]] = set()
     kinds = ["step", "answer", "text", "away", "reload", "tab", "submit"]
     weights = [6, 8, 1, 1, 1, 1, 2 if submit else 0]
@@ -296,7 +329,7 @@ def _checklist_sequence(
                 _submit(page, outcome)
             else:
                 outcome.did("second tab")
-                other = _second_tab(browser, url, rng, checklist)
+                other = _second_tab(browser, url, rng, checklist, outcome)
                 if other is not None and not _refused(model, *other):
                     spec, value = other
                     model[spec] = value
@@ -477,10 +510,10 @@ def _type_note(
 
 
 def _second_tab(
-    browser: Browser, url: str, rng: random.Random, checklist: Checklist
+    browser: Browser, url: str, rng: random.Random, checklist: Checklist, outcome: Outcome
 ) -> tuple[tuple[str, str, str], Any] | None:
     """Open the same case in a second tab, change one alliance answer there, close it."""
-    other = new_page(browser)
+    other = watched_page(browser, outcome, "tab 2")
     try:
         other.goto(url)
         wait_ready(other, since=0)
@@ -572,7 +605,7 @@ def sessions_sequence(
     model = stored()
     outcome = Outcome(seed)
     url = f"{server.url}/sessions?case={case_id}"
-    page = new_page(browser)
+    page = watched_page(browser, outcome, "tab 1")
     try:
         page.goto(url)
         wait_ready(page, since=0)
@@ -662,7 +695,7 @@ def review_sequence(
     decided: list[tuple[str, str]] = []
     outcome = Outcome(seed)
     url = f"{server.url}/review?case={case_id}"
-    page = new_page(browser)
+    page = watched_page(browser, outcome, "tab 1")
     try:
         page.goto(url)
         wait_ready(page, since=0)
@@ -676,7 +709,7 @@ def review_sequence(
                 _click_quietly(page.get_by_role("tab", name=name, exact=True))
             elif kind in ("note", "second"):
                 text = f"Note {seed}-{n}: agreed to revisit the pace"
-                target = page if kind == "note" else new_page(browser)
+                target = page if kind == "note" else watched_page(browser, outcome, "tab 2")
                 outcome.did(("note " if kind == "note" else "second tab note ") + text)
                 try:
                     if _add_note(target, url if kind == "second" else None, text):
@@ -847,7 +880,7 @@ def patient_sequence(
     model = form.stored({})
     outcome = Outcome(seed)
     url = f"{server.url}/patient?code={code}"
-    page = new_page(browser)
+    page = watched_page(browser, outcome, "tab 1")
     taken_by_other_tab: set[tuple[str, str, str]] = set()
     kinds = ["answer", "tick", "text", "move", "reload", "tab"]
     try:
@@ -874,7 +907,7 @@ def patient_sequence(
                     outcome.did(f"tap {moved}")
             elif kind == "tab":
                 outcome.did("second tab")
-                for spec, value in _patient_second_tab(browser, url, rng, form).items():
+                for spec, value in _patient_second_tab(browser, url, rng, form, outcome).items():
                     model[spec] = value
                     taken_by_other_tab.add(spec)
                     outcome.actions[-1] += f" {'.'.join(spec)}={value}"
@@ -907,11 +940,11 @@ def patient_sequence(
 
 
 def _patient_second_tab(
-    browser: Browser, url: str, rng: random.Random, form: PatientForm
+    browser: Browser, url: str, rng: random.Random, form: PatientForm, outcome: Outcome
 ) -> dict[tuple[str, str, str], Any]:
     """Open the same link in a second tab (where a fresh visit starts), answer one question
     there, close it; what that tab showed as given."""
-    other = new_page(browser)
+    other = watched_page(browser, outcome, "tab 2")
     try:
         other.goto(url)
         wait_ready(other, since=0)
