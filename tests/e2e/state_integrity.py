@@ -963,11 +963,14 @@ def _patient_second_tab(
 def _move(page: Page, rng: random.Random) -> str | None:
     """Tap one of the buttons that move between the patient's screens (never "I have
     finished"), at once; which one, or None when none showed."""
-    keys = page.evaluate(
-        """() => [...document.querySelectorAll("[class*='st-key-patient-']")]
-          .map((e) => [...e.classList].find((c) => c.startsWith("st-key-patient-")))
-          .filter((c) => /^st-key-patient-(next|back|change-|go-)/.test(c))"""
-    )
+    try:
+        keys = page.evaluate(
+            """() => [...document.querySelectorAll("[class*='st-key-patient-']")]
+              .map((e) => [...e.classList].find((c) => c.startsWith("st-key-patient-")))
+              .filter((c) => /^st-key-patient-(next|back|change-|go-)/.test(c))"""
+        )
+    except Error:  # the link was being opened again (patient soak seed 9319): nothing tapped
+        return None
     if not keys:
         return None
     chosen = rng.choice(sorted(set(keys)))
