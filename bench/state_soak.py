@@ -74,7 +74,7 @@ def main() -> None:
 
     choose_busy = random.Random(args.seed)
     started = time.monotonic()
-    failed = differences = busy_runs = stopped = 0
+    failed = differences = busy_runs = stopped = unaimed = 0
     with (
         tempfile.TemporaryDirectory() as work,
         # The server logs each widget value either side gives (tailoring/settings.py): a
@@ -107,10 +107,12 @@ def main() -> None:
                 stopped += 1
                 print(f"{page} seed {seed} stopped: {type(exc).__name__}: {exc}", flush=True)
                 continue
-            if outcome.differences:
-                failed += 1
-                per_page[page] += 1
-                differences += outcome.differences
+            unaimed += len(outcome.unaimed)
+            if outcome.differences or outcome.unaimed:
+                if outcome.differences:
+                    failed += 1
+                    per_page[page] += 1
+                    differences += outcome.differences
                 print(f"{page} " + ("busy " if busy else "") + outcome.report(), flush=True)
                 # What the app logged meanwhile (answers refused as stale, several emptied at
                 # once): a refusal the person was told of is not a silent loss.
@@ -138,7 +140,8 @@ def main() -> None:
         f"sequences: {run} of {args.sequences} ({busy_runs} on a busy machine), "
         f"{args.actions} actions each; sequences with a difference: {failed}; "
         f"answers or widgets that differed: {differences}; sequences that could not go on: "
-        f"{stopped}; {minutes:.1f} min; "
+        f"{stopped}; answers changed by a click the sequence did not aim (not counted): "
+        f"{unaimed}; {minutes:.1f} min; "
         "sequences with a difference by page: "
         + ", ".join(f"{page} {count}" for page, count in per_page.items())
     )
