@@ -58,8 +58,11 @@ APP_CSS = f"""
 # last became idle (Streamlit's script state, on its app element). A click on a page link waits
 # (at most 5 s) until what was given is sent and its run has finished; leaving or reloading
 # asks first, with the browser's own "changes you made may not be saved", while a run is in
-# progress, while a given answer is not yet sent, and while text typed into a box has not been
-# sent (Streamlit sends it when the box is left).
+# progress, while a given answer is not yet sent, while one is sent but the page has not been
+# idle since (patient soak seed 9394 on a busy machine: two answers sent, the server slow to
+# start their run, the page reloaded before it heard of one, and the closed session never ran
+# it), and while text typed into a box has not been sent (Streamlit sends it when the box is
+# left).
 PAGE_GUARD = """<script>
 if (!window.__tailoringPageGuard) {
   window.__tailoringPageGuard = true;
@@ -118,7 +121,7 @@ if (!window.__tailoringPageGuard) {
   window.addEventListener("beforeunload", (event) => {
     const running = state() && state() !== "notRunning";
     const typing = typed && !!document.activeElement?.matches("textarea, input");
-    if (running || unsent() || typing) {
+    if (running || saving() || typing) {
       event.preventDefault();
       event.returnValue = "";
     }

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from playwright.sync_api import ElementHandle, Page, expect
+from playwright.sync_api import ElementHandle, Page, WebSocketRoute, expect
 
 from tests.e2e.conftest import (
     AppServer,
@@ -265,4 +265,51 @@ def test_a_reload_while_an_answer_is_being_saved_asks_first(
         page.evaluate("location.reload()")
     assert asked == ["beforeunload"], "an idle page reloads without a question"
     goto(page, page.url)
+    no_error_on_page(page)
+
+
+def test_a_reload_after_an_answer_is_sent_but_before_its_run_asks_first(
+    page: Page, app_server: AppServer, app_services
+):
+    """The soak lost two answers given just before a reload on a busy machine (patient seed
+    9394): each was sent, but the server had not started their run when the page reloaded,
+    the page had not heard of a run so nothing asked, and the closed session never ran it.
+    Here the answer's message is held on its way to the server (as a busy server leaves it)
+    while the page reloads: the browser asks, the person stays, and once the message goes on
+    the answer is saved."""
+    held: list[str | bytes] = []
+    holding = {"on": False}
+    servers = []
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        servers.append(server)
+
+        def from_page(message: str | bytes) -> None:
+            if holding["on"]:
+                held.append(message)
+            else:
+                server.send(message)
+
+        ws.on_message(from_page)
+
+    page.route_web_socket(re.compile(r"/_stcore/stream"), route)
+    case_id, number, choice, target = _another_bond(page, app_server, app_services, "SR-0008")
+    holding["on"] = True
+    page.evaluate("(input) => input.click()", target)
+    for _ in range(50):
+        if held:
+            break
+        page.wait_for_timeout(20)
+    assert held, "the answer was sent"
+    asked = _stay_when_asked(page)
+    page.evaluate("location.reload()")
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"]
+    assert page.evaluate("window.__sameDocument === true"), "the page stayed"
+    holding["on"] = False
+    for message in held:
+        servers[-1].send(message)
+    settle(page)
+    assert _bond(app_services, case_id, number) == choice
     no_error_on_page(page)
