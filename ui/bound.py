@@ -218,8 +218,8 @@ def show(scope: str, key: str, stored: Any, revision: int | None = None) -> Any:
     if not holds or ss.get(key, _MISSING) != wanted:
         replaced = holds and ss.get(key, _MISSING) is not _MISSING
         if _tracing:
-            why = "replaces the browser's" if holds else "browser holds none"
-            _trace("set by the server", key, wanted, f"{why}: {_traced(ss.get(key))}")
+            why = "the browser holds another" if holds else "the browser holds none"
+            _trace("set by the server", key, wanted, f"{why}; it was {_traced(ss.get(key))}")
         ss[key] = wanted
     track["now"].add(key)
     if revision is not None:

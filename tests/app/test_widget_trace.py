@@ -42,7 +42,9 @@ def test_the_trace_follows_each_answer_and_logs_notes_by_length_only(
     assert "widget session.phq9.phq9_1 given by the browser: 2" in lines
     assert f"widget session.note given by the browser: <text of {len(NOTE)} characters>" in lines
     assert any(
-        line.startswith("widget session.phq9.phq9_2 set by the server: None (browser holds none")
+        line.startswith(
+            "widget session.phq9.phq9_2 set by the server: None (the browser holds none"
+        )
         for line in lines
     ), lines
     assert not any("Damp" in line for line in lines)
