@@ -313,3 +313,23 @@ def test_a_reload_after_an_answer_is_sent_but_before_its_run_asks_first(
     settle(page)
     assert _bond(app_services, case_id, number) == choice
     no_error_on_page(page)
+
+
+def test_the_patients_page_asks_before_a_reload_that_would_lose_an_answer(
+    page: Page, app_server: AppServer, app_services
+):
+    """The patient's page had no page guard (soak patient seeds 9394 and 9549: answers given
+    just before a reload, lost). An answer and a reload in one task: the browser asks, the
+    patient stays, and the answer is saved."""
+    case_id = app_services.new_case("SR-0009", "cbt_depression", 12)
+    link, code = app_services.create_patient_link(case_id, {"preferences": None})
+    goto(page, f"{app_server.url}/patient?code={code}")
+    target = radio_inputs(page, "patient.preferences.structure").nth(1).element_handle()
+    asked = _stay_when_asked(page)
+    page.evaluate("(input) => { input.click(); location.reload(); }", target)
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"]
+    assert page.evaluate("window.__sameDocument === true"), "the page stayed"
+    settle(page)
+    assert app_services.patient_link_answers(link.id)["preferences.structure"]["value"] == 2
+    no_error_on_page(page)
