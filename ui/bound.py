@@ -162,8 +162,10 @@ def script_run() -> Iterator[None]:
         if _tracing:
             _trace_run("stopped for a rerun")
         raise
-    except BaseException:
+    except BaseException as ended:
         track["last"] = track["now"]
+        if _tracing:
+            _trace_run(f"ended by {type(ended).__name__}, {len(track['now'])} bound widgets drawn")
         raise
     else:
         track["last"] = track["now"]
