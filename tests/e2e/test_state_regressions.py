@@ -222,6 +222,17 @@ def _stay_when_asked(page: Page) -> list[str]:
     return asked
 
 
+def _answer_and_reload_in_one_task(page: Page, target: ElementHandle) -> None:
+    """Click the answer ``target`` and reload in the same task, before the page can send it:
+    the browser must ask, and the person stays on the page until it is idle."""
+    asked = _stay_when_asked(page)
+    page.evaluate("(input) => { input.click(); location.reload(); }", target)
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"]
+    assert page.evaluate("window.__sameDocument === true"), "the page stayed"
+    settle(page)
+
+
 def test_a_reload_at_the_moment_of_a_click_asks_first_and_staying_saves_the_answer(
     page: Page, app_server: AppServer, app_services
 ):
@@ -231,12 +242,7 @@ def test_a_reload_at_the_moment_of_a_click_asks_first_and_staying_saves_the_answ
     Here the click and the reload come in one task, so the page cannot send before the
     reload: the browser asks, the person stays, and the answer is saved."""
     case_id, number, choice, target = _another_bond(page, app_server, app_services, "SR-0006")
-    asked = _stay_when_asked(page)
-    page.evaluate("(input) => { input.click(); location.reload(); }", target)
-    page.wait_for_timeout(500)
-    assert asked == ["beforeunload"]
-    assert page.evaluate("window.__sameDocument === true"), "the page stayed"
-    settle(page)
+    _answer_and_reload_in_one_task(page, target)
     assert _bond(app_services, case_id, number) == choice
     no_error_on_page(page)
 
@@ -325,11 +331,6 @@ def test_the_patients_page_asks_before_a_reload_that_would_lose_an_answer(
     link, code = app_services.create_patient_link(case_id, {"preferences": None})
     goto(page, f"{app_server.url}/patient?code={code}")
     target = radio_inputs(page, "patient.preferences.structure").nth(1).element_handle()
-    asked = _stay_when_asked(page)
-    page.evaluate("(input) => { input.click(); location.reload(); }", target)
-    page.wait_for_timeout(500)
-    assert asked == ["beforeunload"]
-    assert page.evaluate("window.__sameDocument === true"), "the page stayed"
-    settle(page)
+    _answer_and_reload_in_one_task(page, target)
     assert app_services.patient_link_answers(link.id)["preferences.structure"]["value"] == 2
     no_error_on_page(page)
