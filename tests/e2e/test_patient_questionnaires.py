@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.e2e.accessibility import serious_findings
 from tests.e2e.conftest import (
@@ -57,7 +58,12 @@ PAGE_CSS = """() => [...document.querySelectorAll("style")]
 def assert_accessible(page: Page, state: str) -> None:
     # The page's own CSS (touch targets, dark captions) is there in every state: Streamlit once
     # dropped it now and again, and captions fell to 3.9:1.
-    assert page.evaluate(PAGE_CSS) == 1, f"the patient page's CSS is missing ({state})"
+    # Waited for (up to 10 s), not read at once: a page still drawing its first run on a busy
+    # machine may not have reached it yet (a whole run of scripts/test failed so, once).
+    try:
+        page.wait_for_function(f"({PAGE_CSS})() === 1", timeout=10_000)
+    except PlaywrightError:
+        raise AssertionError(f"the patient page's CSS is missing ({state})") from None
     problems = serious_findings(page)
     assert not problems, f"axe on the patient page ({state}):\n" + "\n".join(problems)
 
