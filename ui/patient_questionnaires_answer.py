@@ -29,7 +29,7 @@ from tailoring.model.patient_questionnaires import AskedQuestionnaire, PatientLi
 from tailoring.model.text import NOTE_CHARS
 from ui import bound
 from ui.client import client_address
-from ui.style import PAGE_GUARD, READABLE_CAPTIONS
+from ui.style import READABLE_CAPTIONS, page_guard
 
 URL_PATH = "patient"
 MODE = "patient.mode"
@@ -160,7 +160,7 @@ def touch_targets() -> None:
         # A reload or a closed tab while an answer is on its way asks first, as on the
         # clinicians' pages (soak patient seeds 9394 and 9549 lost answers given just before
         # a reload: this page had no guard).
-        st.html(PAGE_GUARD, unsafe_allow_javascript=True)
+        page_guard()
 
 
 def current_link() -> PatientLink | None:

@@ -59,10 +59,9 @@ APP_CSS = f"""
 # (at most 5 s) until what was given is sent and its run has finished; leaving or reloading
 # asks first, with the browser's own "changes you made may not be saved", while a run is in
 # progress, while a given answer is not yet sent, while one is sent but the page has not been
-# idle since (patient soak seed 9394 on a busy machine: two answers sent, the server slow to
-# start their run, the page reloaded before it heard of one, and the closed session never ran
-# it), and while text typed into a box has not been sent (Streamlit sends it when the box is
-# left).
+# idle since (sessions soak seed 9406: an answer sent, the server slow to start its run, the
+# page reloaded before it heard of one, and the closed session never ran it), and while text
+# typed into a box has not been sent (Streamlit sends it when the box is left).
 PAGE_GUARD = """<script>
 if (!window.__tailoringPageGuard) {
   window.__tailoringPageGuard = true;
@@ -138,4 +137,10 @@ def app_style() -> None:
     """
     with st.container(key="app-style"):
         st.html(APP_CSS)
-        st.html(PAGE_GUARD, unsafe_allow_javascript=True)
+        page_guard()
+
+
+def page_guard() -> None:
+    """The page guard above, drawn where it is called (every page of the app, and the patient's
+    page, which draws no other part of the app's frame)."""
+    st.html(PAGE_GUARD, unsafe_allow_javascript=True)
