@@ -377,6 +377,9 @@ def running_app(
         "TAILORING_DATABASE_URL": database_url,
         "TAILORING_DEMO": "1",
         "PYTHONUNBUFFERED": "1",
+        # Each run, and each value a browser gives a bound widget, is logged: a test that
+        # fails shows what the server did (see _keep_failed_page).
+        "TAILORING_TRACE_WIDGETS": "1",
         **(env or {}),
     }
     log = workdir / "streamlit.log"
@@ -491,7 +494,7 @@ def page(browser: Browser, app_server: AppServer, request: pytest.FixtureRequest
     yield page
     call = getattr(request.node, "call_report", None)
     if call is not None and call.failed:
-        _keep_failed_page(page, request.node.name)
+        _keep_failed_page(page, request.node.name, app_server.log_text()[log_start:])
     page.context.close()
     server_errors = app_server.log_text()[log_start:]
     assert "Traceback" not in server_errors, f"the server logged an error:\n{server_errors}"
@@ -516,9 +519,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     return report
 
 
-def _keep_failed_page(page: Page, name: str) -> None:
+def _keep_failed_page(page: Page, name: str, server_log: str) -> None:
+    """Keep the failed page's screenshot and widget keys, and print what the browser sent and
+    the server ran during the test (the end of its log), so that a failure in CI says it too."""
     stem = re.sub(r"[^A-Za-z0-9_.-]", "-", name)[:120]
     with suppress(Error):
+        runs, sent = page.evaluate("[window.__stRuns || 0, window.__stSent || 0]")
+        print(f"this page: {runs} runs finished, {sent} messages sent; the server's log:")
+        print("\n".join(server_log.splitlines()[-80:]))
         screenshot(page, f"failed-{stem}", full=True)
         keys = page.evaluate(
             """() => [...document.querySelectorAll("[class*='st-key-']")]
