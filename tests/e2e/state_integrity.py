@@ -242,6 +242,8 @@ WATCH_EVENTS = r"""(() => {
   document.addEventListener("click", (e) => send(
     `click ${where(e.target)} at ${e.clientX},${e.clientY}${e.isTrusted ? "" : " (script)"}`
   ), true);
+  // The page guard refused a click on the page being left (ui/style.py): noted apart.
+  document.addEventListener("tailoring:refused", (e) => send(`refused ${where(e.detail)}`));
   document.addEventListener("change", (e) => {
     const input = e.target;
     if (input && input.type === "radio") send(`change ${where(input)} to ${input.value}`);

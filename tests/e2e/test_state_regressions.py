@@ -27,6 +27,7 @@ from tests.e2e.conftest import (
     no_error_on_page,
     pick_radio,
     radio_inputs,
+    screenshot,
     settles,
     step_button,
 )
@@ -274,6 +275,50 @@ def test_a_reload_while_an_answer_is_being_saved_asks_first(
     no_error_on_page(page)
 
 
+class HeldMessages:
+    """The page's messages to the server, passed on until ``hold`` is set, then kept until
+    ``release``: a busy server that has not read them yet, as the page sees it."""
+
+    def __init__(self, page: Page) -> None:
+        self.hold = False
+        self.held: list[str | bytes] = []
+        self.servers: list[WebSocketRoute] = []
+        page.route_web_socket(re.compile(r"/_stcore/stream"), self._route)
+
+    def _route(self, ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        self.servers.append(server)
+
+        def from_page(message: str | bytes) -> None:
+            if self.hold:
+                self.held.append(message)
+            else:
+                server.send(message)
+
+        ws.on_message(from_page)
+
+    def wait_for(self, count: int, page: Page) -> None:
+        for _ in range(50):
+            if len(self.held) >= count:
+                return
+            page.wait_for_timeout(20)
+        raise AssertionError(f"{len(self.held)} messages sent, {count} expected")
+
+    def release(self) -> None:
+        self.hold = False
+        for message in self.held:
+            self.servers[-1].send(message)
+        self.held.clear()
+
+
+def _reload_asks_and_stays(page: Page) -> None:
+    asked = _stay_when_asked(page)
+    page.evaluate("location.reload()")
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"]
+    assert page.evaluate("window.__sameDocument === true"), "the page stayed"
+
+
 def test_a_reload_after_an_answer_is_sent_but_before_its_run_asks_first(
     page: Page, app_server: AppServer, app_services
 ):
@@ -283,41 +328,74 @@ def test_a_reload_after_an_answer_is_sent_but_before_its_run_asks_first(
     Here the answer's message is held on its way to the server (as a busy server leaves it)
     while the page reloads: the browser asks, the person stays, and once the message goes on
     the answer is saved."""
-    held: list[str | bytes] = []
-    holding = {"on": False}
-    servers = []
-
-    def route(ws: WebSocketRoute) -> None:
-        server = ws.connect_to_server()
-        servers.append(server)
-
-        def from_page(message: str | bytes) -> None:
-            if holding["on"]:
-                held.append(message)
-            else:
-                server.send(message)
-
-        ws.on_message(from_page)
-
-    page.route_web_socket(re.compile(r"/_stcore/stream"), route)
+    messages = HeldMessages(page)
     case_id, number, choice, target = _another_bond(page, app_server, app_services, "SR-0008")
-    holding["on"] = True
+    messages.hold = True
     page.evaluate("(input) => input.click()", target)
-    for _ in range(50):
-        if held:
-            break
-        page.wait_for_timeout(20)
-    assert held, "the answer was sent"
-    asked = _stay_when_asked(page)
-    page.evaluate("location.reload()")
-    page.wait_for_timeout(500)
-    assert asked == ["beforeunload"]
-    assert page.evaluate("window.__sameDocument === true"), "the page stayed"
-    holding["on"] = False
-    for message in held:
-        servers[-1].send(message)
+    messages.wait_for(1, page)
+    _reload_asks_and_stays(page)
+    messages.release()
     settle(page)
     assert _bond(app_services, case_id, number) == choice
+    no_error_on_page(page)
+
+
+def test_a_reload_while_an_answer_waits_for_its_run_asks_even_if_the_page_looks_idle(
+    page: Page, app_server: AppServer, app_services
+):
+    """Sessions soak seed 9536: a run was stopped for a newer answer, and the busy server took
+    over a second to start the next one. The page's script state read "not running" in that
+    gap, so the page guard took it as idle, and a reload closed the session before the two
+    answers' run. The guard now waits for the server's word that a run *finished* after the
+    answer. Here the answer's message is held, and the page's state goes "running" then "not
+    running" meanwhile (as a run stopped for a rerun leaves it): a reload still asks."""
+    messages = HeldMessages(page)
+    case_id, number, choice, target = _another_bond(page, app_server, app_services, "SR-0010")
+    messages.hold = True
+    page.evaluate("(input) => input.click()", target)
+    messages.wait_for(1, page)
+    app = "document.querySelector(\"[data-testid='stApp']\")"
+    page.evaluate(f"{app}.setAttribute('data-test-script-state', 'running')")
+    page.wait_for_timeout(50)
+    page.evaluate(f"{app}.setAttribute('data-test-script-state', 'notRunning')")
+    page.wait_for_timeout(50)
+    _reload_asks_and_stays(page)
+    messages.release()
+    settle(page)
+    assert _bond(app_services, case_id, number) == choice
+    no_error_on_page(page)
+
+
+def test_the_page_being_left_takes_no_answer_until_the_next_page_has_run(
+    page: Page, app_server: AppServer, app_services
+):
+    """Practice soak seed 9542: a click in the sidebar went to another page, and an answer
+    clicked on the old page a moment later reached the server after its widget had gone: no
+    callback ran and nothing said so. Once a page link is followed, the page being left is
+    dimmed and refuses clicks until the next page has run. Here the link's message is held (a
+    busy server), the answer clicked meanwhile changes nothing and sends nothing, and the next
+    page then shows as usual."""
+    messages = HeldMessages(page)
+    case_id, number, choice, _ = _another_bond(page, app_server, app_services, "SR-0011")
+    stored = _bond(app_services, case_id, number)
+    messages.hold = True
+    nav = page.get_by_test_id("stSidebarNav")
+    nav.get_by_role("link", name="Timeline", exact=True).click()
+    messages.wait_for(1, page)
+    assert page.evaluate("document.documentElement.classList.contains('tailoring-leaving')")
+    option = by_key(page, "session.alliance.bond").get_by_test_id("stRadioOption").nth(choice)
+    option.click()
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__tailoringRefused") == 1
+    assert len(messages.held) == 1, "the refused answer sent nothing"
+    checked = radio_inputs(page, "session.alliance.bond").nth(choice)
+    assert not checked.is_checked(), "the refused click changed nothing on the page"
+    screenshot(page, "sessions-leaving")
+    messages.release()
+    expect(page.get_by_role("heading", name=re.compile("^Timeline"))).to_be_visible()
+    settle(page)
+    assert not page.evaluate("document.documentElement.classList.contains('tailoring-leaving')")
+    assert _bond(app_services, case_id, number) == stored
     no_error_on_page(page)
 
 
