@@ -37,8 +37,11 @@ APP_CSS = f"""
 {PRACTICE_VIGNETTE}
 /* The container that carries this style takes no room (not even the gap around it). */
 .st-key-app-style, [data-testid="stLayoutWrapper"]:has(> .st-key-app-style) {{ display: none; }}
-/* The page guard's "leaving": the page being left takes no clicks until the next one has run. */
-html.tailoring-leaving [data-testid="stMain"] {{ opacity: 0.6; cursor: progress; }}
+/* The page guard's "moving" (below): the page or view being left takes no clicks until the next
+   one has run. It dims only after 0.2 s, so that a quick change does not flicker. */
+html.tailoring-moving [data-testid="stMain"] {{
+  opacity: 0.6; cursor: progress; transition: opacity 0.1s linear 0.2s;
+}}
 </style>
 <span></span>
 """
@@ -57,18 +60,40 @@ html.tailoring-leaving [data-testid="stMain"] {{ opacity: 0.6; cursor: progress;
 #   measure items; 3 of 5 tries in a browser with both clicks in one task). Sent in turn, but
 #   before the answer's run had started, they were folded the same way.
 # So the page notes when a control was used, when an answer was last sent (a "rerun" message),
-# and when the server last said a run had *finished* (its "script finished" message, read from
-# the socket: field 6 of Streamlit's ForwardMsg). The page's script state cannot tell: it reads
-# "not running" both after a finished run and between a run stopped for a newer click and that
-# click's run, which a busy server took over a second to start (sessions soak seed 9536: two
-# answers in that gap, the page looked idle, a reload closed the session before their run).
-# A click on a page link waits (at most 8 s) until what was given is sent and a run has finished
-# after it; leaving or reloading asks first, with the browser's own "changes you made may not be
-# saved", while a run is in progress, while a given answer is not yet sent or not yet followed
-# by a finished run, and while text typed into a box has not been sent (Streamlit sends it when
-# the box is left). Once a page link's click is passed on, the page being left takes no more
-# clicks until the next page has run (it is dimmed meanwhile): an answer given there reached
-# the server after its widget had gone, and no callback ran (practice soak seed 9542).
+# and, read from the socket, when the server began a run (its "new session" message) and when it
+# said a run had *finished* (its "script finished" message, not "stopped for a rerun"). An answer
+# counts as saved once a run heard to start after it has finished. The page's script state
+# cannot tell: it reads "not running" both after a finished run and between a run stopped for a
+# newer click and that click's run, which a busy server took over a second to start (sessions
+# soak seed 9536: two answers in that gap, the page looked idle, a reload closed the session
+# before their run).
+# - A click on a page link waits (at most 8 s) until what was given has been saved so; a click
+#   that changes the view of the same page (a step, a page of the patient's questions) waits
+#   until it has been sent, so that its message carries the answer and one run saves both.
+# - Leaving or reloading asks first, with the browser's own "changes you made may not be saved",
+#   while a run is in progress, while a given answer is not yet saved as above, and while text
+#   typed into a box has not been sent (Streamlit sends it when the box is left).
+# - Once such a click is passed on, the page or view being left takes no more clicks until the
+#   next one has run (dimmed after 0.2 s): an answer given there reached the server after its
+#   widget had gone, and no callback ran (practice soak seeds 9542 and 9547, after a page link;
+#   patient seed 9569, two answers on the page of questions just turned). Going to another
+#   view, the view controls themselves still work.
+
+# The controls that change which answers a page shows: the walk-through's and practice's step
+# control, and the patient's page turns. By the class Streamlit gives a widget's key.
+VIEW_CONTROLS = ", ".join(
+    f"[class*='st-key-{key}']"
+    for key in (
+        "walk-step",
+        "patient-next",
+        "patient-back",
+        "patient-review",
+        "patient-finish",
+        "patient-go-",
+        "patient-change-",
+    )
+)
+
 PAGE_GUARD = """<script>
 if (!window.__tailoringPageGuard) {
   window.__tailoringPageGuard = true;
@@ -77,8 +102,14 @@ if (!window.__tailoringPageGuard) {
   const state = () => (app() ? app().getAttribute("data-test-script-state") : null);
   const control = "button:not([role=tab]), input, textarea, [role=radio], [role=checkbox]";
   const pageLink = "[data-testid='stSidebarNav'] a, [data-testid='stPageLink'] a";
+  const view = "%VIEW_CONTROLS%";
   const LIMIT = 8000;  // ms: a server that never answers must not hold the page for ever
-  let given = 0, sent = 0, done = 0, leaving = 0, typed = false, passing = false;
+  // When an answer was last given and sent, and when a run was last heard to start (the
+  // server's "new session", field 4, begins every run) and when the last run to have finished
+  // had been heard to start: a run that started before a message cannot have run it.
+  let given = 0, sent = 0, started = 0, done = 0, typed = false, passing = false;
+  // When the person last went to another page or view, and which ("page" or "view").
+  let moved = 0, movedTo = "";
   // The top-level fields of a protobuf message: [number, value of a varint field or null].
   const fields = (bytes) => {
     const out = [];
@@ -102,14 +133,17 @@ if (!window.__tailoringPageGuard) {
   const bytesOf = (data) => data instanceof ArrayBuffer ? new Uint8Array(data)
     : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
     : null;
-  const dim = (on) => document.documentElement.classList.toggle("tailoring-leaving", on);
+  const dim = (on) => document.documentElement.classList.toggle("tailoring-moving", on);
   // ForwardMsg.script_finished (6): finished (0) or a compile error (1); not stopped for a
   // rerun (2), not a fragment's run (3).
   const hear = (event) => {
     const bytes = bytesOf(event.data);
-    if (bytes && fields(bytes).some(([n, v]) => n === 6 && (v === 0 || v === 1))) {
-      done = Date.now();
-      if (leaving) { leaving = 0; dim(false); }
+    if (!bytes) return;
+    const message = fields(bytes);
+    if (message.some(([n]) => n === 4)) started = Date.now();
+    if (message.some(([n, v]) => n === 6 && (v === 0 || v === 1))) {
+      done = started;
+      if (moved && done > moved) { moved = 0; dim(false); }
     }
   };
   const send = WebSocket.prototype.send;
@@ -128,18 +162,22 @@ if (!window.__tailoringPageGuard) {
   };
   const unsent = () => given >= sent && Date.now() - given < 3000;
   const saving = () => unsent() || (done < sent && Date.now() - sent < LIMIT);
-  const isLeaving = () => leaving > 0 && done < leaving && Date.now() - leaving < LIMIT;
-  const leave = (link) => {
-    const href = link.getAttribute("href");
+  const moving = () => moved > 0 && done < moved && Date.now() - moved < LIMIT;
+  const move = (to, target) => {
+    const href = to === "page" ? target.getAttribute("href") : null;
     if (href && new URL(href, location.href).pathname === location.pathname) return;
-    leaving = Date.now();
+    moved = Date.now();
+    movedTo = to;
     dim(true);
-    setTimeout(() => { if (!isLeaving()) dim(false); }, LIMIT + 50);
+    setTimeout(() => { if (!moving()) dim(false); }, LIMIT + 50);
   };
   // Registered first: a refused click reaches no other listener (nor React's, below this one).
+  // Going to another view, its own controls still work (a second step click); to another
+  // page, nothing on the page being left does.
   const refuse = (event) => {
     const target = event.target instanceof Element ? event.target : null;
-    if (!isLeaving() || !target || !target.closest("[data-testid='stMain']")) return;
+    if (!moving() || !target || !target.closest("[data-testid='stMain']")) return;
+    if (movedTo === "view" && target.closest(view)) return;
     event.preventDefault();
     event.stopImmediatePropagation();
     if (event.type === "click") {
@@ -155,28 +193,48 @@ if (!window.__tailoringPageGuard) {
     if (!(target instanceof Element) || !target.closest(control) || target.closest(pageLink)) {
       return;
     }
+    if (target.closest(view)) return;
     given = Date.now();
     if (event.type === "input" && target.matches("textarea, input")) typed = true;
   };
   for (const kind of ["click", "change", "input"]) document.addEventListener(kind, give, true);
-  // Page-link clicks held, in the order given: a later click never overtakes a held one.
+  // Clicks that go to another page or view, held in the order given: a later click never
+  // overtakes a held one. A page waits until what was given has been run; a view of the same
+  // page, until it is sent (its message then carries the answer, and one run saves both).
   const held = [];
+  const ready = (to) => (to === "page" ? !saving() : !unsent());
   const follow = () => {
-    if (saving() && Date.now() - held[0].at < LIMIT) return setTimeout(follow, 20);
-    const {link, href} = held.shift();
-    // The run may have drawn the sidebar again: the link of the same address, as it is now.
-    const now = link.isConnected ? link : document.querySelector(`a[href="${href}"]`);
+    const first = held[0];
+    if (!ready(first.to) && Date.now() - first.at < LIMIT) return setTimeout(follow, 20);
+    held.shift();
+    // The run may have drawn it again: the element at the same place, as it is now.
+    const now = first.target.isConnected ? first.target : first.find();
     passing = true;
-    try { if (now) { leave(now); now.click(); } } finally { passing = false; }
+    try { if (now) { move(first.to, now); now.click(); } } finally { passing = false; }
     if (held.length) setTimeout(follow, 20);
   };
+  const clickable = "button, [role=radio]";
+  const finder = (to, target) => {
+    if (to === "page") {
+      const href = target.getAttribute("href");
+      return () => document.querySelector(`a[href="${href}"]`);
+    }
+    const box = target.closest("[class*='st-key-']");
+    const key = [...box.classList].find((c) => c.startsWith("st-key-"));
+    const index = [...box.querySelectorAll(clickable)].indexOf(target);
+    return () => document.querySelector(`.${key}`)?.querySelectorAll(clickable)[index] || null;
+  };
   document.addEventListener("click", (event) => {
-    const link = event.target instanceof Element ? event.target.closest(pageLink) : null;
-    if (!link || passing) return;
-    if (!held.length && !saving()) return leave(link);
+    if (passing || !(event.target instanceof Element)) return;
+    const link = event.target.closest(pageLink);
+    const button = event.target.closest(clickable);
+    const control = link || (button && button.closest(view) ? button : null);
+    if (!control) return;
+    const to = link ? "page" : "view";
+    if (!held.length && ready(to)) return move(to, control);
     event.preventDefault();
     event.stopImmediatePropagation();
-    held.push({link, href: link.getAttribute("href"), at: Date.now()});
+    held.push({to, target: control, find: finder(to, control), at: Date.now()});
     if (held.length === 1) setTimeout(follow, 0);
   }, true);
   window.addEventListener("beforeunload", (event) => {
@@ -188,7 +246,7 @@ if (!window.__tailoringPageGuard) {
     }
   });
 }
-</script>"""
+</script>""".replace("%VIEW_CONTROLS%", VIEW_CONTROLS)
 
 
 def app_style() -> None:

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from playwright.sync_api import ElementHandle, Page, WebSocketRoute, expect
@@ -382,7 +383,7 @@ def test_the_page_being_left_takes_no_answer_until_the_next_page_has_run(
     nav = page.get_by_test_id("stSidebarNav")
     nav.get_by_role("link", name="Timeline", exact=True).click()
     messages.wait_for(1, page)
-    assert page.evaluate("document.documentElement.classList.contains('tailoring-leaving')")
+    assert page.evaluate("document.documentElement.classList.contains('tailoring-moving')")
     option = by_key(page, "session.alliance.bond").get_by_test_id("stRadioOption").nth(choice)
     option.click()
     page.wait_for_timeout(300)
@@ -394,8 +395,76 @@ def test_the_page_being_left_takes_no_answer_until_the_next_page_has_run(
     messages.release()
     expect(page.get_by_role("heading", name=re.compile("^Timeline"))).to_be_visible()
     settle(page)
-    assert not page.evaluate("document.documentElement.classList.contains('tailoring-leaving')")
+    assert not page.evaluate("document.documentElement.classList.contains('tailoring-moving')")
     assert _bond(app_services, case_id, number) == stored
+    no_error_on_page(page)
+
+
+def _walkthrough_answer(
+    page: Page, app_server: AppServer, app_services, reference: str
+) -> tuple[int, tuple[str, str, str], Any, ElementHandle]:
+    """A copy of demo case 1 open on its walk-through's first step; the "structure" preference,
+    an option other than the stored one, and that option's input."""
+    checklist = Checklist(app_services.content())
+    case_id = new_demo_case(app_services, reference)
+    goto(page, f"{app_server.url}/walkthrough?case={case_id}")
+    spec = ("preferences", "structure", "value")
+    widget = checklist.widgets[spec]
+    stored = checklist.stored(app_services.open_case(case_id).case.answers)[spec]
+    choice = next(v for v in widget.options if v != stored)
+    target = radio_inputs(page, widget.key).nth(widget.options.index(choice)).element_handle()
+    return case_id, spec, choice, target
+
+
+def _stored(app_services, case_id: int, spec: tuple[str, str, str]) -> Any:
+    checklist = Checklist(app_services.content())
+    return checklist.stored(app_services.open_case(case_id).case.answers)[spec]
+
+
+def test_the_step_being_left_takes_no_answer_until_the_next_step_has_run(
+    page: Page, app_server: AppServer, app_services
+):
+    """Soak patient seed 9569 (and the walk-through's steps alike): after a click to the next
+    page of questions, two answers were clicked on the page still shown while the server drew
+    the next one; their widgets were gone from that run, and no callback saved them. Here the
+    step click's message is held (a busy server); an answer on the step being left is refused
+    and sends nothing, while the step control still works; the next step then shows."""
+    messages = HeldMessages(page)
+    case_id, spec, _, target = _walkthrough_answer(page, app_server, app_services, "SR-0012")
+    stored = _stored(app_services, case_id, spec)
+    messages.hold = True
+    step_button(page, 2, "Social context").click()
+    messages.wait_for(1, page)
+    assert page.evaluate("document.documentElement.classList.contains('tailoring-moving')")
+    page.evaluate("(input) => input.closest('label').click()", target)
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__tailoringRefused") == 1
+    assert len(messages.held) == 1, "the refused answer sent nothing"
+    assert not target.is_checked(), "the refused click changed nothing on the page"
+    step_button(page, 3, "Alliance check").click()
+    messages.wait_for(2, page)
+    messages.release()
+    expect(by_key(page, "alliance.bond")).to_be_visible()
+    settle(page)
+    assert not page.evaluate("document.documentElement.classList.contains('tailoring-moving')")
+    assert _stored(app_services, case_id, spec) == stored
+    no_error_on_page(page)
+
+
+def test_an_answer_and_a_step_click_at_once_save_the_answer(
+    page: Page, app_server: AppServer, app_services
+):
+    """An answer, then at once a click on the next step: one run saves the answer and shows
+    the step. The page guard holds a step click until a given answer is sent (so the step's
+    message carries it); this pins that the hold neither drops nor delays either click. (It
+    passes on the old guard too: in one task Chromium already sent the answer first.)"""
+    case_id, spec, choice, target = _walkthrough_answer(page, app_server, app_services, "SR-0013")
+    step = step_button(page, 2, "Social context").element_handle()
+    with settles(page):
+        page.evaluate("([input, step]) => { input.click(); step.click(); }", [target, step])
+    expect(by_key(page, "social.housing.present")).to_be_visible()
+    settle(page)
+    assert _stored(app_services, case_id, spec) == choice
     no_error_on_page(page)
 
 
