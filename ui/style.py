@@ -172,12 +172,13 @@ if (!window.__tailoringPageGuard) {
     setTimeout(() => { if (!moving()) dim(false); }, LIMIT + 50);
   };
   // Registered first: a refused click reaches no other listener (nor React's, below this one).
-  // Going to another view, its own controls still work (a second step click); to another
-  // page, nothing on the page being left does.
+  // Typing is refused too ("beforeinput" covers pasting and a test's fill). Tabs still switch
+  // (nothing is sent); going to another view, its own controls still work (a second step
+  // click); to another page, nothing else on the page being left does.
   const refuse = (event) => {
     const target = event.target instanceof Element ? event.target : null;
     if (!moving() || !target || !target.closest("[data-testid='stMain']")) return;
-    if (movedTo === "view" && target.closest(view)) return;
+    if (target.closest("[role=tab]") || (movedTo === "view" && target.closest(view))) return;
     event.preventDefault();
     event.stopImmediatePropagation();
     if (event.type === "click") {
@@ -185,7 +186,7 @@ if (!window.__tailoringPageGuard) {
       document.dispatchEvent(new CustomEvent("tailoring:refused", {detail: target}));
     }
   };
-  for (const kind of ["pointerdown", "mousedown", "click", "keydown"]) {
+  for (const kind of ["pointerdown", "mousedown", "click", "keydown", "beforeinput"]) {
     document.addEventListener(kind, refuse, true);
   }
   const give = (event) => {
