@@ -73,11 +73,13 @@ html.tailoring-moving [data-testid="stMain"] {{
 # - Leaving or reloading asks first, with the browser's own "changes you made may not be saved",
 #   while a run is in progress, while a given answer is not yet saved as above, and while text
 #   typed into a box has not been sent (Streamlit sends it when the box is left).
-# - Once such a click is passed on, the page or view being left takes no more clicks until the
-#   next one has run (dimmed after 0.2 s): an answer given there reached the server after its
-#   widget had gone, and no callback ran (practice soak seeds 9542 and 9547, after a page link;
-#   patient seed 9569, two answers on the page of questions just turned). Going to another
-#   view, the view controls themselves still work.
+# - Once such a click has sent its message, the page or view being left takes no more clicks
+#   until the next one has run (dimmed after 0.2 s): an answer given there reached the server
+#   after its widget had gone, and no callback ran (practice soak seeds 9542 and 9547, after a
+#   page link; patient seed 9569, two answers on the page of questions just turned). Going to
+#   another view, the view controls themselves still work. A click that sends nothing (on the
+#   step already shown) changes nothing (soak practice 9702 refused answers for seconds after
+#   one, when the guard counted the click instead of its message).
 
 # The controls that change which answers a page shows: the walk-through's and practice's step
 # control, and the patient's page turns. By the class Streamlit gives a widget's key.
@@ -108,8 +110,9 @@ if (!window.__tailoringPageGuard) {
   // server's "new session", field 4, begins every run) and when the last run to have finished
   // had been heard to start: a run that started before a message cannot have run it.
   let given = 0, sent = 0, started = 0, done = 0, typed = false, passing = false;
-  // When the person last went to another page or view, and which ("page" or "view").
-  let moved = 0, movedTo = "";
+  // When the person last went to another page or view, and which ("page" or "view"): from the
+  // message that asks for it. A click that sends none (the step already shown) moves nowhere.
+  let moved = 0, movedTo = "", asked = null;
   // The top-level fields of a protobuf message: [number, value of a varint field or null].
   const fields = (bytes) => {
     const out = [];
@@ -157,20 +160,20 @@ if (!window.__tailoringPageGuard) {
     if (!bytes || fields(bytes).some(([n]) => n === 11)) {
       sent = Date.now();
       typed = false;
+      if (asked && sent - asked.at < 500) {
+        moved = sent;
+        movedTo = asked.to;
+        dim(true);
+        setTimeout(() => { if (!moving()) dim(false); }, LIMIT + 50);
+      }
+      asked = null;
     }
     return send.call(this, data, ...rest);
   };
   const unsent = () => given >= sent && Date.now() - given < 3000;
   const saving = () => unsent() || (done < sent && Date.now() - sent < LIMIT);
   const moving = () => moved > 0 && done < moved && Date.now() - moved < LIMIT;
-  const move = (to, target) => {
-    const href = to === "page" ? target.getAttribute("href") : null;
-    if (href && new URL(href, location.href).pathname === location.pathname) return;
-    moved = Date.now();
-    movedTo = to;
-    dim(true);
-    setTimeout(() => { if (!moving()) dim(false); }, LIMIT + 50);
-  };
+  const move = (to) => { asked = {to, at: Date.now()}; };
   // Registered first: a refused click reaches no other listener (nor React's, below this one).
   // Typing is refused too ("beforeinput" covers pasting and a test's fill). Tabs still switch
   // (nothing is sent); going to another view, its own controls still work (a second step
@@ -211,7 +214,7 @@ if (!window.__tailoringPageGuard) {
     // The run may have drawn it again: the element at the same place, as it is now.
     const now = first.target.isConnected ? first.target : first.find();
     passing = true;
-    try { if (now) { move(first.to, now); now.click(); } } finally { passing = false; }
+    try { if (now) { move(first.to); now.click(); } } finally { passing = false; }
     if (held.length) setTimeout(follow, 20);
   };
   const clickable = "button, [role=radio]";
@@ -232,7 +235,7 @@ if (!window.__tailoringPageGuard) {
     const control = link || (button && button.closest(view) ? button : null);
     if (!control) return;
     const to = link ? "page" : "view";
-    if (!held.length && ready(to)) return move(to, control);
+    if (!held.length && ready(to)) return move(to);
     event.preventDefault();
     event.stopImmediatePropagation();
     held.push({to, target: control, find: finder(to, control), at: Date.now()});

@@ -451,6 +451,22 @@ def test_the_step_being_left_takes_no_answer_until_the_next_step_has_run(
     no_error_on_page(page)
 
 
+def test_a_click_on_the_step_already_shown_refuses_nothing_after_it(
+    page: Page, app_server: AppServer, app_services
+):
+    """A click on the step already shown sends nothing: it must not make the page refuse the
+    next answer (soak practice 9702: answers refused for seconds after one)."""
+    case_id, spec, choice, target = _walkthrough_answer(page, app_server, app_services, "SR-0014")
+    step_button(page, 1, "Preferences").click()
+    page.wait_for_timeout(300)
+    with settles(page):
+        page.evaluate("(input) => input.closest('label').click()", target)
+    settle(page)
+    assert page.evaluate("window.__tailoringRefused") == 0
+    assert _stored(app_services, case_id, spec) == choice
+    no_error_on_page(page)
+
+
 def test_an_answer_and_a_step_click_at_once_save_the_answer(
     page: Page, app_server: AppServer, app_services
 ):
