@@ -37,11 +37,9 @@ APP_CSS = f"""
 {PRACTICE_VIGNETTE}
 /* The container that carries this style takes no room (not even the gap around it). */
 .st-key-app-style, [data-testid="stLayoutWrapper"]:has(> .st-key-app-style) {{ display: none; }}
-/* The page guard's "moving" (below): the page or view being left takes no clicks until the next
-   one has run. It dims only after 0.2 s, so that a quick change does not flicker. */
-html.tailoring-moving [data-testid="stMain"] {{
-  opacity: 0.6; cursor: progress; transition: opacity 0.1s linear 0.2s;
-}}
+/* The page guard's "moving" (below): what is left of the page or view being left takes no clicks
+   until the next one has run. Streamlit fades it already (it is "stale"); the pointer says so. */
+html.tailoring-moving [data-testid="stMain"] {{ cursor: progress; }}
 </style>
 <span></span>
 """
@@ -73,13 +71,14 @@ html.tailoring-moving [data-testid="stMain"] {{
 # - Leaving or reloading asks first, with the browser's own "changes you made may not be saved",
 #   while a run is in progress, while a given answer is not yet saved as above, and while text
 #   typed into a box has not been sent (Streamlit sends it when the box is left).
-# - Once such a click has sent its message, the page or view being left takes no more clicks
-#   until the next one has run (dimmed after 0.2 s): an answer given there reached the server
-#   after its widget had gone, and no callback ran (practice soak seeds 9542 and 9547, after a
-#   page link; patient seed 9569, two answers on the page of questions just turned). Going to
-#   another view, the view controls themselves still work. A click that sends nothing (on the
-#   step already shown) changes nothing (soak practice 9702 refused answers for seconds after
-#   one, when the guard counted the click instead of its message).
+# - Once such a click has sent its message, what is left of the page or view being left (the
+#   elements Streamlit marks "stale" and fades, not yet drawn again by the next run) takes no
+#   more clicks until the next one has run: an answer given there reached the server after its
+#   widget had gone, and no callback ran (practice soak seeds 9542 and 9547, after a page link;
+#   patient seed 9569, two answers on the page of questions just turned). What the next run
+#   has drawn already takes clicks as ever, and so do the view controls. A click that sends
+#   nothing (on the step already shown) changes nothing (soak practice 9702 refused answers for
+#   seconds after one, when the guard counted the click instead of its message).
 
 # The controls that change which answers a page shows: the walk-through's and practice's step
 # control, and the patient's page turns. By the class Streamlit gives a widget's key.
@@ -177,11 +176,14 @@ if (!window.__tailoringPageGuard) {
   // Registered first: a refused click reaches no other listener (nor React's, below this one).
   // Typing is refused too ("beforeinput" covers pasting and a test's fill). Tabs still switch
   // (nothing is sent); going to another view, its own controls still work (a second step
-  // click); to another page, nothing else on the page being left does.
+  // click); nothing else of the page or view being left does.
   const refuse = (event) => {
     const target = event.target instanceof Element ? event.target : null;
     if (!moving() || !target || !target.closest("[data-testid='stMain']")) return;
     if (target.closest("[role=tab]") || (movedTo === "view" && target.closest(view))) return;
+    // What the next run has drawn already is the next page or view: it takes clicks as ever.
+    // Streamlit marks what it has not drawn again "stale"; between runs, nothing is marked.
+    if (state() === "running" && !target.closest("[data-stale='true']")) return;
     event.preventDefault();
     event.stopImmediatePropagation();
     if (event.type === "click") {

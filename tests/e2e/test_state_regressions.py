@@ -451,6 +451,67 @@ def test_the_step_being_left_takes_no_answer_until_the_next_step_has_run(
     no_error_on_page(page)
 
 
+def _ends_a_run(message: bytes) -> bool:
+    """A server message that says a run has ended: "script finished", or the session's status
+    changed to not running."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    msg = ForwardMsg.FromString(message)
+    kind = msg.WhichOneof("type")
+    return kind == "script_finished" or (
+        kind == "session_status_changed" and not msg.session_status_changed.script_is_running
+    )
+
+
+def test_the_next_step_takes_answers_while_its_run_is_still_finishing(
+    page: Page, app_server: AppServer, app_services
+):
+    """What the next step's run has drawn already is the next step: an answer there is taken
+    at once, not refused, even before that run has finished. Here the server's "script
+    finished" message for the step's run is held back, with the status that says it stopped
+    (the page stays "running"), and an answer on the new step is sent and saved."""
+    holding = {"on": False}
+    finishes: list[bytes] = []
+    pages: list[WebSocketRoute] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        pages.append(ws)
+        ws.on_message(server.send)
+
+        def from_server(message: str | bytes) -> None:
+            if holding["on"] and isinstance(message, bytes) and _ends_a_run(message):
+                finishes.append(message)
+            else:
+                ws.send(message)
+
+        server.on_message(from_server)
+
+    page.route_web_socket(re.compile(r"/_stcore/stream"), route)
+    case_id = new_demo_case(app_services, "SR-0015")
+    goto(page, f"{app_server.url}/walkthrough?case={case_id}")
+    holding["on"] = True
+    step_button(page, 2, "Social context").click()
+    answer = by_key(page, "social.housing.present").get_by_role("radio", name="Yes", exact=True)
+    expect(answer).to_be_visible()
+    for _ in range(100):
+        if finishes:
+            break
+        page.wait_for_timeout(50)
+    assert finishes, "the step's run finished (its message held)"
+    sent = page.evaluate("window.__stSent")
+    answer.click()
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__tailoringRefused") == 0
+    assert page.evaluate("window.__stSent") > sent, "the answer was sent at once"
+    holding["on"] = False
+    for message in finishes:
+        pages[-1].send(message)
+    settle(page)
+    assert _stored(app_services, case_id, ("social", "housing", "present")) == "yes"
+    no_error_on_page(page)
+
+
 def test_a_click_on_the_step_already_shown_refuses_nothing_after_it(
     page: Page, app_server: AppServer, app_services
 ):
