@@ -329,16 +329,7 @@ def test_a_reload_after_an_answer_is_sent_but_before_its_run_asks_first(
     Here the answer's message is held on its way to the server (as a busy server leaves it)
     while the page reloads: the browser asks, the person stays, and once the message goes on
     the answer is saved."""
-    messages = HeldMessages(page)
-    case_id, number, choice, target = _another_bond(page, app_server, app_services, "SR-0008")
-    messages.hold = True
-    page.evaluate("(input) => input.click()", target)
-    messages.wait_for(1, page)
-    _reload_asks_and_stays(page)
-    messages.release()
-    settle(page)
-    assert _bond(app_services, case_id, number) == choice
-    no_error_on_page(page)
+    _reload_while_the_answer_is_held(page, app_server, app_services, "SR-0008")
 
 
 def test_a_reload_while_an_answer_waits_for_its_run_asks_even_if_the_page_looks_idle(
@@ -350,16 +341,26 @@ def test_a_reload_while_an_answer_waits_for_its_run_asks_even_if_the_page_looks_
     answers' run. The guard now waits for the server's word that a run *finished* after the
     answer. Here the answer's message is held, and the page's state goes "running" then "not
     running" meanwhile (as a run stopped for a rerun leaves it): a reload still asks."""
+    _reload_while_the_answer_is_held(page, app_server, app_services, "SR-0010", looks_idle=True)
+
+
+def _reload_while_the_answer_is_held(
+    page: Page, app_server: AppServer, app_services, reference: str, looks_idle: bool = False
+) -> None:
+    """Answer, hold the answer's message on its way, reload: the browser asks and the person
+    stays; once the message goes on, the answer is saved. With ``looks_idle`` the page's
+    script state goes "running" then "not running" meanwhile."""
     messages = HeldMessages(page)
-    case_id, number, choice, target = _another_bond(page, app_server, app_services, "SR-0010")
+    case_id, number, choice, target = _another_bond(page, app_server, app_services, reference)
     messages.hold = True
     page.evaluate("(input) => input.click()", target)
     messages.wait_for(1, page)
-    app = "document.querySelector(\"[data-testid='stApp']\")"
-    page.evaluate(f"{app}.setAttribute('data-test-script-state', 'running')")
-    page.wait_for_timeout(50)
-    page.evaluate(f"{app}.setAttribute('data-test-script-state', 'notRunning')")
-    page.wait_for_timeout(50)
+    if looks_idle:
+        app = "document.querySelector(\"[data-testid='stApp']\")"
+        page.evaluate(f"{app}.setAttribute('data-test-script-state', 'running')")
+        page.wait_for_timeout(50)
+        page.evaluate(f"{app}.setAttribute('data-test-script-state', 'notRunning')")
+        page.wait_for_timeout(50)
     _reload_asks_and_stays(page)
     messages.release()
     settle(page)
@@ -372,10 +373,10 @@ def test_the_page_being_left_takes_no_answer_until_the_next_page_has_run(
 ):
     """Practice soak seed 9542: a click in the sidebar went to another page, and an answer
     clicked on the old page a moment later reached the server after its widget had gone: no
-    callback ran and nothing said so. Once a page link is followed, the page being left is
-    dimmed and refuses clicks until the next page has run. Here the link's message is held (a
-    busy server), the answer clicked meanwhile changes nothing and sends nothing, and the next
-    page then shows as usual."""
+    callback ran and nothing said so. Once a page link is followed, what is left of the page
+    (faded by Streamlit) refuses clicks until the next page has run. Here the link's message is
+    held (a busy server), the answer clicked meanwhile changes nothing and sends nothing, and
+    the next page then shows as usual."""
     messages = HeldMessages(page)
     case_id, number, choice, _ = _another_bond(page, app_server, app_services, "SR-0011")
     stored = _bond(app_services, case_id, number)
