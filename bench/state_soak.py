@@ -35,8 +35,9 @@ sys.path.insert(0, str(REPO))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, AppServer, running_app  # noqa: E402
 from tests.e2e.state_integrity import (  # noqa: E402
+    Outcome,
     patient_sequence,
     practice_sequence,
     review_sequence,
@@ -52,6 +53,17 @@ SEQUENCES = {
     "review": review_sequence,
     "patient": patient_sequence,
 }
+
+
+def write_trace(trace: Path, outcome: Outcome, server: AppServer, log_start: int) -> None:
+    """The sequence's actions by time of day, what its browsers saw and the server's log."""
+    trace.parent.mkdir(parents=True, exist_ok=True)
+    trace.write_text(
+        f"{outcome.report()}\n\nactions, by time of day:\n{outcome.timeline()}\n\n"
+        "what the browsers saw (UTC):\n" + "\n".join(outcome.events) + "\n\n"
+        f"server log:\n{server.log_text()[log_start:]}"
+    )
+    print(f"  trace: {trace}", flush=True)
 
 
 def main() -> None:
@@ -106,6 +118,9 @@ def main() -> None:
             except Exception as exc:  # the sequence could not go on: say which, and go on
                 stopped += 1
                 print(f"{page} seed {seed} stopped: {type(exc).__name__}: {exc}", flush=True)
+                done = getattr(exc, "outcome", None)
+                if done is not None:
+                    write_trace(args.traces / f"{page}-{seed}-stopped.log", done, server, log_start)
                 continue
             unaimed += len(outcome.unaimed)
             if outcome.differences or outcome.unaimed:
@@ -120,14 +135,7 @@ def main() -> None:
                 for line in logged.splitlines():
                     if "WARNING" in line:
                         print(f"  server: {line}", flush=True)
-                trace = args.traces / f"{page}-{seed}.log"
-                trace.parent.mkdir(parents=True, exist_ok=True)
-                trace.write_text(
-                    f"{outcome.report()}\n\nactions, by time of day:\n{outcome.timeline()}\n\n"
-                    "what the browsers saw (UTC):\n" + "\n".join(outcome.events) + "\n\n"
-                    f"server log:\n{logged}"
-                )
-                print(f"  trace: {trace}", flush=True)
+                write_trace(args.traces / f"{page}-{seed}.log", outcome, server, log_start)
             if (n + 1) % 10 == 0:
                 print(
                     f"{n + 1} sequences, {failed} with differences "

@@ -208,7 +208,10 @@ if (!window.__tailoringPageGuard) {
   // overtakes a held one. A page waits until what was given has been run; a view of the same
   // page, until it is sent (its message then carries the answer, and one run saves both).
   const held = [];
-  const ready = (to) => (to === "page" ? !saving() : !unsent());
+  // And none goes while the one before it has not sent its message yet (a page link clicked
+  // twice in a moment, away and back, must reach the server in that order).
+  const ready = (to) =>
+    !(asked && Date.now() - asked.at < 500) && (to === "page" ? !saving() : !unsent());
   const follow = () => {
     const first = held[0];
     if (!ready(first.to) && Date.now() - first.at < LIMIT) return setTimeout(follow, 20);

@@ -378,6 +378,9 @@ def _checklist_sequence(
                 raise
             settle(page)
             _compare(outcome, checklist, model, services, case_id, page, f"step {step + 1}: ")
+    except Exception as exc:
+        exc.outcome = outcome  # type: ignore[attr-defined]  # the soak's trace of a stopped one
+        raise
     finally:
         page.context.close()
     return outcome
@@ -662,6 +665,9 @@ def sessions_sequence(
                     outcome.shown_wrong.append(
                         f"{name}: {'.'.join(spec)}: shown {value!r}, stored {now[spec]!r}"
                     )
+    except Exception as exc:
+        exc.outcome = outcome  # type: ignore[attr-defined]  # the soak's trace of a stopped one
+        raise
     finally:
         page.context.close()
     return outcome
@@ -771,6 +777,9 @@ def review_sequence(
         )
         if shown != stored_notes:
             outcome.shown_wrong.append(f"notes: shown {shown!r}, stored {stored_notes!r}")
+    except Exception as exc:
+        exc.outcome = outcome  # type: ignore[attr-defined]  # the soak's trace of a stopped one
+        raise
     finally:
         page.context.close()
     return outcome
@@ -959,6 +968,9 @@ def patient_sequence(
                 outcome.shown_wrong.append(
                     f"{'.'.join(spec)}: shown {value!r}, stored {stored[spec]!r}"
                 )
+    except Exception as exc:
+        exc.outcome = outcome  # type: ignore[attr-defined]  # the soak's trace of a stopped one
+        raise
     finally:
         page.context.close()
     return outcome
