@@ -59,6 +59,14 @@ default (``index=None``, no ``default``), and an empty multi-choice or note is a
 can give, so it was saved. Every bound widget now also gets, as its default, the value ``show``
 gives it: a widget the browser draws without a value shows, and sends back, the stored answer.
 
+A seventh cause is on the browser's side, and ui/style.py's page guard handles it (its comment
+has the seeds): what the browser shows of a page or step being left stays clickable until the
+next run has drawn over it, and an answer clicked there reaches the server after the run that
+dropped its widget, so no callback runs; and a reload or a page link in the moment between an
+answer and its run closed or left the session before the run. The guard refuses clicks on what
+is left of the old view, holds page links and reloads until a run heard to start after the
+answer has finished, and holds a step click until the answer is sent.
+
 So, for every widget drawn through ``show``:
 1. the server sets the widget's value through session state, which the browser must take,
    whenever the widget was not drawn in the last completed run, the browser's message did not
