@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, AppServer, running_app  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 from tests.e2e.state_integrity import (  # noqa: E402
     Outcome,
     patient_sequence,
@@ -55,13 +55,13 @@ SEQUENCES = {
 }
 
 
-def write_trace(trace: Path, outcome: Outcome, server: AppServer, log_start: int) -> None:
+def write_trace(trace: Path, outcome: Outcome, logged: str) -> None:
     """The sequence's actions by time of day, what its browsers saw and the server's log."""
     trace.parent.mkdir(parents=True, exist_ok=True)
     trace.write_text(
         f"{outcome.report()}\n\nactions, by time of day:\n{outcome.timeline()}\n\n"
         "what the browsers saw (UTC):\n" + "\n".join(outcome.events) + "\n\n"
-        f"server log:\n{server.log_text()[log_start:]}"
+        f"server log:\n{logged}"
     )
     print(f"  trace: {trace}", flush=True)
 
@@ -120,7 +120,8 @@ def main() -> None:
                 print(f"{page} seed {seed} stopped: {type(exc).__name__}: {exc}", flush=True)
                 done = getattr(exc, "outcome", None)
                 if done is not None:
-                    write_trace(args.traces / f"{page}-{seed}-stopped.log", done, server, log_start)
+                    logged = server.log_text()[log_start:]
+                    write_trace(args.traces / f"{page}-{seed}-stopped.log", done, logged)
                 continue
             unaimed += len(outcome.unaimed)
             if outcome.differences or outcome.unaimed:
@@ -135,7 +136,7 @@ def main() -> None:
                 for line in logged.splitlines():
                     if "WARNING" in line:
                         print(f"  server: {line}", flush=True)
-                write_trace(args.traces / f"{page}-{seed}.log", outcome, server, log_start)
+                write_trace(args.traces / f"{page}-{seed}.log", outcome, logged)
             if (n + 1) % 10 == 0:
                 print(
                     f"{n + 1} sequences, {failed} with differences "

@@ -135,7 +135,8 @@ if (!window.__tailoringPageGuard) {
   const bytesOf = (data) => data instanceof ArrayBuffer ? new Uint8Array(data)
     : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
     : null;
-  const dim = (on) => document.documentElement.classList.toggle("tailoring-moving", on);
+  // The class the app's CSS shows a "progress" pointer for while the page is moving.
+  const showMoving = (on) => document.documentElement.classList.toggle("tailoring-moving", on);
   // ForwardMsg.script_finished (6): finished (0) or a compile error (1); not stopped for a
   // rerun (2), not a fragment's run (3).
   const hear = (event) => {
@@ -145,7 +146,7 @@ if (!window.__tailoringPageGuard) {
     if (message.some(([n]) => n === 4)) started = Date.now();
     if (message.some(([n, v]) => n === 6 && (v === 0 || v === 1))) {
       done = started;
-      if (moved && done > moved) { moved = 0; dim(false); }
+      if (moved && done > moved) { moved = 0; showMoving(false); }
     }
   };
   const send = WebSocket.prototype.send;
@@ -162,8 +163,8 @@ if (!window.__tailoringPageGuard) {
       if (asked && sent - asked.at < 500) {
         moved = sent;
         movedTo = asked.to;
-        dim(true);
-        setTimeout(() => { if (!moving()) dim(false); }, LIMIT + 50);
+        showMoving(true);
+        setTimeout(() => { if (!moving()) showMoving(false); }, LIMIT + 50);
       }
       asked = null;
     }
@@ -237,13 +238,13 @@ if (!window.__tailoringPageGuard) {
     if (passing || !(event.target instanceof Element)) return;
     const link = event.target.closest(pageLink);
     const button = event.target.closest(clickable);
-    const control = link || (button && button.closest(view) ? button : null);
-    if (!control) return;
+    const mover = link || (button && button.closest(view) ? button : null);
+    if (!mover) return;
     const to = link ? "page" : "view";
     if (!held.length && ready(to)) return move(to);
     event.preventDefault();
     event.stopImmediatePropagation();
-    held.push({to, target: control, find: finder(to, control), at: Date.now()});
+    held.push({to, target: mover, find: finder(to, mover), at: Date.now()});
     if (held.length === 1) setTimeout(follow, 0);
   }, true);
   window.addEventListener("beforeunload", (event) => {

@@ -16,7 +16,7 @@ import math
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -269,6 +269,19 @@ def _click_quietly(target: Any) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _closed_after(page: Page, outcome: Outcome) -> Iterator[None]:
+    """A sequence's work on ``page``, whose context is closed after. A sequence that cannot go
+    on carries its outcome so far on the exception, for the soak to write its trace."""
+    try:
+        yield
+    except Exception as exc:
+        exc.outcome = outcome  # type: ignore[attr-defined]
+        raise
+    finally:
+        page.context.close()
+
+
 def walkthrough_sequence(
     browser: Browser,
     server: AppServer,
@@ -322,7 +335,7 @@ def _checklist_sequence(
     taken_by_other_tab: set[tuple[str, str, str]] = set()
     kinds = ["step", "answer", "text", "away", "reload", "tab", "submit"]
     weights = [6, 8, 1, 1, 1, 1, 2 if submit else 0]
-    try:
+    with _closed_after(page, outcome):
         page.goto(url)
         wait_ready(page, since=0)
         for _ in range(actions):
@@ -378,11 +391,6 @@ def _checklist_sequence(
                 raise
             settle(page)
             _compare(outcome, checklist, model, services, case_id, page, f"step {step + 1}: ")
-    except Exception as exc:
-        exc.outcome = outcome  # type: ignore[attr-defined]  # the soak's trace of a stopped one
-        raise
-    finally:
-        page.context.close()
     return outcome
 
 
@@ -634,7 +642,7 @@ def sessions_sequence(
     outcome = Outcome(seed)
     url = f"{server.url}/sessions?case={case_id}"
     page = watched_page(browser, outcome, "tab 1")
-    try:
+    with _closed_after(page, outcome):
         page.goto(url)
         wait_ready(page, since=0)
         for _ in range(actions):
@@ -665,11 +673,6 @@ def sessions_sequence(
                     outcome.shown_wrong.append(
                         f"{name}: {'.'.join(spec)}: shown {value!r}, stored {now[spec]!r}"
                     )
-    except Exception as exc:
-        exc.outcome = outcome  # type: ignore[attr-defined]  # the soak's trace of a stopped one
-        raise
-    finally:
-        page.context.close()
     return outcome
 
 
@@ -727,7 +730,7 @@ def review_sequence(
     outcome = Outcome(seed)
     url = f"{server.url}/review?case={case_id}"
     page = watched_page(browser, outcome, "tab 1")
-    try:
+    with _closed_after(page, outcome):
         page.goto(url)
         wait_ready(page, since=0)
         for n in range(actions):
@@ -777,11 +780,6 @@ def review_sequence(
         )
         if shown != stored_notes:
             outcome.shown_wrong.append(f"notes: shown {shown!r}, stored {stored_notes!r}")
-    except Exception as exc:
-        exc.outcome = outcome  # type: ignore[attr-defined]  # the soak's trace of a stopped one
-        raise
-    finally:
-        page.context.close()
     return outcome
 
 
@@ -917,7 +915,7 @@ def patient_sequence(
     page = watched_page(browser, outcome, "tab 1")
     taken_by_other_tab: set[tuple[str, str, str]] = set()
     kinds = ["answer", "tick", "text", "move", "reload", "tab"]
-    try:
+    with _closed_after(page, outcome):
         page.goto(url)
         wait_ready(page, since=0)
         for _ in range(actions):
@@ -968,11 +966,6 @@ def patient_sequence(
                 outcome.shown_wrong.append(
                     f"{'.'.join(spec)}: shown {value!r}, stored {stored[spec]!r}"
                 )
-    except Exception as exc:
-        exc.outcome = outcome  # type: ignore[attr-defined]  # the soak's trace of a stopped one
-        raise
-    finally:
-        page.context.close()
     return outcome
 
 

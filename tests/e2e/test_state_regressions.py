@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -278,37 +278,50 @@ def test_a_reload_while_an_answer_is_being_saved_asks_first(
 
 class HeldMessages:
     """The page's messages to the server, passed on until ``hold`` is set, then kept until
-    ``release``: a busy server that has not read them yet, as the page sees it."""
+    ``release``: a busy server that has not read them yet, as the page sees it. With
+    ``from_server``, the server's messages it picks are held instead, on their way to the
+    page (and the page's all go on)."""
 
-    def __init__(self, page: Page) -> None:
+    def __init__(self, page: Page, from_server: Callable[[bytes], bool] | None = None) -> None:
         self.hold = False
         self.held: list[str | bytes] = []
-        self.servers: list[WebSocketRoute] = []
+        self.from_server = from_server
+        self.to: list[WebSocketRoute] = []  # where held messages go on release, newest last
         page.route_web_socket(re.compile(r"/_stcore/stream"), self._route)
 
     def _route(self, ws: WebSocketRoute) -> None:
         server = ws.connect_to_server()
-        self.servers.append(server)
+        picks = self.from_server
+        self.to.append(server if picks is None else ws)
 
         def from_page(message: str | bytes) -> None:
-            if self.hold:
+            if self.hold and picks is None:
                 self.held.append(message)
             else:
                 server.send(message)
 
         ws.on_message(from_page)
+        if picks is not None:
 
-    def wait_for(self, count: int, page: Page) -> None:
-        for _ in range(50):
+            def to_page(message: str | bytes) -> None:
+                if self.hold and isinstance(message, bytes) and picks(message):
+                    self.held.append(message)
+                else:
+                    ws.send(message)
+
+            server.on_message(to_page)
+
+    def wait_for(self, count: int, page: Page, seconds: float = 1) -> None:
+        for _ in range(int(seconds * 50)):
             if len(self.held) >= count:
                 return
             page.wait_for_timeout(20)
-        raise AssertionError(f"{len(self.held)} messages sent, {count} expected")
+        raise AssertionError(f"{len(self.held)} messages held, {count} expected")
 
     def release(self) -> None:
         self.hold = False
         for message in self.held:
-            self.servers[-1].send(message)
+            self.to[-1].send(message)
         self.held.clear()
 
 
@@ -471,43 +484,20 @@ def test_the_next_step_takes_answers_while_its_run_is_still_finishing(
     at once, not refused, even before that run has finished. Here the server's "script
     finished" message for the step's run is held back, with the status that says it stopped
     (the page stays "running"), and an answer on the new step is sent and saved."""
-    holding = {"on": False}
-    finishes: list[bytes] = []
-    pages: list[WebSocketRoute] = []
-
-    def route(ws: WebSocketRoute) -> None:
-        server = ws.connect_to_server()
-        pages.append(ws)
-        ws.on_message(server.send)
-
-        def from_server(message: str | bytes) -> None:
-            if holding["on"] and isinstance(message, bytes) and _ends_a_run(message):
-                finishes.append(message)
-            else:
-                ws.send(message)
-
-        server.on_message(from_server)
-
-    page.route_web_socket(re.compile(r"/_stcore/stream"), route)
+    messages = HeldMessages(page, from_server=_ends_a_run)
     case_id = new_demo_case(app_services, "SR-0015")
     goto(page, f"{app_server.url}/walkthrough?case={case_id}")
-    holding["on"] = True
+    messages.hold = True
     step_button(page, 2, "Social context").click()
     answer = by_key(page, "social.housing.present").get_by_role("radio", name="Yes", exact=True)
     expect(answer).to_be_visible()
-    for _ in range(100):
-        if finishes:
-            break
-        page.wait_for_timeout(50)
-    assert finishes, "the step's run finished (its message held)"
+    messages.wait_for(1, page, seconds=5)  # the step's run finished (its end held)
     sent = page.evaluate("window.__stSent")
     answer.click()
     page.wait_for_timeout(300)
     assert page.evaluate("window.__tailoringRefused") == 0
     assert page.evaluate("window.__stSent") > sent, "the answer was sent at once"
-    holding["on"] = False
-    for message in finishes:
-        pages[-1].send(message)
+    messages.release()
     settle(page)
     assert _stored(app_services, case_id, ("social", "housing", "present")) == "yes"
     no_error_on_page(page)
