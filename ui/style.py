@@ -38,8 +38,17 @@ APP_CSS = f"""
 /* The container that carries this style takes no room (not even the gap around it). */
 .st-key-app-style, [data-testid="stLayoutWrapper"]:has(> .st-key-app-style) {{ display: none; }}
 /* The page guard's "moving" (below): what is left of the page or view being left takes no clicks
-   until the next one has run. Streamlit fades it already (it is "stale"); the pointer says so. */
+   until the next one has run: all of the page before that run starts, then what it has not drawn
+   again (Streamlit's "stale"). Streamlit marks nothing stale before the run starts and fades
+   stale elements only after a while, so a click refused then showed nothing (a screenshot 0.3 s
+   after a refused click looked untouched): the same parts fade here after 0.2 s, not so soon
+   that a quick change flickers. */
 html.tailoring-moving [data-testid="stMain"] {{ cursor: progress; }}
+html.tailoring-moving [data-testid="stApp"]:not([data-test-script-state="running"])
+  [data-testid="stMain"],
+html.tailoring-moving [data-testid="stMain"] [data-stale="true"] {{
+  opacity: 0.6; transition: opacity 0.1s linear 0.2s;
+}}
 </style>
 <span></span>
 """
